@@ -1,0 +1,39 @@
+# Everything a fresh machine needs is installed by these targets themselves.
+VENV ?= .venv
+PYTHON ?= python3
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck unit system-deps benchmarks clean
+
+demo: $(STAMP)
+	$(BIN)/pathops demo $(DEMO_ARGS)
+
+test: $(STAMP) system-deps lint typecheck unit
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	touch $@
+
+system-deps:
+	scripts/install-system-deps.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check agents tests benchmarks
+
+typecheck: $(STAMP)
+	$(BIN)/mypy agents
+
+unit: $(STAMP)
+	$(BIN)/pytest
+
+benchmarks: $(STAMP) system-deps
+	@for bench in benchmarks/*.py; do echo "== $$bench"; $(BIN)/python $$bench || exit 1; done
+
+# Regenerate the transitive pins after changing a version in pyproject.toml.
+constraints: $(STAMP)
+	$(BIN)/pip freeze --exclude-editable --disable-pip-version-check | grep -v '^-e ' > constraints.txt
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Collect a bounded, redacted evidence snapshot of an incident and announce it."""

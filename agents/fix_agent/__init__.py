@@ -1,0 +1,1 @@
+"""Turn an evidence snapshot and the embedded source into a patch bundle."""

@@ -1,0 +1,1 @@
+"""Render agent Jobs with least-privilege RBAC into the GitOps repository."""

@@ -1,0 +1,1 @@
+"""Apply a patch bundle at its commit and open the GitLab merge request."""

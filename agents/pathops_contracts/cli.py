@@ -1,0 +1,128 @@
+"""Command-line conventions shared by the five agent CLIs.
+
+Every option reads an environment variable (shown in --help as `[env var: NAME]`),
+identifiers are checked by strict click types (exit 2 on a bad one), and domain errors
+become one line on stderr with the documented exit code.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from typing import IO, Any, TypeVar
+
+import click
+
+from pathops_contracts.artifact_store import StoreSettings
+from pathops_contracts.callbacks import CallbackSettings
+from pathops_contracts.errors import InvalidInput, PathOpsError
+from pathops_contracts.identifiers import BUCKET, IdentifierRule
+from pathops_contracts.logs import configure_logging, mask_secret
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def env_option(*declarations: str, envvar: str, **attrs: Any) -> Callable[[F], F]:
+    """click.option that also reads `envvar` and says so in --help."""
+    return click.option(*declarations, envvar=envvar, show_envvar=True, **attrs)
+
+
+class IdentifierType(click.ParamType[str]):
+    """A click type that accepts only values matching an identifier rule."""
+
+    def __init__(self, rule: IdentifierRule) -> None:
+        self.rule = rule
+        self.name = rule.name
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            return self.rule.check(str(value))
+        except InvalidInput as error:
+            self.fail(str(error), param, ctx)
+
+
+class ToolFailure(click.ClickException):
+    """A PathOpsError on its way out: one line, documented exit code."""
+
+    def __init__(self, tool: str, error: PathOpsError) -> None:
+        super().__init__(str(error))
+        self.tool = tool
+        # click declares exit_code as a class default; each failure carries its own.
+        self.exit_code = int(error.exit_code)  # type: ignore[misc]
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"{self.tool}: error: {self.format_message()}", err=True)
+
+
+def at_boundary(tool: str) -> Callable[[F], F]:
+    """Turn domain errors raised by a command into ToolFailure."""
+
+    def decorate(command: F) -> F:
+        @functools.wraps(command)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return command(*args, **kwargs)
+            except PathOpsError as error:
+                raise ToolFailure(tool, error) from error
+
+        return run  # type: ignore[return-value]
+
+    return decorate
+
+
+def store_options(command: F) -> F:
+    """--minio-endpoint/--minio-bucket/--minio-region, collected into `store: StoreSettings`."""
+    decorators = [
+        env_option("--minio-endpoint", envvar="MINIO_ENDPOINT", required=True, help="S3 API endpoint of MinIO."),
+        env_option("--minio-bucket", envvar="MINIO_BUCKET", required=True, type=IdentifierType(BUCKET),
+                   help="Bucket of evidence and patch bundles."),
+        env_option("--minio-region", envvar="MINIO_REGION", default="us-east-1", show_default=True,
+                   help="S3 region name."),
+    ]
+
+    @functools.wraps(command)
+    def run(*args: Any, minio_endpoint: str, minio_bucket: str, minio_region: str, **kwargs: Any) -> Any:
+        mask_secret(os.environ.get("AWS_SECRET_ACCESS_KEY"))
+        return command(*args, store=StoreSettings(minio_endpoint, minio_bucket, minio_region), **kwargs)
+
+    for decorator in reversed(decorators):
+        run = decorator(run)
+    return run  # type: ignore[return-value]
+
+
+def callback_options(command: F) -> F:
+    """Signing key, token and deadline of control-plane callbacks, collected into `callbacks`."""
+    decorators = [
+        env_option("--callback-signing-key", envvar="CALLBACK_SIGNING_KEY", default=None,
+                   help="HMAC key that signs callbacks (X-PathOps-Signature)."),
+        env_option("--control-plane-token", envvar="CONTROL_PLANE_TOKEN", default=None,
+                   help="Bearer token for the control plane."),
+        env_option("--callback-deadline", envvar="CALLBACK_DEADLINE_SECONDS", type=click.FloatRange(min=1),
+                   default=120.0, show_default=True, help="Total seconds to keep retrying a callback."),
+    ]
+
+    @functools.wraps(command)
+    def run(*args: Any, callback_signing_key: str | None, control_plane_token: str | None,
+            callback_deadline: float, **kwargs: Any) -> Any:
+        mask_secret(callback_signing_key)
+        mask_secret(control_plane_token)
+        settings = CallbackSettings(callback_signing_key, control_plane_token, callback_deadline)
+        return command(*args, callbacks=settings, **kwargs)
+
+    for decorator in reversed(decorators):
+        run = decorator(run)
+    return run  # type: ignore[return-value]
+
+
+def tool_group(tool: str, version: str, help_text: str) -> click.Group:
+    """The top-level click group of a tool: --verbose, --version and logging set up once."""
+
+    @click.group(name=tool, help=help_text)
+    @click.version_option(version, prog_name=tool)
+    @click.option("-v", "--verbose", is_flag=True, envvar="PATHOPS_VERBOSE", show_envvar=True,
+                  help="Debug logging.")
+    def group(verbose: bool) -> None:
+        configure_logging(tool, verbose)
+
+    return group

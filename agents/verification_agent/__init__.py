@@ -1,0 +1,1 @@
+"""Verify a preflight deployment and report passed, failed or inconclusive."""

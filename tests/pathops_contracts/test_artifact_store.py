@@ -1,0 +1,111 @@
+"""The artifact store against a real S3 server (moto) over HTTP."""
+
+from __future__ import annotations
+
+import os
+import tracemalloc
+from pathlib import Path
+
+import pytest
+
+from pathops_contracts.artifact_store import (
+    ArtifactKind,
+    ArtifactStore,
+    StoreSettings,
+    artifact_id_for,
+    artifact_key,
+)
+from pathops_contracts.bundles import sha256_file
+from pathops_contracts.errors import ContractViolation, InvalidInput, UpstreamError
+from pathops_contracts.identifiers import ARTIFACT_ID
+
+
+def _random_file(path: Path, size: int) -> Path:
+    with path.open("wb") as handle:
+        remaining = size
+        while remaining:
+            chunk = min(remaining, 1024 * 1024)
+            handle.write(os.urandom(chunk))
+            remaining -= chunk
+    return path
+
+
+def test_fifty_megabyte_round_trip_streams_with_small_peak_memory(
+    artifact_store: ArtifactStore, tmp_path: Path
+) -> None:
+    source = _random_file(tmp_path / "snapshot.tar.gz", 50 * 1024 * 1024)
+    tracemalloc.start()
+    try:
+        stored = artifact_store.put(source, ArtifactKind.SNAPSHOT)
+        fetched = artifact_store.get(stored.artifact_id, tmp_path / "fetched.tar.gz")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert stored.uploaded
+    assert fetched.sha256 == sha256_file(source) == sha256_file(tmp_path / "fetched.tar.gz")
+    assert peak < 25 * 1024 * 1024, f"peak Python memory {peak} bytes for a 50 MB artifact"
+    # multipart was used: S3 ETags of multipart uploads end in -<parts>
+    head = artifact_store._client.head_object(Bucket=artifact_store.bucket, Key=stored.key)
+    assert head["ETag"].strip('"').endswith("-7")
+
+
+def test_ids_are_content_addressed_and_keys_follow_the_rule(artifact_store: ArtifactStore, tmp_path: Path) -> None:
+    source = tmp_path / "patch.tar.gz"
+    source.write_bytes(b"a patch bundle")
+    stored = artifact_store.put(source, ArtifactKind.PATCH)
+    assert stored.artifact_id == artifact_id_for(ArtifactKind.PATCH, sha256_file(source))
+    ARTIFACT_ID.check(stored.artifact_id)
+    assert stored.key == f"patches/{stored.artifact_id}.tar.gz"
+    assert stored.uri == f"s3://{artifact_store.bucket}/patches/{stored.artifact_id}.tar.gz"
+    assert len(stored.artifact_id) <= 63  # also a valid Kubernetes label value
+
+
+def test_re_upload_of_same_content_is_a_no_op(artifact_store: ArtifactStore, tmp_path: Path) -> None:
+    source = tmp_path / "snap.tar.gz"
+    source.write_bytes(b"evidence" * 1000)
+    first = artifact_store.put(source, ArtifactKind.SNAPSHOT)
+    second = artifact_store.put(source, ArtifactKind.SNAPSHOT)
+    assert first.uploaded and not second.uploaded
+    assert first.artifact_id == second.artifact_id
+    listing = artifact_store._client.list_objects_v2(Bucket=artifact_store.bucket)
+    assert [item["Key"] for item in listing["Contents"]] == [first.key]
+
+
+def test_download_refuses_a_checksum_mismatch_and_leaves_no_file(artifact_store: ArtifactStore, tmp_path: Path) -> None:
+    source = tmp_path / "snap.tar.gz"
+    source.write_bytes(b"original evidence")
+    stored = artifact_store.put(source, ArtifactKind.SNAPSHOT)
+    # Someone replaces the object behind the store's back, keeping the metadata.
+    artifact_store._client.put_object(
+        Bucket=artifact_store.bucket, Key=stored.key, Body=b"tampered evidence", Metadata={"sha256": stored.sha256}
+    )
+    target = tmp_path / "out" / "snap.tar.gz"
+    with pytest.raises(ContractViolation, match="sha256 mismatch"):
+        artifact_store.get(stored.artifact_id, target)
+    assert not target.exists()
+    assert list(target.parent.iterdir()) == []
+
+
+def test_download_refuses_content_that_does_not_match_its_id(artifact_store: ArtifactStore, tmp_path: Path) -> None:
+    forged_id = "snap-" + "0" * 32
+    artifact_store._client.put_object(
+        Bucket=artifact_store.bucket, Key=artifact_key(forged_id), Body=b"x",
+        Metadata={"sha256": "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"},
+    )
+    with pytest.raises(ContractViolation, match="does not match its id"):
+        artifact_store.get(forged_id, tmp_path / "x")
+
+
+def test_missing_artifact_and_bad_id_are_clear(artifact_store: ArtifactStore, tmp_path: Path) -> None:
+    with pytest.raises(ContractViolation, match="not found"):
+        artifact_store.get("patch-" + "a" * 32, tmp_path / "x")
+    with pytest.raises(InvalidInput):
+        artifact_store.get("../../etc/passwd", tmp_path / "x")
+
+
+def test_unreachable_store_is_an_upstream_error(tmp_path: Path) -> None:
+    store = ArtifactStore.from_settings(StoreSettings(endpoint="http://127.0.0.1:9", bucket="pathops-evidence"))
+    source = tmp_path / "snap.tar.gz"
+    source.write_bytes(b"x")
+    with pytest.raises(UpstreamError, match="unreachable"):
+        store.put(source, ArtifactKind.SNAPSHOT)

@@ -1,0 +1,134 @@
+"""Each contract: a well-formed document passes, a broken one fails with a pointed message."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from pathops_contracts import contracts
+from pathops_contracts.errors import ContractViolation
+
+SHA = "4f2c1d8e9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d"
+SNAP = "snap-0123456789abcdef0123456789abcdef"
+PATCH = "patch-0123456789abcdef0123456789abcdef"
+REPORT = "report-0123456789abcdef0123456789abcdef"
+NOW = "2026-11-27T10:00:00Z"
+
+GOOD: dict[str, dict[str, Any]] = {
+    contracts.EVIDENCE_MANIFEST: {
+        "schema_version": "evidence-manifest/v1",
+        "incident_id": "INC-1042",
+        "app_id": "shop-frontend",
+        "target_namespace": "shop-frontend-preflight",
+        "agents_namespace": "shop-frontend-agents",
+        "time_window": {"start": "2026-11-27T09:30:00Z", "end": NOW},
+        "collected_at": NOW,
+        "workload": {"kind": "Deployment", "name": "shop-frontend"},
+        "source": {"commit_sha": SHA, "image": "harbor.demo.pathops.io/shop/shop-frontend:4f2c1d8e",
+                   "commit_sha_from": "annotation pathops.io/source-commit"},
+        "files": [{"path": "pods/web-1/logs/web.previous.log", "sha256": "a" * 64, "size": 120}],
+        "gaps": [{"what": "events", "reason": "forbidden", "detail": "HTTP 403"}],
+        "redaction": {"jwt": 1},
+        "collector": {"name": "evidence-collector", "version": "0.1.0"},
+    },
+    contracts.PATCH_METADATA: {
+        "schema_version": "patch-metadata/v1",
+        "incident_id": "INC-1042",
+        "snapshot_id": SNAP,
+        "source_commit_sha": SHA,
+        "status": "patch",
+        "files_touched": ["deploy/deployment.yaml"],
+        "summary": "Readiness probe path /healthz does not exist; the app serves /health",
+        "rationale": "Probe failures (404) in events; routes in app.py serve /health.",
+        "recommended_checks": ["readiness probe passes in preflight"],
+        "confidence": 0.9,
+        "engine": {"name": "playbook", "playbook": "probe-path", "model": None},
+        "patch_sha256": "b" * 64,
+        "created_at": NOW,
+    },
+    contracts.VERIFICATION_REPORT: {
+        "schema_version": "verification-report/v1",
+        "app_id": "shop-frontend",
+        "env": "preflight",
+        "verification_id": "VER-7",
+        "target_namespace": "shop-frontend-preflight",
+        "expected_commit_sha": SHA,
+        "status": "passed",
+        "started_at": NOW,
+        "finished_at": NOW,
+        "checks": [{"name": "health", "type": "http", "status": "passed", "attempts": 5, "failures": 0,
+                    "message": "5/5 responses 200 under 500 ms"}],
+        "verifier": {"name": "verification-agent", "version": "0.1.0"},
+    },
+    contracts.EVIDENCE_CALLBACK: {
+        "schema_version": "evidence-callback/v1", "incident_id": "INC-1042", "snapshot_id": SNAP,
+        "summary": "1 pod not ready", "pointers": {"bundle": f"s3://pathops-evidence/snapshots/{SNAP}.tar.gz"},
+    },
+    contracts.FIX_CALLBACK: {
+        "schema_version": "fix-callback/v1", "incident_id": "INC-1042", "patch_id": PATCH, "status": "patch",
+        "summary": "Fix readiness probe path", "recommended_checks": ["probe passes"],
+        "pointers": {"bundle": f"s3://pathops-evidence/patches/{PATCH}.tar.gz"},
+    },
+    contracts.FIX_PATCH_INLINE: {
+        "schema_version": "fix-patch-inline/v1", "incident_id": "INC-1042", "patch_id": PATCH,
+        "patch_sha256": "c" * 64, "patch": "From 4f2c Mon Sep 17 00:00:00 2001\n",
+    },
+    contracts.VERIFICATION_CALLBACK: {
+        "schema_version": "verification-callback/v1", "app_id": "shop-frontend", "env": "preflight",
+        "verification_id": "VER-7", "status": "inconclusive", "report_id": REPORT,
+    },
+    contracts.JENKINS_WEBHOOK: {
+        "schema_version": "jenkins-webhook/v1", "changeset_id": "CS-17",
+        "mr_url": "https://gitlab.demo.pathops.io/shop/shop-frontend/-/merge_requests/12", "status": "created",
+        "branch": "cs-cs-17-fix-readiness-probe-path",
+    },
+}
+
+# One breaking edit per contract, and the field the error must name.
+BROKEN: dict[str, tuple[str, Any, str]] = {
+    contracts.EVIDENCE_MANIFEST: ("files", [{"path": "../etc/passwd", "sha256": "a" * 64, "size": 1}], "files/0/path"),
+    contracts.PATCH_METADATA: ("patch_sha256", None, "patch_sha256"),
+    contracts.VERIFICATION_REPORT: ("checks", [], "checks"),
+    contracts.EVIDENCE_CALLBACK: ("pointers", {}, "pointers"),
+    contracts.FIX_CALLBACK: ("status", "maybe", "status"),
+    contracts.FIX_PATCH_INLINE: ("patch", "", "patch"),
+    contracts.VERIFICATION_CALLBACK: ("status", "passed-ish", "status"),
+    contracts.JENKINS_WEBHOOK: ("mr_url", None, "mr_url"),
+}
+
+
+def test_every_contract_has_a_good_and_a_broken_example() -> None:
+    assert set(GOOD) == set(BROKEN) == set(contracts.ALL_CONTRACTS)
+
+
+@pytest.mark.parametrize("contract", contracts.ALL_CONTRACTS)
+def test_good_document_passes(contract: str) -> None:
+    assert contracts.validate_document(GOOD[contract], contract) is GOOD[contract]
+
+
+@pytest.mark.parametrize("contract", contracts.ALL_CONTRACTS)
+def test_broken_document_fails_naming_the_field(contract: str) -> None:
+    field, value, where = BROKEN[contract]
+    document = copy.deepcopy(GOOD[contract])
+    document[field] = value
+    with pytest.raises(ContractViolation) as caught:
+        contracts.validate_document(document, contract)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert f"at {where}" in message
+
+
+@pytest.mark.parametrize("contract", contracts.ALL_CONTRACTS)
+def test_document_of_another_version_fails(contract: str) -> None:
+    document = {**GOOD[contract], "schema_version": contract.replace("/v1", "/v2")}
+    with pytest.raises(ContractViolation, match="schema_version"):
+        contracts.validate_document(document, contract)
+
+
+def test_no_fix_patch_metadata_has_no_patch() -> None:
+    document = {**GOOD[contracts.PATCH_METADATA], "status": "no_fix", "patch_sha256": None, "files_touched": []}
+    contracts.validate_document(document, contracts.PATCH_METADATA)
+    with pytest.raises(ContractViolation):
+        contracts.validate_document({**document, "files_touched": ["a.yaml"]}, contracts.PATCH_METADATA)
