@@ -2,11 +2,166 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import tempfile
+from pathlib import Path
+
+import click
+
+from mr_creator.core import MergeRequestOrder, Outcome, create_merge_request
+from mr_creator.description import default_template
+from mr_creator.merge_requests import GitLabProject
 from pathops_contracts import __version__
-from pathops_contracts.cli import tool_group
+from pathops_contracts.artifact_store import ArtifactStore, StoreSettings
+from pathops_contracts.callbacks import CallbackSettings, ControlPlane
+from pathops_contracts.cli import (
+    IdentifierType,
+    at_boundary,
+    callback_options,
+    env_option,
+    store_options,
+    tool_group,
+)
+from pathops_contracts.contracts import JENKINS_WEBHOOK
+from pathops_contracts.errors import InvalidInput, NegativeOutcome, PathOpsError
+from pathops_contracts.git_env import GitIdentity, git_environment
+from pathops_contracts.identifiers import ARTIFACT_ID, CHANGESET_ID, COMMIT_SHA, PROJECT_PATH
+from pathops_contracts.logs import mask_secret
+
+log = logging.getLogger("mr_creator")
 
 main = tool_group(
     "mr-creator",
     __version__,
     "Apply a patch bundle at its commit and open or update the GitLab merge request.",
 )
+
+
+def _fields(values: tuple[str, ...]) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput(f"--field expects KEY=VALUE, got {item!r}")
+        fields[key.strip()] = value
+    return fields
+
+
+@main.command("create")
+@env_option("--src-repo", envvar="SRC_REPO", required=True, type=IdentifierType(PROJECT_PATH),
+            help="GitLab project path of the source, e.g. shop/shop-frontend.")
+@env_option("--source-commit-sha", envvar="SOURCE_COMMIT_SHA", required=True, type=IdentifierType(COMMIT_SHA),
+            help="Commit the patch was made against.")
+@env_option("--patch-id", envvar="PATCH_ID", required=True, type=IdentifierType(ARTIFACT_ID),
+            help="Patch bundle id in the artifact store.")
+@env_option("--changeset-id", envvar="CHANGESET_ID", required=True, type=IdentifierType(CHANGESET_ID),
+            help="Change set id from PathOps; names the branch cs-<id>-fix-<slug>.")
+@env_option("--gitlab-url", envvar="GITLAB_URL", required=True, help="GitLab base URL.")
+@env_option("--gitlab-token", envvar="GITLAB_TOKEN", required=True, help="GitLab token (api and write_repository).")
+@env_option("--git-url", envvar="SRC_REPO_GIT_URL", default=None,
+            help="Clone URL of the source; default: the project's http_url_to_repo.")
+@env_option("--draft/--ready", envvar="MR_DRAFT", default=True, show_default=True,
+            help="Title starts with 'Draft:' until verification passes.")
+@env_option("--label", "labels", envvar="MR_LABELS", multiple=True, help="Extra label (repeatable).")
+@env_option("--title-prefix", envvar="MR_TITLE_PREFIX", default="", help="Text before the summary in the title.")
+@env_option("--template", "template_path", envvar="MR_TEMPLATE", default=None,
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="MR body template (string.Template ${fields}); default: the built-in one.")
+@env_option("--field", "fields", envvar="MR_FIELDS", multiple=True,
+            help="KEY=VALUE shown at the end of the body (repeatable).")
+@env_option("--callback-url", envvar="CONTROL_PLANE_CALLBACK_URL", required=True,
+            help="The control plane's Jenkins webhook (/webhooks/jenkins).")
+@env_option("--git-author-name", envvar="PATHOPS_GIT_NAME", default=GitIdentity.name, show_default=True,
+            help="Committer name of the applied patch.")
+@env_option("--git-author-email", envvar="PATHOPS_GIT_EMAIL", default=GitIdentity.email, show_default=True,
+            help="Committer email of the applied patch.")
+@env_option("--scratch-dir", envvar="SCRATCH_DIR", default=None,
+            type=click.Path(file_okay=False, path_type=Path), help="Writable directory for the work tree.")
+@store_options
+@callback_options
+@at_boundary("mr-creator")
+def create(
+    *,
+    src_repo: str,
+    source_commit_sha: str,
+    patch_id: str,
+    changeset_id: str,
+    gitlab_url: str,
+    gitlab_token: str,
+    git_url: str | None,
+    draft: bool,
+    labels: tuple[str, ...],
+    title_prefix: str,
+    template_path: Path | None,
+    fields: tuple[str, ...],
+    callback_url: str,
+    git_author_name: str,
+    git_author_email: str,
+    scratch_dir: Path | None,
+    store: StoreSettings,
+    callbacks: CallbackSettings,
+) -> None:
+    """Apply PATCH_ID at SOURCE_COMMIT_SHA, push the branch, open or update the MR, notify PathOps.
+
+    Exit codes: 0 MR created, updated or unchanged; 3 conflict (a person pushed to the
+    branch) or the patch no longer applies; 4 bundle or patch refused; 5 GitLab, git,
+    S3 or the control plane failed; 6 credentials refused.
+    """
+    mask_secret(gitlab_token)
+    order = MergeRequestOrder(
+        src_repo=src_repo,
+        source_commit_sha=source_commit_sha,
+        patch_id=patch_id,
+        changeset_id=changeset_id,
+        template_text=template_path.read_text(encoding="utf-8") if template_path else default_template(),
+        draft=draft,
+        labels=tuple(label for item in labels for label in item.split(",") if label),
+        title_prefix=title_prefix,
+        extra_fields=_fields(fields),
+        git_url=git_url,
+    )
+    control_plane = ControlPlane(callbacks)
+    identity = GitIdentity(git_author_name, git_author_email)
+    env = git_environment(identity, token=gitlab_token)
+    if scratch_dir is not None:
+        scratch_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="mr-creator-", dir=scratch_dir) as scratch:
+        try:
+            gitlab = GitLabProject(gitlab_url, gitlab_token, src_repo)
+            outcome = create_merge_request(order, ArtifactStore.from_settings(store), gitlab, env, Path(scratch))
+        except PathOpsError as error:
+            _announce_failure(control_plane, callback_url, changeset_id, error)
+            raise
+    _announce(control_plane, callback_url, changeset_id, outcome)
+    click.echo(json.dumps({"status": outcome.status, "mr_url": outcome.mr_url, "branch": outcome.branch,
+                           "head": outcome.head, "detail": outcome.detail}))
+    if outcome.status == "conflict":
+        raise NegativeOutcome(outcome.detail)
+
+
+def _announce(control_plane: ControlPlane, url: str, changeset_id: str, outcome: Outcome) -> None:
+    payload = {
+        "schema_version": JENKINS_WEBHOOK,
+        "changeset_id": changeset_id,
+        "mr_url": outcome.mr_url,
+        "status": outcome.status,
+        "branch": outcome.branch,
+        "detail": outcome.detail,
+    }
+    control_plane.post(url, payload, JENKINS_WEBHOOK)
+
+
+def _announce_failure(control_plane: ControlPlane, url: str, changeset_id: str, error: PathOpsError) -> None:
+    """Tell the control plane why no MR came out; the original error stays the one reported."""
+    payload = {
+        "schema_version": JENKINS_WEBHOOK,
+        "changeset_id": changeset_id,
+        "mr_url": None,
+        "status": "failed",
+        "detail": str(error)[:4000],
+    }
+    try:
+        control_plane.post(url, payload, JENKINS_WEBHOOK)
+    except PathOpsError as callback_error:
+        log.error("could not report the failure to the control plane", extra={"reason": str(callback_error)})

@@ -1,0 +1,183 @@
+"""A small stateful fake of the GitLab REST API (v4), as python-gitlab speaks it.
+
+Covers what mr-creator uses: project lookup by id or URL-encoded path, merge request
+list/create/get/update (409 for a second open MR of a source branch, as GitLab does)
+and MR notes. Authentication by `PRIVATE-TOKEN` or `Authorization: Bearer`. Faults can
+be injected to test retries (5xx) and auth failures (401).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from werkzeug import Request, Response
+
+
+@dataclass
+class FakeProject:
+    id: int
+    path_with_namespace: str
+    default_branch: str
+    http_url_to_repo: str
+    web_url: str
+    merge_requests: list[dict[str, Any]] = field(default_factory=list)
+
+
+class FakeGitLab:
+    """WSGI app holding projects and merge requests in memory."""
+
+    def __init__(self, token: str, base_url: str = "http://gitlab.local") -> None:
+        self.token = token
+        self.base_url = base_url
+        self.projects: dict[int, FakeProject] = {}
+        self.requests: list[tuple[str, str]] = []
+        self._faults: list[int] = []
+        self._lock = threading.Lock()
+
+    def add_project(self, path: str, http_url_to_repo: str, default_branch: str = "main") -> FakeProject:
+        project = FakeProject(
+            id=len(self.projects) + 1,
+            path_with_namespace=path,
+            default_branch=default_branch,
+            http_url_to_repo=http_url_to_repo,
+            web_url=f"{self.base_url}/{path}",
+        )
+        self.projects[project.id] = project
+        return project
+
+    def fail_next(self, status: int, count: int = 1) -> None:
+        """The next `count` API requests answer `status`."""
+        with self._lock:
+            self._faults.extend([status] * count)
+
+    def open_merge_requests(self, project: FakeProject) -> list[dict[str, Any]]:
+        return [mr for mr in project.merge_requests if mr["state"] == "opened"]
+
+    # --- WSGI ---------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        with self._lock:
+            response = self._handle(request)
+        return response(environ, start_response)
+
+    def _handle(self, request: Request) -> Response:
+        # RAW_URI keeps %2F in project paths that werkzeug would decode in request.path.
+        raw_path = request.environ.get("RAW_URI", request.full_path).split("?", 1)[0]
+        self.requests.append((request.method, raw_path))
+        if self._faults:
+            status = self._faults.pop(0)
+            return _json({"message": f"{status} injected"}, status)
+        token = request.headers.get("PRIVATE-TOKEN") or request.headers.get("Authorization", "").removeprefix(
+            "Bearer "
+        )
+        if token != self.token:
+            return _json({"message": "401 Unauthorized"}, 401)
+        parts = [unquote(part) for part in raw_path.removeprefix("/api/v4/").split("/")]
+        if len(parts) < 2 or parts[0] != "projects":
+            return _json({"message": "404 Not Found"}, 404)
+        project = self._project(parts[1])
+        if project is None:
+            return _json({"message": "404 Project Not Found"}, 404)
+        rest = parts[2:]
+        if not rest and request.method == "GET":
+            return _json(self._project_json(project))
+        if rest == ["merge_requests"]:
+            if request.method == "GET":
+                return self._list_merge_requests(project, request)
+            if request.method == "POST":
+                return self._create_merge_request(project, _body(request))
+        if len(rest) >= 2 and rest[0] == "merge_requests":
+            mr = next((m for m in project.merge_requests if str(m["iid"]) == rest[1]), None)
+            if mr is None:
+                return _json({"message": "404 Not found"}, 404)
+            if len(rest) == 2 and request.method == "GET":
+                return _json(mr)
+            if len(rest) == 2 and request.method == "PUT":
+                return self._update_merge_request(mr, _body(request))
+            if rest[2:] == ["notes"] and request.method == "POST":
+                note = {"id": len(mr["notes"]) + 1, "body": _body(request)["body"], "noteable_iid": mr["iid"]}
+                mr["notes"].append(note)
+                return _json(note, 201)
+        return _json({"message": "404 Not Found"}, 404)
+
+    def _project(self, ref: str) -> FakeProject | None:
+        if ref.isdigit():
+            return self.projects.get(int(ref))
+        return next((p for p in self.projects.values() if p.path_with_namespace == ref), None)
+
+    @staticmethod
+    def _project_json(project: FakeProject) -> dict[str, Any]:
+        return {
+            "id": project.id,
+            "path_with_namespace": project.path_with_namespace,
+            "default_branch": project.default_branch,
+            "http_url_to_repo": project.http_url_to_repo,
+            "web_url": project.web_url,
+        }
+
+    def _list_merge_requests(self, project: FakeProject, request: Request) -> Response:
+        found = project.merge_requests
+        for key in ("source_branch", "state", "target_branch"):
+            wanted = request.args.get(key)
+            if wanted and not (key == "state" and wanted == "all"):
+                found = [mr for mr in found if mr[key] == wanted]
+        return _json(found, headers={"X-Total": str(len(found)), "X-Total-Pages": "1", "X-Page": "1"})
+
+    def _create_merge_request(self, project: FakeProject, body: dict[str, Any]) -> Response:
+        for key in ("source_branch", "target_branch", "title"):
+            if not body.get(key):
+                return _json({"message": f"{key} is missing"}, 400)
+        if any(mr["source_branch"] == body["source_branch"] for mr in self.open_merge_requests(project)):
+            existing = next(m for m in self.open_merge_requests(project) if m["source_branch"] == body["source_branch"])
+            return _json(
+                {"message": [f"Another open merge request already exists for this source branch: !{existing['iid']}"]},
+                409,
+            )
+        iid = len(project.merge_requests) + 1
+        mr: dict[str, Any] = {
+            "id": 1000 * project.id + iid,
+            "iid": iid,
+            "project_id": project.id,
+            "state": "opened",
+            "source_branch": body["source_branch"],
+            "target_branch": body["target_branch"],
+            "web_url": f"{project.web_url}/-/merge_requests/{iid}",
+            "notes": [],
+        }
+        self._apply(mr, body)
+        project.merge_requests.append(mr)
+        return _json(mr, 201)
+
+    def _update_merge_request(self, mr: dict[str, Any], body: dict[str, Any]) -> Response:
+        self._apply(mr, body)
+        return _json(mr)
+
+    @staticmethod
+    def _apply(mr: dict[str, Any], body: dict[str, Any]) -> None:
+        for key in ("title", "description", "target_branch", "state_event"):
+            if key in body:
+                mr[key] = body[key]
+        if mr.get("state_event") == "close":
+            mr["state"] = "closed"
+        if "labels" in body:
+            labels = body["labels"]
+            mr["labels"] = labels.split(",") if isinstance(labels, str) else list(labels)
+        if "remove_source_branch" in body:
+            mr["force_remove_source_branch"] = bool(body["remove_source_branch"])
+        mr["draft"] = str(mr.get("title", "")).startswith("Draft:")
+
+
+def _body(request: Request) -> dict[str, Any]:
+    if request.is_json:
+        data = request.get_json(silent=True)
+        return data if isinstance(data, dict) else {}
+    return dict(request.form)
+
+
+def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(payload), status=status, content_type="application/json", headers=headers)

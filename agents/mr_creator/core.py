@@ -1,0 +1,132 @@
+"""From patch bundle to merge request, idempotently.
+
+Rerunning with the same inputs changes nothing: the commit is reproducible (committer
+date = author date, fixed identity), so the branch already holds it, and the MR body is
+already the one we would write. A branch moved by a person is never overwritten.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from mr_creator.description import ChangeSetMarker, parse_marker, render_body, title_for
+from mr_creator.merge_requests import MergeRequest, ProjectInfo
+from mr_creator.naming import branch_name
+from mr_creator.patch_bundle import open_patch_bundle
+from mr_creator.source_repository import SourceRepository
+from pathops_contracts import __version__
+from pathops_contracts.artifact_store import ArtifactStore
+from pathops_contracts.errors import ContractViolation
+from pathops_contracts.patch_policy import PolicyLimits, violations
+
+log = logging.getLogger(__name__)
+
+
+class MergeRequests(Protocol):
+    """What core needs of GitLab (GitLabProject in production, anything alike in tests)."""
+
+    def info(self) -> ProjectInfo: ...
+    def find_open(self, source_branch: str) -> MergeRequest | None: ...
+    def create(self, source_branch: str, target_branch: str, title: str, description: str,
+               labels: list[str]) -> tuple[MergeRequest, bool]: ...
+    def update(self, iid: int, title: str, description: str, labels: list[str]) -> None: ...
+    def comment(self, iid: int, body: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class MergeRequestOrder:
+    """What the create-mr-from-patch job asks for."""
+
+    src_repo: str
+    source_commit_sha: str
+    patch_id: str
+    changeset_id: str
+    template_text: str
+    draft: bool = True
+    labels: tuple[str, ...] = ()
+    title_prefix: str = ""
+    extra_fields: dict[str, str] = field(default_factory=dict)
+    git_url: str | None = None
+    policy: PolicyLimits = field(default_factory=PolicyLimits)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # created | updated | unchanged | conflict
+    mr_url: str | None
+    branch: str
+    head: str
+    detail: str
+
+
+def create_merge_request(
+    order: MergeRequestOrder,
+    store: ArtifactStore,
+    gitlab: MergeRequests,
+    git_env: dict[str, str],
+    scratch: Path,
+) -> Outcome:
+    bundle = open_patch_bundle(store, order.patch_id, order.source_commit_sha, scratch)
+    metadata = bundle.metadata
+    branch = branch_name(order.changeset_id, metadata["summary"])
+    project = gitlab.info()
+    source = SourceRepository.fetch_commit(
+        order.git_url or project.http_url_to_repo, order.source_commit_sha, scratch / "source", git_env
+    )
+    head = source.apply_mbox(bundle.mbox)
+    _check_policy(source, order, bundle.mbox.stat().st_size, metadata["files_touched"])
+
+    existing = gitlab.find_open(branch)
+    marker = parse_marker(existing.description) if existing else None
+    remote = source.remote_head(branch)
+    if remote is None:
+        source.push(head, branch, expected_remote=None)
+    elif remote != head:
+        if marker is None or marker.last_pushed_head != remote:
+            detail = (
+                f"branch {branch} is at {remote[:12]}, which this tool did not push; "
+                "leaving it as it is and not updating the merge request"
+            )
+            if existing is not None:
+                gitlab.comment(existing.iid, f"PathOps autopilot: a new patch `{order.patch_id}` is ready, but "
+                               f"{detail}. Rebase or close this merge request to let the autopilot update it.")
+            log.warning("branch moved by someone else", extra={"branch": branch, "remote": remote})
+            return Outcome("conflict", existing.web_url if existing else None, branch, remote, detail)
+        source.push(head, branch, expected_remote=remote)
+
+    new_marker = ChangeSetMarker(
+        changeset_id=order.changeset_id,
+        incident_id=metadata["incident_id"],
+        snapshot_id=metadata["snapshot_id"],
+        patch_id=order.patch_id,
+        base_sha=order.source_commit_sha,
+        bundle_sha256=bundle.bundle_sha256,
+        last_pushed_head=head,
+        tool_version=__version__,
+    )
+    title = title_for(metadata["summary"], order.draft, order.title_prefix)
+    body = render_body(order.template_text, metadata, bundle.analysis, new_marker, order.extra_fields)
+    labels = sorted({"pathops::autofix", f"incident::{metadata['incident_id']}", *order.labels})
+
+    if existing is None:
+        mr, created = gitlab.create(branch, project.default_branch, title, body, labels)
+        if created:
+            return Outcome("created", mr.web_url, branch, head, f"opened !{mr.iid}")
+        existing = mr
+    if (existing.title, existing.description, sorted(existing.labels)) == (title, body, labels):
+        return Outcome("unchanged", existing.web_url, branch, head, f"!{existing.iid} is up to date")
+    gitlab.update(existing.iid, title, body, labels)
+    return Outcome("updated", existing.web_url, branch, head, f"updated !{existing.iid}")
+
+
+def _check_policy(source: SourceRepository, order: MergeRequestOrder, patch_bytes: int, declared: list[str]) -> None:
+    changes = source.changes(order.source_commit_sha)
+    problems = violations(changes, patch_bytes, order.policy)
+    touched = sorted(change.path for change in changes)
+    if touched != sorted(declared):
+        problems.append(f"the patch touches {touched} but metadata.json declares {sorted(declared)}")
+    if problems:
+        raise ContractViolation("patch policy refused the change: " + "; ".join(problems))

@@ -1,0 +1,122 @@
+"""GitLab merge requests through python-gitlab: find, create, update, comment."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import gitlab
+import gitlab.exceptions as gle
+
+from pathops_contracts.errors import Forbidden, UpstreamError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MergeRequest:
+    iid: int
+    web_url: str
+    title: str
+    description: str
+    labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ProjectInfo:
+    default_branch: str
+    http_url_to_repo: str
+
+
+@contextmanager
+def _translated(action: str) -> Iterator[None]:
+    try:
+        yield
+    except gle.GitlabAuthenticationError as error:
+        raise Forbidden(f"GitLab refused the token while trying to {action} (HTTP {error.response_code})") from error
+    except gle.GitlabError as error:
+        if error.response_code in (401, 403):
+            raise Forbidden(f"GitLab refused to {action}: HTTP {error.response_code}") from error
+        raise UpstreamError(f"GitLab failed to {action}: HTTP {error.response_code} {error.error_message}") from error
+    except (OSError, ValueError) as error:  # requests' connection errors derive from OSError
+        raise UpstreamError(f"GitLab unreachable while trying to {action}: {error}") from error
+
+
+class _BoundedGitlab(gitlab.Gitlab):
+    """python-gitlab retries 5xx and 429 itself, 10 times by default (about 100 s of backoff
+    per request); this bounds the number of retries of every request."""
+
+    def __init__(self, url: str, token: str, timeout: float, max_retries: int) -> None:
+        super().__init__(url, private_token=token, retry_transient_errors=True, timeout=timeout)
+        self._pathops_max_retries = max_retries
+
+    def http_request(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs.setdefault("max_retries", self._pathops_max_retries)
+        return super().http_request(*args, **kwargs)
+
+
+class GitLabProject:
+    """One project's merge requests."""
+
+    def __init__(self, url: str, token: str, project_path: str, retries: int = 5, timeout: float = 30) -> None:
+        self._gl = _BoundedGitlab(url, token, timeout, retries)
+        with _translated(f"look up project {project_path}"):
+            self._project = self._gl.projects.get(project_path)
+
+    def info(self) -> ProjectInfo:
+        return ProjectInfo(str(self._project.default_branch), str(self._project.http_url_to_repo))
+
+    def find_open(self, source_branch: str) -> MergeRequest | None:
+        with _translated(f"list merge requests of {source_branch}"):
+            found = self._project.mergerequests.list(source_branch=source_branch, state="opened", get_all=True)
+        return _as_merge_request(found[0]) if found else None
+
+    def create(self, source_branch: str, target_branch: str, title: str, description: str,
+               labels: list[str]) -> tuple[MergeRequest, bool]:
+        """Create the MR, or find the open one after a 409; the bool says whether it was created."""
+        try:
+            with _translated(f"create the merge request for {source_branch}"):
+                created = self._project.mergerequests.create(
+                    {
+                        "source_branch": source_branch,
+                        "target_branch": target_branch,
+                        "title": title,
+                        "description": description,
+                        "labels": ",".join(labels),
+                        "remove_source_branch": True,
+                    }
+                )
+        except UpstreamError as error:
+            if isinstance(error.__cause__, gle.GitlabCreateError) and error.__cause__.response_code == 409:
+                existing = self.find_open(source_branch)
+                if existing is not None:
+                    log.info("merge request already open; updating it", extra={"iid": existing.iid})
+                    return existing, False
+            raise
+        return _as_merge_request(created), True
+
+    def update(self, iid: int, title: str, description: str, labels: list[str]) -> None:
+        with _translated(f"update merge request !{iid}"):
+            mr = self._project.mergerequests.get(iid, lazy=True)
+            mr.title = title
+            mr.description = description
+            mr.labels = labels
+            mr.save()
+
+    def comment(self, iid: int, body: str) -> None:
+        with _translated(f"comment on merge request !{iid}"):
+            self._project.mergerequests.get(iid, lazy=True).notes.create({"body": body})
+
+
+def _as_merge_request(raw: Any) -> MergeRequest:
+    labels = raw.labels if isinstance(raw.labels, list) else str(raw.labels or "").split(",")
+    return MergeRequest(
+        iid=int(raw.iid),
+        web_url=str(raw.web_url),
+        title=str(raw.title),
+        description=str(raw.description or ""),
+        labels=tuple(label for label in labels if label),
+    )

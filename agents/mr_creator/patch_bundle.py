@@ -1,0 +1,54 @@
+"""Fetch a patch bundle and check it before anything is applied: the MR side trusts nothing."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pathops_contracts.artifact_store import ArtifactStore
+from pathops_contracts.bundles import ExtractionLimits, extract_bundle, sha256_file
+from pathops_contracts.contracts import PATCH_METADATA, validate_document
+from pathops_contracts.errors import ContractViolation, NegativeOutcome
+
+LIMITS = ExtractionLimits(max_bytes=32 * 1024 * 1024, max_files=16)
+
+
+@dataclass(frozen=True)
+class PatchBundle:
+    patch_id: str
+    bundle_sha256: str
+    metadata: dict[str, Any]
+    mbox: Path
+    analysis: str | None
+
+
+def open_patch_bundle(store: ArtifactStore, patch_id: str, expected_sha: str, scratch: Path) -> PatchBundle:
+    """Download, verify, extract safely and validate; raise on anything off-contract."""
+    archive = scratch / f"{patch_id}.tar.gz"
+    stored = store.get(patch_id, archive)
+    contents = scratch / "bundle"
+    extract_bundle(archive, contents, LIMITS)
+    metadata_path = contents / "metadata.json"
+    if not metadata_path.is_file():
+        raise ContractViolation(f"patch bundle {patch_id} has no metadata.json")
+    try:
+        metadata = json.loads(metadata_path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ContractViolation(f"metadata.json of {patch_id} is not JSON: {error}") from error
+    validate_document(metadata, PATCH_METADATA)
+    if metadata["source_commit_sha"] != expected_sha:
+        raise ContractViolation(
+            f"patch bundle {patch_id} was made for {metadata['source_commit_sha']}, not {expected_sha}"
+        )
+    if metadata["status"] != "patch":
+        raise NegativeOutcome(f"patch bundle {patch_id} carries no patch (status {metadata['status']})")
+    mbox = contents / "patch.mbox"
+    if not mbox.is_file():
+        raise ContractViolation(f"patch bundle {patch_id} has no patch.mbox")
+    if sha256_file(mbox) != metadata["patch_sha256"]:
+        raise ContractViolation(f"patch.mbox of {patch_id} does not match patch_sha256 in metadata.json")
+    analysis_path = contents / "analysis.md"
+    analysis = analysis_path.read_text(encoding="utf-8", errors="replace") if analysis_path.is_file() else None
+    return PatchBundle(patch_id, stored.sha256, metadata, mbox, analysis)

@@ -1,0 +1,84 @@
+"""Git as an agent Job runs it: no global config, no prompt, an explicit identity.
+
+Agents run with an empty or unwritable HOME and no git identity, so every git call
+gets its configuration from the environment built here, never from the machine.
+Credentials for HTTP remotes travel as an `http.extraHeader` through
+GIT_CONFIG_COUNT variables: they never appear in argv, in a remote URL or in .git/config.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from git import Repo
+
+from pathops_contracts.patch_policy import FileChange
+
+
+@dataclass(frozen=True)
+class GitIdentity:
+    name: str = "PathOps Autopilot"
+    email: str = "autopilot@pathops.io"
+
+
+def git_environment(
+    identity: GitIdentity,
+    *,
+    token: str | None = None,
+    token_user: str = "oauth2",  # noqa: S107 -- the user name GitLab expects with a token
+    commit_date: str | None = None,
+    base: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """Environment for git subprocesses; commit_date pins author and committer dates (reproducible SHAs)."""
+    env = dict(base if base is not None else os.environ)
+    env.update(
+        {
+            "GIT_TERMINAL_PROMPT": "0",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": os.devnull,
+            "GIT_AUTHOR_NAME": identity.name,
+            "GIT_AUTHOR_EMAIL": identity.email,
+            "GIT_COMMITTER_NAME": identity.name,
+            "GIT_COMMITTER_EMAIL": identity.email,
+            "GIT_ASKPASS": "",
+            "SSH_ASKPASS": "",
+            "LC_ALL": "C",
+        }
+    )
+    config = {"advice.detachedHead": "false", "init.defaultBranch": "main", "core.hooksPath": os.devnull}
+    if token:
+        basic = base64.b64encode(f"{token_user}:{token}".encode()).decode()
+        config["http.extraHeader"] = f"Authorization: Basic {basic}"
+    for index, (key, value) in enumerate(config.items()):
+        env[f"GIT_CONFIG_KEY_{index}"] = key
+        env[f"GIT_CONFIG_VALUE_{index}"] = value
+    env["GIT_CONFIG_COUNT"] = str(len(config))
+    if commit_date:
+        env["GIT_AUTHOR_DATE"] = commit_date
+        env["GIT_COMMITTER_DATE"] = commit_date
+    return env
+
+
+def changes_between(repo: Repo, base: str, head: str) -> list[FileChange]:
+    """The files changed from base to head with modes, binary flag and line counts."""
+    raw = repo.git.diff("--raw", "-z", "--no-renames", "--no-abbrev", base, head)
+    numstat = repo.git.diff("--numstat", "-z", "--no-renames", base, head)
+    counts: dict[str, tuple[int, int, bool]] = {}
+    for record in numstat.split("\0"):
+        if not record:
+            continue
+        added, deleted, path = record.split("\t", 2)
+        binary = added == "-"
+        counts[path] = (0 if binary else int(added), 0 if binary else int(deleted), binary)
+    fields = raw.split("\0")
+    changes: list[FileChange] = []
+    for header, path in zip(fields[0::2], fields[1::2], strict=False):
+        if not header:
+            continue
+        old_mode, new_mode = header.lstrip(":").split(" ")[:2]
+        added, deleted, binary = counts.get(path, (0, 0, False))
+        changes.append(FileChange(path, old_mode, new_mode, binary, added, deleted))
+    return changes

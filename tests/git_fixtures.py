@@ -1,0 +1,108 @@
+"""Helpers for real git repositories in tests (bare remotes, commits, patch bundles)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from pathops_contracts.artifact_store import ArtifactKind, ArtifactStore
+from pathops_contracts.bundles import sha256_file, write_bundle
+from pathops_contracts.git_env import GitIdentity, git_environment
+
+DEVELOPER = GitIdentity("Dana Developer", "dana@shop.example")
+
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: shop-frontend  # the storefront
+spec:
+  template:
+    spec:
+      containers:
+        - name: web
+          image: harbor.demo.pathops.io/shop/shop-frontend:1.4.0
+          readinessProbe:
+            httpGet:
+              path: /healthz
+              port: 8080
+"""
+
+
+def git(cwd: Path, *args: str, identity: GitIdentity = DEVELOPER, date: str | None = None) -> str:
+    env = git_environment(identity, commit_date=date)
+    result = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True)
+    return result.stdout.strip()
+
+
+def make_source_remote(root: Path, files: dict[str, str] | None = None) -> tuple[Path, str]:
+    """A bare repository with one commit of a small app; returns (bare path, commit sha)."""
+    from golden_path.stand_ins.git_http import init_bare_repository
+
+    bare = init_bare_repository(root / "shop" / "shop-frontend.git")
+    work = root / "seed-work"
+    work.mkdir(parents=True)
+    git(work, "init", "-q", "-b", "main")
+    for name, text in (files or {"deploy/deployment.yaml": DEPLOYMENT, "app.py": "ROUTES = ['/health']\n"}).items():
+        (work / name).parent.mkdir(parents=True, exist_ok=True)
+        (work / name).write_text(text)
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", "Initial storefront", date="2026-11-01T10:00:00Z")
+    git(work, "push", "-q", str(bare), "HEAD:refs/heads/main")
+    return bare, git(work, "rev-parse", "HEAD")
+
+
+def build_patch_bundle(
+    remote: Path,
+    base_sha: str,
+    edit: Callable[[Path], None],
+    destination: Path,
+    *,
+    summary: str = "Fix readiness probe path: /healthz -> /health",
+    incident_id: str = "INC-1042",
+    declared_files: list[str] | None = None,
+    analysis: str | None = "Readiness probe fails with 404 on /healthz.",
+) -> Path:
+    """A patch bundle as the contract defines it: format-patch --full-index + metadata.json."""
+    work = destination.parent / f"patch-work-{time.monotonic_ns()}"
+    subprocess.run(["git", "clone", "-q", str(remote), str(work)], check=True, env=git_environment(DEVELOPER))
+    git(work, "checkout", "-q", "--detach", base_sha)
+    edit(work)
+    git(work, "add", "-A")
+    agent = GitIdentity("PathOps Fix Agent", "fix-agent@pathops.io")
+    git(work, "commit", "-q", "-m", summary, date="2026-11-27T10:00:00Z", identity=agent)
+    changed = git(work, "diff", "--name-only", base_sha, "HEAD").splitlines()
+    mbox = destination.parent / f"{destination.name}.mbox"
+    mbox.write_text(git(work, "format-patch", "--full-index", "--stdout", f"{base_sha}..HEAD") + "\n")
+    metadata = {
+        "schema_version": "patch-metadata/v1",
+        "incident_id": incident_id,
+        "snapshot_id": "snap-" + "5" * 32,
+        "source_commit_sha": base_sha,
+        "status": "patch",
+        "files_touched": declared_files if declared_files is not None else changed,
+        "summary": summary,
+        "rationale": "The app serves /health; the probe asked for /healthz and got 404.",
+        "recommended_checks": ["readiness probe passes in preflight"],
+        "confidence": 0.9,
+        "engine": {"name": "playbook", "playbook": "probe-path", "model": None},
+        "patch_sha256": sha256_file(mbox),
+        "created_at": "2026-11-27T10:00:00Z",
+    }
+    members: dict[str, Path | bytes] = {"patch.mbox": mbox, "metadata.json": json.dumps(metadata).encode()}
+    if analysis:
+        members["analysis.md"] = analysis.encode()
+    write_bundle(destination, members)
+    return destination
+
+
+def upload_bundle(store: ArtifactStore, bundle: Path) -> str:
+    return store.put(bundle, ArtifactKind.PATCH).artifact_id
+
+
+def fix_probe_path(work: Path) -> None:
+    path = work / "deploy" / "deployment.yaml"
+    path.write_text(path.read_text().replace("path: /healthz", "path: /health"))
