@@ -118,7 +118,7 @@ def callback_options(command: F) -> F:
 def tool_group(tool: str, version: str, help_text: str) -> click.Group:
     """The top-level click group of a tool: --verbose, --version and logging set up once."""
 
-    @click.group(name=tool, help=help_text)
+    @click.group(name=tool, help=help_text, context_settings={"terminal_width": 100, "max_content_width": 100})
     @click.version_option(version, prog_name=tool)
     @click.option("-v", "--verbose", is_flag=True, envvar="PATHOPS_VERBOSE", show_envvar=True,
                   help="Debug logging.")
