@@ -3,17 +3,25 @@ VENV ?= .venv
 PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# checkov pins many libraries of its own: it gets a venv of its own.
+CHECKOV_VENV ?= .venv-checkov
+CHECKOV := $(CHECKOV_VENV)/.installed
 
 .PHONY: demo test lint typecheck unit system-deps benchmarks clean
 
 demo: $(STAMP)
 	$(BIN)/pathops demo $(DEMO_ARGS)
 
-test: $(STAMP) system-deps lint typecheck unit
+test: $(STAMP) $(CHECKOV) system-deps lint typecheck unit
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	touch $@
+
+$(CHECKOV):
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check checkov==3.3.30
 	touch $@
 
 system-deps:
@@ -36,4 +44,4 @@ constraints: $(STAMP)
 	$(BIN)/pip freeze --exclude-editable --disable-pip-version-check | grep -v '^-e ' > constraints.txt
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) .mypy_cache .ruff_cache

@@ -2,11 +2,220 @@
 
 from __future__ import annotations
 
+import functools
+import json
+import tempfile
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from gitops_patcher.core import prune, schedule
+from gitops_patcher.gitops_repository import GitOpsRepository
+from gitops_patcher.lifecycle import parse_duration
+from gitops_patcher.namespace import Destination, Egress
+from gitops_patcher.render import AGENTS, AgentRun, render_run
 from pathops_contracts import __version__
-from pathops_contracts.cli import tool_group
+from pathops_contracts.cli import IdentifierType, at_boundary, env_option, tool_group
+from pathops_contracts.errors import InvalidInput
+from pathops_contracts.git_env import GitIdentity, git_environment
+from pathops_contracts.identifiers import (
+    APP_ID,
+    ARTIFACT_ID,
+    BUCKET,
+    COMMIT_SHA,
+    ENDPOINT_URL,
+    IMAGE_REF,
+    INCIDENT_ID,
+    LABEL_SELECTOR,
+    NAMESPACE,
+    RFC3339_UTC,
+    TIME_WINDOW,
+    VERIFICATION_ID,
+    WORKLOAD,
+)
+from pathops_contracts.logs import mask_secret
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CALLBACK_PATHS = {
+    "evidence-collector": "/api/evidence/callback",
+    "fix-agent": "/api/fix/callback",
+    "verification-agent": "/api/verification/callback",
+}
+SPEC_PATH = "/etc/pathops/verification/spec.yaml"
 
 main = tool_group(
     "gitops-patcher",
     __version__,
     "Render agent Jobs with least-privilege RBAC into the GitOps repository that Argo CD applies.",
 )
+
+
+def run_options(command: F) -> F:
+    """The Jenkins job parameters of the seed, each also read from its environment variable."""
+    options = [
+        env_option("--agent", envvar="AGENT", required=True, type=click.Choice(sorted(AGENTS)), help="Agent to run."),
+        env_option("--app", envvar="APP_ID", required=True, type=IdentifierType(APP_ID), help="App id."),
+        env_option("--env", "environment", envvar="ENV", type=click.Choice(["preflight", "production"]),
+                   default="preflight", show_default=True, help="Environment the agent targets."),
+        env_option("--incident-id", envvar="INCIDENT_ID", required=True, type=IdentifierType(INCIDENT_ID),
+                   help="Incident id from PathOps."),
+        env_option("--image", envvar="AGENT_IMAGE", required=True, type=IdentifierType(IMAGE_REF),
+                   help="Agent image, pinned by @sha256 digest when known."),
+        env_option("--target-namespace", envvar="TARGET_NAMESPACE", type=IdentifierType(NAMESPACE), default=None,
+                   help="Namespace the agent reads; default <app>-<env>."),
+        env_option("--agents-namespace", envvar="AGENTS_NAMESPACE", type=IdentifierType(NAMESPACE), default=None,
+                   help="Namespace the agent runs in; default <app>-agents."),
+        env_option("--time-window", envvar="TIME_WINDOW", type=IdentifierType(TIME_WINDOW), default="30m",
+                   show_default=True, help="Evidence window (evidence-collector)."),
+        env_option("--workload", envvar="WORKLOAD", type=IdentifierType(WORKLOAD), default=None,
+                   help="Focus workload kind/name (evidence-collector)."),
+        env_option("--label-selector", envvar="LABEL_SELECTOR", type=IdentifierType(LABEL_SELECTOR), default=None,
+                   help="Focus pods by labels (evidence-collector)."),
+        env_option("--alert-starts-at", envvar="ALERT_STARTS_AT", type=IdentifierType(RFC3339_UTC), default=None,
+                   help="Alert start time anchoring the window (evidence-collector)."),
+        env_option("--snapshot-id", envvar="SNAPSHOT_ID", type=IdentifierType(ARTIFACT_ID), default=None,
+                   help="Evidence snapshot to fix (fix-agent)."),
+        env_option("--verification-id", envvar="VERIFICATION_ID", type=IdentifierType(VERIFICATION_ID), default=None,
+                   help="Verification run id (verification-agent)."),
+        env_option("--verification-spec", envvar="VERIFICATION_SPEC_FILE", default=None,
+                   type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                   help="Verification spec YAML, shipped to the Job in a ConfigMap (verification-agent)."),
+        env_option("--expected-commit-sha", envvar="EXPECTED_COMMIT_SHA", type=IdentifierType(COMMIT_SHA),
+                   default=None, help="Commit the preflight pods must run (verification-agent)."),
+        env_option("--read-node-conditions", envvar="READ_NODE_CONDITIONS", is_flag=True,
+                   help="Also grant read-only node conditions (a separate ClusterRole; evidence-collector)."),
+        env_option("--minio-endpoint", envvar="MINIO_ENDPOINT", type=IdentifierType(ENDPOINT_URL),
+                   default="https://minio.demo.pathops.io", show_default=True, help="MinIO endpoint for the Job."),
+        env_option("--minio-bucket", envvar="MINIO_BUCKET", type=IdentifierType(BUCKET), default="pathops-evidence",
+                   show_default=True, help="Bucket for the Job."),
+        env_option("--control-plane-url", envvar="CONTROL_PLANE_URL", type=IdentifierType(ENDPOINT_URL),
+                   default="https://control-plane.pathops.io", show_default=True,
+                   help="Control plane base URL; the agent's callback path is appended."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _agent_run(agent: str, app: str, environment: str, incident_id: str, image: str,
+               target_namespace: str | None, agents_namespace: str | None, time_window: str,
+               workload: str | None, label_selector: str | None, alert_starts_at: str | None,
+               snapshot_id: str | None, verification_id: str | None, verification_spec: Path | None,
+               expected_commit_sha: str | None, read_node_conditions: bool, minio_endpoint: str,
+               minio_bucket: str, control_plane_url: str) -> AgentRun:
+    target = target_namespace or f"{app}-{environment}"
+    settings: dict[str, str | None] = {}
+    spec_text = None
+    if agent == "evidence-collector":
+        settings = {"INCIDENT_ID": incident_id, "APP_ID": app, "TARGET_NAMESPACE": target,
+                    "TIME_WINDOW": time_window, "WORKLOAD": workload, "LABEL_SELECTOR": label_selector,
+                    "ALERT_STARTS_AT": alert_starts_at}
+    elif agent == "fix-agent":
+        if snapshot_id is None or not snapshot_id.startswith("snap-"):
+            raise InvalidInput("fix-agent needs --snapshot-id snap-<32 hex>")
+        settings = {"SNAPSHOT_ID": snapshot_id}
+    else:
+        if verification_id is None or verification_spec is None:
+            raise InvalidInput("verification-agent needs --verification-id and --verification-spec")
+        if environment != "preflight":
+            raise InvalidInput("verification-agent runs against preflight only")
+        spec_text = verification_spec.read_text(encoding="utf-8")
+        settings = {"APP_ID": app, "ENV": environment, "VERIFICATION_ID": verification_id,
+                    "TARGET_NAMESPACE": target, "VERIFICATION_SPEC": SPEC_PATH,
+                    "EXPECTED_COMMIT_SHA": expected_commit_sha}
+    return AgentRun(
+        agent=agent, app=app, env=environment, incident_id=incident_id, image=image,
+        agents_namespace=agents_namespace or f"{app}-agents", target_namespace=target,
+        minio_endpoint=minio_endpoint, minio_bucket=minio_bucket,
+        callback_url=control_plane_url.rstrip("/") + CALLBACK_PATHS[agent],
+        agent_env=tuple((k, v) for k, v in settings.items() if v is not None),
+        verification_spec=spec_text, read_node_conditions=read_node_conditions and agent == "evidence-collector",
+    )
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@main.command("render")
+@at_boundary("gitops-patcher")
+@run_options
+@env_option("--output-dir", envvar="OUTPUT_DIR", required=True,
+            type=click.Path(file_okay=False, path_type=Path), help="Where to write the run's manifests.")
+def render_command(output_dir: Path, **options: Any) -> None:
+    """Write the manifests of one agent run to --output-dir, and nothing else."""
+    run = _agent_run(**options)
+    rendered = render_run(run, _now())
+    target = output_dir / rendered.name
+    target.mkdir(parents=True, exist_ok=True)
+    for name, text in rendered.files.items():
+        (target / name).write_text(text, encoding="utf-8")
+    click.echo(json.dumps({"run": rendered.name, "path": str(target), "files": sorted(rendered.files)}))
+
+
+def repository_options(command: F) -> F:
+    options = [
+        env_option("--repo", envvar="GITOPS_REPO_URL", required=True, help="Clone URL of the GitOps repository."),
+        env_option("--branch", envvar="GITOPS_BRANCH", default="main", show_default=True, help="Branch."),
+        env_option("--git-token", envvar="GITLAB_TOKEN", default=None, help="Token for an HTTP remote."),
+        env_option("--scratch-dir", envvar="SCRATCH_DIR", default=None,
+                   type=click.Path(file_okay=False, path_type=Path), help="Writable directory for the clone."),
+        env_option("--git-author-name", envvar="PATHOPS_GIT_NAME", default=GitIdentity.name, show_default=True,
+                   help="Author of the GitOps commits."),
+        env_option("--git-author-email", envvar="PATHOPS_GIT_EMAIL", default=GitIdentity.email, show_default=True,
+                   help="Author email of the GitOps commits."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+
+    @functools.wraps(command)
+    def run(*args: Any, repo: str, branch: str, git_token: str | None, scratch_dir: Path | None,
+            git_author_name: str, git_author_email: str, **kwargs: Any) -> Any:
+        mask_secret(git_token)
+        env = git_environment(GitIdentity(git_author_name, git_author_email), token=git_token)
+        if scratch_dir is not None:
+            scratch_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="gitops-patcher-", dir=scratch_dir) as scratch:
+            repository = GitOpsRepository(repo, branch, Path(scratch) / "gitops", env)
+            return command(*args, repository=repository, **kwargs)
+
+    return run  # type: ignore[return-value]
+
+
+@main.command("schedule")
+@at_boundary("gitops-patcher")
+@run_options
+@env_option("--minio-egress", envvar="EGRESS_MINIO", default="ns/minio:9000", show_default=True,
+            help="Egress to MinIO: CIDR:PORT or ns/NAMESPACE:PORT.")
+@env_option("--control-plane-egress", envvar="EGRESS_CONTROL_PLANE", default="203.0.113.10/32:443",
+            show_default=True, help="Egress to the control plane.")
+@env_option("--kube-api-egress", envvar="EGRESS_KUBE_API", default="10.96.0.1/32:443", show_default=True,
+            help="Egress to the Kubernetes API (collector, verifier).")
+@env_option("--llm-egress", envvar="EGRESS_LLM", default="198.51.100.20/32:443", show_default=True,
+            help="Egress to the LLM endpoint (fix agent).")
+@env_option("--preflight-port", envvar="EGRESS_PREFLIGHT_PORT", type=click.IntRange(1, 65535), default=8080,
+            show_default=True, help="Port of the preflight service (verifier).")
+@repository_options
+def schedule_command(repository: GitOpsRepository, minio_egress: str, control_plane_egress: str,
+                     kube_api_egress: str, llm_egress: str, preflight_port: int, **options: Any) -> None:
+    """Commit one agent run to the GitOps repository and push it; a second identical call changes nothing."""
+    run = _agent_run(**options)
+    egress = Egress(Destination.parse(minio_egress), Destination.parse(control_plane_egress),
+                    Destination.parse(kube_api_egress), Destination.parse(llm_egress), preflight_port)
+    result = schedule(run, repository, _now(), egress, f"{run.app}-preflight")
+    click.echo(json.dumps(result.__dict__))
+
+
+@main.command("prune")
+@at_boundary("gitops-patcher")
+@env_option("--older-than", envvar="PRUNE_OLDER_THAN", required=True, help="Age, e.g. 7d, 12h.")
+@env_option("--app", envvar="APP_ID", type=IdentifierType(APP_ID), default=None, help="Only this app's runs.")
+@repository_options
+def prune_command(repository: GitOpsRepository, older_than: str, app: str | None) -> None:
+    """Remove finished runs older than --older-than from Git; Argo CD's prune deletes their Jobs."""
+    result = prune(repository, datetime.now(UTC), parse_duration(older_than), app)
+    click.echo(json.dumps(result.__dict__))

@@ -10,18 +10,17 @@ from pathlib import Path
 from git import GitCommandError, Repo
 
 from pathops_contracts.errors import ContractViolation, Forbidden, NegativeOutcome, UpstreamError
-from pathops_contracts.git_env import changes_between
+from pathops_contracts.git_env import changes_between, git_error_reason, is_auth_failure
 from pathops_contracts.patch_policy import FileChange
 
 log = logging.getLogger(__name__)
 
 
 def _failure(error: GitCommandError, action: str) -> Exception:
-    detail = (error.stderr or str(error)).strip().splitlines()
-    last = detail[-1] if detail else str(error)
-    if any(word in last for word in ("Authentication failed", "401", "403", "could not read Username")):
-        return Forbidden(f"git {action} was refused: {last}")
-    return UpstreamError(f"git {action} failed: {last}")
+    reason = git_error_reason(error)
+    if is_auth_failure(reason):
+        return Forbidden(f"git {action} was refused: {reason}")
+    return UpstreamError(f"git {action} failed: {reason}")
 
 
 @dataclass

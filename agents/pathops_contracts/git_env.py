@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from git import Repo
+from git import GitCommandError, Repo
 
 from pathops_contracts.patch_policy import FileChange
 
@@ -82,3 +82,18 @@ def changes_between(repo: Repo, base: str, head: str) -> list[FileChange]:
         added, deleted, binary = counts.get(path, (0, 0, False))
         changes.append(FileChange(path, old_mode, new_mode, binary, added, deleted))
     return changes
+
+
+def git_error_reason(error: GitCommandError) -> str:
+    """The line of git's stderr that says what went wrong (GitPython wraps it in quotes)."""
+    text = str(error.stderr or "").strip().strip("'").strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for prefix in ("fatal:", "error:", "remote: error", "! ["):
+        for line in lines:
+            if line.startswith(prefix):
+                return line
+    return lines[-1] if lines else str(error)
+
+
+def is_auth_failure(reason: str) -> bool:
+    return any(word in reason for word in ("Authentication failed", "401", "403", "could not read Username"))

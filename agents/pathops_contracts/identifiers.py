@@ -95,3 +95,46 @@ BUCKET = _rule(
     "an S3 bucket name: 3 to 63 lowercase letters, digits, '.' and '-'",
 )
 
+# An OCI image reference: registry[:port]/path[:tag][@sha256:digest].
+IMAGE_REF = _rule(
+    "image",
+    r"[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)+"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[0-9a-f]{64})?",
+    512,
+    "an image reference such as harbor.demo.pathops.io/pathops/evidence-collector:0.1.0[@sha256:...]",
+)
+# A duration (`30m`, `1h30m`) or an RFC 3339 interval (`<start>/<end>`, UTC).
+TIME_WINDOW = _rule(
+    "time window",
+    r"(?:[0-9]+[smhd])+"
+    r"|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z",
+    64,
+    "a duration such as 30m or 1h30m, or an interval 2026-11-27T09:00:00Z/2026-11-27T10:00:00Z",
+)
+# An endpoint URL that may be written into a manifest: no quotes, spaces or query strings.
+ENDPOINT_URL = _rule(
+    "endpoint URL",
+    r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~/-]*)?",
+    512,
+    "an http(s) URL without credentials, query or fragment",
+)
+# kind/name of a workload, e.g. deployment/shop-frontend.
+WORKLOAD = _rule(
+    "workload",
+    r"(?:deployment|statefulset|daemonset|job|cronjob|replicaset|pod)/[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?",
+    300,
+    "kind/name, e.g. deployment/shop-frontend",
+)
+# A Kubernetes label selector of equality terms: key=value[,key=value...].
+LABEL_SELECTOR = _rule(
+    "label selector",
+    r"[A-Za-z0-9./_-]+(?:==?|!=)[A-Za-z0-9._-]*(?:,[A-Za-z0-9./_-]+(?:==?|!=)[A-Za-z0-9._-]*)*",
+    512,
+    "equality terms such as app.kubernetes.io/name=shop-frontend,tier=web",
+)
+RFC3339_UTC = _rule(
+    "timestamp",
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?Z",
+    40,
+    "an RFC 3339 UTC timestamp such as 2026-11-27T09:30:00Z",
+)

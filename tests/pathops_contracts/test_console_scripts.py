@@ -14,9 +14,9 @@ SCRIPTS = sorted(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 
 
 def test_the_six_tools_are_declared() -> None:
-    assert SCRIPTS == sorted(
+    assert sorted(
         ["evidence-collector", "fix-agent", "verification-agent", "gitops-patcher", "mr-creator", "pathops"]
-    )
+    ) == SCRIPTS
 
 
 @pytest.mark.parametrize("script", SCRIPTS)
