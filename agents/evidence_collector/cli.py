@@ -2,11 +2,139 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from evidence_collector.collector import Bounds, Collector, Focus
+from evidence_collector.kube import KIND_TO_PLURAL, KubeReader
+from evidence_collector.redaction import Redactor, load_extra_rules
+from evidence_collector.snapshot import SnapshotIdentity, assemble
+from evidence_collector.staging import Staging
+from evidence_collector.window import parse_timestamp, resolve_window
 from pathops_contracts import __version__
-from pathops_contracts.cli import tool_group
+from pathops_contracts.artifact_store import ArtifactKind, ArtifactStore, StoreSettings, artifact_id_for
+from pathops_contracts.bundles import sha256_file
+from pathops_contracts.callbacks import CallbackSettings, ControlPlane
+from pathops_contracts.cli import IdentifierType, at_boundary, callback_options, env_option, tool_group
+from pathops_contracts.contracts import EVIDENCE_CALLBACK
+from pathops_contracts.errors import InvalidInput
+from pathops_contracts.identifiers import (
+    APP_ID,
+    BUCKET,
+    INCIDENT_ID,
+    LABEL_SELECTOR,
+    NAMESPACE,
+    RFC3339_UTC,
+    TIME_WINDOW,
+    WORKLOAD,
+)
+from pathops_contracts.logs import mask_secret
 
 main = tool_group(
     "evidence-collector",
     __version__,
     "Collect a bounded, redacted evidence snapshot of an incident and announce it.",
 )
+
+
+@main.command("collect")
+@at_boundary("evidence-collector")
+@env_option("--incident-id", envvar="INCIDENT_ID", required=True, type=IdentifierType(INCIDENT_ID), help="Incident.")
+@env_option("--app-id", envvar="APP_ID", required=True, type=IdentifierType(APP_ID), help="App, e.g. shop-frontend.")
+@env_option("--target-namespace", envvar="TARGET_NAMESPACE", required=True, type=IdentifierType(NAMESPACE),
+            help="Namespace to read (read-only).")
+@env_option("--agents-namespace", envvar="AGENTS_NAMESPACE", type=IdentifierType(NAMESPACE), default=None,
+            help="Namespace the collector runs in (recorded in the manifest).")
+@env_option("--time-window", envvar="TIME_WINDOW", type=IdentifierType(TIME_WINDOW), default="30m",
+            show_default=True, help="Duration (30m, 1h30m) or RFC 3339 interval start/end.")
+@env_option("--alert-starts-at", envvar="ALERT_STARTS_AT", type=IdentifierType(RFC3339_UTC), default=None,
+            help="Alert start: a duration window then reaches back from it.")
+@env_option("--workload", envvar="WORKLOAD", type=IdentifierType(WORKLOAD), default=None,
+            help="Focus on one workload, e.g. deployment/shop-frontend.")
+@env_option("--label-selector", envvar="LABEL_SELECTOR", type=IdentifierType(LABEL_SELECTOR), default=None,
+            help="Focus on the pods these labels select.")
+@env_option("--kubeconfig", envvar="KUBECONFIG", default=None, help="Kubeconfig when not running in a pod.")
+@env_option("--context", envvar="KUBE_CONTEXT", default=None, help="Kubeconfig context.")
+@env_option("--max-bytes", envvar="EVIDENCE_MAX_BYTES", type=click.IntRange(min=1024), default=50 * 1024 * 1024,
+            show_default=True, help="Cap on the snapshot's (uncompressed) size.")
+@env_option("--log-bytes", envvar="EVIDENCE_LOG_BYTES", type=click.IntRange(min=1024), default=256 * 1024,
+            show_default=True, help="limitBytes of each container log.")
+@env_option("--tail-lines", envvar="EVIDENCE_TAIL_LINES", type=click.IntRange(min=1), default=2000,
+            show_default=True, help="tailLines of each container log.")
+@env_option("--concurrency", envvar="EVIDENCE_CONCURRENCY", type=click.IntRange(1, 64), default=8,
+            show_default=True, help="Concurrent log requests.")
+@env_option("--deadline", envvar="EVIDENCE_DEADLINE_SECONDS", type=click.FloatRange(min=1), default=300.0,
+            show_default=True, help="Seconds for the whole collection.")
+@env_option("--redaction-patterns", envvar="REDACTION_PATTERNS_FILE", default=None,
+            type=click.Path(exists=True, dir_okay=False, path_type=Path),
+            help="Extra redaction patterns, one 'kind: regex' a line.")
+@env_option("--output-dir", envvar="OUTPUT_DIR", default=None, type=click.Path(file_okay=False, path_type=Path),
+            help="Keep a local copy of the snapshot and findings here.")
+@env_option("--no-upload", envvar="NO_UPLOAD", is_flag=True, help="Run offline: no upload, no callback.")
+@env_option("--minio-endpoint", envvar="MINIO_ENDPOINT", default=None, help="S3 API endpoint of MinIO.")
+@env_option("--minio-bucket", envvar="MINIO_BUCKET", default=None, type=IdentifierType(BUCKET), help="Bucket.")
+@env_option("--minio-region", envvar="MINIO_REGION", default="us-east-1", show_default=True, help="S3 region.")
+@env_option("--callback-url", envvar="CONTROL_PLANE_CALLBACK_URL", default=None,
+            help="The control plane's /api/evidence/callback.")
+@env_option("--scratch-dir", envvar="SCRATCH_DIR", default=None, type=click.Path(file_okay=False, path_type=Path),
+            help="Writable directory for staging.")
+@callback_options
+def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_namespace: str | None, time_window: str,
+            alert_starts_at: str | None, workload: str | None, label_selector: str | None, kubeconfig: str | None,
+            context: str | None, max_bytes: int, log_bytes: int, tail_lines: int, concurrency: int, deadline: float,
+            redaction_patterns: Path | None, output_dir: Path | None, no_upload: bool, minio_endpoint: str | None,
+            minio_bucket: str | None, minio_region: str, callback_url: str | None, scratch_dir: Path | None,
+            callbacks: CallbackSettings) -> None:
+    """Read TARGET_NAMESPACE, write the snapshot to MinIO, then call back with its snapshot_id.
+
+    Exit codes: 0 snapshot delivered; 2 bad input; 4 a secret survived redaction (nothing
+    uploaded); 5 Kubernetes, MinIO or the control plane failed; 6 RBAC refused the namespace.
+    """
+    if not no_upload and not (minio_endpoint and minio_bucket and callback_url):
+        raise InvalidInput("MINIO_ENDPOINT, MINIO_BUCKET and CONTROL_PLANE_CALLBACK_URL are needed (or --no-upload)")
+    now = datetime.now(UTC)
+    window = resolve_window(time_window, now, parse_timestamp(alert_starts_at) if alert_starts_at else None)
+    focus_workload = None
+    if workload:
+        kind, name = workload.split("/", 1)
+        plural = {k.lower(): v for k, v in KIND_TO_PLURAL.items()}[kind]
+        focus_workload = (plural, name)
+    reader = KubeReader.connect(kubeconfig, context, concurrency)
+    redactor = Redactor(load_extra_rules(redaction_patterns) if redaction_patterns else ())
+    bounds = Bounds(total_bytes=max_bytes, log_bytes=min(log_bytes, max_bytes), tail_lines=tail_lines,
+                    concurrency=concurrency, deadline_seconds=deadline)
+    if scratch_dir is not None:
+        scratch_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="evidence-", dir=scratch_dir) as scratch:
+        staging = Staging(Path(scratch) / "snapshot", redactor, bounds.total_bytes)
+        staging.root.mkdir()
+        collector = Collector(reader, staging, target_namespace, window, bounds,
+                              Focus(focus_workload, label_selector))
+        collected = collector.collect()
+        bundle = Path(scratch) / "snapshot.tar.gz"
+        identity = SnapshotIdentity(incident_id, app_id, target_namespace, agents_namespace)
+        manifest, summary = assemble(staging, identity, window, collected, redactor, now, bundle)
+        snapshot_id = artifact_id_for(ArtifactKind.SNAPSHOT, sha256_file(bundle))
+        if output_dir is not None:
+            output_dir.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(bundle, output_dir / f"{snapshot_id}.tar.gz")
+            shutil.copy2(staging.root / "findings.json", output_dir / "findings.json")
+        uri = None
+        if not no_upload:
+            assert minio_endpoint and minio_bucket and callback_url
+            mask_secret(callbacks.signing_key)
+            store = ArtifactStore.from_settings(StoreSettings(minio_endpoint, minio_bucket, minio_region))
+            stored = store.put(bundle, ArtifactKind.SNAPSHOT)
+            uri = stored.uri
+            payload = {"schema_version": EVIDENCE_CALLBACK, "incident_id": incident_id, "snapshot_id": snapshot_id,
+                       "summary": summary, "source_commit_sha": collected.source_commit, "pointers": {"bundle": uri}}
+            ControlPlane(callbacks).post(callback_url, payload, EVIDENCE_CALLBACK)
+    click.echo(json.dumps({
+        "snapshot_id": snapshot_id, "bundle": uri, "summary": summary, "findings": len(collected.findings),
+        "gaps": len(manifest["gaps"]), "files": len(manifest["files"]), "source_commit_sha": collected.source_commit,
+    }))

@@ -56,10 +56,11 @@ def write_bundle(destination: Path, members: Mapping[str, Path | bytes], mtime: 
     """
     for name in members:
         check_member_path(name)
-    # GzipFile with mtime=0 and no file name keeps the gzip header reproducible.
+    # GzipFile with mtime=0 and no file name keeps the gzip header reproducible. Level 3: on logs it
+    # compresses within 10% of level 6 in less than half the time.
     with (
         destination.open("wb") as raw,
-        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as zipped,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=3) as zipped,
         tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as archive,
     ):
         for name in sorted(members):

@@ -1,0 +1,243 @@
+"""The collector against the fake API: findings, bounds, redaction, scope and gaps."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pathops_contracts.bundles import sha256_file
+from pathops_contracts.contracts import EVIDENCE_MANIFEST, validate_document
+from tests.evidence_collector import scenarios
+from tests.evidence_collector.conftest import Cluster, load_jsonl, unpack
+
+
+@pytest.fixture
+def snapshot(cluster: Cluster, tmp_path: Path) -> tuple[Path, dict[str, Any], Cluster]:
+    cluster.api.forbid("horizontalpodautoscalers")
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"), "--time-window", "30m")
+    assert result.returncode == 0, result.stderr
+    folder = unpack(tmp_path / "out")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    return folder, manifest, cluster
+
+
+def _findings(folder: Path) -> dict[str, list[dict[str, Any]]]:
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for finding in json.loads((folder / "findings.json").read_text())["findings"]:
+        by_kind.setdefault(finding["kind"], []).append(finding)
+    return by_kind
+
+
+def test_manifest_is_valid_and_lists_every_file_with_its_checksum(
+    snapshot: tuple[Path, dict[str, Any], Cluster],
+) -> None:
+    folder, manifest, _ = snapshot
+    validate_document(manifest, EVIDENCE_MANIFEST)
+    listed = {f["path"] for f in manifest["files"]}
+    on_disk = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()
+               and p.name != "manifest.json" and not p.name.endswith(".tar.gz") and p.parent.name != "unpacked"}
+    assert listed == on_disk
+    assert {"findings.json", "redaction-report.json", "objects/pods.jsonl", "objects/events.jsonl",
+            "objects/rollout-diffs.jsonl", "objects/secret-references.json"} <= listed
+    for entry in manifest["files"]:
+        assert entry["sha256"] == sha256_file(folder / entry["path"])
+    assert manifest["source"]["commit_sha"] == scenarios.SHA
+
+
+def test_crash_loop_with_exit_code_and_last_error_lines(snapshot: tuple[Path, dict[str, Any], Cluster]) -> None:
+    folder, _, _ = snapshot
+    (crash,) = _findings(folder)["crash-loop"]
+    assert crash["facts"]["exit_code"] == 1 and crash["facts"]["pod"] == "payments-abc"
+    assert "KeyError: 'PAYMENTS_URL'" in crash["detail"]
+    pointer = next(p for p in crash["pointers"] if p["file"].endswith(".previous.log"))
+    start, end = pointer["lines"]
+    log_lines = (folder / pointer["file"]).read_text().splitlines()
+    assert any("fatal: configuration incomplete" in line for line in log_lines[start - 1:end])
+    excerpt = (folder / "logs/payments-abc/api.previous.excerpt.txt").read_text()
+    assert "== stack trace 1 ==" in excerpt
+    trace = excerpt.split("== stack trace 1 ==")[1]
+    assert "Traceback" in trace and 'File "/app/main.py"' in trace and "KeyError" in trace
+
+
+def test_oom_killed_with_memory_limit(snapshot: tuple[Path, dict[str, Any], Cluster]) -> None:
+    (oom,) = _findings(snapshot[0])["oom-killed"]
+    assert oom["facts"]["memory_limit"] == "128Mi" and oom["severity"] == "critical"
+
+
+def test_failing_readiness_probe(snapshot: tuple[Path, dict[str, Any], Cluster]) -> None:
+    folder = snapshot[0]
+    probes = _findings(folder)["probe-failure"]
+    assert len(probes) == 2  # one per pod
+    facts = probes[0]["facts"]
+    assert (facts["probe"], facts["path"], facts["port"], facts["status_code"]) == ("readiness", "/healthz", 8080, 404)
+    pointer = next(p for p in probes[0]["pointers"] if p["file"] == "objects/events.jsonl")
+    event = load_jsonl(folder / "objects/events.jsonl")[pointer["lines"][0] - 1]
+    assert event["reason"] == "Unhealthy"
+
+
+def test_image_pull_and_missing_configmap_key(snapshot: tuple[Path, dict[str, Any], Cluster]) -> None:
+    folder = snapshot[0]
+    findings = _findings(folder)
+    assert findings["image-pull"][0]["facts"]["image"] == "harbor/serch:9"
+    config = findings["config-error"][0]["facts"]
+    assert (config["missing_key"], config["configmap"]) == ("databse_url", "shop-config")
+    configmaps = json.loads((folder / "objects/configmaps.json").read_text())
+    shop = next(c for c in configmaps["configmaps"] if c["name"] == "shop-config")
+    assert shop["keys"] == ["database_url", "flags"]  # the fix agent can see the typo
+
+
+def test_service_without_ready_endpoints(snapshot: tuple[Path, dict[str, Any], Cluster]) -> None:
+    (finding,) = _findings(snapshot[0])["service-no-endpoints"]
+    assert finding["facts"]["service"] == "shop-frontend"
+
+
+def test_rollout_diff_shows_the_probe_change(snapshot: tuple[Path, dict[str, Any], Cluster]) -> None:
+    diffs = load_jsonl(snapshot[0] / "objects/rollout-diffs.jsonl")
+    diff: Any = next(d for d in diffs if d["deployment"] == "shop-frontend")
+    change = next(c for c in diff["changes"] if c["path"].endswith("readinessProbe.httpGet.path"))
+    assert (change["previous"], change["current"]) == ("/health", "/healthz")
+
+
+def test_secrets_never_reach_the_snapshot(snapshot: tuple[Path, dict[str, Any], Cluster]) -> None:
+    folder, manifest, _ = snapshot
+    everything = "".join(p.read_text(errors="replace") for p in folder.rglob("*") if p.is_file()
+                         and not p.name.endswith(".tar.gz"))
+    for secret in (scenarios.LEAKED_PASSWORD, scenarios.LEAKED_TOKEN, scenarios.JWT):
+        assert secret not in everything
+    log = (folder / "logs").rglob("web.log").__next__().read_text()
+    tokens = re.findall(r"\[REDACTED:url-credentials:([0-9a-f]{6})\]", log)
+    pod_objects = (folder / "objects/pods.jsonl").read_text()
+    env_tokens = re.findall(r"\[REDACTED:secret-env-value:([0-9a-f]{6})\]", pod_objects)
+    assert tokens and env_tokens
+    report = json.loads((folder / "redaction-report.json").read_text())
+    assert report["by_kind"]["jwt"] >= 2 and report["by_kind"]["gitlab-token"] >= 2
+    assert manifest["redaction"] == report["by_kind"]
+    assert scenarios.LEAKED_PASSWORD not in json.dumps(report)
+    # No Secret was read, references are reported by name.
+    assert not any("/secrets" in request for request in snapshot[2].api.requests)
+    references = json.loads((folder / "objects/secret-references.json").read_text())["references"]
+    assert {"kind": "Secret", "name": "shop-api", "key": "token"}.items() <= references[0].items()
+
+
+def test_same_secret_gets_the_same_token_across_files(snapshot: tuple[Path, dict[str, Any], Cluster]) -> None:
+    folder = snapshot[0]
+    log_tokens = set(re.findall(r"postgres://shop:\[REDACTED:url-credentials:([0-9a-f]{6})\]",
+                                (folder / "logs").rglob("web.log").__next__().read_text()))
+    configmap_tokens = set(re.findall(r"postgres://shop:\[REDACTED:url-credentials:([0-9a-f]{6})\]",
+                                      (folder / "objects/configmaps.json").read_text()))
+    assert log_tokens and log_tokens == configmap_tokens
+
+
+def test_other_namespaces_and_old_events_stay_out(snapshot: tuple[Path, dict[str, Any], Cluster]) -> None:
+    folder, _, cluster = snapshot
+    everything = "".join(p.read_text(errors="replace") for p in folder.rglob("*.json*"))
+    assert "other-team" not in everything and "intruder" not in everything
+    assert "ANCIENT" not in (folder / "objects/events.jsonl").read_text()
+    assert all("/namespaces/shop-frontend-preflight/" in r or r.startswith("/version")
+               for r in cluster.api.requests)
+
+
+def test_a_forbidden_resource_is_a_gap_and_the_run_goes_on(snapshot: tuple[Path, dict[str, Any], Cluster]) -> None:
+    folder, manifest, _ = snapshot
+    gap = next(g for g in manifest["gaps"] if g["what"] == "horizontalpodautoscalers")
+    assert gap["reason"] == "forbidden" and "forbidden" in gap["detail"]
+    assert (folder / "objects/poddisruptionbudgets.jsonl").exists()  # the sections after it still ran
+
+
+def test_logs_are_bounded_on_the_server(cluster: Cluster, tmp_path: Path) -> None:
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"), "--log-bytes", "2048",
+                             "--tail-lines", "3")
+    assert result.returncode == 0, result.stderr
+    log_requests = [r for r in cluster.api.requests if r.split("?")[0].endswith("/log")]
+    assert log_requests
+    for request in log_requests:
+        assert "sinceTime=" in request and "tailLines=3" in request and "limitBytes=" in request
+    folder = unpack(tmp_path / "out")
+    web_log = next((folder / "logs").rglob("web.log")).read_text().splitlines()
+    assert len(web_log) == 3 and web_log[-1].endswith("GET /healthz 404")
+
+
+def test_suspect_containers_get_the_long_tail_healthy_ones_a_short_one(cluster: Cluster, tmp_path: Path) -> None:
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    logs = {r.split("/pods/")[1].split("/")[0]: r for r in cluster.api.requests if "/log?" in r and "previous" not in r}
+    assert "tailLines=2000" in logs["payments-abc"] and "tailLines=2000" in logs["cart-1"]
+    assert "tailLines=200&" in logs["catalog-1"]
+    folder = unpack(tmp_path / "out")
+    assert len((folder / "logs/catalog-1/catalog.log").read_text().splitlines()) == 200
+    manifest = json.loads((folder / "manifest.json").read_text())
+    gap = next(g for g in manifest["gaps"] if g["what"] == "logs/catalog-1/catalog.log")
+    assert gap["reason"] == "truncated" and "tailLines 200" in gap["detail"]
+
+
+def test_byte_budget_caps_the_snapshot_and_says_so(cluster: Cluster, tmp_path: Path) -> None:
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"), "--max-bytes", "20000")
+    assert result.returncode == 0, result.stderr
+    folder = unpack(tmp_path / "out")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert sum(f["size"] for f in manifest["files"]) <= 20000 + 10000  # findings and report come last, unbudgeted
+    assert any(g["reason"] == "budget_exhausted" for g in manifest["gaps"])
+
+
+def test_focus_on_one_workload(cluster: Cluster, tmp_path: Path) -> None:
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"),
+                             WORKLOAD="deployment/shop-frontend")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["source_commit_sha"] == scenarios.SHA
+    folder = unpack(tmp_path / "out")
+    pods = load_jsonl(folder / "objects/pods.jsonl")
+    assert {p["metadata"]["name"].split("-")[0] for p in pods} == {"shop"}  # type: ignore[index]
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["workload"] == {"kind": "Deployment", "name": "shop-frontend"}
+    assert manifest["source"]["commit_sha_from"] == "deployment/shop-frontend annotation pathops.io/source-commit"
+    kinds = {f["kind"] for f in json.loads((folder / "findings.json").read_text())["findings"]}
+    assert kinds == {"probe-failure", "service-no-endpoints"}
+
+
+def test_a_namespace_rbac_forbids_fails_fast_with_exit_6(cluster: Cluster) -> None:
+    cluster.api.allowed_namespaces = {"somewhere-else"}
+    result = cluster.collect("--no-upload")
+    assert result.returncode == 6
+    assert result.stderr.strip().splitlines()[-1].startswith("evidence-collector: error: the collector may not read")
+    assert len(cluster.api.requests) == 1
+
+
+@pytest.mark.parametrize(("variable", "value"), [("INCIDENT_ID", 'INC-1"; rm -rf /'), ("TIME_WINDOW", "forever"),
+                                                 ("TARGET_NAMESPACE", "../kube-system"), ("WORKLOAD", "deploy/x")])
+def test_bad_input_exit_2(cluster: Cluster, variable: str, value: str) -> None:
+    result = cluster.collect("--no-upload", **{variable: value})
+    assert result.returncode == 2
+    assert cluster.api.requests == []
+
+
+def test_upload_then_callback(cluster: Cluster, tmp_path: Path, store_settings: Any, artifact_store: Any,
+                              httpserver: Any) -> None:
+    from werkzeug import Request, Response
+
+    received: list[dict[str, Any]] = []
+
+    def handler(request: Request) -> Response:
+        # The artifact must already be in the store when the callback announces it.
+        body = json.loads(request.get_data())
+        artifact_store.get(body["snapshot_id"], tmp_path / "check.tar.gz")
+        received.append(body)
+        return Response("{}", status=202)
+
+    httpserver.expect_request("/api/evidence/callback", method="POST").respond_with_handler(handler)
+    result = cluster.collect(WORKLOAD="deployment/shop-frontend", MINIO_ENDPOINT=store_settings.endpoint,
+                             MINIO_BUCKET=store_settings.bucket,
+                             CONTROL_PLANE_CALLBACK_URL=httpserver.url_for("/api/evidence/callback"),
+                             CALLBACK_SIGNING_KEY="k3y-for-tests")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    (payload,) = received
+    assert payload["snapshot_id"] == out["snapshot_id"] and payload["incident_id"] == "INC-1042"
+    assert payload["pointers"]["bundle"] == f"s3://{store_settings.bucket}/snapshots/{out['snapshot_id']}.tar.gz"
+    assert payload["source_commit_sha"] == scenarios.SHA
+    assert "readiness probe" in payload["summary"]
+    assert "k3y-for-tests" not in result.stderr
