@@ -2,11 +2,103 @@
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import click
+
+from fix_agent.fix import find_fix
+from fix_agent.playbooks import PLAYBOOKS
+from fix_agent.proposal import Engine
+from fix_agent.snapshot import open_snapshot
 from pathops_contracts import __version__
-from pathops_contracts.cli import tool_group
+from pathops_contracts.artifact_store import ArtifactKind, ArtifactStore, StoreSettings
+from pathops_contracts.callbacks import CallbackSettings, ControlPlane
+from pathops_contracts.cli import IdentifierType, at_boundary, callback_options, env_option, store_options, tool_group
+from pathops_contracts.contracts import FIX_CALLBACK, FIX_PATCH_INLINE
+from pathops_contracts.identifiers import ARTIFACT_ID, COMMIT_SHA
+from pathops_contracts.logs import mask_secret
 
 main = tool_group(
     "fix-agent",
     __version__,
     "Turn an evidence snapshot and the embedded source into a patch bundle.",
 )
+
+
+def _engines(openai_base_url: str | None, model: str, max_turns: int, token_budget: int,
+             time_budget: float) -> list[Engine]:
+    engines: list[Engine] = list(PLAYBOOKS)
+    if openai_base_url:
+        from fix_agent.llm import LlmEngine, LlmSettings
+
+        api_key = os.environ.get("OPENAI_API_KEY", "")
+        mask_secret(api_key)
+        engines.append(LlmEngine(LlmSettings(openai_base_url, api_key, model, max_turns, token_budget, time_budget)))
+    return engines
+
+
+@main.command("run")
+@at_boundary("fix-agent")
+@env_option("--snapshot-id", envvar="SNAPSHOT_ID", required=True, type=IdentifierType(ARTIFACT_ID),
+            help="Evidence snapshot to fix.")
+@env_option("--source-dir", envvar="SOURCE_DIR", default="/workspace/source", show_default=True,
+            type=click.Path(file_okay=False, path_type=Path), help="The source at the commit (embedded in the image).")
+@env_option("--source-commit-sha", envvar="SOURCE_COMMIT_SHA", required=True, type=IdentifierType(COMMIT_SHA),
+            help="The commit the source is at.")
+@env_option("--callback-url", envvar="CONTROL_PLANE_CALLBACK_URL", required=True,
+            help="The control plane's /api/fix/callback.")
+@env_option("--inline-url", envvar="CONTROL_PLANE_PATCH_INLINE_URL", default=None,
+            help="The control plane's /api/fix/patch-inline; small patches are posted there too.")
+@env_option("--inline-max-bytes", envvar="PATCH_INLINE_MAX_BYTES", type=click.IntRange(min=0), default=8192,
+            show_default=True, help="Largest patch posted inline.")
+@env_option("--openai-base-url", envvar="OPENAI_BASE_URL", default=None,
+            help="OpenAI-compatible endpoint; the LLM engine runs only when set (key: OPENAI_API_KEY).")
+@env_option("--model", envvar="FIX_AGENT_MODEL", default="gpt-4o-mini", show_default=True, help="Model name.")
+@env_option("--max-turns", envvar="FIX_AGENT_MAX_TURNS", type=click.IntRange(1, 100), default=12, show_default=True,
+            help="LLM engine: most model turns.")
+@env_option("--token-budget", envvar="FIX_AGENT_TOKEN_BUDGET", type=click.IntRange(min=1000), default=60000,
+            show_default=True, help="LLM engine: most tokens, prompt and completion.")
+@env_option("--time-budget", envvar="FIX_AGENT_TIME_BUDGET_SECONDS", type=click.FloatRange(min=1), default=300.0,
+            show_default=True, help="LLM engine: most seconds.")
+@env_option("--output-dir", envvar="OUTPUT_DIR", default=None, type=click.Path(file_okay=False, path_type=Path),
+            help="Keep a local copy of the bundle here.")
+@env_option("--scratch-dir", envvar="SCRATCH_DIR", default=None, type=click.Path(file_okay=False, path_type=Path),
+            help="Writable directory for the work tree.")
+@store_options
+@callback_options
+def run(*, snapshot_id: str, source_dir: Path, source_commit_sha: str, callback_url: str, inline_url: str | None,
+        inline_max_bytes: int, openai_base_url: str | None, model: str, max_turns: int, token_budget: int,
+        time_budget: float, output_dir: Path | None, scratch_dir: Path | None, store: StoreSettings,
+        callbacks: CallbackSettings) -> None:
+    """Download SNAPSHOT_ID, propose a fix to the source, upload the patch bundle, call back with its patch_id.
+
+    Exit codes: 0 a patch or a no-fix bundle was delivered (the callback's status says
+    which); 2 bad input; 4 the snapshot broke its contract; 5 MinIO or the control plane failed.
+    """
+    engines = _engines(openai_base_url, model, max_turns, token_budget, time_budget)
+    artifacts = ArtifactStore.from_settings(store)
+    control_plane = ControlPlane(callbacks)
+    if scratch_dir is not None:
+        scratch_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="fix-agent-", dir=scratch_dir) as scratch:
+        snapshot = open_snapshot(artifacts, snapshot_id, Path(scratch))
+        outcome = find_fix(snapshot, source_dir, source_commit_sha, engines, Path(scratch))
+        stored = artifacts.put(outcome.bundle, ArtifactKind.PATCH)
+        if output_dir is not None:
+            output_dir.mkdir(parents=True, exist_ok=True)
+            (output_dir / f"{stored.artifact_id}.tar.gz").write_bytes(outcome.bundle.read_bytes())
+    if outcome.mbox is not None and inline_url and len(outcome.mbox.encode()) <= inline_max_bytes:
+        inline = {"schema_version": FIX_PATCH_INLINE, "incident_id": snapshot.incident_id,
+                  "patch_id": stored.artifact_id, "patch_sha256": outcome.metadata["patch_sha256"],
+                  "patch": outcome.mbox}
+        control_plane.post(inline_url, inline, FIX_PATCH_INLINE)
+    control_plane.post(callback_url, {
+        "schema_version": FIX_CALLBACK, "incident_id": snapshot.incident_id, "patch_id": stored.artifact_id,
+        "status": outcome.status, "summary": outcome.summary,
+        "recommended_checks": outcome.metadata["recommended_checks"], "pointers": {"bundle": stored.uri},
+    }, FIX_CALLBACK)
+    click.echo(json.dumps({"patch_id": stored.artifact_id, "status": outcome.status, "summary": outcome.summary,
+                           "files_touched": outcome.metadata["files_touched"], "bundle": stored.uri}))

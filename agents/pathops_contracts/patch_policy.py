@@ -55,7 +55,10 @@ class PolicyLimits:
     max_files: int = MAX_FILES
 
 
-def violations(changes: Iterable[FileChange], patch_bytes: int, limits: PolicyLimits = PolicyLimits()) -> list[str]:
+DEFAULT_LIMITS = PolicyLimits()
+
+
+def violations(changes: Iterable[FileChange], patch_bytes: int, limits: PolicyLimits = DEFAULT_LIMITS) -> list[str]:
     """Every reason the change may not be proposed; empty when it may."""
     found: list[str] = []
     changes = list(changes)

@@ -1,0 +1,129 @@
+"""From snapshot and source to a verified patch bundle (or a no-fix bundle that says why)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fix_agent.proposal import Attempt, Engine, Proposal
+from fix_agent.snapshot import Snapshot
+from fix_agent.worktree import Worktree, verify_applies
+from pathops_contracts.bundles import sha256_bytes, write_bundle
+from pathops_contracts.contracts import PATCH_METADATA, validate_document
+from pathops_contracts.errors import ContractViolation
+from pathops_contracts.patch_policy import DEFAULT_LIMITS, PolicyLimits
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FixOutcome:
+    status: str  # patch | no_fix
+    summary: str
+    metadata: dict[str, Any]
+    bundle: Path
+    mbox: str | None
+    attempts: list[Attempt]
+
+
+def find_fix(snapshot: Snapshot, source: Path, source_commit: str, engines: Sequence[Engine], scratch: Path,
+             limits: PolicyLimits = DEFAULT_LIMITS) -> FixOutcome:
+    # The commit date is the snapshot's: a rerun on the same evidence gives the same patch, hence the same id.
+    commit_date = str(snapshot.manifest["collected_at"])
+    tree = Worktree.create(source, scratch, commit_date)
+    attempts: list[Attempt] = []
+    for engine in engines:
+        proposal = engine.propose(snapshot, tree, attempts)
+        if proposal is None:
+            continue
+        mbox = _try(proposal, snapshot, tree, attempts, limits)
+        if mbox is None:
+            continue
+        verify_applies(source, mbox, scratch, commit_date)
+        return _bundle(snapshot, source_commit, proposal, mbox, attempts, scratch)
+    return _no_fix(snapshot, source_commit, attempts, scratch)
+
+
+def _try(proposal: Proposal, snapshot: Snapshot, tree: Worktree, attempts: list[Attempt],
+         limits: PolicyLimits) -> str | None:
+    """Apply the proposal's edits; a refusal is recorded and the next engine gets its turn."""
+    attempt = attempts[-1]
+    tree.reset()
+    for relative, text in proposal.edits.items():
+        tree.write(relative, text)
+    changed = tree.changed_files()
+    problems = tree.check_syntax(changed)
+    if not changed:
+        problems.append("the proposal changes nothing")
+    if problems:
+        attempt.outcome = "refused"
+        attempt.notes += problems
+        tree.reset()
+        return None
+    message = (f"{proposal.summary}\n\n{proposal.rationale}\n\nIncident-Id: {snapshot.incident_id}\n"
+               f"Snapshot-Id: {snapshot.snapshot_id}\nFix-Engine: {proposal.engine}"
+               f"{'/' + proposal.playbook if proposal.playbook else ''}\n")
+    try:
+        return tree.commit(message, limits)
+    except ContractViolation as error:
+        attempt.outcome = "refused"
+        attempt.notes.append(str(error))
+        tree.reset()
+        return None
+
+
+def analysis_markdown(snapshot: Snapshot, attempts: list[Attempt], proposal: Proposal | None) -> str:
+    lines = [f"# Analysis of {snapshot.incident_id}", "", f"Snapshot `{snapshot.snapshot_id}` of "
+             f"`{snapshot.manifest['target_namespace']}` ({snapshot.manifest['time_window']['start']} to "
+             f"{snapshot.manifest['time_window']['end']}).", "", "## Findings", ""]
+    lines += [f"- **{f['severity']}** {f['title']}" for f in snapshot.findings[:10]] or ["- none"]
+    lines += ["", "## What was tried", ""]
+    for attempt in attempts:
+        lines.append(f"- {attempt.engine} `{attempt.name}`: {attempt.outcome}")
+        lines += [f"  - {note}" for note in attempt.notes[:10]]
+    if proposal is not None:
+        lines += ["", "## Proposed change", "", proposal.summary, "", proposal.rationale]
+    return "\n".join(lines) + "\n"
+
+
+def _metadata(snapshot: Snapshot, source_commit: str, status: str, summary: str, rationale: str,
+              checks: list[str], engine: dict[str, Any], files: list[str], patch_sha: str | None,
+              confidence: float | None) -> dict[str, Any]:
+    metadata: dict[str, Any] = {
+        "schema_version": PATCH_METADATA, "incident_id": snapshot.incident_id, "snapshot_id": snapshot.snapshot_id,
+        "source_commit_sha": source_commit, "status": status, "files_touched": files, "summary": summary[:4000],
+        "rationale": rationale[:20000], "recommended_checks": checks, "engine": engine, "patch_sha256": patch_sha,
+        "created_at": snapshot.manifest["collected_at"],
+    }
+    if confidence is not None:
+        metadata["confidence"] = confidence
+    return dict(validate_document(metadata, PATCH_METADATA))
+
+
+def _bundle(snapshot: Snapshot, source_commit: str, proposal: Proposal, mbox: str, attempts: list[Attempt],
+            scratch: Path) -> FixOutcome:
+    data = mbox.encode()
+    engine = {"name": proposal.engine, "playbook": proposal.playbook, "model": proposal.model}
+    metadata = _metadata(snapshot, source_commit, "patch", proposal.summary, proposal.rationale,
+                         proposal.recommended_checks, engine, sorted(proposal.edits), sha256_bytes(data),
+                         proposal.confidence)
+    bundle = scratch / "patch.tar.gz"
+    write_bundle(bundle, {"patch.mbox": data, "metadata.json": (json.dumps(metadata, indent=2) + "\n").encode(),
+                          "analysis.md": analysis_markdown(snapshot, attempts, proposal).encode()})
+    return FixOutcome("patch", proposal.summary, metadata, bundle, mbox, attempts)
+
+
+def _no_fix(snapshot: Snapshot, source_commit: str, attempts: list[Attempt], scratch: Path) -> FixOutcome:
+    reasons = "; ".join(f"{a.name}: {a.notes[-1]}" for a in attempts if a.notes and a.outcome != "not_applicable")
+    summary = "No fix proposed: " + (reasons or "no engine recognised the problem in the evidence")
+    metadata = _metadata(snapshot, source_commit, "no_fix", summary[:4000], analysis_markdown(snapshot, attempts, None),
+                         ["a person reviews the snapshot's findings"], {"name": "none", "playbook": None,
+                                                                         "model": None}, [], None, None)
+    bundle = scratch / "patch.tar.gz"
+    write_bundle(bundle, {"metadata.json": (json.dumps(metadata, indent=2) + "\n").encode(),
+                          "analysis.md": analysis_markdown(snapshot, attempts, None).encode()})
+    return FixOutcome("no_fix", summary[:4000], metadata, bundle, None, attempts)

@@ -1,0 +1,135 @@
+"""Playbooks per scenario: the patch applies with git am --3way, and it is the expected change."""
+
+from __future__ import annotations
+
+import json
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from fix_agent.fix import find_fix
+from fix_agent.playbooks import PLAYBOOKS, format_memory, parse_memory, raised_memory_limit
+from tests.fix_agent import scenarios
+from tests.fix_agent.scenarios import SERVED_LOG, apply_mbox, real_repository, snapshot_dir, source_tree
+
+SHA = "4f2c1d8e9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d"
+
+
+def run(tmp_path: Path, layout: str, findings: list[dict], log: str = SERVED_LOG, files: dict | None = None,
+        keys: list[str] | None = None):  # type: ignore[no-untyped-def]
+    source = source_tree(tmp_path / "source", layout, files)
+    snapshot = snapshot_dir(tmp_path / "snapshot", findings, log, keys)
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    return source, find_fix(snapshot, source, SHA, PLAYBOOKS, scratch)
+
+
+def applied(tmp_path: Path, source: Path, mbox: str) -> Path:
+    repository, _ = real_repository(source, tmp_path / "real")
+    result = apply_mbox(repository, mbox)
+    assert result.returncode == 0, result.stderr
+    return repository
+
+
+def changed_lines(before: str, after: str) -> list[tuple[str, str]]:
+    return [(a, b) for a, b in zip(before.splitlines(), after.splitlines(), strict=True) if a != b]
+
+
+@pytest.mark.parametrize(
+    ("layout", "file", "line"),
+    [
+        ("plain", "deploy/deployment.yaml", "            path: /healthz   # changed in the last release"),
+        ("helm", "chart/values.yaml", "    path: /healthz  # see templates/deployment.yaml"),
+        ("kustomize", "k8s/overlays/preflight/probe.yaml", "              path: /healthz  # preflight override"),
+    ],
+)
+def test_probe_path(tmp_path: Path, layout: str, file: str, line: str) -> None:
+    # Only the value changes; the comment keeps its column (ruamel.yaml round trip).
+    expected = [(line, line.replace("/healthz", "/health "))]
+    source, outcome = run(tmp_path, layout, [scenarios.probe_finding()])
+    assert outcome.status == "patch", outcome.attempts
+    assert outcome.metadata["files_touched"] == [file]
+    assert outcome.metadata["engine"] == {"name": "playbook", "playbook": "probe-path", "model": None}
+    assert outcome.metadata["confidence"] == 0.9  # route in app.py and 200s in the logs
+    assert outcome.mbox is not None
+    repository = applied(tmp_path, source, outcome.mbox)
+    assert changed_lines((source / file).read_text(), (repository / file).read_text()) == expected
+    assert "Fix readiness probe path: /healthz -> /health" in outcome.summary
+
+
+def test_probe_without_a_served_route_is_no_fix(tmp_path: Path) -> None:
+    files = dict(scenarios.LAYOUTS["plain"], **{"app.py": "ROUTES = {'/': 'home'}\n"})
+    _, outcome = run(tmp_path, "plain", [scenarios.probe_finding()], log="", files=files)
+    assert outcome.status == "no_fix"
+    assert outcome.mbox is None and outcome.metadata["patch_sha256"] is None
+    assert "no served route" in outcome.summary
+    with tarfile.open(outcome.bundle) as archive:
+        assert sorted(archive.getnames()) == ["analysis.md", "metadata.json"]
+
+
+def test_probe_failing_with_500_is_not_a_path_problem(tmp_path: Path) -> None:
+    _, outcome = run(tmp_path, "plain", [scenarios.probe_finding(status=500)])
+    assert outcome.status == "no_fix"
+
+
+def test_oom_raises_limit_and_request_by_the_rule(tmp_path: Path) -> None:
+    source, outcome = run(tmp_path, "plain", [scenarios.oom_finding()])
+    assert outcome.status == "patch", outcome.attempts
+    repository = applied(tmp_path, source, outcome.mbox or "")
+    assert changed_lines((source / "deploy/deployment.yaml").read_text(),
+                         (repository / "deploy/deployment.yaml").read_text()) == [
+        ("            memory: 64Mi", "            memory: 128Mi"),
+        ("            memory: 128Mi", "            memory: 256Mi")]
+
+
+def test_oom_in_helm_values(tmp_path: Path) -> None:
+    source, outcome = run(tmp_path, "helm", [scenarios.oom_finding()])
+    assert outcome.metadata["files_touched"] == ["chart/values.yaml"]
+    repository = applied(tmp_path, source, outcome.mbox or "")
+    assert "    memory: 256Mi" in (repository / "chart/values.yaml").read_text()
+    assert "# Values of the shop-frontend chart" in (repository / "chart/values.yaml").read_text()
+
+
+def test_oom_at_the_cap_is_no_fix(tmp_path: Path) -> None:
+    files = {"deploy/deployment.yaml": scenarios.DEPLOYMENT.replace("memory: 128Mi", "memory: 4Gi")}
+    _, outcome = run(tmp_path, "plain", [scenarios.oom_finding("4Gi")], files=files)
+    assert outcome.status == "no_fix" and "cap" in outcome.summary
+
+
+def test_memory_rule() -> None:
+    assert format_memory(raised_memory_limit(parse_memory("128Mi") or 0) or 0) == "256Mi"
+    assert format_memory(raised_memory_limit(parse_memory("100Mi") or 0) or 0) == "256Mi"  # 200 -> next 64Mi
+    assert format_memory(raised_memory_limit(parse_memory("3Gi") or 0) or 0) == "4Gi"
+    assert raised_memory_limit(parse_memory("4Gi") or 0) is None
+
+
+def test_configmap_key_typo(tmp_path: Path) -> None:
+    source, outcome = run(tmp_path, "plain", [scenarios.configmap_finding()])
+    assert outcome.status == "patch", outcome.attempts
+    repository = applied(tmp_path, source, outcome.mbox or "")
+    assert changed_lines((source / "deploy/deployment.yaml").read_text(),
+                         (repository / "deploy/deployment.yaml").read_text()) == [
+        ("              key: databse_url", "              key: database_url")]
+
+
+def test_configmap_key_without_a_close_match_is_no_fix(tmp_path: Path) -> None:
+    _, outcome = run(tmp_path, "plain", [scenarios.configmap_finding("completely_other")])
+    assert outcome.status == "no_fix"
+
+
+def test_same_evidence_gives_the_same_patch(tmp_path: Path) -> None:
+    _, first = run(tmp_path / "a", "plain", [scenarios.probe_finding()])
+    _, second = run(tmp_path / "b", "plain", [scenarios.probe_finding()])
+    assert first.mbox == second.mbox
+    assert first.bundle.read_bytes() == second.bundle.read_bytes()
+
+
+def test_metadata_and_analysis_in_the_bundle(tmp_path: Path) -> None:
+    _, outcome = run(tmp_path, "plain", [scenarios.probe_finding()])
+    with tarfile.open(outcome.bundle) as archive:
+        assert sorted(archive.getnames()) == ["analysis.md", "metadata.json", "patch.mbox"]
+        metadata = json.loads(archive.extractfile("metadata.json").read())  # type: ignore[union-attr]
+        analysis = archive.extractfile("analysis.md").read().decode()  # type: ignore[union-attr]
+    assert metadata["source_commit_sha"] == SHA and metadata["snapshot_id"] == "snap-" + "5" * 32
+    assert "## What was tried" in analysis and "probe-path`: proposed" in analysis
