@@ -16,7 +16,7 @@ from pathops_contracts.bundles import read_member, write_bundle
 from tests.git_fixtures import DEVELOPER, build_patch_bundle, fix_probe_path, git, upload_bundle
 from tests.mr_creator.conftest import World
 
-BRANCH = "cs-cs-17-fix-fix-readiness-probe-path-healthz-health"
+BRANCH = "cs-17-fix-readiness-probe-path-healthz-health"
 
 
 def _output(result: subprocess.CompletedProcess[str]) -> dict[str, str]:
@@ -250,7 +250,7 @@ def test_flags_and_env_vars_are_equivalent(world: World) -> None:
     patch_id = world.bundle()
     result = world.run("patch-" + "0" * 32, "--patch-id", patch_id, "--changeset-id", "CS-99")
     assert result.returncode == 0, result.stderr
-    assert _output(result)["branch"].startswith("cs-cs-99-fix-")
+    assert _output(result)["branch"].startswith("cs-99-fix-")
 
 
 @pytest.mark.parametrize(
@@ -277,3 +277,17 @@ def test_crafted_tarball_is_refused_and_writes_nothing_outside_scratch(
     assert not Path("/tmp/escaped-absolute").exists()
     assert not list(world.root.rglob("escaped-by-dotdot"))
     assert not list(Path(world.root / "scratch").iterdir())  # the scratch work tree is cleaned up too
+
+
+@pytest.mark.parametrize(("changeset", "summary", "branch"), [
+    ("CS-314", "Fix readiness probe path: /healthz -> /health", "cs-314-fix-readiness-probe-path-healthz-health"),
+    ("314", "Raise memory limit of worker: 128Mi -> 256Mi", "cs-314-fix-raise-memory-limit-of-worker-128mi-256mi"),
+    ("cs_7.b", "fix", "cs-7-b-fix-fix"),
+    ("42", "!!!", "cs-42-fix-change"),
+    ("42", "a" * 80, "cs-42-fix-" + "a" * 40),
+])
+def test_branch_names(changeset: str, summary: str, branch: str) -> None:
+    from mr_creator.naming import branch_name
+
+    assert branch_name(changeset, summary) == branch
+    assert subprocess.run(["git", "check-ref-format", "--branch", branch], capture_output=True).returncode == 0

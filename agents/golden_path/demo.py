@@ -1,0 +1,321 @@
+"""`pathops demo`: the golden path, alert to merge request, with the real CLIs and local stand-ins.
+
+PathOps' part (the control plane) is played here: it receives the alert, asks "Jenkins"
+(the gitops-patcher and mr-creator CLIs) to act, lets "Argo CD and the kubelet" run the
+Jobs exactly as rendered into the GitOps repository, and follows the callbacks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from golden_path.control_plane import ControlPlaneReceiver
+from golden_path.sample_app import create_gitops_repository, create_source_repository, load_cluster
+from golden_path.stand_ins.git_http import GitHttpBackend
+from golden_path.stand_ins.gitlab_api import FakeGitLab
+from golden_path.stand_ins.http_server import BackgroundServer
+from golden_path.stand_ins.kube_api import FakeKubernetes, write_kubeconfig
+from pathops_contracts.errors import NegativeOutcome, UpstreamError
+
+APP = "shop-frontend"
+ENV = "preflight"
+INCIDENT = "INC-2042"
+CHANGESET = "CS-314"
+TOKEN = "glpat-demo-token-0000000000"  # noqa: S105 -- the stand-ins accept only this, locally
+SIGNING_KEY = "demo-signing-key-for-callbacks"
+BUCKET = "pathops-evidence"
+TOOL_VERSION = "0.1.0"
+IMAGES = {
+    "evidence-collector": "harbor.demo.pathops.io/pathops/evidence-collector:0.1.0",
+    "fix-agent": "harbor.demo.pathops.io/pathops/agents/fix-shop-frontend:{sha12}-0.1.0",
+}
+# What the agents namespace's Secrets hold in the demo (a real cluster gets them out of band).
+SECRETS = {("pathops-minio", "access-key"): "pathops-demo", ("pathops-minio", "secret-key"): "pathops-demo-secret",
+           ("pathops-callback", "signing-key"): SIGNING_KEY}
+
+
+@dataclass
+class Step:
+    name: str
+    seconds: float
+    detail: str
+
+
+@dataclass
+class Demo:
+    workdir: Path
+    example: Path
+    out: Callable[[str], None] = print
+    steps: list[Step] = field(default_factory=list)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[dict[str, str]]:
+        started = time.perf_counter()
+        note: dict[str, str] = {"detail": ""}
+        self.out(f"-> {name}")
+        try:
+            yield note
+        finally:
+            seconds = time.perf_counter() - started
+            self.steps.append(Step(name, seconds, note["detail"]))
+            self.out(f"   {seconds:6.2f}s  {note['detail']}")
+
+    def tool(self, name: str, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
+        """Run one of our CLIs as Jenkins or a Job would; its JSON result, or a clear failure."""
+        command = [str(Path(sys.executable).parent / name), *args]
+        result = subprocess.run(command, env={**self.base_env, **(env or {})}, capture_output=True, text=True,
+                                stdin=subprocess.DEVNULL, check=False)
+        log = self.workdir / "logs" / f"{len(self.steps):02d}-{name}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text(f"$ {' '.join(command)}\n\n{result.stderr}")
+        if result.returncode != 0:
+            last = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "(no output)"
+            raise UpstreamError(f"{name} exited {result.returncode}: {last} (log: {log})")
+        parsed: dict[str, Any] = json.loads(result.stdout)
+        return parsed
+
+    def run(self) -> dict[str, Any]:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with ExitStack() as stack:
+            self._start_stand_ins(stack)
+            self._golden_path()
+        return self.summary
+
+    # --- stand-ins --------------------------------------------------------------------------
+
+    def _start_stand_ins(self, stack: ExitStack) -> None:
+        with self.step("start the stand-ins (MinIO, GitLab, Kubernetes, control plane)") as note:
+            repos = self.workdir / "gitlab"
+            self.source_bare, self.good_sha, self.broken_sha = create_source_repository(self.example, repos)
+            self.gitops_bare = create_gitops_repository(repos)
+            git_server = stack.enter_context(BackgroundServer(GitHttpBackend(repos, TOKEN)))
+            self.gitlab = FakeGitLab(TOKEN, base_url="https://gitlab.demo.pathops.io")
+            self.gitlab.add_project("shop/shop-frontend", f"{git_server.url}/shop/shop-frontend.git")
+            self.gitlab_url = stack.enter_context(BackgroundServer(self.gitlab)).url
+            self.gitops_url = f"{git_server.url}/shop/shop-frontend-gitops.git"
+            self.cluster = FakeKubernetes()
+            load_cluster(self.cluster, self.source_bare, self.good_sha, self.broken_sha, f"{APP}-{ENV}")
+            kube_url = stack.enter_context(BackgroundServer(self.cluster)).url
+            self.kubeconfig = write_kubeconfig(self.workdir / "kubeconfig", kube_url, f"{APP}-{ENV}")
+            self.control_plane = ControlPlaneReceiver(SIGNING_KEY)
+            self.control_plane_url = stack.enter_context(BackgroundServer(self.control_plane)).url
+            self.minio_url = stack.enter_context(_moto_server())
+            self.base_env = {**os.environ, "AWS_ACCESS_KEY_ID": SECRETS[("pathops-minio", "access-key")],
+                             "AWS_SECRET_ACCESS_KEY": SECRETS[("pathops-minio", "secret-key")],
+                             "CALLBACK_SIGNING_KEY": SIGNING_KEY, "GITLAB_TOKEN": TOKEN,
+                             "GIT_CONFIG_GLOBAL": os.devnull, "CALLBACK_DEADLINE_SECONDS": "30"}
+            _create_bucket(self.minio_url, self.base_env)
+            note["detail"] = f"source {self.broken_sha[:12]} breaks {self.good_sha[:12]}; all on 127.0.0.1"
+
+    # --- the golden path --------------------------------------------------------------------
+
+    def _golden_path(self) -> None:
+        alert = alertmanager_payload(f"{APP}-{ENV}")
+        (self.workdir / "alert.json").write_text(json.dumps(alert, indent=2))
+        with self.step("1 alert received (Alertmanager webhook)") as note:
+            labels = alert["alerts"][0]["labels"]
+            namespace, workload = labels["namespace"], f"deployment/{labels['deployment']}"
+            note["detail"] = f"{labels['alertname']} on {workload} in {namespace}"
+        common = ["--app", APP, "--env", ENV, "--incident-id", INCIDENT, "--minio-endpoint", self.minio_url,
+                  "--minio-bucket", BUCKET, "--control-plane-url", self.control_plane_url]
+        gitops = ["--repo", self.gitops_url]
+        with self.step("2-3 Jenkins: gitops change for the Evidence Collector") as note:
+            scheduled = self.tool("gitops-patcher", "schedule", "--agent", "evidence-collector", *common,
+                                  "--image", IMAGES["evidence-collector"], "--workload", workload,
+                                  "--time-window", "30m", *gitops)
+            note["detail"] = f"run {scheduled['run']} committed as {scheduled['commit'][:12]}"
+        with self.step("4 Argo CD runs the Evidence Collector Job") as note:
+            collected = self.run_job(scheduled["run"], {"KUBECONFIG": str(self.kubeconfig)})
+            note["detail"] = f"{collected['findings']} findings, {collected['files']} files"
+        with self.step("5 snapshot in MinIO, callback to PathOps") as note:
+            evidence = self.control_plane.last("/api/evidence/callback")
+            snapshot_id, sha = evidence["snapshot_id"], evidence["source_commit_sha"]
+            note["detail"] = f"{snapshot_id}, source commit {str(sha)[:12]}"
+            if sha != self.broken_sha:
+                raise NegativeOutcome(f"the collector found commit {sha}, not the deployed {self.broken_sha}")
+        with self.step("6-7 Jenkins: fix-agent source at the exact commit (image content)") as note:
+            source = self.workdir / "fix-agent-image" / "workspace" / "source"
+            checkout_commit(self.source_bare, sha, source)
+            image = IMAGES["fix-agent"].format(sha12=sha[:12])
+            note["detail"] = f"{sum(1 for p in source.rglob('*') if p.is_file())} files at {sha[:12]} -> {image}"
+        with self.step("8 Jenkins: gitops change for the Fix Agent") as note:
+            fix_run = self.tool("gitops-patcher", "schedule", "--agent", "fix-agent", *common, "--image", image,
+                                "--snapshot-id", snapshot_id, *gitops)
+            note["detail"] = f"run {fix_run['run']} committed as {fix_run['commit'][:12]}"
+        with self.step("9 Argo CD runs the Fix Agent Job") as note:
+            fixed = self.run_job(fix_run["run"], {"SOURCE_DIR": str(source), "SOURCE_COMMIT_SHA": sha})
+            note["detail"] = f"{fixed['status']}: {fixed['summary']}"
+        with self.step("10 patch bundle in MinIO, callback to PathOps") as note:
+            fix = self.control_plane.last("/api/fix/callback")
+            note["detail"] = f"{fix['patch_id']} ({fix['status']})"
+            if fix["status"] != "patch":
+                raise NegativeOutcome(f"the fix agent found no fix: {fix['summary']}")
+        with self.step("11-12 Jenkins: merge request from the patch bundle") as note:
+            mr = self.tool("mr-creator", "create", "--src-repo", "shop/shop-frontend", "--source-commit-sha", sha,
+                           "--patch-id", fix["patch_id"], "--changeset-id", CHANGESET, "--gitlab-url",
+                           self.gitlab_url, "--minio-endpoint", self.minio_url, "--minio-bucket", BUCKET,
+                           "--callback-url", f"{self.control_plane_url}/webhooks/jenkins",
+                           "--scratch-dir", str(self.workdir / "jenkins" / "mr-creator"))
+            webhook = self.control_plane.last("/webhooks/jenkins")
+            note["detail"] = f"{mr['status']} {mr['mr_url']} on {mr['branch']}"
+        with self.step("check: the patched app passes the probe that failed") as note:
+            verdict = probe_check(self.source_bare, self.broken_sha, mr["head"], self.workdir / "check")
+            note["detail"] = verdict["detail"]
+            if not verdict["passed"]:
+                raise NegativeOutcome(verdict["detail"])
+        diff = subprocess.run(["git", "-C", str(self.source_bare), "diff", sha, mr["head"]], capture_output=True,
+                              text=True, check=True).stdout
+        self.summary = {
+            "incident_id": INCIDENT, "changeset_id": CHANGESET, "snapshot_id": snapshot_id,
+            "patch_id": fix["patch_id"], "source_commit_sha": sha, "branch": mr["branch"], "mr_url": mr["mr_url"],
+            "mr_status": mr["status"], "check": verdict, "diff": diff,
+            "callbacks": [{"path": r.path, "payload": r.payload, "signature_valid": r.signature_valid}
+                          for r in self.control_plane.received],
+            "steps": [{"name": s.name, "seconds": round(s.seconds, 3), "detail": s.detail} for s in self.steps],
+            "jenkins_webhook": webhook,
+        }
+        # The merge request as GitLab holds it, for inspection.
+        (self.workdir / "merge_request.json").write_text(json.dumps(self.gitlab.projects[1].merge_requests, indent=2))
+
+    def run_job(self, run: str, node: dict[str, str]) -> dict[str, Any]:
+        """What Argo CD and the kubelet do with the rendered Job, from the GitOps repository."""
+        checkout = self.workdir / "argocd" / run
+        shutil.rmtree(checkout, ignore_errors=True)
+        subprocess.run(["git", "clone", "-q", "--depth", "1", self.gitops_bare.as_uri(), str(checkout)], check=True,
+                       env={**self.base_env})
+        job = YAML(typ="safe").load((checkout / "agents" / APP / "runs" / run / "job.yaml").read_text())
+        container = job["spec"]["template"]["spec"]["containers"][0]
+        env: dict[str, str] = {}
+        for entry in container["env"]:
+            if "value" in entry:
+                env[entry["name"]] = str(entry["value"])
+            else:
+                ref = entry["valueFrom"]["secretKeyRef"]
+                secret = SECRETS.get((ref["name"], ref["key"]))
+                if secret is None and not ref.get("optional"):
+                    raise UpstreamError(f"Job {run} needs Secret {ref['name']}/{ref['key']}")
+                if secret is not None:
+                    env[entry["name"]] = secret
+        scratch = self.workdir / "jobs" / run / "scratch"  # the Job's emptyDir at /scratch
+        scratch.mkdir(parents=True, exist_ok=True)
+        env.update({"SCRATCH_DIR": str(scratch), "TMPDIR": str(scratch), "HOME": str(scratch.parent)})
+        env.update(node)
+        tool = job["metadata"]["labels"]["app.kubernetes.io/name"]
+        isolated = {k: v for k, v in self.base_env.items() if k in {"PATH", "LANG", "LC_ALL", "PYTHONPATH"}}
+        self.base_env, saved = isolated, self.base_env
+        try:
+            return self.tool(tool, *container["args"], env=env)
+        finally:
+            self.base_env = saved
+
+
+def alertmanager_payload(namespace: str) -> dict[str, Any]:
+    """An Alertmanager webhook (version 4) as PathOps receives it."""
+    starts = (datetime.now(UTC) - timedelta(minutes=12)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    labels = {"alertname": "KubeDeploymentReplicasMismatch", "severity": "warning", "namespace": namespace,
+              "deployment": APP, "app": APP}
+    return {"version": "4", "groupKey": "{}:{alertname=\"KubeDeploymentReplicasMismatch\"}", "status": "firing",
+            "receiver": "pathops", "groupLabels": {"alertname": labels["alertname"]}, "commonLabels": labels,
+            "commonAnnotations": {"summary": "Deployment has not matched the expected number of replicas."},
+            "externalURL": "http://alertmanager.demo.pathops.io", "truncatedAlerts": 0,
+            "alerts": [{"status": "firing", "labels": labels,
+                        "annotations": {"description": f"Deployment {namespace}/{APP} has 1/3 ready replicas."},
+                        "startsAt": starts, "endsAt": "0001-01-01T00:00:00Z",
+                        "generatorURL": "http://prometheus.demo.pathops.io/graph", "fingerprint": "5b1c1f2a0d7e"}]}
+
+
+def checkout_commit(bare: Path, sha: str, target: Path) -> None:
+    """The tree at exactly that commit, without .git: what the fix-agent image embeds."""
+    with tempfile.TemporaryDirectory() as scratch:
+        subprocess.run(["git", "init", "-q", scratch], check=True)
+        subprocess.run(["git", "-C", scratch, "fetch", "-q", "--depth=1", str(bare), sha], check=True)
+        subprocess.run(["git", "-C", scratch, "checkout", "-q", "--detach", sha], check=True)
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(scratch, target, ignore=shutil.ignore_patterns(".git"))
+
+
+def probe_check(bare: Path, broken: str, patched: str, workdir: Path) -> dict[str, Any]:
+    """Run app.py of each commit and request its readiness probe path: broken fails, patched passes."""
+    results = {}
+    for label, sha in (("broken", broken), ("patched", patched)):
+        tree = workdir / label
+        checkout_commit(bare, sha, tree)
+        deployment = YAML(typ="safe").load((tree / "deploy" / "deployment.yaml").read_text())
+        probe = deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]
+        results[label] = (probe["path"], _serve_and_get(tree / "app.py", probe["path"]))
+    passed = results["broken"][1] != 200 and results["patched"][1] == 200
+    detail = (f"probe {results['broken'][0]} -> HTTP {results['broken'][1]} before, "
+              f"{results['patched'][0]} -> HTTP {results['patched'][1]} after")
+    return {"passed": passed, "detail": detail, "before": results["broken"], "after": results["patched"]}
+
+
+def _serve_and_get(app: Path, path: str) -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, str(app)], env={**os.environ, "PORT": str(port), "LOCAL": "1"},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
+                    return int(response.status)
+            except urllib.error.HTTPError as error:
+                return int(error.code)
+            except (urllib.error.URLError, ConnectionError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@contextmanager
+def _moto_server() -> Iterator[str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(url, timeout=1).close()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                if time.monotonic() > deadline:
+                    raise UpstreamError("the S3 stand-in (moto) did not start") from None
+                time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def _create_bucket(url: str, env: dict[str, str]) -> None:
+    from pathops_contracts.artifact_store import ArtifactStore, StoreSettings
+
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", env["AWS_ACCESS_KEY_ID"])
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", env["AWS_SECRET_ACCESS_KEY"])
+    ArtifactStore.from_settings(StoreSettings(url, BUCKET)).ensure_bucket()

@@ -1,0 +1,99 @@
+"""The demo's source and GitOps repositories, and the cluster state the broken release produces."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from golden_path.stand_ins.git_http import init_bare_repository
+from golden_path.stand_ins.kube_api import FakeKubernetes, StaticLog
+from golden_path.stand_ins.kube_objects import endpoints, event, pod, replicaset, running, service
+from pathops_contracts.git_env import GitIdentity, git_environment
+
+DEVELOPER = GitIdentity("Dana Developer", "dana@shop.example")
+BREAKING_MESSAGE = "Standardize the health endpoint on /healthz\n\nOur platform convention is /healthz.\n"
+
+
+def _git(cwd: Path, *args: str, date: str | None = None) -> str:
+    env = git_environment(DEVELOPER, commit_date=date)
+    return subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def create_source_repository(example: Path, repos: Path) -> tuple[Path, str, str]:
+    """shop/shop-frontend: the release that works, then the commit that breaks it. (bare, good, broken)."""
+    bare = init_bare_repository(repos / "shop" / "shop-frontend.git")
+    work = repos.parent / "work" / "shop-frontend"
+    shutil.copytree(example, work)
+    _git(work, "init", "-q", "-b", "main")
+    _git(work, "add", "-A")
+    _git(work, "commit", "-q", "-m", "Release 1.4.0 of the storefront", date="2026-11-20T09:00:00Z")
+    good = _git(work, "rev-parse", "HEAD")
+    deployment = work / "deploy" / "deployment.yaml"
+    deployment.write_text(deployment.read_text().replace("path: /health ", "path: /healthz"))
+    _git(work, "commit", "-q", "-am", BREAKING_MESSAGE, date="2026-11-27T08:40:00Z")
+    broken = _git(work, "rev-parse", "HEAD")
+    _git(work, "push", "-q", str(bare), "HEAD:refs/heads/main")
+    return bare, good, broken
+
+
+def create_gitops_repository(repos: Path) -> Path:
+    """shop/shop-frontend-gitops, holding the app's own manifests (Argo CD's source of truth)."""
+    bare = init_bare_repository(repos / "shop" / "shop-frontend-gitops.git")
+    work = repos.parent / "work" / "shop-frontend-gitops"
+    (work / "apps" / "shop-frontend").mkdir(parents=True)
+    (work / "apps" / "shop-frontend" / "kustomization.yaml").write_text(
+        "resources:\n  - https://gitlab.demo.pathops.io/shop/shop-frontend//deploy?ref=main\n")
+    _git(work, "init", "-q", "-b", "main")
+    _git(work, "add", "-A")
+    _git(work, "commit", "-q", "-m", "GitOps repository of shop-frontend")
+    _git(work, "push", "-q", str(bare), "HEAD:refs/heads/main")
+    return bare
+
+
+def _deployment_at(bare: Path, sha: str) -> dict[str, Any]:
+    text = subprocess.run(["git", "-C", str(bare), "show", f"{sha}:deploy/deployment.yaml"], capture_output=True,
+                          text=True, check=True).stdout
+    loaded: dict[str, Any] = YAML(typ="safe").load(text)
+    return loaded
+
+
+def load_cluster(cluster: FakeKubernetes, bare: Path, good: str, broken: str, namespace: str) -> None:
+    """What Argo CD's sync of the broken release leaves in the preflight namespace."""
+    current = _deployment_at(bare, broken)
+    previous = _deployment_at(bare, good)
+    current["metadata"].update({"namespace": namespace, "uid": "uid-deploy-shop-frontend"})
+    current["metadata"]["annotations"] = {"deployment.kubernetes.io/revision": "2",
+                                          "pathops.io/source-commit": broken}
+    current["status"] = {"replicas": 3, "readyReplicas": 1, "updatedReplicas": 2,
+                         "conditions": [{"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated"}]}
+    template = current["spec"]["template"]["spec"]
+    new_rs = replicaset(current, 2, template, replicas=2)
+    old_rs = replicaset(current, 1, previous["spec"]["template"]["spec"], replicas=1, ready=1)
+    cluster.add_all([current, new_rs, old_rs,
+                     service("shop-frontend", namespace, {"app.kubernetes.io/name": "shop-frontend"}),
+                     endpoints("shop-frontend", namespace, ready=["10.42.0.7"], not_ready=["10.42.0.8", "10.42.0.9"])])
+    image = template["containers"][0]["image"]
+    from datetime import UTC, datetime, timedelta
+
+    start = datetime.now(UTC) - timedelta(minutes=14)
+    for index in range(2):
+        name = f"{new_rs['metadata']['name']}-{'xk2lp' if index else 'q8v4d'}"
+        cluster.add(pod(name, new_rs, [running("web", image, ready=False)]))
+        lines = [(start, "Starting shop-frontend on 0.0.0.0:8080")]
+        for second in range(1, 160):
+            path = "/healthz" if second % 2 else "/cart"
+            lines.append((start + timedelta(seconds=5 * second), f"GET {path} {404 if path == '/healthz' else 200}"))
+        cluster.set_log(namespace, name, "web", StaticLog(lines))
+        cluster.add(event(namespace, "Pod", name, "Unhealthy",
+                          "Readiness probe failed: HTTP probe failed with statuscode: 404", 1, count=160,
+                          field_path="spec.containers{web}"))
+    old_name = f"{old_rs['metadata']['name']}-m2n7c"
+    cluster.add(pod(old_name, old_rs, [running("web", image)], ready=True))
+    cluster.set_log(namespace, old_name, "web", StaticLog(
+        [(start, "Starting shop-frontend on 0.0.0.0:8080"), *((start + timedelta(seconds=5 * s), "GET /health 200")
+                                                              for s in range(1, 160))]))

@@ -1,0 +1,41 @@
+"""`pathops demo` end to end, as `make demo` runs it: every step, real CLIs, local stand-ins."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from pathops_contracts.contracts import EVIDENCE_CALLBACK, FIX_CALLBACK, JENKINS_WEBHOOK, validate_document
+
+
+def test_the_golden_path_from_alert_to_merge_request(tmp_path: Path) -> None:
+    workdir = tmp_path / "demo"
+    result = subprocess.run([str(Path(sys.executable).parent / "pathops"), "demo", "--workdir", str(workdir)],
+                            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300, check=False,
+                            env={k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GIT_"))})
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((workdir / "summary.json").read_text())
+    assert [s["name"].split(" ")[0] for s in summary["steps"]] == [
+        "start", "1", "2-3", "4", "5", "6-7", "8", "9", "10", "11-12", "check:"]
+    assert summary["check"]["passed"] is True
+    assert summary["check"]["before"] == ["/healthz", 404] and summary["check"]["after"] == ["/health", 200]
+    assert summary["branch"] == "cs-314-fix-readiness-probe-path-healthz-health"
+    assert summary["mr_url"].endswith("/shop/shop-frontend/-/merge_requests/1")
+    assert "-              path: /healthz" in summary["diff"] and "+              path: /health " in summary["diff"]
+    callbacks = {c["path"]: c for c in summary["callbacks"]}
+    assert set(callbacks) == {"/api/evidence/callback", "/api/fix/callback", "/webhooks/jenkins"}
+    assert all(c["signature_valid"] for c in summary["callbacks"])
+    validate_document(callbacks["/api/evidence/callback"]["payload"], EVIDENCE_CALLBACK)
+    validate_document(callbacks["/api/fix/callback"]["payload"], FIX_CALLBACK)
+    validate_document(callbacks["/webhooks/jenkins"]["payload"], JENKINS_WEBHOOK)
+    assert callbacks["/api/evidence/callback"]["payload"]["source_commit_sha"] == summary["source_commit_sha"]
+    # The GitOps repository holds both agent runs, as Jenkins committed them.
+    gitops = workdir / "gitlab" / "shop" / "shop-frontend-gitops.git"
+    log = subprocess.run(["git", "-C", str(gitops), "log", "--format=%s"], capture_output=True, text=True,
+                         check=True).stdout.splitlines()
+    assert log[:2] == ["Schedule fix-agent for INC-2042 (shop-frontend, preflight)",
+                       "Schedule evidence-collector for INC-2042 (shop-frontend, preflight)"]
+    assert "Step" in result.stdout and summary["patch_id"] in result.stdout
