@@ -7,12 +7,17 @@ STAMP := $(VENV)/.installed
 CHECKOV_VENV ?= .venv-checkov
 CHECKOV := $(CHECKOV_VENV)/.installed
 
-.PHONY: demo test lint typecheck unit system-deps benchmarks clean
+# Debian's groovy needs a JAVA_HOME; the default-java link is missing on some machines.
+export JAVA_HOME ?= $(firstword $(wildcard /usr/lib/jvm/java-17-openjdk-amd64 /usr/lib/jvm/default-java))
+GROOVY_LINT := .lint/node_modules/.bin/npm-groovy-lint
+GROOVY_FILES := vars/*.groovy,src/**/*.groovy,jenkins/**/Jenkinsfile,jenkins/*.groovy,Jenkinsfile
+
+.PHONY: demo test lint lint-groovy typecheck unit system-deps benchmarks clean
 
 demo: $(STAMP)
 	$(BIN)/pathops demo $(DEMO_ARGS)
 
-test: $(STAMP) $(CHECKOV) system-deps lint typecheck unit
+test: $(STAMP) $(CHECKOV) system-deps lint lint-groovy typecheck unit
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -30,11 +35,20 @@ system-deps:
 lint: $(STAMP)
 	$(BIN)/ruff check agents tests benchmarks
 
+$(GROOVY_LINT): .lint/package.json .lint/package-lock.json
+	cd .lint && npm ci --no-audit --no-fund --silent
+	touch $@
+
+# CodeNarc's recommended-jenkinsfile rules (.groovylintrc.json) on the library and the pipelines.
+lint-groovy: $(GROOVY_LINT) system-deps
+	$(GROOVY_LINT) --noserver --failon warning --path . --files "$(GROOVY_FILES)" \
+		--ignorepattern "**/node_modules/**,**/tests/**"
+
 typecheck: $(STAMP)
 	$(BIN)/mypy agents
 
 unit: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest $(PYTEST_ARGS)
 
 benchmarks: $(STAMP) system-deps
 	@for bench in benchmarks/*.py; do echo "== $$bench"; $(BIN)/python $$bench || exit 1; done

@@ -5,6 +5,8 @@ set -euo pipefail
 # command -> Debian package
 declare -A wanted=(
   [git]=git
+  [groovy]=groovy
+  [npm]=npm
 )
 
 missing=()

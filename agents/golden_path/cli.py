@@ -8,9 +8,11 @@ from pathlib import Path
 
 import click
 
-from golden_path.demo import Demo
 from pathops_contracts import __version__
-from pathops_contracts.cli import at_boundary, env_option, tool_group
+from pathops_contracts.callbacks import CallbackSettings, ControlPlane
+from pathops_contracts.cli import IdentifierType, at_boundary, callback_options, env_option, tool_group
+from pathops_contracts.contracts import JENKINS_JOB
+from pathops_contracts.identifiers import CHANGESET_ID, INCIDENT_ID
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shop-frontend"
 
@@ -32,6 +34,8 @@ def demo(workdir: Path | None, example: Path) -> None:
 
     Exit 0 only when every step succeeded and the patched app passes the check that failed.
     """
+    from golden_path.demo import Demo  # the stand-ins are only needed here, not in the Jenkins tools image
+
     keep = workdir is not None
     root = workdir or Path(tempfile.mkdtemp(prefix="pathops-demo-"))
     if keep and root.exists() and any(root.iterdir()):
@@ -47,3 +51,28 @@ def demo(workdir: Path | None, example: Path) -> None:
     click.echo(summary["diff"])
     click.echo(f"everything is in {root} (summary.json)" if keep else
                f"artifacts were in {root}; pass --workdir DIR to keep them")
+
+
+@main.command("notify-job")
+@at_boundary("pathops")
+@env_option("--job", envvar="JOB_NAME_PATHOPS", required=True, help="The PathOps job, e.g. create-mr-from-patch.")
+@env_option("--status", envvar="JOB_STATUS", required=True,
+            type=click.Choice(["success", "failure", "unstable", "aborted", "not_built", "unknown"]),
+            help="How the build ended.")
+@env_option("--build-url", envvar="BUILD_URL_PATHOPS", default="", help="The Jenkins build URL.")
+@env_option("--incident-id", envvar="INCIDENT_ID", type=IdentifierType(INCIDENT_ID), default=None, help="Incident.")
+@env_option("--changeset-id", envvar="CHANGESET_ID", type=IdentifierType(CHANGESET_ID), default=None,
+            help="Change set.")
+@env_option("--callback-url", envvar="CONTROL_PLANE_CALLBACK_URL", required=True,
+            help="The control plane's /webhooks/jenkins.")
+@callback_options
+def notify_job(job: str, status: str, build_url: str, incident_id: str | None, changeset_id: str | None,
+               callback_url: str, callbacks: CallbackSettings) -> None:
+    """Tell PathOps how a Jenkins job ended (run from the pipeline's post { always { } })."""
+    payload: dict[str, str] = {"schema_version": JENKINS_JOB, "job": job, "status": status, "build_url": build_url}
+    if incident_id:
+        payload["incident_id"] = incident_id
+    if changeset_id:
+        payload["changeset_id"] = changeset_id
+    result = ControlPlane(callbacks).post(callback_url, payload, JENKINS_JOB)
+    click.echo(json.dumps({"delivered": True, "status_code": result.status_code, "attempts": result.attempts}))

