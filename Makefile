@@ -12,7 +12,7 @@ export JAVA_HOME ?= $(firstword $(wildcard /usr/lib/jvm/java-17-openjdk-amd64 /u
 GROOVY_LINT := .lint/node_modules/.bin/npm-groovy-lint
 GROOVY_FILES := vars/*.groovy,src/**/*.groovy,jenkins/**/Jenkinsfile,jenkins/*.groovy,Jenkinsfile
 
-.PHONY: demo test lint lint-groovy typecheck unit system-deps benchmarks clean
+.PHONY: demo test lint lint-groovy typecheck unit system-deps benchmarks images clean
 
 demo: $(STAMP)
 	$(BIN)/pathops demo $(DEMO_ARGS)
@@ -52,6 +52,10 @@ unit: $(STAMP)
 
 benchmarks: $(STAMP) system-deps
 	@for bench in benchmarks/*.py; do echo "== $$bench"; $(BIN)/python $$bench || exit 1; done
+
+# The agent images (buildah; REGISTRY, IMAGE_REVISION, PUSH=1): see images/README.md.
+images:
+	scripts/build-images.sh
 
 # Regenerate the transitive pins after changing a version in pyproject.toml.
 constraints: $(STAMP)

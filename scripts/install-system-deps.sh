@@ -7,6 +7,11 @@ declare -A wanted=(
   [git]=git
   [groovy]=groovy
   [npm]=npm
+  [buildah]=buildah
+  [runc]=runc
+  [skopeo]=skopeo
+  [docker-registry]=docker-registry
+  [busybox]=busybox-static
 )
 
 missing=()

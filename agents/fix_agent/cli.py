@@ -18,7 +18,8 @@ from pathops_contracts.artifact_store import ArtifactKind, ArtifactStore, StoreS
 from pathops_contracts.callbacks import CallbackSettings, ControlPlane
 from pathops_contracts.cli import IdentifierType, at_boundary, callback_options, env_option, store_options, tool_group
 from pathops_contracts.contracts import FIX_CALLBACK, FIX_PATCH_INLINE
-from pathops_contracts.identifiers import ARTIFACT_ID, COMMIT_SHA
+from pathops_contracts.git_env import GitIdentity, git_environment
+from pathops_contracts.identifiers import APP_ID, ARTIFACT_ID, COMMIT_SHA, IMAGE_REF, INCIDENT_ID
 from pathops_contracts.logs import mask_secret
 
 main = tool_group(
@@ -102,3 +103,55 @@ def run(*, snapshot_id: str, source_dir: Path, source_commit_sha: str, callback_
     }, FIX_CALLBACK)
     click.echo(json.dumps({"patch_id": stored.artifact_id, "status": outcome.status, "summary": outcome.summary,
                            "files_touched": outcome.metadata["files_touched"], "bundle": stored.uri}))
+
+
+@main.command("build-image")
+@at_boundary("fix-agent")
+@env_option("--app", envvar="APP_ID", required=True, type=IdentifierType(APP_ID), help="App id, e.g. shop-frontend.")
+@env_option("--source-repo", envvar="SOURCE_REPO", required=True, help="Clone URL of the application's repository.")
+@env_option("--source-commit-sha", envvar="SOURCE_COMMIT_SHA", required=True, type=IdentifierType(COMMIT_SHA),
+            help="The exact commit to embed.")
+@env_option("--runtime-image", envvar="RUNTIME_IMAGE", required=True, type=IdentifierType(IMAGE_REF),
+            help="The fix-agent runtime image to build on.")
+@env_option("--harbor-repo", envvar="HARBOR_REPO", required=True, type=IdentifierType(IMAGE_REF),
+            help="Where to push, e.g. harbor.demo.pathops.io/pathops/agents.")
+@env_option("--incident-id", envvar="INCIDENT_ID", type=IdentifierType(INCIDENT_ID), default=None,
+            help="Recorded as a label.")
+@env_option("--builder", envvar="IMAGE_BUILDER", type=click.Choice(["buildah", "docker"]), default="buildah",
+            show_default=True, help="buildah (daemonless) or the Docker Engine (docker SDK).")
+@env_option("--registry-tls-verify/--no-registry-tls-verify", envvar="REGISTRY_TLS_VERIFY", default=True,
+            show_default=True, help="Verify the registry's TLS certificate.")
+@env_option("--force", envvar="FORCE_BUILD", is_flag=True, help="Build even when the tag already exists.")
+@env_option("--max-source-bytes", envvar="MAX_SOURCE_BYTES", type=click.IntRange(min=1), default=200 * 1024 * 1024,
+            show_default=True, help="Refuse source trees larger than this.")
+@env_option("--image-ref-file", envvar="IMAGE_REF_FILE", default=None, type=click.Path(dir_okay=False, path_type=Path),
+            help="Also write the pushed name@sha256:digest here (for the Jenkins step).")
+@env_option("--scratch-dir", envvar="SCRATCH_DIR", default=None, type=click.Path(file_okay=False, path_type=Path),
+            help="Writable directory for the fetch and the build storage.")
+def build_image(*, app: str, source_repo: str, source_commit_sha: str, runtime_image: str, harbor_repo: str,
+                incident_id: str | None, builder: str, registry_tls_verify: bool, force: bool, max_source_bytes: int,
+                image_ref_file: Path | None, scratch_dir: Path | None) -> None:
+    """Build <harbor-repo>/fix-<app>:<sha12>-<runtime version> with the source at the commit; print name@digest.
+
+    Credentials: REGISTRY_USERNAME/REGISTRY_PASSWORD (registry), GITLAB_TOKEN (fetch over HTTP).
+    Exit codes: 0 pushed or reused; 2 bad input or a commit that does not exist; 4 source tree over
+    the size cap; 5 registry, git or builder failed; 6 credentials refused.
+    """
+    from fix_agent.image_build import BuildahBuilder, DockerBuilder, ImageOrder, Registry, build_fix_agent_image
+
+    token = os.environ.get("GITLAB_TOKEN")
+    mask_secret(token)
+    mask_secret(os.environ.get("REGISTRY_PASSWORD"))
+    order = ImageOrder(app, source_repo, source_commit_sha, runtime_image, harbor_repo.rstrip("/"), incident_id)
+    registry = Registry(os.environ.get("REGISTRY_USERNAME"), os.environ.get("REGISTRY_PASSWORD"), registry_tls_verify)
+    if scratch_dir is not None:
+        scratch_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="fix-agent-image-", dir=scratch_dir) as scratch:
+        engine = BuildahBuilder(Path(scratch) / "storage") if builder == "buildah" else DockerBuilder()
+        env = git_environment(GitIdentity(), token=token)
+        result = build_fix_agent_image(order, engine, registry, Path(scratch), env, __version__, force=force,
+                                       max_source_bytes=max_source_bytes)
+    if image_ref_file is not None:
+        image_ref_file.write_text(result.pinned + "\n", encoding="utf-8")
+    click.echo(json.dumps({"image": result.pinned, "tag": result.reference, "digest": result.digest,
+                           "reused": result.reused}))
