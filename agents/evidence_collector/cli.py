@@ -11,7 +11,6 @@ from pathlib import Path
 import click
 
 from evidence_collector.collector import Bounds, Collector, Focus
-from evidence_collector.kube import KIND_TO_PLURAL, KubeReader
 from evidence_collector.redaction import Redactor, load_extra_rules
 from evidence_collector.snapshot import SnapshotIdentity, assemble
 from evidence_collector.staging import Staging
@@ -33,6 +32,7 @@ from pathops_contracts.identifiers import (
     TIME_WINDOW,
     WORKLOAD,
 )
+from pathops_contracts.kube_reader import KIND_TO_PLURAL, KubeReader
 from pathops_contracts.logs import mask_secret
 
 main = tool_group(

@@ -17,11 +17,11 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from evidence_collector.detectors import Evidence, Finding, detect
-from evidence_collector.kube import KIND_TO_PLURAL, KubeReader, NotFound, ReadForbidden
 from evidence_collector.source_commit import find_source_commit
 from evidence_collector.staging import Staging
 from evidence_collector.window import TimeWindow, parse_timestamp
 from pathops_contracts.errors import Forbidden, UpstreamError
+from pathops_contracts.kube_reader import KIND_TO_PLURAL, KubeReader, NotFound, ReadForbidden
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -42,8 +42,11 @@ def assemble(staging: Staging, identity: SnapshotIdentity, window: TimeWindow, c
              redactor: Redactor, collected_at: datetime, bundle: Path) -> tuple[dict[str, Any], str]:
     """Write the bundle; returns (manifest, summary)."""
     summary = summarize(collected.findings)
-    staging.write_json("findings.json", {"summary": summary, "findings": [f.as_dict() for f in collected.findings]})
-    staging.write_json("redaction-report.json", redactor.report())
+    # Findings and the redaction report are what the snapshot is for: always written, outside the budget
+    # (they are small: bounded by the number of findings and redaction kinds).
+    staging.write_json("findings.json", {"summary": summary, "findings": [f.as_dict() for f in collected.findings]},
+                       budgeted=False)
+    staging.write_json("redaction-report.json", redactor.report(), budgeted=False)
     leaks = [(path.relative_to(staging.root).as_posix(), kind) for path in staging.files() for kind in find_leaks(path)]
     if leaks:
         listed = ", ".join(f"{kind} in {name}" for name, kind in leaks[:5])

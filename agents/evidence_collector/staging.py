@@ -72,9 +72,10 @@ class Staging:
         target.parent.mkdir(parents=True, exist_ok=True)
         return target
 
-    def write_text(self, name: str, text: str) -> bool:
+    def write_text(self, name: str, text: str, budgeted: bool = True) -> bool:
+        """Write redacted text; a budgeted file that does not fit is left out and recorded as a gap."""
         data = self.redactor.redact(text, name).encode()
-        granted = self.reserve(len(data))
+        granted = self.reserve(len(data)) if budgeted else len(data)
         if granted < len(data):
             self.refund(granted)
             self.gap(name, "budget_exhausted", f"{len(data)} bytes did not fit the snapshot budget")
@@ -82,9 +83,9 @@ class Staging:
         self.path(name).write_bytes(data)
         return True
 
-    def write_json(self, name: str, document: Any) -> bool:
+    def write_json(self, name: str, document: Any, budgeted: bool = True) -> bool:
         scrubbed = self.redactor.scrub_object(document, name)
-        return self.write_text(name, json.dumps(scrubbed, indent=2, sort_keys=True, default=str) + "\n")
+        return self.write_text(name, json.dumps(scrubbed, indent=2, sort_keys=True, default=str) + "\n", budgeted)
 
     def write_jsonl(self, name: str, objects: Iterable[dict[str, Any]]) -> bool:
         """One object a line, each scrubbed of secret env values, then the whole text redacted."""

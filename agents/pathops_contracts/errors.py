@@ -15,6 +15,7 @@ class ExitCode(IntEnum):
     INTEGRITY = 4  # an artifact or document broke its contract (checksum, schema, unsafe tar, policy)
     UPSTREAM = 5  # a system we depend on failed after retries (S3, control plane, git, GitLab, K8s)
     FORBIDDEN = 6  # a system refused our credentials or RBAC (401/403)
+    INCONCLUSIVE = 7  # ran to the end without enough evidence to decide (verification)
 
 
 class PathOpsError(Exception):

@@ -1,12 +1,107 @@
-"""Command line of verification-agent: parses options and delegates to the core."""
+"""Command line of verification-agent: parses options and delegates to the checks."""
 
 from __future__ import annotations
 
+import json
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
 from pathops_contracts import __version__
-from pathops_contracts.cli import tool_group
+from pathops_contracts.artifact_store import ArtifactKind, ArtifactStore, StoreSettings
+from pathops_contracts.callbacks import CallbackSettings, ControlPlane
+from pathops_contracts.cli import IdentifierType, at_boundary, callback_options, env_option, store_options, tool_group
+from pathops_contracts.contracts import VERIFICATION_CALLBACK
+from pathops_contracts.errors import ExitCode, InvalidInput, NegativeOutcome, PathOpsError
+from pathops_contracts.identifiers import APP_ID, COMMIT_SHA, NAMESPACE, VERIFICATION_ID
+from pathops_contracts.kube_reader import KubeReader
+from verification_agent.checks import CHECKS, FAILED, INCONCLUSIVE, PASSED, Context, overall
+from verification_agent.report import junit_xml, report_document
+from verification_agent.spec import load_spec
 
 main = tool_group(
     "verification-agent",
     __version__,
     "Verify a preflight deployment: passed, failed or inconclusive, never passed without evidence.",
 )
+
+
+class Inconclusive(PathOpsError):
+    exit_code = ExitCode.INCONCLUSIVE
+
+
+@main.command("verify")
+@at_boundary("verification-agent")
+@env_option("--app-id", envvar="APP_ID", required=True, type=IdentifierType(APP_ID), help="App id.")
+@env_option("--env", "environment", envvar="ENV", type=click.Choice(["preflight"]), default="preflight",
+            show_default=True, help="Only preflight is verified.")
+@env_option("--verification-id", envvar="VERIFICATION_ID", required=True, type=IdentifierType(VERIFICATION_ID),
+            help="Verification id from PathOps.")
+@env_option("--target-namespace", envvar="TARGET_NAMESPACE", type=IdentifierType(NAMESPACE), default=None,
+            help="Default <app>-preflight.")
+@env_option("--spec", envvar="VERIFICATION_SPEC", required=True,
+            type=click.Path(dir_okay=False, path_type=Path), help="The verification spec (YAML).")
+@env_option("--expected-commit-sha", envvar="EXPECTED_COMMIT_SHA", type=IdentifierType(COMMIT_SHA), default=None,
+            help="The commit the pods must run (rollout check).")
+@env_option("--prometheus-url", envvar="PROMETHEUS_URL", default=None, help="Prometheus for prometheus checks.")
+@env_option("--kubeconfig", envvar="KUBECONFIG", default=None, help="Kubeconfig when not running in a pod.")
+@env_option("--no-kubernetes", envvar="NO_KUBERNETES", is_flag=True,
+            help="No Kubernetes access (rollout and restarts checks become inconclusive).")
+@env_option("--callback-url", envvar="CONTROL_PLANE_CALLBACK_URL", required=True,
+            help="The control plane's /api/verification/callback.")
+@env_option("--output-dir", envvar="OUTPUT_DIR", default=None, type=click.Path(file_okay=False, path_type=Path),
+            help="Keep report.json and junit.xml here too.")
+@env_option("--scratch-dir", envvar="SCRATCH_DIR", default=None, type=click.Path(file_okay=False, path_type=Path),
+            help="Writable directory.")
+@store_options
+@callback_options
+def verify(*, app_id: str, environment: str, verification_id: str, target_namespace: str | None, spec: Path,
+           expected_commit_sha: str | None, prometheus_url: str | None, kubeconfig: str | None, no_kubernetes: bool,
+           callback_url: str, output_dir: Path | None, scratch_dir: Path | None, store: StoreSettings,
+           callbacks: CallbackSettings) -> None:
+    """Run the spec's checks, upload the report, call back; the exit code is the outcome.
+
+    Exit codes: 0 passed; 3 failed; 7 inconclusive; 2 bad spec or input; 5 MinIO or the control plane failed.
+    """
+    checks = load_spec(spec)["checks"]
+    namespace = target_namespace or f"{app_id}-preflight"
+    needs_kube = any(c["type"] in {"rollout", "restarts"} for c in checks) and not no_kubernetes
+    kube = KubeReader.connect(kubeconfig, None, 4) if needs_kube else None
+    context = Context(namespace, expected_commit_sha, kube, prometheus_url)
+    started, clock = datetime.now(UTC), time.perf_counter()
+    results = [CHECKS[check["type"]](check, context) for check in checks]
+    status = overall(results)
+    document = report_document(app_id, environment, verification_id, namespace, expected_commit_sha, status,
+                               started, datetime.now(UTC), results)
+    junit = junit_xml(verification_id, results, time.perf_counter() - clock)
+    if scratch_dir is not None:
+        scratch_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="verification-", dir=scratch_dir) as scratch:
+        report_file, junit_file = Path(scratch) / "report.json", Path(scratch) / "junit.xml"
+        report_file.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        junit_file.write_bytes(junit)
+        artifacts = ArtifactStore.from_settings(store)
+        stored = artifacts.put(report_file, ArtifactKind.REPORT)
+        artifacts.put_beside(junit_file, stored.artifact_id, ".junit.xml")
+        if output_dir is not None:
+            output_dir.mkdir(parents=True, exist_ok=True)
+            (output_dir / "report.json").write_bytes(report_file.read_bytes())
+            (output_dir / "junit.xml").write_bytes(junit)
+    ControlPlane(callbacks).post(callback_url, {
+        "schema_version": VERIFICATION_CALLBACK, "app_id": app_id, "env": environment,
+        "verification_id": verification_id, "status": status, "report_id": stored.artifact_id,
+        "pointers": {"bundle": stored.uri},
+    }, VERIFICATION_CALLBACK)
+    click.echo(json.dumps({"status": status, "report_id": stored.artifact_id,
+                           "checks": {r.name: r.status for r in results}}))
+    if status == FAILED:
+        raise NegativeOutcome(f"verification {verification_id} failed: "
+                              + "; ".join(f"{r.name}: {r.message}" for r in results if r.status == FAILED)[:500])
+    if status == INCONCLUSIVE:
+        raise Inconclusive(f"verification {verification_id} is inconclusive: "
+                           + "; ".join(f"{r.name}: {r.message}" for r in results if r.status != PASSED)[:500])
+    if status != PASSED:
+        raise InvalidInput(f"unexpected status {status}")

@@ -174,12 +174,15 @@ def test_suspect_containers_get_the_long_tail_healthy_ones_a_short_one(cluster: 
     assert gap["reason"] == "truncated" and "tailLines 200" in gap["detail"]
 
 
-def test_byte_budget_caps_the_snapshot_and_says_so(cluster: Cluster, tmp_path: Path) -> None:
-    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"), "--max-bytes", "20000")
+@pytest.mark.parametrize("max_bytes", ["20000", "4000"])
+def test_byte_budget_caps_the_snapshot_and_says_so(cluster: Cluster, tmp_path: Path, max_bytes: str) -> None:
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"), "--max-bytes", max_bytes)
     assert result.returncode == 0, result.stderr
     folder = unpack(tmp_path / "out")
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert sum(f["size"] for f in manifest["files"]) <= 20000 + 10000  # findings and report come last, unbudgeted
+    unbudgeted = {"findings.json", "redaction-report.json"}
+    assert sum(f["size"] for f in manifest["files"] if f["path"] not in unbudgeted) <= int(max_bytes)
+    assert unbudgeted <= {f["path"] for f in manifest["files"]}
     assert any(g["reason"] == "budget_exhausted" for g in manifest["gaps"])
 
 

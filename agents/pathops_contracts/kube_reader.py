@@ -1,4 +1,4 @@
-"""Read-only access to one namespace through the official client, as raw JSON.
+"""Read-only access to one namespace through the official Kubernetes client, as raw JSON (shared by the agents).
 
 Uses ApiClient.call_api with _preload_content=False: no model deserialization (slow on
 large lists), and pod logs can be streamed and bounded on the server with sinceTime,

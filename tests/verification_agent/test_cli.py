@@ -1,0 +1,106 @@
+"""verification-agent verify end to end: spec errors, report and JUnit in S3, callback, exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
+
+from golden_path.stand_ins.http_server import BackgroundServer
+from pathops_contracts.artifact_store import ArtifactStore, StoreSettings
+from pathops_contracts.contracts import VERIFICATION_REPORT, validate_document
+
+
+def run(spec: Path, store: StoreSettings, callback: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "APP_ID": "shop-frontend", "VERIFICATION_ID": "VER-7", "VERIFICATION_SPEC": str(spec),
+           "MINIO_ENDPOINT": store.endpoint, "MINIO_BUCKET": store.bucket, "CONTROL_PLANE_CALLBACK_URL": callback,
+           "OUTPUT_DIR": str(tmp_path / "out"), "NO_KUBERNETES": "1"}
+    return subprocess.run([str(Path(sys.executable).parent / "verification-agent"), "verify"], env=env,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120, check=False)
+
+
+@pytest.fixture
+def receiver(httpserver: HTTPServer) -> tuple[str, list[dict[str, Any]]]:
+    received: list[dict[str, Any]] = []
+
+    def handler(request: Request) -> Response:
+        received.append(json.loads(request.get_data()))
+        return Response("{}", status=202)
+
+    httpserver.expect_request("/api/verification/callback").respond_with_handler(handler)
+    return httpserver.url_for("/api/verification/callback"), received
+
+
+def app(environ: dict[str, Any], start_response: Any) -> Any:
+    path = Request(environ).path
+    return Response("ok" if path == "/health" else "no", status=200 if path == "/health" else 503)(
+        environ, start_response)
+
+
+@pytest.mark.parametrize(("path", "status", "code"), [("/health", "passed", 0), ("/down", "failed", 3)])
+def test_outcome_report_junit_and_callback(tmp_path: Path, artifact_store: ArtifactStore,
+                                           store_settings: StoreSettings, receiver: tuple[str, list[dict[str, Any]]],
+                                           path: str, status: str, code: int) -> None:
+    url, received = receiver
+    with BackgroundServer(app) as server:
+        spec = tmp_path / "spec.yaml"
+        spec.write_text(f"checks:\n  - name: health\n    type: http\n    url: {server.url}{path}\n"
+                        "    count: 3\n    interval: 10ms\n")
+        result = run(spec, store_settings, url, tmp_path)
+    assert result.returncode == code, result.stderr
+    out = json.loads(result.stdout)
+    (callback,) = received
+    assert callback["status"] == status and callback["report_id"] == out["report_id"]
+    report_path = tmp_path / "fetched.json"
+    artifact_store.get(out["report_id"], report_path)
+    report = json.loads(report_path.read_text())
+    validate_document(report, VERIFICATION_REPORT)
+    assert report["status"] == status and report["checks"][0]["attempts"] == 3
+    junit = tmp_path / "fetched.junit.xml"
+    artifact_store.get(out["report_id"], junit, suffix=".junit.xml")
+    suite = ET.parse(junit).getroot()
+    assert suite.get("tests") == "1" and suite.get("failures") == ("1" if status == "failed" else "0")
+
+
+def test_inconclusive_exit_7(tmp_path: Path, store_settings: StoreSettings, artifact_store: ArtifactStore,
+                             receiver: tuple[str, list[dict[str, Any]]]) -> None:
+    url, received = receiver
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("checks:\n  - name: rollout\n    type: rollout\n    workload: deployment/shop-frontend\n")
+    result = run(spec, store_settings, url, tmp_path)
+    assert result.returncode == 7, result.stderr
+    assert received[0]["status"] == "inconclusive"
+    assert ET.parse(tmp_path / "out" / "junit.xml").getroot().get("skipped") == "1"
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("checks:\n  - name: x\n    type: chaos\n", "unknown check type 'chaos'"),
+    ("checks:\n  - name: x\n    type: http\n    url: http://a/\n    interval: 5 minutes\n", "checks/0/interval"),
+    ("checks: []\n", "checks"),
+    ("checks:\n  - name: x\n    type: prometheus\n    query: up\n    successCondition: __import__('os')\n",
+     "successCondition"),
+    ("checks: [unclosed\n", "verification spec"),
+])
+def test_bad_specs_exit_2_with_a_clear_message(tmp_path: Path, store_settings: StoreSettings, spec: str,
+                                               message: str) -> None:
+    path = tmp_path / "spec.yaml"
+    path.write_text(spec)
+    result = run(path, store_settings, "http://127.0.0.1:9/cb", tmp_path)
+    assert result.returncode == 2, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("verification-agent: error: verification spec") and message in last
+
+
+def test_the_demo_apps_spec_is_valid() -> None:
+    from verification_agent.spec import load_spec
+
+    spec = load_spec(Path(__file__).resolve().parents[2] / "examples/shop-frontend/deploy/verification.yaml")
+    assert [c["type"] for c in spec["checks"]] == ["rollout", "http", "restarts", "prometheus"]
