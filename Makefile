@@ -12,7 +12,7 @@ export JAVA_HOME ?= $(firstword $(wildcard /usr/lib/jvm/java-17-openjdk-amd64 /u
 GROOVY_LINT := .lint/node_modules/.bin/npm-groovy-lint
 GROOVY_FILES := vars/*.groovy,src/**/*.groovy,jenkins/**/Jenkinsfile,jenkins/*.groovy,Jenkinsfile
 
-.PHONY: demo test lint lint-groovy typecheck unit system-deps benchmarks images clean
+.PHONY: kind-up demo test lint lint-groovy typecheck unit system-deps benchmarks images clean
 
 demo: $(STAMP)
 	$(BIN)/pathops demo $(DEMO_ARGS)
@@ -34,6 +34,7 @@ system-deps:
 
 lint: $(STAMP)
 	$(BIN)/ruff check agents tests benchmarks
+	$(BIN)/shellcheck scripts/*.sh .ci/run
 
 $(GROOVY_LINT): .lint/package.json .lint/package-lock.json
 	cd .lint && npm ci --no-audit --no-fund --silent
@@ -52,6 +53,10 @@ unit: $(STAMP)
 
 benchmarks: $(STAMP) system-deps
 	@for bench in benchmarks/*.py; do echo "== $$bench"; $(BIN)/python $$bench || exit 1; done
+
+# For users with Docker: the demo's broken release in a kind cluster (see README).
+kind-up: $(STAMP)
+	scripts/kind-up.sh
 
 # The agent images (buildah; REGISTRY, IMAGE_REVISION, PUSH=1): see images/README.md.
 images:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -29,7 +31,15 @@ main = tool_group(
             help="Keep everything here (artifacts, repositories, callbacks, summary.json); default: a temp dir.")
 @env_option("--example", envvar="PATHOPS_DEMO_EXAMPLE", default=str(EXAMPLE), show_default=True,
             type=click.Path(exists=True, file_okay=False, path_type=Path), help="The sample application.")
-def demo(workdir: Path | None, example: Path) -> None:
+@env_option("--kube-context", envvar="PATHOPS_DEMO_KUBE_CONTEXT", default=None,
+            help="Collect evidence from this kubeconfig context (a kind cluster set up by `make kind-up`) "
+                 "instead of the simulated cluster.")
+@env_option("--gitlab-url", envvar="PATHOPS_DEMO_GITLAB_URL", default=None,
+            help="A real GitLab for the merge request (needs --gitlab-project and GITLAB_TOKEN).")
+@env_option("--gitlab-project", envvar="PATHOPS_DEMO_GITLAB_PROJECT", default=None,
+            help="An empty project of that GitLab; the demo pushes the sample application to it.")
+def demo(workdir: Path | None, example: Path, kube_context: str | None, gitlab_url: str | None,
+         gitlab_project: str | None) -> None:
     """The golden path end to end: alert -> evidence -> fix -> merge request, with local stand-ins.
 
     Exit 0 only when every step succeeded and the patched app passes the check that failed.
@@ -40,7 +50,10 @@ def demo(workdir: Path | None, example: Path) -> None:
     root = workdir or Path(tempfile.mkdtemp(prefix="pathops-demo-"))
     if keep and root.exists() and any(root.iterdir()):
         raise click.UsageError(f"--workdir {root} is not empty; give a new or empty directory")
-    run = Demo(root, example, out=lambda line: click.echo(line, err=True))
+    if gitlab_url and not (gitlab_project and os.environ.get("GITLAB_TOKEN")):
+        raise click.UsageError("--gitlab-url needs --gitlab-project and GITLAB_TOKEN")
+    run = Demo(root, example, out=lambda line: click.echo(line, err=True), kube_context=kube_context,
+               gitlab_url=gitlab_url, gitlab_project=gitlab_project)
     summary = run.run()
     (root / "summary.json").write_text(json.dumps(summary, indent=2))
     click.echo("\nStep                                                          seconds")
@@ -76,3 +89,24 @@ def notify_job(job: str, status: str, build_url: str, incident_id: str | None, c
         payload["changeset_id"] = changeset_id
     result = ControlPlane(callbacks).post(callback_url, payload, JENKINS_JOB)
     click.echo(json.dumps({"delivered": True, "status_code": result.status_code, "attempts": result.attempts}))
+
+
+@main.command("kind-manifests")
+@at_boundary("pathops")
+@env_option("--image", envvar="PATHOPS_DEMO_IMAGE", default="shop-frontend:demo", show_default=True,
+            help="The image `make kind-up` built and loaded into kind.")
+@env_option("--namespace", envvar="PATHOPS_DEMO_NAMESPACE", default="shop-frontend-preflight", show_default=True,
+            help="Where the broken release goes.")
+@env_option("--example", envvar="PATHOPS_DEMO_EXAMPLE", default=str(EXAMPLE), show_default=True,
+            type=click.Path(exists=True, file_okay=False, path_type=Path), help="The sample application.")
+def kind_manifests(image: str, namespace: str, example: Path) -> None:
+    """Print the broken release's manifests (YAML) for `make kind-up` to apply."""
+    from ruamel.yaml import YAML
+
+    from golden_path.sample_app import broken_release_manifests
+
+    with tempfile.TemporaryDirectory() as scratch:
+        _, documents = broken_release_manifests(example, Path(scratch), image, namespace)
+    yaml = YAML()
+    yaml.explicit_start = True
+    yaml.dump_all(documents, sys.stdout)

@@ -62,6 +62,9 @@ class Demo:
     workdir: Path
     example: Path
     out: Callable[[str], None] = print
+    kube_context: str | None = None  # a real cluster (make kind-up) instead of the simulated one
+    gitlab_url: str | None = None  # a real GitLab for the merge request
+    gitlab_project: str | None = None
     steps: list[Step] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
 
@@ -108,12 +111,17 @@ class Demo:
             git_server = stack.enter_context(BackgroundServer(GitHttpBackend(repos, TOKEN)))
             self.gitlab = FakeGitLab(TOKEN, base_url="https://gitlab.demo.pathops.io")
             self.gitlab.add_project("shop/shop-frontend", f"{git_server.url}/shop/shop-frontend.git")
-            self.gitlab_url = stack.enter_context(BackgroundServer(self.gitlab)).url
+            self.gitlab_api_url = stack.enter_context(BackgroundServer(self.gitlab)).url
             self.gitops_url = f"{git_server.url}/shop/shop-frontend-gitops.git"
-            self.cluster = FakeKubernetes()
-            load_cluster(self.cluster, self.source_bare, self.good_sha, self.broken_sha, f"{APP}-{ENV}")
-            kube_url = stack.enter_context(BackgroundServer(self.cluster)).url
-            self.kubeconfig = write_kubeconfig(self.workdir / "kubeconfig", kube_url, f"{APP}-{ENV}")
+            if self.kube_context is None:
+                self.cluster = FakeKubernetes()
+                load_cluster(self.cluster, self.source_bare, self.good_sha, self.broken_sha, f"{APP}-{ENV}")
+                kube_url = stack.enter_context(BackgroundServer(self.cluster)).url
+                self.kube_env = {"KUBECONFIG": str(write_kubeconfig(self.workdir / "kubeconfig", kube_url,
+                                                                    f"{APP}-{ENV}"))}
+            else:  # the user's kubeconfig, the context that `make kind-up` created
+                self.kube_env = {"KUBE_CONTEXT": self.kube_context,
+                                 "KUBECONFIG": os.environ.get("KUBECONFIG", str(Path.home() / ".kube" / "config"))}
             self.control_plane = ControlPlaneReceiver(SIGNING_KEY)
             self.control_plane_url = stack.enter_context(BackgroundServer(self.control_plane)).url
             self.minio_url = stack.enter_context(_moto_server())
@@ -142,7 +150,7 @@ class Demo:
                                   "--time-window", "30m", *gitops)
             note["detail"] = f"run {scheduled['run']} committed as {scheduled['commit'][:12]}"
         with self.step("4 Argo CD runs the Evidence Collector Job") as note:
-            collected = self.run_job(scheduled["run"], {"KUBECONFIG": str(self.kubeconfig)})
+            collected = self.run_job(scheduled["run"], self.kube_env)
             note["detail"] = f"{collected['findings']} findings, {collected['files']} files"
         with self.step("5 snapshot in MinIO, callback to PathOps") as note:
             evidence = self.control_plane.last("/api/evidence/callback")
@@ -168,12 +176,18 @@ class Demo:
             if fix["status"] != "patch":
                 raise NegativeOutcome(f"the fix agent found no fix: {fix['summary']}")
         with self.step("11-12 Jenkins: merge request from the patch bundle") as note:
-            mr = self.tool("mr-creator", "create", "--src-repo", "shop/shop-frontend", "--source-commit-sha", sha,
+            gitlab_url, project = self.gitlab_api_url, "shop/shop-frontend"
+            if self.gitlab_url and self.gitlab_project:
+                gitlab_url, project = self.gitlab_url, self.gitlab_project
+                push_to_real_gitlab(self.source_bare, self.gitlab_url, self.gitlab_project, fetch=None)
+            mr = self.tool("mr-creator", "create", "--src-repo", project, "--source-commit-sha", sha,
                            "--patch-id", fix["patch_id"], "--changeset-id", CHANGESET, "--gitlab-url",
-                           self.gitlab_url, "--minio-endpoint", self.minio_url, "--minio-bucket", BUCKET,
+                           gitlab_url, "--minio-endpoint", self.minio_url, "--minio-bucket", BUCKET,
                            "--callback-url", f"{self.control_plane_url}/webhooks/jenkins",
                            "--scratch-dir", str(self.workdir / "jenkins" / "mr-creator"))
             webhook = self.control_plane.last("/webhooks/jenkins")
+            if self.gitlab_url and self.gitlab_project:  # bring the MR branch back for the check below
+                push_to_real_gitlab(self.source_bare, self.gitlab_url, self.gitlab_project, fetch=mr["branch"])
             note["detail"] = f"{mr['status']} {mr['mr_url']} on {mr['branch']}"
         with self.step("check: the patched app passes the probe that failed") as note:
             verdict = probe_check(self.source_bare, self.broken_sha, mr["head"], self.workdir / "check")
@@ -191,8 +205,10 @@ class Demo:
             "steps": [{"name": s.name, "seconds": round(s.seconds, 3), "detail": s.detail} for s in self.steps],
             "jenkins_webhook": webhook,
         }
-        # The merge request as GitLab holds it, for inspection.
-        (self.workdir / "merge_request.json").write_text(json.dumps(self.gitlab.projects[1].merge_requests, indent=2))
+        # The merge request as the GitLab stand-in holds it, for inspection.
+        if not self.gitlab_url:
+            (self.workdir / "merge_request.json").write_text(
+                json.dumps(self.gitlab.projects[1].merge_requests, indent=2))
 
     def run_job(self, run: str, node: dict[str, str]) -> dict[str, Any]:
         """What Argo CD and the kubelet do with the rendered Job, from the GitOps repository."""
@@ -224,6 +240,19 @@ class Demo:
             return self.tool(tool, *container["args"], env=env)
         finally:
             self.base_env = saved
+
+
+def push_to_real_gitlab(bare: Path, gitlab_url: str, project_path: str, fetch: str | None) -> None:
+    """Push the sample application to a project of a real GitLab (GITLAB_TOKEN), or fetch a branch back."""
+    import gitlab
+
+    from pathops_contracts.git_env import GitIdentity, git_environment
+
+    token = os.environ["GITLAB_TOKEN"]
+    url = str(gitlab.Gitlab(gitlab_url, private_token=token).projects.get(project_path).http_url_to_repo)
+    env = git_environment(GitIdentity(), token=token)
+    command = ["fetch", url, f"+{fetch}:{fetch}"] if fetch else ["push", "--force", url, "main:main"]
+    subprocess.run(["git", "-C", str(bare), *command], env=env, check=True, capture_output=True)
 
 
 def alertmanager_payload(namespace: str) -> dict[str, Any]:

@@ -97,3 +97,24 @@ def load_cluster(cluster: FakeKubernetes, bare: Path, good: str, broken: str, na
     cluster.set_log(namespace, old_name, "web", StaticLog(
         [(start, "Starting shop-frontend on 0.0.0.0:8080"), *((start + timedelta(seconds=5 * s), "GET /health 200")
                                                               for s in range(1, 160))]))
+
+
+def broken_release_manifests(example: Path, scratch: Path, image: str, namespace: str) -> tuple[str, list[Any]]:
+    """The broken commit's manifests as `make kind-up` applies them: (commit, objects).
+
+    The demo's commits are reproducible (fixed identity and dates), so the commit deployed
+    here is the one `pathops demo --kube-context` will find in the cluster.
+    """
+    bare, _, broken = create_source_repository(example, scratch / "gitlab")
+    documents = []
+    for name in ("deployment.yaml", "service.yaml"):
+        text = subprocess.run(["git", "-C", str(bare), "show", f"{broken}:deploy/{name}"], capture_output=True,
+                              text=True, check=True).stdout
+        document = YAML(typ="safe").load(text)
+        document["metadata"]["namespace"] = namespace
+        if document["kind"] == "Deployment":
+            document["metadata"].setdefault("annotations", {})["pathops.io/source-commit"] = broken
+            container = document["spec"]["template"]["spec"]["containers"][0]
+            container["image"], container["imagePullPolicy"] = image, "IfNotPresent"
+        documents.append(document)
+    return broken, documents

@@ -62,3 +62,23 @@ def test_notify_job_posts_a_signed_outcome(tmp_path: Path) -> None:
                                 "status": "failure", "changeset_id": "CS-17",
                                 "build_url": "https://jenkins.demo.pathops.io/job/create-mr-from-patch/12/"}
     assert wrong_key.returncode == 6  # the receiver refuses a bad signature with 401
+
+
+def test_kind_manifests_deploy_the_commit_the_demo_expects(tmp_path: Path) -> None:
+    import kubernetes_validate
+    from ruamel.yaml import YAML
+
+    from golden_path.cli import EXAMPLE
+    from golden_path.sample_app import create_source_repository
+
+    command = [str(Path(sys.executable).parent / "pathops"), "kind-manifests", "--image", "shop-frontend:demo"]
+    first = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    assert subprocess.run(command, capture_output=True, text=True, check=True).stdout == first
+    deployment, service = [d for d in YAML(typ="safe").load_all(first) if d]
+    for document in (deployment, service):
+        kubernetes_validate.validate(document, "1.31.0", strict=True)
+    _, _, broken = create_source_repository(EXAMPLE, tmp_path / "repos")
+    assert deployment["metadata"]["annotations"]["pathops.io/source-commit"] == broken
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"  # broken on purpose
+    assert container["image"] == "shop-frontend:demo"
