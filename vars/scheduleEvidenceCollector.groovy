@@ -1,3 +1,4 @@
+import io.pathops.jenkins.GitopsRun
 import io.pathops.jenkins.Inputs
 
 /**
@@ -5,43 +6,24 @@ import io.pathops.jenkins.Inputs
  * app's GitOps repository; Argo CD runs it. Documentation: scheduleEvidenceCollector.txt.
  */
 def call(Map userConfig = [:]) {
-    Map defaults = [
-        env                  : 'preflight',
-        timeWindow           : '30m',
-        image                : 'harbor.demo.pathops.io/pathops/evidence-collector:0.1.0',
-        gitopsBranch         : 'main',
-        minioEndpoint        : 'https://minio.demo.pathops.io',
-        minioBucket          : 'pathops-evidence',
-        controlPlaneUrl      : 'https://control-plane.pathops.io',
-        gitlabCredentialsId  : 'pathops-gitlab-token',
-    ]
-    Map cfg = defaults << userConfig
+    Map cfg = GitopsRun.DEFAULTS + [
+        timeWindow: '30m',
+        image     : 'harbor.demo.pathops.io/pathops/evidence-collector:0.1.0',
+    ] << userConfig
     cfg.targetNamespace = cfg.targetNamespace ?: "${cfg.app}-${cfg.env}"
     cfg.agentsNamespace = cfg.agentsNamespace ?: "${cfg.app}-agents"
     Inputs.check(this, 'scheduleEvidenceCollector', cfg,
-        [app: 'app', env: 'env', incidentId: 'id', targetNamespace: 'namespace', agentsNamespace: 'namespace',
-         timeWindow: 'timeWindow', image: 'image', gitopsRepo: 'gitUrl', gitopsBranch: 'label',
-         workload: 'workload', minioEndpoint: 'url', minioBucket: 'label', controlPlaneUrl: 'url',
-         gitlabCredentialsId: 'credentialsId'],
+        GitopsRun.RULES + [targetNamespace: 'namespace', agentsNamespace: 'namespace', timeWindow: 'timeWindow',
+                           workload: 'workload'],
         ['app', 'incidentId', 'gitopsRepo'])
 
-    List<String> environment = [
-        'AGENT=evidence-collector',
-        "APP_ID=${cfg.app}",
-        "ENV=${cfg.env}",
-        "INCIDENT_ID=${cfg.incidentId}",
+    List<String> environment = GitopsRun.environment('evidence-collector', cfg) + [
         "TARGET_NAMESPACE=${cfg.targetNamespace}",
         "AGENTS_NAMESPACE=${cfg.agentsNamespace}",
         "TIME_WINDOW=${cfg.timeWindow}",
-        "AGENT_IMAGE=${cfg.image}",
-        "GITOPS_REPO_URL=${cfg.gitopsRepo}",
-        "GITOPS_BRANCH=${cfg.gitopsBranch}",
-        "MINIO_ENDPOINT=${cfg.minioEndpoint}",
-        "MINIO_BUCKET=${cfg.minioBucket}",
-        "CONTROL_PLANE_URL=${cfg.controlPlaneUrl}",
-    ]
+    ]*.toString()
     if (cfg.workload) {
-        environment << "WORKLOAD=${cfg.workload}"
+        environment << "WORKLOAD=${cfg.workload}".toString()
     }
     withCredentials([string(credentialsId: cfg.gitlabCredentialsId, variable: 'GITLAB_TOKEN')]) {
         withEnv(environment) {

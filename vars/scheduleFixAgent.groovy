@@ -1,3 +1,4 @@
+import io.pathops.jenkins.GitopsRun
 import io.pathops.jenkins.Inputs
 
 /**
@@ -5,37 +6,14 @@ import io.pathops.jenkins.Inputs
  * Documentation: scheduleFixAgent.txt.
  */
 def call(Map userConfig = [:]) {
-    Map defaults = [
-        env                 : 'preflight',
-        gitopsBranch        : 'main',
-        minioEndpoint       : 'https://minio.demo.pathops.io',
-        minioBucket         : 'pathops-evidence',
-        controlPlaneUrl     : 'https://control-plane.pathops.io',
-        gitlabCredentialsId : 'pathops-gitlab-token',
-    ]
-    Map cfg = defaults << userConfig
-    Inputs.check(this, 'scheduleFixAgent', cfg,
-        [app: 'app', env: 'env', incidentId: 'id', snapshotId: 'snapshotId', image: 'image', gitopsRepo: 'gitUrl',
-         gitopsBranch: 'label', minioEndpoint: 'url', minioBucket: 'label', controlPlaneUrl: 'url',
-         gitlabCredentialsId: 'credentialsId'],
+    Map cfg = GitopsRun.DEFAULTS + userConfig
+    Inputs.check(this, 'scheduleFixAgent', cfg, GitopsRun.RULES + [snapshotId: 'snapshotId'],
         ['app', 'incidentId', 'snapshotId', 'image', 'gitopsRepo'])
     if (!cfg.image.toString().contains('@sha256:')) {
         error('[scheduleFixAgent] image must be pinned by digest (name@sha256:...)')
     }
     withCredentials([string(credentialsId: cfg.gitlabCredentialsId, variable: 'GITLAB_TOKEN')]) {
-        withEnv([
-            'AGENT=fix-agent',
-            "APP_ID=${cfg.app}",
-            "ENV=${cfg.env}",
-            "INCIDENT_ID=${cfg.incidentId}",
-            "SNAPSHOT_ID=${cfg.snapshotId}",
-            "AGENT_IMAGE=${cfg.image}",
-            "GITOPS_REPO_URL=${cfg.gitopsRepo}",
-            "GITOPS_BRANCH=${cfg.gitopsBranch}",
-            "MINIO_ENDPOINT=${cfg.minioEndpoint}",
-            "MINIO_BUCKET=${cfg.minioBucket}",
-            "CONTROL_PLANE_URL=${cfg.controlPlaneUrl}",
-        ]) {
+        withEnv(GitopsRun.environment('fix-agent', cfg) + ["SNAPSHOT_ID=${cfg.snapshotId}".toString()]) {
             sh(label: 'gitops-patcher schedule fix-agent', script: 'gitops-patcher schedule')
         }
     }

@@ -1,3 +1,4 @@
+import io.pathops.jenkins.GitopsRun
 import io.pathops.jenkins.Inputs
 
 /**
@@ -5,37 +6,21 @@ import io.pathops.jenkins.Inputs
  * Documentation: scheduleVerificationAgent.txt.
  */
 def call(Map userConfig = [:]) {
-    Map defaults = [
-        image               : 'harbor.demo.pathops.io/pathops/verification-agent:0.1.0',
-        specFile            : 'verification.yaml',
-        gitopsBranch        : 'main',
-        minioEndpoint       : 'https://minio.demo.pathops.io',
-        minioBucket         : 'pathops-evidence',
-        controlPlaneUrl     : 'https://control-plane.pathops.io',
-        gitlabCredentialsId : 'pathops-gitlab-token',
-    ]
-    Map cfg = defaults << userConfig
+    Map cfg = GitopsRun.DEFAULTS + [
+        image   : 'harbor.demo.pathops.io/pathops/verification-agent:0.1.0',
+        specFile: 'verification.yaml',
+    ] << userConfig
+    cfg.env = 'preflight'
+    cfg.incidentId = cfg.incidentId ?: cfg.verificationId
     Inputs.check(this, 'scheduleVerificationAgent', cfg,
-        [app: 'app', verificationId: 'id', incidentId: 'id', expectedCommitSha: 'sha', specFile: 'path',
-         image: 'image', gitopsRepo: 'gitUrl', gitopsBranch: 'label', minioEndpoint: 'url', minioBucket: 'label',
-         controlPlaneUrl: 'url', gitlabCredentialsId: 'credentialsId'],
+        GitopsRun.RULES + [verificationId: 'id', expectedCommitSha: 'sha', specFile: 'path'],
         ['app', 'verificationId', 'gitopsRepo'])
-    List<String> environment = [
-        'AGENT=verification-agent',
-        "APP_ID=${cfg.app}",
-        'ENV=preflight',
-        "INCIDENT_ID=${cfg.incidentId ?: cfg.verificationId}",
+    List<String> environment = GitopsRun.environment('verification-agent', cfg) + [
         "VERIFICATION_ID=${cfg.verificationId}",
         "VERIFICATION_SPEC_FILE=${cfg.specFile}",
-        "AGENT_IMAGE=${cfg.image}",
-        "GITOPS_REPO_URL=${cfg.gitopsRepo}",
-        "GITOPS_BRANCH=${cfg.gitopsBranch}",
-        "MINIO_ENDPOINT=${cfg.minioEndpoint}",
-        "MINIO_BUCKET=${cfg.minioBucket}",
-        "CONTROL_PLANE_URL=${cfg.controlPlaneUrl}",
-    ]
+    ]*.toString()
     if (cfg.expectedCommitSha) {
-        environment << "EXPECTED_COMMIT_SHA=${cfg.expectedCommitSha}"
+        environment << "EXPECTED_COMMIT_SHA=${cfg.expectedCommitSha}".toString()
     }
     withCredentials([string(credentialsId: cfg.gitlabCredentialsId, variable: 'GITLAB_TOKEN')]) {
         withEnv(environment) {

@@ -83,6 +83,16 @@ def _edits(matches: list[Match], new_value: Callable[[Any], Any]) -> dict[str, s
     return _set_all([(match, new_value(match[3])) for match in matches])
 
 
+def _begin(name: str, findings: list[dict[str, Any]], attempts: list[Attempt], nothing: str) -> Attempt | None:
+    """Record a playbook's attempt; None, with the reason noted, when the evidence has nothing for it."""
+    attempt = Attempt("playbook", name, "not_applicable")
+    attempts.append(attempt)
+    if not findings:
+        attempt.notes.append(nothing)
+        return None
+    return attempt
+
+
 def _lower(path: yaml_edit.KeyPath) -> str:
     return ".".join(str(p) for p in path).lower()
 
@@ -95,10 +105,8 @@ class ProbePlaybook:
 
     def propose(self, snapshot: Snapshot, tree: Worktree, attempts: list[Attempt]) -> Proposal | None:
         findings = snapshot.of_kind("probe-failure")
-        attempt = Attempt("playbook", self.name, "not_applicable")
-        attempts.append(attempt)
-        if not findings:
-            attempt.notes.append("no probe-failure finding in the snapshot")
+        attempt = _begin(self.name, findings, attempts, "no probe-failure finding in the snapshot")
+        if attempt is None:
             return None
         facts = findings[0]["facts"]
         probe, old_path, old_port = facts.get("probe"), facts.get("path"), facts.get("port")
@@ -185,10 +193,8 @@ class OomPlaybook:
 
     def propose(self, snapshot: Snapshot, tree: Worktree, attempts: list[Attempt]) -> Proposal | None:
         findings = snapshot.of_kind("oom-killed")
-        attempt = Attempt("playbook", self.name, "not_applicable")
-        attempts.append(attempt)
-        if not findings:
-            attempt.notes.append("no oom-killed finding in the snapshot")
+        attempt = _begin(self.name, findings, attempts, "no oom-killed finding in the snapshot")
+        if attempt is None:
             return None
         limit_text = findings[0]["facts"].get("memory_limit")
         current = parse_memory(limit_text) if limit_text else None
@@ -244,10 +250,8 @@ class ConfigMapKeyPlaybook:
 
     def propose(self, snapshot: Snapshot, tree: Worktree, attempts: list[Attempt]) -> Proposal | None:
         findings = [f for f in snapshot.of_kind("config-error") if f["facts"].get("missing_key")]
-        attempt = Attempt("playbook", self.name, "not_applicable")
-        attempts.append(attempt)
-        if not findings:
-            attempt.notes.append("no missing ConfigMap key in the snapshot")
+        attempt = _begin(self.name, findings, attempts, "no missing ConfigMap key in the snapshot")
+        if attempt is None:
             return None
         facts = findings[0]["facts"]
         missing, configmap = facts["missing_key"], facts.get("configmap")
@@ -283,10 +287,8 @@ class ServicePortPlaybook:
 
     def propose(self, snapshot: Snapshot, tree: Worktree, attempts: list[Attempt]) -> Proposal | None:
         findings = snapshot.of_kind("service-port-mismatch")
-        attempt = Attempt("playbook", self.name, "not_applicable")
-        attempts.append(attempt)
-        if not findings:
-            attempt.notes.append("no service-port-mismatch finding in the snapshot")
+        attempt = _begin(self.name, findings, attempts, "no service-port-mismatch finding in the snapshot")
+        if attempt is None:
             return None
         facts = findings[0]["facts"]
         ports = facts.get("container_ports") or []
