@@ -45,6 +45,8 @@ IMAGES = {
     "evidence-collector": "harbor.demo.pathops.io/pathops/evidence-collector:0.1.0",
     "fix-agent": "harbor.demo.pathops.io/pathops/agents/fix-shop-frontend:{sha12}-0.1.0",
 }
+# A container sees its image's environment and the Job's, nothing of the machine's but these.
+JOB_INHERITS = {"PATH", "LANG", "LC_ALL", "PYTHONPATH"}
 # What the agents namespace's Secrets hold in the demo (a real cluster gets them out of band).
 SECRETS = {("pathops-minio", "access-key"): "pathops-demo", ("pathops-minio", "secret-key"): "pathops-demo-secret",
            ("pathops-callback", "signing-key"): SIGNING_KEY}
@@ -80,10 +82,11 @@ class Demo:
             self.steps.append(Step(name, seconds, note["detail"]))
             self.out(f"   {seconds:6.2f}s  {note['detail']}")
 
-    def tool(self, name: str, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
-        """Run one of our CLIs as Jenkins or a Job would; its JSON result, or a clear failure."""
+    def tool(self, name: str, *args: str, env: dict[str, str] | None = None, as_job: bool = False) -> dict[str, Any]:
+        """Run one of our CLIs as Jenkins would, or as a Job (only the Job's own env); its JSON result."""
         command = [str(Path(sys.executable).parent / name), *args]
-        result = subprocess.run(command, env={**self.base_env, **(env or {})}, capture_output=True, text=True,
+        base = {k: v for k, v in self.base_env.items() if k in JOB_INHERITS} if as_job else self.base_env
+        result = subprocess.run(command, env={**base, **(env or {})}, capture_output=True, text=True,
                                 stdin=subprocess.DEVNULL, check=False)
         log = self.workdir / "logs" / f"{len(self.steps):02d}-{name}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
@@ -233,13 +236,8 @@ class Demo:
         scratch.mkdir(parents=True, exist_ok=True)
         env.update({"SCRATCH_DIR": str(scratch), "TMPDIR": str(scratch), "HOME": str(scratch.parent)})
         env.update(node)
-        tool = job["metadata"]["labels"]["app.kubernetes.io/name"]
-        isolated = {k: v for k, v in self.base_env.items() if k in {"PATH", "LANG", "LC_ALL", "PYTHONPATH"}}
-        self.base_env, saved = isolated, self.base_env
-        try:
-            return self.tool(tool, *container["args"], env=env)
-        finally:
-            self.base_env = saved
+        return self.tool(job["metadata"]["labels"]["app.kubernetes.io/name"], *container["args"], env=env,
+                         as_job=True)
 
 
 def push_to_real_gitlab(bare: Path, gitlab_url: str, project_path: str, fetch: str | None) -> None:

@@ -77,8 +77,8 @@ class GitLabProject:
     def create(self, source_branch: str, target_branch: str, title: str, description: str,
                labels: list[str]) -> tuple[MergeRequest, bool]:
         """Create the MR, or find the open one after a 409; the bool says whether it was created."""
-        try:
-            with _translated(f"create the merge request for {source_branch}"):
+        with _translated(f"create the merge request for {source_branch}"):
+            try:
                 created = self._project.mergerequests.create(
                     {
                         "source_branch": source_branch,
@@ -89,14 +89,17 @@ class GitLabProject:
                         "remove_source_branch": True,
                     }
                 )
-        except UpstreamError as error:
-            if isinstance(error.__cause__, gle.GitlabCreateError) and error.__cause__.response_code == 409:
-                existing = self.find_open(source_branch)
-                if existing is not None:
-                    log.info("merge request already open; updating it", extra={"iid": existing.iid})
-                    return existing, False
-            raise
-        return _as_merge_request(created), True
+            except gle.GitlabCreateError as error:
+                if error.response_code != 409:  # 409: an open MR for this branch exists already
+                    raise
+                created = None
+        if created is not None:
+            return _as_merge_request(created), True
+        existing = self.find_open(source_branch)
+        if existing is None:
+            raise UpstreamError(f"GitLab answered 409 for {source_branch} but lists no open merge request for it")
+        log.info("merge request already open; updating it", extra={"iid": existing.iid})
+        return existing, False
 
     def update(self, iid: int, title: str, description: str, labels: list[str]) -> None:
         with _translated(f"update merge request !{iid}"):
