@@ -58,6 +58,10 @@ main = tool_group(
             help="Focus on one workload, e.g. deployment/shop-frontend.")
 @env_option("--label-selector", envvar="LABEL_SELECTOR", type=IdentifierType(LABEL_SELECTOR), default=None,
             help="Focus on the pods these labels select.")
+@env_option("--argocd-application", envvar="ARGOCD_APPLICATION", type=IdentifierType(NAMESPACE), default=None,
+            help="Also read this Argo CD Application's status (when RBAC allows).")
+@env_option("--argocd-namespace", envvar="ARGOCD_NAMESPACE", type=IdentifierType(NAMESPACE), default="argocd",
+            show_default=True, help="Namespace of Argo CD's Applications.")
 @env_option("--kubeconfig", envvar="KUBECONFIG", default=None, help="Kubeconfig when not running in a pod.")
 @env_option("--context", envvar="KUBE_CONTEXT", default=None, help="Kubeconfig context.")
 @env_option("--max-bytes", envvar="EVIDENCE_MAX_BYTES", type=click.IntRange(min=1024), default=50 * 1024 * 1024,
@@ -85,7 +89,8 @@ main = tool_group(
             help="Writable directory for staging.")
 @callback_options
 def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_namespace: str | None, time_window: str,
-            alert_starts_at: str | None, workload: str | None, label_selector: str | None, kubeconfig: str | None,
+            alert_starts_at: str | None, workload: str | None, label_selector: str | None,
+            argocd_application: str | None, argocd_namespace: str, kubeconfig: str | None,
             context: str | None, max_bytes: int, log_bytes: int, tail_lines: int, concurrency: int, deadline: float,
             redaction_patterns: Path | None, output_dir: Path | None, no_upload: bool, minio_endpoint: str | None,
             minio_bucket: str | None, minio_region: str, callback_url: str | None, scratch_dir: Path | None,
@@ -114,7 +119,8 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
         staging = Staging(Path(scratch) / "snapshot", redactor, bounds.total_bytes)
         staging.root.mkdir()
         collector = Collector(reader, staging, target_namespace, window, bounds,
-                              Focus(focus_workload, label_selector))
+                              Focus(focus_workload, label_selector,
+                                    (argocd_namespace, argocd_application) if argocd_application else None))
         collected = collector.collect()
         bundle = Path(scratch) / "snapshot.tar.gz"
         identity = SnapshotIdentity(incident_id, app_id, target_namespace, agents_namespace)

@@ -60,6 +60,7 @@ class LogTask:
 class Focus:
     workload: tuple[str, str] | None = None  # (plural, name)
     label_selector: str | None = None
+    argocd_application: tuple[str, str] | None = None  # (namespace, name), read when RBAC allows
 
 
 @dataclass
@@ -182,6 +183,7 @@ class Collector:
         self.staging.write_json("objects/secret-references.json", secret_references(pods, events))
         warned = {e.get("involvedObject", {}).get("name") for e in events if e.get("type") == "Warning"}
         log_tails, logged = self._logs(pods, warned)
+        self._argocd_application()
         evidence = Evidence(pods, events, services, endpoints, configmaps, replicasets, workloads, log_tails,
                             self.rollouts)
         findings = detect(evidence)
@@ -190,6 +192,21 @@ class Collector:
         if workload_obj is not None:
             workload = {"kind": workload_obj["kind"], "name": workload_obj["metadata"]["name"]}
         return Collected(findings, workload, commit, image, found_in, len(pods), logged)
+
+    def _argocd_application(self) -> None:
+        """The app's Argo CD Application (sync, health, last operation), when asked and allowed."""
+        if self.focus.argocd_application is None:
+            return
+        namespace, name = self.focus.argocd_application
+        application: dict[str, Any] | None = self._read(
+            f"applications/{name}", lambda: self.reader.get("applications", namespace, name), None)
+        if application is None:
+            return
+        status = application.get("status", {})
+        self.staging.write_json("objects/argocd-application.json", {
+            "name": name, "namespace": namespace, "source": application.get("spec", {}).get("source"),
+            "sync": status.get("sync"), "health": status.get("health"),
+            "operationState": status.get("operationState"), "conditions": status.get("conditions", [])})
 
     def _check_access(self) -> None:
         try:

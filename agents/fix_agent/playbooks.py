@@ -318,4 +318,47 @@ class ServicePortPlaybook:
             edits=_edits(matches, lambda _: new))  # type: ignore[arg-type]
 
 
-PLAYBOOKS = (ProbePlaybook(), ConfigMapKeyPlaybook(), ServicePortPlaybook(), OomPlaybook())
+@dataclass
+class ImageTagPlaybook:
+    """An image tag that names another commit than the one built: CI tags images with the commit hash.
+
+    Applies only when the pull of that image fails and its tag is a hex commit prefix that is not
+    a prefix of the deployed commit; the tag becomes the deployed commit's prefix of the same length.
+    """
+
+    name: str = "image-tag-commit"
+
+    def propose(self, snapshot: Snapshot, tree: Worktree, attempts: list[Attempt]) -> Proposal | None:
+        findings = snapshot.of_kind("image-pull")
+        attempt = _begin(self.name, findings, attempts, "no image pull failure in the snapshot")
+        if attempt is None:
+            return None
+        commit = snapshot.manifest.get("source", {}).get("commit_sha")
+        image = str(findings[0]["facts"].get("image") or "")
+        repository, _, tag = image.rpartition(":")
+        if not commit or not repository or "/" in tag or not re.fullmatch(r"[0-9a-f]{7,40}", tag):
+            attempt.outcome = "no_fix"
+            attempt.notes.append(f"tag of {image!r} is not a commit hash, or the deployed commit is unknown")
+            return None
+        if commit.startswith(tag):
+            attempt.outcome = "no_fix"
+            attempt.notes.append(f"{image} already names the deployed commit; the image is missing from the registry")
+            return None
+        new_image = f"{repository}:{commit[:len(tag)]}"
+        matches = yaml_edit.find(tree.root, lambda key, value: value == image and key[-1] == "image")
+        if not matches:
+            attempt.outcome = "no_fix"
+            attempt.notes.append(f"no YAML in the repository sets image {image}")
+            return None
+        attempt.outcome = "proposed"
+        return Proposal(
+            engine="playbook", playbook=self.name,
+            summary=f"Point the image at the deployed commit: {tag} -> {commit[:len(tag)]}",
+            rationale=(f"The pull of {image} fails. Its tag names commit {tag}, but the workload runs commit "
+                       f"{commit[:12]}, whose image is tagged {commit[:len(tag)]} by the same convention."),
+            confidence=0.7,
+            recommended_checks=[f"{new_image} exists in the registry", "the pods pull the image and start"],
+            edits=_edits(matches, lambda _: new_image))
+
+
+PLAYBOOKS = (ProbePlaybook(), ConfigMapKeyPlaybook(), ServicePortPlaybook(), OomPlaybook(), ImageTagPlaybook())

@@ -37,6 +37,7 @@ PATHS: dict[str, str] = {
     "horizontalpodautoscalers": "/apis/autoscaling/v2/namespaces/{namespace}/horizontalpodautoscalers",
     "poddisruptionbudgets": "/apis/policy/v1/namespaces/{namespace}/poddisruptionbudgets",
     "endpointslices": "/apis/discovery.k8s.io/v1/namespaces/{namespace}/endpointslices",
+    "applications": "/apis/argoproj.io/v1alpha1/namespaces/{namespace}/applications",
 }
 KIND_TO_PLURAL = {
     "Pod": "pods", "ReplicaSet": "replicasets", "Deployment": "deployments", "StatefulSet": "statefulsets",

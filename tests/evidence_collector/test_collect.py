@@ -244,3 +244,22 @@ def test_upload_then_callback(cluster: Cluster, tmp_path: Path, store_settings: 
     assert payload["source_commit_sha"] == scenarios.SHA
     assert "readiness probe" in payload["summary"]
     assert "k3y-for-tests" not in result.stderr
+
+
+def test_argocd_application_status_when_allowed_and_a_gap_when_not(cluster: Cluster, tmp_path: Path) -> None:
+    cluster.api.add({"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+                     "metadata": {"name": "shop-frontend", "namespace": "argocd"},
+                     "spec": {"source": {"repoURL": "https://gitlab.demo.pathops.io/shop/shop-frontend-gitops.git",
+                                         "path": "apps/shop-frontend"}},
+                     "status": {"sync": {"status": "Synced", "revision": scenarios.SHA},
+                                "health": {"status": "Degraded", "message": "1/3 ready"}}})
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "a"), ARGOCD_APPLICATION="shop-frontend")
+    assert result.returncode == 0, result.stderr
+    application = json.loads((unpack(tmp_path / "a") / "objects/argocd-application.json").read_text())
+    assert application["health"]["status"] == "Degraded" and application["sync"]["status"] == "Synced"
+    cluster.api.forbid("applications", "argocd")
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "b"), ARGOCD_APPLICATION="shop-frontend")
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((unpack(tmp_path / "b") / "manifest.json").read_text())
+    assert {"what": "applications/shop-frontend", "reason": "forbidden"}.items() <= next(
+        g for g in manifest["gaps"] if g["what"] == "applications/shop-frontend").items()

@@ -134,14 +134,20 @@ def configmap_finding(key: str = "databse_url") -> dict[str, Any]:
                       "message": f"couldn't find key {key} in ConfigMap shop/shop-config"}}
 
 
+def image_pull_finding(image: str) -> dict[str, Any]:
+    return {"kind": "image-pull", "severity": "critical", "title": f"cannot pull {image}", "detail": "",
+            "objects": [], "pointers": [], "facts": {"pod": "web-1", "container": "web", "image": image}}
+
+
 def snapshot_dir(root: Path, findings: list[dict[str, Any]], log: str = "", configmap_keys: list[str] | None = None,
-                 ) -> Snapshot:
+                 commit: str | None = None) -> Snapshot:
     root.mkdir(parents=True, exist_ok=True)
     manifest = {
         "schema_version": "evidence-manifest/v1", "incident_id": "INC-1042", "app_id": "shop-frontend",
         "target_namespace": "shop-frontend-preflight", "time_window": {"start": "2026-11-27T09:30:00Z", "end": NOW},
         "collected_at": NOW, "workload": {"kind": "Deployment", "name": "shop-frontend"},
-        "source": {"commit_sha": None, "image": None, "commit_sha_from": None}, "files": [], "gaps": [],
+        "source": {"commit_sha": commit, "image": None, "commit_sha_from": "test" if commit else None},
+        "files": [], "gaps": [],
         "collector": {"name": "evidence-collector", "version": "0.1.0"},
     }
     (root / "manifest.json").write_text(json.dumps(manifest))

@@ -133,3 +133,30 @@ def test_metadata_and_analysis_in_the_bundle(tmp_path: Path) -> None:
         analysis = archive.extractfile("analysis.md").read().decode()  # type: ignore[union-attr]
     assert metadata["source_commit_sha"] == SHA and metadata["snapshot_id"] == "snap-" + "5" * 32
     assert "## What was tried" in analysis and "probe-path`: proposed" in analysis
+
+
+STALE = "harbor.demo.pathops.io/shop/shop-frontend:0123456789ab"
+
+
+@pytest.mark.parametrize(("image", "commit", "fixed"), [
+    (STALE, SHA, f"harbor.demo.pathops.io/shop/shop-frontend:{SHA[:12]}"),
+    ("harbor.demo.pathops.io/shop/shop-frontend:1.4.0", SHA, None),  # a release tag: a person decides
+    (f"harbor.demo.pathops.io/shop/shop-frontend:{SHA[:12]}", SHA, None),  # right tag, image missing
+    (STALE, None, None),  # the deployed commit is unknown
+])
+def test_image_tag_that_names_another_commit(tmp_path: Path, image: str, commit: str | None,
+                                             fixed: str | None) -> None:
+    files = {"deploy/deployment.yaml": scenarios.DEPLOYMENT.replace(
+        "harbor.demo.pathops.io/shop/shop-frontend:1.4.0", image)}
+    source = source_tree(tmp_path / "source", "plain", files)
+    snapshot = snapshot_dir(tmp_path / "snapshot", [scenarios.image_pull_finding(image)], commit=commit)
+    (tmp_path / "scratch").mkdir()
+    outcome = find_fix(snapshot, source, SHA, PLAYBOOKS, tmp_path / "scratch")
+    if fixed is None:
+        assert outcome.status == "no_fix"
+        return
+    assert outcome.status == "patch", outcome.attempts
+    repository = applied(tmp_path, source, outcome.mbox or "")
+    assert changed_lines((source / "deploy/deployment.yaml").read_text(),
+                         (repository / "deploy/deployment.yaml").read_text()) == [
+        (f"        image: {image}", f"        image: {fixed}")]

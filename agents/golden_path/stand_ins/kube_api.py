@@ -49,6 +49,7 @@ RESOURCES: dict[str, tuple[str, str, bool]] = {
     "horizontalpodautoscalers": ("/apis/autoscaling/v2", "HorizontalPodAutoscaler", True),
     "poddisruptionbudgets": ("/apis/policy/v1", "PodDisruptionBudget", True),
     "endpointslices": ("/apis/discovery.k8s.io/v1", "EndpointSlice", True),
+    "applications": ("/apis/argoproj.io/v1alpha1", "Application", True),
 }
 _KIND_TO_PLURAL = {(prefix, kind): plural for plural, (prefix, kind, _) in RESOURCES.items()}
 
