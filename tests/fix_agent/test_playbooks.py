@@ -160,3 +160,33 @@ def test_image_tag_that_names_another_commit(tmp_path: Path, image: str, commit:
     assert changed_lines((source / "deploy/deployment.yaml").read_text(),
                          (repository / "deploy/deployment.yaml").read_text()) == [
         (f"        image: {image}", f"        image: {fixed}")]
+
+
+def test_probe_port_that_the_app_does_not_listen_on(tmp_path: Path) -> None:
+    finding = scenarios.probe_finding()
+    finding["facts"].update({"status_code": None, "port": 9090, "message": "dial tcp 10.0.0.5:9090: connect: "
+                                                                          "connection refused"})
+    files = {"deploy/deployment.yaml": scenarios.DEPLOYMENT.replace("port: 8080", "port: 9090"),
+             "Dockerfile": "FROM python:3.12-slim\nEXPOSE 8080\n", "app.py": scenarios.APP}
+    source, outcome = run(tmp_path, "plain", [finding], log="Starting shop-frontend on 0.0.0.0:8080\n", files=files)
+    assert outcome.status == "patch", outcome.attempts
+    assert outcome.metadata["engine"]["playbook"] == "probe-port"
+    repository = applied(tmp_path, source, outcome.mbox or "")
+    assert changed_lines((source / "deploy/deployment.yaml").read_text(),
+                         (repository / "deploy/deployment.yaml").read_text()) == [
+        ("            port: 9090", "            port: 8080")]
+
+
+def test_service_target_port_mismatch(tmp_path: Path) -> None:
+    service = ("apiVersion: v1\nkind: Service\nmetadata:\n  name: shop-frontend\nspec:\n  ports:\n"
+               "    - port: 80\n      targetPort: 8000  # the old port\n")
+    finding = {"kind": "service-port-mismatch", "severity": "high", "title": "service targets 8000", "detail": "",
+               "objects": [], "pointers": [],
+               "facts": {"service": "shop-frontend", "target_port": 8000, "container_ports": [8080]}}
+    source, outcome = run(tmp_path, "plain", [finding], files={"deploy/service.yaml": service, "app.py": "x = 1\n"})
+    assert outcome.status == "patch", outcome.attempts
+    repository = applied(tmp_path, source, outcome.mbox or "")
+    assert "targetPort: 8080  # the old port" in (repository / "deploy/service.yaml").read_text()
+    two_ports = dict(finding, facts={**finding["facts"], "container_ports": [8080, 9090]})
+    _, refused = run(tmp_path / "two", "plain", [two_ports], files={"deploy/service.yaml": service})
+    assert refused.status == "no_fix"

@@ -243,3 +243,17 @@ def test_no_pods_is_inconclusive_and_overall_never_passes_without_evidence(
     result = restarts_check(check, context(kube=reader))
     assert result.status == "inconclusive"
     assert overall([result]) == "inconclusive" and overall([]) == "inconclusive"
+
+
+def test_job_check_runs_the_command() -> None:
+    from verification_agent.checks import job_check
+
+    passing = job_check({"name": "smoke", "type": "job", "command": ["python3", "-c", "print('3 passed')"]}, context())
+    assert passing.status == "passed" and "3 passed" in passing.message
+    failing = job_check({"name": "smoke", "type": "job", "command": ["python3", "-c", "raise SystemExit(1)"]},
+                        context())
+    assert failing.status == "failed" and failing.message.startswith("exit 1")
+    slow = job_check({"name": "smoke", "type": "job", "command": ["sleep", "5"], "timeout": "200ms"}, context())
+    assert slow.status == "failed" and "timed out" in slow.message
+    missing = job_check({"name": "smoke", "type": "job", "command": ["no-such-smoke-test"]}, context())
+    assert missing.status == "inconclusive"
