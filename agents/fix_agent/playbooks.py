@@ -93,6 +93,14 @@ def _begin(name: str, findings: list[dict[str, Any]], attempts: list[Attempt], n
     return attempt
 
 
+def _no_fix(attempt: Attempt, reason: str | None = None) -> Proposal | None:
+    """The playbook applies but finds no safe fix: no proposal; the reason goes to analysis.md."""
+    attempt.outcome = "no_fix"
+    if reason:
+        attempt.notes.append(reason)
+    return None
+
+
 def _lower(path: yaml_edit.KeyPath) -> str:
     return ".".join(str(p) for p in path).lower()
 
@@ -126,9 +134,7 @@ class ProbePlaybook:
         attempt.notes.append(f"health routes in the source: {sorted(routes) or 'none'}; answered 2xx/3xx in the "
                              f"logs: {sorted(served) or 'none'}")
         if not candidates:
-            attempt.outcome = "no_fix"
-            attempt.notes.append(f"no served route to point the {probe} probe at instead of {old_path}")
-            return None
+            return _no_fix(attempt, f"no served route to point the {probe} probe at instead of {old_path}")
         new_path = max(candidates, key=lambda p: difflib.SequenceMatcher(None, p, old_path).ratio())
         matches = yaml_edit.find(tree.root, lambda key, value: value == old_path and key[-1] == "path"
                                  and (probe in _lower(key) or "probe" in _lower(key)))
@@ -136,9 +142,7 @@ class ProbePlaybook:
             matches = yaml_edit.find(tree.root, lambda key, value: value == old_path
                                      and any(word in _lower(key) for word in (probe, "probe", "health")))
         if not matches:
-            attempt.outcome = "no_fix"
-            attempt.notes.append(f"no YAML in the repository sets the {probe} probe path {old_path}")
-            return None
+            return _no_fix(attempt, f"no YAML in the repository sets the {probe} probe path {old_path}")
         edits = _edits(matches, lambda _: new_path)
         confirmed = new_path in served
         attempt.outcome = "proposed"
@@ -162,15 +166,12 @@ class ProbePlaybook:
         listening = snapshot.listen_ports() or exposed_ports(tree.root)
         attempt.notes.append(f"ports the app listens on (logs, Dockerfile EXPOSE): {sorted(listening) or 'unknown'}")
         if len(listening) != 1 or old_port in listening:
-            attempt.outcome = "no_fix"
-            return None
+            return _no_fix(attempt)
         (new_port,) = listening
         matches = yaml_edit.find(tree.root, lambda key, value: value == old_port and key[-1] == "port"
                                  and (probe in _lower(key) or "probe" in _lower(key)))
         if not matches:
-            attempt.outcome = "no_fix"
-            attempt.notes.append(f"no YAML sets the {probe} probe port {old_port}")
-            return None
+            return _no_fix(attempt, f"no YAML sets the {probe} probe port {old_port}")
         attempt.outcome = "proposed"
         return Proposal(
             engine="playbook", playbook="probe-port",
@@ -199,22 +200,16 @@ class OomPlaybook:
         limit_text = findings[0]["facts"].get("memory_limit")
         current = parse_memory(limit_text) if limit_text else None
         if current is None:
-            attempt.outcome = "no_fix"
-            attempt.notes.append("the killed container has no memory limit to raise")
-            return None
+            return _no_fix(attempt, "the killed container has no memory limit to raise")
         new = raised_memory_limit(current)
         if new is None:
-            attempt.outcome = "no_fix"
-            attempt.notes.append(f"memory limit {limit_text} is already at the {format_memory(MEMORY_CAP)} cap")
-            return None
+            return _no_fix(attempt, f"memory limit {limit_text} is already at the {format_memory(MEMORY_CAP)} cap")
         # One load for limits and requests, so both edits land in the same dumped file.
         found = yaml_edit.find(tree.root, lambda key, value: _lower(key).endswith(("limits.memory",
                                                                                  "requests.memory")))
         limits = [m for m in found if _lower(m[1]).endswith("limits.memory") and str(m[3]) == str(limit_text)]
         if not limits:
-            attempt.outcome = "no_fix"
-            attempt.notes.append(f"no YAML sets resources.limits.memory: {limit_text}")
-            return None
+            return _no_fix(attempt, f"no YAML sets resources.limits.memory: {limit_text}")
         new_text = format_memory(new)
         owners = {(id(m[0]), m[1][:-2]) for m in limits}  # the resources blocks whose limit changes
         changes: list[tuple[Match, Any]] = [(m, new_text) for m in limits]
@@ -260,14 +255,11 @@ class ConfigMapKeyPlaybook:
         close = difflib.get_close_matches(missing, keys, n=2, cutoff=0.8)
         attempt.notes.append(f"keys of ConfigMap {configmap}: {keys}; close to {missing!r}: {close}")
         if len(close) != 1:
-            attempt.outcome = "no_fix"
-            return None
+            return _no_fix(attempt)
         matches = yaml_edit.find(tree.root, lambda key, value: value == missing and _lower(key).endswith(
             "configmapkeyref.key"))
         if not matches:
-            attempt.outcome = "no_fix"
-            attempt.notes.append(f"no configMapKeyRef with key {missing!r} in the repository")
-            return None
+            return _no_fix(attempt, f"no configMapKeyRef with key {missing!r} in the repository")
         attempt.outcome = "proposed"
         return Proposal(
             engine="playbook", playbook=self.name,
@@ -293,9 +285,7 @@ class ServicePortPlaybook:
         facts = findings[0]["facts"]
         ports = facts.get("container_ports") or []
         if len(ports) != 1:
-            attempt.outcome = "no_fix"
-            attempt.notes.append(f"the pods expose {ports}: not one port to point at")
-            return None
+            return _no_fix(attempt, f"the pods expose {ports}: not one port to point at")
         old, new = facts["target_port"], ports[0]
         matches = []
         for relative in yaml_edit.yaml_files(tree.root):
@@ -306,9 +296,7 @@ class ServicePortPlaybook:
                     matches += [(loaded, key, parent, value) for key, parent, value in yaml_edit.walk(document)
                                 if key[-1] == "targetPort" and value == old]
         if not matches:
-            attempt.outcome = "no_fix"
-            attempt.notes.append(f"no Service {facts['service']} with targetPort {old} in the repository")
-            return None
+            return _no_fix(attempt, f"no Service {facts['service']} with targetPort {old} in the repository")
         attempt.outcome = "proposed"
         return Proposal(
             engine="playbook", playbook=self.name,
@@ -337,19 +325,13 @@ class ImageTagPlaybook:
         image = str(findings[0]["facts"].get("image") or "")
         repository, _, tag = image.rpartition(":")
         if not commit or not repository or "/" in tag or not re.fullmatch(r"[0-9a-f]{7,40}", tag):
-            attempt.outcome = "no_fix"
-            attempt.notes.append(f"tag of {image!r} is not a commit hash, or the deployed commit is unknown")
-            return None
+            return _no_fix(attempt, f"tag of {image!r} is not a commit hash, or the deployed commit is unknown")
         if commit.startswith(tag):
-            attempt.outcome = "no_fix"
-            attempt.notes.append(f"{image} already names the deployed commit; the image is missing from the registry")
-            return None
+            return _no_fix(attempt, f"{image} already names the deployed commit; the registry lacks the image")
         new_image = f"{repository}:{commit[:len(tag)]}"
         matches = yaml_edit.find(tree.root, lambda key, value: value == image and key[-1] == "image")
         if not matches:
-            attempt.outcome = "no_fix"
-            attempt.notes.append(f"no YAML in the repository sets image {image}")
-            return None
+            return _no_fix(attempt, f"no YAML in the repository sets image {image}")
         attempt.outcome = "proposed"
         return Proposal(
             engine="playbook", playbook=self.name,
