@@ -33,7 +33,6 @@ from pathops_contracts.identifiers import (
     WORKLOAD,
 )
 from pathops_contracts.kube_reader import KIND_TO_PLURAL, KubeReader
-from pathops_contracts.logs import mask_secret
 
 main = tool_group(
     "evidence-collector",
@@ -133,7 +132,6 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
         uri = None
         if not no_upload:
             assert minio_endpoint and minio_bucket and callback_url
-            mask_secret(callbacks.signing_key)
             store = ArtifactStore.from_settings(StoreSettings(minio_endpoint, minio_bucket, minio_region))
             stored = store.put(bundle, ArtifactKind.SNAPSHOT)
             uri = stored.uri

@@ -12,7 +12,7 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -70,9 +70,6 @@ class Collected:
     source_commit: str | None
     source_image: str | None
     source_from: str | None
-    pods: int = 0
-    containers_logged: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 def _timestamp(event: dict[str, Any]) -> datetime | None:
@@ -182,7 +179,7 @@ class Collector:
         self.staging.write_jsonl("objects/endpoints.jsonl", endpoints)
         self.staging.write_json("objects/secret-references.json", secret_references(pods, events))
         warned = {e.get("involvedObject", {}).get("name") for e in events if e.get("type") == "Warning"}
-        log_tails, logged = self._logs(pods, warned)
+        log_tails = self._logs(pods, warned)
         self._argocd_application()
         evidence = Evidence(pods, events, services, endpoints, configmaps, replicasets, workloads, log_tails,
                             self.rollouts)
@@ -191,7 +188,7 @@ class Collector:
         workload = None
         if workload_obj is not None:
             workload = {"kind": workload_obj["kind"], "name": workload_obj["metadata"]["name"]}
-        return Collected(findings, workload, commit, image, found_in, len(pods), logged)
+        return Collected(findings, workload, commit, image, found_in)
 
     def _argocd_application(self) -> None:
         """The app's Argo CD Application (sync, health, last operation), when asked and allowed."""
@@ -301,7 +298,7 @@ class Collector:
         return summary
 
     def _logs(self, pods: list[dict[str, Any]], warned: set[str]
-              ) -> tuple[dict[tuple[str, str, bool], tuple[str, list[str], int]], int]:
+              ) -> dict[tuple[str, str, bool], tuple[str, list[str], int]]:
         """Every container's log; suspects (anything wrong with them) get the budget, the healthy a short tail."""
         tasks: list[LogTask] = []
         for pod in pods:
@@ -345,7 +342,7 @@ class Collector:
                 result = future.result()
                 if result is not None:
                     tails[result[0]] = result[1]
-        return tails, len(tails)
+        return tails
 
     def _one_log(self, task: LogTask, grant: int
                  ) -> tuple[tuple[str, str, bool], tuple[str, list[str], int]] | None:

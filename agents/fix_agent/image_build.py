@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from pathops_contracts.errors import ContractViolation, Forbidden, InvalidInput, UpstreamError
-from pathops_contracts.git_env import is_auth_failure
+from pathops_contracts.git_env import is_auth_failure, stderr_reason
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def fetch_source(order: ImageOrder, scratch: Path, env: Mapping[str, str],
     fetched = _git(["fetch", "--depth=1", "--no-tags", order.source_repo, order.source_commit_sha], repo, env)
     if fetched.returncode != 0:
         stderr = fetched.stderr.decode(errors="replace")
-        reason = git_error_reason_text(stderr)
+        reason = stderr_reason(stderr)
         if "not our ref" in stderr or "couldn't find remote ref" in stderr or "no such remote ref" in stderr \
                 or "upload-pack: not our ref" in stderr:
             raise InvalidInput(f"commit {order.source_commit_sha} does not exist in {order.source_repo}")
@@ -100,11 +100,6 @@ def fetch_source(order: ImageOrder, scratch: Path, env: Mapping[str, str],
     if result.returncode != 0:
         raise UpstreamError(f"git archive failed: {result.stderr.decode(errors='replace')[:300]}")
     return archive, commit_time
-
-
-def git_error_reason_text(stderr: str) -> str:
-    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
-    return next((line for line in lines if line.startswith(("fatal:", "error:"))), lines[-1] if lines else "")
 
 
 def containerfile(order: ImageOrder, tool_version: str) -> str:

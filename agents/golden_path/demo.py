@@ -293,10 +293,15 @@ def probe_check(bare: Path, broken: str, patched: str, workdir: Path) -> dict[st
     return {"passed": passed, "detail": detail, "before": results["broken"], "after": results["patched"]}
 
 
-def _serve_and_get(app: Path, path: str) -> int:
+def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _serve_and_get(app: Path, path: str) -> int:
+    port = _free_port()
     server = subprocess.Popen([sys.executable, str(app)], env={**os.environ, "PORT": str(port), "LOCAL": "1"},
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -318,9 +323,7 @@ def _serve_and_get(app: Path, path: str) -> int:
 
 @contextmanager
 def _moto_server() -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = _free_port()
     server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

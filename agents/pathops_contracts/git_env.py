@@ -86,13 +86,17 @@ def changes_between(repo: Repo, base: str, head: str) -> list[FileChange]:
 
 def git_error_reason(error: GitCommandError) -> str:
     """The line of git's stderr that says what went wrong (GitPython wraps it in quotes)."""
-    text = str(error.stderr or "").strip().strip("'").strip()
+    return stderr_reason(str(error.stderr or "").strip().strip("'")) or str(error)
+
+
+def stderr_reason(text: str) -> str:
+    """The line of git's stderr that says what went wrong: the first fatal/error line, else the last."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     for prefix in ("fatal:", "error:", "remote: error", "! ["):
         for line in lines:
             if line.startswith(prefix):
                 return line
-    return lines[-1] if lines else str(error)
+    return lines[-1] if lines else ""
 
 
 def is_auth_failure(reason: str) -> bool:
