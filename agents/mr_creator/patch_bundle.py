@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pathops_contracts.artifact_store import ArtifactStore
-from pathops_contracts.bundles import ExtractionLimits, extract_bundle, sha256_file
+from pathops_contracts.bundles import ExtractionLimits, extract_bundle, read_json_document, sha256_file
 from pathops_contracts.contracts import PATCH_METADATA, validate_document
 from pathops_contracts.errors import ContractViolation, NegativeOutcome
 
-LIMITS = ExtractionLimits(max_bytes=32 * 1024 * 1024, max_files=16)
+# A patch bundle is metadata.json, patch.mbox and analysis.md: anything much bigger is not one.
+LIMITS = ExtractionLimits(max_bytes=32 * 1024 * 1024, max_files=16, max_entries=32, max_depth=4)
+MAX_METADATA_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -27,16 +28,13 @@ class PatchBundle:
 def open_patch_bundle(store: ArtifactStore, patch_id: str, expected_sha: str, scratch: Path) -> PatchBundle:
     """Download, verify, extract safely and validate; raise on anything off-contract."""
     archive = scratch / f"{patch_id}.tar.gz"
-    stored = store.get(patch_id, archive)
+    stored = store.get(patch_id, archive, max_size=LIMITS.max_archive_bytes)
     contents = scratch / "bundle"
     extract_bundle(archive, contents, LIMITS)
     metadata_path = contents / "metadata.json"
     if not metadata_path.is_file():
         raise ContractViolation(f"patch bundle {patch_id} has no metadata.json")
-    try:
-        metadata = json.loads(metadata_path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ContractViolation(f"metadata.json of {patch_id} is not JSON: {error}") from error
+    metadata = read_json_document(metadata_path, f"metadata.json of {patch_id}", MAX_METADATA_BYTES)
     validate_document(metadata, PATCH_METADATA)
     if metadata["source_commit_sha"] != expected_sha:
         raise ContractViolation(
