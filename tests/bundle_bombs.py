@@ -123,13 +123,13 @@ def sparse_bomb(path: Path) -> Path:
     return tar.close()
 
 
-def entries_bomb(path: Path, count: int = 200_000) -> Path:
-    """`count` directory entries, each a header of its own."""
-    template = tar_header("d0000000/", b"5")
+def entries_bomb(path: Path, count: int = 200_000, kind: bytes = b"5") -> Path:
+    """`count` entries (directories, or empty files with kind b"0"), each a header of its own."""
+    template = tar_header("d0000000/" if kind == b"5" else "f0000000.", kind)
     base = sum(template) - sum(template[148:156]) + 8 * 32 - sum(template[0:9])
     tar = GzipTar(path)
     for number in range(count):  # only name and checksum change: build those two fields alone
-        name = b"d%07d/" % number
+        name = (b"d%07d/" if kind == b"5" else b"f%07d.") % number
         tar.write(name + template[9:148] + b"%06o\x00 " % (base + sum(name)) + template[156:])
     return tar.close()
 
@@ -192,7 +192,8 @@ HEADER_BOMBS: dict[str, tuple[Callable[[Path], Path], str]] = {
     "gnu-long-name-1GiB": (gnu_long_name_bomb, "extended header of 1073741824 bytes"),
     "huge-size-field": (huge_size_bomb, "unpacks to more than"),
     "sparse": (sparse_bomb, "sparse"),
-    "200k-entries": (entries_bomb, "entries"),
+    "200k-directories": (entries_bomb, "directories"),
+    "200k-files": (lambda path: entries_bomb(path, kind=b"0"), "files"),
     "gzip-ratio-1GiB": (ratio_bomb, "unpacks to more than"),
     "deep-directories": (deep_directories_bomb, "levels deep"),
     "corrupt-deflate": (corrupt_deflate, "not a readable tar.gz"),

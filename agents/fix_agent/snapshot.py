@@ -12,8 +12,8 @@ from pathops_contracts.bundles import ExtractionLimits, extract_bundle, read_jso
 from pathops_contracts.contracts import EVIDENCE_MANIFEST, validate_document
 from pathops_contracts.errors import ContractViolation
 
-# Logs of a few thousand containers fit; a snapshot is a handful of folders deep (logs/<pod>/<container>.log).
-LIMITS = ExtractionLimits(max_bytes=200 * 1024 * 1024, max_files=10_000, max_entries=20_000, max_depth=8)
+# Logs of some thousand containers fit; a snapshot is a handful of folders deep (logs/<pod>/<container>.log).
+LIMITS = ExtractionLimits(max_bytes=200 * 1024 * 1024, max_files=4_000, max_directories=512, max_depth=8)
 _FINDING_TEXT = ("kind", "severity", "title", "detail")
 _REQUEST = re.compile(r'"?(?:GET|HEAD|POST)\s+(/[\w./-]*)[^"\n]*?"?\s+(\d{3})\b')
 _LISTEN = re.compile(r"(?i)(?:listening|serving|started|running)\b[^\n]*?(?:on|at)\s+\S*?:(\d{2,5})\b")

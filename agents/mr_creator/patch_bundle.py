@@ -12,7 +12,7 @@ from pathops_contracts.contracts import PATCH_METADATA, validate_document
 from pathops_contracts.errors import ContractViolation, NegativeOutcome
 
 # A patch bundle is metadata.json, patch.mbox and analysis.md: anything much bigger is not one.
-LIMITS = ExtractionLimits(max_bytes=32 * 1024 * 1024, max_files=16, max_entries=32, max_depth=4)
+LIMITS = ExtractionLimits(max_bytes=32 * 1024 * 1024, max_files=16, max_directories=16, max_depth=4)
 MAX_METADATA_BYTES = 1024 * 1024
 
 

@@ -36,7 +36,8 @@ from pathops_contracts.errors import ContractViolation
 _CHUNK = 1024 * 1024
 
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
-DEFAULT_MAX_FILES = 20_000
+DEFAULT_MAX_FILES = 4_000
+DEFAULT_MAX_DIRECTORIES = 512
 MAX_JSON_DEPTH = 64
 
 
@@ -104,8 +105,8 @@ class ExtractionLimits:
     """Caps that a crafted archive cannot exceed; each is checked before the bytes it bounds are read."""
 
     max_bytes: int = DEFAULT_MAX_BYTES  # sum of the regular files' sizes
-    max_files: int = DEFAULT_MAX_FILES  # regular files
-    max_entries: int = 2 * DEFAULT_MAX_FILES  # files and directories
+    max_files: int = DEFAULT_MAX_FILES  # regular files (each costs a file created, then removed)
+    max_directories: int = DEFAULT_MAX_DIRECTORIES  # directory entries (write_bundle writes none)
     max_depth: int = 16  # segments of one member path
     max_name_bytes: int = 1024  # one member path, UTF-8
     max_header_bytes: int = 64 * 1024  # one PAX extended header or GNU long name
@@ -113,7 +114,7 @@ class ExtractionLimits:
     @property
     def max_archive_bytes(self) -> int:
         """The largest compressed file worth downloading: incompressible content plus generous headers."""
-        return self.max_bytes + self.max_bytes // 64 + self.max_entries * 2048 + 1024 * 1024
+        return self.max_bytes + self.max_bytes // 64 + (self.max_files + self.max_directories) * 2048 + 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -201,7 +202,7 @@ class _TarStream:
         self._limits = limits
         self._unread = 0  # data and padding of the current member still in the stream
         self._data_left = 0  # data of the current member not yet handed out
-        self._entries = 0
+        self._directories = 0
         self._files = 0
         self._bytes = 0
 
@@ -269,9 +270,6 @@ class _TarStream:
     def _member(self, block: bytes, kind: bytes, size: int, pax: dict[str, str], long_name: str | None
                 ) -> BundleMember:
         limits = self._limits
-        self._entries += 1
-        if self._entries > limits.max_entries:
-            raise ContractViolation(f"bundle holds more than {limits.max_entries} entries")
         name = pax.get("path") or long_name or self._ustar_name(block)
         if any(key.startswith("GNU.sparse.") for key in pax):
             kind = b"S"
@@ -285,6 +283,12 @@ class _TarStream:
                 raise ContractViolation(f"bundle member {name!r} has a malformed PAX size")
             size = int(text)
         is_dir = kind == _DIRECTORY or (kind == b"\x00" and name.endswith("/"))
+        self._directories += is_dir
+        self._files += not is_dir
+        if self._directories > limits.max_directories:
+            raise ContractViolation(f"bundle holds more than {limits.max_directories} directories")
+        if self._files > limits.max_files:
+            raise ContractViolation(f"bundle holds more than {limits.max_files} files")
         if not is_dir and kind not in _REGULAR:
             raise ContractViolation(f"bundle member {name!r} has the unsupported tar type {kind!r}")
         path = self._checked_path(name, is_dir)
@@ -292,10 +296,7 @@ class _TarStream:
             if size:
                 raise ContractViolation(f"bundle directory {name!r} claims {size} bytes of data")
             return BundleMember(path.as_posix(), path.parts, True, 0)
-        self._files += 1
         self._bytes += size
-        if self._files > limits.max_files:
-            raise ContractViolation(f"bundle holds more than {limits.max_files} files")
         if self._bytes > limits.max_bytes:
             raise ContractViolation(f"bundle unpacks to more than {limits.max_bytes} bytes")
         return BundleMember(path.as_posix(), path.parts, False, size)
@@ -346,7 +347,8 @@ def extract_bundle(source: Path, scratch: Path, limits: ExtractionLimits = Extra
     staging = Path(tempfile.mkdtemp(prefix=".partial-", dir=scratch.parent))
     try:
         with _tar_stream(source, limits) as tar:
-            names = [member.name for member in tar.members() if _write_member(tar, member, staging)]
+            writer = _MemberWriter(tar, staging)
+            names = [member.name for member in tar.members() if writer.write(member)]
         if scratch.exists():
             scratch.rmdir()
         staging.rename(scratch)
@@ -356,24 +358,34 @@ def extract_bundle(source: Path, scratch: Path, limits: ExtractionLimits = Extra
     return names
 
 
-def _write_member(tar: _TarStream, member: BundleMember, root: Path) -> bool:
-    """Create one member under root (never following or replacing anything); True for a file."""
-    target = root.joinpath(*member.parts)
-    try:
-        if member.is_dir:
-            target.mkdir(parents=True, exist_ok=True)
-            return False
-        target.parent.mkdir(parents=True, exist_ok=True)
-        descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-    except (FileExistsError, NotADirectoryError, IsADirectoryError) as error:
-        # The file system is the index of names: a duplicate or a file/directory clash fails here.
-        raise ContractViolation(
-            f"bundle member {member.name!r} appears twice, or both as a file and as a directory"
-        ) from error
-    with os.fdopen(descriptor, "wb") as handle:
-        for chunk in tar.chunks():
-            handle.write(chunk)
-    return True
+class _MemberWriter:
+    """Creates members under root, never following or replacing anything."""
+
+    def __init__(self, tar: _TarStream, root: Path) -> None:
+        self._tar = tar
+        self._root = root
+        self._last_parent = root  # members of one folder come together: one mkdir for them all
+
+    def write(self, member: BundleMember) -> bool:
+        """Create one member; True for a file. Directory entries become directories."""
+        target = self._root.joinpath(*member.parts)
+        try:
+            if member.is_dir:
+                target.mkdir(parents=True, exist_ok=True)
+                return False
+            if target.parent != self._last_parent:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self._last_parent = target.parent
+            descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+        except (FileExistsError, NotADirectoryError, IsADirectoryError) as error:
+            # The file system is the index of names: a duplicate or a file/directory clash fails here.
+            raise ContractViolation(
+                f"bundle member {member.name!r} appears twice, or both as a file and as a directory"
+            ) from error
+        with os.fdopen(descriptor, "wb") as handle:
+            for chunk in self._tar.chunks():
+                handle.write(chunk)
+        return True
 
 
 def read_member(source: Path, name: str, max_bytes: int = 16 * 1024 * 1024,

@@ -92,7 +92,7 @@ def test_garbage_is_not_a_bundle(tmp_path: Path) -> None:
 
 # --- Bombs: refused from their headers, before the bytes they claim are read --------------------------------
 
-PATCH_LIMITS = ExtractionLimits(max_bytes=32 * 1024 * 1024, max_files=16, max_entries=32, max_depth=4)
+PATCH_LIMITS = ExtractionLimits(max_bytes=32 * 1024 * 1024, max_files=16, max_directories=16, max_depth=4)
 
 
 @pytest.mark.parametrize("bomb", sorted(HEADER_BOMBS))
@@ -173,10 +173,11 @@ def test_depth_and_name_length_are_capped(tmp_path: Path) -> None:
         extract_bundle(tmp_path / "long.tar.gz", tmp_path / "s2")
 
 
-def test_entries_count_directories_too(tmp_path: Path) -> None:
+def test_directory_entries_are_capped_too(tmp_path: Path) -> None:
     bundle = _crafted(tmp_path / "b.tar.gz", *[_directory(f"d{i}") for i in range(5)], _file("f"))
-    with pytest.raises(ContractViolation, match="more than 5 entries"):
-        extract_bundle(bundle, tmp_path / "s", ExtractionLimits(max_entries=5))
+    with pytest.raises(ContractViolation, match="more than 4 directories"):
+        extract_bundle(bundle, tmp_path / "s", ExtractionLimits(max_directories=4))
+    assert extract_bundle(bundle, tmp_path / "ok", ExtractionLimits(max_directories=5)) == ["f"]
 
 
 @pytest.mark.parametrize("tar_format", [tarfile.PAX_FORMAT, tarfile.GNU_FORMAT, tarfile.USTAR_FORMAT],
