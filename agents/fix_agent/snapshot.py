@@ -34,14 +34,15 @@ class Snapshot:
         return [f for f in self.findings if f["kind"] == kind]
 
     def log_text(self, limit: int = 4 * 1024 * 1024) -> str:
-        """All container logs of the snapshot (redacted by the collector), bounded."""
+        """All container logs of the snapshot (redacted by the collector), the first `limit` bytes."""
         parts: list[str] = []
         size = 0
         logs = self.root / "logs"
         for path in sorted(logs.rglob("*.log")) if logs.exists() else []:
-            text = path.read_text(encoding="utf-8", errors="replace")
-            parts.append(text[: max(limit - size, 0)])
-            size += len(text)
+            with path.open("rb") as handle:  # never more than the limit in memory, whatever a log's size
+                data = handle.read(limit - size)
+            parts.append(data.decode("utf-8", errors="replace"))
+            size += len(data)
             if size >= limit:
                 break
         return "".join(parts)

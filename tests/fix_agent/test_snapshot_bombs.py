@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -75,3 +76,18 @@ def test_a_missing_bucket_is_named_and_is_exit_5(tmp_path: Path, store_settings:
                                                  httpserver: HTTPServer) -> None:
     result = _run(tmp_path, "snap-" + "0" * 32, store_settings, httpserver, MINIO_BUCKET="pathops-never-provisioned")
     _assert_refused(result, "bucket pathops-never-provisioned does not exist", httpserver, None, code=5)
+
+
+def test_log_text_reads_no_more_than_its_limit_of_a_huge_log(tmp_path: Path) -> None:
+    snapshot = snapshot_dir(tmp_path / "snap", [scenarios.probe_finding()])
+    with (snapshot.root / "logs" / "web-1" / "web.log").open("wb") as handle:
+        for _ in range(48):
+            handle.write(b"GET /health 200\n" * 65536)  # 48 MiB, inside the snapshot's byte cap
+    tracemalloc.start()
+    try:
+        text = snapshot.log_text(limit=1024 * 1024)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert text == "GET /health 200\n" * 65536
+    assert peak < 8 * 1024 * 1024, f"peak Python memory {peak} bytes for a 1 MiB excerpt of a 48 MiB log"
