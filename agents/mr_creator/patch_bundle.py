@@ -14,6 +14,7 @@ from pathops_contracts.errors import ContractViolation, NegativeOutcome
 # A patch bundle is metadata.json, patch.mbox and analysis.md: anything much bigger is not one.
 LIMITS = ExtractionLimits(max_bytes=32 * 1024 * 1024, max_files=16, max_directories=16, max_depth=4)
 MAX_METADATA_BYTES = 1024 * 1024
+MAX_ANALYSIS_BYTES = 256 * 1024  # the MR shows 20,000 characters of it
 
 
 @dataclass(frozen=True)
@@ -48,5 +49,8 @@ def open_patch_bundle(store: ArtifactStore, patch_id: str, expected_sha: str, sc
     if sha256_file(mbox) != metadata["patch_sha256"]:
         raise ContractViolation(f"patch.mbox of {patch_id} does not match patch_sha256 in metadata.json")
     analysis_path = contents / "analysis.md"
-    analysis = analysis_path.read_text(encoding="utf-8", errors="replace") if analysis_path.is_file() else None
+    analysis = None
+    if analysis_path.is_file():
+        with analysis_path.open("rb") as handle:
+            analysis = handle.read(MAX_ANALYSIS_BYTES).decode("utf-8", errors="replace")
     return PatchBundle(patch_id, stored.sha256, metadata, mbox, analysis)

@@ -7,13 +7,15 @@ how small the refusal is, is measured by `benchmarks/bundle_bombs.py`.
 from __future__ import annotations
 
 import subprocess
+import tracemalloc
 from pathlib import Path
 
 import pytest
 
+from mr_creator.patch_bundle import open_patch_bundle
 from pathops_contracts.bundles import write_bundle
 from tests.bundle_bombs import HEADER_BOMBS, deep_json
-from tests.git_fixtures import upload_bundle
+from tests.git_fixtures import build_patch_bundle, fix_probe_path, upload_bundle
 from tests.mr_creator.conftest import World
 
 
@@ -48,3 +50,18 @@ def test_deeply_nested_metadata_is_refused_not_a_traceback(world: World, tmp_pat
 def test_a_missing_bucket_is_named_and_is_a_dependency_failure(world: World) -> None:
     result = world.run("patch-" + "a" * 32, MINIO_BUCKET="pathops-never-provisioned")
     _assert_refused(world, result, "bucket pathops-never-provisioned does not exist", code=5)
+
+
+def test_a_huge_analysis_is_read_only_as_far_as_the_mr_shows_it(world: World, tmp_path: Path) -> None:
+    # 30 MB of four-byte characters: inside the bundle's byte cap, 120 MB as a Python string if read whole.
+    bundle = build_patch_bundle(world.remote, world.base_sha, fix_probe_path, tmp_path / "patch.tar.gz",
+                                analysis="\U0001f4a5" * (30 * 1024 * 1024 // 4))
+    patch_id = upload_bundle(world.store, bundle)
+    tracemalloc.start()
+    try:
+        opened = open_patch_bundle(world.store, patch_id, world.base_sha, tmp_path / "scratch")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert opened.analysis is not None and opened.analysis.startswith("\U0001f4a5" * 1000)
+    assert peak < 8 * 1024 * 1024, f"peak Python memory {peak} bytes"
