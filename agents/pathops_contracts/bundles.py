@@ -58,10 +58,10 @@ def sha256_bytes(data: bytes) -> str:
 def check_member_path(name: str) -> PurePosixPath:
     """A member name must be relative, without '.'/'..' segments and without backslashes."""
     if not name or name.startswith("/") or "\\" in name or "\x00" in name:
-        raise ContractViolation(f"bundle member {name!r} has an unsafe path")
+        raise ContractViolation(f"bundle member {_shown(name)} has an unsafe path")
     path = PurePosixPath(name)  # normalises away "." segments
     if ".." in path.parts:
-        raise ContractViolation(f"bundle member {name!r} has an unsafe path")
+        raise ContractViolation(f"bundle member {_shown(name)} has an unsafe path")
     return path
 
 
@@ -140,6 +140,11 @@ _REFUSED_TYPES = {
 }
 _HEADER_FIELDS = struct.Struct("148B8x356B")
 _SIGNED_HEADER_FIELDS = struct.Struct("148b8x356b")
+
+
+def _shown(name: str) -> str:
+    """A member name for an error message: quoted, escaped, and cut (names reach 64 KiB before checks)."""
+    return repr(name[:80]) + ("..." if len(name) > 80 else "")
 
 
 def _padding(size: int) -> int:
@@ -275,12 +280,13 @@ class _TarStream:
             kind = b"S"
         if kind in _REFUSED_TYPES:
             raise ContractViolation(
-                f"bundle member {name!r} is a {_REFUSED_TYPES[kind]}; only regular files and directories are allowed"
+                f"bundle member {_shown(name)} is a {_REFUSED_TYPES[kind]}; "
+                "only regular files and directories are allowed"
             )
         if "size" in pax:
             text = pax["size"]
             if not (text.isascii() and text.isdigit() and len(text) <= 20):
-                raise ContractViolation(f"bundle member {name!r} has a malformed PAX size")
+                raise ContractViolation(f"bundle member {_shown(name)} has a malformed PAX size")
             size = int(text)
         is_dir = kind == _DIRECTORY or (kind == b"\x00" and name.endswith("/"))
         self._directories += is_dir
@@ -290,11 +296,11 @@ class _TarStream:
         if self._files > limits.max_files:
             raise ContractViolation(f"bundle holds more than {limits.max_files} files")
         if not is_dir and kind not in _REGULAR:
-            raise ContractViolation(f"bundle member {name!r} has the unsupported tar type {kind!r}")
+            raise ContractViolation(f"bundle member {_shown(name)} has the unsupported tar type {kind!r}")
         path = self._checked_path(name, is_dir)
         if is_dir:
             if size:
-                raise ContractViolation(f"bundle directory {name!r} claims {size} bytes of data")
+                raise ContractViolation(f"bundle directory {_shown(name)} claims {size} bytes of data")
             return BundleMember(path.as_posix(), path.parts, True, 0)
         self._bytes += size
         if self._bytes > limits.max_bytes:
@@ -315,12 +321,12 @@ class _TarStream:
         path = check_member_path(name)
         if len(path.parts) > limits.max_depth:
             raise ContractViolation(
-                f"bundle member {name[:80]!r}... is {len(path.parts)} levels deep; at most {limits.max_depth}"
+                f"bundle member {_shown(name)} is {len(path.parts)} levels deep; at most {limits.max_depth}"
             )
         if any(len(part.encode("utf-8", "surrogatepass")) > 255 for part in path.parts):
-            raise ContractViolation(f"bundle member {name[:80]!r}... has a path segment over 255 bytes")
+            raise ContractViolation(f"bundle member {_shown(name)} has a path segment over 255 bytes")
         if not path.parts and not is_dir:
-            raise ContractViolation(f"bundle member {name!r} has an unsafe path")
+            raise ContractViolation(f"bundle member {_shown(name)} has an unsafe path")
         return path
 
 
@@ -380,7 +386,7 @@ class _MemberWriter:
         except (FileExistsError, NotADirectoryError, IsADirectoryError) as error:
             # The file system is the index of names: a duplicate or a file/directory clash fails here.
             raise ContractViolation(
-                f"bundle member {member.name!r} appears twice, or both as a file and as a directory"
+                f"bundle member {_shown(member.name)} appears twice, or both as a file and as a directory"
             ) from error
         with os.fdopen(descriptor, "wb") as handle:
             for chunk in self._tar.chunks():

@@ -226,3 +226,10 @@ def test_json_documents_within_the_limits_are_read(tmp_path: Path) -> None:
     (tmp_path / "big.json").write_bytes(b'"' + b"x" * 2000 + b'"')
     with pytest.raises(ContractViolation, match="2002 bytes; at most 1000"):
         read_json_document(tmp_path / "big.json", "big.json", max_bytes=1000)
+
+
+def test_a_refusal_quotes_a_long_name_short_on_one_line(tmp_path: Path) -> None:
+    bundle = _crafted(tmp_path / "b.tar.gz", _link("x\n" * 30_000, "/etc/passwd"))
+    with pytest.raises(ContractViolation, match="is a symlink") as raised:
+        extract_bundle(bundle, tmp_path / "s")
+    assert len(str(raised.value)) < 300 and "\n" not in str(raised.value)
