@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pathops_contracts.artifact_store import ArtifactStore
-from pathops_contracts.bundles import ExtractionLimits, extract_bundle
+from pathops_contracts.bundles import ExtractionLimits, extract_bundle, read_json_document
 from pathops_contracts.contracts import EVIDENCE_MANIFEST, validate_document
 from pathops_contracts.errors import ContractViolation
 
-LIMITS = ExtractionLimits(max_bytes=200 * 1024 * 1024, max_files=50_000)
+# Logs of some thousand containers fit; a snapshot is a handful of folders deep (logs/<pod>/<container>.log).
+LIMITS = ExtractionLimits(max_bytes=200 * 1024 * 1024, max_files=4_000, max_directories=512, max_depth=8)
+_FINDING_TEXT = ("kind", "severity", "title", "detail")
 _REQUEST = re.compile(r'"?(?:GET|HEAD|POST)\s+(/[\w./-]*)[^"\n]*?"?\s+(\d{3})\b')
 _LISTEN = re.compile(r"(?i)(?:listening|serving|started|running)\b[^\n]*?(?:on|at)\s+\S*?:(\d{2,5})\b")
 
@@ -33,14 +34,15 @@ class Snapshot:
         return [f for f in self.findings if f["kind"] == kind]
 
     def log_text(self, limit: int = 4 * 1024 * 1024) -> str:
-        """All container logs of the snapshot (redacted by the collector), bounded."""
+        """All container logs of the snapshot (redacted by the collector), the first `limit` bytes."""
         parts: list[str] = []
         size = 0
         logs = self.root / "logs"
         for path in sorted(logs.rglob("*.log")) if logs.exists() else []:
-            text = path.read_text(encoding="utf-8", errors="replace")
-            parts.append(text[: max(limit - size, 0)])
-            size += len(text)
+            with path.open("rb") as handle:  # never more than the limit in memory, whatever a log's size
+                data = handle.read(limit - size)
+            parts.append(data.decode("utf-8", errors="replace"))
+            size += len(data)
             if size >= limit:
                 break
         return "".join(parts)
@@ -57,12 +59,12 @@ class Snapshot:
 
     def json_file(self, name: str) -> Any:
         path = self.root / name
-        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+        return read_json_document(path, f"{name} of {self.snapshot_id}") if path.is_file() else None
 
 
 def open_snapshot(store: ArtifactStore, snapshot_id: str, scratch: Path) -> Snapshot:
     archive = scratch / f"{snapshot_id}.tar.gz"
-    store.get(snapshot_id, archive)
+    store.get(snapshot_id, archive, max_size=LIMITS.max_archive_bytes)
     root = scratch / "snapshot"
     extract_bundle(archive, root, LIMITS)
     return load_snapshot(snapshot_id, root)
@@ -72,8 +74,22 @@ def load_snapshot(snapshot_id: str, root: Path) -> Snapshot:
     manifest_path = root / "manifest.json"
     if not manifest_path.is_file():
         raise ContractViolation(f"snapshot {snapshot_id} has no manifest.json")
-    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest = read_json_document(manifest_path, f"manifest.json of {snapshot_id}")
     validate_document(manifest, EVIDENCE_MANIFEST)
-    findings_doc = json.loads((root / "findings.json").read_text(encoding="utf-8")) \
-        if (root / "findings.json").exists() else {"findings": []}
-    return Snapshot(snapshot_id, root, manifest, list(findings_doc.get("findings", [])))
+    findings_path = root / "findings.json"
+    findings_doc = read_json_document(findings_path, f"findings.json of {snapshot_id}") \
+        if findings_path.is_file() else {"findings": []}
+    return Snapshot(snapshot_id, root, manifest, _findings(snapshot_id, findings_doc))
+
+
+def _findings(snapshot_id: str, document: Any) -> list[dict[str, Any]]:
+    """The findings list, each with the text fields and facts the playbooks and prompts read."""
+    findings = document.get("findings", []) if isinstance(document, dict) else None
+    if not isinstance(findings, list) or not all(
+        isinstance(f, dict) and all(isinstance(f.get(key), str) for key in _FINDING_TEXT)
+        and isinstance(f.get("facts"), dict) for f in findings
+    ):
+        raise ContractViolation(
+            f"findings.json of {snapshot_id} is not a list of findings with {', '.join(_FINDING_TEXT)} and facts"
+        )
+    return findings

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pathops_contracts.artifact_store import ArtifactStore
-from pathops_contracts.bundles import ExtractionLimits, extract_bundle, sha256_file
+from pathops_contracts.bundles import ExtractionLimits, extract_bundle, read_json_document, sha256_file
 from pathops_contracts.contracts import PATCH_METADATA, validate_document
 from pathops_contracts.errors import ContractViolation, NegativeOutcome
 
-LIMITS = ExtractionLimits(max_bytes=32 * 1024 * 1024, max_files=16)
+# A patch bundle is metadata.json, patch.mbox and analysis.md: anything much bigger is not one.
+LIMITS = ExtractionLimits(max_bytes=32 * 1024 * 1024, max_files=16, max_directories=16, max_depth=4)
+MAX_METADATA_BYTES = 1024 * 1024
+MAX_ANALYSIS_BYTES = 256 * 1024  # the MR shows 20,000 characters of it
 
 
 @dataclass(frozen=True)
@@ -27,16 +29,13 @@ class PatchBundle:
 def open_patch_bundle(store: ArtifactStore, patch_id: str, expected_sha: str, scratch: Path) -> PatchBundle:
     """Download, verify, extract safely and validate; raise on anything off-contract."""
     archive = scratch / f"{patch_id}.tar.gz"
-    stored = store.get(patch_id, archive)
+    stored = store.get(patch_id, archive, max_size=LIMITS.max_archive_bytes)
     contents = scratch / "bundle"
     extract_bundle(archive, contents, LIMITS)
     metadata_path = contents / "metadata.json"
     if not metadata_path.is_file():
         raise ContractViolation(f"patch bundle {patch_id} has no metadata.json")
-    try:
-        metadata = json.loads(metadata_path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ContractViolation(f"metadata.json of {patch_id} is not JSON: {error}") from error
+    metadata = read_json_document(metadata_path, f"metadata.json of {patch_id}", MAX_METADATA_BYTES)
     validate_document(metadata, PATCH_METADATA)
     if metadata["source_commit_sha"] != expected_sha:
         raise ContractViolation(
@@ -50,5 +49,8 @@ def open_patch_bundle(store: ArtifactStore, patch_id: str, expected_sha: str, sc
     if sha256_file(mbox) != metadata["patch_sha256"]:
         raise ContractViolation(f"patch.mbox of {patch_id} does not match patch_sha256 in metadata.json")
     analysis_path = contents / "analysis.md"
-    analysis = analysis_path.read_text(encoding="utf-8", errors="replace") if analysis_path.is_file() else None
+    analysis = None
+    if analysis_path.is_file():
+        with analysis_path.open("rb") as handle:
+            analysis = handle.read(MAX_ANALYSIS_BYTES).decode("utf-8", errors="replace")
     return PatchBundle(patch_id, stored.sha256, metadata, mbox, analysis)

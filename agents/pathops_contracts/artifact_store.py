@@ -117,16 +117,24 @@ def make_s3_client(settings: StoreSettings) -> S3Client:
     return client
 
 
-def _translate(error: Exception, action: str) -> Exception:
+def _missing_bucket(bucket: str) -> UpstreamError:
+    return UpstreamError(f"bucket {bucket} does not exist in the artifact store")
+
+
+def _translate(error: Exception, action: str, bucket: str) -> Exception:
     if isinstance(error, ClientError):
         code = str(error.response.get("Error", {}).get("Code", ""))
         if code in {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403", "401"}:
             return Forbidden(f"artifact store refused {action}: {code}")
+        if code == "NoSuchBucket":
+            return _missing_bucket(bucket)
         return UpstreamError(f"artifact store failed to {action}: {code or error}")
     if isinstance(error, S3UploadFailedError) and any(
         code in str(error) for code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch")
     ):
         return Forbidden(f"artifact store refused {action}: {error}")
+    if isinstance(error, S3UploadFailedError) and "NoSuchBucket" in str(error):
+        return _missing_bucket(bucket)
     return UpstreamError(f"artifact store unreachable while trying to {action}: {error}")
 
 
@@ -149,11 +157,23 @@ class ArtifactStore:
             head = self._client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as error:
             if str(error.response.get("Error", {}).get("Code")) in {"404", "NoSuchKey", "NotFound"}:
+                # HEAD has no body, so a missing bucket looks like a missing key: tell them apart.
+                self._check_bucket()
                 return None
-            raise _translate(error, f"read {key}") from error
+            raise _translate(error, f"read {key}", self.bucket) from error
         except BotoCoreError as error:
-            raise _translate(error, f"read {key}") from error
+            raise _translate(error, f"read {key}", self.bucket) from error
         return dict(head)
+
+    def _check_bucket(self) -> None:
+        try:
+            self._client.head_bucket(Bucket=self.bucket)
+        except ClientError as error:
+            if str(error.response.get("Error", {}).get("Code")) in {"404", "NoSuchBucket", "NotFound"}:
+                raise _missing_bucket(self.bucket) from error
+            raise _translate(error, f"read bucket {self.bucket}", self.bucket) from error
+        except BotoCoreError as error:
+            raise _translate(error, f"read bucket {self.bucket}", self.bucket) from error
 
     def put(self, path: Path, kind: ArtifactKind) -> StoredArtifact:
         """Upload a file under its content-addressed id; a second upload of the same file is a no-op."""
@@ -185,16 +205,23 @@ class ArtifactStore:
                 Config=TRANSFER,
             )
         except (ClientError, BotoCoreError, S3UploadFailedError) as error:
-            raise _translate(error, f"upload {key}") from error
+            raise _translate(error, f"upload {key}", self.bucket) from error
         log.info("artifact uploaded", extra={"key": key, "artifact_id": artifact_id, "bytes": size})
         return StoredArtifact(artifact_id, key, self.uri(key), digest, size, uploaded=True)
 
-    def get(self, artifact_id: str, destination: Path, suffix: str | None = None) -> StoredArtifact:
-        """Download an artifact to destination and verify it; a mismatch leaves no file behind."""
+    def get(self, artifact_id: str, destination: Path, suffix: str | None = None,
+            max_size: int | None = None) -> StoredArtifact:
+        """Download an artifact to destination and verify it; a mismatch leaves no file behind.
+
+        max_size refuses, before downloading, an object larger than its reader would accept.
+        """
         key = artifact_key(artifact_id, suffix)
         head = self._head(key)
         if head is None:
             raise ContractViolation(f"artifact {artifact_id} not found at {self.uri(key)}")
+        size = int(head.get("ContentLength", 0))
+        if max_size is not None and size > max_size:
+            raise ContractViolation(f"{self.uri(key)} is {size} bytes; at most {max_size} accepted")
         expected = head.get("Metadata", {}).get("sha256")
         if not expected:
             raise ContractViolation(f"{self.uri(key)} carries no sha256 metadata; refusing unverifiable content")
@@ -206,7 +233,7 @@ class ArtifactStore:
             try:
                 self._client.download_file(self.bucket, key, str(partial), Config=TRANSFER)
             except (ClientError, BotoCoreError) as error:
-                raise _translate(error, f"download {key}") from error
+                raise _translate(error, f"download {key}", self.bucket) from error
             actual = sha256_file(partial)
             if actual != expected:
                 raise ContractViolation(f"{self.uri(key)} sha256 mismatch: metadata {expected}, content {actual}")
@@ -225,7 +252,7 @@ class ArtifactStore:
             try:
                 self._client.create_bucket(Bucket=self.bucket)
             except (ClientError, BotoCoreError) as error:
-                raise _translate(error, f"create bucket {self.bucket}") from error
+                raise _translate(error, f"create bucket {self.bucket}", self.bucket) from error
 
 
 def _content_type(key: str) -> str:

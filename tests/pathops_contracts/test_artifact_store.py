@@ -16,7 +16,7 @@ from pathops_contracts.artifact_store import (
     artifact_key,
 )
 from pathops_contracts.bundles import sha256_file
-from pathops_contracts.errors import ContractViolation, InvalidInput, UpstreamError
+from pathops_contracts.errors import ContractViolation, ExitCode, InvalidInput, UpstreamError
 from pathops_contracts.identifiers import ARTIFACT_ID
 
 
@@ -109,3 +109,29 @@ def test_unreachable_store_is_an_upstream_error(tmp_path: Path) -> None:
     source.write_bytes(b"x")
     with pytest.raises(UpstreamError, match="unreachable"):
         store.put(source, ArtifactKind.SNAPSHOT)
+
+
+def test_a_missing_bucket_is_named_as_such_and_is_a_dependency_failure(
+    store_settings: StoreSettings, tmp_path: Path
+) -> None:
+    # No ensure_bucket: the bucket was never provisioned. S3 answers HEAD of a key in it with a bare 404.
+    store = ArtifactStore.from_settings(store_settings)
+    source = tmp_path / "snap.tar.gz"
+    source.write_bytes(b"evidence")
+    for action in (lambda: store.get("snap-" + "a" * 32, tmp_path / "x"),
+                   lambda: store.put(source, ArtifactKind.SNAPSHOT)):
+        with pytest.raises(UpstreamError, match=f"^bucket {store_settings.bucket} does not exist") as raised:
+            action()
+        assert raised.value.exit_code == ExitCode.UPSTREAM
+    assert not (tmp_path / "x").exists()
+
+
+def test_download_refuses_an_object_larger_than_its_reader_accepts(
+    artifact_store: ArtifactStore, tmp_path: Path
+) -> None:
+    source = _random_file(tmp_path / "patch.tar.gz", 64 * 1024)
+    stored = artifact_store.put(source, ArtifactKind.PATCH)
+    with pytest.raises(ContractViolation, match=r"is 65536 bytes; at most 65535 accepted"):
+        artifact_store.get(stored.artifact_id, tmp_path / "out" / "patch.tar.gz", max_size=65535)
+    assert not (tmp_path / "out").exists()
+    assert artifact_store.get(stored.artifact_id, tmp_path / "ok.tar.gz", max_size=65536).size == 65536
