@@ -188,3 +188,13 @@ def test_env_vars_and_flags_are_equivalent(tmp_path: Path) -> None:
     by_flags = patcher("render", *agent_args("fix-agent"), "--output-dir", str(tmp_path / "flags"))
     assert by_env.returncode == by_flags.returncode == 0, by_env.stderr
     assert json.loads(by_env.stdout)["run"] == json.loads(by_flags.stdout)["run"]
+
+
+@pytest.mark.parametrize(("flag", "value"), [
+    ("--time-window", "99999999999999999999d"), ("--time-window", "0001-01-01T00:00:00Z/0001-01-02T00:00:00Z"),
+    ("--alert-starts-at", "0001-01-01T00:00:00Z"),
+])
+def test_absurd_windows_are_refused(tmp_path: Path, flag: str, value: str) -> None:
+    result = patcher("render", *agent_args("evidence-collector"), flag, value, "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 2 and "is not valid" in result.stderr
+    assert not (tmp_path / "out").exists()
