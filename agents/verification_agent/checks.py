@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ class Context:
     kube: KubeReader | None
     prometheus_url: str | None
     sleep: Callable[[float], None] = time.sleep
+    allowed_job_commands: frozenset[str] = frozenset()  # job checks run only these executables (argv[0])
 
 
 Measurement = tuple[str, dict[str, Any]]  # (passed | failed | inconclusive, details)
@@ -325,15 +327,31 @@ def restarts_check(check: dict[str, Any], context: Context) -> CheckResult:
     return _kube_guard(check, context, run)
 
 
+JOB_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+
+def job_environment(home: str) -> dict[str, str]:
+    """All a job check gets: no credential, no proxy, nothing of the agent's own environment."""
+    return {"PATH": JOB_PATH, "HOME": home, "TMPDIR": home, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+
+
 def job_check(check: dict[str, Any], context: Context) -> CheckResult:
+    """Run an operator-allowed command with a minimal environment; its exit code is the outcome."""
+    command = [str(part) for part in check["command"]]
+    if command[0] not in context.allowed_job_commands:
+        return CheckResult(check["name"], "job", INCONCLUSIVE, 0, 0,
+                           f"{command[0]!r} is not an allowed job command; the operator allows commands with "
+                           "--allow-job-command (VERIFICATION_JOB_COMMANDS)")
     context.sleep(seconds(check.get("initialDelay")))
     timeout = seconds(check.get("timeout"), 300.0)
-    try:
-        result = subprocess.run(check["command"], capture_output=True, text=True, timeout=timeout, check=False)
-    except FileNotFoundError:
-        return CheckResult(check["name"], "job", INCONCLUSIVE, 0, 0, f"{check['command'][0]} not found")
-    except subprocess.TimeoutExpired:
-        return CheckResult(check["name"], "job", FAILED, 1, 1, f"timed out after {timeout:g}s")
+    with tempfile.TemporaryDirectory(prefix="verification-job-") as home:
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, errors="replace", timeout=timeout,
+                                    check=False, env=job_environment(home), cwd=home, stdin=subprocess.DEVNULL)
+        except FileNotFoundError:
+            return CheckResult(check["name"], "job", INCONCLUSIVE, 0, 0, f"{command[0]} not found on {JOB_PATH}")
+        except subprocess.TimeoutExpired:
+            return CheckResult(check["name"], "job", FAILED, 1, 1, f"timed out after {timeout:g}s")
     tail = (result.stdout + result.stderr).strip().splitlines()[-5:]
     status = PASSED if result.returncode == 0 else FAILED
     return CheckResult(check["name"], "job", status, 1, int(status == FAILED),

@@ -328,15 +328,27 @@ def test_a_pod_that_vanished_or_came_back_new_is_not_passed(cluster: tuple[FakeK
     assert recreated.status == "inconclusive" and "pods changed during the window" in recreated.message
 
 
-def test_job_check_runs_the_command() -> None:
+def test_job_check_runs_an_allowed_command() -> None:
     from verification_agent.checks import job_check
 
-    passing = job_check({"name": "smoke", "type": "job", "command": ["python3", "-c", "print('3 passed')"]}, context())
+    allowed = context(allowed_job_commands=frozenset({"python3", "sleep", "no-such-smoke-test"}))
+    passing = job_check({"name": "smoke", "type": "job", "command": ["python3", "-c", "print('3 passed')"]}, allowed)
     assert passing.status == "passed" and "3 passed" in passing.message
     failing = job_check({"name": "smoke", "type": "job", "command": ["python3", "-c", "raise SystemExit(1)"]},
-                        context())
+                        allowed)
     assert failing.status == "failed" and failing.message.startswith("exit 1")
-    slow = job_check({"name": "smoke", "type": "job", "command": ["sleep", "5"], "timeout": "200ms"}, context())
+    slow = job_check({"name": "smoke", "type": "job", "command": ["sleep", "5"], "timeout": "200ms"}, allowed)
     assert slow.status == "failed" and "timed out" in slow.message
-    missing = job_check({"name": "smoke", "type": "job", "command": ["no-such-smoke-test"]}, context())
+    missing = job_check({"name": "smoke", "type": "job", "command": ["no-such-smoke-test"]}, allowed)
     assert missing.status == "inconclusive"
+
+
+def test_job_check_without_an_allow_list_runs_nothing(tmp_path: Path) -> None:
+    from verification_agent.checks import job_check
+
+    marker = tmp_path / "ran"
+    check = {"name": "smoke", "type": "job", "command": ["python3", "-c", f"open({str(marker)!r}, 'w')"]}
+    for allowed in (frozenset(), frozenset({"/usr/bin/python3", "python"})):
+        result = job_check(check, context(allowed_job_commands=allowed))
+        assert result.status == "inconclusive" and "not an allowed job command" in result.message
+    assert not marker.exists()
