@@ -6,7 +6,7 @@ import functools
 import json
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -142,6 +142,14 @@ def _agent_run(agent: str, app: str, environment: str, incident_id: str, image: 
     )
 
 
+def _duration_option(value: str) -> timedelta:
+    """Checked while the options are parsed, before the GitOps repository is cloned."""
+    try:
+        return parse_duration(value)
+    except InvalidInput as error:
+        raise click.BadParameter(str(error)) from error
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -217,10 +225,11 @@ def schedule_command(repository: GitOpsRepository, minio_egress: str, control_pl
 
 @main.command("prune")
 @at_boundary("gitops-patcher")
-@env_option("--older-than", envvar="PRUNE_OLDER_THAN", required=True, help="Age, e.g. 7d, 12h.")
+@env_option("--older-than", envvar="PRUNE_OLDER_THAN", required=True, help="Age, e.g. 7d, 12h.",
+            callback=lambda _context, _parameter, value: _duration_option(value))
 @env_option("--app", envvar="APP_ID", type=IdentifierType(APP_ID), default=None, help="Only this app's runs.")
 @repository_options
-def prune_command(repository: GitOpsRepository, older_than: str, app: str | None) -> None:
+def prune_command(repository: GitOpsRepository, older_than: timedelta, app: str | None) -> None:
     """Remove finished runs older than --older-than from Git; Argo CD's prune deletes their Jobs."""
-    result = prune(repository, datetime.now(UTC), parse_duration(older_than), app)
+    result = prune(repository, datetime.now(UTC), older_than, app)
     click.echo(json.dumps(result.__dict__))
