@@ -19,6 +19,7 @@ from pathops_contracts.contracts import VERIFICATION_CALLBACK
 from pathops_contracts.errors import ExitCode, InvalidInput, NegativeOutcome, PathOpsError
 from pathops_contracts.identifiers import APP_ID, COMMIT_SHA, NAMESPACE, VERIFICATION_ID
 from pathops_contracts.kube_reader import KubeReader
+from pathops_contracts.logs import mask_secret
 from verification_agent.checks import CHECKS, FAILED, INCONCLUSIVE, PASSED, Context, overall
 from verification_agent.report import junit_xml, known_secrets, refuse_leaks, report_document, sanitize_report
 from verification_agent.spec import load_spec
@@ -78,6 +79,8 @@ def verify(*, app_id: str, environment: str, verification_id: str, target_namesp
     context = Context(namespace, expected_commit_sha, kube, prometheus_url,
                       allowed_job_commands=frozenset(allowed_job_commands))
     secrets = known_secrets(os.environ, (callbacks.signing_key, callbacks.token))
+    for secret in secrets:  # the same values stay out of the log lines
+        mask_secret(secret)
     started, clock = datetime.now(UTC), time.perf_counter()
     results = sanitize_report([CHECKS[check["type"]](check, context) for check in checks], secrets)
     status = overall(results)
