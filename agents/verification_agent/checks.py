@@ -189,7 +189,7 @@ def rollout_check(check: dict[str, Any], context: Context) -> CheckResult:
     def measure() -> Measurement:
         workload = _workload(context, check["workload"])
         spec, status = workload.get("spec", {}), workload.get("status", {})
-        wanted = int(spec.get("replicas", 1) if spec.get("replicas") is not None else 1)
+        wanted = 1 if spec.get("replicas") is None else int(spec["replicas"])  # the API's default is 1
         numbers = {k: int(status.get(k, 0)) for k in ("updatedReplicas", "readyReplicas", "availableReplicas")}
         details: dict[str, Any] = {"replicas": wanted, **numbers}
         if wanted == 0:
@@ -350,6 +350,9 @@ def job_check(check: dict[str, Any], context: Context) -> CheckResult:
                                     check=False, env=job_environment(home), cwd=home, stdin=subprocess.DEVNULL)
         except FileNotFoundError:
             return CheckResult(check["name"], "job", INCONCLUSIVE, 0, 0, f"{command[0]} not found on {JOB_PATH}")
+        except OSError as error:  # not executable, not a program
+            return CheckResult(check["name"], "job", INCONCLUSIVE, 0, 0,
+                               f"{command[0]} cannot run: {type(error).__name__}")
         except subprocess.TimeoutExpired:
             return CheckResult(check["name"], "job", FAILED, 1, 1, f"timed out after {timeout:g}s")
     tail = (result.stdout + result.stderr).strip().splitlines()[-5:]
