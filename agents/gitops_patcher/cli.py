@@ -6,7 +6,7 @@ import functools
 import json
 import tempfile
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -17,6 +17,7 @@ from gitops_patcher.gitops_repository import GitOpsRepository
 from gitops_patcher.lifecycle import parse_duration
 from gitops_patcher.namespace import Destination, Egress
 from gitops_patcher.render import AGENTS, AgentRun, render_run
+from gitops_patcher.spec_source import read_verification_spec
 from pathops_contracts import __version__
 from pathops_contracts.cli import IdentifierType, at_boundary, env_option, tool_group
 from pathops_contracts.errors import InvalidInput
@@ -82,8 +83,11 @@ def run_options(command: F) -> F:
         env_option("--verification-id", envvar="VERIFICATION_ID", type=IdentifierType(VERIFICATION_ID), default=None,
                    help="Verification run id (verification-agent)."),
         env_option("--verification-spec", envvar="VERIFICATION_SPEC_FILE", default=None,
-                   type=click.Path(exists=True, dir_okay=False, path_type=Path),
-                   help="Verification spec YAML, shipped to the Job in a ConfigMap (verification-agent)."),
+                   help="Verification spec YAML, relative to --verification-spec-root; schema-checked, then "
+                        "shipped to the Job in a ConfigMap (verification-agent)."),
+        env_option("--verification-spec-root", envvar="VERIFICATION_SPEC_ROOT", default=".", show_default=True,
+                   type=click.Path(path_type=Path),
+                   help="The only directory a spec may be read from (symlinks are resolved first)."),
         env_option("--expected-commit-sha", envvar="EXPECTED_COMMIT_SHA", type=IdentifierType(COMMIT_SHA),
                    default=None, help="Commit the preflight pods must run (verification-agent)."),
         env_option("--read-node-conditions", envvar="READ_NODE_CONDITIONS", is_flag=True,
@@ -104,7 +108,8 @@ def run_options(command: F) -> F:
 def _agent_run(agent: str, app: str, environment: str, incident_id: str, image: str,
                target_namespace: str | None, agents_namespace: str | None, time_window: str,
                workload: str | None, label_selector: str | None, alert_starts_at: str | None,
-               snapshot_id: str | None, verification_id: str | None, verification_spec: Path | None,
+               snapshot_id: str | None, verification_id: str | None, verification_spec: str | None,
+               verification_spec_root: Path,
                expected_commit_sha: str | None, read_node_conditions: bool, minio_endpoint: str,
                minio_bucket: str, control_plane_url: str) -> AgentRun:
     target = target_namespace or f"{app}-{environment}"
@@ -123,7 +128,7 @@ def _agent_run(agent: str, app: str, environment: str, incident_id: str, image: 
             raise InvalidInput("verification-agent needs --verification-id and --verification-spec")
         if environment != "preflight":
             raise InvalidInput("verification-agent runs against preflight only")
-        spec_text = verification_spec.read_text(encoding="utf-8")
+        spec_text = read_verification_spec(verification_spec_root, verification_spec)
         settings = {"APP_ID": app, "ENV": environment, "VERIFICATION_ID": verification_id,
                     "TARGET_NAMESPACE": target, "VERIFICATION_SPEC": SPEC_PATH,
                     "EXPECTED_COMMIT_SHA": expected_commit_sha}
@@ -135,6 +140,14 @@ def _agent_run(agent: str, app: str, environment: str, incident_id: str, image: 
         agent_env=tuple((k, v) for k, v in settings.items() if v is not None),
         verification_spec=spec_text, read_node_conditions=read_node_conditions and agent == "evidence-collector",
     )
+
+
+def _duration_option(value: str) -> timedelta:
+    """Checked while the options are parsed, before the GitOps repository is cloned."""
+    try:
+        return parse_duration(value)
+    except InvalidInput as error:
+        raise click.BadParameter(str(error)) from error
 
 
 def _now() -> str:
@@ -212,10 +225,11 @@ def schedule_command(repository: GitOpsRepository, minio_egress: str, control_pl
 
 @main.command("prune")
 @at_boundary("gitops-patcher")
-@env_option("--older-than", envvar="PRUNE_OLDER_THAN", required=True, help="Age, e.g. 7d, 12h.")
+@env_option("--older-than", envvar="PRUNE_OLDER_THAN", required=True, help="Age, e.g. 7d, 12h.",
+            callback=lambda _context, _parameter, value: _duration_option(value))
 @env_option("--app", envvar="APP_ID", type=IdentifierType(APP_ID), default=None, help="Only this app's runs.")
 @repository_options
-def prune_command(repository: GitOpsRepository, older_than: str, app: str | None) -> None:
+def prune_command(repository: GitOpsRepository, older_than: timedelta, app: str | None) -> None:
     """Remove finished runs older than --older-than from Git; Argo CD's prune deletes their Jobs."""
-    result = prune(repository, datetime.now(UTC), parse_duration(older_than), app)
+    result = prune(repository, datetime.now(UTC), older_than, app)
     click.echo(json.dumps(result.__dict__))

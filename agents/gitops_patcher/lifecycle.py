@@ -28,10 +28,10 @@ def parse_duration(text: str) -> timedelta:
     parts = re.findall(r"([0-9]+)([smhd])", text)
     if not parts or "".join(n + u for n, u in parts) != text:
         raise InvalidInput(f"duration {text!r} is not like 30m, 12h or 7d")
-    total = timedelta()
-    for number, unit in parts:
-        total += timedelta(**{_UNITS[unit]: int(number)})
-    return total
+    try:
+        return sum((timedelta(**{_UNITS[unit]: int(number)}) for number, unit in parts), timedelta())
+    except OverflowError as error:
+        raise InvalidInput(f"duration {text!r} is longer than timedelta allows ({timedelta.max.days} days)") from error
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,9 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.resolver import VersionedResolver
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from pathops_contracts.errors import InvalidInput
 
@@ -106,9 +109,31 @@ def _yaml() -> YAML:
     return yaml
 
 
+_YAML_1_1 = VersionedResolver(version=(1, 1))
+_STR = "tag:yaml.org,2002:str"
+
+
+def _quote_for_yaml_1_1(value: Any) -> Any:
+    """Quote every string that a YAML 1.1 reader (Argo CD, PyYAML) would take for a bool, number or null.
+
+    ruamel writes YAML 1.2, where `yes`, `on` or `NO` are plain strings; in YAML 1.1 they are
+    booleans, so an incident id `yes` would turn a label value into `true`.
+    """
+    if isinstance(value, CommentedMap):
+        for key in list(value):
+            value[key] = _quote_for_yaml_1_1(value[key])
+    elif isinstance(value, CommentedSeq):
+        for index, item in enumerate(value):
+            value[index] = _quote_for_yaml_1_1(item)
+    elif isinstance(value, str) and type(value) is str and \
+            _YAML_1_1.resolve(ScalarNode, value, (True, False)) != _STR:
+        return DoubleQuotedScalarString(value)
+    return value
+
+
 def _dump(documents: list[Any]) -> str:
     buffer = io.StringIO()
-    _yaml().dump_all(documents, buffer)
+    _yaml().dump_all([_quote_for_yaml_1_1(document) for document in documents], buffer)
     return buffer.getvalue()
 
 

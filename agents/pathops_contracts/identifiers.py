@@ -7,19 +7,26 @@ a git ref or a file path, so none of them can carry a path, a shell word or a ne
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from pathops_contracts.errors import InvalidInput
 
 
 @dataclass(frozen=True)
 class IdentifierRule:
-    """A named pattern with a maximum length and a human description."""
+    """A named pattern with a maximum length and a human description.
+
+    `meaning`, when set, checks what the pattern cannot (a date exists, a window is not absurd)
+    and returns why the value is refused, or None.
+    """
 
     name: str
     pattern: re.Pattern[str]
     max_length: int
     description: str
+    meaning: Callable[[str], str | None] | None = None
 
     def check(self, value: str) -> str:
         """Return value when it matches; raise InvalidInput naming the rule otherwise."""
@@ -29,11 +36,58 @@ class IdentifierRule:
             )
         if not self.pattern.fullmatch(value):
             raise InvalidInput(f"{self.name} {value!r} is not valid: {self.description}")
+        problem = self.meaning(value) if self.meaning else None
+        if problem:
+            raise InvalidInput(f"{self.name} {value!r} is not valid: {problem}")
         return value
 
 
-def _rule(name: str, regex: str, max_length: int, description: str) -> IdentifierRule:
-    return IdentifierRule(name, re.compile(regex), max_length, description)
+def _rule(name: str, regex: str, max_length: int, description: str,
+          meaning: Callable[[str], str | None] | None = None) -> IdentifierRule:
+    return IdentifierRule(name, re.compile(regex), max_length, description, meaning)
+
+
+# Time windows and timestamps: the same bounds in Groovy (src/io/pathops/jenkins/Inputs.groovy).
+MAX_TIME_WINDOW = timedelta(days=7)
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2999
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def duration_seconds(text: str) -> int:
+    """`1h30m` -> 5400 (Python integers: a 20-digit count cannot overflow, it is refused by size)."""
+    return sum(int(number) * _DURATION_UNITS[unit] for number, unit in re.findall(r"([0-9]+)([smhd])", text))
+
+
+def parse_utc_timestamp(text: str) -> datetime | None:
+    """The moment of an RFC 3339 UTC timestamp, or None when no such date exists or its year is absurd."""
+    try:
+        moment = datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return moment if EARLIEST_YEAR <= moment.year <= LATEST_YEAR else None
+
+
+def _timestamp_meaning(text: str) -> str | None:
+    if parse_utc_timestamp(text) is None:
+        return f"no such date, or a year outside {EARLIEST_YEAR}-{LATEST_YEAR}"
+    return None
+
+
+def _window_meaning(text: str) -> str | None:
+    if "/" in text:
+        start, end = (parse_utc_timestamp(part) for part in text.split("/", 1))
+        if start is None or end is None:
+            return f"no such date, or a year outside {EARLIEST_YEAR}-{LATEST_YEAR}"
+        length = end - start
+        if length <= timedelta(0):
+            return "the interval ends before it starts"
+    else:
+        length = timedelta(seconds=min(duration_seconds(text), 10**9))
+        if not length:
+            return "the window is empty"
+    if length > MAX_TIME_WINDOW:
+        return f"longer than {MAX_TIME_WINDOW.days} days"
+    return None
 
 
 # Usable as a Kubernetes label value and inside object names (lower-cased there).
@@ -110,6 +164,7 @@ TIME_WINDOW = _rule(
     r"|[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z",
     64,
     "a duration such as 30m or 1h30m, or an interval 2026-11-27T09:00:00Z/2026-11-27T10:00:00Z",
+    _window_meaning,
 )
 # An endpoint URL that may be written into a manifest: no quotes, spaces or query strings.
 ENDPOINT_URL = _rule(
@@ -137,4 +192,5 @@ RFC3339_UTC = _rule(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?Z",
     40,
     "an RFC 3339 UTC timestamp such as 2026-11-27T09:30:00Z",
+    _timestamp_meaning,
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -18,8 +19,9 @@ from pathops_contracts.contracts import VERIFICATION_CALLBACK
 from pathops_contracts.errors import ExitCode, InvalidInput, NegativeOutcome, PathOpsError
 from pathops_contracts.identifiers import APP_ID, COMMIT_SHA, NAMESPACE, VERIFICATION_ID
 from pathops_contracts.kube_reader import KubeReader
+from pathops_contracts.logs import mask_secret
 from verification_agent.checks import CHECKS, FAILED, INCONCLUSIVE, PASSED, Context, overall
-from verification_agent.report import junit_xml, report_document
+from verification_agent.report import junit_xml, known_secrets, refuse_leaks, report_document, sanitize_report
 from verification_agent.spec import load_spec
 
 main = tool_group(
@@ -56,32 +58,42 @@ class Inconclusive(PathOpsError):
             help="Keep report.json and junit.xml here too.")
 @env_option("--scratch-dir", envvar="SCRATCH_DIR", default=None, type=click.Path(file_okay=False, path_type=Path),
             help="Writable directory.")
+@env_option("--allow-job-command", "allowed_job_commands", envvar="VERIFICATION_JOB_COMMANDS", multiple=True,
+            help="A command (argv[0], exactly as the spec writes it) that job checks may run; repeat, or "
+                 "space-separated in the env var. Job checks of any other command are inconclusive.")
 @store_options
 @callback_options
 def verify(*, app_id: str, environment: str, verification_id: str, target_namespace: str | None, spec: Path,
            expected_commit_sha: str | None, prometheus_url: str | None, kubeconfig: str | None, no_kubernetes: bool,
-           callback_url: str, output_dir: Path | None, scratch_dir: Path | None, store: StoreSettings,
-           callbacks: CallbackSettings) -> None:
+           callback_url: str, output_dir: Path | None, scratch_dir: Path | None,
+           allowed_job_commands: tuple[str, ...], store: StoreSettings, callbacks: CallbackSettings) -> None:
     """Run the spec's checks, upload the report, call back; the exit code is the outcome.
 
-    Exit codes: 0 passed; 3 failed; 7 inconclusive; 2 bad spec or input; 5 MinIO or the control plane failed.
+    Exit codes: 0 passed; 3 failed; 7 inconclusive; 2 bad spec or input; 4 a known secret value was still
+    in the report after masking (nothing uploaded, no callback); 5 MinIO or the control plane failed.
     """
     checks = load_spec(spec)["checks"]
     namespace = target_namespace or f"{app_id}-preflight"
     needs_kube = any(c["type"] in {"rollout", "restarts"} for c in checks) and not no_kubernetes
     kube = KubeReader.connect(kubeconfig, None, 4) if needs_kube else None
-    context = Context(namespace, expected_commit_sha, kube, prometheus_url)
+    context = Context(namespace, expected_commit_sha, kube, prometheus_url,
+                      allowed_job_commands=frozenset(allowed_job_commands))
+    secrets = known_secrets(os.environ, (callbacks.signing_key, callbacks.token))
+    for secret in secrets:  # the same values stay out of the log lines
+        mask_secret(secret)
     started, clock = datetime.now(UTC), time.perf_counter()
-    results = [CHECKS[check["type"]](check, context) for check in checks]
+    results = sanitize_report([CHECKS[check["type"]](check, context) for check in checks], secrets)
     status = overall(results)
     document = report_document(app_id, environment, verification_id, namespace, expected_commit_sha, status,
                                started, datetime.now(UTC), results)
+    report = (json.dumps(document, indent=2, sort_keys=True) + "\n").encode("utf-8")
     junit = junit_xml(verification_id, results, time.perf_counter() - clock)
+    refuse_leaks({"report.json": report, "junit.xml": junit}, secrets)
     if scratch_dir is not None:
         scratch_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="verification-", dir=scratch_dir) as scratch:
         report_file, junit_file = Path(scratch) / "report.json", Path(scratch) / "junit.xml"
-        report_file.write_text(json.dumps(document, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        report_file.write_bytes(report)
         junit_file.write_bytes(junit)
         artifacts = ArtifactStore.from_settings(store)
         stored = artifacts.put(report_file, ArtifactKind.REPORT)

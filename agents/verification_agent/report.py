@@ -1,14 +1,90 @@
-"""The verification report: JSON (contract verification-report/v1) and JUnit XML beside it."""
+"""The verification report: JSON (contract verification-report/v1) and JUnit XML beside it.
+
+Before a report leaves the pod it passes `sanitize_report`: every secret value the agent holds
+is masked, and the serialized files are scanned again; if a known secret value is still in
+them, nothing is uploaded (exit 4).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import html
+import json
+import re
 import xml.etree.ElementTree as ET
+from collections.abc import Collection, Mapping
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from pathops_contracts import __version__
 from pathops_contracts.contracts import VERIFICATION_REPORT, validate_document
+from pathops_contracts.errors import ContractViolation
 from verification_agent.checks import FAILED, INCONCLUSIVE, CheckResult
+
+MASK = "****"
+SERVICE_ACCOUNT_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
+# Environment variables that hold credentials: any name with a TOKEN, SECRET, PASSWORD or KEY word
+# in it (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, CALLBACK_SIGNING_KEY, CONTROL_PLANE_TOKEN, ...).
+_SECRET_NAME = re.compile(r"(?:^|_)(?:TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIALS?)(?:_|$)")
+_MIN_SECRET = 4  # as in pathops_contracts.logs: shorter values are not masked
+
+
+class SecretInReport(ContractViolation):
+    """A known secret value is still in the report after masking: it is not uploaded."""
+
+
+def known_secrets(environ: Mapping[str, str], extra: Collection[str | None] = (),
+                  token_file: Path = SERVICE_ACCOUNT_TOKEN) -> frozenset[str]:
+    """Every credential value the agent holds: credential env vars, option values, its service account token."""
+    values = [value for name, value in environ.items() if _SECRET_NAME.search(name.upper())]
+    values += [value for value in extra if value]
+    with contextlib.suppress(OSError):  # not in a pod, or no token mounted
+        values.append(token_file.read_text(encoding="utf-8").strip())
+    return frozenset(value for value in values if len(value) >= _MIN_SECRET)
+
+
+def _mask_text(text: str, secrets: Collection[str]) -> str:
+    for secret in sorted(secrets, key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    return text
+
+
+def _mask_value(value: Any, secrets: Collection[str]) -> Any:
+    if isinstance(value, str):
+        return _mask_text(value, secrets)
+    if isinstance(value, dict):
+        return {_mask_text(str(k), secrets): _mask_value(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_mask_value(v, secrets) for v in value]
+    return value
+
+
+def _encodings(secret: str) -> set[str]:
+    """How a secret can appear in the serialized files: as is, JSON-escaped, XML-escaped."""
+    return {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1],
+            html.escape(secret, quote=True), html.escape(secret, quote=False)}
+
+
+def sanitize_report(results: list[CheckResult], secrets: Collection[str]) -> list[CheckResult]:
+    """The check results with every known secret value masked, in messages, measurements and names.
+
+    This is the one place a report is cleaned; a broader secret scanner plugs in here and in
+    `refuse_leaks` (pathops_contracts' shared scan), never beside it.
+    """
+    return [dataclasses.replace(result, name=_mask_text(result.name, secrets),
+                                message=_mask_text(result.message, secrets),
+                                measurements=_mask_value(result.measurements, secrets))
+            for result in results]
+
+
+def refuse_leaks(files: Mapping[str, bytes], secrets: Collection[str]) -> None:
+    """Fail closed: raise SecretInReport when any serialized file still holds a known secret value."""
+    for name, data in files.items():
+        text = data.decode("utf-8", errors="replace")
+        if any(form in text for secret in secrets for form in _encodings(secret)):
+            raise SecretInReport(f"{name} still holds a known secret value after masking; nothing was uploaded")
 
 
 def _iso(moment: datetime) -> str:

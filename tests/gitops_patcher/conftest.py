@@ -26,8 +26,8 @@ def agent_args(agent: str, incident: str = "INC-1042") -> list[str]:
     if agent == "fix-agent":
         args += ["--snapshot-id", "snap-" + "ab" * 16]
     if agent == "verification-agent":
-        spec = Path(__file__).parent / "verification-spec.yaml"
-        args += ["--verification-id", "VER-7", "--verification-spec", str(spec), "--expected-commit-sha", "c" * 40]
+        args += ["--verification-id", "VER-7", "--verification-spec-root", str(Path(__file__).parent),
+                 "--verification-spec", "verification-spec.yaml", "--expected-commit-sha", "c" * 40]
     if agent == "evidence-collector":
         args += ["--workload", "deployment/shop-frontend", "--time-window", "45m"]
     return args

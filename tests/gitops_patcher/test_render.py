@@ -188,3 +188,37 @@ def test_env_vars_and_flags_are_equivalent(tmp_path: Path) -> None:
     by_flags = patcher("render", *agent_args("fix-agent"), "--output-dir", str(tmp_path / "flags"))
     assert by_env.returncode == by_flags.returncode == 0, by_env.stderr
     assert json.loads(by_env.stdout)["run"] == json.loads(by_flags.stdout)["run"]
+
+
+@pytest.mark.parametrize(("flag", "value"), [
+    ("--time-window", "99999999999999999999d"), ("--time-window", "0001-01-01T00:00:00Z/0001-01-02T00:00:00Z"),
+    ("--alert-starts-at", "0001-01-01T00:00:00Z"),
+])
+def test_absurd_windows_are_refused(tmp_path: Path, flag: str, value: str) -> None:
+    result = patcher("render", *agent_args("evidence-collector"), flag, value, "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 2 and "is not valid" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("incident", ["yes", "on", "NO", "off", "null", "1e3", "017", "0x1F", "12_0"])
+def test_incident_ids_stay_strings_for_yaml_1_1_readers(tmp_path: Path, incident: str) -> None:
+    """Argo CD reads YAML 1.1, where an unquoted `yes` is a boolean and `017` an octal number."""
+    yaml = pytest.importorskip("yaml")  # PyYAML: a YAML 1.1 loader
+    for agent in AGENTS:
+        result = patcher("render", *agent_args(agent, incident), "--app", "on",
+                         "--output-dir", str(tmp_path / agent))
+        assert result.returncode == 0, result.stderr
+        folder = Path(json.loads(result.stdout)["path"])
+        jobs = [doc for doc in yaml.safe_load_all((folder / "job.yaml").read_text())]
+        env = {e["name"]: e.get("value") for e in jobs[0]["spec"]["template"]["spec"]["containers"][0]["env"]}
+        if agent == "evidence-collector":
+            assert env["INCIDENT_ID"] == incident and env["APP_ID"] == "on"
+        for path in folder.glob("*.yaml"):
+            for document in yaml.safe_load_all(path.read_text()):
+                labels = document.get("metadata", {}).get("labels", {})
+                if "pathops.io/incident-id" in labels:
+                    assert labels["pathops.io/incident-id"] == incident and labels["pathops.io/app"] == "on"
+    namespace = render_namespace("on", "on-agents", "on-preflight", Egress())
+    for text in namespace.values():
+        for document in yaml.safe_load_all(text):
+            assert all(isinstance(v, str) for v in document.get("metadata", {}).get("labels", {}).values())

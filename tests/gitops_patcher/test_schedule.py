@@ -104,6 +104,11 @@ def test_prune_refuses_a_bad_duration(gitops_remote: Path) -> None:
     assert result.returncode == 2 and "duration" in result.stderr
 
 
+def test_prune_refuses_an_absurd_duration_before_touching_the_repository(tmp_path: Path) -> None:
+    result = patcher("prune", "--older-than", "99999999999999999999d", "--repo", (tmp_path / "none").as_uri())
+    assert result.returncode == 2 and "is longer than" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_unreachable_repository_is_exit_5(tmp_path: Path) -> None:
     result = patcher("schedule", *agent_args("evidence-collector"), "--repo", (tmp_path / "missing.git").as_uri())
     assert result.returncode == 5

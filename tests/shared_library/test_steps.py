@@ -11,6 +11,9 @@ from typing import Any
 
 import pytest
 
+from pathops_contracts.errors import InvalidInput
+from pathops_contracts.identifiers import TIME_WINDOW
+
 ROOT = Path(__file__).resolve().parents[2]
 SHA = "4f2c1d8e9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d"
 DIGEST = "sha256:" + "3" * 64
@@ -65,6 +68,21 @@ CASES: dict[str, dict[str, Any]] = {
     "verification": {"step": "scheduleVerificationAgent",
                      "config": {"app": "shop-frontend", "verificationId": "VER-7", "gitopsRepo": GITOPS,
                                 "expectedCommitSha": SHA, "specFile": "deploy/verification.yaml"}},
+    **{f"verification spec {name}": {
+        "step": "scheduleVerificationAgent",
+        "config": {"app": "shop-frontend", "verificationId": "VER-7", "gitopsRepo": GITOPS, key: value}}
+       for name, (key, value) in {
+           "absolute": ("specFile", "/proc/self/environ"), "dotdot": ("specFile", "../../proc/self/environ"),
+           "inner dotdot": ("specFile", "deploy/../../../etc/passwd"), "hidden": ("specFile", "deploy/.git/config"),
+           "double slash": ("specFile", "deploy//x.yaml"), "root dotdot": ("specRoot", ".."),
+           "root absolute": ("specRoot", "/"), "root dot": ("specRoot", "."),
+       }.items()},
+    **{f"evidence window {window}": {
+        "step": "scheduleEvidenceCollector",
+        "config": {"app": "shop-frontend", "incidentId": "INC-1", "gitopsRepo": GITOPS, "timeWindow": window}}
+       for window in ("7d", "1h30m", "2026-11-27T09:00:00Z/2026-11-27T10:00:00Z", "99999999999999999999d", "8d",
+                      "0m", "0001-01-01T00:00:00Z/0001-01-02T00:00:00Z", "2026-02-30T09:00:00Z/2026-03-01T09:00:00Z",
+                      "2026-11-27T10:00:00Z/2026-11-27T09:00:00Z")},
     "notify": {"step": "notifyControlPlane", "config": {"job": "create-mr-from-patch", "changesetId": "CS-17"}},
     "notify bad status": {"step": "notifyControlPlane", "config": {"job": "x", "status": "exploded"}},
 }
@@ -172,6 +190,40 @@ def test_verification_step(results: dict[str, dict[str, Any]]) -> None:
     (sh,) = shells(results["verification"])
     assert sh["env"]["AGENT"] == "verification-agent" and sh["env"]["ENV"] == "preflight"
     assert sh["env"]["EXPECTED_COMMIT_SHA"] == SHA and sh["env"]["VERIFICATION_SPEC_FILE"] == "deploy/verification.yaml"
+    assert sh["env"]["VERIFICATION_SPEC_ROOT"] == "verification-spec"
+
+
+@pytest.mark.parametrize("case", [name for name in CASES if name.startswith("verification spec ")])
+def test_a_spec_path_that_could_leave_its_root_is_refused_before_anything_runs(
+        results: dict[str, dict[str, Any]], case: str) -> None:
+    key = next(iter(set(CASES[case]["config"]) & {"specFile", "specRoot"}))
+    assert results[case]["error"] == f"[scheduleVerificationAgent] {key} is not a valid path"
+    assert shells(results[case]) == []
+
+
+@pytest.mark.parametrize("window", [name.removeprefix("evidence window ") for name in CASES
+                                    if name.startswith("evidence window ")])
+def test_time_windows_follow_the_python_rule(results: dict[str, dict[str, Any]], window: str) -> None:
+    result = results[f"evidence window {window}"]
+    try:
+        TIME_WINDOW.check(window)
+    except InvalidInput:
+        assert result["error"] == ("[scheduleEvidenceCollector] timeWindow must be a window of 1s to 7d "
+                                   "in the years 2000-2999")
+        assert shells(result) == []
+    else:
+        assert result["error"] is None
+        assert shells(result)[0]["env"]["TIME_WINDOW"] == window
+
+
+def test_the_verification_job_reads_the_spec_from_the_default_branch_only() -> None:
+    """The spec that judges a change must not come from it: its own checkout, a fixed branch."""
+    pipeline = (ROOT / "jenkins" / "schedule-verification-agent" / "Jenkinsfile").read_text()
+    fetch = pipeline[pipeline.index("stage('Fetch the verification spec"):pipeline.index("stage('Schedule")]
+    assert "dir('verification-spec')" in fetch and "deleteDir()" in fetch
+    assert 'branches: [[name: "refs/heads/${env.SPEC_BRANCH}"]]' in fetch
+    assert "SPEC_BRANCH = 'main'" in pipeline and "params." not in fetch.replace("params.app", "")
+    assert "specRoot: 'verification-spec'" in pipeline
 
 
 def test_notify_reports_the_build_result(results: dict[str, dict[str, Any]]) -> None:

@@ -16,7 +16,7 @@ from werkzeug import Request, Response
 
 from golden_path.stand_ins.http_server import BackgroundServer
 from golden_path.stand_ins.kube_api import FakeKubernetes, write_kubeconfig
-from golden_path.stand_ins.kube_objects import container, deployment, pod, replicaset, running
+from golden_path.stand_ins.kube_objects import container, deployment, pod, replicaset, running, waiting
 from pathops_contracts.kube_reader import KubeReader
 from tests.conftest import free_port
 from verification_agent.checks import Context, http_check, overall, prometheus_check, restarts_check, rollout_check
@@ -94,7 +94,8 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     """A real Prometheus (Debian) scraping, every second, an exporter whose values the test sets."""
     if subprocess.run(["which", "prometheus"], capture_output=True).returncode != 0:
         pytest.fail("prometheus is missing: `make test` installs it (apt-get install prometheus)")
-    metrics: dict[str, float] = {"shop_error_ratio": 0.002, "shop_p99_latency_seconds": 0.12}
+    metrics: dict[str, float] = {"shop_error_ratio": 0.002, "shop_p99_latency_seconds": 0.12,
+                                 "shop_pod_a_error_ratio": 0.001, "shop_pod_b_error_ratio": 0.4}
 
     def exporter(environ: dict[str, Any], start_response: Any) -> Any:
         body = "".join(f"# TYPE {name} gauge\n{name} {value}\n" for name, value in metrics.items())
@@ -155,7 +156,22 @@ def test_prometheus_no_samples_is_inconclusive(prometheus: tuple[str, dict[str, 
 
 
 def test_prometheus_unset_is_inconclusive() -> None:
-    assert prometheus_check(promql("up"), context()).status == "inconclusive"
+    assert prometheus_check(promql("up", successCondition="result == 1"), context()).status == "inconclusive"
+
+
+def test_prometheus_judges_every_series_not_only_the_first(prometheus: tuple[str, dict[str, float]]) -> None:
+    url, _ = prometheus
+    query = '{__name__=~"shop_pod_._error_ratio"}'  # pod a (first, healthy) and pod b (40% errors)
+    result = prometheus_check(promql(query, successCondition="result < 0.01"), context(prometheus=url))
+    assert result.status == "failed"
+    assert "1 of 2 series" in result.message and "shop_pod_b_error_ratio" in result.message
+    assert "shop_pod_a_error_ratio" not in result.message.split("last problem")[1]
+
+
+def test_prometheus_without_a_condition_never_passes(prometheus: tuple[str, dict[str, float]]) -> None:
+    url, _ = prometheus
+    result = prometheus_check(promql("max(shop_error_ratio)"), context(prometheus=url))
+    assert result.status == "inconclusive" and "no successCondition or failureCondition" in result.message
 
 
 # --- Kubernetes ------------------------------------------------------------------------------
@@ -245,15 +261,94 @@ def test_no_pods_is_inconclusive_and_overall_never_passes_without_evidence(
     assert overall([result]) == "inconclusive" and overall([]) == "inconclusive"
 
 
-def test_job_check_runs_the_command() -> None:
+def test_rollout_of_zero_replicas_is_not_passed(cluster: tuple[FakeKubernetes, KubeReader]) -> None:
+    api, reader = cluster
+    api.add(deployment("shop-frontend", NS, {"containers": [container("web", "x")]}, replicas=0))
+    for sha in (None, SHA):
+        result = rollout_check(rollout(), context(kube=reader, sha=sha))
+        assert result.status == "inconclusive" and "replicas: 0" in result.message
+        assert result.attempts == 1  # nothing to wait for
+
+
+def test_rollout_whose_pods_cannot_be_seen_is_not_passed(cluster: tuple[FakeKubernetes, KubeReader]) -> None:
+    api, reader = cluster
+    owner = deployment("shop-frontend", NS, {"containers": [container("web", "x")]}, replicas=2, ready=2)
+    owner["status"]["availableReplicas"] = 2
+    api.add(owner)  # the status says ready, yet no pod matches the selector
+    result = rollout_check(rollout(), context(kube=reader))
+    assert result.status == "inconclusive" and "no pod matches app.kubernetes.io/name=shop-frontend" in result.message
+
+
+def _restarts(window: str = "400ms") -> dict[str, Any]:
+    return {"name": "restarts", "type": "restarts", "workload": "deployment/shop-frontend", "window": window}
+
+
+def _during_the_window(change: Any) -> threading.Thread:
+    def later() -> None:
+        time.sleep(0.15)
+        change()
+
+    thread = threading.Thread(target=later)
+    thread.start()
+    return thread
+
+
+def test_a_pod_replaced_by_an_oom_killed_one_fails(cluster: tuple[FakeKubernetes, KubeReader]) -> None:
+    api, reader = cluster
+    _rollout(api, ready=2)
+    rs = next(iter(api.objects["replicasets"][NS].values()))
+    oom = {"exitCode": 137, "reason": "OOMKilled", "finishedAt": "2026-11-27T10:00:00Z"}
+
+    def replace() -> None:
+        del api.objects["pods"][NS]["web-a"]
+        api.add(pod("web-c", rs, [waiting("web", "x", "CrashLoopBackOff", restarts=0, last_terminated=oom)]))
+
+    thread = _during_the_window(replace)
+    result = restarts_check(_restarts(), context(kube=reader))
+    thread.join()
+    assert result.status == "failed" and "OOMKilled" in result.message and "web-c/web" in result.message
+
+
+def test_a_pod_that_vanished_or_came_back_new_is_not_passed(cluster: tuple[FakeKubernetes, KubeReader]) -> None:
+    api, reader = cluster
+    _rollout(api, ready=2)
+    thread = _during_the_window(lambda: api.objects["pods"][NS].pop("web-b"))
+    vanished = restarts_check(_restarts(), context(kube=reader))
+    thread.join()
+    assert vanished.status == "inconclusive" and "gone: ['web-b']" in vanished.message
+
+    def same_name_new_pod() -> None:  # a StatefulSet pod recreated: same name, new uid, restartCount 0
+        fresh = dict(api.objects["pods"][NS]["web-a"])
+        fresh["metadata"] = {**fresh["metadata"], "uid": "uid-pod-web-a-2"}
+        api.add(fresh)
+
+    thread = _during_the_window(same_name_new_pod)
+    recreated = restarts_check(_restarts(), context(kube=reader))
+    thread.join()
+    assert recreated.status == "inconclusive" and "pods changed during the window" in recreated.message
+
+
+def test_job_check_runs_an_allowed_command() -> None:
     from verification_agent.checks import job_check
 
-    passing = job_check({"name": "smoke", "type": "job", "command": ["python3", "-c", "print('3 passed')"]}, context())
+    allowed = context(allowed_job_commands=frozenset({"python3", "sleep", "no-such-smoke-test"}))
+    passing = job_check({"name": "smoke", "type": "job", "command": ["python3", "-c", "print('3 passed')"]}, allowed)
     assert passing.status == "passed" and "3 passed" in passing.message
     failing = job_check({"name": "smoke", "type": "job", "command": ["python3", "-c", "raise SystemExit(1)"]},
-                        context())
+                        allowed)
     assert failing.status == "failed" and failing.message.startswith("exit 1")
-    slow = job_check({"name": "smoke", "type": "job", "command": ["sleep", "5"], "timeout": "200ms"}, context())
+    slow = job_check({"name": "smoke", "type": "job", "command": ["sleep", "5"], "timeout": "200ms"}, allowed)
     assert slow.status == "failed" and "timed out" in slow.message
-    missing = job_check({"name": "smoke", "type": "job", "command": ["no-such-smoke-test"]}, context())
+    missing = job_check({"name": "smoke", "type": "job", "command": ["no-such-smoke-test"]}, allowed)
     assert missing.status == "inconclusive"
+
+
+def test_job_check_without_an_allow_list_runs_nothing(tmp_path: Path) -> None:
+    from verification_agent.checks import job_check
+
+    marker = tmp_path / "ran"
+    check = {"name": "smoke", "type": "job", "command": ["python3", "-c", f"open({str(marker)!r}, 'w')"]}
+    for allowed in (frozenset(), frozenset({"/usr/bin/python3", "python"})):
+        result = job_check(check, context(allowed_job_commands=allowed))
+        assert result.status == "inconclusive" and "not an allowed job command" in result.message
+    assert not marker.exists()

@@ -19,10 +19,11 @@ from pathops_contracts.artifact_store import ArtifactStore, StoreSettings
 from pathops_contracts.contracts import VERIFICATION_REPORT, validate_document
 
 
-def run(spec: Path, store: StoreSettings, callback: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def run(spec: Path, store: StoreSettings, callback: str, tmp_path: Path,
+        **extra: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "APP_ID": "shop-frontend", "VERIFICATION_ID": "VER-7", "VERIFICATION_SPEC": str(spec),
            "MINIO_ENDPOINT": store.endpoint, "MINIO_BUCKET": store.bucket, "CONTROL_PLANE_CALLBACK_URL": callback,
-           "OUTPUT_DIR": str(tmp_path / "out"), "NO_KUBERNETES": "1"}
+           "OUTPUT_DIR": str(tmp_path / "out"), "NO_KUBERNETES": "1", **extra}
     return subprocess.run([str(Path(sys.executable).parent / "verification-agent"), "verify"], env=env,
                           capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120, check=False)
 
@@ -104,3 +105,61 @@ def test_the_demo_apps_spec_is_valid() -> None:
 
     spec = load_spec(Path(__file__).resolve().parents[2] / "examples/shop-frontend/deploy/verification.yaml")
     assert [c["type"] for c in spec["checks"]] == ["rollout", "http", "restarts", "prometheus"]
+
+
+SIGNING_KEY = "callback-signing-key-0123456789abcdef"
+# What an attacker's job check does once the environment is taken away: read the agent's own.
+STEAL = ("import os; e = dict(l.split('=', 1) for l in open(f'/proc/{os.getppid()}/environ').read().split(chr(0)) "
+         "if '=' in l); print('stolen', e.get('CALLBACK_SIGNING_KEY'), e.get('AWS_SECRET_ACCESS_KEY'))")
+
+
+def job_spec(tmp_path: Path, code: str) -> Path:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(json.dumps({"checks": [{"name": "smoke", "type": "job", "command": ["python3", "-c", code]}]}))
+    return spec
+
+
+def test_a_job_check_is_refused_unless_the_operator_allows_its_command(
+        tmp_path: Path, store_settings: StoreSettings, artifact_store: ArtifactStore,
+        receiver: tuple[str, list[dict[str, Any]]]) -> None:
+    url, received = receiver
+    marker = tmp_path / "ran"
+    result = run(job_spec(tmp_path, f"open({str(marker)!r}, 'w')"), store_settings, url, tmp_path)
+    assert result.returncode == 7, result.stderr
+    assert not marker.exists()
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert "'python3' is not an allowed job command" in report["checks"][0]["message"]
+    assert received[0]["status"] == "inconclusive"
+
+
+def test_a_job_check_gets_no_credentials_and_its_output_is_masked_before_upload(
+        tmp_path: Path, store_settings: StoreSettings, artifact_store: ArtifactStore,
+        receiver: tuple[str, list[dict[str, Any]]]) -> None:
+    url, received = receiver
+    environment = "import os; print('env', sorted(os.environ)); " + STEAL
+    result = run(job_spec(tmp_path, environment), store_settings, url, tmp_path,
+                 CALLBACK_SIGNING_KEY=SIGNING_KEY, VERIFICATION_JOB_COMMANDS="python3 /opt/smoke")
+    assert result.returncode == 0, result.stderr
+    fetched = tmp_path / "fetched.json"
+    artifact_store.get(json.loads(result.stdout)["report_id"], fetched)
+    junit = tmp_path / "fetched.junit.xml"
+    artifact_store.get(json.loads(result.stdout)["report_id"], junit, suffix=".junit.xml")
+    message = json.loads(fetched.read_text())["checks"][0]["message"]
+    assert "env ['HOME', 'LANG', 'LC_ALL', 'PATH', 'TMPDIR']" in message  # nothing of the agent's environment
+    assert "stolen **** ****" in message  # what it read from /proc anyway was masked
+    for text in (fetched.read_text(), junit.read_text(), result.stdout, result.stderr,
+                 (tmp_path / "out" / "report.json").read_text(), json.dumps(received)):
+        assert SIGNING_KEY not in text and "pathops-test-secret" not in text
+
+
+def test_a_report_that_still_holds_a_secret_is_not_uploaded(
+        tmp_path: Path, store_settings: StoreSettings, artifact_store: ArtifactStore,
+        receiver: tuple[str, list[dict[str, Any]]]) -> None:
+    url, received = receiver
+    # A token equal to the target namespace: the report must name the namespace, so masking cannot help.
+    result = run(job_spec(tmp_path, "print(1)"), store_settings, url, tmp_path,
+                 CONTROL_PLANE_TOKEN="shop-frontend-preflight", VERIFICATION_JOB_COMMANDS="python3")
+    assert result.returncode == 4, result.stderr
+    assert "still holds a known secret value after masking; nothing was uploaded" in result.stderr
+    assert received == [] and not (tmp_path / "out").exists()
+    assert artifact_store._client.list_objects_v2(Bucket=store_settings.bucket).get("KeyCount") == 0

@@ -1,5 +1,8 @@
 package io.pathops.jenkins
 
+import java.text.ParseException
+import java.text.SimpleDateFormat
+
 /**
  * The identifier rules of pathops_contracts.identifiers, checked before anything runs.
  * A step refuses a malformed value with error "[step] ..." instead of passing it on.
@@ -12,6 +15,15 @@ class Inputs implements Serializable {
     private static final String IMAGE_TAG = /(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?/
     private static final String WORKLOAD_KIND = /(deployment|statefulset|daemonset|job|cronjob|replicaset|pod)/
     private static final String PROJECT_SEGMENT = /[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?/
+    // A segment starts with a letter, digit or '_': never '.', '..', empty or hidden.
+    private static final String PATH_SEGMENT = /[A-Za-z0-9_][A-Za-z0-9_.-]*/
+    private static final String TIMESTAMP = /[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z/
+
+    // The bounds of pathops_contracts.identifiers: MAX_TIME_WINDOW, EARLIEST_YEAR, LATEST_YEAR.
+    static final long MAX_WINDOW_SECONDS = 7L * 24 * 3600
+    static final int EARLIEST_YEAR = 2000
+    static final int LATEST_YEAR = 2999
+    private static final Map<String, Integer> UNIT_SECONDS = [s: 1, m: 60, h: 3600, d: 86400]
 
     static final Map<String, String> PATTERNS = [
         app             : /[a-z0-9]([a-z0-9-]{0,38}[a-z0-9])?/,
@@ -22,13 +34,13 @@ class Inputs implements Serializable {
         snapshotId      : /snap-[0-9a-f]{32}/,
         patchId         : /patch-[0-9a-f]{32}/,
         projectPath     : PROJECT_SEGMENT + '(/' + PROJECT_SEGMENT + ')+',
-        timeWindow      : /([0-9]+[smhd])+/,
+        timeWindow      : /([0-9]+[smhd])+/ + '|' + TIMESTAMP + '/' + TIMESTAMP,
         image           : IMAGE_NAME + IMAGE_TAG,
         imageRepository : IMAGE_NAME,
         url             : /https?:\/\/[A-Za-z0-9.-]+(:[0-9]{1,5})?(\/[A-Za-z0-9._~\/-]*)?/,
         gitUrl          : /(https?|ssh|file):\/\/[A-Za-z0-9@._:~\/-]+/,
         credentialsId   : /[A-Za-z0-9._-]{1,128}/,
-        path            : /[A-Za-z0-9_][A-Za-z0-9_.\/-]{0,254}/,
+        path            : PATH_SEGMENT + '(/' + PATH_SEGMENT + ')*',
         workload        : WORKLOAD_KIND + /\/[a-z0-9]([a-z0-9.-]*[a-z0-9])?/,
         label           : /[A-Za-z0-9:._-]{1,64}/,
     ]
@@ -46,9 +58,43 @@ class Inputs implements Serializable {
                 return
             }
             String text = value
-            if (text.length() > 512 || !(text ==~ PATTERNS[rule])) {
+            if (text.length() > (rule == 'path' ? 255 : 512) || !(text ==~ PATTERNS[rule])) {
                 script.error("[${step}] ${key} is not a valid ${rule}")
             }
+            if (rule == 'timeWindow' && !sensibleWindow(text)) {
+                script.error(
+                    "[${step}] ${key} must be a window of 1s to 7d in the years ${EARLIEST_YEAR}-${LATEST_YEAR}")
+            }
+        }
+    }
+
+    /** Not empty, at most MAX_WINDOW_SECONDS, and an interval between real dates that ends after it starts. */
+    static boolean sensibleWindow(String text) {
+        if (text.contains('/')) {
+            List<Long> moments = text.split('/').collect { String part -> epochSeconds(part) }
+            long seconds = moments[1] - moments[0]
+            return !moments.contains(-1L) && seconds > 0 && seconds <= MAX_WINDOW_SECONDS
+        }
+        BigInteger total = BigInteger.ZERO
+        (text =~ /([0-9]+)([smhd])/).each { List<String> match ->
+            total += new BigInteger(match[1]) * UNIT_SECONDS[match[2]]
+        }
+        return total > BigInteger.ZERO && total <= BigInteger.valueOf(MAX_WINDOW_SECONDS)
+    }
+
+    /** Seconds since the epoch, or -1 when there is no such date or its year is out of bounds. */
+    private static long epochSeconds(String text) {
+        int year = text.substring(0, 4) as int
+        if (year < EARLIEST_YEAR || year > LATEST_YEAR) {
+            return -1L
+        }
+        SimpleDateFormat format = new SimpleDateFormat("yyyy-MM-dd'T'HH:mm:ss'Z'", Locale.ROOT)
+        format.lenient = false
+        format.timeZone = TimeZone.getTimeZone('UTC')
+        try {
+            return format.parse(text).time.intdiv(1000)
+        } catch (ParseException ignored) {
+            return -1L
         }
     }
 }
