@@ -2,7 +2,9 @@
 
 Rerunning with the same inputs changes nothing: the commit is reproducible (committer
 date = author date, fixed identity), so the branch already holds it, and the MR body is
-already the one we would write. A branch moved by a person is never overwritten.
+already the one we would write. A branch moved by a person is never overwritten, and a
+merge request is only ever changed when it carries this tool's verified marker (and, when
+GitLab says who the token is, was opened by the tool's own account).
 """
 
 from __future__ import annotations
@@ -12,14 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from mr_creator.description import ChangeSetMarker, parse_marker, render_body, title_for
+from mr_creator.description import render_body, title_for
+from mr_creator.marker import ChangeSetMarker, MarkerScope, verified_marker
 from mr_creator.merge_requests import MergeRequest, ProjectInfo
 from mr_creator.naming import branch_name
 from mr_creator.patch_bundle import open_patch_bundle
 from mr_creator.source_repository import SourceRepository
 from pathops_contracts import __version__
 from pathops_contracts.artifact_store import ArtifactStore
-from pathops_contracts.errors import ContractViolation
+from pathops_contracts.errors import ContractViolation, InvalidInput
 from pathops_contracts.patch_policy import PolicyLimits, violations
 
 log = logging.getLogger(__name__)
@@ -29,6 +32,7 @@ class MergeRequests(Protocol):
     """What core needs of GitLab (GitLabProject in production, anything alike in tests)."""
 
     def info(self) -> ProjectInfo: ...
+    def tool_user_id(self) -> int | None: ...
     def find_open(self, source_branch: str) -> MergeRequest | None: ...
     def create(self, source_branch: str, target_branch: str, title: str, description: str,
                labels: list[str]) -> tuple[MergeRequest, bool]: ...
@@ -51,6 +55,7 @@ class MergeRequestOrder:
     extra_fields: dict[str, str] = field(default_factory=dict)
     git_url: str | None = None
     policy: PolicyLimits = field(default_factory=PolicyLimits)
+    marker_key: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -69,9 +74,13 @@ def create_merge_request(
     git_env: dict[str, str],
     scratch: Path,
 ) -> Outcome:
+    if not order.marker_key:
+        raise InvalidInput("mr-creator needs a key to sign its changeset marker: set MR_MARKER_KEY "
+                           "or CALLBACK_SIGNING_KEY")
     bundle = open_patch_bundle(store, order.patch_id, order.source_commit_sha, scratch)
     metadata = bundle.metadata
     branch = branch_name(order.changeset_id, metadata["summary"])
+    scope = MarkerScope(order.marker_key, order.src_repo, branch)
     project = gitlab.info()
     source = SourceRepository.fetch_commit(
         order.git_url or project.http_url_to_repo, order.source_commit_sha, scratch / "source", git_env
@@ -80,7 +89,11 @@ def create_merge_request(
     _check_policy(source, order, bundle.mbox.stat().st_size, metadata["files_touched"])
 
     existing = gitlab.find_open(branch)
-    marker = parse_marker(existing.description) if existing else None
+    marker = None
+    if existing is not None:
+        marker = _ours(existing, scope, gitlab)
+        if marker is None:
+            return _not_ours(existing, branch, source.remote_head(branch))
     remote = source.remote_head(branch)
     if remote is None:
         source.push(head, branch, expected_remote=None)
@@ -108,18 +121,38 @@ def create_merge_request(
         tool_version=__version__,
     )
     title = title_for(metadata["summary"], order.draft, order.title_prefix)
-    body = render_body(order.template_text, metadata, bundle.analysis, new_marker, order.extra_fields)
+    body = render_body(order.template_text, metadata, bundle.analysis, new_marker, scope, order.extra_fields)
     labels = sorted({"pathops::autofix", f"incident::{metadata['incident_id']}", *order.labels})
 
     if existing is None:
         mr, created = gitlab.create(branch, project.default_branch, title, body, labels)
         if created:
             return Outcome("created", mr.web_url, branch, head, f"opened !{mr.iid}")
+        if _ours(mr, scope, gitlab) is None:  # opened by someone else between our lookup and our create
+            return _not_ours(mr, branch, head)
         existing = mr
     if (existing.title, existing.description, sorted(existing.labels)) == (title, body, labels):
         return Outcome("unchanged", existing.web_url, branch, head, f"!{existing.iid} is up to date")
     gitlab.update(existing.iid, title, body, labels)
     return Outcome("updated", existing.web_url, branch, head, f"updated !{existing.iid}")
+
+
+def _ours(mr: MergeRequest, scope: MarkerScope, gitlab: MergeRequests) -> ChangeSetMarker | None:
+    """The MR's marker if this tool wrote it: signed with our key, for this branch, by our account."""
+    marker = verified_marker(mr.description, scope)
+    if marker is None:
+        return None
+    tool_user = gitlab.tool_user_id()
+    if tool_user is not None and mr.author_id != tool_user:
+        return None
+    return marker
+
+
+def _not_ours(mr: MergeRequest, branch: str, remote: str | None) -> Outcome:
+    detail = (f"merge request !{mr.iid} ({mr.web_url}) on branch {branch} was not opened by the PathOps "
+              "autopilot; leaving the merge request and the branch as they are")
+    log.warning("merge request of someone else on our branch", extra={"iid": mr.iid, "branch": branch})
+    return Outcome("conflict", mr.web_url, branch, remote or "", detail)
 
 
 def _check_policy(source: SourceRepository, order: MergeRequestOrder, patch_bytes: int, declared: list[str]) -> None:

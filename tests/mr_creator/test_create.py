@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from mr_creator.description import parse_marker
 from pathops_contracts.artifact_store import artifact_key
 from pathops_contracts.bundles import read_member, write_bundle
 from tests.git_fixtures import DEVELOPER, build_patch_bundle, fix_probe_path, git, upload_bundle
-from tests.mr_creator.conftest import World
+from tests.mr_creator.conftest import World, parse_marker
 
 BRANCH = "cs-17-fix-readiness-probe-path-healthz-health"
 
