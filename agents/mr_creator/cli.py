@@ -28,6 +28,7 @@ from pathops_contracts.errors import InvalidInput, NegativeOutcome, PathOpsError
 from pathops_contracts.git_env import GitIdentity, git_environment
 from pathops_contracts.identifiers import ARTIFACT_ID, CHANGESET_ID, COMMIT_SHA, PROJECT_PATH
 from pathops_contracts.logs import mask_secret
+from pathops_contracts.patch_policy import DEFAULT_PROTECTED, PolicyLimits
 
 log = logging.getLogger("mr_creator")
 
@@ -76,6 +77,10 @@ def _fields(values: tuple[str, ...]) -> dict[str, str]:
             help="Committer name of the applied patch.")
 @env_option("--git-author-email", envvar="PATHOPS_GIT_EMAIL", default=GitIdentity.email, show_default=True,
             help="Committer email of the applied patch.")
+@env_option("--protected-path", "protected_paths", envvar="MR_PROTECTED_PATHS", multiple=True,
+            default=DEFAULT_PROTECTED, show_default=True,
+            help="Glob a patch may not touch, on top of .git/, .gitlab-ci.yml, .gitlab/ and what the CI "
+                 "configuration includes (repeatable; the variable is whitespace-separated). Replaces the default.")
 @env_option("--marker-key", envvar="MR_MARKER_KEY", default=None,
             help="HMAC key of the changeset marker that identifies this tool's merge requests; "
                  "default: the callback signing key (CALLBACK_SIGNING_KEY).")
@@ -101,6 +106,7 @@ def create(
     callback_url: str,
     git_author_name: str,
     git_author_email: str,
+    protected_paths: tuple[str, ...],
     marker_key: str | None,
     scratch_dir: Path | None,
     store: StoreSettings,
@@ -130,6 +136,7 @@ def create(
         extra_fields=_fields(fields),
         git_url=git_url,
         marker_key=key.encode(),
+        policy=PolicyLimits(protected_paths=tuple(protected_paths)),
     )
     control_plane = ControlPlane(callbacks)
     identity = GitIdentity(git_author_name, git_author_email)

@@ -14,16 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from mr_creator.description import render_body, title_for
+from mr_creator.description import commit_message, render_body, title_for
 from mr_creator.marker import ChangeSetMarker, MarkerScope, verified_marker
 from mr_creator.merge_requests import MergeRequest, ProjectInfo
 from mr_creator.naming import branch_name
 from mr_creator.patch_bundle import open_patch_bundle
-from mr_creator.source_repository import SourceRepository
+from mr_creator.source_repository import PatchCommit, SourceRepository
 from pathops_contracts import __version__
 from pathops_contracts.artifact_store import ArtifactStore
 from pathops_contracts.errors import ContractViolation, InvalidInput
-from pathops_contracts.patch_policy import PolicyLimits, violations
+from pathops_contracts.patch_policy import MAX_CI_FILE_BYTES, PolicyLimits, ci_protected_patterns, violations
 
 log = logging.getLogger(__name__)
 
@@ -85,8 +85,14 @@ def create_merge_request(
     source = SourceRepository.fetch_commit(
         order.git_url or project.http_url_to_repo, order.source_commit_sha, scratch / "source", git_env
     )
-    head = source.apply_mbox(bundle.mbox)
-    _check_policy(source, order, bundle.mbox.stat().st_size, metadata["files_touched"])
+    source.apply_mbox(bundle.mbox)
+    base = order.source_commit_sha
+    commits = source.commits(base)
+    ci_paths = ci_protected_patterns(project.ci_config_path, order.src_repo,
+                                     lambda path: source.read_at(base, path, MAX_CI_FILE_BYTES),
+                                     lambda: source.files_at(base))
+    _check_policy(source, order, commits, ci_paths, bundle.mbox.stat().st_size, metadata["files_touched"])
+    head = source.rewrite(base, commits, lambda commit: commit_message(commit.message, commit.author))
 
     existing = gitlab.find_open(branch)
     marker = None
@@ -155,11 +161,17 @@ def _not_ours(mr: MergeRequest, branch: str, remote: str | None) -> Outcome:
     return Outcome("conflict", mr.web_url, branch, remote or "", detail)
 
 
-def _check_policy(source: SourceRepository, order: MergeRequestOrder, patch_bytes: int, declared: list[str]) -> None:
-    changes = source.changes(order.source_commit_sha)
-    problems = violations(changes, patch_bytes, order.policy)
-    touched = sorted(change.path for change in changes)
-    if touched != sorted(declared):
-        problems.append(f"the patch touches {touched} but metadata.json declares {sorted(declared)}")
+def _check_policy(source: SourceRepository, order: MergeRequestOrder, commits: list[PatchCommit],
+                  ci_paths: tuple[str, ...], patch_bytes: int, declared: list[str]) -> None:
+    """The policy on the net diff AND on every commit: a commit that a later one reverts is pushed too."""
+    problems = violations(source.changes(order.source_commit_sha), patch_bytes, order.policy, ci_paths)
+    touched: set[str] = set()
+    for commit in commits:
+        changes = source.changes(f"{commit.sha}^", commit.sha)
+        touched.update(change.path for change in changes)
+        problems += [f"commit {commit.sha[:12]}: {problem}"
+                     for problem in violations(changes, 0, order.policy, ci_paths) if problem not in problems]
+    if sorted(touched) != sorted(declared):
+        problems.append(f"the patch touches {sorted(touched)} but metadata.json declares {sorted(declared)}")
     if problems:
         raise ContractViolation("patch policy refused the change: " + "; ".join(problems))

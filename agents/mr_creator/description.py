@@ -14,7 +14,7 @@ from string import Template
 from typing import Any
 
 from mr_creator.marker import ChangeSetMarker, MarkerScope, render_marker
-from mr_creator.untrusted_text import code_span, fenced, neutralize, one_line
+from mr_creator.untrusted_text import code_span, fenced, neutralize, normalize_lines, one_line
 from pathops_contracts.errors import InvalidInput
 
 MAX_TITLE = 255
@@ -67,6 +67,15 @@ def render_body(
     except (KeyError, ValueError) as error:
         raise InvalidInput(f"merge request template uses an unknown or malformed field: {error}") from error
     return body.rstrip() + "\n\n" + render_marker(marker, scope) + "\n"
+
+
+def commit_message(original: str, patch_from: str) -> str:
+    """The message of a pushed commit: the mail's message, neutralised, and its sender as a
+    `Patch-From:` trailer (not `Co-authored-by:`, which would credit that address with the
+    change). A `Patch-From:` line inside the mail's message is dropped: only ours counts."""
+    lines = [line for line in normalize_lines(original).split("\n") if not line.lower().startswith("patch-from:")]
+    text = neutralize("\n".join(lines).strip(), markdown=False) or "PathOps fix"
+    return f"{text}\n\nPatch-From: {one_line(patch_from, markdown=False)}\n"
 
 
 def default_template() -> str:

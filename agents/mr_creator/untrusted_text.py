@@ -30,7 +30,8 @@ ZWSP = "\u200b"
 
 # Before the `/` of a would-be quick action: whitespace and Markdown block marks only.
 _QUICK_ACTION = re.compile(r"^((?:[^\S\n]|[>*+\-#|.)\[\]xX0-9])*)/", re.MULTILINE)
-_MENTION = re.compile("@(?!" + ZWSP + ")")
+# GitLab's mention pattern starts with (?<!\w), ASCII in Ruby: an address like a@b.io is no mention.
+_MENTION = re.compile("(?<![A-Za-z0-9_])@(?!" + ZWSP + ")")
 _REFERENCE = re.compile(r"([#!&~%$^])(?=[\w\"'])")
 _SPECIAL_REFERENCE = re.compile(r"(\[)(?=vulnerability:)|(\*)(?=iteration:)", re.IGNORECASE)
 _REFERENCE_URL = re.compile(r"/-(?=/(?:issues|merge_requests|work_items|epics|milestones|snippets)\b)")

@@ -42,12 +42,15 @@ def test_happy_path_opens_one_draft_mr_with_the_patch(world: World) -> None:
     assert (marker.patch_id, marker.base_sha, marker.changeset_id) == (patch_id, world.base_sha, "CS-17")
     assert marker.last_pushed_head == world.remote_head(BRANCH)
     assert "readiness probe passes in preflight" in mr["description"]
-    # The pushed commit: one commit on the base, the agent's author kept, the file fixed.
+    # The pushed commit: one commit on the base by the autopilot, the mail's sender as a trailer, the file fixed.
     head = world.remote_head(BRANCH)
     assert head == out["head"]
     assert git(world.remote, "rev-parse", f"{head}^") == world.base_sha
-    assert git(world.remote, "log", "-1", "--format=%an <%ae>|%cn", head) == (
-        "PathOps Fix Agent <fix-agent@pathops.io>|PathOps Autopilot"
+    assert git(world.remote, "log", "-1", "--format=%an <%ae>|%cn <%ce>", head) == (
+        "PathOps Autopilot <autopilot@pathops.io>|PathOps Autopilot <autopilot@pathops.io>"
+    )
+    assert git(world.remote, "log", "-1", "--format=%(trailers:key=Patch-From,valueonly)", head) == (
+        "PathOps Fix Agent <fix-agent@pathops.io>"
     )
     assert "path: /health\n" in git(world.remote, "show", f"{head}:deploy/deployment.yaml") + "\n"
     # Comments in the YAML survived (the patch is applied as text).
