@@ -97,9 +97,10 @@ def create_merge_request(
     existing = gitlab.find_open(branch)
     marker = None
     if existing is not None:
-        marker = _ours(existing, scope, gitlab)
-        if marker is None:
-            return _not_ours(existing, branch, source.remote_head(branch))
+        ownership = _ours(existing, scope, gitlab)
+        if isinstance(ownership, str):
+            return _not_ours(existing, branch, source.remote_head(branch), ownership)
+        marker = ownership
     remote = source.remote_head(branch)
     if remote is None:
         source.push(head, branch, expected_remote=None)
@@ -134,8 +135,9 @@ def create_merge_request(
         mr, created = gitlab.create(branch, project.default_branch, title, body, labels)
         if created:
             return Outcome("created", mr.web_url, branch, head, f"opened !{mr.iid}")
-        if _ours(mr, scope, gitlab) is None:  # opened by someone else between our lookup and our create
-            return _not_ours(mr, branch, head)
+        ownership = _ours(mr, scope, gitlab)
+        if isinstance(ownership, str):  # opened by someone else between our lookup and our create
+            return _not_ours(mr, branch, head, ownership)
         existing = mr
     if (existing.title, existing.description, sorted(existing.labels)) == (title, body, labels):
         return Outcome("unchanged", existing.web_url, branch, head, f"!{existing.iid} is up to date")
@@ -143,20 +145,21 @@ def create_merge_request(
     return Outcome("updated", existing.web_url, branch, head, f"updated !{existing.iid}")
 
 
-def _ours(mr: MergeRequest, scope: MarkerScope, gitlab: MergeRequests) -> ChangeSetMarker | None:
-    """The MR's marker if this tool wrote it: signed with our key, for this branch, by our account."""
+def _ours(mr: MergeRequest, scope: MarkerScope, gitlab: MergeRequests) -> ChangeSetMarker | str:
+    """The MR's marker if this tool wrote it (signed with our key, for this branch, by our account),
+    else why it is not ours."""
     marker = verified_marker(mr.description, scope)
     if marker is None:
-        return None
+        return "its description does not end with the autopilot's signed marker"
     tool_user = gitlab.tool_user_id()
     if tool_user is not None and mr.author_id != tool_user:
-        return None
+        return "another account opened it"
     return marker
 
 
-def _not_ours(mr: MergeRequest, branch: str, remote: str | None) -> Outcome:
-    detail = (f"merge request !{mr.iid} ({mr.web_url}) on branch {branch} was not opened by the PathOps "
-              "autopilot; leaving the merge request and the branch as they are")
+def _not_ours(mr: MergeRequest, branch: str, remote: str | None, why: str) -> Outcome:
+    detail = (f"merge request !{mr.iid} ({mr.web_url}) on branch {branch} is not the PathOps autopilot's "
+              f"({why}); leaving the merge request and the branch as they are")
     log.warning("merge request of someone else on our branch", extra={"iid": mr.iid, "branch": branch})
     return Outcome("conflict", mr.web_url, branch, remote or "", detail)
 

@@ -40,7 +40,7 @@ def _push_as_person(world: World, tmp_path: Path) -> str:
 def _assert_left_alone(world: World, result: subprocess.CompletedProcess[str], before: dict[str, object]) -> None:
     assert result.returncode == 3, result.stderr
     last = result.stderr.strip().splitlines()[-1]
-    assert "merge request !1" in last and "not opened by the PathOps autopilot" in last
+    assert "merge request !1" in last and "is not the PathOps autopilot's" in last
     mr = world.project.merge_requests[-1]
     assert {key: mr[key] for key in before} == before  # title, description, labels, no note
     assert world.callbacks[-1]["status"] == "conflict"
@@ -73,6 +73,7 @@ def test_a_copied_genuine_marker_on_a_persons_mr_is_not_enough(world: World) -> 
     result = world.run(world.bundle("newer.tar.gz", analysis="A newer analysis."))
     assert result.returncode == 3, result.stderr
     assert "merge request !2" in result.stderr.strip().splitlines()[-1]
+    assert "another account opened it" in result.stderr.strip().splitlines()[-1]
     mr = world.project.merge_requests[-1]
     assert {key: mr[key] for key in before} == before
 
@@ -98,3 +99,12 @@ def test_no_marker_key_is_exit_2(world: World) -> None:
     assert result.returncode == 2
     assert "MR_MARKER_KEY" in result.stderr.strip().splitlines()[-1]
     assert world.project.merge_requests == [] and world.callbacks == []
+
+
+def test_without_get_user_the_signed_marker_alone_decides(world: World) -> None:
+    assert world.run(world.bundle()).returncode == 0
+    world.gitlab.user_lookup_forbidden = True
+    second = world.run(world.bundle("second.tar.gz", analysis="Second look."))
+    assert second.returncode == 0, second.stderr
+    assert "Second look." in world.project.merge_requests[0]["description"]
+    assert ("GET", "/api/v4/user") in world.gitlab.requests

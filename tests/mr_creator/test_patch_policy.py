@@ -189,3 +189,12 @@ def test_a_rerun_pushes_the_same_rewritten_commit(world: World) -> None:
 def test_the_fix_agents_single_commit_bundle_still_passes(world: World) -> None:
     bundle = build_patch_bundle(world.remote, world.base_sha, fix_probe_path, world.root / "plain.tar.gz")
     assert world.run(upload_bundle(world.store, bundle)).returncode == 0
+
+
+def test_the_readme_states_the_default_protected_list() -> None:
+    from pathops_contracts.patch_policy import ALWAYS_PROTECTED, DEFAULT_PROTECTED
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### mr-creator"):]
+    for pattern in (*ALWAYS_PROTECTED, *DEFAULT_PROTECTED):
+        assert f"`{pattern.removesuffix('*')}" in section, pattern

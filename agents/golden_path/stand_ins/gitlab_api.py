@@ -38,6 +38,7 @@ class FakeGitLab:
         self.token = token
         self.base_url = base_url
         self.users: dict[str, dict[str, Any]] = {}
+        self.user_lookup_forbidden = False  # GET /user answers 403, as for a token without read_user
         self.add_user(token, username)
         self.projects: dict[int, FakeProject] = {}
         self.requests: list[tuple[str, str]] = []
@@ -111,7 +112,7 @@ class FakeGitLab:
             return _json({"message": "401 Unauthorized"}, 401)
         parts = [unquote(part) for part in raw_path.removeprefix("/api/v4/").split("/")]
         if parts == ["user"] and request.method == "GET":
-            return _json(user)
+            return _json({"message": "403 Forbidden"}, 403) if self.user_lookup_forbidden else _json(user)
         if len(parts) < 2 or parts[0] != "projects":
             return _json({"message": "404 Not Found"}, 404)
         project = self._project(parts[1])
