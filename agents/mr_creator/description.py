@@ -9,21 +9,26 @@ neutralised. The marker is appended after everything else (see `marker`).
 
 from __future__ import annotations
 
+import re
 from importlib import resources
 from string import Template
 from typing import Any
 
 from mr_creator.marker import ChangeSetMarker, MarkerScope, render_marker
-from mr_creator.untrusted_text import code_span, fenced, neutralize, normalize_lines, one_line
+from mr_creator.untrusted_text import ZWSP, code_span, fenced, neutralize, normalize_lines, one_line
 from pathops_contracts.errors import InvalidInput
 
 MAX_TITLE = 255
 MAX_ANALYSIS = 20_000
 
 
+# GitLab's draft prefixes ("Draft:", "[Draft]", "(draft)", "Draft ", old "WIP:"): only the tool decides.
+_DRAFT_PREFIX = re.compile(r"^([\[(]?(?:d(?=raft)|w(?=ip)))", re.IGNORECASE)
+
+
 def title_for(summary: str, draft: bool, prefix: str = "") -> str:
     first_line = summary.strip().splitlines()[0] if summary.strip() else "PathOps fix"
-    title = one_line(f"{prefix}{first_line}")
+    title = _DRAFT_PREFIX.sub(lambda m: m.group(1) + ZWSP, one_line(f"{prefix}{first_line}"))
     if draft:
         title = f"Draft: {title}"
     return title[:MAX_TITLE]

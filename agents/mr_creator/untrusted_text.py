@@ -31,10 +31,11 @@ ZWSP = "\u200b"
 # Before the `/` of a would-be quick action: whitespace and Markdown block marks only.
 _QUICK_ACTION = re.compile(r"^((?:[^\S\n]|[>*+\-#|.)\[\]xX0-9])*)/", re.MULTILINE)
 # GitLab's mention pattern starts with (?<!\w), ASCII in Ruby: an address like a@b.io is no mention.
-_MENTION = re.compile("(?<![A-Za-z0-9_])@(?!" + ZWSP + ")")
+# `_` is not exempt: `_@all_` renders as <em>@all</em>, a text node that starts with the mention.
+_MENTION = re.compile("(?<![A-Za-z0-9])@(?!" + ZWSP + ")")
 _REFERENCE = re.compile(r"([#!&~%$^])(?=[\w\"'])")
 _SPECIAL_REFERENCE = re.compile(r"(\[)(?=vulnerability:)|(\*)(?=iteration:)", re.IGNORECASE)
-_REFERENCE_URL = re.compile(r"/-(?=/(?:issues|merge_requests|work_items|epics|milestones|snippets)\b)")
+_REFERENCE_URL = re.compile(r"/(?=(?:-/)?(?:issues|merge_requests|work_items|epics|milestones|snippets)/)")
 _CLOSING_KEYWORD = re.compile(
     r"\b(clos(?:e[sd]?|ing)|fix(?:e[sd]|ing)?|resolv(?:e[sd]?|ing)|implement(?:s|ed|ing)?)"
     r"(?=:?[^\S\n]+(?:issues?[^\S\n]+)?(?:[#!]|\S*[#!/:]|[A-Z][A-Z0-9_]+-\d))",
@@ -54,7 +55,7 @@ def neutralize(text: str, *, markdown: bool = True) -> str:
     out = _MENTION.sub("@" + ZWSP, out)
     out = _REFERENCE.sub(lambda m: m.group(1) + ZWSP, out)
     out = _SPECIAL_REFERENCE.sub(lambda m: (m.group(1) or m.group(2)) + ZWSP, out)
-    out = _REFERENCE_URL.sub("/-" + ZWSP, out)
+    out = _REFERENCE_URL.sub("/" + ZWSP, out)
     out = _CLOSING_KEYWORD.sub(lambda m: m.group(1) + ZWSP, out)
     if markdown:
         out = out.replace("&", "&amp;").replace("<", "&lt;")

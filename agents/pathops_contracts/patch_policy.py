@@ -207,9 +207,14 @@ def _include_paths(include: Any, project_path: str) -> list[str]:
             if isinstance(project, str) and project.strip("/").lower() == project_path.lower():
                 files = item.get("file")
                 paths += [f for f in (files if isinstance(files, list) else [files]) if isinstance(f, str)]
-    return [_as_pattern(path) for path in paths]
+    return [pattern for path in paths for pattern in _as_patterns(path)]
 
 
-def _as_pattern(path: str) -> str:
-    pattern = _VARIABLE.sub("*", path.strip()).lstrip("/")
-    return pattern or "*"
+def _as_patterns(path: str) -> list[str]:
+    """`$VAR` -> `*`; a leading variable may also stand for nothing (`$CI_PROJECT_DIR/ci.yml`)."""
+    pattern = _VARIABLE.sub("*", path.strip()).lstrip("/") or "*"
+    patterns = [pattern]
+    while pattern.startswith("*/"):
+        pattern = pattern[2:].lstrip("/")
+        patterns.append(pattern)
+    return patterns

@@ -198,3 +198,21 @@ def test_the_readme_states_the_default_protected_list() -> None:
     section = readme[readme.index("### mr-creator"):]
     for pattern in (*ALWAYS_PROTECTED, *DEFAULT_PROTECTED):
         assert f"`{pattern.removesuffix('*')}" in section, pattern
+
+
+def test_ci_patterns_with_variables_and_limits() -> None:
+    from pathops_contracts.errors import ContractViolation
+    from pathops_contracts.patch_policy import ci_protected_patterns
+
+    files = {".gitlab-ci.yml": b"include:\n  - local: ci/$CI_ENV.yml\n  - ${CI_PROJECT_DIR}/root.yml\n"}
+    patterns = ci_protected_patterns(None, "shop/app", files.get, lambda: ["ci/prod.yml", "root.yml"])
+    assert patterns == (".gitlab-ci.yml", "ci/*.yml", "*/root.yml", "root.yml")
+    # An include of everything (a variable alone) protects everything: what it runs is unknown.
+    assert "*" in ci_protected_patterns(None, "shop/app", {".gitlab-ci.yml": b"include: $X\n"}.get, list)
+    # A configuration kept in another project protects nothing here; a looping include ends.
+    assert ci_protected_patterns("ci.yml@other/project", "shop/app", files.get, list) == ()
+    loop = {".gitlab-ci.yml": b"include: a.yml\n", "a.yml": b"include: .gitlab-ci.yml\n"}
+    assert ci_protected_patterns(None, "shop/app", loop.get, list) == (".gitlab-ci.yml", "a.yml")
+    many = {".gitlab-ci.yml": b"include: 'f/*.yml'\n"}
+    with pytest.raises(ContractViolation, match="more than 150"):
+        ci_protected_patterns(None, "shop/app", many.get, lambda: [f"f/{n}.yml" for n in range(200)])

@@ -26,8 +26,9 @@ CLOSING = re.compile(
     r"(:?) +(?:(?:issues? +)?" + ISSUE_REF + r"(?:(?: *,? +and +| *,? *)?)|([A-Z][A-Z0-9_]+-\d+))+)"
 )
 QUICK_ACTION = re.compile(r"^\s*(?:[>*+-]\s*|\d+[.)]\s*|\[[ xX]\]\s*)*/[a-z_]+", re.MULTILINE)
-MENTION = re.compile(r"(?<![A-Za-z0-9_])@[A-Za-z0-9_.-]")
-REFERENCE = re.compile(r"(?<![A-Za-z0-9_])(?:[#!&$]\d|[~%][A-Za-z\"])")
+MENTION = re.compile(r"(?<![A-Za-z0-9])@[A-Za-z0-9_.-]")
+ISSUE_URL = re.compile(r"https?://\S+/(?:-/)?(?:issues|merge_requests)/\d+")
+REFERENCE = re.compile(r"[#!&$]\d|(?<![A-Za-z0-9_])[~%][A-Za-z\"]")  # group/p#1 and g/p!6 count too
 
 HOSTILE = """Looks fine.
 /ready
@@ -42,7 +43,8 @@ Implements #4, cc @all `@all` and &#64;all
 <!-- hidden text -->
 <details><summary>nothing</summary>
 </details>
-see !45 ~bug %v1\r/unassign @x\u2028/close"""
+see !45 ~bug %v1\r/unassign @x\u2028/close
+_@all_ é@all \\@all [@all](https://x) https://gitlab.example.com/g/p/issues/5 g/p!6 ~"two words" $7"""
 
 
 def _rebundle(world: World, name: str, analysis: str | None = None, **metadata_changes: object) -> str:
@@ -65,6 +67,7 @@ def _acts_in_gitlab(text: str) -> list[str]:
     found += [f"mention {m.group(0)!r}" for m in MENTION.finditer(rendered)]
     found += [f"closing {m.group(0)!r}" for m in CLOSING.finditer(rendered)]
     found += [f"reference {m.group(0)!r}" for m in REFERENCE.finditer(rendered)]
+    found += [f"issue link {m.group(0)!r}" for m in ISSUE_URL.finditer(rendered)]
     return found
 
 
@@ -125,6 +128,7 @@ def test_neutralize_is_what_gitlab_sees() -> None:
     assert _acts_in_gitlab(neutralize(HOSTILE, markdown=False)) == []
     assert "<" not in neutralize("<b>x</b> <!-- c -->")
     assert neutralize("plain words, a/b paths, 50 % off") == "plain words, a/b paths, 50 % off"
+    assert neutralize("mail dana@shop.example") == "mail dana@shop.example"
 
 
 def test_code_span_and_fence_cannot_be_closed_from_inside() -> None:
@@ -134,3 +138,12 @@ def test_code_span_and_fence_cannot_be_closed_from_inside() -> None:
     fence = block.split("\n", 1)[0].removesuffix("markdown")
     assert len(fence) == 7 and block.endswith("\n" + fence)
     assert _acts_in_gitlab(block) == []
+
+
+def test_a_summary_cannot_keep_a_ready_mr_in_draft(world: World) -> None:
+    patch_id = _rebundle(world, "draft.tar.gz", summary="Draft: fix readiness probe path")
+    result = world.run(patch_id, "--ready")
+    assert result.returncode == 0, result.stderr
+    (mr,) = world.project.merge_requests
+    assert mr["draft"] is False and not re.match(r"(?i)\s*[\[(]?(draft|wip)\b", mr["title"])
+    assert mr["title"].replace("\u200b", "") == "Draft: fix readiness probe path"
