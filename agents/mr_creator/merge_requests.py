@@ -90,7 +90,9 @@ class GitLabProject:
     def find_open(self, source_branch: str) -> MergeRequest | None:
         with _translated(f"list merge requests of {source_branch}"):
             found = self._project.mergerequests.list(source_branch=source_branch, state="opened", get_all=True)
-        return _as_merge_request(found[0]) if found else None
+        # A fork's MR may carry the same branch name; ours comes from this project's own branch.
+        own = [mr for mr in found if getattr(mr, "source_project_id", self._project.id) == self._project.id]
+        return _as_merge_request(own[0]) if own else None
 
     def create(self, source_branch: str, target_branch: str, title: str, description: str,
                labels: list[str]) -> tuple[MergeRequest, bool]:

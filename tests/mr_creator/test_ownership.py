@@ -108,3 +108,17 @@ def test_without_get_user_the_signed_marker_alone_decides(world: World) -> None:
     assert second.returncode == 0, second.stderr
     assert "Second look." in world.project.merge_requests[0]["description"]
     assert ("GET", "/api/v4/user") in world.gitlab.requests
+
+
+def test_a_forks_mr_with_the_same_branch_name_is_neither_ours_nor_in_the_way(world: World) -> None:
+    world.project.merge_requests.append({
+        "id": 999, "iid": 1, "project_id": 1, "source_project_id": 42, "target_project_id": 1, "state": "opened",
+        "source_branch": BRANCH, "target_branch": "main", "title": "From my fork", "description": "mine",
+        "labels": [], "web_url": f"{world.project.web_url}/-/merge_requests/1", "notes": [],
+        "author": {"id": 7, "username": "dana"},
+    })
+    fork_mr = dict(world.project.merge_requests[0])
+    result = world.run(world.bundle())
+    assert result.returncode == 0, result.stderr
+    assert world.project.merge_requests[0] == fork_mr
+    assert world.project.merge_requests[1]["source_project_id"] == 1

@@ -168,17 +168,22 @@ class FakeGitLab:
         for key in ("source_branch", "target_branch", "title"):
             if not body.get(key):
                 return _json({"message": f"{key} is missing"}, 400)
-        if any(mr["source_branch"] == body["source_branch"] for mr in self.open_merge_requests(project)):
-            existing = next(m for m in self.open_merge_requests(project) if m["source_branch"] == body["source_branch"])
+        same_source = [mr for mr in self.open_merge_requests(project)  # GitLab's 409: same source project+branch
+                       if mr["source_branch"] == body["source_branch"]
+                       and mr.get("source_project_id", project.id) == project.id]
+        if same_source:
+            existing = same_source[0]
             return _json(
                 {"message": [f"Another open merge request already exists for this source branch: !{existing['iid']}"]},
                 409,
             )
-        iid = len(project.merge_requests) + 1
+        iid = max((mr["iid"] for mr in project.merge_requests), default=0) + 1
         mr: dict[str, Any] = {
             "id": 1000 * project.id + iid,
             "iid": iid,
             "project_id": project.id,
+            "source_project_id": project.id,
+            "target_project_id": project.id,
             "state": "opened",
             "source_branch": body["source_branch"],
             "target_branch": body["target_branch"],
