@@ -117,9 +117,11 @@ def main() -> None:
                 "MINIO_ENDPOINT": endpoint, "MINIO_BUCKET": "pathops-bench",
                 "CONTROL_PLANE_CALLBACK_URL": f"{control_plane.url}/webhooks/jenkins",
                 "SCRATCH_DIR": str(work / "scratch"), "GIT_CONFIG_GLOBAL": os.devnull,
+                "CALLBACK_SIGNING_KEY": "bench-signing-key",
             }
             # The core, in this process: bundle download to pushed branch and opened MR.
-            order = MergeRequestOrder("shop/shop-frontend", sha, patch_id, "CS-BENCH", default_template())
+            order = MergeRequestOrder("shop/shop-frontend", sha, patch_id, "CS-BENCH", default_template(),
+                                      marker_key=b"bench-signing-key")
             git_env = git_environment(GitIdentity(), token="bench-token")
             started = time.perf_counter()
             with tempfile.TemporaryDirectory(dir=work) as scratch:

@@ -28,6 +28,7 @@ from pathops_contracts.errors import InvalidInput, NegativeOutcome, PathOpsError
 from pathops_contracts.git_env import GitIdentity, git_environment
 from pathops_contracts.identifiers import ARTIFACT_ID, CHANGESET_ID, COMMIT_SHA, PROJECT_PATH
 from pathops_contracts.logs import mask_secret
+from pathops_contracts.patch_policy import DEFAULT_PROTECTED, PolicyLimits
 
 log = logging.getLogger("mr_creator")
 
@@ -76,6 +77,13 @@ def _fields(values: tuple[str, ...]) -> dict[str, str]:
             help="Committer name of the applied patch.")
 @env_option("--git-author-email", envvar="PATHOPS_GIT_EMAIL", default=GitIdentity.email, show_default=True,
             help="Committer email of the applied patch.")
+@env_option("--protected-path", "protected_paths", envvar="MR_PROTECTED_PATHS", multiple=True,
+            default=DEFAULT_PROTECTED, show_default=True,
+            help="Glob a patch may not touch, on top of .git/, .gitlab-ci.yml, .gitlab/ and what the CI "
+                 "configuration includes (repeatable; the variable is whitespace-separated). Replaces the default.")
+@env_option("--marker-key", envvar="MR_MARKER_KEY", default=None,
+            help="HMAC key of the changeset marker that identifies this tool's merge requests; "
+                 "default: the callback signing key (CALLBACK_SIGNING_KEY).")
 @env_option("--scratch-dir", envvar="SCRATCH_DIR", default=None,
             type=click.Path(file_okay=False, path_type=Path), help="Writable directory for the work tree.")
 @store_options
@@ -98,6 +106,8 @@ def create(
     callback_url: str,
     git_author_name: str,
     git_author_email: str,
+    protected_paths: tuple[str, ...],
+    marker_key: str | None,
     scratch_dir: Path | None,
     store: StoreSettings,
     callbacks: CallbackSettings,
@@ -105,10 +115,15 @@ def create(
     """Apply PATCH_ID at SOURCE_COMMIT_SHA, push the branch, open or update the MR, notify PathOps.
 
     Exit codes: 0 MR created, updated or unchanged; 3 conflict (a person pushed to the
-    branch) or the patch no longer applies; 4 bundle or patch refused; 5 GitLab, git,
-    S3 or the control plane failed; 6 credentials refused.
+    branch, or the branch's open MR is not this tool's) or the patch no longer applies;
+    4 bundle or patch refused; 5 GitLab, git, S3 or the control plane failed; 6 credentials refused.
     """
     mask_secret(gitlab_token)
+    mask_secret(marker_key)
+    key = marker_key or callbacks.signing_key or ""
+    if not key:
+        raise InvalidInput("mr-creator needs a key to sign its changeset marker: set MR_MARKER_KEY "
+                           "or CALLBACK_SIGNING_KEY")
     order = MergeRequestOrder(
         src_repo=src_repo,
         source_commit_sha=source_commit_sha,
@@ -120,6 +135,8 @@ def create(
         title_prefix=title_prefix,
         extra_fields=_fields(fields),
         git_url=git_url,
+        marker_key=key.encode(),
+        policy=PolicyLimits(protected_paths=tuple(protected_paths)),
     )
     control_plane = ControlPlane(callbacks)
     identity = GitIdentity(git_author_name, git_author_email)

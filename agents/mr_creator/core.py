@@ -2,7 +2,9 @@
 
 Rerunning with the same inputs changes nothing: the commit is reproducible (committer
 date = author date, fixed identity), so the branch already holds it, and the MR body is
-already the one we would write. A branch moved by a person is never overwritten.
+already the one we would write. A branch moved by a person is never overwritten, and a
+merge request is only ever changed when it carries this tool's verified marker (and, when
+GitLab says who the token is, was opened by the tool's own account).
 """
 
 from __future__ import annotations
@@ -12,15 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from mr_creator.description import ChangeSetMarker, parse_marker, render_body, title_for
+from mr_creator.description import commit_message, render_body, title_for
+from mr_creator.marker import ChangeSetMarker, MarkerScope, verified_marker
 from mr_creator.merge_requests import MergeRequest, ProjectInfo
 from mr_creator.naming import branch_name
 from mr_creator.patch_bundle import open_patch_bundle
-from mr_creator.source_repository import SourceRepository
+from mr_creator.source_repository import PatchCommit, SourceRepository
 from pathops_contracts import __version__
 from pathops_contracts.artifact_store import ArtifactStore
-from pathops_contracts.errors import ContractViolation
-from pathops_contracts.patch_policy import PolicyLimits, violations
+from pathops_contracts.errors import ContractViolation, InvalidInput
+from pathops_contracts.patch_policy import MAX_CI_FILE_BYTES, PolicyLimits, ci_protected_patterns, violations
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +32,7 @@ class MergeRequests(Protocol):
     """What core needs of GitLab (GitLabProject in production, anything alike in tests)."""
 
     def info(self) -> ProjectInfo: ...
+    def tool_user_id(self) -> int | None: ...
     def find_open(self, source_branch: str) -> MergeRequest | None: ...
     def create(self, source_branch: str, target_branch: str, title: str, description: str,
                labels: list[str]) -> tuple[MergeRequest, bool]: ...
@@ -51,6 +55,7 @@ class MergeRequestOrder:
     extra_fields: dict[str, str] = field(default_factory=dict)
     git_url: str | None = None
     policy: PolicyLimits = field(default_factory=PolicyLimits)
+    marker_key: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -69,18 +74,33 @@ def create_merge_request(
     git_env: dict[str, str],
     scratch: Path,
 ) -> Outcome:
+    if not order.marker_key:
+        raise InvalidInput("mr-creator needs a key to sign its changeset marker: set MR_MARKER_KEY "
+                           "or CALLBACK_SIGNING_KEY")
     bundle = open_patch_bundle(store, order.patch_id, order.source_commit_sha, scratch)
     metadata = bundle.metadata
     branch = branch_name(order.changeset_id, metadata["summary"])
+    scope = MarkerScope(order.marker_key, order.src_repo, branch)
     project = gitlab.info()
     source = SourceRepository.fetch_commit(
         order.git_url or project.http_url_to_repo, order.source_commit_sha, scratch / "source", git_env
     )
-    head = source.apply_mbox(bundle.mbox)
-    _check_policy(source, order, bundle.mbox.stat().st_size, metadata["files_touched"])
+    source.apply_mbox(bundle.mbox)
+    base = order.source_commit_sha
+    commits = source.commits(base)
+    ci_paths = ci_protected_patterns(project.ci_config_path, order.src_repo,
+                                     lambda path: source.read_at(base, path, MAX_CI_FILE_BYTES),
+                                     lambda: source.files_at(base))
+    _check_policy(source, order, commits, ci_paths, bundle.mbox.stat().st_size, metadata["files_touched"])
+    head = source.rewrite(base, commits, lambda commit: commit_message(commit.message, commit.author))
 
     existing = gitlab.find_open(branch)
-    marker = parse_marker(existing.description) if existing else None
+    marker = None
+    if existing is not None:
+        ownership = _ours(existing, scope, gitlab)
+        if isinstance(ownership, str):
+            return _not_ours(existing, branch, source.remote_head(branch), ownership)
+        marker = ownership
     remote = source.remote_head(branch)
     if remote is None:
         source.push(head, branch, expected_remote=None)
@@ -108,13 +128,16 @@ def create_merge_request(
         tool_version=__version__,
     )
     title = title_for(metadata["summary"], order.draft, order.title_prefix)
-    body = render_body(order.template_text, metadata, bundle.analysis, new_marker, order.extra_fields)
+    body = render_body(order.template_text, metadata, bundle.analysis, new_marker, scope, order.extra_fields)
     labels = sorted({"pathops::autofix", f"incident::{metadata['incident_id']}", *order.labels})
 
     if existing is None:
         mr, created = gitlab.create(branch, project.default_branch, title, body, labels)
         if created:
             return Outcome("created", mr.web_url, branch, head, f"opened !{mr.iid}")
+        ownership = _ours(mr, scope, gitlab)
+        if isinstance(ownership, str):  # opened by someone else between our lookup and our create
+            return _not_ours(mr, branch, head, ownership)
         existing = mr
     if (existing.title, existing.description, sorted(existing.labels)) == (title, body, labels):
         return Outcome("unchanged", existing.web_url, branch, head, f"!{existing.iid} is up to date")
@@ -122,11 +145,36 @@ def create_merge_request(
     return Outcome("updated", existing.web_url, branch, head, f"updated !{existing.iid}")
 
 
-def _check_policy(source: SourceRepository, order: MergeRequestOrder, patch_bytes: int, declared: list[str]) -> None:
-    changes = source.changes(order.source_commit_sha)
-    problems = violations(changes, patch_bytes, order.policy)
-    touched = sorted(change.path for change in changes)
-    if touched != sorted(declared):
-        problems.append(f"the patch touches {touched} but metadata.json declares {sorted(declared)}")
+def _ours(mr: MergeRequest, scope: MarkerScope, gitlab: MergeRequests) -> ChangeSetMarker | str:
+    """The MR's marker if this tool wrote it (signed with our key, for this branch, by our account),
+    else why it is not ours."""
+    marker = verified_marker(mr.description, scope)
+    if marker is None:
+        return "its description does not end with the autopilot's signed marker"
+    tool_user = gitlab.tool_user_id()
+    if tool_user is not None and mr.author_id != tool_user:
+        return "another account opened it"
+    return marker
+
+
+def _not_ours(mr: MergeRequest, branch: str, remote: str | None, why: str) -> Outcome:
+    detail = (f"merge request !{mr.iid} ({mr.web_url}) on branch {branch} is not the PathOps autopilot's "
+              f"({why}); leaving the merge request and the branch as they are")
+    log.warning("merge request of someone else on our branch", extra={"iid": mr.iid, "branch": branch})
+    return Outcome("conflict", mr.web_url, branch, remote or "", detail)
+
+
+def _check_policy(source: SourceRepository, order: MergeRequestOrder, commits: list[PatchCommit],
+                  ci_paths: tuple[str, ...], patch_bytes: int, declared: list[str]) -> None:
+    """The policy on the net diff AND on every commit: a commit that a later one reverts is pushed too."""
+    problems = violations(source.changes(order.source_commit_sha), patch_bytes, order.policy, ci_paths)
+    touched: set[str] = set()
+    for commit in commits:
+        changes = source.changes(f"{commit.sha}^", commit.sha)
+        touched.update(change.path for change in changes)
+        problems += [f"commit {commit.sha[:12]}: {problem}"
+                     for problem in violations(changes, 0, order.policy, ci_paths) if problem not in problems]
+    if sorted(touched) != sorted(declared):
+        problems.append(f"the patch touches {sorted(touched)} but metadata.json declares {sorted(declared)}")
     if problems:
         raise ContractViolation("patch policy refused the change: " + "; ".join(problems))

@@ -1,4 +1,4 @@
-"""GitLab merge requests through python-gitlab: find, create, update, comment."""
+"""GitLab merge requests through python-gitlab: find, create, update, comment; who the tool is."""
 
 from __future__ import annotations
 
@@ -23,12 +23,14 @@ class MergeRequest:
     title: str
     description: str
     labels: tuple[str, ...]
+    author_id: int | None = None
 
 
 @dataclass(frozen=True)
 class ProjectInfo:
     default_branch: str
     http_url_to_repo: str
+    ci_config_path: str | None = None
 
 
 @contextmanager
@@ -65,14 +67,32 @@ class GitLabProject:
         self._gl = _BoundedGitlab(url, token, timeout, retries)
         with _translated(f"look up project {project_path}"):
             self._project = self._gl.projects.get(project_path)
+        self._tool_user: tuple[int | None] | None = None
 
     def info(self) -> ProjectInfo:
-        return ProjectInfo(str(self._project.default_branch), str(self._project.http_url_to_repo))
+        ci_config_path = getattr(self._project, "ci_config_path", None)
+        return ProjectInfo(str(self._project.default_branch), str(self._project.http_url_to_repo),
+                           str(ci_config_path) if ci_config_path else None)
+
+    def tool_user_id(self) -> int | None:
+        """The id of the account behind the token (`GET /user`), or None when GitLab will not say."""
+        if self._tool_user is None:
+            try:
+                with _translated("look up the token's user"):
+                    user = self._gl.http_get("/user")  # what gl.auth() reads, without its URL warnings
+                user_id = user.get("id") if isinstance(user, dict) else None
+                self._tool_user = (user_id if isinstance(user_id, int) else None,)
+            except Forbidden:  # e.g. a token without read_user: the marker alone then decides
+                log.info("GitLab does not say whose token this is; trusting the signed marker alone")
+                self._tool_user = (None,)
+        return self._tool_user[0]
 
     def find_open(self, source_branch: str) -> MergeRequest | None:
         with _translated(f"list merge requests of {source_branch}"):
             found = self._project.mergerequests.list(source_branch=source_branch, state="opened", get_all=True)
-        return _as_merge_request(found[0]) if found else None
+        # A fork's MR may carry the same branch name; ours comes from this project's own branch.
+        own = [mr for mr in found if getattr(mr, "source_project_id", self._project.id) == self._project.id]
+        return _as_merge_request(own[0]) if own else None
 
     def create(self, source_branch: str, target_branch: str, title: str, description: str,
                labels: list[str]) -> tuple[MergeRequest, bool]:
@@ -122,4 +142,11 @@ def _as_merge_request(raw: Any) -> MergeRequest:
         title=str(raw.title),
         description=str(raw.description or ""),
         labels=tuple(label for label in labels if label),
+        author_id=_author_id(getattr(raw, "author", None)),
     )
+
+
+def _author_id(author: Any) -> int | None:
+    if isinstance(author, dict) and isinstance(author.get("id"), int):
+        return int(author["id"])
+    return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +21,16 @@ def _failure(error: GitCommandError, action: str) -> Exception:
     if is_auth_failure(reason):
         return Forbidden(f"git {action} was refused: {reason}")
     return UpstreamError(f"git {action} failed: {reason}")
+
+
+@dataclass(frozen=True)
+class PatchCommit:
+    """One commit of the applied mbox, with the mail's author and message (untrusted)."""
+
+    sha: str
+    author: str
+    date: str
+    message: str
 
 
 @dataclass
@@ -46,7 +56,7 @@ class SourceRepository:
         return cls(repo, remote_url)
 
     def apply_mbox(self, mbox: Path) -> str:
-        """`git am --3way` the patch; the commit keeps the patch's author and message."""
+        """`git am --3way` the patch: one commit per mail, still with the mail's author (see `rewrite`)."""
         try:
             # The committer date follows the author date so that the same patch on the same base
             # always gives the same commit: a rerun has nothing new to push.
@@ -58,8 +68,44 @@ class SourceRepository:
             raise NegativeOutcome(f"the patch does not apply: {reason or (lines[-1] if lines else error)}") from error
         return self.repo.head.commit.hexsha
 
-    def changes(self, base: str) -> list[FileChange]:
-        return changes_between(self.repo, base, "HEAD")
+    def changes(self, base: str, head: str = "HEAD") -> list[FileChange]:
+        return changes_between(self.repo, base, head)
+
+    def commits(self, base: str) -> list[PatchCommit]:
+        """The commits `git am` made on base, oldest first, as the mbox's mails gave them."""
+        shas = str(self.repo.git.rev_list("--reverse", "--first-parent", f"{base}..HEAD")).split()
+        found = []
+        for sha in shas:
+            fields = str(self.repo.git.log("-1", "--format=%an%x00%ae%x00%ad%x00%B", "--date=raw", sha))
+            name, email, date, message = fields.split("\0", 3)
+            found.append(PatchCommit(sha, f"{name} <{email}>", date, message))
+        return found
+
+    def read_at(self, sha: str, path: str, max_bytes: int) -> bytes | None:
+        """A file's bytes at a commit; None when there is no such file (or it is not a file)."""
+        spec = f"{sha}:{path}"
+        kind = self.repo.git.cat_file("-t", spec, with_exceptions=False)
+        if kind != "blob":
+            return None
+        if int(self.repo.git.cat_file("-s", spec)) > max_bytes:
+            raise ContractViolation(f"{path} at {sha[:12]} is over {max_bytes} bytes; cannot tell what it runs")
+        data: bytes = self.repo.git.cat_file("blob", spec, stdout_as_string=False)
+        return data
+
+    def files_at(self, sha: str) -> list[str]:
+        return [path for path in str(self.repo.git.ls_tree("-r", "-z", "--name-only", sha)).split("\0") if path]
+
+    def rewrite(self, base: str, commits: list[PatchCommit], message: Callable[[PatchCommit], str]) -> str:
+        """The same trees as new commits by this repository's git identity (the autopilot's), as
+        author and committer, each dated as its mail was (reproducible), with `message(commit)`;
+        checks out and returns the new head."""
+        parent = base
+        for commit in commits:
+            with self.repo.git.custom_environment(GIT_AUTHOR_DATE=commit.date, GIT_COMMITTER_DATE=commit.date):
+                parent = str(self.repo.git.commit_tree(f"{commit.sha}^{{tree}}", "-p", parent,
+                                                       "-m", message(commit))).strip()
+        self.repo.git.checkout("--detach", parent)
+        return parent
 
     def remote_head(self, branch: str) -> str | None:
         try:

@@ -17,10 +17,12 @@ from werkzeug import Request, Response
 from golden_path.stand_ins.git_http import GitHttpBackend
 from golden_path.stand_ins.gitlab_api import FakeGitLab, FakeProject
 from golden_path.stand_ins.http_server import BackgroundServer
+from mr_creator.marker import ChangeSetMarker, MarkerScope, verified_marker
 from pathops_contracts.artifact_store import ArtifactStore, StoreSettings
 from tests.git_fixtures import build_patch_bundle, fix_probe_path, make_source_remote, upload_bundle
 
 TOKEN = "glpat-test-token-123456"
+SIGNING_KEY = "callback-signing-key-for-tests"
 BIN = Path(sys.executable).parent
 
 
@@ -56,6 +58,7 @@ class World:
             "MINIO_BUCKET": self.store_settings.bucket,
             "CONTROL_PLANE_CALLBACK_URL": self.callback_url,
             "CALLBACK_DEADLINE_SECONDS": "5",
+            "CALLBACK_SIGNING_KEY": SIGNING_KEY,
             "SCRATCH_DIR": str(self.root / "scratch"),
             **env,
         }
@@ -115,3 +118,9 @@ def world(tmp_path: Path, artifact_store: ArtifactStore, store_settings: StoreSe
 def http_world(tmp_path: Path, artifact_store: ArtifactStore, store_settings: StoreSettings,
                control_plane: tuple[str, list[dict[str, object]]]) -> Iterator[World]:
     yield from _world(tmp_path, artifact_store, store_settings, control_plane, over_http=True)
+
+
+def parse_marker(description: str, branch: str = "cs-17-fix-readiness-probe-path-healthz-health",
+                 project: str = "shop/shop-frontend") -> ChangeSetMarker | None:
+    """The tool's marker of a description, verified as mr-creator verifies it."""
+    return verified_marker(description, MarkerScope(SIGNING_KEY.encode(), project, branch))

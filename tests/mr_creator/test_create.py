@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from mr_creator.description import parse_marker
 from pathops_contracts.artifact_store import artifact_key
 from pathops_contracts.bundles import read_member, write_bundle
 from tests.git_fixtures import DEVELOPER, build_patch_bundle, fix_probe_path, git, upload_bundle
-from tests.mr_creator.conftest import World
+from tests.mr_creator.conftest import World, parse_marker
 
 BRANCH = "cs-17-fix-readiness-probe-path-healthz-health"
 
@@ -43,12 +42,15 @@ def test_happy_path_opens_one_draft_mr_with_the_patch(world: World) -> None:
     assert (marker.patch_id, marker.base_sha, marker.changeset_id) == (patch_id, world.base_sha, "CS-17")
     assert marker.last_pushed_head == world.remote_head(BRANCH)
     assert "readiness probe passes in preflight" in mr["description"]
-    # The pushed commit: one commit on the base, the agent's author kept, the file fixed.
+    # The pushed commit: one commit on the base by the autopilot, the mail's sender as a trailer, the file fixed.
     head = world.remote_head(BRANCH)
     assert head == out["head"]
     assert git(world.remote, "rev-parse", f"{head}^") == world.base_sha
-    assert git(world.remote, "log", "-1", "--format=%an <%ae>|%cn", head) == (
-        "PathOps Fix Agent <fix-agent@pathops.io>|PathOps Autopilot"
+    assert git(world.remote, "log", "-1", "--format=%an <%ae>|%cn <%ce>", head) == (
+        "PathOps Autopilot <autopilot@pathops.io>|PathOps Autopilot <autopilot@pathops.io>"
+    )
+    assert git(world.remote, "log", "-1", "--format=%(trailers:key=Patch-From,valueonly)", head) == (
+        "PathOps Fix Agent <fix-agent@pathops.io>"
     )
     assert "path: /health\n" in git(world.remote, "show", f"{head}:deploy/deployment.yaml") + "\n"
     # Comments in the YAML survived (the patch is applied as text).

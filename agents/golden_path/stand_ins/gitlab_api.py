@@ -1,9 +1,12 @@
 """A small stateful fake of the GitLab REST API (v4), as python-gitlab speaks it.
 
-Covers what mr-creator uses: project lookup by id or URL-encoded path, merge request
-list/create/get/update (409 for a second open MR of a source branch, as GitLab does)
-and MR notes. Authentication by `PRIVATE-TOKEN` or `Authorization: Bearer`. Faults can
-be injected to test retries (5xx) and auth failures (401).
+Covers what mr-creator uses: project lookup by id or URL-encoded path (with
+`ci_config_path`), the token's own user (`GET /user`), merge request
+list/create/get/update (409 for a second open MR of a source branch, as GitLab does;
+each MR carries its `author`, the user whose token opened it) and MR notes.
+Authentication by `PRIVATE-TOKEN` or `Authorization: Bearer`; every token is a user
+(`add_user` adds people). Faults can be injected to test retries (5xx) and auth
+failures (401).
 """
 
 from __future__ import annotations
@@ -24,15 +27,19 @@ class FakeProject:
     default_branch: str
     http_url_to_repo: str
     web_url: str
+    ci_config_path: str | None = None
     merge_requests: list[dict[str, Any]] = field(default_factory=list)
 
 
 class FakeGitLab:
     """WSGI app holding projects and merge requests in memory."""
 
-    def __init__(self, token: str, base_url: str = "http://gitlab.local") -> None:
+    def __init__(self, token: str, base_url: str = "http://gitlab.local", username: str = "pathops-autopilot") -> None:
         self.token = token
         self.base_url = base_url
+        self.users: dict[str, dict[str, Any]] = {}
+        self.user_lookup_forbidden = False  # GET /user answers 403, as for a token without read_user
+        self.add_user(token, username)
         self.projects: dict[int, FakeProject] = {}
         self.requests: list[tuple[str, str]] = []
         self._faults: list[int] = []
@@ -48,6 +55,31 @@ class FakeGitLab:
         )
         self.projects[project.id] = project
         return project
+
+    def add_user(self, token: str, username: str) -> dict[str, Any]:
+        """A user who authenticates with `token` (GitLab's user JSON, as `GET /user` returns it)."""
+        user = {
+            "id": len(self.users) + 1,
+            "username": username,
+            "name": username.replace("-", " ").title(),
+            "state": "active",
+            "avatar_url": None,
+            "web_url": f"{self.base_url}/{username}",
+        }
+        self.users[token] = user
+        return user
+
+    @property
+    def token(self) -> str:
+        return self._token
+
+    @token.setter
+    def token(self, value: str) -> None:
+        """The tool's token; changing it keeps the tool's user (as rotating a token does)."""
+        previous = getattr(self, "_token", None)
+        self._token = value
+        if previous is not None and previous in self.users:
+            self.users[value] = self.users.pop(previous)
 
     def fail_next(self, status: int, count: int = 1) -> None:
         """The next `count` API requests answer `status`."""
@@ -75,9 +107,12 @@ class FakeGitLab:
         token = request.headers.get("PRIVATE-TOKEN") or request.headers.get("Authorization", "").removeprefix(
             "Bearer "
         )
-        if token != self.token:
+        user = self.users.get(token)
+        if user is None:
             return _json({"message": "401 Unauthorized"}, 401)
         parts = [unquote(part) for part in raw_path.removeprefix("/api/v4/").split("/")]
+        if parts == ["user"] and request.method == "GET":
+            return _json({"message": "403 Forbidden"}, 403) if self.user_lookup_forbidden else _json(user)
         if len(parts) < 2 or parts[0] != "projects":
             return _json({"message": "404 Not Found"}, 404)
         project = self._project(parts[1])
@@ -90,7 +125,7 @@ class FakeGitLab:
             if request.method == "GET":
                 return self._list_merge_requests(project, request)
             if request.method == "POST":
-                return self._create_merge_request(project, _body(request))
+                return self._create_merge_request(project, _body(request), user)
         if len(rest) >= 2 and rest[0] == "merge_requests":
             mr = next((m for m in project.merge_requests if str(m["iid"]) == rest[1]), None)
             if mr is None:
@@ -118,6 +153,7 @@ class FakeGitLab:
             "default_branch": project.default_branch,
             "http_url_to_repo": project.http_url_to_repo,
             "web_url": project.web_url,
+            "ci_config_path": project.ci_config_path,
         }
 
     def _list_merge_requests(self, project: FakeProject, request: Request) -> Response:
@@ -128,25 +164,31 @@ class FakeGitLab:
                 found = [mr for mr in found if mr[key] == wanted]
         return _json(found, headers={"X-Total": str(len(found)), "X-Total-Pages": "1", "X-Page": "1"})
 
-    def _create_merge_request(self, project: FakeProject, body: dict[str, Any]) -> Response:
+    def _create_merge_request(self, project: FakeProject, body: dict[str, Any], author: dict[str, Any]) -> Response:
         for key in ("source_branch", "target_branch", "title"):
             if not body.get(key):
                 return _json({"message": f"{key} is missing"}, 400)
-        if any(mr["source_branch"] == body["source_branch"] for mr in self.open_merge_requests(project)):
-            existing = next(m for m in self.open_merge_requests(project) if m["source_branch"] == body["source_branch"])
+        same_source = [mr for mr in self.open_merge_requests(project)  # GitLab's 409: same source project+branch
+                       if mr["source_branch"] == body["source_branch"]
+                       and mr.get("source_project_id", project.id) == project.id]
+        if same_source:
+            existing = same_source[0]
             return _json(
                 {"message": [f"Another open merge request already exists for this source branch: !{existing['iid']}"]},
                 409,
             )
-        iid = len(project.merge_requests) + 1
+        iid = max((mr["iid"] for mr in project.merge_requests), default=0) + 1
         mr: dict[str, Any] = {
             "id": 1000 * project.id + iid,
             "iid": iid,
             "project_id": project.id,
+            "source_project_id": project.id,
+            "target_project_id": project.id,
             "state": "opened",
             "source_branch": body["source_branch"],
             "target_branch": body["target_branch"],
             "web_url": f"{project.web_url}/-/merge_requests/{iid}",
+            "author": dict(author),
             "notes": [],
         }
         self._apply(mr, body)
