@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass
 
 MARKER_PREFIX = "<!-- pathops:changeset "
 MARKER_SUFFIX = " -->"
+# A genuine marker is under 1 KiB: eight short fields and a MAC.
+_MAX_MARKER_CHARS = 4096
 _LAST_LINE = re.compile(re.escape(MARKER_PREFIX) + r"(\{[^\n]*\})" + re.escape(MARKER_SUFFIX) + r"\s*\Z")
 
 
@@ -63,11 +65,13 @@ def verified_marker(description: str | None, scope: MarkerScope) -> ChangeSetMar
     match = _LAST_LINE.search(text)
     if match is None or not (match.start() == 0 or text[match.start() - 1] == "\n"):
         return None
+    if len(match.group(1)) > _MAX_MARKER_CHARS:  # a planted marker may be deeply nested JSON
+        return None
     try:
         data = json.loads(match.group(1))
         marker = ChangeSetMarker(**{key: data[key] for key in ChangeSetMarker.__dataclass_fields__})
         mac = data["mac"]
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return None
     if not all(isinstance(value, str) for value in asdict(marker).values()) or not isinstance(mac, str):
         return None

@@ -122,3 +122,10 @@ def test_a_forks_mr_with_the_same_branch_name_is_neither_ours_nor_in_the_way(wor
     assert result.returncode == 0, result.stderr
     assert world.project.merge_requests[0] == fork_mr
     assert world.project.merge_requests[1]["source_project_id"] == 1
+
+
+def test_a_deeply_nested_planted_marker_is_someone_elses_not_a_crash(world: World) -> None:
+    bomb = "<!-- pathops:changeset {" + '"a":' + "[" * 100_000 + "]" * 100_000 + "} -->"
+    before = _open_as_person(world, "Notes\n" + bomb)
+    result = world.run(world.bundle())
+    _assert_left_alone(world, result, before)
