@@ -37,14 +37,17 @@ def _duration(text: str) -> timedelta:
 
 def resolve_window(spec: str, now: datetime, alert_starts_at: datetime | None = None) -> TimeWindow:
     """A duration covers that long before the alert (or now) up to now; an interval is taken as given."""
-    if "/" in spec:
-        start, end = (parse_timestamp(part) for part in spec.split("/", 1))
-    else:
-        length = _duration(spec)
-        if not length:
-            raise InvalidInput(f"time window {spec!r} is empty")
-        start = (alert_starts_at or now) - length
-        end = now
+    try:
+        if "/" in spec:
+            start, end = (parse_timestamp(part) for part in spec.split("/", 1))
+        else:
+            length = _duration(spec)
+            if not length:
+                raise InvalidInput(f"time window {spec!r} is empty")
+            start = (alert_starts_at or now) - length
+            end = now
+    except OverflowError as error:  # a duration no calendar holds: absurd input, not a crash
+        raise InvalidInput(f"time window {spec[:64]!r} is longer than {MAX_WINDOW.days} days") from error
     if end <= start:
         raise InvalidInput("time window ends before it starts")
     if end - start > MAX_WINDOW:
