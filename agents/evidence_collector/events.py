@@ -1,12 +1,14 @@
 """The namespace's events of the time window, oldest first, streamed through a spool file.
 
 A namespace can hold tens of thousands of events: each page is filtered, redacted and
-spooled as it arrives, only a slim copy of each stays in memory for the detectors, and
-when the budget is short the newest events are the ones kept (the tail that matters).
+spooled as it arrives (memory holds an index entry per event), the newest are the ones
+kept when the budget is short (the tail that matters), and only those, slim, are handed
+to the detectors.
 """
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Iterable
 from datetime import datetime
@@ -17,7 +19,7 @@ from evidence_collector.staging import Staging, jsonl_lines
 from evidence_collector.window import TimeWindow, parse_timestamp
 
 EVENTS_FILE = "objects/events.jsonl"
-MESSAGE_CHARS = 1024  # what the detectors need of a message (the file keeps it whole)
+MESSAGE_CHARS = 512  # what the detectors need of a message (the file keeps it whole)
 
 
 def timestamp(event: dict[str, Any]) -> datetime | None:
@@ -45,22 +47,24 @@ class EventSpool:
         self.window = window
         self.names = names
         self._spool = tempfile.TemporaryFile(dir=spool_dir)  # noqa: SIM115 - closed in finish()
-        self._index: list[tuple[datetime, int, int, int]] = []  # (time, sequence, offset, length)
-        self._slim: list[dict[str, Any]] = []
+        self._index: list[tuple[datetime, int, int]] = []  # (time, offset, length): no event stays in memory
         self._offset = 0
 
     def add(self, page: Iterable[dict[str, Any]]) -> None:
-        kept = [e for e in page if self.window.contains(timestamp(e))
-                and (self.names is None or e.get("involvedObject", {}).get("name") in self.names)]
+        moments = []
+        kept = []
+        for event in page:
+            moment = timestamp(event)
+            if self.window.contains(moment) and (
+                    self.names is None or event.get("involvedObject", {}).get("name") in self.names):
+                kept.append(event)
+                moments.append(moment or self.window.start)
         if not kept:
             return
         data = jsonl_lines(self.staging.redactor, EVENTS_FILE, kept)
         self._spool.write(data)
-        lines = data.splitlines(keepends=True)
-        for event, line in zip(kept, lines, strict=True):
-            moment = timestamp(event) or self.window.start
-            self._index.append((moment, len(self._slim), self._offset, len(line)))
-            self._slim.append(slim(event))
+        for moment, line in zip(moments, data.splitlines(keepends=True), strict=True):
+            self._index.append((moment, self._offset, len(line)))
             self._offset += len(line)
 
     def finish(self, cap: int) -> list[dict[str, Any]]:
@@ -68,25 +72,26 @@ class EventSpool:
         self._index.sort()
         start = len(self._index)
         size = 0
-        while start > 0 and size + self._index[start - 1][3] <= cap:
+        while start > 0 and size + self._index[start - 1][2] <= cap:
             start -= 1
-            size += self._index[start][3]
+            size += self._index[start][2]
         granted = self.staging.reserve(size)
         while size > granted:  # the budget moved under us: drop the oldest until it fits
-            size -= self._index[start][3]
+            size -= self._index[start][2]
             start += 1
         self.staging.refund(granted - size)
         kept = self._index[start:]
+        events: list[dict[str, Any]] = []  # what the detectors read: the kept events only, slim, as written
         with self.staging.path(EVENTS_FILE).open("wb") as out:
-            for _, _, offset, length in kept:
+            for _, offset, length in kept:
                 self._spool.seek(offset)
-                out.write(self._spool.read(length))
+                line = self._spool.read(length)
+                out.write(line)
+                events.append(slim(json.loads(line)))
         self._spool.close()
         if start:
             self.staging.gap(EVENTS_FILE, "truncated" if kept else "budget_exhausted",
                              f"kept the tail: the newest {len(kept)} of {len(self._index)} events of the window "
                              f"fit the budget")
-        events = [self._slim[sequence] for _, sequence, _, _ in kept]
-        self._slim = []
         return events
 

@@ -22,10 +22,14 @@ class TimeWindow:
 
 
 def parse_timestamp(text: str) -> datetime:
+    """The second an RFC 3339 timestamp names (fromisoformat: strptime is ten times slower per event)."""
+    head = text[:19]
     try:
-        return datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+        if len(head) != 19 or head[10] != "T" or not head[:4].isdigit():
+            raise ValueError(head)
+        return datetime.fromisoformat(head).replace(tzinfo=UTC)
     except ValueError as error:
-        raise InvalidInput(f"timestamp {text!r} is not RFC 3339 UTC") from error
+        raise InvalidInput(f"timestamp {text[:64]!r} is not RFC 3339 UTC") from error
 
 
 def _duration(text: str) -> timedelta:

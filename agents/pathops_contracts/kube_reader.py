@@ -1,8 +1,8 @@
-"""Read-only access to one namespace through the official Kubernetes client, as raw JSON (shared by the agents).
+"""Read-only access to one namespace of the Kubernetes API, as raw JSON (shared by the agents).
 
-Uses ApiClient.call_api with _preload_content=False: no model deserialization (slow on
-large lists), and pod logs can be streamed and bounded on the server with sinceTime,
-tailLines and limitBytes (the typed log method has no sinceTime). 5xx and 429 are retried
+Plain HTTP GETs over one urllib3 pool (kube_connection says where and as whom): no model
+deserialization (slow on large lists), lists read page by page, and pod logs streamed and
+bounded on the server with sinceTime, tailLines and limitBytes. 5xx and 429 are retried
 with backoff, never past the caller's deadline.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,11 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import urllib3
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
-from kubernetes.config.config_exception import ConfigException
 
-from pathops_contracts.errors import Forbidden, InvalidInput, UpstreamError
+from pathops_contracts.errors import Forbidden, UpstreamError
+from pathops_contracts.kube_connection import KubeConnection, load_connection
 
 PATHS: dict[str, str] = {
     "pods": "/api/v1/namespaces/{namespace}/pods",
@@ -72,7 +69,8 @@ class KubeReader:
     it raises DeadlineReached, and a log stream still open at its own end is cut off by the watchdog.
     """
 
-    api: client.ApiClient
+    connection: KubeConnection
+    http: urllib3.PoolManager
     request_timeout: float = 20.0
     deadline: float | None = None
     attempts: int = 4
@@ -82,51 +80,41 @@ class KubeReader:
     @classmethod
     def connect(cls, kubeconfig: str | None, context: str | None, pool_size: int) -> KubeReader:
         """In-cluster config inside a pod, else the kubeconfig (KUBECONFIG or --kubeconfig)."""
-        configuration = client.Configuration()
-        try:
-            if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
-                config.load_incluster_config(client_configuration=configuration)
-            else:
-                config.load_kube_config(config_file=kubeconfig, context=context,
-                                        client_configuration=configuration)
-        except (ConfigException, OSError, TypeError) as error:
-            raise InvalidInput(f"no usable Kubernetes configuration: {error}") from error
-        configuration.connection_pool_maxsize = max(pool_size, 4)
-        # urllib3 would retry read timeouts on its own, past our deadline: the retry loop below decides.
-        configuration.retries = urllib3.Retry(total=0, connect=1, read=0, redirect=0, status=0, other=0,
-                                              raise_on_status=False)
-        return cls(client.ApiClient(configuration))
+        connection = load_connection(kubeconfig, context)
+        return cls(connection, connection.pool(max(pool_size, 4)))
 
     def remaining(self) -> float:
         return float("inf") if self.deadline is None else self.deadline - time.monotonic()
 
-    def _call(self, path: str, query: dict[str, Any], timeout: float | None = None) -> urllib3.HTTPResponse:
+    def _call(self, path: str, query: dict[str, Any], timeout: float | None = None) -> urllib3.BaseHTTPResponse:
+        url = self.connection.server + path
+        fields = {k: str(v) for k, v in query.items() if v is not None}
         for attempt in range(self.attempts):
             remaining = self.remaining()
             if remaining <= 0:
                 raise DeadlineReached(f"deadline reached before {path} was read")
+            seconds = min(timeout or self.request_timeout, remaining)
             try:
-                response: urllib3.HTTPResponse = self.api.call_api(
-                    path, "GET", {}, [(k, v) for k, v in query.items() if v is not None],
-                    {"Accept": "application/json"}, auth_settings=["BearerToken"], _preload_content=False,
-                    _return_http_data_only=True, _request_timeout=min(timeout or self.request_timeout, remaining),
-                )
-                return response
-            except ApiException as error:
-                message = _status_message(error)
-                if error.status == 403:
-                    raise ReadForbidden(message) from error
-                if error.status in (404, 400) and ("not found" in message or error.status == 404):
-                    raise NotFound(message) from error
-                failure = UpstreamError(f"Kubernetes API answered {error.status} for {path}: {message}")
-                if error.status not in RETRIED_STATUSES or attempt == self.attempts - 1:
-                    raise failure from error
-                pause = _retry_after(error) or self.backoff * 2 ** attempt
+                response = self.http.request("GET", url, fields=fields, headers=self.connection.headers(),
+                                             preload_content=False, timeout=urllib3.Timeout(connect=seconds,
+                                                                                            read=seconds))
             except (urllib3.exceptions.HTTPError, OSError) as error:
                 failure = UpstreamError(f"Kubernetes API unreachable for {path}: {error}")
                 if attempt == self.attempts - 1:
                     raise failure from error
                 pause = self.backoff * 2 ** attempt
+            else:
+                if 200 <= response.status < 300:
+                    return response
+                message = _status_message(response)
+                if response.status in (401, 403):
+                    raise ReadForbidden(message)
+                if response.status == 404 or (response.status == 400 and "not found" in message):
+                    raise NotFound(message)
+                failure = UpstreamError(f"Kubernetes API answered {response.status} for {path}: {message}")
+                if response.status not in RETRIED_STATUSES or attempt == self.attempts - 1:
+                    raise failure
+                pause = _retry_after(response) or self.backoff * 2 ** attempt
             if pause >= self.remaining():
                 raise DeadlineReached(f"{failure}; no time left to retry before the deadline") from failure
             time.sleep(pause)
@@ -189,10 +177,12 @@ class KubeReader:
                                      "sinceTime": since_time, "tailLines": tail_lines, "limitBytes": limit_bytes,
                                      "timestamps": "true"}, timeout=timeout)
         watch = self.watchdog.watch(until, lambda: _shutdown(response))
+        finished = False
         try:
             while time.monotonic() < until:
                 chunk = response.read1(64 * 1024)
                 if not chunk:
+                    finished = True
                     return
                 yield chunk
         except (urllib3.exceptions.HTTPError, OSError) as error:
@@ -200,7 +190,10 @@ class KubeReader:
                 raise UpstreamError(f"log stream of {pod}/{container} broke: {error}") from error
         finally:
             self.watchdog.cancel(watch)
-            response.close()  # a cut stream's connection cannot be reused; a finished one is already back
+            if finished:
+                response.release_conn()  # read to its end: the connection serves the next request
+            else:
+                response.close()  # cut off mid-stream: this connection cannot be reused
 
 
 class Watchdog:
@@ -239,12 +232,12 @@ class Watchdog:
                 callback()
 
 
-def _shutdown(response: urllib3.HTTPResponse) -> None:
+def _shutdown(response: urllib3.BaseHTTPResponse) -> None:
     with contextlib.suppress(ValueError, RuntimeError, OSError):  # already finished or released
         response.shutdown()
 
 
-def _read_all(response: urllib3.HTTPResponse, path: str) -> bytes:
+def _read_all(response: urllib3.BaseHTTPResponse, path: str) -> bytes:
     try:
         return response.read()
     except (urllib3.exceptions.HTTPError, OSError) as error:
@@ -253,17 +246,26 @@ def _read_all(response: urllib3.HTTPResponse, path: str) -> bytes:
         response.release_conn()
 
 
-def _retry_after(error: ApiException) -> float | None:
+def _retry_after(response: urllib3.BaseHTTPResponse) -> float | None:
     """The server's Retry-After in seconds (429 and 503 carry one), capped: we have a deadline."""
-    value = (error.headers or {}).get("Retry-After")
+    value = response.headers.get("Retry-After")
     try:
         return min(max(float(value), 0.0), 10.0) if value else None
     except ValueError:
         return None
 
 
-def _status_message(error: ApiException) -> str:
+def _status_message(response: urllib3.BaseHTTPResponse) -> str:
+    """The API's Status message (never more than 4 KiB of it); the connection goes back to the pool."""
     try:
-        return str(json.loads(error.body or "{}").get("message") or error.reason)
+        body = response.read(64 * 1024)
+    except (urllib3.exceptions.HTTPError, OSError):
+        body = b""
+    finally:
+        response.release_conn()
+    try:
+        document = json.loads(body or b"{}")
+        message = document.get("message") if isinstance(document, dict) else None
     except ValueError:
-        return str(error.reason)
+        message = None
+    return str(message or response.reason or response.status)[:4096]

@@ -266,6 +266,7 @@ class FakeKubernetes:
         self.allowed_namespaces: set[str] | None = None
         self.requests: list[str] = []
         self.faults: list[Fault] = []
+        self._selected: dict[tuple[str, str | None, str, str, int], list[dict[str, Any]]] = {}
         self.ignore_limit_bytes = False
         self._lock = threading.Lock()
         self._version = 1
@@ -378,10 +379,18 @@ class FakeKubernetes:
             fields = field_matcher(request.args.get("fieldSelector", ""))
         except ValueError as error:
             return _status(400, "BadRequest", str(error))
-        buckets = self.objects[plural]
-        pool = [obj for ns, items in sorted(buckets.items()) if namespace is None or ns == namespace
-                for _, obj in sorted(items.items())]
-        items = [obj for obj in pool if labels.matches(obj["metadata"].get("labels", {})) and fields(obj)]
+        # A list is selected once per version of the store: paging through 60,000 events stays linear.
+        key = (plural, namespace, request.args.get("labelSelector", ""), request.args.get("fieldSelector", ""),
+               self._version)
+        items = self._selected.get(key)
+        if items is None:
+            buckets = self.objects[plural]
+            pool = [obj for ns, objects in sorted(buckets.items()) if namespace is None or ns == namespace
+                    for _, obj in sorted(objects.items())]
+            items = [obj for obj in pool if labels.matches(obj["metadata"].get("labels", {})) and fields(obj)]
+            with self._lock:
+                self._selected = {k: v for k, v in self._selected.items() if k[-1] == self._version}
+                self._selected[key] = items
         offset = int(base64.b64decode(request.args["continue"]).decode()) if request.args.get("continue") else 0
         limit = int(request.args.get("limit", 0) or 0)
         page = items[offset: offset + limit] if limit else items[offset:]
