@@ -63,15 +63,29 @@ def populate(api: FakeKubernetes, pods: int, log_bytes: int, restarted: bool) ->
                           "Readiness probe failed: HTTP probe failed with statuscode: 503", 2, count=40))
 
 
+# Linux carries a parent's RSS high-water mark into a forked child across exec, and this
+# process holds the fake API: children are started by a small launcher that reports their own peak.
+LAUNCHER = """
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execvp(sys.argv[2], sys.argv[2:])
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as out:
+    out.write(str(usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def run_with_rusage(command: list[str], env: dict[str, str], stdout_path: Path) -> tuple[float, int, int]:
-    """(wall seconds, peak RSS KiB, exit code) of one child, measured with os.wait4."""
-    with stdout_path.open("w") as out, Path(os.devnull).open("w") as err:
+    """(wall seconds, peak RSS KiB, exit code) of one child."""
+    peak = stdout_path.with_suffix(".peak-rss")
+    with stdout_path.open("w") as out:
         started = time.perf_counter()
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=err)
-        _, status, usage = os.wait4(process.pid, 0)
+        code = subprocess.run([sys.executable, "-c", LAUNCHER, str(peak), *command], env=env, stdout=out,
+                              stderr=subprocess.DEVNULL, check=False).returncode
         elapsed = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return elapsed, usage.ru_maxrss, process.returncode
+    return elapsed, int(peak.read_text()), code
 
 
 def folder_size(path: Path) -> int:

@@ -1,7 +1,8 @@
 """Container logs: which to read, each one's share of the byte budget, and reading them within bounds.
 
 Suspect containers (anything wrong with them) share the budget fairly, the healthy get a short
-tail; a crashed container's share also pays for its excerpt file. Every stream is bounded in
+tail; the log that holds a crash (the previous container's, when it restarted) also pays for
+its excerpt file out of its share. Every stream is bounded in
 bytes (limitBytes, and cut here when a server ignores it), in line length and in time: at the
 deadline what arrived is kept and marked truncated.
 """
@@ -38,6 +39,7 @@ class LogTask:
     previous: bool
     crashed: bool
     suspect: bool
+    excerpt: bool = False  # the log that holds the crash gets an excerpt file (head, tail, stack traces)
 
     def file_name(self, suffix: str = ".log") -> str:
         return f"logs/{self.pod}/{self.container}{'.previous' if self.previous else ''}{suffix}"
@@ -71,9 +73,10 @@ def plan(pods: list[dict[str, Any]], warned: set[str]) -> list[LogTask]:
             crashed = restarted or waiting == "CrashLoopBackOff" or terminated.get("exitCode", 0) != 0
             suspect = crashed or bool(waiting) or not status.get("ready", True) or not pod_ready \
                 or pod_name in warned
-            tasks.append(LogTask(pod_name, container["name"], False, crashed, suspect))
+            # The crash is in the previous container's log when there is one, else in the current one.
+            tasks.append(LogTask(pod_name, container["name"], False, crashed, suspect, crashed and not restarted))
             if restarted:
-                tasks.append(LogTask(pod_name, container["name"], True, crashed, suspect))
+                tasks.append(LogTask(pod_name, container["name"], True, crashed, suspect, crashed))
     return [t for t in tasks if t.suspect] + [t for t in tasks if not t.suspect]
 
 
@@ -127,7 +130,7 @@ class LogReader:
         if granted == 0:
             self.staging.gap(name, "budget_exhausted", "snapshot byte budget spent before this log")
             return None
-        excerpt_bytes = min(granted // EXCERPT_SHARE, MAX_EXCERPT) if task.crashed else 0
+        excerpt_bytes = min(granted // EXCERPT_SHARE, MAX_EXCERPT) if task.excerpt else 0
         limit = granted - excerpt_bytes
         tail_lines = self.bounds.tail_lines if task.suspect else min(self.bounds.healthy_tail_lines,
                                                                      self.bounds.tail_lines)
@@ -155,7 +158,7 @@ class LogReader:
         elif result.cut or result.bytes_written >= limit or result.lines >= tail_lines:
             self.staging.gap(name, "truncated", f"kept the tail: {result.bytes_written} bytes, {result.lines} lines "
                                                 f"(limitBytes {limit}, tailLines {tail_lines})")
-        if task.crashed:
+        if task.excerpt:
             self._excerpt(task, excerpt_bytes)
         first = max(result.lines - len(result.tail), 0) + 1
         return (task.pod, task.container, task.previous), (name, result.tail, first)

@@ -95,7 +95,8 @@ def _last_error_lines(evidence: Evidence, pod: str, container: str) -> tuple[lis
         if entry is None:
             continue
         file, lines, first = entry
-        hits = [i for i, line in enumerate(lines) if ERROR_LINE.search(line)]
+        hits = [i for i, line in enumerate(lines) if ERROR_LINE.search(line)] \
+            if ERROR_LINE.search("".join(lines)) else []
         if hits:
             start = max(hits[-1] - 4, 0)
             return lines[start: hits[-1] + 1], Pointer(file, (first + start, first + hits[-1]))

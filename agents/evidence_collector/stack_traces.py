@@ -23,6 +23,9 @@ def stack_traces(lines: list[str], limit: int = 5, max_lines: int = 80) -> list[
     'Caused by:' chains, Go frames or the final 'SomethingError: message' line.
     """
     traces: list[list[str]] = []
+    text = "".join(lines)
+    if not any(marker in text for marker in STACK_START):  # most logs: one C-speed scan, no line loop
+        return traces
     current: list[str] | None = None
     for line in lines:
         text = _without_timestamp(line)

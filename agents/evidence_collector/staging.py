@@ -7,6 +7,7 @@ at a file and a line range. Whatever is cut or cannot be read is recorded as a g
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -135,7 +136,8 @@ class Staging:
         self.path(name).unlink(missing_ok=True)
 
     def files(self) -> list[Path]:
-        return sorted(p for p in self.root.rglob("*") if p.is_file())
+        # os.walk: several times faster than rglob on the thousands of files of a large namespace
+        return sorted(Path(folder, name) for folder, _, names in os.walk(self.root) for name in names)
 
 
 def jsonl_lines(redactor: Redactor, name: str, objects: list[dict[str, Any]]) -> bytes:

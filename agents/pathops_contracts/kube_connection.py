@@ -30,6 +30,7 @@ class KubeConnection:
     token: str | None = None
     ssl_context: ssl.SSLContext | None = None  # None for plain HTTP
     basic_auth: str | None = None  # "user:password", old clusters only
+    tls_server_name: str | None = None  # the name the server's certificate carries, when not the host
 
     def headers(self) -> dict[str, str]:
         headers = {"Accept": "application/json", "User-Agent": "pathops-kube-reader"}
@@ -43,7 +44,8 @@ class KubeConnection:
         retries = urllib3.Retry(total=0, connect=1, read=0, redirect=0, status=0, other=0, raise_on_status=False)
         if self.ssl_context is None:
             return urllib3.PoolManager(num_pools=2, maxsize=size, retries=retries)
-        return urllib3.PoolManager(num_pools=2, maxsize=size, retries=retries, ssl_context=self.ssl_context)
+        return urllib3.PoolManager(num_pools=2, maxsize=size, retries=retries, ssl_context=self.ssl_context,
+                                   server_hostname=self.tls_server_name)
 
 
 def load_connection(kubeconfig: str | None, context: str | None) -> KubeConnection:
@@ -105,7 +107,8 @@ def _from_kubeconfig(document: dict[str, Any], base: Path, context_name: str | N
     if server.startswith("http://"):
         return KubeConnection(server, token, None, basic)
     try:
-        return KubeConnection(server, token, _ssl_context(cluster, user, base), basic)
+        return KubeConnection(server, token, _ssl_context(cluster, user, base), basic,
+                              cluster.get("tls-server-name"))
     except (ssl.SSLError, ValueError) as error:  # a CA or key that is not PEM, bad base64
         raise InvalidInput(f"no usable Kubernetes configuration: TLS material unusable: {error}") from error
 
@@ -157,7 +160,8 @@ def _official(kubeconfig: str | None, context: str | None) -> KubeConnection:
         config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration)
     except (ConfigException, OSError, TypeError) as error:
         raise InvalidInput(f"no usable Kubernetes configuration: {error}") from error
-    authorization = (configuration.api_key or {}).get("authorization", "")
+    keys = configuration.api_key or {}
+    authorization = str(keys.get("BearerToken") or keys.get("authorization") or "")
     token = authorization.removeprefix("Bearer ").strip() or None
     server = str(configuration.host).rstrip("/")
     if server.startswith("http://"):
@@ -168,4 +172,4 @@ def _official(kubeconfig: str | None, context: str | None) -> KubeConnection:
         ssl_context.verify_mode = ssl.CERT_NONE
     if configuration.cert_file and configuration.key_file:
         ssl_context.load_cert_chain(configuration.cert_file, configuration.key_file)
-    return KubeConnection(server, token, ssl_context)
+    return KubeConnection(server, token, ssl_context, tls_server_name=getattr(configuration, "tls_server_name", None))
