@@ -10,6 +10,7 @@ deadline what arrived is kept and marked truncated.
 from __future__ import annotations
 
 import codecs
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -25,6 +26,7 @@ from pathops_contracts.kube_reader import DeadlineReached, KubeReader, NotFound,
 FINDINGS_RESERVE = 1024 * 1024  # room kept for findings.json and the redaction report
 MIN_LOG_BYTES = 4 * 1024
 MAX_LINE = 16 * 1024  # longer lines are cut: one endless line must not fill memory
+TYPICAL_LINE = 128  # bytes of a timestamped log line, to size tailLines to a byte share (until measured)
 EXCERPT_SHARE = 4  # a crashed container's excerpt gets at most 1/4 of its log's share...
 MAX_EXCERPT = 64 * 1024  # ...and never more than this
 
@@ -101,6 +103,16 @@ class LogReader:
         self.window = window
         self.bounds = bounds
         self.until = until  # time.monotonic() instant: nothing is read past it
+        self._seen_bytes = 0
+        self._seen_lines = 0
+        self._seen_lock = threading.Lock()
+
+    def _line_length(self) -> float:
+        """Bytes per line to expect: the mean of the logs read so far, with a margin."""
+        with self._seen_lock:
+            if self._seen_lines < 1000:
+                return TYPICAL_LINE
+            return max(self._seen_bytes / self._seen_lines * 1.25, 16.0)
 
     def read_all(self, tasks: list[LogTask]) -> LogTails:
         suspect_share, healthy_share = shares(tasks, self.staging.available(), self.bounds.log_bytes)
@@ -134,6 +146,9 @@ class LogReader:
         limit = granted - excerpt_bytes
         tail_lines = self.bounds.tail_lines if task.suspect else min(self.bounds.healthy_tail_lines,
                                                                      self.bounds.tail_lines)
+        # The API applies limitBytes after tailLines, keeping the *oldest* of the tail: ask for no more
+        # lines than the share holds at the line length seen so far, so that what comes is the newest.
+        tail_lines = min(tail_lines, max(int(limit / self._line_length()), 10))
         until = min(self.until, time.monotonic() + self.bounds.stream_seconds)
         try:
             chunks = self.reader.stream_log(
@@ -151,13 +166,20 @@ class LogReader:
             self.staging.gap(name, reason, str(error))
             return None
         self.staging.refund(limit - result.bytes_written)
+        with self._seen_lock:
+            self._seen_bytes += result.bytes_written
+            self._seen_lines += result.lines
         if lines.cut_because:
             self.staging.gap(name, "truncated", f"kept the head: {result.bytes_written} bytes, {result.lines} "
                                                 f"lines; {lines.cut_because}")
         # The API does not say when it cut; a full tailLines or limitBytes worth of log means it probably did.
-        elif result.cut or result.bytes_written >= limit or result.lines >= tail_lines:
-            self.staging.gap(name, "truncated", f"kept the tail: {result.bytes_written} bytes, {result.lines} lines "
-                                                f"(limitBytes {limit}, tailLines {tail_lines})")
+        elif result.cut or result.bytes_written >= limit * 0.95:  # the API cut at limitBytes (redaction resizes)
+            self.staging.gap(name, "truncated", f"kept the start of the last tailLines {tail_lines} lines: "
+                                                f"{result.lines} lines, {result.bytes_written} bytes (limitBytes "
+                                                f"{limit} is applied after tailLines)")
+        elif result.lines >= tail_lines:
+            self.staging.gap(name, "truncated", f"kept the tail: the last {result.lines} lines, "
+                                                f"{result.bytes_written} bytes (tailLines {tail_lines})")
         if task.excerpt:
             self._excerpt(task, excerpt_bytes)
         first = max(result.lines - len(result.tail), 0) + 1

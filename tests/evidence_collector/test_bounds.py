@@ -135,3 +135,19 @@ def test_restarted_containers_previous_logs_and_excerpts_fit_their_shares(tmp_pa
             assert f"logs/shop-frontend-{index:04d}/web.{suffix}" in files
     assert sum(f["size"] for f in manifest["files"]
                if f["path"] not in {"findings.json", "redaction-report.json"}) <= max_bytes
+
+
+def test_a_crash_log_larger_than_its_share_keeps_its_newest_lines(cluster: Cluster, tmp_path: Path) -> None:
+    start = datetime.now(UTC) - timedelta(minutes=10)
+    lines = [(start + timedelta(milliseconds=n), f"INFO worker handled job {n} in {n % 97} ms") for n in range(3000)]
+    lines.append((start + timedelta(seconds=5), "fatal: configuration incomplete, PAYMENTS_URL unset"))
+    cluster.api.set_log(scenarios.NS, "payments-abc", "api", StaticLog(lines), previous=True)
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"), "--log-bytes", "40000")
+    assert result.returncode == 0, result.stderr
+    folder = unpack(tmp_path / "out")
+    kept = (folder / "logs/payments-abc/api.previous.log").read_text().splitlines()
+    assert kept[-1].endswith("fatal: configuration incomplete, PAYMENTS_URL unset")
+    crash = next(f for f in json.loads((folder / "findings.json").read_text())["findings"] if f["kind"] == "crash-loop")
+    assert "PAYMENTS_URL unset" in crash["detail"]
+    gap = next(g for g in _manifest(folder)["gaps"] if g["what"] == "logs/payments-abc/api.previous.log")
+    assert gap["reason"] == "truncated" and "kept the tail" in gap["detail"]
