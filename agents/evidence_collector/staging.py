@@ -48,6 +48,7 @@ class Staging:
     gaps: list[Gap] = field(default_factory=list)
     _spent: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _folders: set[Path] = field(default_factory=set)
 
     def reserve(self, wanted: int) -> int:
         """Take up to `wanted` bytes from the budget; returns what was granted."""
@@ -70,7 +71,9 @@ class Staging:
 
     def path(self, name: str) -> Path:
         target = self.root / name
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.parent not in self._folders:  # one mkdir per folder, not one per file
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(target.parent)
         return target
 
     def write_text(self, name: str, text: str, budgeted: bool = True, cap: int | None = None) -> bool:
