@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import stat
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pytest_httpserver import HTTPServer
 
+from pathops_contracts import kube_connection
 from pathops_contracts.errors import InvalidInput
 from pathops_contracts.kube_reader import KubeReader
 
@@ -57,3 +59,20 @@ def test_an_unusable_kubeconfig_is_bad_input(tmp_path: Path, server: str, contex
     config = _kubeconfig(tmp_path / "config", server, {"token": "t"})
     with pytest.raises(InvalidInput, match=expected.replace("(", r"\(").replace(")", r"\)")):
         KubeReader.connect(str(config), context, 4)
+
+
+@pytest.mark.parametrize(("host", "server"), [("10.96.0.1", "https://10.96.0.1:443"),
+                                              ("fd00::1", "https://[fd00::1]:443")])
+def test_in_a_pod_the_service_account_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, host: str,
+                                              server: str) -> None:
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=kubernetes",
+                    "-days", "1", "-keyout", str(tmp_path / "ca.key"), "-out", str(tmp_path / "ca.crt")],
+                   check=True, capture_output=True)
+    (tmp_path / "token").write_text("sa-token-789\n")
+    monkeypatch.setattr(kube_connection, "SERVICE_ACCOUNT", tmp_path)
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", host)
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "443")
+    connection = kube_connection.load_connection(None, None)
+    assert connection.server == server
+    assert connection.headers()["Authorization"] == "Bearer sa-token-789"
+    assert connection.ssl_context is not None and connection.ssl_context.get_ca_certs()
