@@ -148,3 +148,15 @@ def test_an_absurd_window_is_bad_input(cluster: Cluster, window: str) -> None:
     result = cluster.collect("--no-upload", TIME_WINDOW=window)
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_log_that_goes_silent_is_cut_at_the_deadline(cluster: Cluster, tmp_path: Path) -> None:
+    # One line, then nothing for an hour: no chunk arrives to check the time between, the socket is shut.
+    cluster.api.set_log(scenarios.NS, "payments-abc", "api",
+                        TricklingLog(["Booting payments api", "never sent"], 3600), previous=True)
+    out, folder = _run(cluster, tmp_path, "--deadline", "5")
+    kept = (folder / "logs/payments-abc/api.previous.log").read_text()
+    assert kept.rstrip().endswith("Booting payments api") and "never sent" not in kept
+    gap = next(g for g in _manifest(folder)["gaps"] if g["what"] == "logs/payments-abc/api.previous.log")
+    assert gap["reason"] == "truncated" and "deadline" in gap["detail"]
+    assert "deadline" in out["summary"]
