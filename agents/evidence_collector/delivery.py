@@ -14,7 +14,7 @@ import boto3
 from botocore.config import Config
 
 from pathops_contracts.artifact_store import ArtifactKind, ArtifactStore, StoredArtifact, StoreSettings
-from pathops_contracts.errors import PathOpsError, UpstreamError
+from pathops_contracts.errors import UpstreamError
 
 
 def bounded_store(settings: StoreSettings, seconds: float) -> ArtifactStore:
@@ -32,20 +32,20 @@ def bounded_store(settings: StoreSettings, seconds: float) -> ArtifactStore:
 
 def upload_within(settings: StoreSettings, bundle: Path, seconds: float) -> StoredArtifact:
     """Upload the snapshot, or raise UpstreamError once `seconds` have passed."""
-    outcome: list[StoredArtifact | PathOpsError] = []
+    outcome: list[StoredArtifact | BaseException] = []
 
     def upload() -> None:
         try:
             outcome.append(bounded_store(settings, seconds).put(bundle, ArtifactKind.SNAPSHOT))
-        except PathOpsError as error:
+        except BaseException as error:  # noqa: BLE001 - not hidden: raised again in the caller's thread
             outcome.append(error)
 
     worker = threading.Thread(target=upload, name="snapshot-upload", daemon=True)
     worker.start()
     worker.join(seconds)
-    if not outcome:  # still running (abandoned: a daemon thread dies with the process) or died unexpectedly
+    if not outcome:  # still running: abandoned (a daemon thread ends with the process)
         raise UpstreamError(f"the artifact store did not take the snapshot within {seconds:g} s "
                             f"(EVIDENCE_UPLOAD_DEADLINE_SECONDS)")
-    if isinstance(outcome[0], PathOpsError):
+    if isinstance(outcome[0], BaseException):
         raise outcome[0]
     return outcome[0]
