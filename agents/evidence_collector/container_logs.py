@@ -189,8 +189,11 @@ class LogReader:
         """Head, tail and stack traces of a crashed container's log, within the bytes its share kept for it."""
         lines = self.staging.path(task.file_name()).read_text(encoding="utf-8").splitlines(keepends=True)
         text = excerpt(lines, self.bounds.excerpt_head, self.bounds.excerpt_tail)
-        self.staging.refund(excerpt_bytes)  # the excerpt's bytes were part of the log's share
-        self.staging.write_text(task.file_name(".excerpt.txt"), text, cap=excerpt_bytes)
+        name = task.file_name(".excerpt.txt")
+        # Written from the bytes the log's share set aside (no other log can take them meanwhile).
+        written = self.staging.path(name).stat().st_size if self.staging.write_text(
+            name, text, budgeted=False, cap=excerpt_bytes) else 0
+        self.staging.refund(excerpt_bytes - written)
 
 
 class LineReader:

@@ -81,10 +81,11 @@ class Staging:
         cut at a line boundary, and says so in a gap; one that gets nothing is not written at all."""
         data = self.redactor.redact(text, name).encode()
         wanted = len(data) if cap is None else min(len(data), cap)
-        granted = self.reserve(wanted) if budgeted else len(data)
+        granted = self.reserve(wanted) if budgeted else wanted  # unbudgeted: the caller holds the bytes
         if granted < len(data):
             kept = data.rfind(b"\n", 0, granted) + 1
-            self.refund(granted - kept)
+            if budgeted:
+                self.refund(granted - kept)
             if kept == 0:
                 self.gap(name, "budget_exhausted", f"{len(data)} bytes did not fit the snapshot budget")
                 return False
@@ -94,6 +95,7 @@ class Staging:
             data = data[:kept]
         self.path(name).write_bytes(data)
         return True
+
     def write_json(self, name: str, document: Any, budgeted: bool = True) -> bool:
         scrubbed = self.redactor.scrub_object(document, name)
         return self.write_text(name, json.dumps(scrubbed, indent=2, sort_keys=True, default=str) + "\n", budgeted)
