@@ -6,24 +6,33 @@ and continue; serves pod logs as text/plain honouring container, previous, since
 sinceSeconds, tailLines, limitBytes and timestamps, streamed; answers 403 for resources
 or namespaces that RBAC would forbid; can add latency to every request. Read-only:
 any write verb gets 405, as a collector must never need one.
+
+It can also misbehave the way real API servers and kubelets do: answer 500 or 429 (with
+Retry-After) to chosen requests, ignore limitBytes, trickle a log slowly or never end one.
 """
 
 from __future__ import annotations
 
 import base64
-import bisect
 import json
 import re
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from werkzeug import Request, Response
+
+# Re-exported: callers build a cluster and its logs from this one module.
+from golden_path.stand_ins.kube_logs import EndlessLog as EndlessLog
+from golden_path.stand_ins.kube_logs import LogSource as LogSource
+from golden_path.stand_ins.kube_logs import SharedLog as SharedLog
+from golden_path.stand_ins.kube_logs import StaticLog as StaticLog
+from golden_path.stand_ins.kube_logs import SyntheticLog as SyntheticLog
+from golden_path.stand_ins.kube_logs import TricklingLog as TricklingLog
 
 # plural -> (api prefix, kind, namespaced)
 RESOURCES: dict[str, tuple[str, str, bool]] = {
@@ -62,82 +71,15 @@ def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class LogSource:
-    """The lines a container logged, oldest first, each with its timestamp."""
-
-    def entries(self) -> Iterable[tuple[datetime, str]]:
-        raise NotImplementedError
-
-    def render(self, since: datetime | None, tail: int | None, limit: int | None, stamps: bool) -> Iterator[bytes]:
-        """The log as the API server sends it: since, then the last `tail` lines, then `limit` bytes."""
-        selected: Iterable[tuple[datetime, str]] = (
-            (moment, line) for moment, line in self.entries() if since is None or moment >= since)
-        if tail is not None:
-            selected = deque(selected, maxlen=tail)
-        sent = 0
-        for moment, line in selected:
-            data = ((f"{moment.strftime('%Y-%m-%dT%H:%M:%S.%fZ')} " if stamps else "") + line + "\n").encode()
-            if limit is not None and sent + len(data) > limit:
-                yield data[: limit - sent]
-                return
-            sent += len(data)
-            yield data
-
-
 @dataclass
-class StaticLog(LogSource):
-    lines: list[tuple[datetime, str]]
+class Fault:
+    """Answer `status` to the next `times` requests whose path matches `pattern`."""
 
-    def entries(self) -> Iterable[tuple[datetime, str]]:
-        return self.lines
-
-
-@dataclass
-class SyntheticLog(LogSource):
-    """Generated on demand: `size` bytes of lines spread evenly over `span` ending at `end`."""
-
-    seed: str
-    size: int
-    end: datetime
-    span: timedelta = timedelta(hours=2)
-    line: Callable[[int, str], str] = lambda n, seed: f"INFO {seed} handled request {n} in {n % 97} ms status=200"
-
-    def entries(self) -> Iterator[tuple[datetime, str]]:
-        sample = self.line(1, self.seed)
-        count = max(1, self.size // (len(sample) + 1))
-        step = self.span / count
-        start = self.end - self.span
-        for n in range(count):
-            yield start + step * n, self.line(n, self.seed)
-
-
-class SharedLog(LogSource):
-    """A large log rendered once and served to many containers (benchmarks): bisect, slice, join."""
-
-    def __init__(self, size: int, end: datetime, span: timedelta = timedelta(hours=2)) -> None:
-        pairs = list(SyntheticLog("shared", size, end, span).entries())
-        self.moments = [moment for moment, _ in pairs]
-        self.plain = [(line + "\n").encode() for _, line in pairs]
-        self.stamped = [f"{m.strftime('%Y-%m-%dT%H:%M:%S.%fZ')} ".encode() + p
-                        for m, p in zip(self.moments, self.plain, strict=True)]
-
-    def entries(self) -> Iterable[tuple[datetime, str]]:
-        return zip(self.moments, (p.decode().rstrip("\n") for p in self.plain), strict=True)
-
-    def render(self, since: datetime | None, tail: int | None, limit: int | None, stamps: bool) -> Iterator[bytes]:
-        lines = self.stamped if stamps else self.plain
-        start = bisect.bisect_left(self.moments, since) if since is not None else 0
-        if tail is not None:
-            start = max(start, len(lines) - tail)
-        remaining = limit
-        for block in range(start, len(lines), 2000):
-            data = b"".join(lines[block: block + 2000])
-            if remaining is not None:
-                data = data[:remaining]
-                remaining -= len(data)
-            yield data
-            if remaining is not None and remaining <= 0:
-                return
+    pattern: re.Pattern[str]
+    status: int
+    times: int
+    retry_after: str | None = None
+    continued: bool = False  # only requests for a list's later pages (with a continue token)
 
 
 @dataclass(frozen=True)
@@ -212,6 +154,9 @@ class FakeKubernetes:
         self.forbidden: set[tuple[str | None, str]] = set()  # (namespace or None for all, plural)
         self.allowed_namespaces: set[str] | None = None
         self.requests: list[str] = []
+        self.faults: list[Fault] = []
+        self._selected: dict[tuple[str, str | None, str, str, int], list[dict[str, Any]]] = {}
+        self.ignore_limit_bytes = False
         self._lock = threading.Lock()
         self._version = 1
 
@@ -241,6 +186,24 @@ class FakeKubernetes:
     def forbid(self, plural: str, namespace: str | None = None) -> None:
         self.forbidden.add((namespace, plural))
 
+    def fail(self, path_regex: str, status: int = 500, times: int = 1, retry_after: str | None = None,
+             continued: bool = False) -> None:
+        """The next `times` requests whose path (without query) matches answer `status`."""
+        self.faults.append(Fault(re.compile(path_regex), status, times, retry_after, continued))
+
+    def _fault(self, path: str, request: Request) -> Response | None:
+        with self._lock:
+            fault = next((f for f in self.faults if f.times > 0 and f.pattern.search(path)
+                          and (not f.continued or request.args.get("continue"))), None)
+            if fault is None:
+                return None
+            fault.times -= 1
+        reason = "TooManyRequests" if fault.status == 429 else "InternalError"
+        response = _status(fault.status, reason, f"injected failure for {path}")
+        if fault.retry_after is not None:
+            response.headers["Retry-After"] = fault.retry_after
+        return response
+
     # --- HTTP ----------------------------------------------------------------------------
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -254,6 +217,8 @@ class FakeKubernetes:
         if request.method != "GET":
             return _status(405, "MethodNotAllowed", "this API server is read-only")
         path = request.path.rstrip("/")
+        if self.faults and (fault := self._fault(path, request)) is not None:
+            return fault
         if path == "/version":
             return _json({"major": "1", "minor": "31", "gitVersion": "v1.31.0-pathops-fake"})
         if path in {"/api", "/apis"} or re.fullmatch(r"/api/v1|/apis/[\w.]+/\w+", path):
@@ -303,10 +268,18 @@ class FakeKubernetes:
             fields = field_matcher(request.args.get("fieldSelector", ""))
         except ValueError as error:
             return _status(400, "BadRequest", str(error))
-        buckets = self.objects[plural]
-        pool = [obj for ns, items in sorted(buckets.items()) if namespace is None or ns == namespace
-                for _, obj in sorted(items.items())]
-        items = [obj for obj in pool if labels.matches(obj["metadata"].get("labels", {})) and fields(obj)]
+        # A list is selected once per version of the store: paging through 60,000 events stays linear.
+        key = (plural, namespace, request.args.get("labelSelector", ""), request.args.get("fieldSelector", ""),
+               self._version)
+        items = self._selected.get(key)
+        if items is None:
+            buckets = self.objects[plural]
+            pool = [obj for ns, objects in sorted(buckets.items()) if namespace is None or ns == namespace
+                    for _, obj in sorted(objects.items())]
+            items = [obj for obj in pool if labels.matches(obj["metadata"].get("labels", {})) and fields(obj)]
+            with self._lock:
+                self._selected = {k: v for k, v in self._selected.items() if k[-1] == self._version}
+                self._selected[key] = items
         offset = int(base64.b64decode(request.args["continue"]).decode()) if request.args.get("continue") else 0
         limit = int(request.args.get("limit", 0) or 0)
         page = items[offset: offset + limit] if limit else items[offset:]
@@ -342,6 +315,8 @@ class FakeKubernetes:
             since = datetime.now(UTC) - timedelta(seconds=int(request.args["sinceSeconds"]))
         tail = int(request.args["tailLines"]) if request.args.get("tailLines") else None
         limit = int(request.args["limitBytes"]) if request.args.get("limitBytes") else None
+        if self.ignore_limit_bytes:
+            limit = None
         stamps = request.args.get("timestamps") == "true"
         return Response(source.render(since, tail, limit, stamps), content_type="text/plain")
 
