@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from evidence_collector.collector import Bounds, Collector, Focus
-from evidence_collector.redaction import Redactor, load_extra_rules
+from evidence_collector.redaction import Redactor, load_extra_rules, token_key
 from evidence_collector.snapshot import SnapshotIdentity, assemble
 from evidence_collector.staging import Staging
 from evidence_collector.window import parse_timestamp, resolve_window
@@ -109,7 +109,9 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
         plural = {k.lower(): v for k, v in KIND_TO_PLURAL.items()}[kind]
         focus_workload = (plural, name)
     reader = KubeReader.connect(kubeconfig, context, concurrency)
-    redactor = Redactor(load_extra_rules(redaction_patterns) if redaction_patterns else ())
+    # Token keys per incident, not per run: a restarted Job writes the same tokens, hence the same snapshot.
+    redactor = Redactor(load_extra_rules(redaction_patterns) if redaction_patterns else (),
+                        token_key(incident_id, callbacks.signing_key))
     bounds = Bounds(total_bytes=max_bytes, log_bytes=min(log_bytes, max_bytes), tail_lines=tail_lines,
                     concurrency=concurrency, deadline_seconds=deadline)
     if scratch_dir is not None:
@@ -123,7 +125,7 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
         collected = collector.collect()
         bundle = Path(scratch) / "snapshot.tar.gz"
         identity = SnapshotIdentity(incident_id, app_id, target_namespace, agents_namespace)
-        manifest, summary = assemble(staging, identity, window, collected, redactor, now, bundle)
+        manifest, summary = assemble(staging, identity, window, collected, redactor, bundle)
         snapshot_id = artifact_id_for(ArtifactKind.SNAPSHOT, sha256_file(bundle))
         if output_dir is not None:
             output_dir.mkdir(parents=True, exist_ok=True)

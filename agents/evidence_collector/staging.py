@@ -65,7 +65,8 @@ class Staging:
 
     def gap(self, what: str, reason: str, detail: str = "") -> None:
         with self._lock:
-            self.gaps.append(Gap(what, reason, detail))
+            # Error texts are untrusted: redacted whole, before as_dict() cuts them.
+            self.gaps.append(Gap(what, reason, self.redactor.redact(detail, "manifest.json") if detail else ""))
 
     def path(self, name: str) -> Path:
         target = self.root / name
@@ -74,7 +75,10 @@ class Staging:
 
     def write_text(self, name: str, text: str, budgeted: bool = True) -> bool:
         """Write redacted text; a budgeted file that does not fit is left out and recorded as a gap."""
-        data = self.redactor.redact(text, name).encode()
+        return self._write(name, self.redactor.redact(text, name), budgeted)
+
+    def _write(self, name: str, text: str, budgeted: bool) -> bool:
+        data = text.encode()
         granted = self.reserve(len(data)) if budgeted else len(data)
         if granted < len(data):
             self.refund(granted)
@@ -84,13 +88,14 @@ class Staging:
         return True
 
     def write_json(self, name: str, document: Any, budgeted: bool = True) -> bool:
+        """Every string of the document (keys too) redacted, structure-aware; the JSON text stays valid."""
         scrubbed = self.redactor.scrub_object(document, name)
-        return self.write_text(name, json.dumps(scrubbed, indent=2, sort_keys=True, default=str) + "\n", budgeted)
+        return self._write(name, json.dumps(scrubbed, indent=2, sort_keys=True, default=str) + "\n", budgeted)
 
     def write_jsonl(self, name: str, objects: Iterable[dict[str, Any]]) -> bool:
-        """One object a line, each scrubbed of secret env values, then the whole text redacted."""
+        """One object a line, each redacted structure-aware (see write_json)."""
         lines = (json.dumps(self.redactor.scrub_object(o, name), sort_keys=True, default=str) + "\n" for o in objects)
-        return self.write_text(name, "".join(lines))
+        return self._write(name, "".join(lines), True)
 
     def write_stream(self, name: str, blocks: Iterator[str], limit: int, keep: int = 60) -> StreamResult:
         """Write redacted newline-terminated blocks up to `limit` bytes, cut at a line boundary.

@@ -1,0 +1,120 @@
+"""The final, fail-closed secret scan of whatever leaves a tool (snapshot files, reports).
+
+Deliberately independent of the redactor (`redaction.py`), so that a gap in one is not
+a gap in both: it runs the detectors of Yelp's detect-secrets as they ship (all of its
+regex plugins, and its keyword denylist), its own scan of `name = value` pairs over a
+broader set of names, private-key fragments (BEGIN, END or body lines alone), and an
+entropy check. Only what is already a redaction token, or a value that cannot be a
+secret (booleans, nulls, variable references), is let through.
+
+It reports kinds and line numbers, never the values. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+from detect_secrets.plugins.base import BasePlugin
+from detect_secrets.plugins.keyword import DENYLIST
+
+TOKEN = re.compile(r"\[REDACTED:[a-z0-9-]+:[0-9a-f]{6}\]")
+# detect-secrets plugins that are not regex shapes (run differently below) or that flag evidence.
+_NOT_RUN = {"KeywordDetector", "Base64HighEntropyString", "HexHighEntropyString", "IPPublicDetector"}
+_PLUGIN_CLASSES: list[type[BasePlugin]] = list(get_mapping_from_secret_type_to_class().values())
+PLUGINS: tuple[BasePlugin, ...] = tuple(cls() for cls in _PLUGIN_CLASSES if cls.__name__ not in _NOT_RUN)
+
+# Names: detect-secrets' keyword denylist plus our own, each matched as words of the name.
+_EXTRA_NAME_WORDS = ("token", "credentials?", "creds", "auth", "authorization", "cookie", "sessionid", "passcode",
+                     "pass", "pw", "sig", "signature", "apikey", "accountkey", "accesskey", "secretkey",
+                     "privatekey", "clientsecret", "(?:api|private|access|secret|account|client|signing|"
+                     "encryption|master|auth|service|ssh|shared|storage|session|hmac|tls|sas|app|db|database)"
+                     "_?key(?:_?data)?")
+_NAME_WORD = re.compile(r"(?:^|_)(?:" + "|".join((*DENYLIST, *_EXTRA_NAME_WORDS)) + r")(?:_|$)")
+# A last word that says what the name is about, not that it is the secret itself.
+_DESCRIBES = re.compile(
+    r"_(?:name|names|url|uri|endpoint|host|port|file|path|dir|ttl|seconds|minutes|ms|timeout|expiry|expires|"
+    r"length|size|count|id|type|kind|ref|header|enabled|disabled|required|used|mode|version|policy|format|"
+    r"source|provider|method|issuer|audience|scopes?|mount|rotation|interval|retries|limit|max|min|hint|"
+    r"algorithm|location|env|namespace|label|selector|optional|volume|reference|keys?)$")
+_PAIR = re.compile(
+    r"""(?P<name>-{0,2}[A-Za-z_][A-Za-z0-9_.-]*)(?:\\*["'])?[ \t]*(?::=|=>|[:=]|(?<=[A-Za-z0-9])[ \t](?=\S))[ \t]*"""
+    r"""(?:\\*["'])?(?:(?i:bearer|basic|token)[ \t]+)?(?P<value>[^\s"'`,;&\\{}]+)""")
+_URL_CREDENTIALS = re.compile(r"://[^\s:/@\"'\\]*:([^\s\"'\\]+)@[^\s@/\"'\\]+")
+_PEM = re.compile(r"-----(?:BEGIN|END) [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|PuTTY-User-Key-File")
+_RANDOM = re.compile(r"[A-Za-z0-9+/=_.~-]{20,}")
+_BENIGN = re.compile(r"(?i)[0-9]{1,9}|true|false|yes|no|null|none|nil|on|off|\*+|\$\(?\{?[A-Za-z_][A-Za-z0-9_]*\}?\)?")
+
+
+@dataclass(frozen=True)
+class Hit:
+    kind: str
+    line: int  # 1-based
+
+
+def _snake(name: str) -> str:
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name.lstrip("-"))
+    return re.sub(r"[^a-z0-9]+", "_", spaced.lower()).strip("_")
+
+
+def _secret_name(name: str) -> bool:
+    snake = _snake(name)
+    if _DESCRIBES.search(snake) and not re.search(r"(?:api|private|access|secret|account|client|signing)_key$", snake):
+        return False
+    return bool(_NAME_WORD.search(snake))
+
+
+def _clean(value: str) -> bool:
+    """A value that is (made of) redaction tokens, or cannot be a secret."""
+    stripped = value.strip("()[]<>.")
+    if TOKEN.fullmatch(value) or TOKEN.fullmatch(stripped) or _BENIGN.fullmatch(stripped):
+        return True
+    return not TOKEN.sub("", value).strip("()[]<>.:/@")
+
+
+def _random(candidate: str) -> bool:
+    core = candidate.strip("=.-_~")
+    if len(core) < 24 or re.fullmatch(r"[0-9a-fA-F.-]+", core) or ("." in core and not re.search(r"[+/=]", core)):
+        return False  # hex ids, digests, versions and dotted names are evidence
+    classes = sum(bool(re.search(pattern, core)) for pattern in (r"[a-z]", r"[A-Z]", r"[0-9]"))
+    counts = Counter(core)
+    bits = -sum(n / len(core) * math.log2(n / len(core)) for n in counts.values())
+    return classes == 3 and bits >= 4.2
+
+
+def scan_text(text: str) -> list[Hit]:
+    """Every secret-looking thing in text that is not a redaction token: kind and line, no value."""
+    found: set[tuple[int, str]] = set()
+
+    def line_of(offset: int) -> int:
+        return text.count("\n", 0, offset) + 1
+
+    for plugin in PLUGINS:
+        for value in set(plugin.analyze_string(text)):
+            if not _clean(value):
+                found.add((line_of(text.find(value)), "detect-secrets:" + plugin.secret_type))
+    for url in _URL_CREDENTIALS.finditer(text):
+        if not _clean(url.group(1)):
+            found.add((line_of(url.start()), "url-credentials"))
+    for pem in _PEM.finditer(text):
+        found.add((line_of(pem.start()), "private-key"))
+    for pair in _PAIR.finditer(text):
+        name, value = pair.group("name"), pair.group("value")
+        between = text[pair.end("name"):pair.start("value")]
+        # `name value` (a space, no sign) counts only for flags: `--db-password VALUE`.
+        if (name.startswith("-") or re.search(r"[:=]", between)) and _secret_name(name) and not _clean(value):
+            found.add((line_of(pair.start("value")), "secret-name-value"))
+    for candidate in _RANDOM.finditer(TOKEN.sub(" ", text)):
+        if _random(candidate.group()):
+            found.add((line_of(candidate.start()), "high-entropy"))
+    return [Hit(kind, line) for line, kind in sorted(found)]
+
+
+def describe(hits: list[Hit], where: str, limit: int = 5) -> str:
+    """A one-line, value-free summary of hits for an error message."""
+    shown = ", ".join(f"{hit.kind} at {where}:{hit.line}" for hit in hits[:limit])
+    more = f" and {len(hits) - limit} more" if len(hits) > limit else ""
+    return shown + more
