@@ -53,6 +53,9 @@ main = tool_group(
             show_default=True, help="Duration (30m, 1h30m) or RFC 3339 interval start/end.")
 @env_option("--alert-starts-at", envvar="ALERT_STARTS_AT", type=IdentifierType(RFC3339_UTC), default=None,
             help="Alert start: a duration window then reaches back from it.")
+@env_option("--as-of", envvar="EVIDENCE_AS_OF", type=IdentifierType(RFC3339_UTC), default=None,
+            help="The moment a duration window ends (default: now). Set it to when the Job was scheduled, and a "
+                 "restarted Job collects the same window and so announces the same snapshot.")
 @env_option("--workload", envvar="WORKLOAD", type=IdentifierType(WORKLOAD), default=None,
             help="Focus on one workload, e.g. deployment/shop-frontend.")
 @env_option("--label-selector", envvar="LABEL_SELECTOR", type=IdentifierType(LABEL_SELECTOR), default=None,
@@ -88,7 +91,7 @@ main = tool_group(
             help="Writable directory for staging.")
 @callback_options
 def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_namespace: str | None, time_window: str,
-            alert_starts_at: str | None, workload: str | None, label_selector: str | None,
+            alert_starts_at: str | None, as_of: str | None, workload: str | None, label_selector: str | None,
             argocd_application: str | None, argocd_namespace: str, kubeconfig: str | None,
             context: str | None, max_bytes: int, log_bytes: int, tail_lines: int, concurrency: int, deadline: float,
             redaction_patterns: Path | None, output_dir: Path | None, no_upload: bool, minio_endpoint: str | None,
@@ -101,7 +104,7 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
     """
     if not no_upload and not (minio_endpoint and minio_bucket and callback_url):
         raise InvalidInput("MINIO_ENDPOINT, MINIO_BUCKET and CONTROL_PLANE_CALLBACK_URL are needed (or --no-upload)")
-    now = datetime.now(UTC)
+    now = parse_timestamp(as_of) if as_of else datetime.now(UTC)
     window = resolve_window(time_window, now, parse_timestamp(alert_starts_at) if alert_starts_at else None)
     focus_workload = None
     if workload:
