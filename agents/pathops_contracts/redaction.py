@@ -126,8 +126,9 @@ BASE64_LINE = rf"{_LINE_PREFIX}[A-Za-z0-9+/=]+\r?\n"
 # Order matters: specific shapes first, generic assignments (below) and entropy last.
 BUILTIN_RULES: tuple[Rule, ...] = (
     _rule("pem-private-key", rf"{PEM_BEGIN}[\s\S]*?(?:{PEM_END}|$(?![\s\S]))", anchors=("private key",)),
-    _rule("pem-private-key", rf"(?m)(?:^{BASE64_LINE})+{_LINE_PREFIX}{PEM_END}", anchors=("private key",)),
-    _rule("pem-private-key", rf"(?:[A-Za-z0-9+/=]+(?:\\r)?\\n)+{PEM_END}", anchors=("private key",)),  # JSON-escaped
+    # The END of a key whose BEGIN was cut off, with the body lines before it (in a block of its own or not).
+    _rule("pem-private-key", rf"(?m)(?:^{BASE64_LINE})*{_LINE_PREFIX}{PEM_END}", anchors=("private key",)),
+    _rule("pem-private-key", rf"(?:[A-Za-z0-9+/=]+(?:\\r)?\\n)*{PEM_END}", anchors=("private key",)),  # JSON-escaped
     _rule("pem-private-key", r"PuTTY-User-Key-File-[0-9]:[\s\S]*?Private-MAC: *[0-9a-f]+", anchors=("putty",)),
     _rule("jwt", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", anchors=("eyj",)),
     _rule("aws-access-key", r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b", anchors=("akia", "asia", "abia", "acca")),
