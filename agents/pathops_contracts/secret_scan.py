@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
@@ -22,6 +23,7 @@ from detect_secrets.plugins.base import BasePlugin
 from detect_secrets.plugins.keyword import DENYLIST
 
 TOKEN = re.compile(r"\[REDACTED:[a-z0-9-]+:[0-9a-f]{6}\]")
+MASK = "\0"
 # detect-secrets plugins that are not regex shapes (run differently below) or that flag evidence.
 _NOT_RUN = {"KeywordDetector", "Base64HighEntropyString", "HexHighEntropyString", "IPPublicDetector"}
 _PLUGIN_CLASSES: list[type[BasePlugin]] = list(get_mapping_from_secret_type_to_class().values())
@@ -41,12 +43,17 @@ _DESCRIBES = re.compile(
     r"source|provider|method|issuer|audience|scopes?|mount|rotation|interval|retries|limit|max|min|hint|"
     r"algorithm|location|env|namespace|label|selector|optional|volume|reference|keys?)$")
 _PAIR = re.compile(
-    r"""(?P<name>-{0,2}[A-Za-z_][A-Za-z0-9_.-]*)(?:\\*["'])?[ \t]*(?::=|=>|[:=]|(?<=[A-Za-z0-9])[ \t](?=\S))[ \t]*"""
+    r"""(?P<name>-{0,2}[A-Za-z_][A-Za-z0-9_.-]*)(?:\\*["'])?[ \t]*(?::=|=>|[:=])[ \t]*"""
     r"""(?:\\*["'])?(?:(?i:bearer|basic|token)[ \t]+)?(?P<value>[^\s"'`,;&\\{}]+)""")
+# `--db-password VALUE`: a flag, blanks, then a value that is not another flag.
+_FLAG = re.compile(r"""(?<![\w-])(?P<name>--?[A-Za-z][A-Za-z0-9_.-]*)[ \t]+["']?"""
+                   r"""(?P<value>[^\s"'`,;&\\{}-][^\s"'`,;&\\{}]*)""")
 _URL_CREDENTIALS = re.compile(r"://[^\s:/@\"'\\]*:([^\s\"'\\]+)@[^\s@/\"'\\]+")
 _PEM = re.compile(r"-----(?:BEGIN|END) [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|PuTTY-User-Key-File")
 _RANDOM = re.compile(r"[A-Za-z0-9+/=_.~-]{20,}")
-_BENIGN = re.compile(r"(?i)[0-9]{1,9}|true|false|yes|no|null|none|nil|on|off|\*+|\$\(?\{?[A-Za-z_][A-Za-z0-9_]*\}?\)?")
+# Never secrets: short numbers (counts, ports), auth scheme words, booleans, nulls, masks, variable references.
+_BENIGN = re.compile(r"(?i)[0-9]{1,9}|basic|bearer|token|digest|negotiate|true|false|yes|no|null|none|nil|on|off|"
+                     r"\*+|\$\(?\{?[A-Za-z_][A-Za-z0-9_]*\}?\)?")
 
 
 @dataclass(frozen=True)
@@ -67,12 +74,16 @@ def _secret_name(name: str) -> bool:
     return bool(_NAME_WORD.search(snake))
 
 
+def _mask(text: str) -> str:
+    """Each redaction token becomes NULs of its length: nothing inside one is a name or a value, and
+    a value that merely starts with one (`password=[REDACTED:...]hunter2`) is still seen."""
+    return TOKEN.sub(lambda token: MASK * len(token.group()), text)
+
+
 def _clean(value: str) -> bool:
     """A value that is (made of) redaction tokens, or cannot be a secret."""
-    stripped = value.strip("()[]<>.")
-    if TOKEN.fullmatch(value) or TOKEN.fullmatch(stripped) or _BENIGN.fullmatch(stripped):
-        return True
-    return not TOKEN.sub("", value).strip("()[]<>.:/@")
+    rest = _mask(value).replace(MASK, "").strip("()[]<>.:/@")
+    return not rest or bool(_BENIGN.fullmatch(rest))
 
 
 def _random(candidate: str) -> bool:
@@ -96,21 +107,29 @@ def scan_text(text: str) -> list[Hit]:
         for value in set(plugin.analyze_string(text)):
             if not _clean(value):
                 found.add((line_of(text.find(value)), "detect-secrets:" + plugin.secret_type))
-    for url in _URL_CREDENTIALS.finditer(text):
+    masked = _mask(text)
+    for url in _URL_CREDENTIALS.finditer(masked):
         if not _clean(url.group(1)):
             found.add((line_of(url.start()), "url-credentials"))
     for pem in _PEM.finditer(text):
         found.add((line_of(pem.start()), "private-key"))
-    for pair in _PAIR.finditer(text):
-        name, value = pair.group("name"), pair.group("value")
-        between = text[pair.end("name"):pair.start("value")]
-        # `name value` (a space, no sign) counts only for flags: `--db-password VALUE`.
-        if (name.startswith("-") or re.search(r"[:=]", between)) and _secret_name(name) and not _clean(value):
-            found.add((line_of(pair.start("value")), "secret-name-value"))
-    for candidate in _RANDOM.finditer(TOKEN.sub(" ", text)):
+    for offset in _pair_offsets(masked):
+        found.add((line_of(offset), "secret-name-value"))
+    for candidate in _RANDOM.finditer(masked):
         if _random(candidate.group()):
             found.add((line_of(candidate.start()), "high-entropy"))
     return [Hit(kind, line) for line, kind in sorted(found)]
+
+
+def _pair_offsets(text: str, base: int = 0, depth: int = 0) -> Iterator[int]:
+    """Offsets of values assigned to secret names; values are searched again (`"name": "pwd=..."`)."""
+    for pattern in (_PAIR, _FLAG):
+        for pair in pattern.finditer(text):
+            name, value = pair.group("name"), pair.group("value")
+            if _secret_name(name) and not _clean(value):
+                yield base + pair.start("value")
+            elif depth < 3 and len(value) > 4:
+                yield from _pair_offsets(value, base + pair.start("value"), depth + 1)
 
 
 def describe(hits: list[Hit], where: str, limit: int = 5) -> str:
