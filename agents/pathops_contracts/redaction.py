@@ -26,6 +26,7 @@ import hmac
 import math
 import re
 import secrets
+import string
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -47,7 +48,6 @@ from detect_secrets.plugins.sendgrid import SendGridDetector
 from detect_secrets.plugins.slack import SlackDetector
 from detect_secrets.plugins.square_oauth import SquareOAuthDetector
 from detect_secrets.plugins.stripe import StripeDetector
-from detect_secrets.plugins.telegram_token import TelegramBotTokenDetector
 from detect_secrets.plugins.twilio import TwilioKeyDetector
 
 from pathops_contracts.secret_names import is_secret_name
@@ -153,30 +153,42 @@ BUILTIN_RULES: tuple[Rule, ...] = (
 )
 
 # Rules of detect-secrets (https://github.com/Yelp/detect-secrets, Apache-2.0) whose hits are
-# redacted by value, each with the substrings one of which every hit holds.
+# redacted by value, each with the substrings one of which every hit holds (lower-case ones are
+# looked for case-insensitively, others as written): a cheap test before the regexes run.
 CORPUS: tuple[tuple[BasePlugin, tuple[str, ...]], ...] = (
-    (AWSKeyDetector(), ("akia", "asia", "abia", "acca", "a3t", "aws")),
-    (AzureStorageKeyDetector(), ("accountkey=",)),
+    (AWSKeyDetector(), ("AKIA", "ASIA", "ABIA", "ACCA", "A3T", "aws")),
+    (AzureStorageKeyDetector(), ("AccountKey=",)),
     (SlackDetector(), ("xox", "hooks.slack.com")),
     (StripeDetector(), ("k_live_",)),
-    (JwtTokenDetector(), ("eyj",)),
+    (JwtTokenDetector(), ("eyJ",)),
     (GitHubTokenDetector(), ("ghp_", "gho_", "ghu_", "ghs_", "ghr_")),
-    (GitLabTokenDetector(), ("gl", "gr1348941")),
-    (OpenAIDetector(), ("t3blbkfj",)),
-    (SendGridDetector(), ("sg.",)),
-    (NpmDetector(), ("_authtoken",)),
+    (GitLabTokenDetector(), ("gl", "GR1348941")),
+    (OpenAIDetector(), ("T3BlbkFJ",)),
+    (SendGridDetector(), ("SG.",)),
+    (NpmDetector(), ("_authToken",)),
     (PypiTokenDetector(), ("pypi-",)),
-    (TwilioKeyDetector(), ("ac", "sk")),
+    (TwilioKeyDetector(), ("AC", "SK")),
     (MailchimpDetector(), ("-us",)),
     (DiscordBotTokenDetector(), ()),
     (SquareOAuthDetector(), ("sq0csp-",)),
-    (ArtifactoryDetector(), ("akc", "ap")),
-    (TelegramBotTokenDetector(), (":",)),
+    (ArtifactoryDetector(), ("AKC", "AP")),
+    # Not TelegramBotTokenDetector: its only anchor, ':', is on every log line; its tokens are random
+    # enough for the entropy rule, and the final scan runs it.
 )
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def lower_ascii(text: str) -> str:
+    """Lower-cased A-Z only: the same length as text, so offsets in one are offsets in the other."""
+    return text.translate(_ASCII_LOWER)
+
+
+def holds_any(text: str, lowered: str, anchors: tuple[str, ...]) -> bool:
+    """Whether one of the anchors occurs (lower-case anchors case-insensitively); no anchors: True."""
+    return not anchors or any(anchor in (lowered if anchor.islower() else text) for anchor in anchors)
 
 # Where a name is spelled in running text: every keyword of `secret_names` as a substring.
 NAME_ANCHORS = ("pass", "pwd", "secret", "token", "credential", "creds", "auth", "key", "cookie", "session")
-_NAME_HINT = re.compile("|".join(NAME_ANCHORS), re.IGNORECASE)
 _NAME_CHAR = re.compile(r"[A-Za-z0-9_.-]")
 # After a name: optional closing quote(s) (plain or JSON-escaped), then `=`/`:`/`:=` and a value,
 # plain, quoted, JSON-escaped-quoted, or after an auth scheme word.
@@ -199,12 +211,22 @@ def is_benign_value(value: str) -> bool:
             or bool(re.fullmatch(r"\$\(?\{?[A-Za-z_][A-Za-z0-9_]*\}?\)?|\*+", stripped)))
 
 
-def assignment_spans(text: str) -> Iterator[tuple[int, int]]:
+def _hints(lowered: str) -> list[tuple[int, int]]:
+    """Where a name anchor occurs, found by plain substring search (far faster than a regex)."""
+    found = []
+    for anchor in NAME_ANCHORS:
+        position = lowered.find(anchor)
+        while position != -1:
+            found.append((position, position + len(anchor)))
+            position = lowered.find(anchor, position + 1)
+    return sorted(found)
+
+
+def assignment_spans(text: str, lowered: str | None = None) -> Iterator[tuple[int, int]]:
     """Spans of values assigned to secret names, in any of the syntaxes above."""
     last_name_end = -1
     tokens = [match.span() for match in TOKEN.finditer(text)] if "[REDACTED:" in text else []
-    for hint in _NAME_HINT.finditer(text):
-        start, end = hint.span()
+    for start, end in _hints(lower_ascii(text) if lowered is None else lowered):
         if start < last_name_end or any(t_start <= start < t_end for t_start, t_end in tokens):
             continue
         while start > 0 and _NAME_CHAR.match(text, start - 1):
@@ -270,7 +292,7 @@ class Redactor:
 
     def spans(self, text: str) -> list[Span]:
         """Every secret in text as non-overlapping value spans, by rule priority."""
-        lowered = text.lower()
+        lowered = lower_ascii(text)
         chosen: list[Span] = []
 
         def take(start: int, end: int, kind: str) -> None:
@@ -286,13 +308,13 @@ class Redactor:
                 if rule.check is None or rule.check(match.group(rule.group)):
                     take(*match.span(rule.group), rule.kind)
         for plugin, anchors in CORPUS:
-            if anchors and not any(anchor in lowered for anchor in anchors):
+            if not holds_any(text, lowered, anchors):
                 continue
             for value in set(plugin.analyze_string(text)):
                 kind = "ds-" + re.sub(r"[^a-z0-9]+", "-", plugin.secret_type.lower()).strip("-")
                 for found in re.finditer(re.escape(value), text):
                     take(*found.span(), kind)
-        for start, end in assignment_spans(text):
+        for start, end in assignment_spans(text, lowered):
             take(start, end, "secret-assignment")
         for start, end in entropy_spans(text):
             take(start, end, "high-entropy")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+import string
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,6 +29,23 @@ MASK = "\0"
 _NOT_RUN = {"KeywordDetector", "Base64HighEntropyString", "HexHighEntropyString", "IPPublicDetector"}
 _PLUGIN_CLASSES: list[type[BasePlugin]] = list(get_mapping_from_secret_type_to_class().values())
 PLUGINS: tuple[BasePlugin, ...] = tuple(cls() for cls in _PLUGIN_CLASSES if cls.__name__ not in _NOT_RUN)
+_KEYWORDS = ("key", "pwd", "pass", "token", "secret")
+# Substrings one of which every hit of a plugin holds (lower-case: any case; others: as written),
+# checked before its regexes run. A plugin not listed here (a newer detect-secrets) always runs.
+PLUGIN_ANCHORS: dict[str, tuple[str, ...]] = {
+    "ArtifactoryDetector": ("AKC", "AP"), "AWSKeyDetector": ("AKIA", "ASIA", "ABIA", "ACCA", "A3T", "aws"),
+    "AzureStorageKeyDetector": ("AccountKey=",), "BasicAuthDetector": ("://",),
+    "CloudantDetector": (*_KEYWORDS, "cloudant"), "GitHubTokenDetector": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+    "GitLabTokenDetector": ("gl", "GR1348941"), "IbmCloudIamDetector": _KEYWORDS, "IbmCosHmacDetector": _KEYWORDS,
+    "JwtTokenDetector": ("eyJ",), "MailchimpDetector": ("-us",), "NpmDetector": ("_authToken",),
+    "OpenAIDetector": ("T3BlbkFJ",), "PrivateKeyDetector": ("PRIVATE KEY", "PuTTY"), "PypiTokenDetector": ("pypi-",),
+    "SendGridDetector": ("SG.",), "SlackDetector": ("xox", "hooks.slack.com"), "SoftlayerDetector": (
+        *_KEYWORDS, "softlayer"), "SquareOAuthDetector": ("sq0csp-",), "StripeDetector": ("k_live_",),
+    "TelegramBotTokenDetector": (":",), "TwilioKeyDetector": ("AC", "SK"),
+}
+# Lines holding none of these cannot hold a secret name; only the others are searched for pairs.
+NAME_ANCHORS = ("key", "pass", "pwd", "pw", "secret", "token", "cred", "auth", "cookie", "session", "sig", "contrase")
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 # Names: detect-secrets' keyword denylist plus our own, each matched as words of the name.
 _EXTRA_NAME_WORDS = ("token", "credentials?", "creds", "auth", "authorization", "cookie", "sessionid", "passcode",
@@ -103,7 +121,11 @@ def scan_text(text: str) -> list[Hit]:
     def line_of(offset: int) -> int:
         return text.count("\n", 0, offset) + 1
 
+    lowered = text.translate(_ASCII_LOWER)  # same length as text
     for plugin in PLUGINS:
+        anchors = PLUGIN_ANCHORS.get(type(plugin).__name__, ())
+        if anchors and not any(anchor in (lowered if anchor.islower() else text) for anchor in anchors):
+            continue
         for value in set(plugin.analyze_string(text)):
             if not _clean(value):
                 found.add((line_of(text.find(value)), "detect-secrets:" + plugin.secret_type))
@@ -113,12 +135,27 @@ def scan_text(text: str) -> list[Hit]:
             found.add((line_of(url.start()), "url-credentials"))
     for pem in _PEM.finditer(text):
         found.add((line_of(pem.start()), "private-key"))
-    for offset in _pair_offsets(masked):
-        found.add((line_of(offset), "secret-name-value"))
+    for start, line in _lines_with(masked, lowered, NAME_ANCHORS):
+        for offset in _pair_offsets(line, start):
+            found.add((line_of(offset), "secret-name-value"))
     for candidate in _RANDOM.finditer(masked):
         if _random(candidate.group()):
             found.add((line_of(candidate.start()), "high-entropy"))
     return [Hit(kind, line) for line, kind in sorted(found)]
+
+
+def _lines_with(text: str, lowered: str, anchors: tuple[str, ...]) -> list[tuple[int, str]]:
+    """(offset, line) of every line of text holding one of the lower-case anchors."""
+    spans: set[tuple[int, int]] = set()
+    for anchor in anchors:
+        position = lowered.find(anchor)
+        while position != -1:
+            start = text.rfind("\n", 0, position) + 1
+            end = text.find("\n", position)
+            end = len(text) if end == -1 else end
+            spans.add((start, end))
+            position = lowered.find(anchor, end)
+    return [(start, text[start:end]) for start, end in sorted(spans)]
 
 
 def _pair_offsets(text: str, base: int = 0, depth: int = 0) -> Iterator[int]:
