@@ -47,7 +47,12 @@ def _iso(moment: datetime) -> str:
 def assemble(staging: Staging, identity: SnapshotIdentity, window: TimeWindow, collected: Collected,
              redactor: Redactor, bundle: Path) -> tuple[dict[str, Any], str]:
     """Write the bundle; returns (manifest, summary)."""
-    summary = summarize(collected.findings)
+    # The summary travels in the callback, outside the snapshot: findings quote API messages, so it is
+    # redacted and scanned like the files.
+    summary = redactor.redact(summarize(collected.findings), "callback summary")
+    hits = scan_text(summary)
+    if hits:
+        raise ContractViolation(f"refusing to upload: the final scan still finds {describe(hits, 'the summary')}")
     # Gap details carry API error texts: untrusted, so redacted like any other evidence (before the
     # redaction report is written, so that it counts them).
     gaps = [redactor.scrub_object(gap.as_dict(), "manifest.json")

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from evidence_collector.collector import Collected
+from evidence_collector.detectors import Finding
 from evidence_collector.snapshot import SnapshotIdentity, assemble
 from evidence_collector.staging import Staging
 from evidence_collector.window import resolve_window
@@ -133,3 +134,16 @@ def test_gap_details_are_redacted_and_the_manifest_is_scanned(tmp_path: Path) ->
     with pytest.raises(ContractViolation, match=r"manifest\.json"):
         assemble(staging, identity, resolve_window("30m", now), leaky, redactor, tmp_path / "other.tar.gz")
     assert not (tmp_path / "other.tar.gz").exists()
+
+
+def test_the_callback_summary_is_redacted(tmp_path: Path) -> None:
+    redactor = Redactor()
+    staging = Staging(tmp_path / "stage", redactor, 10**6)
+    staging.root.mkdir()
+    title = f"web/api cannot start: pulling with pwd={PASSWORD} failed"
+    finding = Finding("config-error", "critical", title, title, [], [], {})
+    now = datetime.now(UTC)
+    _, summary = assemble(staging, SnapshotIdentity("INC-1", "shop", "shop-preflight", None),
+                          resolve_window("30m", now), Collected([finding], None, None, None, None), redactor,
+                          tmp_path / "bundle.tar.gz")
+    assert PASSWORD not in summary and "pwd=[REDACTED:secret-assignment:" in summary
