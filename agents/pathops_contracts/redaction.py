@@ -121,14 +121,16 @@ PEM_BEGIN = r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
 PEM_END = r"-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"
 # An optional log timestamp (timestamps=true) before each line of a key cut by the bounds.
 _LINE_PREFIX = r"(?:[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z )?"
-BASE64_LINE = rf"{_LINE_PREFIX}[A-Za-z0-9+/=]+\r?\n"
+# Body lines of a key are 64 (or 76) characters; only the last, just before END, is shorter.
+_BODY_LINE = re.compile(rf"{_LINE_PREFIX}[A-Za-z0-9+/=]{{40,}}\r?")
+_LAST_BODY_LINE = re.compile(rf"{_LINE_PREFIX}[A-Za-z0-9+/=]+\r?")
+_ESCAPED_BODY_LINE = re.compile(r"[A-Za-z0-9+/=]{40,}(?:\\r)?")
+_ESCAPED_LAST_BODY_LINE = re.compile(r"[A-Za-z0-9+/=]+(?:\\r)?")
+_ORPHAN_END = re.compile(rf"{_LINE_PREFIX}{PEM_END}")
 
 # Order matters: specific shapes first, generic assignments (below) and entropy last.
 BUILTIN_RULES: tuple[Rule, ...] = (
     _rule("pem-private-key", rf"{PEM_BEGIN}[\s\S]*?(?:{PEM_END}|$(?![\s\S]))", anchors=("private key",)),
-    # The END of a key whose BEGIN was cut off, with the body lines before it (in a block of its own or not).
-    _rule("pem-private-key", rf"(?m)(?:^{BASE64_LINE})*{_LINE_PREFIX}{PEM_END}", anchors=("private key",)),
-    _rule("pem-private-key", rf"(?:[A-Za-z0-9+/=]+(?:\\r)?\\n)*{PEM_END}", anchors=("private key",)),  # JSON-escaped
     _rule("pem-private-key", r"PuTTY-User-Key-File-[0-9]:[\s\S]*?Private-MAC: *[0-9a-f]+", anchors=("putty",)),
     _rule("jwt", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", anchors=("eyj",)),
     _rule("aws-access-key", r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b", anchors=("akia", "asia", "abia", "acca")),
@@ -251,6 +253,26 @@ def assignment_spans(text: str, lowered: str | None = None) -> Iterator[tuple[in
                 break
 
 
+def orphan_key_end_spans(text: str) -> Iterator[tuple[int, int]]:
+    """The END line of a private key whose BEGIN was cut off, with the body lines before it.
+
+    Walks back from each END line over base64 lines (real or JSON-escaped newlines): linear,
+    where a regex would try every line as a start.
+    """
+    for end in _ORPHAN_END.finditer(text):
+        start = end.start()
+        for separator, last, body in (("\n", _LAST_BODY_LINE, _BODY_LINE),
+                                      ("\\n", _ESCAPED_LAST_BODY_LINE, _ESCAPED_BODY_LINE)):
+            line = last
+            while text.endswith(separator, 0, start):
+                line_start = text.rfind(separator, 0, start - len(separator))
+                line_start = 0 if line_start == -1 else line_start + len(separator)
+                if not line.fullmatch(text, line_start, start - len(separator)):
+                    break
+                start, line = line_start, body
+        yield start, end.end()
+
+
 _ENTROPY_CANDIDATE = re.compile(rf"[A-Za-z0-9+/=_-]{{{ENTROPY_MIN_LENGTH},}}")
 
 
@@ -307,6 +329,9 @@ class Redactor:
             for match in rule.pattern.finditer(text):
                 if rule.check is None or rule.check(match.group(rule.group)):
                     take(*match.span(rule.group), rule.kind)
+        if "private key" in lowered:
+            for start, end in orphan_key_end_spans(text):
+                take(start, end, "pem-private-key")
         for plugin, anchors in CORPUS:
             if not holds_any(text, lowered, anchors):
                 continue

@@ -147,3 +147,11 @@ def test_the_callback_summary_is_redacted(tmp_path: Path) -> None:
                           resolve_window("30m", now), Collected([finding], None, None, None, None), redactor,
                           tmp_path / "bundle.tar.gz")
     assert PASSWORD not in summary and "pwd=[REDACTED:secret-assignment:" in summary
+
+
+def test_a_key_cut_at_its_begin_takes_its_body_and_nothing_before() -> None:
+    body = ["2026-12-01T11:00:00.1Z MIIEowIBAAKCAQEAx7Hq2" + PASSWORD * 3 + "Ab", "2026-12-01T11:00:00.2Z ZZ=="]
+    text = "\n".join(["hello", *body, "2026-12-01T11:00:00.3Z -----END RSA PRIVATE KEY-----", "after"]) + "\n"
+    out = Redactor().redact(text, "f.log").splitlines()
+    assert len(out) == 3 and out[0] == "hello" and out[2] == "after"
+    assert out[1].startswith("[REDACTED:pem-private-key:") and PASSWORD not in out[1]
