@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import hashlib
 import hmac
 import math
@@ -146,7 +147,9 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     _rule("google-api-key", r"\bAIza[0-9A-Za-z_-]{35}", anchors=("aiza",)),
     _rule("azure-storage-key", r"(?i)\b(?:AccountKey|SharedAccessKey|SharedAccessSignature|sig)=([^;\s\"'&\\]{8,})",
           1, anchors=("accountkey=", "sharedaccesskey=", "sharedaccesssignature=", "sig=")),
-    _rule("url-credentials", r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@\"'\\]*:([^\s\"'\\]+)@[^\s@/\"'\\]+", 1,
+    # The password runs to the last '@' before the host (it may hold '/' or '@'), bounded so that a
+    # line of '://' cannot make the search quadratic.
+    _rule("url-credentials", r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s:/@\"'\\]{0,256}:([^\s\"'\\]{1,256})@[^\s@/\"'\\]+", 1,
           anchors=("://",)),
     _rule("basic-credentials", r"(?i)\bbasic\s+([A-Za-z0-9+/]{6,}={0,2})", 1, anchors=("basic",),
           check=_is_basic_credentials),
@@ -226,7 +229,7 @@ def _hints(lowered: str) -> list[tuple[int, int]]:
 
 def assignment_spans(text: str, lowered: str | None = None) -> Iterator[tuple[int, int]]:
     """Spans of values assigned to secret names, in any of the syntaxes above."""
-    last_name_end = -1
+    last_name_end = -1  # names and values already read: hints inside them are not names
     tokens = [match.span() for match in TOKEN.finditer(text)] if "[REDACTED:" in text else []
     for start, end in _hints(lower_ascii(text) if lowered is None else lowered):
         if start < last_name_end or any(t_start <= start < t_end for t_start, t_end in tokens):
@@ -248,6 +251,7 @@ def assignment_spans(text: str, lowered: str | None = None) -> Iterator[tuple[in
         for group in ("v_esc", "v_dq", "v_sq", "v_plain"):
             value = match.groupdict().get(group)
             if value is not None:
+                last_name_end = match.end(group)
                 if not is_benign_value(value):
                     yield match.span(group)
                 break
@@ -315,13 +319,15 @@ class Redactor:
     def spans(self, text: str) -> list[Span]:
         """Every secret in text as non-overlapping value spans, by rule priority."""
         lowered = lower_ascii(text)
-        chosen: list[Span] = []
+        chosen: list[Span] = []  # sorted, non-overlapping
 
         def take(start: int, end: int, kind: str) -> None:
             if end <= start or TOKEN.fullmatch(text, start, end):
                 return
-            if not any(start < other_end and other_start < end for other_start, other_end, _ in chosen):
-                chosen.append((start, end, kind))
+            index = bisect.bisect_left(chosen, (start, end, kind))
+            if (index > 0 and chosen[index - 1][1] > start) or (index < len(chosen) and chosen[index][0] < end):
+                return  # overlaps a span taken by a rule of higher priority
+            chosen.insert(index, (start, end, kind))
 
         for rule in (*BUILTIN_RULES, *self.extra_rules):
             if not rule.may_match(lowered):
@@ -343,7 +349,7 @@ class Redactor:
             take(start, end, "secret-assignment")
         for start, end in entropy_spans(text):
             take(start, end, "high-entropy")
-        return sorted(chosen)
+        return chosen
 
     def redact(self, text: str, where: str) -> str:
         """One pass: every rule's matches on the original text, non-overlapping by rule priority."""

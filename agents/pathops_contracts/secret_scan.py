@@ -12,6 +12,7 @@ It reports kinds and line numbers, never the values. Pure: no I/O.
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 import string
@@ -61,12 +62,13 @@ _DESCRIBES = re.compile(
     r"source|provider|method|issuer|audience|scopes?|mount|rotation|interval|retries|limit|max|min|hint|"
     r"algorithm|location|env|namespace|label|selector|optional|volume|reference|keys?)$")
 _PAIR = re.compile(
-    r"""(?P<name>-{0,2}[A-Za-z_][A-Za-z0-9_.-]*)(?:\\*["'])?[ \t]*(?::=|=>|[:=])[ \t]*"""
+    # A name starts after a non-name character and is taken whole (possessive): one try per name, linear.
+    r"""(?<![A-Za-z0-9_.-])(?P<name>-{0,2}[A-Za-z_][A-Za-z0-9_.-]*+)(?:\\*["'])?[ \t]*(?::=|=>|[:=])[ \t]*"""
     r"""(?:\\*["'])?(?:(?i:bearer|basic|token)[ \t]+)?(?P<value>[^\s"'`,;&\\{}]+)""")
 # `--db-password VALUE`: a flag, blanks, then a value that is not another flag.
-_FLAG = re.compile(r"""(?<![\w-])(?P<name>--?[A-Za-z][A-Za-z0-9_.-]*)[ \t]+["']?"""
+_FLAG = re.compile(r"""(?<![\w-])(?P<name>--?[A-Za-z][A-Za-z0-9_.-]*+)[ \t]+["']?"""
                    r"""(?P<value>[^\s"'`,;&\\{}-][^\s"'`,;&\\{}]*)""")
-_URL_CREDENTIALS = re.compile(r"://[^\s:/@\"'\\]*:([^\s\"'\\]+)@[^\s@/\"'\\]+")
+_URL_CREDENTIALS = re.compile(r"://[^\s:/@\"'\\]{0,256}:([^\s\"'\\]{1,256})@[^\s@/\"'\\]+")
 _PEM = re.compile(r"-----(?:BEGIN|END) [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|PuTTY-User-Key-File")
 _RANDOM = re.compile(r"[A-Za-z0-9+/=_.~-]{20,}")
 # Never secrets: short numbers (counts, ports), auth scheme words, booleans, nulls, masks, variable references.
@@ -118,8 +120,12 @@ def scan_text(text: str) -> list[Hit]:
     """Every secret-looking thing in text that is not a redaction token: kind and line, no value."""
     found: set[tuple[int, str]] = set()
 
+    newlines: list[int] = []  # offsets of the text's newlines, found at the first hit (hits are rare)
+
     def line_of(offset: int) -> int:
-        return text.count("\n", 0, offset) + 1
+        if not newlines and "\n" in text:
+            newlines.extend(match.start() for match in re.finditer("\n", text))
+        return bisect.bisect_left(newlines, offset) + 1
 
     lowered = text.translate(_ASCII_LOWER)  # same length as text
     for plugin in PLUGINS:
