@@ -26,8 +26,11 @@ from detect_secrets.plugins.keyword import DENYLIST
 
 TOKEN = re.compile(r"\[REDACTED:[a-z0-9-]+:[0-9a-f]{6}\]")
 MASK = "\0"
-# detect-secrets plugins that are not regex shapes (run differently below) or that flag evidence.
-_NOT_RUN = {"KeywordDetector", "Base64HighEntropyString", "HexHighEntropyString", "IPPublicDetector"}
+# detect-secrets plugins that are not regex shapes (run differently below) or that flag evidence: IP
+# addresses, and Telegram's `<8-10 digits>:<35 characters>`, which an epoch time before a long name matches
+# (a random Telegram token is caught by the entropy check).
+_NOT_RUN = {"KeywordDetector", "Base64HighEntropyString", "HexHighEntropyString", "IPPublicDetector",
+            "TelegramBotTokenDetector"}
 _PLUGIN_CLASSES: list[type[BasePlugin]] = list(get_mapping_from_secret_type_to_class().values())
 PLUGINS: tuple[BasePlugin, ...] = tuple(cls() for cls in _PLUGIN_CLASSES if cls.__name__ not in _NOT_RUN)
 _KEYWORDS = ("key", "pwd", "pass", "token", "secret")
@@ -42,7 +45,7 @@ PLUGIN_ANCHORS: dict[str, tuple[str, ...]] = {
     "OpenAIDetector": ("T3BlbkFJ",), "PrivateKeyDetector": ("PRIVATE KEY", "PuTTY"), "PypiTokenDetector": ("pypi-",),
     "SendGridDetector": ("SG.",), "SlackDetector": ("xox", "hooks.slack.com"), "SoftlayerDetector": (
         *_KEYWORDS, "softlayer"), "SquareOAuthDetector": ("sq0csp-",), "StripeDetector": ("k_live_",),
-    "TelegramBotTokenDetector": (":",), "TwilioKeyDetector": ("AC", "SK"),
+    "TwilioKeyDetector": ("AC", "SK"),
 }
 # Lines holding none of these cannot hold a secret name; only the others are searched for pairs.
 NAME_ANCHORS = ("key", "pass", "pwd", "pw", "secret", "token", "cred", "auth", "cookie", "session", "sig", "contrase")
