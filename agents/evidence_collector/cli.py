@@ -12,7 +12,7 @@ import click
 
 from evidence_collector.collector import Bounds, Collector, Focus
 from evidence_collector.delivery import upload_within
-from evidence_collector.redaction import Redactor, load_extra_rules
+from evidence_collector.redaction import Redactor, load_extra_rules, token_key
 from evidence_collector.snapshot import SnapshotIdentity, assemble
 from evidence_collector.staging import Staging
 from evidence_collector.window import parse_timestamp, resolve_window
@@ -54,6 +54,9 @@ main = tool_group(
             show_default=True, help="Duration (30m, 1h30m) or RFC 3339 interval start/end.")
 @env_option("--alert-starts-at", envvar="ALERT_STARTS_AT", type=IdentifierType(RFC3339_UTC), default=None,
             help="Alert start: a duration window then reaches back from it.")
+@env_option("--as-of", envvar="EVIDENCE_AS_OF", type=IdentifierType(RFC3339_UTC), default=None,
+            help="The moment a duration window ends (default: now). Set it to when the Job was scheduled, and a "
+                 "restarted Job collects the same window and so announces the same snapshot.")
 @env_option("--workload", envvar="WORKLOAD", type=IdentifierType(WORKLOAD), default=None,
             help="Focus on one workload, e.g. deployment/shop-frontend.")
 @env_option("--label-selector", envvar="LABEL_SELECTOR", type=IdentifierType(LABEL_SELECTOR), default=None,
@@ -92,7 +95,7 @@ main = tool_group(
             help="Writable directory for staging.")
 @callback_options
 def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_namespace: str | None, time_window: str,
-            alert_starts_at: str | None, workload: str | None, label_selector: str | None,
+            alert_starts_at: str | None, as_of: str | None, workload: str | None, label_selector: str | None,
             argocd_application: str | None, argocd_namespace: str, kubeconfig: str | None,
             context: str | None, max_bytes: int, log_bytes: int, tail_lines: int, concurrency: int, deadline: float,
             upload_deadline: float,
@@ -106,7 +109,7 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
     """
     if not no_upload and not (minio_endpoint and minio_bucket and callback_url):
         raise InvalidInput("MINIO_ENDPOINT, MINIO_BUCKET and CONTROL_PLANE_CALLBACK_URL are needed (or --no-upload)")
-    now = datetime.now(UTC)
+    now = parse_timestamp(as_of) if as_of else datetime.now(UTC)
     window = resolve_window(time_window, now, parse_timestamp(alert_starts_at) if alert_starts_at else None)
     focus_workload = None
     if workload:
@@ -114,7 +117,9 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
         plural = {k.lower(): v for k, v in KIND_TO_PLURAL.items()}[kind]
         focus_workload = (plural, name)
     reader = KubeReader.connect(kubeconfig, context, concurrency)
-    redactor = Redactor(load_extra_rules(redaction_patterns) if redaction_patterns else ())
+    # Token keys per incident, not per run: a restarted Job writes the same tokens, hence the same snapshot.
+    redactor = Redactor(load_extra_rules(redaction_patterns) if redaction_patterns else (),
+                        token_key(incident_id, callbacks.signing_key))
     bounds = Bounds(total_bytes=max_bytes, log_bytes=min(log_bytes, max_bytes), tail_lines=tail_lines,
                     concurrency=concurrency, deadline_seconds=deadline - min(10.0, deadline / 10))
     if scratch_dir is not None:
@@ -128,7 +133,7 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
         collected = collector.collect()
         bundle = Path(scratch) / "snapshot.tar.gz"
         identity = SnapshotIdentity(incident_id, app_id, target_namespace, agents_namespace)
-        manifest, summary = assemble(staging, identity, window, collected, redactor, now, bundle)
+        manifest, summary = assemble(staging, identity, window, collected, redactor, bundle)
         snapshot_id = artifact_id_for(ArtifactKind.SNAPSHOT, sha256_file(bundle))
         if output_dir is not None:
             output_dir.mkdir(parents=True, exist_ok=True)

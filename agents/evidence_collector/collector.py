@@ -307,7 +307,13 @@ class Collector:
         return {"deployment": deployment["metadata"]["name"],
                 "current": ordered[0]["metadata"]["name"] if ordered else None,
                 "previous": ordered[1]["metadata"]["name"] if len(ordered) > 1 else None,
-                "changes": template_diff(ordered[0], ordered[1]) if len(ordered) > 1 else []}
+                "changes": self._redacted_diff(ordered[0], ordered[1]) if len(ordered) > 1 else []}
+
+    def _redacted_diff(self, current: dict[str, Any], previous: dict[str, Any]) -> list[dict[str, Any]]:
+        """The diff of the two templates as each is written (redacted), so no value leaves in clear."""
+        where = "objects/rollout-diffs.jsonl"
+        scrub = self.staging.redactor.scrub_object
+        return template_diff(scrub(current, where), scrub(previous, where))
 
     def _pods(self, selector: str | None) -> list[dict[str, Any]]:
         """Pods written page by page; the ones whose line the budget did not keep stay out of the findings."""

@@ -1,7 +1,12 @@
 """Assemble the evidence snapshot: findings, redaction report, manifest, one tar.gz.
 
-Before anything is bundled, every staged file is scanned once more for known secret
-shapes; a hit fails the run rather than upload it.
+Before anything is bundled, every staged file and the manifest are scanned once more by
+an independent detector (`pathops_contracts.secret_scan`); a hit fails the run rather than
+upload it.
+
+The bundle is content-stable: the same cluster state, window and incident give the same
+bytes and so the same snapshot id (a restarted Job re-announces what its first run did).
+No run clock goes into it: `collected_at` is the end of the evidence window.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from pathops_contracts import __version__
 from pathops_contracts.bundles import sha256_file, write_bundle
 from pathops_contracts.contracts import EVIDENCE_MANIFEST, validate_document
 from pathops_contracts.errors import ContractViolation
+from pathops_contracts.secret_scan import describe, scan_text
 
 MEDIA_TYPES = {".json": "application/json", ".jsonl": "application/jsonl", ".log": "text/plain",
                ".txt": "text/plain"}
@@ -39,18 +45,28 @@ def _iso(moment: datetime) -> str:
 
 
 def assemble(staging: Staging, identity: SnapshotIdentity, window: TimeWindow, collected: Collected,
-             redactor: Redactor, collected_at: datetime, bundle: Path) -> tuple[dict[str, Any], str]:
+             redactor: Redactor, bundle: Path) -> tuple[dict[str, Any], str]:
     """Write the bundle; returns (manifest, summary)."""
-    summary = summarize(collected.findings, collected.notes)
+    # The summary travels in the callback, outside the snapshot: findings quote API messages, so it is
+    # redacted and scanned like the files.
+    summary = redactor.redact(summarize(collected.findings, collected.notes), "callback summary")
+    hits = scan_text(summary)
+    if hits:
+        raise ContractViolation(f"refusing to upload: the final scan still finds {describe(hits, 'the summary')}")
+    # Gap details carry API error texts: untrusted, so redacted like any other evidence (before the
+    # redaction report is written, so that it counts them).
+    gaps = [redactor.scrub_object(gap.as_dict(), "manifest.json")
+            for gap in sorted(staging.gaps, key=lambda g: (g.what, g.reason, g.detail))]
     # Findings and the redaction report are what the snapshot is for: always written, outside the budget
     # (they are small: bounded by the number of findings and redaction kinds).
     staging.write_json("findings.json", {"summary": summary, "findings": [f.as_dict() for f in collected.findings]},
                        budgeted=False)
     staging.write_json("redaction-report.json", redactor.report(), budgeted=False)
-    leaks = [(path.relative_to(staging.root).as_posix(), kind) for path in staging.files() for kind in find_leaks(path)]
-    if leaks:
-        listed = ", ".join(f"{kind} in {name}" for name, kind in leaks[:5])
-        raise ContractViolation(f"refusing to upload: the final scan still finds {listed}")
+    for path in staging.files():
+        name = path.relative_to(staging.root).as_posix()
+        hits = find_leaks(path)
+        if hits:
+            raise ContractViolation(f"refusing to upload: the final scan still finds {describe(hits, name)}")
     files = []
     members: dict[str, Path | bytes] = {}
     for path in staging.files():
@@ -65,18 +81,22 @@ def assemble(staging: Staging, identity: SnapshotIdentity, window: TimeWindow, c
         "app_id": identity.app_id,
         "target_namespace": identity.target_namespace,
         "time_window": {"start": _iso(window.start), "end": _iso(window.end)},
-        "collected_at": _iso(collected_at),
+        "collected_at": _iso(window.end),
         "workload": collected.workload,
         "source": {"commit_sha": collected.source_commit, "image": collected.source_image,
                    "commit_sha_from": collected.source_from},
         "files": files,
-        "gaps": [gap.as_dict() for gap in sorted(staging.gaps, key=lambda g: (g.what, g.reason))],
+        "gaps": gaps,
         "redaction": dict(by_kind) if isinstance(by_kind, dict) else {},
         "collector": {"name": "evidence-collector", "version": __version__},
     }
     if identity.agents_namespace:
         manifest["agents_namespace"] = identity.agents_namespace
     validate_document(manifest, EVIDENCE_MANIFEST)
-    members["manifest.json"] = (json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode()
+    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    hits = scan_text(text)
+    if hits:
+        raise ContractViolation(f"refusing to upload: the final scan still finds {describe(hits, 'manifest.json')}")
+    members["manifest.json"] = text.encode()
     write_bundle(bundle, members)
     return manifest, summary

@@ -67,7 +67,8 @@ class Staging:
 
     def gap(self, what: str, reason: str, detail: str = "") -> None:
         with self._lock:
-            self.gaps.append(Gap(what, reason, detail))
+            # Error texts are untrusted: redacted whole, before as_dict() cuts them.
+            self.gaps.append(Gap(what, reason, self.redactor.redact(detail, "manifest.json") if detail else ""))
 
     def path(self, name: str) -> Path:
         target = self.root / name
@@ -79,7 +80,10 @@ class Staging:
     def write_text(self, name: str, text: str, budgeted: bool = True, cap: int | None = None) -> bool:
         """Write redacted text. A budgeted file that does not fit (the budget, or `cap`) keeps its head,
         cut at a line boundary, and says so in a gap; one that gets nothing is not written at all."""
-        data = self.redactor.redact(text, name).encode()
+        return self._write(name, self.redactor.redact(text, name), budgeted, cap)
+
+    def _write(self, name: str, text: str, budgeted: bool, cap: int | None = None) -> bool:
+        data = text.encode()
         wanted = len(data) if cap is None else min(len(data), cap)
         granted = self.reserve(wanted) if budgeted else wanted  # unbudgeted: the caller holds the bytes
         if granted < len(data):
@@ -97,8 +101,9 @@ class Staging:
         return True
 
     def write_json(self, name: str, document: Any, budgeted: bool = True) -> bool:
+        """Every string of the document (keys too) redacted, structure-aware; the JSON text stays valid."""
         scrubbed = self.redactor.scrub_object(document, name)
-        return self.write_text(name, json.dumps(scrubbed, indent=2, sort_keys=True, default=str) + "\n", budgeted)
+        return self._write(name, json.dumps(scrubbed, indent=2, sort_keys=True, default=str) + "\n", budgeted)
 
     def write_jsonl(self, name: str, objects: Iterable[dict[str, Any]], cap: int | None = None) -> int:
         """One object a line, each scrubbed of secret env values; returns how many lines were kept."""
@@ -146,9 +151,9 @@ class Staging:
 
 
 def jsonl_lines(redactor: Redactor, name: str, objects: list[dict[str, Any]]) -> bytes:
-    """Objects as JSON Lines, secret env values scrubbed, then redacted as one chunk (not line by line)."""
-    text = "".join(json.dumps(redactor.scrub_object(o, name), sort_keys=True, default=str) + "\n" for o in objects)
-    return "".join(redactor.redact_blocks([text], name)).encode() if text else b""
+    """Objects as JSON Lines, each redacted structure-aware (every string, keys too): the lines stay valid JSON."""
+    return "".join(json.dumps(redactor.scrub_object(o, name), sort_keys=True, default=str) + "\n"
+                   for o in objects).encode()
 
 
 class JsonlSection:

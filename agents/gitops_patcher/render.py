@@ -40,7 +40,7 @@ AGENTS: dict[str, AgentKind] = {
     "evidence-collector": AgentKind(
         "evidence-collector", "evidence", ("serviceaccount.yaml", "role.yaml", "rolebinding.yaml", "job.yaml"), True,
         ("INCIDENT_ID", "APP_ID", "TARGET_NAMESPACE", "TIME_WINDOW"),
-        ("WORKLOAD", "LABEL_SELECTOR", "ALERT_STARTS_AT"),
+        ("WORKLOAD", "LABEL_SELECTOR", "ALERT_STARTS_AT", "EVIDENCE_AS_OF"),
     ),
     "fix-agent": AgentKind("fix-agent", "fix", ("serviceaccount.yaml", "job.yaml"), False, ("SNAPSHOT_ID",)),
     "verification-agent": AgentKind(
@@ -210,6 +210,10 @@ def _render_job(job: CommentedMap, run: AgentRun, scheduled_at: str) -> None:
         {"MINIO_ENDPOINT": run.minio_endpoint, "MINIO_BUCKET": run.minio_bucket,
          "CONTROL_PLANE_CALLBACK_URL": run.callback_url}
     )
+    if run.agent == "evidence-collector":
+        # A duration window ends when the Job was scheduled, not when a pod of it starts: every retry
+        # of the Job collects the same window, so it writes and announces the same snapshot.
+        values["EVIDENCE_AS_OF"] = scheduled_at
     missing = [name for name in run.kind.required_env if name not in values]
     if missing:
         raise InvalidInput(f"{run.agent} needs {', '.join(missing)}")

@@ -3,13 +3,21 @@
 Headers on every POST:
 - `Idempotency-Key`: sha256 of the URL and the canonical body, so it is the same on
   every retry, including a retry of the whole Job.
-- `X-PathOps-Timestamp`: unix seconds of this attempt.
-- `X-PathOps-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">` when a
-  signing key is configured (`CALLBACK_SIGNING_KEY`).
+- `X-PathOps-Timestamp`: unix time of this attempt, in seconds with milliseconds
+  (`1764590000.123`), so that no two attempts carry the same signature.
+- `X-PathOps-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<idempotency key>.<body>">`
+  when a signing key is configured (`CALLBACK_SIGNING_KEY`): the key is signed too, so a
+  captured request cannot be re-sent under another key.
 - `Authorization: Bearer <token>` when `CONTROL_PLANE_TOKEN` is set.
 
+A receiver (see `verify_request`) refuses a bad signature, a timestamp more than
+`MAX_SKEW_SECONDS` (5 minutes) away from its clock, and a signature it has already seen
+(a replay); it answers a new attempt of an Idempotency-Key it has already accepted as a
+success without acting twice.
+
 Connection errors, timeouts, 429 and 5xx are retried with exponential backoff and full
-jitter until `deadline_seconds` is spent; any other 4xx is final.
+jitter until `deadline_seconds` is spent; any other 4xx is final: 401/403 are refused
+credentials (exit 6), the rest a failure of the control plane (exit 5).
 """
 
 from __future__ import annotations
@@ -33,7 +41,8 @@ from tenacity import (
 )
 
 from pathops_contracts.contracts import validate_document
-from pathops_contracts.errors import ContractViolation, Forbidden, UpstreamError
+from pathops_contracts.errors import Forbidden, UpstreamError
+from pathops_contracts.redaction import Redactor
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +60,34 @@ def idempotency_key(url: str, body: bytes) -> str:
     return hashlib.sha256(url.encode() + b"\n" + body).hexdigest()
 
 
-def sign(signing_key: str, timestamp: str, body: bytes) -> str:
-    """`sha256=<hex>` HMAC-SHA256 of '<timestamp>.<body>'."""
-    mac = hmac.new(signing_key.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
+MAX_SKEW_SECONDS = 300
 
 
-def verify_signature(signing_key: str, timestamp: str, body: bytes, header: str) -> bool:
-    """What a receiver does: constant-time comparison of the expected signature."""
-    return hmac.compare_digest(sign(signing_key, timestamp, body), header)
+def sign(signing_key: str, timestamp: str, key: str, body: bytes) -> str:
+    """`sha256=<hex>` HMAC-SHA256 of '<timestamp>.<idempotency key>.<body>'."""
+    message = timestamp.encode() + b"." + key.encode() + b"." + body
+    return "sha256=" + hmac.new(signing_key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def verify_signature(signing_key: str, timestamp: str, key: str, body: bytes, header: str) -> bool:
+    """Constant-time comparison of the expected signature."""
+    return hmac.compare_digest(sign(signing_key, timestamp, key, body), header)
+
+
+def verify_request(signing_key: str, timestamp: str, key: str, body: bytes, header: str, now: float) -> str | None:
+    """What a receiver checks before anything else; returns why it refuses, or None.
+
+    (Replays, a signature seen before, need the receiver's memory: see golden_path.control_plane.)
+    """
+    if not verify_signature(signing_key, timestamp, key, body, header):
+        return "bad signature"
+    try:
+        moment = float(timestamp)
+    except ValueError:
+        return "bad timestamp"
+    if not abs(now - moment) <= MAX_SKEW_SECONDS:
+        return f"timestamp more than {MAX_SKEW_SECONDS}s away from the receiver's clock"
+    return None
 
 
 class _Retryable(Exception):
@@ -125,14 +153,14 @@ class ControlPlane:
         return CallbackResult(status, attempts, key)
 
     def _attempt(self, url: str, body: bytes, key: str) -> int:
-        timestamp = str(int(time.time()))
+        timestamp = f"{time.time():.3f}"
         headers = {
             "Content-Type": "application/json",
             IDEMPOTENCY_HEADER: key,
             TIMESTAMP_HEADER: timestamp,
         }
         if self._settings.signing_key:
-            headers[SIGNATURE_HEADER] = sign(self._settings.signing_key, timestamp, body)
+            headers[SIGNATURE_HEADER] = sign(self._settings.signing_key, timestamp, key, body)
         if self._settings.token:
             headers["Authorization"] = f"Bearer {self._settings.token}"
         try:
@@ -147,10 +175,15 @@ class ControlPlane:
         if code in (401, 403):
             raise Forbidden(f"control plane refused the callback to {url}: HTTP {code}")
         if code >= 400:
-            raise ContractViolation(
-                f"control plane rejected the callback to {url}: HTTP {code} {response.text[:200]!r}"
-            )
+            # Our payload was validated against its contract before sending: a 4xx is the control
+            # plane's failure to take it (or its refusal of a replay), a dependency failure.
+            raise UpstreamError(f"control plane rejected the callback to {url}: HTTP {code} {_excerpt(response.text)}")
         return code
+
+
+def _excerpt(text: str) -> str:
+    """A short, redacted excerpt of a response body for an error message."""
+    return repr(Redactor().redact(text[:200], "callback response"))
 
 
 def _log_retry(state: RetryCallState) -> None:

@@ -16,7 +16,7 @@ from pathops_contracts.errors import ContractViolation, InvalidInput
 
 CASES = [
     ("postgres://shop:Sup3rS3cret@db:5432/shop", "url-credentials", "Sup3rS3cret"),
-    ("Authorization: Bearer abcdefghijklmnopqrstuvwxyz123456", "authorization-header", "abcdefghijklmnop"),
+    ("Authorization: Bearer abcdefghijklmnopqrstuvwxyz123456", "bearer-token", "abcdefghijklmnop"),
     ("token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0", "jwt", "eyJhbGciOi"),
     ("AWS key AKIAIOSFODNN7EXAMPLE used", "aws-access-key", "AKIAIOSFODNN7EXAMPLE"),
     ("export DB_PASSWORD=hunter2hunter2", "secret-assignment", "hunter2hunter2"),
@@ -77,11 +77,11 @@ def test_final_scan_refuses_a_bundle_with_a_secret(tmp_path: Path) -> None:
     staging = Staging(tmp_path / "stage", redactor, 10**6)
     staging.root.mkdir()
     (staging.root / "sneaky.log").write_text("written around the redactor: glpat-abcdefghijklmnopqrstuvwxyz\n")
-    assert find_leaks(staging.root / "sneaky.log") == ["gitlab-token"]
+    assert [hit.kind for hit in find_leaks(staging.root / "sneaky.log")] == ["detect-secrets:GitLab Token"]
     now = datetime.now(UTC)
-    with pytest.raises(ContractViolation, match=r"gitlab-token in sneaky\.log"):
+    with pytest.raises(ContractViolation, match=r"GitLab Token at sneaky\.log:1"):
         assemble(staging, SnapshotIdentity("INC-1", "shop", "shop-preflight", None),
-                 resolve_window("30m", now), Collected([], None, None, None, None), redactor, now,
+                 resolve_window("30m", now), Collected([], None, None, None, None), redactor,
                  tmp_path / "bundle.tar.gz")
     assert not (tmp_path / "bundle.tar.gz").exists()
 

@@ -122,7 +122,8 @@ def _env(job: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("agent", "seed_env"),
     [
-        ("evidence-collector", {"INCIDENT_ID", "APP_ID", "TARGET_NAMESPACE", "TIME_WINDOW", "WORKLOAD"}),
+        ("evidence-collector", {"INCIDENT_ID", "APP_ID", "TARGET_NAMESPACE", "TIME_WINDOW", "WORKLOAD",
+                                "EVIDENCE_AS_OF"}),
         ("fix-agent", {"SNAPSHOT_ID"}),
         ("verification-agent", {"APP_ID", "ENV", "VERIFICATION_ID", "TARGET_NAMESPACE", "VERIFICATION_SPEC",
                                 "EXPECTED_COMMIT_SHA"}),
@@ -139,6 +140,8 @@ def test_job_env_is_the_seed_list_and_secrets_come_by_reference(tmp_path: Path, 
     for name in secrets:
         assert set(env[name]) == {"secretKeyRef"}
     assert env["MINIO_BUCKET"] == "pathops-evidence"
+    if agent == "evidence-collector":  # a retried Job collects the window it was scheduled for
+        assert env["EVIDENCE_AS_OF"] == job["metadata"]["annotations"]["pathops.io/scheduled-at"]
     assert env["CONTROL_PLANE_CALLBACK_URL"].startswith("https://control-plane.pathops.io/api/")
     spec = job["spec"]
     pod = spec["template"]["spec"]

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator
 
 import pytest
+import requests
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
+from golden_path.control_plane import ControlPlaneReceiver
+from golden_path.stand_ins.http_server import BackgroundServer
 from pathops_contracts.callbacks import (
     CallbackSettings,
     ControlPlane,
@@ -16,7 +20,7 @@ from pathops_contracts.callbacks import (
     verify_signature,
 )
 from pathops_contracts.contracts import EVIDENCE_CALLBACK
-from pathops_contracts.errors import ContractViolation, Forbidden, UpstreamError
+from pathops_contracts.errors import ContractViolation, ExitCode, Forbidden, UpstreamError
 
 PAYLOAD = {
     "schema_version": "evidence-callback/v1",
@@ -50,9 +54,12 @@ def test_signed_callback_verifies_with_the_key(httpserver: HTTPServer) -> None:
     assert json.loads(body) == PAYLOAD
     assert body == canonical_body(PAYLOAD)
     timestamp = request.headers["X-PathOps-Timestamp"]
-    assert abs(int(timestamp) - time.time()) < 60
-    assert verify_signature("s3cr3t-key", timestamp, body, request.headers["X-PathOps-Signature"])
-    assert not verify_signature("another-key", timestamp, body, request.headers["X-PathOps-Signature"])
+    key = request.headers["Idempotency-Key"]
+    assert abs(float(timestamp) - time.time()) < 60
+    assert verify_signature("s3cr3t-key", timestamp, key, body, request.headers["X-PathOps-Signature"])
+    assert not verify_signature("another-key", timestamp, key, body, request.headers["X-PathOps-Signature"])
+    # The Idempotency-Key is covered: the same request under another key does not verify.
+    assert not verify_signature("s3cr3t-key", timestamp, "0" * 64, body, request.headers["X-PathOps-Signature"])
     assert request.headers["Authorization"] == "Bearer tok-123"
     assert len(request.headers["Idempotency-Key"]) == 64
 
@@ -73,9 +80,11 @@ def test_retries_on_503_then_succeeds_with_the_same_idempotency_key(httpserver: 
     assert keys == {result.idempotency_key}
     for request in seen:  # every attempt is signed for its own timestamp
         assert verify_signature(
-            "k3y-value", request.headers["X-PathOps-Timestamp"], request.get_data(),
-            request.headers["X-PathOps-Signature"],
+            "k3y-value", request.headers["X-PathOps-Timestamp"], request.headers["Idempotency-Key"],
+            request.get_data(), request.headers["X-PathOps-Signature"],
         )
+    # ...and no two attempts share a signature, so a receiver can refuse replays.
+    assert len({request.headers["X-PathOps-Signature"] for request in seen}) == len(seen)
 
 
 def test_idempotency_key_is_stable_across_processes(httpserver: HTTPServer) -> None:
@@ -87,19 +96,22 @@ def test_idempotency_key_is_stable_across_processes(httpserver: HTTPServer) -> N
     assert len(seen) == 2
 
 
-def test_no_retry_on_400(httpserver: HTTPServer) -> None:
-    seen = _recorder(httpserver, [400])
-    with pytest.raises(ContractViolation, match="HTTP 400"):
+@pytest.mark.parametrize("status", [400, 404, 409, 422])
+def test_a_4xx_is_a_dependency_failure_without_retry(httpserver: HTTPServer, status: int) -> None:
+    seen = _recorder(httpserver, [status])
+    with pytest.raises(UpstreamError, match=f"HTTP {status}") as raised:
         ControlPlane(CallbackSettings(backoff_max_seconds=0.01)).post(
             httpserver.url_for("/api/evidence/callback"), PAYLOAD, EVIDENCE_CALLBACK
         )
+    assert raised.value.exit_code == ExitCode.UPSTREAM  # 5: the payload was checked against its contract
     assert len(seen) == 1
 
 
 def test_401_is_forbidden_without_retry(httpserver: HTTPServer) -> None:
     seen = _recorder(httpserver, [401])
-    with pytest.raises(Forbidden):
+    with pytest.raises(Forbidden) as raised:
         ControlPlane(CallbackSettings()).post(httpserver.url_for("/api/evidence/callback"), PAYLOAD, EVIDENCE_CALLBACK)
+    assert raised.value.exit_code == ExitCode.FORBIDDEN
     assert len(seen) == 1
 
 
@@ -128,3 +140,61 @@ def test_an_invalid_payload_is_never_sent(httpserver: HTTPServer) -> None:
     with pytest.raises(ContractViolation, match="snapshot_id"):
         ControlPlane(CallbackSettings()).post(httpserver.url_for("/api/evidence/callback"), broken, EVIDENCE_CALLBACK)
     assert seen == []
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+@pytest.fixture
+def receiver() -> Iterator[tuple[ControlPlaneReceiver, str, _Clock]]:
+    """The demo's control plane on a real socket, with a clock the test can move."""
+    clock = _Clock()
+    control_plane = ControlPlaneReceiver("k3y-value", clock=clock)
+    with BackgroundServer(control_plane) as server:
+        yield control_plane, f"{server.url}/api/evidence/callback", clock
+
+
+def _capture(url: str) -> requests.PreparedRequest:
+    """Post once through a session that keeps the prepared request, as an eavesdropper would."""
+    captured: list[requests.PreparedRequest] = []
+    session = requests.Session()
+    session.hooks["response"].append(lambda response, *_, **__: captured.append(response.request))
+    ControlPlane(CallbackSettings(signing_key="k3y-value"), session=session).post(url, PAYLOAD, EVIDENCE_CALLBACK)
+    return captured[0]
+
+
+def test_the_demo_receiver_refuses_a_replayed_request(receiver: tuple[ControlPlaneReceiver, str, _Clock]) -> None:
+    control_plane, url, _ = receiver
+    original = _capture(url)
+    replay = requests.post(url, data=original.body, headers=dict(original.headers), timeout=5)
+    assert replay.status_code == 409
+    assert len(control_plane.received) == 1 and control_plane.refused == ["replayed request"]
+
+
+def test_the_demo_receiver_refuses_a_stale_timestamp(receiver: tuple[ControlPlaneReceiver, str, _Clock]) -> None:
+    control_plane, url, clock = receiver
+    clock.offset = 301.0  # the receiver's clock is 5 minutes and a second ahead of the sender's
+    with pytest.raises(Forbidden, match="HTTP 401"):
+        ControlPlane(CallbackSettings(signing_key="k3y-value")).post(url, PAYLOAD, EVIDENCE_CALLBACK)
+    assert control_plane.received == [] and "timestamp" in control_plane.refused[0]
+
+
+def test_the_demo_receiver_refuses_another_idempotency_key(receiver: tuple[ControlPlaneReceiver, str, _Clock]) -> None:
+    control_plane, url, _ = receiver
+    original = _capture(url)
+    headers = {**dict(original.headers), "Idempotency-Key": "f" * 64}
+    assert requests.post(url, data=original.body, headers=headers, timeout=5).status_code == 401
+    assert len(control_plane.received) == 1 and control_plane.refused == ["bad signature"]
+
+
+def test_the_demo_receiver_acts_once_per_idempotency_key(receiver: tuple[ControlPlaneReceiver, str, _Clock]) -> None:
+    control_plane, url, _ = receiver
+    first = ControlPlane(CallbackSettings(signing_key="k3y-value")).post(url, PAYLOAD, EVIDENCE_CALLBACK)
+    again = ControlPlane(CallbackSettings(signing_key="k3y-value")).post(url, PAYLOAD, EVIDENCE_CALLBACK)
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert len(control_plane.received) == 1 and control_plane.refused == []

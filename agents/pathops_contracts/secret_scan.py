@@ -1,0 +1,185 @@
+"""The final, fail-closed secret scan of whatever leaves a tool (snapshot files, reports).
+
+Deliberately independent of the redactor (`redaction.py`), so that a gap in one is not
+a gap in both: it runs the detectors of Yelp's detect-secrets as they ship (all of its
+regex plugins, and its keyword denylist), its own scan of `name = value` pairs over a
+broader set of names, private-key fragments (BEGIN, END or body lines alone), and an
+entropy check. Only what is already a redaction token, or a value that cannot be a
+secret (booleans, nulls, variable references), is let through.
+
+It reports kinds and line numbers, never the values. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import re
+import string
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
+from detect_secrets.plugins.base import BasePlugin
+from detect_secrets.plugins.keyword import DENYLIST
+
+TOKEN = re.compile(r"\[REDACTED:[a-z0-9-]+:[0-9a-f]{6}\]")
+MASK = "\0"
+# detect-secrets plugins that are not regex shapes (run differently below) or that flag evidence: IP
+# addresses, and Telegram's `<8-10 digits>:<35 characters>`, which an epoch time before a long name matches
+# (a random Telegram token is caught by the entropy check).
+_NOT_RUN = {"KeywordDetector", "Base64HighEntropyString", "HexHighEntropyString", "IPPublicDetector",
+            "TelegramBotTokenDetector"}
+_PLUGIN_CLASSES: list[type[BasePlugin]] = list(get_mapping_from_secret_type_to_class().values())
+PLUGINS: tuple[BasePlugin, ...] = tuple(cls() for cls in _PLUGIN_CLASSES if cls.__name__ not in _NOT_RUN)
+_KEYWORDS = ("key", "pwd", "pass", "token", "secret")
+# Substrings one of which every hit of a plugin holds (lower-case: any case; others: as written),
+# checked before its regexes run. A plugin not listed here (a newer detect-secrets) always runs.
+PLUGIN_ANCHORS: dict[str, tuple[str, ...]] = {
+    "ArtifactoryDetector": ("AKC", "AP"), "AWSKeyDetector": ("AKIA", "ASIA", "ABIA", "ACCA", "A3T", "aws"),
+    "AzureStorageKeyDetector": ("AccountKey=",), "BasicAuthDetector": ("://",),
+    "CloudantDetector": (*_KEYWORDS, "cloudant"), "GitHubTokenDetector": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+    "GitLabTokenDetector": ("gl", "GR1348941"), "IbmCloudIamDetector": _KEYWORDS, "IbmCosHmacDetector": _KEYWORDS,
+    "JwtTokenDetector": ("eyJ",), "MailchimpDetector": ("-us",), "NpmDetector": ("_authToken",),
+    "OpenAIDetector": ("T3BlbkFJ",), "PrivateKeyDetector": ("PRIVATE KEY", "PuTTY"), "PypiTokenDetector": ("pypi-",),
+    "SendGridDetector": ("SG.",), "SlackDetector": ("xox", "hooks.slack.com"), "SoftlayerDetector": (
+        *_KEYWORDS, "softlayer"), "SquareOAuthDetector": ("sq0csp-",), "StripeDetector": ("k_live_",),
+    "TwilioKeyDetector": ("AC", "SK"),
+}
+# Lines holding none of these cannot hold a secret name; only the others are searched for pairs.
+NAME_ANCHORS = ("key", "pass", "pwd", "pw", "secret", "token", "cred", "auth", "cookie", "session", "sig", "contrase")
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+# Names: detect-secrets' keyword denylist plus our own, each matched as words of the name.
+_EXTRA_NAME_WORDS = ("token", "credentials?", "creds", "auth", "authorization", "cookie", "sessionid", "passcode",
+                     "pass", "pw", "sig", "signature", "apikey", "accountkey", "accesskey", "secretkey",
+                     "privatekey", "clientsecret", "(?:api|private|access|secret|account|client|signing|"
+                     "encryption|master|auth|service|ssh|shared|storage|session|hmac|tls|sas|app|db|database)"
+                     "_?key(?:_?data)?")
+_NAME_WORD = re.compile(r"(?:^|_)(?:" + "|".join((*DENYLIST, *_EXTRA_NAME_WORDS)) + r")(?:_|$)")
+# A last word that says what the name is about, not that it is the secret itself.
+_DESCRIBES = re.compile(
+    r"_(?:name|names|url|uri|endpoint|host|port|file|path|dir|ttl|seconds|minutes|ms|timeout|expiry|expires|"
+    r"length|size|count|id|type|kind|ref|header|enabled|disabled|required|used|mode|version|policy|format|"
+    r"source|provider|method|issuer|audience|scopes?|mount|rotation|interval|retries|limit|max|min|hint|"
+    r"algorithm|location|env|namespace|label|selector|optional|volume|reference|keys?)$")
+_PAIR = re.compile(
+    # A name starts after a non-name character and is taken whole (possessive): one try per name, linear.
+    r"""(?<![A-Za-z0-9_.-])(?P<name>-{0,2}[A-Za-z_][A-Za-z0-9_.-]*+)(?:\\*["'])?[ \t]*(?::=|=>|[:=])[ \t]*"""
+    r"""(?:\\*["'])?(?:(?i:bearer|basic|token)[ \t]+)?(?P<value>[^\s"'`,;&\\{}]+)""")
+# `--db-password VALUE`: a flag, blanks, then a value that is not another flag.
+_FLAG = re.compile(r"""(?<![\w-])(?P<name>--?[A-Za-z][A-Za-z0-9_.-]*+)[ \t]+["']?"""
+                   r"""(?P<value>[^\s"'`,;&\\{}-][^\s"'`,;&\\{}]*)""")
+_URL_CREDENTIALS = re.compile(r"://[^\s:/@\"'\\]{0,256}:([^\s\"'\\]{1,256})@[^\s@/\"'\\]+")
+_PEM = re.compile(r"-----(?:BEGIN|END) [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|PuTTY-User-Key-File")
+_RANDOM = re.compile(r"[A-Za-z0-9+/=_.~-]{20,}")
+# Never secrets: short numbers (counts, ports), auth scheme words, booleans, nulls, masks, variable references.
+_BENIGN = re.compile(r"(?i)[0-9]{1,9}|basic|bearer|token|digest|negotiate|true|false|yes|no|null|none|nil|on|off|"
+                     r"\*+|\$\(?\{?[A-Za-z_][A-Za-z0-9_]*\}?\)?")
+
+
+@dataclass(frozen=True)
+class Hit:
+    kind: str
+    line: int  # 1-based
+
+
+def _snake(name: str) -> str:
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name.lstrip("-"))
+    return re.sub(r"[^a-z0-9]+", "_", spaced.lower()).strip("_")
+
+
+def _secret_name(name: str) -> bool:
+    snake = _snake(name)
+    if _DESCRIBES.search(snake) and not re.search(r"(?:api|private|access|secret|account|client|signing)_key$", snake):
+        return False
+    return bool(_NAME_WORD.search(snake))
+
+
+def _mask(text: str) -> str:
+    """Each redaction token becomes NULs of its length: nothing inside one is a name or a value, and
+    a value that merely starts with one (`password=[REDACTED:...]hunter2`) is still seen."""
+    return TOKEN.sub(lambda token: MASK * len(token.group()), text)
+
+
+def _clean(value: str) -> bool:
+    """A value that is (made of) redaction tokens, or cannot be a secret."""
+    rest = _mask(value).replace(MASK, "").strip("()[]<>.:/@")
+    return not rest or bool(_BENIGN.fullmatch(rest))
+
+
+def _random(candidate: str) -> bool:
+    core = candidate.strip("=.-_~")
+    if len(core) < 24 or re.fullmatch(r"[0-9a-fA-F.-]+", core) or ("." in core and not re.search(r"[+/=]", core)):
+        return False  # hex ids, digests, versions and dotted names are evidence
+    classes = sum(bool(re.search(pattern, core)) for pattern in (r"[a-z]", r"[A-Z]", r"[0-9]"))
+    counts = Counter(core)
+    bits = -sum(n / len(core) * math.log2(n / len(core)) for n in counts.values())
+    return classes == 3 and bits >= 4.2
+
+
+def scan_text(text: str) -> list[Hit]:
+    """Every secret-looking thing in text that is not a redaction token: kind and line, no value."""
+    found: set[tuple[int, str]] = set()
+
+    newlines: list[int] = []  # offsets of the text's newlines, found at the first hit (hits are rare)
+
+    def line_of(offset: int) -> int:
+        if not newlines and "\n" in text:
+            newlines.extend(match.start() for match in re.finditer("\n", text))
+        return bisect.bisect_left(newlines, offset) + 1
+
+    lowered = text.translate(_ASCII_LOWER)  # same length as text
+    for plugin in PLUGINS:
+        anchors = PLUGIN_ANCHORS.get(type(plugin).__name__, ())
+        if anchors and not any(anchor in (lowered if anchor.islower() else text) for anchor in anchors):
+            continue
+        for value in set(plugin.analyze_string(text)):
+            if not _clean(value):
+                found.add((line_of(text.find(value)), "detect-secrets:" + plugin.secret_type))
+    masked = _mask(text)
+    for url in _URL_CREDENTIALS.finditer(masked):
+        if not _clean(url.group(1)):
+            found.add((line_of(url.start()), "url-credentials"))
+    for pem in _PEM.finditer(text):
+        found.add((line_of(pem.start()), "private-key"))
+    for start, line in _lines_with(masked, lowered, NAME_ANCHORS):
+        for offset in _pair_offsets(line, start):
+            found.add((line_of(offset), "secret-name-value"))
+    for candidate in _RANDOM.finditer(masked):
+        if _random(candidate.group()):
+            found.add((line_of(candidate.start()), "high-entropy"))
+    return [Hit(kind, line) for line, kind in sorted(found)]
+
+
+def _lines_with(text: str, lowered: str, anchors: tuple[str, ...]) -> list[tuple[int, str]]:
+    """(offset, line) of every line of text holding one of the lower-case anchors."""
+    spans: set[tuple[int, int]] = set()
+    for anchor in anchors:
+        position = lowered.find(anchor)
+        while position != -1:
+            start = text.rfind("\n", 0, position) + 1
+            end = text.find("\n", position)
+            end = len(text) if end == -1 else end
+            spans.add((start, end))
+            position = lowered.find(anchor, end)
+    return [(start, text[start:end]) for start, end in sorted(spans)]
+
+
+def _pair_offsets(text: str, base: int = 0, depth: int = 0) -> Iterator[int]:
+    """Offsets of values assigned to secret names; values are searched again (`"name": "pwd=..."`)."""
+    for pattern in (_PAIR, _FLAG):
+        for pair in pattern.finditer(text):
+            name, value = pair.group("name"), pair.group("value")
+            if _secret_name(name) and not _clean(value):
+                yield base + pair.start("value")
+            elif depth < 3 and len(value) > 4:
+                yield from _pair_offsets(value, base + pair.start("value"), depth + 1)
+
+
+def describe(hits: list[Hit], where: str, limit: int = 5) -> str:
+    """A one-line, value-free summary of hits for an error message."""
+    shown = ", ".join(f"{hit.kind} at {where}:{hit.line}" for hit in hits[:limit])
+    more = f" and {len(hits) - limit} more" if len(hits) > limit else ""
+    return shown + more
