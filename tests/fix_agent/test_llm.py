@@ -55,7 +55,7 @@ def test_a_good_edit_becomes_a_patch_that_applies(tmp_path: Path, httpserver: HT
     repository, _ = real_repository(source, tmp_path / "real")
     assert apply_mbox(repository, outcome.mbox or "").returncode == 0
     assert "path: /health   #" in (repository / "deploy/deployment.yaml").read_text()
-    assert "deploy/deployment.yaml:15:" in model.tool_results(1)[0]  # the search found the line
+    assert "deploy/deployment.yaml:18:" in model.tool_results(1)[0]  # the search found the line
     assert model.requests[0]["tools"][0]["function"]["name"] == "list_files"
     assert model.requests[0]["temperature"] == 0
 
