@@ -284,7 +284,7 @@ class ProbePathPlaybook(Playbook):
         confirmed = any(200 <= c < 300 for c in served.get(new, set()))
         return _prove_and_propose(
             snapshot, tree, attempt, expectation, candidates, playbook=self.name,
-            summary=f"Fix {probe} probe path of {target.container}: {old} -> {new}",
+            summary=f"Fix {probe} probe path: {old} -> {new}",
             rationale=(f"The {probe} probe of {target.describe()} requests {old} and gets HTTP "
                        f"{facts.get('status_code')}. The application serves {new} ({where}); {why}. "
                        "The edit was proven by rendering what is deployed: only that probe path changes."),

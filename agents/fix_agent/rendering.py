@@ -8,6 +8,7 @@ tell "unchanged" from "unknown".
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,6 +105,27 @@ def _index(objects: list[Any]) -> dict[ObjectKey, dict[str, Any]]:
     return indexed
 
 
+class RenderError(Exception):
+    """A renderer failed or is missing."""
+
+
+def kustomize_build(directory: Path) -> str:
+    """`kubectl kustomize DIR` (kubectl's built-in kustomize), else a standalone `kustomize build DIR`."""
+    if shutil.which("kubectl"):
+        command = ["kubectl", "kustomize", str(directory)]
+    elif shutil.which("kustomize"):
+        command = ["kustomize", "build", str(directory)]
+    else:
+        raise RenderError("neither kubectl nor kustomize is installed")
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=120)
+    except subprocess.TimeoutExpired as error:
+        raise RenderError("timed out after 120 s") from error
+    if result.returncode != 0:
+        raise RenderError(result.stderr.strip()[:300])
+    return result.stdout
+
+
 def kustomize_inputs(root: Path, directory: Path) -> tuple[str, ...]:
     """The directories a kustomization reads: its own and every path it names, followed transitively."""
     seen: set[Path] = set()
@@ -151,12 +173,10 @@ def render_all(root: Path, context: RenderContext, previous: dict[str, Root] | N
         if reuse(f"kustomize:{directory.as_posix()}", inputs):
             continue
         entry = Root("kustomize", directory.as_posix(), inputs=inputs)
-        result = subprocess.run(["kubectl", "kustomize", str(root / directory)], capture_output=True, text=True,
-                                check=False, timeout=120)
-        if result.returncode != 0:
-            entry.error = f"kubectl kustomize {directory.as_posix()} failed: {result.stderr.strip()[:200]}"
-        else:
-            entry.objects = _index(_safe_load_all(result.stdout))
+        try:
+            entry.objects = _index(_safe_load_all(kustomize_build(root / directory)))
+        except (RenderError, YAMLError) as error:
+            entry.error = f"kustomize build of {directory.as_posix()} failed: {str(error)[:300]}"
         rendered[f"kustomize:{entry.path}"] = entry
     for directory in charts:
         if reuse(f"helm:{directory.as_posix()}", (directory.as_posix(),)):

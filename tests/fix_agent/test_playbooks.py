@@ -57,7 +57,7 @@ def test_probe_path(tmp_path: Path, layout: str, file: str, line: str) -> None:
     assert outcome.mbox is not None
     repository = applied(tmp_path, source, outcome.mbox)
     assert changed_lines((source / file).read_text(), (repository / file).read_text()) == expected
-    assert "Fix readiness probe path of web: /healthz -> /health" in outcome.summary
+    assert "Fix readiness probe path: /healthz -> /health" in outcome.summary
 
 
 def test_probe_without_a_served_route_is_no_fix(tmp_path: Path) -> None:
