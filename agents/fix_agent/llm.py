@@ -40,6 +40,10 @@ Rules:
 - Change only what the failure requires. Never touch CI definitions (.gitlab-ci.yml, .github/,
   Jenkinsfile), never add network calls, credentials or scripts.
 - propose_edit replaces one exact occurrence of `search` in a file with `replace`.
+- Your change is proven before it is used: the repository's manifests (plain, kustomize, Helm) are
+  rendered before and after it, and it must change the failing container of the failing workload and
+  nothing else. Changes to application code, or to values nothing renders, cannot be proven and are
+  refused.
 - If you cannot find a safe fix, call finish with an empty summary of changes and say why."""
 
 TOOLS: list[dict[str, Any]] = [

@@ -103,7 +103,8 @@ def exposed_ports(root: Path) -> set[int]:
 
 
 _REQUEST = re.compile(r'"?(?:GET|HEAD|POST)\s+(/[\w./-]*)[^"\n]*?"?\s+(\d{3})\b')
-_LISTEN = re.compile(r"(?i)(?:listening|serving|started|running)\b[^\n]*?(?:on|at)\s+\S*?:(\d{2,5})\b")
+_LISTEN = re.compile(r"(?i)(?:listening|serving|started|running|bound)\b[^\n]*?(?:(?:on|at)\s+\S*?:|\bport\s+:?)"
+                     r"(\d{2,5})\b")
 MAX_LOG_BYTES = 4 * 1024 * 1024
 
 
@@ -267,29 +268,40 @@ class ProbePathPlaybook(Playbook):
         target = _target(snapshot, facts, attempt)
         if target is None:
             return None
-        probe = str(facts.get("probe"))
-        field = f"{probe}Probe"
-        old = _get(target.live_container, field, "httpGet", "path")
-        if not isinstance(old, str):
-            return _no_fix(attempt, f"container {target.container} has no HTTP {probe} probe")
+        # Every probe of this container that fails with 4xx is fixed together (renames come in sets), or none.
+        roles = sorted({str(f["facts"].get("probe")) for f in findings
+                        if (f["facts"].get("pod"), f["facts"].get("container")) == (target.pod, target.container)})
         routes = source_routes(tree.root)
         served = served_paths(pod_log(snapshot, target))
-        new, why = choose_probe_path(probe, old, set(routes), served)
-        attempt.notes.append(why)
-        if new is None:
-            return _no_fix(attempt)
-        expectation = Expectation(target, {(field, "httpGet", "path"): new})
-        candidates = line_candidates(tree.root, lambda key, value: new if value == old else None)
-        where = ", ".join(routes.get(new, [])[:3]) or "the logs"
-        confirmed = any(200 <= c < 300 for c in served.get(new, set()))
+        changes: list[tuple[str, str, str, str]] = []  # probe, old, new, why
+        for probe in roles:
+            old = _get(target.live_container, f"{probe}Probe", "httpGet", "path")
+            if not isinstance(old, str):
+                return _no_fix(attempt, f"container {target.container} has no HTTP {probe} probe")
+            new, why = choose_probe_path(probe, old, set(routes), served)
+            attempt.notes.append(why)
+            if new is None:
+                return _no_fix(attempt)
+            changes.append((probe, old, new, why))
+        expectation = Expectation(target, {(f"{probe}Probe", "httpGet", "path"): new for probe, _, new, _ in changes})
+        renames = {old: new for _, old, new, _ in changes}
+        if len(renames) != len({old for _, old, _, _ in changes}):
+            return _no_fix(attempt, "two probes share a path but need different routes")
+        candidates = line_candidates(tree.root, lambda key, value: renames.get(value) if isinstance(value, str)
+                                     else None)
+        confirmed = all(any(200 <= c < 300 for c in served.get(new, set())) for _, _, new, _ in changes)
+        described = "; ".join(f"the {probe} probe requests {old} (HTTP 4xx); the application serves {new} "
+                              f"({', '.join(routes.get(new, [])[:2]) or 'seen in the logs'}): {why}"
+                              for probe, old, new, why in changes)
+        probes = " and ".join(probe for probe, _, _, _ in changes)
+        paths = ", ".join(f"{old} -> {new}" for _, old, new, _ in changes)
         return _prove_and_propose(
             snapshot, tree, attempt, expectation, candidates, playbook=self.name,
-            summary=f"Fix {probe} probe path: {old} -> {new}",
-            rationale=(f"The {probe} probe of {target.describe()} requests {old} and gets HTTP "
-                       f"{facts.get('status_code')}. The application serves {new} ({where}); {why}. "
-                       "The edit was proven by rendering what is deployed: only that probe path changes."),
+            summary=f"Fix {probes} probe path{'s' if len(changes) > 1 else ''}: {paths}",
+            rationale=(f"{target.describe()}: {described}. The edit was proven by rendering what is deployed: only "
+                       "those probe paths change."),
             confidence=self.confidence if confirmed else 0.75,
-            recommended_checks=[f"the {probe} probe on {new} succeeds in preflight",
+            recommended_checks=[f"the {probes} probe{'s' if len(changes) > 1 else ''} succeed in preflight",
                                 "all replicas become Ready after the rollout"])
 
 

@@ -286,7 +286,7 @@ class Search:
             return None
         for group in [[c] for c in kept] + ([kept] if len(kept) > 1 else []):
             edits = self._texts(group)
-            after = self._render_with(edits, before) if edits is not None else None
+            after = self._render_with(edits, None) if edits is not None else None  # full render: no reuse
             if edits is None or after is None:
                 continue
             problems = prove(before, after, self.expectation)
@@ -307,12 +307,13 @@ class Search:
             texts[candidate.file] = new
         return texts
 
-    def _render_with(self, edits: dict[str, str], before: dict[str, Root]) -> dict[str, Root]:
+    def _render_with(self, edits: dict[str, str], before: dict[str, Root] | None) -> dict[str, Root]:
+        """The tree rendered with edits applied (then undone); with before, unaffected roots are reused."""
         originals = {name: (self.root / name).read_text(encoding="utf-8") for name in edits}
         try:
             for name, text in edits.items():
                 (self.root / name).write_text(text, encoding="utf-8")
-            return render_all(self.root, self.context, before, set(edits))
+            return render_all(self.root, self.context, before, set(edits) if before is not None else None)
         finally:
             for name, text in originals.items():
                 (self.root / name).write_text(text, encoding="utf-8")
