@@ -8,6 +8,9 @@ guess. Output is the list of rendered objects, as `helm template` would print th
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 import re
 import shutil
 import subprocess
@@ -170,6 +173,14 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "toString": lambda v: str(v), "int": lambda v: int(v), "empty": lambda v: not _truthy(v),
     "required": lambda message, v: v if _truthy(v) else (_ for _ in ()).throw(Unrenderable(str(message))),
     "semverCompare": lambda _c, _v: True, "list": lambda *v: list(v),
+    "print": lambda *v: "".join(_print(x) for x in v), "toJson": lambda v: json.dumps(v, separators=(",", ":")),
+    "b64enc": lambda s: base64.b64encode(str(s).encode()).decode(),
+    "sha256sum": lambda s: hashlib.sha256(str(s).encode()).hexdigest(),
+    "hasKey": lambda d, k: isinstance(d, dict) and k in d, "title": lambda s: str(s).title(),
+    "dict": lambda *v: {str(v[i]): v[i + 1] for i in range(0, len(v) - 1, 2)},
+    "get": lambda d, k: d.get(k, "") if isinstance(d, dict) else "",
+    "kindIs": lambda kind, v: {"map": dict, "slice": list, "string": str, "bool": bool, "int": int}.get(
+        str(kind), type(None)) is type(v),
 }
 
 
@@ -380,6 +391,7 @@ def render_chart(chart: Path, release: str, namespace: str, value_files: tuple[s
             continue
         nodes, found = _parse(_tokens(path.read_text(encoding="utf-8")))
         defines.update(found)
+        defines[f"{meta.get('name')}/templates/{path.relative_to(templates).as_posix()}"] = nodes
         if not path.name.startswith("_") and path.suffix != ".tpl":
             bodies.append((path, nodes))
     objects: list[dict[str, Any]] = []

@@ -278,6 +278,9 @@ class ProbePathPlaybook(Playbook):
             old = _get(target.live_container, f"{probe}Probe", "httpGet", "path")
             if not isinstance(old, str):
                 return _no_fix(attempt, f"container {target.container} has no HTTP {probe} probe")
+            if old in routes:  # the route exists: the 404 comes from elsewhere (a base path, a proxy, a bug)
+                return _no_fix(attempt, f"the source serves {old} ({', '.join(routes[old][:2])}): the {probe} probe "
+                                        "path is not the problem")
             new, why = choose_probe_path(probe, old, set(routes), served)
             attempt.notes.append(why)
             if new is None:

@@ -154,6 +154,19 @@ def _strings(node: Any) -> list[str]:
         if isinstance(node, str) and "\n" not in node else []
 
 
+def _value_sets(root: Path, chart: Path, context: RenderContext) -> list[tuple[str, tuple[str, ...]]]:
+    """The values files a chart may be deployed with: Argo CD's when known, else values.yaml alone and
+    values.yaml with each environment file beside it (values-preflight.yaml, values.prod.yaml, ...)."""
+    known = context.value_files.get(chart.as_posix())
+    if known:
+        return [(f"helm:{chart.as_posix()}", known)]
+    sets: list[tuple[str, tuple[str, ...]]] = [(f"helm:{chart.as_posix()}", ("values.yaml",))]
+    for path in sorted((root / chart).glob("values?*.y*ml")):
+        if path.name not in {"values.yaml", "values.schema.json"}:
+            sets.append((f"helm:{chart.as_posix()}@{path.name}", ("values.yaml", path.name)))
+    return sets
+
+
 def render_all(root: Path, context: RenderContext, previous: dict[str, Root] | None = None,
                changed: set[str] | None = None) -> dict[str, Root]:
     """Every deploy root of the tree at root, rendered; roots of previous that read none of the changed
@@ -179,15 +192,15 @@ def render_all(root: Path, context: RenderContext, previous: dict[str, Root] | N
             entry.error = f"kustomize build of {directory.as_posix()} failed: {str(error)[:300]}"
         rendered[f"kustomize:{entry.path}"] = entry
     for directory in charts:
-        if reuse(f"helm:{directory.as_posix()}", (directory.as_posix(),)):
-            continue
-        entry = Root("helm", directory.as_posix(), inputs=(directory.as_posix(),))
-        files = context.value_files.get(directory.as_posix(), ("values.yaml",))
-        try:
-            entry.objects = _index(render_chart(root / directory, context.release, context.namespace, files))
-        except (Unrenderable, OSError, RecursionError) as error:
-            entry.error = f"chart {directory.as_posix()} cannot be rendered: {error}"
-        rendered[f"helm:{entry.path}"] = entry
+        for key, files in _value_sets(root, directory, context):
+            if reuse(key, (directory.as_posix(),)):
+                continue
+            entry = Root("helm", directory.as_posix(), inputs=(directory.as_posix(),))
+            try:
+                entry.objects = _index(render_chart(root / directory, context.release, context.namespace, files))
+            except (Unrenderable, OSError, RecursionError) as error:
+                entry.error = f"chart {directory.as_posix()} cannot be rendered: {error}"
+            rendered[key] = entry
     reused = set()
     for relative in plain:
         key = f"plain:{relative.parent.as_posix()}"

@@ -72,9 +72,9 @@ def test_the_helm_renderer_renders_a_helm_create_chart(tmp_path: Path) -> None:
 
 def test_the_helm_renderer_refuses_what_it_does_not_implement(tmp_path: Path) -> None:
     files = helm_create.chart("shop", "chart", "harbor/shop", "abc")
-    files["chart/templates/extra.yaml"] = "kind: ConfigMap\ndata:\n  x: {{ .Values.x | b64enc }}\n"
+    files["chart/templates/extra.yaml"] = "kind: ConfigMap\ndata:\n  x: {{ lookup \"v1\" \"Secret\" \"ns\" \"x\" }}\n"
     write_files(tmp_path, files)
-    with pytest.raises(Unrenderable, match="b64enc"):
+    with pytest.raises(Unrenderable, match="lookup"):
         render_chart(tmp_path / "chart", "shop", "ns")
 
 
@@ -157,3 +157,22 @@ def test_kustomize_roots_are_the_overlays(tmp_path: Path) -> None:
     assert sorted(rendered) == ["kustomize:k8s/overlays/dev", "kustomize:k8s/overlays/prod"]
     assert list(rendered["kustomize:k8s/overlays/dev"].objects) == [("ConfigMap", "dev", "c")]
     assert "k8s/base" in rendered["kustomize:k8s/overlays/dev"].inputs
+
+
+def test_a_chart_deployed_with_an_environment_values_file(tmp_path: Path) -> None:
+    files = helm_create.chart("shop", "chart", "harbor/shop", "abc")
+    files["chart/values-preflight.yaml"] = ("readinessProbe:\n  httpGet:\n    path: /ready  # preflight\n"
+                                           "    port: http\n")
+    write_files(tmp_path, files)
+    context = RenderContext("shop", "shop")
+    rendered = render_all(tmp_path, context)
+    assert sorted(rendered) == ["helm:chart", "helm:chart@values-preflight.yaml"]
+    live = {"name": "shop", "readinessProbe": {"httpGet": {"path": "/ready", "port": "http"}}}
+    expectation = Expectation(Target("Deployment", "shop", "shop", "shop", "shop-1", live, {}),
+                              {("readinessProbe", "httpGet", "path"): "/readyz"})
+    fixed = files["chart/values-preflight.yaml"].replace("/ready ", "/readyz ")
+    assert prove_edits(tmp_path, context, expectation, {"chart/values-preflight.yaml": fixed}) == []
+    # values.yaml is overridden by the environment file for this field: editing it does not fix what runs
+    wrong = files["chart/values.yaml"].replace("path: /healthz", "path: /readyz")
+    assert any("is '/ready', not '/readyz'" in p for p in
+               prove_edits(tmp_path, context, expectation, {"chart/values.yaml": wrong}))

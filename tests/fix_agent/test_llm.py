@@ -74,6 +74,22 @@ def test_an_edit_that_does_not_apply_is_fed_back_then_corrected(tmp_path: Path, 
     assert "applied to deploy/deployment.yaml" in model.tool_results(3)[-1]
 
 
+@pytest.mark.parametrize(("path", "search", "replace", "reason"), [
+    # application code: rendering does not change, so nothing proves the edit fixes the container
+    ("app.py", '"/health": "ok"', '"/healthz": "ok"', "changes nothing in what the repository deploys"),
+    # a field outside the failing container (the Deployment's name)
+    ("deploy/deployment.yaml", "name: shop-frontend  # the storefront", "name: shop-web  # the storefront",
+     "no longer renders"),
+])
+def test_a_model_edit_that_the_proof_rejects_is_no_fix(tmp_path: Path, httpserver: HTTPServer, path: str,
+                                                     search: str, replace: str, reason: str) -> None:
+    model = ScriptedModel([[tool_call("propose_edit", path=path, search=search, replace=replace)], [FINISH]])
+    _, outcome = run(tmp_path, engine(model.install(httpserver)))
+    assert outcome.status == "no_fix" and outcome.mbox is None
+    assert outcome.attempts[-1].outcome == "refused"
+    assert any(reason in note for note in outcome.attempts[-1].notes), outcome.attempts[-1].notes
+
+
 def test_a_prompt_injection_in_the_logs_cannot_reach_ci(tmp_path: Path, httpserver: HTTPServer) -> None:
     model = ScriptedModel([
         [tool_call("propose_edit", path=".gitlab-ci.yml", search="script: make test",

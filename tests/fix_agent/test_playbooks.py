@@ -206,3 +206,30 @@ def test_service_target_port_mismatch(tmp_path: Path) -> None:
     unknown = dict(files, Dockerfile="FROM python:3.12-slim\nEXPOSE 8080 9090\nEXPOSE 9090\n")
     _, refused = run(tmp_path / "two", "plain", [finding], log="", files=unknown)
     assert refused.status == "no_fix"
+
+
+def test_a_probe_path_the_source_serves_is_not_changed(tmp_path: Path) -> None:
+    # /healthz is a route of the app: the 404 comes from somewhere else (a base path, a proxy), so moving the
+    # probe to /health would hide the problem. The old engine did exactly that.
+    files = dict(scenarios.LAYOUTS["plain"], **{"app.py": 'ROUTES = {"/health": "ok", "/healthz": "ok"}\n'})
+    _, outcome = run(tmp_path, "plain", [scenarios.probe_finding()], files=files)
+    assert outcome.status == "no_fix"
+    assert "the source serves /healthz" in outcome.summary
+
+
+def test_renamed_readiness_and_liveness_routes_are_fixed_together(tmp_path: Path) -> None:
+    deployment = scenarios.DEPLOYMENT.replace(
+        "            path: /healthz   # changed in the last release\n            port: 8080\n",
+        "            path: /ready\n            port: 8080\n        livenessProbe:\n          httpGet:\n"
+        "            path: /live\n            port: 8080\n")
+    files = {"deploy/deployment.yaml": deployment, "app.py": 'ROUTES = {"/readyz": 1, "/livez": 1}\n'}
+    liveness = scenarios.probe_finding("/live")
+    liveness["facts"]["probe"] = "liveness"
+    source, outcome = run(tmp_path, "plain", [scenarios.probe_finding("/ready"), liveness],
+                          log="GET /livez 200\nGET /ready 404\n", files=files)
+    assert outcome.status == "patch", outcome.attempts
+    assert outcome.summary == "Fix liveness and readiness probe paths: /live -> /livez, /ready -> /readyz"
+    repository = applied(tmp_path, source, outcome.mbox or "")
+    assert changed_lines(deployment, (repository / "deploy/deployment.yaml").read_text()) == [
+        ("            path: /ready", "            path: /readyz"),
+        ("            path: /live", "            path: /livez")]
