@@ -24,6 +24,9 @@ from fix_agent.rendering import FieldPath, ObjectKey, RenderContext, Root, conta
 MAX_CANDIDATES = 60
 _LINE = re.compile(r"""^(?P<lead>\s*(?:-\s+)?(?P<key>[\w.$/-]+)\s*:\s+)(?P<q>["']?)(?P<value>[^"'#\s][^"'#]*?|)(?P=q)"""
                    r"""(?P<tail>\s*(?:#.*)?)$""")
+# `key: value` inside a flow mapping, e.g. `- {op: replace, path: /spec/x, value: 8080}`
+_FLOW = re.compile(r"""(?P<lead>[{,]\s*(?P<key>[\w.$/-]+)\s*:\s*)(?P<q>["']?)"""
+                   r"""(?P<value>[^"',{}\[\]#\s][^"',{}\[\]#]*?)(?P=q)(?=\s*[,}])""")
 
 
 @dataclass
@@ -102,8 +105,18 @@ def deployed_roots(rendering: dict[str, Root], expectation: Expectation) -> list
     return names
 
 
+_QUANTITY = re.compile(r"(\d+(?:\.\d+)?)(Ki|Mi|Gi|Ti|k|K|M|G|T|)")
+_FACTORS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "k": 10**3, "K": 10**3, "M": 10**6, "G": 10**9,
+            "T": 10**12, "": 1}
+
+
 def _same(a: Any, b: Any) -> bool:
-    return a == b or (a is not None and b is not None and str(a) == str(b))
+    """Equal as the API server sees them: 8080 and "8080", 128Mi and 134217728 (memory quantities)."""
+    if a == b or (a is not None and b is not None and str(a) == str(b)):
+        return True
+    first, second = _QUANTITY.fullmatch(str(a)), _QUANTITY.fullmatch(str(b))
+    return bool(first and second and isinstance(a, str) and isinstance(b, str) and (first[2] or second[2])
+                and float(first[1]) * _FACTORS[first[2]] == float(second[1]) * _FACTORS[second[2]])
 
 
 def _selects(service: dict[str, Any], labels: dict[str, Any]) -> bool:
@@ -207,20 +220,35 @@ class LineEdit:
     file: str
     line: int  # 0-based
     new_value: Any
+    flow: int = -1  # which `key: value` of a flow mapping on the line; -1: the line is `key: value`
 
     def apply(self, text: str) -> str | None:
         lines = text.split("\n")
-        match = _LINE.match(lines[self.line]) if self.line < len(lines) else None
-        if match is None:
+        if self.line >= len(lines):
             return None
-        quote = match["q"] or ('"' if _needs_quotes(self.new_value) else "")
-        lines[self.line] = f"{match['lead']}{quote}{self.new_value}{quote}{match['tail']}"
+        line = lines[self.line]
+        if self.flow >= 0:
+            found = list(_FLOW.finditer(line))
+            if self.flow >= len(found):
+                return None
+            match = found[self.flow]
+            quote = match["q"] or ('"' if _needs_quotes(self.new_value, flow=True) else "")
+            lines[self.line] = f"{line[:match.start()]}{match['lead']}{quote}{self.new_value}{quote}" \
+                               f"{line[match.end():]}"
+            return "\n".join(lines)
+        whole = _LINE.match(line)
+        if whole is None:
+            return None
+        quote = whole["q"] or ('"' if _needs_quotes(self.new_value) else "")
+        lines[self.line] = f"{whole['lead']}{quote}{self.new_value}{quote}{whole['tail']}"
         return "\n".join(lines)
 
 
-def _needs_quotes(value: Any) -> bool:
+def _needs_quotes(value: Any, flow: bool = False) -> bool:
     if not isinstance(value, str):
         return False
+    if flow and any(c in value for c in ",{}[]"):
+        return True
     try:
         parsed = YAML(typ="safe", pure=True).load(f"k: {value}")
     except YAMLError:
@@ -246,13 +274,20 @@ def line_candidates(root: Path, choose: Callable[[str, Any], Any]) -> list[LineE
             continue
         text = path.read_text(encoding="utf-8", errors="replace")
         for number, line in enumerate(text.split("\n")):
-            match = _LINE.match(line)
-            if match is None or "{{" in line:
+            if "{{" in line:
                 continue
-            value = match["value"] if match["q"] else _scalar(match["value"])
-            new = choose(match["key"], value)
-            if new is not None and new != value:
-                found.append(LineEdit(relative.as_posix(), number, new))
+            match = _LINE.match(line)
+            if match is not None:
+                value = match["value"] if match["q"] else _scalar(match["value"])
+                new = choose(match["key"], value)
+                if new is not None and new != value:
+                    found.append(LineEdit(relative.as_posix(), number, new))
+                continue
+            for index, flow in enumerate(_FLOW.finditer(line)):
+                value = flow["value"] if flow["q"] else _scalar(flow["value"])
+                new = choose(flow["key"], value)
+                if new is not None and new != value:
+                    found.append(LineEdit(relative.as_posix(), number, new, index))
     return found[:MAX_CANDIDATES]
 
 

@@ -309,7 +309,38 @@ def scenarios() -> list[Scenario]:
     for failure, breaks, placement in failures():
         for layout in LAYOUTS:
             found.append(build(failure, breaks, placement, layout))
+    found += variants()
     found += out_of_class()
+    return found
+
+
+def variants() -> list[Scenario]:
+    """In-class incidents in less common shapes: a StatefulSet, an inline flow-style JSON 6902 patch, a chart
+    deployed with an environment values file that holds the broken value."""
+    classes = {failure.klass: (failure, breaks) for failure, breaks, _ in failures()}
+    found = []
+    failure, breaks = classes["oom"]
+    stateful = build(failure, breaks, "base", "plain", name="oom/plain-statefulset")
+    stateful.files["deploy/web.yaml"] = stateful.files["deploy/web.yaml"].replace(
+        "kind: Deployment", "kind: StatefulSet").replace("spec:\n  replicas: 2\n", "spec:\n  serviceName: web\n"
+                                                         "  replicas: 2\n", 1)
+    found.append(stateful)
+    failure, breaks = classes["probe-readiness"]
+    inline = build(failure, breaks, "base", "kustomize", name="probe-readiness/kustomize-inline-6902")
+    inline.files["k8s/base/deployment.yaml"] = _yaml(deployment("web", web_container()))
+    inline.files["k8s/overlays/preflight/kustomization.yaml"] = (
+        f"namespace: {NS}\nresources:\n  - ../../base\npatches:\n  - target: {{kind: Deployment, name: web}}\n"
+        "    patch: |-\n      - {op: replace, path: /spec/template/spec/containers/0/readinessProbe/httpGet/path, "
+        "value: /ready}\n")
+    inline.expected_roots = (inline.deployed_root,)
+    found.append(inline)
+    failure, breaks = classes["probe-liveness"]
+    chart = build(failure, lambda c: None, "base", "helm", name="probe-liveness/helm-values-file")
+    chart.files["chart/values-preflight.yaml"] = ("# preflight overrides\nlivenessProbe:\n  httpGet:\n"
+                                                  "    path: /healthz\n    port: http\n")
+    chart.deployed_root = "helm:chart@values-preflight.yaml"
+    chart.expected_roots = (chart.deployed_root,)
+    found.append(chart)
     return found
 
 
@@ -414,15 +445,17 @@ def load_cluster(scenario: Scenario, source: Path) -> FakeKubernetes:
         if kind == "ConfigMap" or kind == "Service":
             cluster.add(obj)
             continue
-        if kind != "Deployment":
+        if kind not in {"Deployment", "StatefulSet"}:
             continue
         obj["metadata"].update({"uid": f"uid-{name}", "annotations": {
             "deployment.kubernetes.io/revision": "3", "pathops.io/source-commit": SHA}})
         failing = name == scenario.workload
         obj["status"] = {"replicas": 2, "readyReplicas": 0 if failing else 2, "updatedReplicas": 2}
         cluster.add(obj)
-        rs = replicaset(obj, 3, obj["spec"]["template"]["spec"], replicas=2)
-        cluster.add(rs)
+        rs = obj
+        if kind == "Deployment":
+            rs = replicaset(obj, 3, obj["spec"]["template"]["spec"], replicas=2)
+            cluster.add(rs)
         spec = containers(obj)[0]
         pod_name = f"{rs['metadata']['name']}-{'x7k2p' if failing else 'q9w4d'}"
         if not failing:
@@ -549,7 +582,7 @@ def _expected(scenario: Scenario, before: dict[str, Any]) -> dict[tuple[str, Any
     expected = {}
     for name in scenario.expected_roots:
         for key in before[name].objects:
-            if key[0] == "Deployment" and key[2] == scenario.workload:
+            if key[0] in {"Deployment", "StatefulSet"} and key[2] == scenario.workload:
                 prefix = ("spec", "template", "spec", "containers", f"[{scenario.container}]")
                 for path, value in (scenario.failure.expected or {}).items():
                     expected[(name, key, (*prefix, *path))] = value

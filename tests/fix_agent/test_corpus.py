@@ -31,6 +31,6 @@ def test_the_corpus_covers_every_class_in_every_layout() -> None:
     classes = {s.klass for s in SCENARIOS.values() if s.in_class}
     assert {"probe-readiness", "probe-liveness", "probe-startup", "port-chain", "oom", "configmap-key",
             "env-var-name", "image-tag"} <= classes
-    assert cells == {(k, layout) for k in classes for layout in corpus.LAYOUTS}
+    assert cells >= {(k, layout) for k in classes for layout in corpus.LAYOUTS}
     assert {"app-exception", "dependency-outage", "capacity"} <= {s.klass for s in SCENARIOS.values()
                                                                   if not s.in_class}
