@@ -84,18 +84,28 @@ def _try(proposal: Proposal, snapshot: Snapshot, tree: Worktree, attempts: list[
         return None
 
 
+# The container fields a model may change for each kind of finding; other kinds: any field of the container.
+FIELDS_OF_FINDING: dict[str, tuple[str, ...]] = {
+    "probe-failure": ("readinessProbe", "livenessProbe", "startupProbe", "ports"),
+    "oom-killed": ("resources",),
+    "config-error": ("env", "envFrom"),
+    "crash-loop": ("env", "envFrom", "command", "args"),
+    "image-pull": ("image",),
+}
+
+
 def _unproven(proposal: Proposal, snapshot: Snapshot, tree: Worktree) -> list[str]:
     """Every engine's edits pass the same proof: rendered before and after, only the failing container changes."""
     expectation = proposal.expectation
     if proposal.proven and expectation is not None:
         return []
     if expectation is None:
-        targets = [locate(snapshot, f["facts"].get("pod"), f["facts"].get("container"))
+        located = [(f["kind"], locate(snapshot, f["facts"].get("pod"), f["facts"].get("container")))
                    for f in snapshot.findings if isinstance(f.get("facts"), dict)]
-        target = next((t for t in targets if isinstance(t, Target)), None)
-        if target is None:
+        kind, target = next(((k, t) for k, t in located if isinstance(t, Target)), ("", None))
+        if not isinstance(target, Target):
             return ["no finding names a pod and container the snapshot can trace to its workload"]
-        expectation = Expectation(target, {}, any_container_field=True)
+        expectation = Expectation(target, {}, any_container_field=True, field_prefixes=FIELDS_OF_FINDING.get(kind, ()))
     try:
         return prove_edits(tree.root, render_context(snapshot), expectation, proposal.edits)
     except ContractViolation as error:

@@ -37,7 +37,8 @@ class Expectation:
     required: dict[FieldPath, Any]  # container-relative path -> value after the fix
     optional: dict[FieldPath, Any] = field(default_factory=dict)  # may change, to exactly this value
     service_ports: dict[Any, Any] = field(default_factory=dict)  # Service targetPort old -> new, when selected
-    any_container_field: bool = False  # the LLM engine: any change confined to the container
+    any_container_field: bool = False  # the LLM engine: any change confined to the container...
+    field_prefixes: tuple[str, ...] = ()  # ...and, when given, to fields under these (e.g. "resources")
     other_environments: bool = True  # may the same workload change in roots that are not deployed here
     check_chain: bool = True
 
@@ -140,14 +141,20 @@ def _allowed(delta: Delta, after: dict[str, Root], expectation: Expectation, dep
             return False
         relative = delta.path[len(prefix):]
         if expectation.any_container_field:
-            return True
+            return not expectation.field_prefixes or (bool(relative) and relative[0] in expectation.field_prefixes)
         wanted = {**expectation.optional, **expectation.required}
         return relative in wanted and _same(delta.new, wanted[relative])
     if delta.key[0] == "Service" and expectation.service_ports and found is not None and \
             _selects(obj, pod_labels(found[1])) and len(delta.path) == 4 and delta.path[:2] == ("spec", "ports") \
-            and delta.path[3] == "targetPort":
+            and delta.path[3] == "targetPort" and _selects_only(obj, root, found[0]):
         return delta.old in expectation.service_ports and _same(delta.new, expectation.service_ports[delta.old])
     return False
+
+
+def _selects_only(service: dict[str, Any], root: Root, workload: ObjectKey) -> bool:
+    """The Service sends traffic to this workload's pods and to no other workload's."""
+    return all(key == workload or not containers(obj) or not _selects(service, pod_labels(obj))
+               for key, obj in root.objects.items())
 
 
 def chain_problems(obj: dict[str, Any], root: Root, container: str) -> list[str]:

@@ -80,6 +80,8 @@ def test_an_edit_that_does_not_apply_is_fed_back_then_corrected(tmp_path: Path, 
     # a field outside the failing container (the Deployment's name)
     ("deploy/deployment.yaml", "name: shop-frontend  # the storefront", "name: shop-web  # the storefront",
      "no longer renders"),
+    # inside the failing container, but not what a probe failure is about
+    ("deploy/deployment.yaml", "memory: 128Mi", "memory: 512Mi", "unintended change"),
 ])
 def test_a_model_edit_that_the_proof_rejects_is_no_fix(tmp_path: Path, httpserver: HTTPServer, path: str,
                                                      search: str, replace: str, reason: str) -> None:
