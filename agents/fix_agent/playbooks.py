@@ -587,7 +587,8 @@ class EnvNamePlaybook(Playbook):
         required: dict[tuple[str, ...], Any] = {("env", f"[{index}]", "name"): missing
                                                 for index, name in enumerate(names) if name == old}
         expectation = Expectation(target, required)
-        candidates = line_candidates(tree.root, lambda key, value: missing if value == old else None)
+        candidates = line_candidates(tree.root, lambda key, value: missing if value == old else None,
+                                     rename=lambda key: missing if key == old else None)
         return _prove_and_propose(
             snapshot, tree, attempt, expectation, candidates, playbook=self.name,
             summary=f"Rename env var of {target.container}: {old} -> {missing}",

@@ -228,6 +228,7 @@ class LineEdit:
     line: int  # 0-based
     new_value: Any
     flow: int = -1  # which `key: value` of a flow mapping on the line; -1: the line is `key: value`
+    rename_key: bool = False  # set the key of a `key: value` line instead (env given as a map in Helm values)
 
     def apply(self, text: str) -> str | None:
         lines = text.split("\n")
@@ -246,6 +247,12 @@ class LineEdit:
         whole = _LINE.match(line)
         if whole is None:
             return None
+        if self.rename_key:
+            if not isinstance(self.new_value, str) or not re.fullmatch(r"[\w.-]+", self.new_value):
+                return None
+            start, end = whole.span("key")
+            lines[self.line] = line[:start] + self.new_value + line[end:]
+            return "\n".join(lines)
         quote = whole["q"] or ('"' if _needs_quotes(self.new_value) else "")
         lines[self.line] = f"{whole['lead']}{quote}{self.new_value}{quote}{whole['tail']}"
         return "\n".join(lines)
@@ -271,9 +278,11 @@ def _scalar(text: str) -> Any:
     return parsed.get("k") if isinstance(parsed, dict) else text
 
 
-def line_candidates(root: Path, choose: Callable[[str, Any], Any]) -> list[LineEdit]:
+def line_candidates(root: Path, choose: Callable[[str, Any], Any],
+                    rename: Callable[[str], str | None] | None = None) -> list[LineEdit]:
     """Lines `key: value` in the repository's YAML (manifests, values, patches, templates) where
-    choose(key, value) gives a new value (None: not a candidate)."""
+    choose(key, value) gives a new value (None: not a candidate); with rename, also lines whose key
+    rename(key) gives a new key for."""
     found = []
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)
@@ -284,6 +293,8 @@ def line_candidates(root: Path, choose: Callable[[str, Any], Any]) -> list[LineE
             if "{{" in line:
                 continue
             match = _LINE.match(line)
+            if match is not None and rename is not None and (new_key := rename(match["key"])) is not None:
+                found.append(LineEdit(relative.as_posix(), number, new_key, rename_key=True))
             if match is not None:
                 value = match["value"] if match["q"] else _scalar(match["value"])
                 new = choose(match["key"], value)

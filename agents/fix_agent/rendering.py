@@ -94,7 +94,12 @@ def _kustomization(directory: Path) -> dict[str, Any]:
 
 def _index(objects: list[Any]) -> dict[ObjectKey, dict[str, Any]]:
     indexed: dict[ObjectKey, dict[str, Any]] = {}
-    for obj in objects:
+    expanded: list[Any] = []
+    for obj in objects:  # `kind: List` (as kubectl exports) holds its objects in items
+        is_list = isinstance(obj, dict) and str(obj.get("kind", "")).endswith("List") and \
+            isinstance(obj.get("items"), list)
+        expanded += obj["items"] if is_list else [obj]
+    for obj in expanded:
         if not isinstance(obj, dict) or "kind" not in obj or "apiVersion" not in obj:
             continue
         metadata = obj.get("metadata") or {}

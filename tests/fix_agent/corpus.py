@@ -341,6 +341,17 @@ def variants() -> list[Scenario]:
     chart.deployed_root = "helm:chart@values-preflight.yaml"
     chart.expected_roots = (chart.deployed_root,)
     found.append(chart)
+    failure, breaks = classes["env-var-name"]
+    mapped = build(failure, breaks, "base", "helm", name="env-var-name/helm-env-map")
+    values = YAML(typ="safe", pure=True).load(mapped.files["chart/values.yaml"])
+    values["env"] = {"LOG_LEVEL": "info", "DATABSE_URL": "postgres://db:5432/shop"}
+    mapped.files["chart/values.yaml"] = _yaml(values)
+    mapped.files["chart/templates/deployment.yaml"] = mapped.files["chart/templates/deployment.yaml"].replace(
+        "          {{- with .Values.env }}\n          env:\n            {{- toYaml . | nindent 12 }}\n",
+        "          {{- with .Values.env }}\n          env:\n            {{- range $name, $value := . }}\n"
+        "            - name: {{ $name }}\n              value: {{ $value | quote }}\n            {{- end }}\n")
+    mapped.failure.expected = {("env", "[0]", "name"): "DATABASE_URL"}
+    found.append(mapped)
     return found
 
 
