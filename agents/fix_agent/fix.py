@@ -100,8 +100,8 @@ def _unproven(proposal: Proposal, snapshot: Snapshot, tree: Worktree) -> list[st
     if proposal.proven and expectation is not None:
         return []
     if expectation is None:
-        located = [(f["kind"], locate(snapshot, f["facts"].get("pod"), f["facts"].get("container")))
-                   for f in snapshot.findings if isinstance(f.get("facts"), dict)]
+        located = [(str(f.get("kind")), locate(snapshot, f["facts"].get("pod"), f["facts"].get("container")))
+                   for f in snapshot.findings if isinstance(f, dict) and isinstance(f.get("facts"), dict)]
         kind, target = next(((k, t) for k, t in located if isinstance(t, Target)), ("", None))
         if not isinstance(target, Target):
             return ["no finding names a pod and container the snapshot can trace to its workload"]
@@ -116,7 +116,8 @@ def analysis_markdown(snapshot: Snapshot, attempts: list[Attempt], proposal: Pro
     lines = [f"# Analysis of {snapshot.incident_id}", "", f"Snapshot `{snapshot.snapshot_id}` of "
              f"`{snapshot.manifest['target_namespace']}` ({snapshot.manifest['time_window']['start']} to "
              f"{snapshot.manifest['time_window']['end']}).", "", "## Findings", ""]
-    lines += [f"- **{f['severity']}** {f['title']}" for f in snapshot.findings[:10]] or ["- none"]
+    findings = [f for f in snapshot.findings if isinstance(f, dict)][:10]
+    lines += [f"- **{str(f.get('severity'))[:20]}** {str(f.get('title'))[:300]}" for f in findings] or ["- none"]
     lines += ["", "## Playbooks: preconditions and confidence", ""]
     lines += [f"- `{p.name}` (confidence {p.confidence:g}): {p.preconditions}" for p in PLAYBOOKS if p.confidence]
     lines += ["", "## What was tried", ""]

@@ -85,7 +85,8 @@ class LlmSettings:
 
 def evidence_prompt(snapshot: Snapshot, tree: Worktree, limit: int) -> str:
     """The user message: the evidence, quoted as data inside a fence the data cannot close."""
-    findings = [{k: f[k] for k in ("kind", "severity", "title", "detail", "facts")} for f in snapshot.findings[:8]]
+    findings = [{k: f.get(k) for k in ("kind", "severity", "title", "detail", "facts")}
+                for f in snapshot.findings if isinstance(f, dict)][:8]
     files = [p.relative_to(tree.root).as_posix() for p in sorted(tree.root.rglob("*"))
              if p.is_file() and ".git" not in p.relative_to(tree.root).parts][:200]
     logs = snapshot.log_text(limit)[-limit // 2:]

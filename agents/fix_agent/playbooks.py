@@ -171,6 +171,18 @@ def _target(snapshot: Snapshot, facts: dict[str, Any], attempt: Attempt) -> Targ
     return found
 
 
+def _of_kind(snapshot: Snapshot, kind: str) -> list[dict[str, Any]]:
+    """The snapshot's findings of a kind that are well formed (a dict of facts): evidence is input, not trusted."""
+    return [f for f in snapshot.findings if isinstance(f, dict) and f.get("kind") == kind
+            and isinstance(f.get("facts"), dict)]
+
+
+def _status(finding: dict[str, Any]) -> int | None:
+    """The HTTP status a probe got, when the finding has a sane one."""
+    code = (finding.get("facts") or {}).get("status_code")
+    return code if isinstance(code, int) and not isinstance(code, bool) and 100 <= code < 600 else None
+
+
 def _get(container: dict[str, Any], *path: str | int) -> Any:
     value: Any = container
     for part in path:
@@ -259,8 +271,8 @@ class ProbePathPlaybook(Playbook):
     confidence: float = 0.9
 
     def propose(self, snapshot: Snapshot, tree: Worktree, attempts: list[Attempt]) -> Proposal | None:
-        findings = [f for f in snapshot.of_kind("probe-failure")
-                    if f["facts"].get("status_code") and 400 <= int(f["facts"]["status_code"]) < 500]
+        findings = [f for f in _of_kind(snapshot, "probe-failure")
+                    if _status(f) is not None and 400 <= (_status(f) or 0) < 500]
         attempt = _begin(self.name, findings, attempts, "no probe failing with an HTTP 4xx in the snapshot")
         if attempt is None:
             return None
@@ -319,8 +331,8 @@ class PortChainPlaybook(Playbook):
     confidence: float = 0.8
 
     def propose(self, snapshot: Snapshot, tree: Worktree, attempts: list[Attempt]) -> Proposal | None:
-        refused = [f for f in snapshot.of_kind("probe-failure") if "refused" in str(f["facts"].get("message", ""))]
-        mismatched = snapshot.of_kind("service-port-mismatch")
+        refused = [f for f in _of_kind(snapshot, "probe-failure") if "refused" in str(f["facts"].get("message", ""))]
+        mismatched = _of_kind(snapshot, "service-port-mismatch")
         attempt = _begin(self.name, refused + mismatched, attempts,
                          "no refused probe and no Service targeting an undeclared port in the snapshot")
         if attempt is None:
@@ -412,7 +424,7 @@ class OomPlaybook(Playbook):
     confidence: float = 0.75
 
     def propose(self, snapshot: Snapshot, tree: Worktree, attempts: list[Attempt]) -> Proposal | None:
-        findings = snapshot.of_kind("oom-killed")
+        findings = _of_kind(snapshot, "oom-killed")
         attempt = _begin(self.name, findings, attempts, "no oom-killed finding in the snapshot")
         if attempt is None:
             return None
@@ -462,7 +474,7 @@ class ConfigKeyPlaybook(Playbook):
     confidence: float = 0.85
 
     def propose(self, snapshot: Snapshot, tree: Worktree, attempts: list[Attempt]) -> Proposal | None:
-        findings = [f for f in snapshot.of_kind("config-error")
+        findings = [f for f in _of_kind(snapshot, "config-error")
                     if f["facts"].get("missing_key") or f["facts"].get("missing_secret_key")]
         attempt = _begin(self.name, findings, attempts, "no missing ConfigMap or Secret key in the snapshot")
         if attempt is None:
@@ -560,7 +572,7 @@ class EnvNamePlaybook(Playbook):
     confidence: float = 0.85
 
     def propose(self, snapshot: Snapshot, tree: Worktree, attempts: list[Attempt]) -> Proposal | None:
-        findings = [f for f in snapshot.of_kind("crash-loop") if missing_env_names(crash_lines(snapshot, f))]
+        findings = [f for f in _of_kind(snapshot, "crash-loop") if missing_env_names(crash_lines(snapshot, f))]
         attempt = _begin(self.name, findings, attempts, "no crash on a missing environment variable in the snapshot")
         if attempt is None:
             return None
@@ -610,7 +622,7 @@ class ImageTagPlaybook(Playbook):
     confidence: float = 0.7
 
     def propose(self, snapshot: Snapshot, tree: Worktree, attempts: list[Attempt]) -> Proposal | None:
-        findings = snapshot.of_kind("image-pull")
+        findings = _of_kind(snapshot, "image-pull")
         attempt = _begin(self.name, findings, attempts, "no image pull failure in the snapshot")
         if attempt is None:
             return None
@@ -663,16 +675,18 @@ class OutOfClassNotes(Playbook):
     def propose(self, snapshot: Snapshot, tree: Worktree, attempts: list[Attempt]) -> Proposal | None:
         notes = []
         for finding in snapshot.findings:
-            facts = finding.get("facts") or {}
-            if finding["kind"] == "unschedulable":
+            if not isinstance(finding, dict) or not isinstance(finding.get("facts"), dict):
+                continue
+            facts = finding["facts"]
+            if finding.get("kind") == "unschedulable":
                 notes.append(f"{facts.get('pod')} cannot be scheduled ({str(facts.get('message'))[:120]}): a capacity "
                              "or placement problem of the cluster, not fixed by a change to the repository")
-            elif finding["kind"] == "crash-loop" and not missing_env_names(crash_lines(snapshot, finding)):
+            elif finding.get("kind") == "crash-loop" and not missing_env_names(crash_lines(snapshot, finding)):
                 lines = " | ".join(x.strip() for x in crash_lines(snapshot, finding)[-2:])[:200]
                 cause = "a dependency it cannot reach" if _OUTAGE.search(lines) else "an application exception"
                 notes.append(f"{facts.get('pod')}/{facts.get('container')} crashes on {cause} ({lines}): not a "
                              "configuration mistake a playbook can prove; a person (or the LLM engine) decides")
-            elif finding["kind"] == "probe-failure" and (facts.get("status_code") or 0) >= 500:
+            elif finding.get("kind") == "probe-failure" and (_status(finding) or 0) >= 500:
                 notes.append(f"the {facts.get('probe')} probe of {facts.get('pod')} gets HTTP "
                              f"{facts.get('status_code')}: the app is unhealthy, the probe is not misconfigured")
         if notes:

@@ -233,3 +233,14 @@ def test_renamed_readiness_and_liveness_routes_are_fixed_together(tmp_path: Path
     assert changed_lines(deployment, (repository / "deploy/deployment.yaml").read_text()) == [
         ("            path: /ready", "            path: /readyz"),
         ("            path: /live", "            path: /livez")]
+
+
+def test_malformed_findings_are_ignored_not_fatal(tmp_path: Path) -> None:
+    hostile = [
+        {"kind": "probe-failure", "facts": {"pod": "web-1", "container": "web", "probe": "readiness",
+                                            "status_code": "404; rm -rf /", "path": "/healthz"}},
+        {"kind": "oom-killed", "facts": None}, {"facts": {"pod": "web-1"}}, "not a finding",
+        {"kind": "crash-loop", "facts": {"pod": "../../etc", "container": "passwd", "last_lines": "KeyError"}},
+    ]
+    _, outcome = run(tmp_path, "plain", hostile)  # type: ignore[arg-type]
+    assert outcome.status == "no_fix" and outcome.mbox is None
