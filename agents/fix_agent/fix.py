@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from fix_agent.identity import Target, locate
-from fix_agent.playbooks import PLAYBOOKS, render_context
+from fix_agent.playbooks import PLAYBOOKS, change_judge, render_context
 from fix_agent.proof import Expectation, prove_edits
 from fix_agent.proposal import Attempt, Engine, Proposal
 from fix_agent.snapshot import Snapshot
@@ -105,7 +105,8 @@ def _unproven(proposal: Proposal, snapshot: Snapshot, tree: Worktree) -> list[st
         kind, target = next(((k, t) for k, t in located if isinstance(t, Target)), ("", None))
         if not isinstance(target, Target):
             return ["no finding names a pod and container the snapshot can trace to its workload"]
-        expectation = Expectation(target, {}, any_container_field=True, field_prefixes=FIELDS_OF_FINDING.get(kind, ()))
+        expectation = Expectation(target, {}, any_container_field=True, field_prefixes=FIELDS_OF_FINDING.get(kind, ()),
+                                  judge=change_judge(snapshot, tree.root, kind, target))
     try:
         return prove_edits(tree.root, render_context(snapshot), expectation, proposal.edits)
     except ContractViolation as error:

@@ -40,6 +40,9 @@ class Expectation:
     any_container_field: bool = False  # the LLM engine: any change confined to the container...
     field_prefixes: tuple[str, ...] = ()  # ...and, when given, to fields under these (e.g. "resources")
     other_environments: bool = True  # may the same workload change in roots that are not deployed here
+    # For an engine whose intent is not known in advance (the LLM): judges each change of the failing container
+    # (container-relative path, old, new) and returns a problem, or None when the change makes sense.
+    judge: Callable[[FieldPath, Any, Any], str | None] | None = None
     check_chain: bool = True
 
 
@@ -211,6 +214,12 @@ def prove(before: dict[str, Root], after: dict[str, Root], expectation: Expectat
                 problems.append(f"{name}: {'.'.join(path)} is {flat.get((*prefix, *path))!r}, not {value!r}")
         if expectation.any_container_field and not any(d.root == name and d.key == found[0] for d in changes):
             problems.append(f"{name}: the failing container does not change")
+        if expectation.judge is not None:
+            for delta in changes:
+                if delta.root == name and delta.key == found[0] and delta.path[:len(prefix)] == prefix:
+                    verdict = expectation.judge(delta.path[len(prefix):], delta.old, delta.new)
+                    if verdict:
+                        problems.append(f"{name}: {verdict}")
         if expectation.check_chain:
             before_found = find_in_root(before[name], expectation.target)
             old = set(chain_problems(before_found[1], before[name], expectation.target.container)) \

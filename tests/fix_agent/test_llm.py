@@ -82,6 +82,9 @@ def test_an_edit_that_does_not_apply_is_fed_back_then_corrected(tmp_path: Path, 
      "no longer renders"),
     # inside the failing container, but not what a probe failure is about
     ("deploy/deployment.yaml", "memory: 128Mi", "memory: 512Mi", "unintended change"),
+    # the right field, but a route that is no health route of the app: the same rules as the playbooks
+    ("deploy/deployment.yaml", FIX_SEARCH, "path: /cart   # changed in the last release",
+     "is not a route the app serves for a readiness probe"),
 ])
 def test_a_model_edit_that_the_proof_rejects_is_no_fix(tmp_path: Path, httpserver: HTTPServer, path: str,
                                                      search: str, replace: str, reason: str) -> None:
