@@ -145,6 +145,10 @@ def test_metadata_and_analysis_in_the_bundle(tmp_path: Path) -> None:
         analysis = archive.extractfile("analysis.md").read().decode()  # type: ignore[union-attr]
     assert metadata["source_commit_sha"] == SHA and metadata["snapshot_id"] == "snap-" + "5" * 32
     assert "## What was tried" in analysis and "probe-path`: proposed" in analysis
+    assert "## Playbooks: preconditions and confidence" in analysis
+    assert "- `probe-path` (confidence 0.9): an HTTP probe fails with 4xx" in analysis
+    assert "failing container: deployment/shop-frontend container web (pod web-1)" in analysis
+    assert "proven by rendering every deploy root before and after the edit of deploy/deployment.yaml:18" in analysis
 
 
 STALE = "harbor.demo.pathops.io/shop/shop-frontend:0123456789ab"
