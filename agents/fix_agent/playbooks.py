@@ -103,8 +103,10 @@ def exposed_ports(root: Path) -> set[int]:
 
 
 _REQUEST = re.compile(r'"?(?:GET|HEAD|POST)\s+(/[\w./-]*)[^"\n]*?"?\s+(\d{3})\b')
-_LISTEN = re.compile(r"(?i)(?:listening|serving|started|running|bound)\b[^\n]*?(?:(?:on|at)\s+\S*?:|\bport\s+:?)"
-                     r"(\d{2,5})\b")
+# "Listening on 0.0.0.0:8080", "Uvicorn running on http://0.0.0.0:8000", "Server started on port 3000": a local
+# bind address or a bare port, never "connected to redis at redis:6379".
+_LISTEN = re.compile(r"(?i)\b(?:listening|serving|started|starting|running|bound)\b[^\n]*?(?:(?:on|at)\s+(?:https?://)?"
+                     r"(?:0\.0\.0\.0|\[::\]|::|\*|localhost|127\.0\.0\.1)?:|\bport\s+:?)(\d{2,5})\b")
 MAX_LOG_BYTES = 4 * 1024 * 1024
 
 
