@@ -111,14 +111,6 @@ class Failure:
     log: tuple[str, ...] = ()
     message: str = ""
     expected: dict[tuple[str, ...], Any] | None = None  # container path -> value; None: no_fix is right
-    service_target: Any = None  # expected Service targetPort after the fix, when it must change
-
-
-def _set(container: dict[str, Any], path: tuple[str | int, ...], value: Any) -> None:
-    node: Any = container
-    for part in path[:-1]:
-        node = node[part]
-    node[path[-1]] = value
 
 
 # -- layouts ----------------------------------------------------------------------------------------------------
