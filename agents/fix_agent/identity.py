@@ -26,7 +26,8 @@ class Target:
         return f"{self.kind.lower()}/{self.name} container {self.container}"
 
 
-def _jsonl(snapshot: Snapshot, name: str) -> list[dict[str, Any]]:
+def snapshot_objects(snapshot: Snapshot, name: str) -> list[dict[str, Any]]:
+    """The objects of one JSON Lines file of the snapshot (bounded; lines that are not objects skipped)."""
     path = snapshot.root / name
     if not path.is_file() or path.stat().st_size > MAX_OBJECTS_BYTES:
         return []
@@ -50,14 +51,15 @@ def locate(snapshot: Snapshot, pod_name: str | None, container: str | None) -> T
     """The workload and container behind a failing pod; a reason string when the evidence cannot say."""
     if not pod_name or not container:
         return "the finding names no pod and container"
-    pods = [p for p in _jsonl(snapshot, "objects/pods.jsonl") if (p.get("metadata") or {}).get("name") == pod_name]
+    pods = [p for p in snapshot_objects(snapshot, "objects/pods.jsonl")
+            if (p.get("metadata") or {}).get("name") == pod_name]
     if len(pods) != 1:
         return f"pod {pod_name} is not in the snapshot's objects/pods.jsonl"
     pod = pods[0]
     live = next((c for c in containers(pod) if c.get("name") == container), None)
     if live is None:
         return f"pod {pod_name} has no container {container}"
-    owners = _jsonl(snapshot, "objects/owners.jsonl")
+    owners = snapshot_objects(snapshot, "objects/owners.jsonl")
     by_uid = {str((o.get("metadata") or {}).get("uid")): o for o in owners}
     kind, name = "Pod", pod_name
     ref = _controller(pod)

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fix_agent.identity import Target, locate
+from fix_agent.identity import Target, locate, snapshot_objects
 from fix_agent.proof import Expectation, LineEdit, Search, line_candidates
 from fix_agent.proposal import Attempt, Proposal
-from fix_agent.rendering import RenderContext
+from fix_agent.rendering import RenderContext, render_all
 from fix_agent.similarity import closest
 from fix_agent.snapshot import Snapshot
 from fix_agent.worktree import Worktree
@@ -305,7 +305,7 @@ class ProbePathPlaybook(Playbook):
         if len(renames) != len({old for _, old, _, _ in changes}):
             return _no_fix(attempt, "two probes share a path but need different routes")
         candidates = line_candidates(tree.root, lambda key, value: renames.get(value) if isinstance(value, str)
-                                     else None)
+                                     else None, prefer=frozenset({"path", "value"}))
         confirmed = all(any(200 <= c < 300 for c in served.get(new, set())) for _, _, new, _ in changes)
         described = "; ".join(f"the {probe} probe requests {old} (HTTP 4xx); the application serves {new} "
                               f"({', '.join(routes.get(new, [])[:2]) or 'seen in the logs'}): {why}"
@@ -375,7 +375,8 @@ class PortChainPlaybook(Playbook):
                 if _get(target.live_container, role, handler, "port") == port:
                     required[(role, handler, "port")] = new
         expectation = Expectation(target, required, service_ports={port: new})
-        candidates = line_candidates(tree.root, lambda key, value: new if value == port else None)
+        candidates = line_candidates(tree.root, lambda key, value: new if value == port else None,
+                                     prefer=frozenset({"containerPort", "port", "targetPort", "value"}))
         return _prove_and_propose(
             snapshot, tree, attempt, expectation, candidates, playbook=self.name,
             summary=f"Move {target.container}'s port chain from {port} to {new}",
@@ -387,14 +388,12 @@ class PortChainPlaybook(Playbook):
 
     @staticmethod
     def _service_target(snapshot: Snapshot, service: str) -> Target | str:
-        from fix_agent.identity import _jsonl
-
-        services = [s for s in _jsonl(snapshot, "objects/services.jsonl")
+        services = [s for s in snapshot_objects(snapshot, "objects/services.jsonl")
                     if (s.get("metadata") or {}).get("name") == service]
         selector = ((services[0].get("spec") or {}).get("selector") or {}) if services else {}
         if not selector:
             return f"Service {service} or its selector is not in the snapshot"
-        pods = [p for p in _jsonl(snapshot, "objects/pods.jsonl")
+        pods = [p for p in snapshot_objects(snapshot, "objects/pods.jsonl")
                 if all(((p.get("metadata") or {}).get("labels") or {}).get(k) == v for k, v in selector.items())]
         found = {}
         for pod in pods:
@@ -450,7 +449,8 @@ class OomPlaybook(Playbook):
         # Sizing is per environment: the same workload elsewhere (another overlay) keeps its limit.
         expectation = Expectation(target, required, other_environments=False)
         olds = {str(limit_text)} | ({str(request)} if follows else set())
-        candidates = line_candidates(tree.root, lambda key, value: new_text if str(value) in olds else None)
+        candidates = line_candidates(tree.root, lambda key, value: new_text if str(value) in olds else None,
+                                     prefer=frozenset({"memory", "value"}))
         return _prove_and_propose(
             snapshot, tree, attempt, expectation, candidates, playbook=self.name,
             summary=f"Raise memory limit of {target.container}: {limit_text} -> {new_text}",
@@ -502,7 +502,8 @@ class ConfigKeyPlaybook(Playbook):
         if not required:
             return _no_fix(attempt, f"container {target.container} has no env {ref} with key {missing!r}")
         expectation = Expectation(target, required)
-        candidates = line_candidates(tree.root, lambda key, value: new if value == missing else None)
+        candidates = line_candidates(tree.root, lambda key, value: new if value == missing else None,
+                                     prefer=frozenset({"key", "value"}))
         return _prove_and_propose(
             snapshot, tree, attempt, expectation, candidates, playbook=self.name,
             summary=f"Fix {'Secret' if secret else 'ConfigMap'} key reference: {missing} -> {new}",
@@ -517,8 +518,6 @@ class ConfigKeyPlaybook(Playbook):
 
     @staticmethod
     def _secret_keys(tree: Worktree, snapshot: Snapshot, name: str) -> list[str]:
-        from fix_agent.rendering import render_all
-
         keys: set[str] = set()
         for root in render_all(tree.root, render_context(snapshot)).values():
             for key, obj in root.objects.items():
@@ -602,7 +601,8 @@ class EnvNamePlaybook(Playbook):
                                                 for index, name in enumerate(names) if name == old}
         expectation = Expectation(target, required)
         candidates = line_candidates(tree.root, lambda key, value: missing if value == old else None,
-                                     rename=lambda key: missing if key == old else None)
+                                     rename=lambda key: missing if key == old else None,
+                                     prefer=frozenset({"name", "value"}))
         return _prove_and_propose(
             snapshot, tree, attempt, expectation, candidates, playbook=self.name,
             summary=f"Rename env var of {target.container}: {old} -> {missing}",
@@ -651,7 +651,9 @@ class ImageTagPlaybook(Playbook):
             return None
 
         return _prove_and_propose(
-            snapshot, tree, attempt, expectation, line_candidates(tree.root, choose), playbook=self.name,
+            snapshot, tree, attempt, expectation,
+            line_candidates(tree.root, choose, prefer=frozenset({"image", "tag", "newTag", "value"})),
+            playbook=self.name,
             summary=f"Point the image at the deployed commit: {tag} -> {new_tag}",
             rationale=(f"The pull of {image} fails. Its tag names commit {tag}, but the workload runs commit "
                        f"{str(commit)[:12]}, whose image is tagged {new_tag} by the same convention."),

@@ -288,11 +288,12 @@ def _scalar(text: str) -> Any:
 
 
 def line_candidates(root: Path, choose: Callable[[str, Any], Any],
-                    rename: Callable[[str], str | None] | None = None) -> list[LineEdit]:
+                    rename: Callable[[str], str | None] | None = None,
+                    prefer: frozenset[str] = frozenset()) -> list[LineEdit]:
     """Lines `key: value` in the repository's YAML (manifests, values, patches, templates) where
     choose(key, value) gives a new value (None: not a candidate); with rename, also lines whose key
-    rename(key) gives a new key for."""
-    found = []
+    rename(key) gives a new key for. Lines whose key is in prefer come first (the cap keeps them)."""
+    found: list[tuple[bool, LineEdit]] = []
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)
         if path.suffix not in {".yaml", ".yml"} or not path.is_file() or ".git" in relative.parts:
@@ -303,19 +304,20 @@ def line_candidates(root: Path, choose: Callable[[str, Any], Any],
                 continue
             match = _LINE.match(line)
             if match is not None and rename is not None and (new_key := rename(match["key"])) is not None:
-                found.append(LineEdit(relative.as_posix(), number, new_key, rename_key=True))
+                found.append((False, LineEdit(relative.as_posix(), number, new_key, rename_key=True)))
             if match is not None:
                 value = match["value"] if match["q"] else _scalar(match["value"])
                 new = choose(match["key"], value)
                 if new is not None and new != value:
-                    found.append(LineEdit(relative.as_posix(), number, new))
+                    found.append((match["key"] not in prefer, LineEdit(relative.as_posix(), number, new)))
                 continue
             for index, flow in enumerate(_FLOW.finditer(line)):
                 value = flow["value"] if flow["q"] else _scalar(flow["value"])
                 new = choose(flow["key"], value)
                 if new is not None and new != value:
-                    found.append(LineEdit(relative.as_posix(), number, new, index))
-    return found[:MAX_CANDIDATES]
+                    found.append((flow["key"] not in prefer, LineEdit(relative.as_posix(), number, new, index)))
+    found.sort(key=lambda pair: pair[0])  # stable: file order within each group
+    return [edit for _, edit in found[:MAX_CANDIDATES]]
 
 
 @dataclass
