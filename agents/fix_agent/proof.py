@@ -10,6 +10,7 @@ containerPort it declares. Anything else is a refusal with the reason.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -254,7 +255,7 @@ class LineEdit:
                                f"{line[match.end():]}"
             return "\n".join(lines)
         whole = _LINE.match(line)
-        if whole is None:
+        if whole is None or whole["value"].startswith(("{", "[")):
             return None
         if self.rename_key:
             if not isinstance(self.new_value, str) or not re.fullmatch(r"[\w.-]+", self.new_value):
@@ -303,6 +304,8 @@ def line_candidates(root: Path, choose: Callable[[str, Any], Any],
             if "{{" in line:
                 continue
             match = _LINE.match(line)
+            if match is not None and match["value"].startswith(("{", "[")):
+                match = None  # a flow collection: its own `key: value` pairs are the candidates
             if match is not None and rename is not None and (new_key := rename(match["key"])) is not None:
                 found.append((False, LineEdit(relative.as_posix(), number, new_key, rename_key=True)))
             if match is not None:
@@ -328,6 +331,8 @@ class Search:
     context: RenderContext
     expectation: Expectation
     notes: list[str] = field(default_factory=list)
+    budget_seconds: float = 300.0  # a repository with many roots and candidates ends in no_fix, not a hang
+    clock: Callable[[], float] = time.monotonic
 
     def run(self, candidates: list[LineEdit]) -> dict[str, str] | None:
         before = render_all(self.root, self.context)
@@ -337,7 +342,12 @@ class Search:
                               f"that run in the cluster")
             return None
         kept = []
+        started = self.clock()
         for candidate in candidates:
+            if self.clock() - started > self.budget_seconds:
+                self.notes.append(f"the proof's budget of {self.budget_seconds:g}s ran out after trying "
+                                  f"{candidates.index(candidate)} of {len(candidates)} candidate lines")
+                return None
             edits = self._texts([candidate])
             after = self._render_with(edits, before) if edits is not None else None
             if after is None:

@@ -9,7 +9,7 @@ import pytest
 from fix_agent.helm_render import Unrenderable, render_chart
 from fix_agent.identity import Target
 from fix_agent.playbooks import choose_probe_path, missing_env_names, source_env_reads
-from fix_agent.proof import Expectation, prove_edits
+from fix_agent.proof import Expectation, Search, line_candidates, prove_edits
 from fix_agent.rendering import RenderContext, render_all
 from fix_agent.similarity import closest, distance
 from tests.fix_agent import helm_create
@@ -176,3 +176,16 @@ def test_a_chart_deployed_with_an_environment_values_file(tmp_path: Path) -> Non
     wrong = files["chart/values.yaml"].replace("path: /healthz", "path: /readyz")
     assert any("is '/ready', not '/readyz'" in p for p in
                prove_edits(tmp_path, context, expectation, {"chart/values.yaml": wrong}))
+
+
+def test_a_search_past_its_budget_gives_up_with_the_reason(tmp_path: Path) -> None:
+    write_files(tmp_path, {"deploy/all.yaml": MULTI})
+    expectation = Expectation(_target({"name": "web", "resources": {"limits": {"memory": "128Mi"}}}),
+                              {("resources", "limits", "memory"): "256Mi"})
+    ticks = iter([0.0, 1000.0])
+    search = Search(tmp_path, RenderContext("shop", "shop"), expectation, budget_seconds=60,
+                    clock=lambda: next(ticks))
+    candidates = line_candidates(tmp_path, lambda key, value: "256Mi" if value == "128Mi" else None)
+    assert len(candidates) == 2
+    assert search.run(candidates) is None
+    assert "budget of 60s ran out after trying 0 of 2 candidate lines" in search.notes[-1]
