@@ -487,9 +487,24 @@ class ConfigKeyPlaybook(Playbook):
             return None
         secret = not facts.get("missing_key")
         missing = str(facts.get("missing_secret_key") if secret else facts.get("missing_key"))
-        source = str(facts.get("secret") if secret else facts.get("configmap"))
         ref = "secretKeyRef" if secret else "configMapKeyRef"
-        keys = self._secret_keys(tree, snapshot, source) if secret else self._configmap_keys(snapshot, source)
+        env = target.live_container.get("env") or []
+        if "[REDACTED" in missing:  # the collector masked the key: the references whose key the object lacks
+            lacking = {str(_get(e, "valueFrom", ref, "key")) for e in env
+                       if _get(e, "valueFrom", ref, "key") is not None and str(_get(e, "valueFrom", ref, "key"))
+                       not in self._keys(tree, snapshot, secret, str(_get(e, "valueFrom", ref, "name")))}
+            if len(lacking) != 1:
+                return _no_fix(attempt, f"the missing key was redacted and {len(lacking)} references lack their key")
+            (missing,) = lacking
+        # Which object: the container's own reference (the event's text may be redacted or truncated).
+        entries = [(index, _get(entry, "valueFrom", ref) or {}) for index, entry in enumerate(env)
+                   if _get(entry, "valueFrom", ref, "key") == missing]
+        names = {str(found.get("name")) for _, found in entries}
+        if len(names) != 1:
+            return _no_fix(attempt, f"container {target.container} references key {missing!r} through "
+                                    f"{len(names)} {ref} objects: not one to fix")
+        (source,) = names
+        keys = self._keys(tree, snapshot, secret, source)
         if not keys:
             return _no_fix(attempt, f"the keys of {'Secret' if secret else 'ConfigMap'} {source} are unknown")
         new, why = closest(missing, keys)
@@ -497,10 +512,7 @@ class ConfigKeyPlaybook(Playbook):
         if new is None:
             return _no_fix(attempt)
         required: dict[tuple[str, ...], Any] = {("env", f"[{index}]", "valueFrom", ref, "key"): new
-                    for index, entry in enumerate(target.live_container.get("env") or [])
-                    if _get(entry, "valueFrom", ref, "key") == missing}
-        if not required:
-            return _no_fix(attempt, f"container {target.container} has no env {ref} with key {missing!r}")
+                                                for index, _ in entries}
         expectation = Expectation(target, required)
         candidates = line_candidates(tree.root, lambda key, value: new if value == missing else None,
                                      prefer=frozenset({"key", "value"}))
@@ -510,6 +522,9 @@ class ConfigKeyPlaybook(Playbook):
             rationale=(f"Container {target.container} cannot start: {source} has no key {missing!r}. It has "
                        f"{new!r}, the one strictly closest key ({why})."),
             confidence=self.confidence, recommended_checks=[f"{target.container} starts and reads {new}"])
+
+    def _keys(self, tree: Worktree, snapshot: Snapshot, secret: bool, name: str) -> list[str]:
+        return self._secret_keys(tree, snapshot, name) if secret else self._configmap_keys(snapshot, name)
 
     @staticmethod
     def _configmap_keys(snapshot: Snapshot, name: str) -> list[str]:

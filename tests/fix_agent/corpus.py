@@ -344,6 +344,18 @@ def variants() -> list[Scenario]:
         "            - name: {{ $name }}\n              value: {{ $value | quote }}\n            {{- end }}\n")
     mapped.failure.expected = {("env", "[0]", "name"): "DATABASE_URL"}
     found.append(mapped)
+
+    def secret_key(c: dict[str, Any]) -> None:
+        c["env"][1] = {"name": "REDIS_PASSWORD",
+                       "valueFrom": {"secretKeyRef": {"name": "shop-secrets", "key": "REDIS_PASWORD"}}}
+
+    failure = Failure("configmap-key", "config-key",
+                      expected={("env", "[1]", "valueFrom", "secretKeyRef", "key"): "REDIS_PASSWORD"})
+    secret = build(failure, secret_key, "base", "plain", name="configmap-key/plain-secret")
+    secret.files["deploy/secret.yaml"] = _yaml({"apiVersion": "v1", "kind": "Secret",
+                                                "metadata": {"name": "shop-secrets"}, "type": "Opaque",
+                                                "stringData": {"REDIS_PASSWORD": "example", "REDIS_USER": "shop"}})
+    found.append(secret)
     return found
 
 
@@ -487,9 +499,11 @@ def _inject(cluster: FakeKubernetes, failure: Failure, rs: dict[str, Any], pod_n
         oom = {"exitCode": 137, "reason": "OOMKilled", "finishedAt": ago(1)}
         cluster.add(pod(pod_name, rs, [running(name, image, restarts=5, last_terminated=oom)]))
         cluster.set_log(NS, pod_name, name, _lines("loading catalogue", "cache warm: 118Mi"), previous=True)
-    elif failure.mode == "config-key":  # the kubelet names the ConfigMap the pod references (hash suffix and all)
-        ref = next(e["valueFrom"]["configMapKeyRef"] for e in spec["env"] if "valueFrom" in e)
-        message = f"couldn't find key {ref['key']} in ConfigMap {NS}/{ref['name']}"
+    elif failure.mode == "config-key":  # the kubelet names the object the pod references (hash suffix and all)
+        source = next(e["valueFrom"] for e in spec["env"] if "valueFrom" in e)
+        kind, ref = ("Secret", source["secretKeyRef"]) if "secretKeyRef" in source else \
+            ("ConfigMap", source["configMapKeyRef"])
+        message = f"couldn't find key {ref['key']} in {kind} {NS}/{ref['name']}"
         cluster.add(pod(pod_name, rs, [waiting(name, image, "CreateContainerConfigError", message)]))
     elif failure.mode == "image-pull":
         cluster.add(pod(pod_name, rs, [waiting(name, image, "ImagePullBackOff", failure.message)]))
