@@ -618,9 +618,15 @@ def run(scenario: Scenario, work: Path, engines: list[Engine]) -> Verdict:
 
 
 def table(verdicts: list[Verdict]) -> str:
-    """fixed / missed / wrong per class and layout, as the benchmark prints it."""
-    lines = [f"{'class':<18}{'layout':<11}{'result':<9}detail"]
-    lines += [f"{v.klass:<18}{v.layout:<11}{v.result:<9}{v.detail[:90]}" for v in verdicts]
+    """fixed / missed / wrong per scenario (class/layout[-variant]), then per class and the totals."""
+    lines = [f"{'scenario':<40}{'result':<9}detail"]
+    lines += [f"{v.scenario:<40}{v.result:<9}{v.detail[:80]}" for v in verdicts]
+    lines.append("")
+    groups = [(f"class {k}", [v for v in verdicts if v.klass == k]) for k in dict.fromkeys(v.klass for v in verdicts)]
+    groups += [(f"layout {layout}", [v for v in verdicts if v.layout == layout]) for layout in LAYOUTS]
+    for label, mine in groups:
+        counts = {r: sum(v.result == r for v in mine) for r in ("fixed", "missed", "wrong", "refused")}
+        lines.append(f"{label:<28}" + "  ".join(f"{r} {n}" for r, n in counts.items() if n or r == "wrong"))
     in_class = [v for v in verdicts if v.in_class]
     fixed = sum(v.result == "fixed" for v in in_class)
     wrong = sum(v.result == "wrong" for v in verdicts)
