@@ -20,6 +20,7 @@ from pathops_contracts.errors import ExitCode, InvalidInput, NegativeOutcome, Pa
 from pathops_contracts.identifiers import APP_ID, COMMIT_SHA, NAMESPACE, VERIFICATION_ID
 from pathops_contracts.kube_reader import KubeReader
 from pathops_contracts.logs import mask_secret
+from pathops_contracts.redaction import Redactor, token_key
 from verification_agent.checks import CHECKS, FAILED, INCONCLUSIVE, PASSED, Context, overall
 from verification_agent.report import junit_xml, known_secrets, refuse_leaks, report_document, sanitize_report
 from verification_agent.spec import load_spec
@@ -82,7 +83,8 @@ def verify(*, app_id: str, environment: str, verification_id: str, target_namesp
     for secret in secrets:  # the same values stay out of the log lines
         mask_secret(secret)
     started, clock = datetime.now(UTC), time.perf_counter()
-    results = sanitize_report([CHECKS[check["type"]](check, context) for check in checks], secrets)
+    redactor = Redactor(key=token_key(verification_id, callbacks.signing_key))
+    results = sanitize_report([CHECKS[check["type"]](check, context) for check in checks], secrets, redactor)
     status = overall(results)
     document = report_document(app_id, environment, verification_id, namespace, expected_commit_sha, status,
                                started, datetime.now(UTC), results)

@@ -1,8 +1,10 @@
 """The verification report: JSON (contract verification-report/v1) and JUnit XML beside it.
 
 Before a report leaves the pod it passes `sanitize_report`: every secret value the agent holds
-is masked, and the serialized files are scanned again; if a known secret value is still in
-them, nothing is uploaded (exit 4).
+is masked, and what the checks observed (messages, measurements: command output, HTTP bodies)
+goes through the same shared redactor as the evidence collector's logs. `refuse_leaks` then
+scans the serialized files twice, for the known values in any encoding and with the shared
+independent secret scan; a hit means nothing is uploaded (exit 4).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from typing import Any
 from pathops_contracts import __version__
 from pathops_contracts.contracts import VERIFICATION_REPORT, validate_document
 from pathops_contracts.errors import ContractViolation
+from pathops_contracts.redaction import Redactor
+from pathops_contracts.secret_scan import describe, scan_text
 from verification_agent.checks import FAILED, INCONCLUSIVE, CheckResult
 
 MASK = "****"
@@ -67,15 +71,18 @@ def _encodings(secret: str) -> set[str]:
             html.escape(secret, quote=True), html.escape(secret, quote=False)}
 
 
-def sanitize_report(results: list[CheckResult], secrets: Collection[str]) -> list[CheckResult]:
-    """The check results with every known secret value masked, in messages, measurements and names.
+def sanitize_report(results: list[CheckResult], secrets: Collection[str],
+                    redactor: Redactor | None = None) -> list[CheckResult]:
+    """The check results with every known secret value masked, in messages, measurements and names,
+    and what the checks observed redacted like logs (the one place a report is cleaned).
 
-    This is the one place a report is cleaned; a broader secret scanner plugs in here and in
-    `refuse_leaks` (pathops_contracts' shared scan), never beside it.
+    Names come from the spec and are only masked: the MR's checklist finds its checks by name.
     """
+    redactor = redactor or Redactor()
     return [dataclasses.replace(result, name=_mask_text(result.name, secrets),
-                                message=_mask_text(result.message, secrets),
-                                measurements=_mask_value(result.measurements, secrets))
+                                message=redactor.redact(_mask_text(result.message, secrets), "report.json"),
+                                measurements=redactor.scrub_object(_mask_value(result.measurements, secrets),
+                                                                   "report.json"))
             for result in results]
 
 
@@ -85,6 +92,9 @@ def refuse_leaks(files: Mapping[str, bytes], secrets: Collection[str]) -> None:
         text = data.decode("utf-8", errors="replace")
         if any(form in text for secret in secrets for form in _encodings(secret)):
             raise SecretInReport(f"{name} still holds a known secret value after masking; nothing was uploaded")
+        hits = scan_text(text)
+        if hits:
+            raise SecretInReport(f"the final secret scan finds {describe(hits, name)}; nothing was uploaded")
 
 
 def _iso(moment: datetime) -> str:

@@ -43,3 +43,22 @@ def test_a_secret_left_in_any_encoding_stops_the_upload(encode: Callable[[str], 
     with pytest.raises(SecretInReport, match="nothing was uploaded") as refused:
         refuse_leaks({"report.json": encode(secret)}, {secret})
     assert secret not in str(refused.value) and refused.value.exit_code == 4
+
+
+def test_what_a_check_observed_is_redacted_like_logs_even_when_the_agent_never_held_it() -> None:
+    # A preflight app that prints its own database URL and a Stripe key in a job's output or an HTTP body.
+    leaked = ["postgres://app:Sup3r-S3cret-Pw@db:5432/shop", "sk_live_" + "4eC39HqLyjWDarjtT1zdp7dc"]
+    result = CheckResult("smoke", "job", "failed", 1, 1, f"exit 1: connecting to {leaked[0]}",
+                         [{"stdout": f"STRIPE_KEY={leaked[1]}\nready"}])
+    (clean,) = sanitize_report([result], set())
+    serialized = json.dumps(clean.as_dict())
+    assert not any(value in serialized for value in ("Sup3r-S3cret-Pw", leaked[1]))
+    assert "postgres://" in serialized and "ready" in serialized  # the evidence around them stays
+    refuse_leaks({"report.json": serialized.encode()}, set())
+
+
+def test_the_shared_secret_scan_refuses_a_report_that_skipped_the_redactor() -> None:
+    raw = json.dumps({"checks": [{"message": "aws_secret_access_key=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}]})
+    with pytest.raises(SecretInReport, match="final secret scan") as refused:
+        refuse_leaks({"report.json": raw.encode()}, set())
+    assert "wJalrXUtnFEMI" not in str(refused.value)

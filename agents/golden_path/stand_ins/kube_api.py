@@ -268,10 +268,12 @@ class FakeKubernetes:
             fields = field_matcher(request.args.get("fieldSelector", ""))
         except ValueError as error:
             return _status(400, "BadRequest", str(error))
-        # A list is selected once per version of the store: paging through 60,000 events stays linear.
+        # A list is selected at its first page and kept for its `continue` pages: paging through 60,000
+        # events stays linear, and a first page always sees the store as it is now (tests edit
+        # `objects` directly, without a version bump).
         key = (plural, namespace, request.args.get("labelSelector", ""), request.args.get("fieldSelector", ""),
                self._version)
-        items = self._selected.get(key)
+        items = self._selected.get(key) if request.args.get("continue") else None
         if items is None:
             buckets = self.objects[plural]
             pool = [obj for ns, objects in sorted(buckets.items()) if namespace is None or ns == namespace
