@@ -7,20 +7,12 @@ import shutil
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from evidence_collector.collector import Bounds, Collector, Focus
-from evidence_collector.redaction import Redactor, load_extra_rules
-from evidence_collector.snapshot import SnapshotIdentity, assemble
-from evidence_collector.staging import Staging
-from evidence_collector.window import parse_timestamp, resolve_window
 from pathops_contracts import __version__
-from pathops_contracts.artifact_store import ArtifactKind, ArtifactStore, StoreSettings, artifact_id_for
-from pathops_contracts.bundles import sha256_file
-from pathops_contracts.callbacks import CallbackSettings, ControlPlane
 from pathops_contracts.cli import IdentifierType, at_boundary, callback_options, env_option, tool_group
-from pathops_contracts.contracts import EVIDENCE_CALLBACK
 from pathops_contracts.errors import InvalidInput
 from pathops_contracts.identifiers import (
     APP_ID,
@@ -32,7 +24,9 @@ from pathops_contracts.identifiers import (
     TIME_WINDOW,
     WORKLOAD,
 )
-from pathops_contracts.kube_reader import KIND_TO_PLURAL, KubeReader
+
+if TYPE_CHECKING:
+    from pathops_contracts.callbacks import CallbackSettings
 
 main = tool_group(
     "evidence-collector",
@@ -99,6 +93,18 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
     Exit codes: 0 snapshot delivered; 2 bad input; 4 a secret survived redaction (nothing
     uploaded); 5 Kubernetes, MinIO or the control plane failed; 6 RBAC refused the namespace.
     """
+    # Here, not at the top: --help and --version do not pay for kubernetes, boto3 and requests.
+    from evidence_collector.collector import Bounds, Collector, Focus
+    from evidence_collector.redaction import Redactor, load_extra_rules
+    from evidence_collector.snapshot import SnapshotIdentity, assemble
+    from evidence_collector.staging import Staging
+    from evidence_collector.window import parse_timestamp, resolve_window
+    from pathops_contracts.artifact_store import ArtifactKind, ArtifactStore, StoreSettings, artifact_id_for
+    from pathops_contracts.bundles import sha256_file
+    from pathops_contracts.callbacks import ControlPlane
+    from pathops_contracts.contracts import EVIDENCE_CALLBACK
+    from pathops_contracts.kube_reader import KIND_TO_PLURAL, KubeReader
+
     if not no_upload and not (minio_endpoint and minio_bucket and callback_url):
         raise InvalidInput("MINIO_ENDPOINT, MINIO_BUCKET and CONTROL_PLANE_CALLBACK_URL are needed (or --no-upload)")
     now = datetime.now(UTC)

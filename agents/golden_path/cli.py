@@ -9,15 +9,17 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from pathops_contracts import __version__
-from pathops_contracts.callbacks import CallbackSettings, ControlPlane
 from pathops_contracts.cli import IdentifierType, at_boundary, callback_options, env_option, tool_group
-from pathops_contracts.contracts import JENKINS_JOB
 from pathops_contracts.errors import InvalidInput
 from pathops_contracts.identifiers import CHANGESET_ID, INCIDENT_ID
+
+if TYPE_CHECKING:  # requests and jsonschema are imported where notify-job runs, not for --help
+    from pathops_contracts.callbacks import CallbackSettings
 
 # Package data (a link to the repository's examples/ in a checkout, a copy in a wheel).
 EXAMPLE = Path(__file__).resolve().parent / "examples" / "shop-frontend"
@@ -96,6 +98,9 @@ def demo(workdir: Path | None, example: Path, kube_context: str | None, gitlab_u
 def notify_job(job: str, status: str, build_url: str, incident_id: str | None, changeset_id: str | None,
                callback_url: str, callbacks: CallbackSettings) -> None:
     """Tell PathOps how a Jenkins job ended (run from the pipeline's post { always { } })."""
+    from pathops_contracts.callbacks import ControlPlane
+    from pathops_contracts.contracts import JENKINS_JOB
+
     payload: dict[str, str] = {"schema_version": JENKINS_JOB, "job": job, "status": status, "build_url": build_url}
     if incident_id:
         payload["incident_id"] = incident_id

@@ -6,15 +6,11 @@ import json
 import logging
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from mr_creator.core import MergeRequestOrder, Outcome, create_merge_request
-from mr_creator.description import default_template
-from mr_creator.merge_requests import GitLabProject
 from pathops_contracts import __version__
-from pathops_contracts.artifact_store import ArtifactStore, StoreSettings
-from pathops_contracts.callbacks import CallbackSettings, ControlPlane
 from pathops_contracts.cli import (
     IdentifierType,
     at_boundary,
@@ -23,11 +19,17 @@ from pathops_contracts.cli import (
     store_options,
     tool_group,
 )
-from pathops_contracts.contracts import JENKINS_WEBHOOK
 from pathops_contracts.errors import InvalidInput, NegativeOutcome, PathOpsError
 from pathops_contracts.git_env import GitIdentity, git_environment
 from pathops_contracts.identifiers import ARTIFACT_ID, CHANGESET_ID, COMMIT_SHA, PROJECT_PATH
 from pathops_contracts.logs import mask_secret
+
+# The core (python-gitlab, GitPython, boto3, requests, jsonschema) is imported where `create`
+# runs: --help and --version do not pay for it.
+if TYPE_CHECKING:
+    from mr_creator.core import Outcome
+    from pathops_contracts.artifact_store import StoreSettings
+    from pathops_contracts.callbacks import CallbackSettings, ControlPlane
 
 log = logging.getLogger("mr_creator")
 
@@ -108,6 +110,12 @@ def create(
     branch) or the patch no longer applies; 4 bundle or patch refused; 5 GitLab, git,
     S3 or the control plane failed; 6 credentials refused.
     """
+    from mr_creator.core import MergeRequestOrder, create_merge_request
+    from mr_creator.description import default_template
+    from mr_creator.merge_requests import GitLabProject
+    from pathops_contracts.artifact_store import ArtifactStore
+    from pathops_contracts.callbacks import ControlPlane
+
     mask_secret(gitlab_token)
     order = MergeRequestOrder(
         src_repo=src_repo,
@@ -141,6 +149,8 @@ def create(
 
 
 def _announce(control_plane: ControlPlane, url: str, changeset_id: str, outcome: Outcome) -> None:
+    from pathops_contracts.contracts import JENKINS_WEBHOOK
+
     payload = {
         "schema_version": JENKINS_WEBHOOK,
         "changeset_id": changeset_id,
@@ -154,6 +164,8 @@ def _announce(control_plane: ControlPlane, url: str, changeset_id: str, outcome:
 
 def _announce_failure(control_plane: ControlPlane, url: str, changeset_id: str, error: PathOpsError) -> None:
     """Tell the control plane why no MR came out; the original error stays the one reported."""
+    from pathops_contracts.contracts import JENKINS_WEBHOOK
+
     payload = {
         "schema_version": JENKINS_WEBHOOK,
         "changeset_id": changeset_id,

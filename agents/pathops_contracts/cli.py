@@ -14,8 +14,8 @@ from typing import IO, Any, TypeVar
 
 import click
 
-from pathops_contracts.artifact_store import StoreSettings
-from pathops_contracts.callbacks import CallbackSettings
+# StoreSettings and CallbackSettings are imported where a command runs: they bring boto3 and
+# requests, which --help and --version must not pay for.
 from pathops_contracts.errors import InvalidInput, PathOpsError
 from pathops_contracts.identifiers import BUCKET, IdentifierRule
 from pathops_contracts.logs import configure_logging, mask_secret
@@ -83,6 +83,8 @@ def store_options(command: F) -> F:
 
     @functools.wraps(command)
     def run(*args: Any, minio_endpoint: str, minio_bucket: str, minio_region: str, **kwargs: Any) -> Any:
+        from pathops_contracts.artifact_store import StoreSettings
+
         mask_secret(os.environ.get("AWS_SECRET_ACCESS_KEY"))
         return command(*args, store=StoreSettings(minio_endpoint, minio_bucket, minio_region), **kwargs)
 
@@ -105,6 +107,8 @@ def callback_options(command: F) -> F:
     @functools.wraps(command)
     def run(*args: Any, callback_signing_key: str | None, control_plane_token: str | None,
             callback_deadline: float, **kwargs: Any) -> Any:
+        from pathops_contracts.callbacks import CallbackSettings
+
         mask_secret(callback_signing_key)
         mask_secret(control_plane_token)
         settings = CallbackSettings(callback_signing_key, control_plane_token, callback_deadline)

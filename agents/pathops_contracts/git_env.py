@@ -12,10 +12,12 @@ import base64
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-
-from git import GitCommandError, Repo
+from typing import TYPE_CHECKING
 
 from pathops_contracts.patch_policy import FileChange
+
+if TYPE_CHECKING:  # GitPython costs a quarter of a second to import; the CLIs' --help does not need it
+    from git import GitCommandError, Repo
 
 
 @dataclass(frozen=True)

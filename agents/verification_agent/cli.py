@@ -7,20 +7,20 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from pathops_contracts import __version__
-from pathops_contracts.artifact_store import ArtifactKind, ArtifactStore, StoreSettings
-from pathops_contracts.callbacks import CallbackSettings, ControlPlane
 from pathops_contracts.cli import IdentifierType, at_boundary, callback_options, env_option, store_options, tool_group
-from pathops_contracts.contracts import VERIFICATION_CALLBACK
 from pathops_contracts.errors import ExitCode, InvalidInput, NegativeOutcome, PathOpsError
 from pathops_contracts.identifiers import APP_ID, COMMIT_SHA, NAMESPACE, VERIFICATION_ID
-from pathops_contracts.kube_reader import KubeReader
-from verification_agent.checks import CHECKS, FAILED, INCONCLUSIVE, PASSED, Context, overall
-from verification_agent.report import junit_xml, report_document
-from verification_agent.spec import load_spec
+
+# The checks (kubernetes, requests, jsonschema) and the store (boto3) are imported where `verify`
+# runs: --help and --version do not pay for them.
+if TYPE_CHECKING:
+    from pathops_contracts.artifact_store import StoreSettings
+    from pathops_contracts.callbacks import CallbackSettings
 
 main = tool_group(
     "verification-agent",
@@ -66,6 +66,14 @@ def verify(*, app_id: str, environment: str, verification_id: str, target_namesp
 
     Exit codes: 0 passed; 3 failed; 7 inconclusive; 2 bad spec or input; 5 MinIO or the control plane failed.
     """
+    from pathops_contracts.artifact_store import ArtifactKind, ArtifactStore
+    from pathops_contracts.callbacks import ControlPlane
+    from pathops_contracts.contracts import VERIFICATION_CALLBACK
+    from pathops_contracts.kube_reader import KubeReader
+    from verification_agent.checks import CHECKS, FAILED, INCONCLUSIVE, PASSED, Context, overall
+    from verification_agent.report import junit_xml, report_document
+    from verification_agent.spec import load_spec
+
     checks = load_spec(spec)["checks"]
     namespace = target_namespace or f"{app_id}-preflight"
     needs_kube = any(c["type"] in {"rollout", "restarts"} for c in checks) and not no_kubernetes
