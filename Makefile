@@ -73,12 +73,15 @@ kind-up: $(DEMO_STAMP) ## Docker + kind: the demo's broken release in a real clu
 	PATHOPS=$(DEMO_VENV)/bin/pathops scripts/kind-up.sh
 
 # The agent images (buildah; REGISTRY, IMAGE_REVISION, PUSH=1): see images/README.md.
-images: system-deps ## build the agent images with buildah (BASE: a Debian base is built when PYTHON_IMAGE is unset)
+images: system-deps ## the images of images/ with buildah (PYTHON_IMAGE unset: a Debian base made here)
 	scripts/build-images.sh
+
+images-test: $(STAMP) system-deps ## build the images in a storage of their own and run them (tests/images)
+	PYTEST=$(BIN)/pytest scripts/test-images.sh
 
 # Regenerate the transitive pins after changing a version in pyproject.toml.
 constraints: $(STAMP) ## regenerate constraints.txt after changing a pin in pyproject.toml
 	$(BIN)/pip freeze --exclude-editable --disable-pip-version-check | grep -v '^-e ' > constraints.txt
 
-clean: ## remove the venvs and caches (not the cached Debian base image: rm -rf .cache)
+clean: ## remove the venvs and caches (not the Debian base: ~/.cache/pathops)
 	rm -rf $(VENV) $(DEMO_VENV) $(CHECKOV_VENV) .mypy_cache .ruff_cache
