@@ -17,6 +17,7 @@ from pathops_contracts.errors import InvalidInput
 from pathops_contracts.identifiers import (
     APP_ID,
     BUCKET,
+    ENDPOINT_URL,
     INCIDENT_ID,
     LABEL_SELECTOR,
     NAMESPACE,
@@ -73,10 +74,11 @@ main = tool_group(
 @env_option("--output-dir", envvar="OUTPUT_DIR", default=None, type=click.Path(file_okay=False, path_type=Path),
             help="Keep a local copy of the snapshot and findings here.")
 @env_option("--no-upload", envvar="NO_UPLOAD", is_flag=True, help="Run offline: no upload, no callback.")
-@env_option("--minio-endpoint", envvar="MINIO_ENDPOINT", default=None, help="S3 API endpoint of MinIO.")
+@env_option("--minio-endpoint", envvar="MINIO_ENDPOINT", default=None, type=IdentifierType(ENDPOINT_URL),
+            help="S3 API endpoint of MinIO.")
 @env_option("--minio-bucket", envvar="MINIO_BUCKET", default=None, type=IdentifierType(BUCKET), help="Bucket.")
 @env_option("--minio-region", envvar="MINIO_REGION", default="us-east-1", show_default=True, help="S3 region.")
-@env_option("--callback-url", envvar="CONTROL_PLANE_CALLBACK_URL", default=None,
+@env_option("--callback-url", envvar="CONTROL_PLANE_CALLBACK_URL", default=None, type=IdentifierType(ENDPOINT_URL),
             help="The control plane's /api/evidence/callback.")
 @env_option("--scratch-dir", envvar="SCRATCH_DIR", default=None, type=click.Path(file_okay=False, path_type=Path),
             help="Writable directory for staging.")

@@ -12,7 +12,7 @@ import click
 
 from pathops_contracts import __version__
 from pathops_contracts.cli import IdentifierType, at_boundary, callback_options, env_option, store_options, tool_group
-from pathops_contracts.identifiers import APP_ID, ARTIFACT_ID, COMMIT_SHA, IMAGE_REF, INCIDENT_ID
+from pathops_contracts.identifiers import APP_ID, ARTIFACT_ID, COMMIT_SHA, ENDPOINT_URL, IMAGE_REF, INCIDENT_ID
 from pathops_contracts.logs import mask_secret
 
 # The cores are imported where a command runs: --help and --version do not pay for boto3,
@@ -51,13 +51,13 @@ def _engines(openai_base_url: str | None, model: str, max_turns: int, token_budg
             type=click.Path(file_okay=False, path_type=Path), help="The source at the commit (embedded in the image).")
 @env_option("--source-commit-sha", envvar="SOURCE_COMMIT_SHA", required=True, type=IdentifierType(COMMIT_SHA),
             help="The commit the source is at.")
-@env_option("--callback-url", envvar="CONTROL_PLANE_CALLBACK_URL", required=True,
+@env_option("--callback-url", envvar="CONTROL_PLANE_CALLBACK_URL", required=True, type=IdentifierType(ENDPOINT_URL),
             help="The control plane's /api/fix/callback.")
-@env_option("--inline-url", envvar="CONTROL_PLANE_PATCH_INLINE_URL", default=None,
+@env_option("--inline-url", envvar="CONTROL_PLANE_PATCH_INLINE_URL", default=None, type=IdentifierType(ENDPOINT_URL),
             help="The control plane's /api/fix/patch-inline; small patches are posted there too.")
 @env_option("--inline-max-bytes", envvar="PATCH_INLINE_MAX_BYTES", type=click.IntRange(min=0), default=8192,
             show_default=True, help="Largest patch posted inline.")
-@env_option("--openai-base-url", envvar="OPENAI_BASE_URL", default=None,
+@env_option("--openai-base-url", envvar="OPENAI_BASE_URL", default=None, type=IdentifierType(ENDPOINT_URL),
             help="OpenAI-compatible endpoint; the LLM engine runs only when set (key: OPENAI_API_KEY).")
 @env_option("--model", envvar="FIX_AGENT_MODEL", default="gpt-4o-mini", show_default=True, help="Model name.")
 @env_option("--max-turns", envvar="FIX_AGENT_MAX_TURNS", type=click.IntRange(1, 100), default=12, show_default=True,

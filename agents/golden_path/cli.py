@@ -16,7 +16,7 @@ import click
 from pathops_contracts import __version__
 from pathops_contracts.cli import IdentifierType, at_boundary, callback_options, env_option, tool_group
 from pathops_contracts.errors import InvalidInput
-from pathops_contracts.identifiers import CHANGESET_ID, INCIDENT_ID
+from pathops_contracts.identifiers import CHANGESET_ID, ENDPOINT_URL, INCIDENT_ID
 
 if TYPE_CHECKING:  # requests and jsonschema are imported where notify-job runs, not for --help
     from pathops_contracts.callbacks import CallbackSettings
@@ -92,7 +92,7 @@ def demo(workdir: Path | None, example: Path, kube_context: str | None, gitlab_u
 @env_option("--incident-id", envvar="INCIDENT_ID", type=IdentifierType(INCIDENT_ID), default=None, help="Incident.")
 @env_option("--changeset-id", envvar="CHANGESET_ID", type=IdentifierType(CHANGESET_ID), default=None,
             help="Change set.")
-@env_option("--callback-url", envvar="CONTROL_PLANE_CALLBACK_URL", required=True,
+@env_option("--callback-url", envvar="CONTROL_PLANE_CALLBACK_URL", required=True, type=IdentifierType(ENDPOINT_URL),
             help="The control plane's /webhooks/jenkins.")
 @callback_options
 def notify_job(job: str, status: str, build_url: str, incident_id: str | None, changeset_id: str | None,

@@ -21,7 +21,7 @@ from pathops_contracts.cli import (
 )
 from pathops_contracts.errors import InvalidInput, NegativeOutcome, PathOpsError
 from pathops_contracts.git_env import GitIdentity, git_environment
-from pathops_contracts.identifiers import ARTIFACT_ID, CHANGESET_ID, COMMIT_SHA, PROJECT_PATH
+from pathops_contracts.identifiers import ARTIFACT_ID, CHANGESET_ID, COMMIT_SHA, ENDPOINT_URL, PROJECT_PATH
 from pathops_contracts.logs import mask_secret
 
 # The core (python-gitlab, GitPython, boto3, requests, jsonschema) is imported where `create`
@@ -59,7 +59,8 @@ def _fields(values: tuple[str, ...]) -> dict[str, str]:
             help="Patch bundle id in the artifact store.")
 @env_option("--changeset-id", envvar="CHANGESET_ID", required=True, type=IdentifierType(CHANGESET_ID),
             help="Change set id from PathOps; names the branch cs-<id>-fix-<slug>.")
-@env_option("--gitlab-url", envvar="GITLAB_URL", required=True, help="GitLab base URL.")
+@env_option("--gitlab-url", envvar="GITLAB_URL", required=True, type=IdentifierType(ENDPOINT_URL),
+            help="GitLab base URL.")
 @env_option("--gitlab-token", envvar="GITLAB_TOKEN", required=True, help="GitLab token (api and write_repository).")
 @env_option("--git-url", envvar="SRC_REPO_GIT_URL", default=None,
             help="Clone URL of the source; default: the project's http_url_to_repo.")
@@ -72,7 +73,7 @@ def _fields(values: tuple[str, ...]) -> dict[str, str]:
             help="MR body template (string.Template ${fields}); default: the built-in one.")
 @env_option("--field", "fields", envvar="MR_FIELDS", multiple=True,
             help="KEY=VALUE shown at the end of the body (repeatable).")
-@env_option("--callback-url", envvar="CONTROL_PLANE_CALLBACK_URL", required=True,
+@env_option("--callback-url", envvar="CONTROL_PLANE_CALLBACK_URL", required=True, type=IdentifierType(ENDPOINT_URL),
             help="The control plane's Jenkins webhook (/webhooks/jenkins).")
 @env_option("--git-author-name", envvar="PATHOPS_GIT_NAME", default=GitIdentity.name, show_default=True,
             help="Committer name of the applied patch.")

@@ -121,7 +121,8 @@ def _translate(error: Exception, action: str) -> Exception:
     if isinstance(error, ClientError):
         code = str(error.response.get("Error", {}).get("Code", ""))
         if code in {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403", "401"}:
-            return Forbidden(f"artifact store refused {action}: {code}")
+            return Forbidden(f"artifact store refused {action}: {code} (check AWS_ACCESS_KEY_ID and "
+                             "AWS_SECRET_ACCESS_KEY)")
         return UpstreamError(f"artifact store failed to {action}: {code or error}")
     if isinstance(error, S3UploadFailedError) and any(
         code in str(error) for code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch")

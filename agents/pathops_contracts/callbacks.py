@@ -145,7 +145,8 @@ class ControlPlane:
         if code == 429 or code >= 500:
             raise _Retryable(f"HTTP {code}")
         if code in (401, 403):
-            raise Forbidden(f"control plane refused the callback to {url}: HTTP {code}")
+            raise Forbidden(f"control plane refused the callback to {url}: HTTP {code} (check CALLBACK_SIGNING_KEY "
+                            "and CONTROL_PLANE_TOKEN)")
         if code >= 400:
             raise ContractViolation(
                 f"control plane rejected the callback to {url}: HTTP {code} {response.text[:200]!r}"

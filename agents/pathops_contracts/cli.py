@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Callable
 from typing import IO, Any, TypeVar
 
@@ -17,7 +18,7 @@ import click
 # StoreSettings and CallbackSettings are imported where a command runs: they bring boto3 and
 # requests, which --help and --version must not pay for.
 from pathops_contracts.errors import InvalidInput, PathOpsError
-from pathops_contracts.identifiers import BUCKET, IdentifierRule
+from pathops_contracts.identifiers import BUCKET, ENDPOINT_URL, IdentifierRule
 from pathops_contracts.logs import configure_logging, mask_secret
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -39,6 +40,9 @@ class IdentifierType(click.ParamType[str]):
         try:
             return self.rule.check(str(value))
         except InvalidInput as error:
+            if re.search(r"://[^/]*@", str(value)):  # user:password@ in a URL: never echo it
+                self.fail(f"{self.rule.name} is not valid: {self.rule.description} (not shown: it carries "
+                          "credentials)", param, ctx)
             self.fail(str(error), param, ctx)
 
 
@@ -74,7 +78,8 @@ def at_boundary(tool: str) -> Callable[[F], F]:
 def store_options(command: F) -> F:
     """--minio-endpoint/--minio-bucket/--minio-region, collected into `store: StoreSettings`."""
     decorators = [
-        env_option("--minio-endpoint", envvar="MINIO_ENDPOINT", required=True, help="S3 API endpoint of MinIO."),
+        env_option("--minio-endpoint", envvar="MINIO_ENDPOINT", required=True, type=IdentifierType(ENDPOINT_URL),
+                   help="S3 API endpoint of MinIO."),
         env_option("--minio-bucket", envvar="MINIO_BUCKET", required=True, type=IdentifierType(BUCKET),
                    help="Bucket of evidence and patch bundles."),
         env_option("--minio-region", envvar="MINIO_REGION", default="us-east-1", show_default=True,

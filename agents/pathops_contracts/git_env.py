@@ -101,5 +101,16 @@ def stderr_reason(text: str) -> str:
     return lines[-1] if lines else ""
 
 
+def auth_failure_hint(reason: str) -> str:
+    """A git remote's refusal, said as what to do about it.
+
+    git answers a refused token (sent as a header) by asking for a user name, which fails
+    without a terminal: "could not read Username ... terminal prompts disabled".
+    """
+    if "could not read Username" in reason or "could not read Password" in reason:
+        return "the remote refused the token, or none was given: set GITLAB_TOKEN to a token that may access it"
+    return f"{reason} (is GITLAB_TOKEN valid, and may its user access this repository?)"
+
+
 def is_auth_failure(reason: str) -> bool:
     return any(word in reason for word in ("Authentication failed", "401", "403", "could not read Username"))

@@ -14,7 +14,7 @@ import click
 from pathops_contracts import __version__
 from pathops_contracts.cli import IdentifierType, at_boundary, callback_options, env_option, store_options, tool_group
 from pathops_contracts.errors import ExitCode, InvalidInput, NegativeOutcome, PathOpsError
-from pathops_contracts.identifiers import APP_ID, COMMIT_SHA, NAMESPACE, VERIFICATION_ID
+from pathops_contracts.identifiers import APP_ID, COMMIT_SHA, ENDPOINT_URL, NAMESPACE, VERIFICATION_ID
 
 # The checks (kubernetes, requests, jsonschema) and the store (boto3) are imported where `verify`
 # runs: --help and --version do not pay for them.
@@ -46,11 +46,12 @@ class Inconclusive(PathOpsError):
             type=click.Path(dir_okay=False, path_type=Path), help="The verification spec (YAML).")
 @env_option("--expected-commit-sha", envvar="EXPECTED_COMMIT_SHA", type=IdentifierType(COMMIT_SHA), default=None,
             help="The commit the pods must run (rollout check).")
-@env_option("--prometheus-url", envvar="PROMETHEUS_URL", default=None, help="Prometheus for prometheus checks.")
+@env_option("--prometheus-url", envvar="PROMETHEUS_URL", default=None, type=IdentifierType(ENDPOINT_URL),
+            help="Prometheus for prometheus checks.")
 @env_option("--kubeconfig", envvar="KUBECONFIG", default=None, help="Kubeconfig when not running in a pod.")
 @env_option("--no-kubernetes", envvar="NO_KUBERNETES", is_flag=True,
             help="No Kubernetes access (rollout and restarts checks become inconclusive).")
-@env_option("--callback-url", envvar="CONTROL_PLANE_CALLBACK_URL", required=True,
+@env_option("--callback-url", envvar="CONTROL_PLANE_CALLBACK_URL", required=True, type=IdentifierType(ENDPOINT_URL),
             help="The control plane's /api/verification/callback.")
 @env_option("--output-dir", envvar="OUTPUT_DIR", default=None, type=click.Path(file_okay=False, path_type=Path),
             help="Keep report.json and junit.xml here too.")
