@@ -2,7 +2,8 @@
 # Build the agent images with buildah (daemonless), OCI labels set from the build args; PUSH=1 pushes.
 #   PYTHON_IMAGE  the base with python3 (e.g. python:3.12.8-slim-bookworm from a registry); when unset,
 #                 a Debian base is made here from Debian packages (scripts/debian-base-image.sh, cached)
-#   BUILDAH_ROOT  a storage root of its own (vfs), as the tests and CI use; default: buildah's own
+#   BUILDAH_ROOT  a storage root of its own, as the tests and CI use; default: buildah's own
+#   BUILDAH_STORAGE_DRIVER  with BUILDAH_ROOT: vfs (default, works everywhere) or overlay (faster)
 #   IMAGES        which images of images/ to build on agent-runtime (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +12,8 @@ version=${IMAGE_VERSION:-$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)}
 revision=${IMAGE_REVISION:-$(git rev-parse HEAD)}
 created=$(git show -s --format=%cI "$revision" 2>/dev/null || date -u +%Y-%m-%dT%H:%M:%SZ)
 storage=()
-[ -n "${BUILDAH_ROOT:-}" ] && storage=(--root "$BUILDAH_ROOT/root" --runroot "$BUILDAH_ROOT/run" --storage-driver vfs)
+[ -n "${BUILDAH_ROOT:-}" ] && storage=(--root "$BUILDAH_ROOT/root" --runroot "$BUILDAH_ROOT/run"
+                                      --storage-driver "${BUILDAH_STORAGE_DRIVER:-vfs}")
 python_image=${PYTHON_IMAGE:-$(scripts/debian-base-image.sh)}
 python=${PYTHON:-python3}
 

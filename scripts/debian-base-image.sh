@@ -4,7 +4,7 @@
 # then `buildah commit` of it. Prints the image name on stdout; progress goes to stderr.
 #   BASE_CACHE_DIR  where the root filesystem tarball is kept (default ~/.cache/pathops/debian-base)
 #   DEBIAN_SUITE    (bookworm)   DEBIAN_MIRROR (the first deb.debian.org-style URI of apt's sources)
-#   BUILDAH_ROOT    a storage root of its own for buildah (vfs), as in the tests
+#   BUILDAH_ROOT    a storage root of its own for buildah, as in the tests (BUILDAH_STORAGE_DRIVER: vfs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 suite=${DEBIAN_SUITE:-bookworm}
@@ -12,7 +12,8 @@ cache=${BASE_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/pathops/debian-base}
 image=localhost/pathops-debian-base:$suite
 tarball=$cache/$suite-minbase.tar
 storage=()
-[ -n "${BUILDAH_ROOT:-}" ] && storage=(--root "$BUILDAH_ROOT/root" --runroot "$BUILDAH_ROOT/run" --storage-driver vfs)
+[ -n "${BUILDAH_ROOT:-}" ] && storage=(--root "$BUILDAH_ROOT/root" --runroot "$BUILDAH_ROOT/run"
+                                      --storage-driver "${BUILDAH_STORAGE_DRIVER:-vfs}")
 
 if buildah "${storage[@]}" inspect --type image "$image" >/dev/null 2>&1; then
   echo "$image"

@@ -26,6 +26,7 @@ from pathops_contracts import __version__
 from pathops_contracts.artifact_store import ArtifactStore
 
 STORAGE = os.environ.get("PATHOPS_IMAGES_BUILDAH_ROOT", "")
+DRIVER = os.environ.get("PATHOPS_IMAGES_STORAGE_DRIVER", "vfs")
 REGISTRY = os.environ.get("PATHOPS_IMAGES_REGISTRY", "harbor.demo.pathops.io/pathops")
 pytestmark = [pytest.mark.images,
               pytest.mark.skipif(not STORAGE, reason="make images-test builds the images and sets "
@@ -43,7 +44,7 @@ SIGNING_KEY = "images-test-signing-key"
 
 
 def buildah(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    command = ["buildah", "--root", f"{STORAGE}/root", "--runroot", f"{STORAGE}/run", "--storage-driver", "vfs", *args]
+    command = ["buildah", "--root", f"{STORAGE}/root", "--runroot", f"{STORAGE}/run", "--storage-driver", DRIVER, *args]
     result = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300,
                             check=False)
     if check and result.returncode != 0:
