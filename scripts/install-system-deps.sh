@@ -12,6 +12,7 @@ declare -A wanted=(
   [skopeo]=skopeo
   [docker-registry]=docker-registry
   [busybox]=busybox-static
+  [debootstrap]=debootstrap
   [prometheus]=prometheus
 )
 

@@ -15,7 +15,7 @@ kind get clusters 2>/dev/null | grep -qx "$cluster" || kind create cluster --nam
 docker build -t "$image" examples/shop-frontend
 kind load docker-image "$image" --name "$cluster"
 kubectl --context "$context" create namespace "$namespace" --dry-run=client -o yaml | kubectl --context "$context" apply -f -
-.venv/bin/pathops kind-manifests --image "$image" --namespace "$namespace" | kubectl --context "$context" apply -f -
+"${PATHOPS:-.venv/bin/pathops}" kind-manifests --image "$image" --namespace "$namespace" | kubectl --context "$context" apply -f -
 echo "kind-up: the release is broken on purpose: its readiness probe asks /healthz, which the app does not serve."
 kubectl --context "$context" -n "$namespace" rollout status deployment/shop-frontend --timeout=45s || true
 kubectl --context "$context" -n "$namespace" get pods

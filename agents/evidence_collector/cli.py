@@ -7,25 +7,17 @@ import shutil
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from evidence_collector.collector import Bounds, Collector, Focus
-from evidence_collector.delivery import upload_within
-from evidence_collector.redaction import Redactor, load_extra_rules, token_key
-from evidence_collector.snapshot import SnapshotIdentity, assemble
-from evidence_collector.staging import Staging
-from evidence_collector.window import parse_timestamp, resolve_window
 from pathops_contracts import __version__
-from pathops_contracts.artifact_store import ArtifactKind, StoreSettings, artifact_id_for
-from pathops_contracts.bundles import sha256_file
-from pathops_contracts.callbacks import CallbackSettings, ControlPlane
 from pathops_contracts.cli import IdentifierType, at_boundary, callback_options, env_option, tool_group
-from pathops_contracts.contracts import EVIDENCE_CALLBACK
 from pathops_contracts.errors import InvalidInput
 from pathops_contracts.identifiers import (
     APP_ID,
     BUCKET,
+    ENDPOINT_URL,
     INCIDENT_ID,
     LABEL_SELECTOR,
     NAMESPACE,
@@ -33,7 +25,9 @@ from pathops_contracts.identifiers import (
     TIME_WINDOW,
     WORKLOAD,
 )
-from pathops_contracts.kube_reader import KIND_TO_PLURAL, KubeReader
+
+if TYPE_CHECKING:
+    from pathops_contracts.callbacks import CallbackSettings
 
 main = tool_group(
     "evidence-collector",
@@ -86,10 +80,11 @@ main = tool_group(
 @env_option("--output-dir", envvar="OUTPUT_DIR", default=None, type=click.Path(file_okay=False, path_type=Path),
             help="Keep a local copy of the snapshot and findings here.")
 @env_option("--no-upload", envvar="NO_UPLOAD", is_flag=True, help="Run offline: no upload, no callback.")
-@env_option("--minio-endpoint", envvar="MINIO_ENDPOINT", default=None, help="S3 API endpoint of MinIO.")
+@env_option("--minio-endpoint", envvar="MINIO_ENDPOINT", default=None, type=IdentifierType(ENDPOINT_URL),
+            help="S3 API endpoint of MinIO.")
 @env_option("--minio-bucket", envvar="MINIO_BUCKET", default=None, type=IdentifierType(BUCKET), help="Bucket.")
 @env_option("--minio-region", envvar="MINIO_REGION", default="us-east-1", show_default=True, help="S3 region.")
-@env_option("--callback-url", envvar="CONTROL_PLANE_CALLBACK_URL", default=None,
+@env_option("--callback-url", envvar="CONTROL_PLANE_CALLBACK_URL", default=None, type=IdentifierType(ENDPOINT_URL),
             help="The control plane's /api/evidence/callback.")
 @env_option("--scratch-dir", envvar="SCRATCH_DIR", default=None, type=click.Path(file_okay=False, path_type=Path),
             help="Writable directory for staging.")
@@ -107,6 +102,19 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
     Exit codes: 0 snapshot delivered; 2 bad input; 4 a secret survived redaction (nothing
     uploaded); 5 Kubernetes, MinIO or the control plane failed; 6 RBAC refused the namespace.
     """
+    # Here, not at the top: --help and --version do not pay for kubernetes, boto3 and requests.
+    from evidence_collector.collector import Bounds, Collector, Focus
+    from evidence_collector.delivery import upload_within
+    from evidence_collector.redaction import Redactor, load_extra_rules, token_key
+    from evidence_collector.snapshot import SnapshotIdentity, assemble
+    from evidence_collector.staging import Staging
+    from evidence_collector.window import parse_timestamp, resolve_window
+    from pathops_contracts.artifact_store import ArtifactKind, StoreSettings, artifact_id_for
+    from pathops_contracts.bundles import sha256_file
+    from pathops_contracts.callbacks import ControlPlane
+    from pathops_contracts.contracts import EVIDENCE_CALLBACK
+    from pathops_contracts.kube_reader import KIND_TO_PLURAL, KubeReader
+
     if not no_upload and not (minio_endpoint and minio_bucket and callback_url):
         raise InvalidInput("MINIO_ENDPOINT, MINIO_BUCKET and CONTROL_PLANE_CALLBACK_URL are needed (or --no-upload)")
     now = parse_timestamp(as_of) if as_of else datetime.now(UTC)

@@ -6,21 +6,21 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from fix_agent.fix import find_fix
-from fix_agent.playbooks import PLAYBOOKS
-from fix_agent.proposal import Engine
-from fix_agent.snapshot import open_snapshot
 from pathops_contracts import __version__
-from pathops_contracts.artifact_store import ArtifactKind, ArtifactStore, StoreSettings
-from pathops_contracts.callbacks import CallbackSettings, ControlPlane
 from pathops_contracts.cli import IdentifierType, at_boundary, callback_options, env_option, store_options, tool_group
-from pathops_contracts.contracts import FIX_CALLBACK, FIX_PATCH_INLINE
-from pathops_contracts.git_env import GitIdentity, git_environment
-from pathops_contracts.identifiers import APP_ID, ARTIFACT_ID, COMMIT_SHA, IMAGE_REF, INCIDENT_ID
+from pathops_contracts.identifiers import APP_ID, ARTIFACT_ID, COMMIT_SHA, ENDPOINT_URL, IMAGE_REF, INCIDENT_ID
 from pathops_contracts.logs import mask_secret
+
+# The cores are imported where a command runs: --help and --version do not pay for boto3,
+# requests, GitPython and ruamel.yaml.
+if TYPE_CHECKING:
+    from fix_agent.proposal import Engine
+    from pathops_contracts.artifact_store import StoreSettings
+    from pathops_contracts.callbacks import CallbackSettings
 
 main = tool_group(
     "fix-agent",
@@ -31,6 +31,8 @@ main = tool_group(
 
 def _engines(openai_base_url: str | None, model: str, max_turns: int, token_budget: int,
              time_budget: float) -> list[Engine]:
+    from fix_agent.playbooks import PLAYBOOKS
+
     engines: list[Engine] = list(PLAYBOOKS)
     if openai_base_url:
         from fix_agent.llm import LlmEngine, LlmSettings
@@ -49,13 +51,13 @@ def _engines(openai_base_url: str | None, model: str, max_turns: int, token_budg
             type=click.Path(file_okay=False, path_type=Path), help="The source at the commit (embedded in the image).")
 @env_option("--source-commit-sha", envvar="SOURCE_COMMIT_SHA", required=True, type=IdentifierType(COMMIT_SHA),
             help="The commit the source is at.")
-@env_option("--callback-url", envvar="CONTROL_PLANE_CALLBACK_URL", required=True,
+@env_option("--callback-url", envvar="CONTROL_PLANE_CALLBACK_URL", required=True, type=IdentifierType(ENDPOINT_URL),
             help="The control plane's /api/fix/callback.")
-@env_option("--inline-url", envvar="CONTROL_PLANE_PATCH_INLINE_URL", default=None,
+@env_option("--inline-url", envvar="CONTROL_PLANE_PATCH_INLINE_URL", default=None, type=IdentifierType(ENDPOINT_URL),
             help="The control plane's /api/fix/patch-inline; small patches are posted there too.")
 @env_option("--inline-max-bytes", envvar="PATCH_INLINE_MAX_BYTES", type=click.IntRange(min=0), default=8192,
             show_default=True, help="Largest patch posted inline.")
-@env_option("--openai-base-url", envvar="OPENAI_BASE_URL", default=None,
+@env_option("--openai-base-url", envvar="OPENAI_BASE_URL", default=None, type=IdentifierType(ENDPOINT_URL),
             help="OpenAI-compatible endpoint; the LLM engine runs only when set (key: OPENAI_API_KEY).")
 @env_option("--model", envvar="FIX_AGENT_MODEL", default="gpt-4o-mini", show_default=True, help="Model name.")
 @env_option("--max-turns", envvar="FIX_AGENT_MAX_TURNS", type=click.IntRange(1, 100), default=12, show_default=True,
@@ -79,6 +81,12 @@ def run(*, snapshot_id: str, source_dir: Path, source_commit_sha: str, callback_
     Exit codes: 0 a patch or a no-fix bundle was delivered (the callback's status says
     which); 2 bad input; 4 the snapshot broke its contract; 5 MinIO or the control plane failed.
     """
+    from fix_agent.fix import find_fix
+    from fix_agent.snapshot import open_snapshot
+    from pathops_contracts.artifact_store import ArtifactKind, ArtifactStore
+    from pathops_contracts.callbacks import ControlPlane
+    from pathops_contracts.contracts import FIX_CALLBACK, FIX_PATCH_INLINE
+
     engines = _engines(openai_base_url, model, max_turns, token_budget, time_budget)
     artifacts = ArtifactStore.from_settings(store)
     control_plane = ControlPlane(callbacks)
@@ -138,6 +146,7 @@ def build_image(*, app: str, source_repo: str, source_commit_sha: str, runtime_i
     the size cap; 5 registry, git or builder failed; 6 credentials refused.
     """
     from fix_agent.image_build import BuildahBuilder, DockerBuilder, ImageOrder, Registry, build_fix_agent_image
+    from pathops_contracts.git_env import GitIdentity, git_environment
 
     token = os.environ.get("GITLAB_TOKEN")
     mask_secret(token)

@@ -8,16 +8,11 @@ import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from gitops_patcher.core import prune, schedule
-from gitops_patcher.gitops_repository import GitOpsRepository
-from gitops_patcher.lifecycle import parse_duration
-from gitops_patcher.namespace import Destination, Egress
 from gitops_patcher.render import AGENTS, AgentRun, render_run
-from gitops_patcher.spec_source import read_verification_spec
 from pathops_contracts import __version__
 from pathops_contracts.cli import IdentifierType, at_boundary, env_option, tool_group
 from pathops_contracts.errors import InvalidInput
@@ -38,6 +33,10 @@ from pathops_contracts.identifiers import (
     WORKLOAD,
 )
 from pathops_contracts.logs import mask_secret
+
+# The GitOps repository (GitPython) is imported where a command runs, not for --help and --version.
+if TYPE_CHECKING:
+    from gitops_patcher.gitops_repository import GitOpsRepository
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -128,6 +127,8 @@ def _agent_run(agent: str, app: str, environment: str, incident_id: str, image: 
             raise InvalidInput("verification-agent needs --verification-id and --verification-spec")
         if environment != "preflight":
             raise InvalidInput("verification-agent runs against preflight only")
+        from gitops_patcher.spec_source import read_verification_spec  # jsonschema: only when a spec is read
+
         spec_text = read_verification_spec(verification_spec_root, verification_spec)
         settings = {"APP_ID": app, "ENV": environment, "VERIFICATION_ID": verification_id,
                     "TARGET_NAMESPACE": target, "VERIFICATION_SPEC": SPEC_PATH,
@@ -144,6 +145,8 @@ def _agent_run(agent: str, app: str, environment: str, incident_id: str, image: 
 
 def _duration_option(value: str) -> timedelta:
     """Checked while the options are parsed, before the GitOps repository is cloned."""
+    from gitops_patcher.lifecycle import parse_duration
+
     try:
         return parse_duration(value)
     except InvalidInput as error:
@@ -188,6 +191,8 @@ def repository_options(command: F) -> F:
     @functools.wraps(command)
     def run(*args: Any, repo: str, branch: str, git_token: str | None, scratch_dir: Path | None,
             git_author_name: str, git_author_email: str, **kwargs: Any) -> Any:
+        from gitops_patcher.gitops_repository import GitOpsRepository
+
         mask_secret(git_token)
         env = git_environment(GitIdentity(git_author_name, git_author_email), token=git_token)
         if scratch_dir is not None:
@@ -216,6 +221,9 @@ def repository_options(command: F) -> F:
 def schedule_command(repository: GitOpsRepository, minio_egress: str, control_plane_egress: str,
                      kube_api_egress: str, llm_egress: str, preflight_port: int, **options: Any) -> None:
     """Commit one agent run to the GitOps repository and push it; a second identical call changes nothing."""
+    from gitops_patcher.core import schedule
+    from gitops_patcher.namespace import Destination, Egress
+
     run = _agent_run(**options)
     egress = Egress(Destination.parse(minio_egress), Destination.parse(control_plane_egress),
                     Destination.parse(kube_api_egress), Destination.parse(llm_egress), preflight_port)
@@ -231,5 +239,7 @@ def schedule_command(repository: GitOpsRepository, minio_egress: str, control_pl
 @repository_options
 def prune_command(repository: GitOpsRepository, older_than: timedelta, app: str | None) -> None:
     """Remove finished runs older than --older-than from Git; Argo CD's prune deletes their Jobs."""
+    from gitops_patcher.core import prune
+
     result = prune(repository, datetime.now(UTC), older_than, app)
     click.echo(json.dumps(result.__dict__))

@@ -18,7 +18,7 @@ from pathlib import Path
 from git import GitCommandError, Repo
 
 from pathops_contracts.errors import Forbidden, UpstreamError
-from pathops_contracts.git_env import git_error_reason, is_auth_failure
+from pathops_contracts.git_env import auth_failure_hint, git_error_reason, is_auth_failure
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class GitOpsRepository:
     def _failure(error: GitCommandError, action: str) -> Exception:
         reason = git_error_reason(error)
         if is_auth_failure(reason):
-            return Forbidden(f"GitOps repository refused {action}: {reason}")
+            return Forbidden(f"GitOps repository refused {action}: {auth_failure_hint(reason)}")
         return UpstreamError(f"GitOps repository {action} failed: {reason}")
 
     def _refresh(self) -> None:

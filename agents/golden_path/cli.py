@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from pathops_contracts import __version__
-from pathops_contracts.callbacks import CallbackSettings, ControlPlane
 from pathops_contracts.cli import IdentifierType, at_boundary, callback_options, env_option, tool_group
-from pathops_contracts.contracts import JENKINS_JOB
-from pathops_contracts.identifiers import CHANGESET_ID, INCIDENT_ID
+from pathops_contracts.errors import InvalidInput
+from pathops_contracts.identifiers import CHANGESET_ID, ENDPOINT_URL, INCIDENT_ID
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shop-frontend"
+if TYPE_CHECKING:  # requests and jsonschema are imported where notify-job runs, not for --help
+    from pathops_contracts.callbacks import CallbackSettings
+
+# Package data (a link to the repository's examples/ in a checkout, a copy in a wheel).
+EXAMPLE = Path(__file__).resolve().parent / "examples" / "shop-frontend"
+# What the stand-ins import beyond the agents' own dependencies: the `demo` extra.
+DEMO_MODULES = ("werkzeug", "flask", "flask_cors", "moto")
 
 main = tool_group(
     "pathops",
@@ -44,18 +52,26 @@ def demo(workdir: Path | None, example: Path, kube_context: str | None, gitlab_u
 
     Exit 0 only when every step succeeded and the patched app passes the check that failed.
     """
+    missing = [name for name in DEMO_MODULES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise InvalidInput(f"the demo's stand-ins need the demo extra ({', '.join(missing)} missing): "
+                           "pip install 'pathops-golden-path[demo]'")
     from golden_path.demo import Demo  # the stand-ins are only needed here, not in the Jenkins tools image
 
     keep = workdir is not None
-    root = workdir or Path(tempfile.mkdtemp(prefix="pathops-demo-"))
-    if keep and root.exists() and any(root.iterdir()):
-        raise click.UsageError(f"--workdir {root} is not empty; give a new or empty directory")
+    if workdir is not None and workdir.exists() and any(workdir.iterdir()):
+        raise click.UsageError(f"--workdir {workdir} is not empty; give a new or empty directory")
     if gitlab_url and not (gitlab_project and os.environ.get("GITLAB_TOKEN")):
         raise click.UsageError("--gitlab-url needs --gitlab-project and GITLAB_TOKEN")
-    run = Demo(root, example, out=lambda line: click.echo(line, err=True), kube_context=kube_context,
-               gitlab_url=gitlab_url, gitlab_project=gitlab_project)
-    summary = run.run()
-    (root / "summary.json").write_text(json.dumps(summary, indent=2))
+    root = workdir or Path(tempfile.mkdtemp(prefix="pathops-demo-"))
+    try:
+        run = Demo(root, example, out=lambda line: click.echo(line, err=True), kube_context=kube_context,
+                   gitlab_url=gitlab_url, gitlab_project=gitlab_project)
+        summary = run.run()
+        (root / "summary.json").write_text(json.dumps(summary, indent=2))
+    finally:
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
     click.echo("\nStep                                                          seconds")
     for step in summary["steps"]:
         click.echo(f"  {step['name'][:60]:60} {step['seconds']:7.2f}")
@@ -63,7 +79,7 @@ def demo(workdir: Path | None, example: Path, kube_context: str | None, gitlab_u
                f"MR       {summary['mr_url']} ({summary['mr_status']})\ncheck    {summary['check']['detail']}\n")
     click.echo(summary["diff"])
     click.echo(f"everything is in {root} (summary.json)" if keep else
-               f"artifacts were in {root}; pass --workdir DIR to keep them")
+               "the artifacts were removed; pass --workdir DIR to keep them")
 
 
 @main.command("notify-job")
@@ -76,12 +92,15 @@ def demo(workdir: Path | None, example: Path, kube_context: str | None, gitlab_u
 @env_option("--incident-id", envvar="INCIDENT_ID", type=IdentifierType(INCIDENT_ID), default=None, help="Incident.")
 @env_option("--changeset-id", envvar="CHANGESET_ID", type=IdentifierType(CHANGESET_ID), default=None,
             help="Change set.")
-@env_option("--callback-url", envvar="CONTROL_PLANE_CALLBACK_URL", required=True,
+@env_option("--callback-url", envvar="CONTROL_PLANE_CALLBACK_URL", required=True, type=IdentifierType(ENDPOINT_URL),
             help="The control plane's /webhooks/jenkins.")
 @callback_options
 def notify_job(job: str, status: str, build_url: str, incident_id: str | None, changeset_id: str | None,
                callback_url: str, callbacks: CallbackSettings) -> None:
     """Tell PathOps how a Jenkins job ended (run from the pipeline's post { always { } })."""
+    from pathops_contracts.callbacks import ControlPlane
+    from pathops_contracts.contracts import JENKINS_JOB
+
     payload: dict[str, str] = {"schema_version": JENKINS_JOB, "job": job, "status": status, "build_url": build_url}
     if incident_id:
         payload["incident_id"] = incident_id

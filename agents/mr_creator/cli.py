@@ -6,15 +6,11 @@ import json
 import logging
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from mr_creator.core import MergeRequestOrder, Outcome, create_merge_request
-from mr_creator.description import default_template
-from mr_creator.merge_requests import GitLabProject
 from pathops_contracts import __version__
-from pathops_contracts.artifact_store import ArtifactStore, StoreSettings
-from pathops_contracts.callbacks import CallbackSettings, ControlPlane
 from pathops_contracts.cli import (
     IdentifierType,
     at_boundary,
@@ -23,12 +19,18 @@ from pathops_contracts.cli import (
     store_options,
     tool_group,
 )
-from pathops_contracts.contracts import JENKINS_WEBHOOK
 from pathops_contracts.errors import InvalidInput, NegativeOutcome, PathOpsError
 from pathops_contracts.git_env import GitIdentity, git_environment
-from pathops_contracts.identifiers import ARTIFACT_ID, CHANGESET_ID, COMMIT_SHA, PROJECT_PATH
+from pathops_contracts.identifiers import ARTIFACT_ID, CHANGESET_ID, COMMIT_SHA, ENDPOINT_URL, PROJECT_PATH
 from pathops_contracts.logs import mask_secret
 from pathops_contracts.patch_policy import DEFAULT_PROTECTED, PolicyLimits
+
+# The core (python-gitlab, GitPython, boto3, requests, jsonschema) is imported where `create`
+# runs: --help and --version do not pay for it.
+if TYPE_CHECKING:
+    from mr_creator.core import Outcome
+    from pathops_contracts.artifact_store import StoreSettings
+    from pathops_contracts.callbacks import CallbackSettings, ControlPlane
 
 log = logging.getLogger("mr_creator")
 
@@ -58,7 +60,8 @@ def _fields(values: tuple[str, ...]) -> dict[str, str]:
             help="Patch bundle id in the artifact store.")
 @env_option("--changeset-id", envvar="CHANGESET_ID", required=True, type=IdentifierType(CHANGESET_ID),
             help="Change set id from PathOps; names the branch cs-<id>-fix-<slug>.")
-@env_option("--gitlab-url", envvar="GITLAB_URL", required=True, help="GitLab base URL.")
+@env_option("--gitlab-url", envvar="GITLAB_URL", required=True, type=IdentifierType(ENDPOINT_URL),
+            help="GitLab base URL.")
 @env_option("--gitlab-token", envvar="GITLAB_TOKEN", required=True, help="GitLab token (api and write_repository).")
 @env_option("--git-url", envvar="SRC_REPO_GIT_URL", default=None,
             help="Clone URL of the source; default: the project's http_url_to_repo.")
@@ -71,7 +74,7 @@ def _fields(values: tuple[str, ...]) -> dict[str, str]:
             help="MR body template (string.Template ${fields}); default: the built-in one.")
 @env_option("--field", "fields", envvar="MR_FIELDS", multiple=True,
             help="KEY=VALUE shown at the end of the body (repeatable).")
-@env_option("--callback-url", envvar="CONTROL_PLANE_CALLBACK_URL", required=True,
+@env_option("--callback-url", envvar="CONTROL_PLANE_CALLBACK_URL", required=True, type=IdentifierType(ENDPOINT_URL),
             help="The control plane's Jenkins webhook (/webhooks/jenkins).")
 @env_option("--git-author-name", envvar="PATHOPS_GIT_NAME", default=GitIdentity.name, show_default=True,
             help="Committer name of the applied patch.")
@@ -118,6 +121,12 @@ def create(
     branch, or the branch's open MR is not this tool's) or the patch no longer applies;
     4 bundle or patch refused; 5 GitLab, git, S3 or the control plane failed; 6 credentials refused.
     """
+    from mr_creator.core import MergeRequestOrder, create_merge_request
+    from mr_creator.description import default_template
+    from mr_creator.merge_requests import GitLabProject
+    from pathops_contracts.artifact_store import ArtifactStore
+    from pathops_contracts.callbacks import ControlPlane
+
     mask_secret(gitlab_token)
     mask_secret(marker_key)
     key = marker_key or callbacks.signing_key or ""
@@ -158,6 +167,8 @@ def create(
 
 
 def _announce(control_plane: ControlPlane, url: str, changeset_id: str, outcome: Outcome) -> None:
+    from pathops_contracts.contracts import JENKINS_WEBHOOK
+
     payload = {
         "schema_version": JENKINS_WEBHOOK,
         "changeset_id": changeset_id,
@@ -171,6 +182,8 @@ def _announce(control_plane: ControlPlane, url: str, changeset_id: str, outcome:
 
 def _announce_failure(control_plane: ControlPlane, url: str, changeset_id: str, error: PathOpsError) -> None:
     """Tell the control plane why no MR came out; the original error stays the one reported."""
+    from pathops_contracts.contracts import JENKINS_WEBHOOK
+
     payload = {
         "schema_version": JENKINS_WEBHOOK,
         "changeset_id": changeset_id,

@@ -11,7 +11,7 @@ from typing import Any
 import gitlab
 import gitlab.exceptions as gle
 
-from pathops_contracts.errors import Forbidden, UpstreamError
+from pathops_contracts.errors import Forbidden, InvalidInput, UpstreamError
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +38,12 @@ def _translated(action: str) -> Iterator[None]:
     try:
         yield
     except gle.GitlabAuthenticationError as error:
-        raise Forbidden(f"GitLab refused the token while trying to {action} (HTTP {error.response_code})") from error
+        raise Forbidden(f"GitLab refused the token while trying to {action} (HTTP {error.response_code}): "
+                        "set GITLAB_TOKEN to a valid token with the api scope") from error
     except gle.GitlabError as error:
         if error.response_code in (401, 403):
-            raise Forbidden(f"GitLab refused to {action}: HTTP {error.response_code}") from error
+            raise Forbidden(f"GitLab refused to {action}: HTTP {error.response_code} (GITLAB_TOKEN's user needs the "
+                            "Developer role on the project)") from error
         raise UpstreamError(f"GitLab failed to {action}: HTTP {error.response_code} {error.error_message}") from error
     except (OSError, ValueError) as error:  # requests' connection errors derive from OSError
         raise UpstreamError(f"GitLab unreachable while trying to {action}: {error}") from error
@@ -66,7 +68,13 @@ class GitLabProject:
     def __init__(self, url: str, token: str, project_path: str, retries: int = 5, timeout: float = 30) -> None:
         self._gl = _BoundedGitlab(url, token, timeout, retries)
         with _translated(f"look up project {project_path}"):
-            self._project = self._gl.projects.get(project_path)
+            try:
+                self._project = self._gl.projects.get(project_path)
+            except gle.GitlabGetError as error:
+                if error.response_code == 404:  # GitLab says 404 too for a project the token may not see
+                    raise InvalidInput(f"GitLab at {url} has no project {project_path} (or GITLAB_TOKEN's user "
+                                       "cannot see it)") from error
+                raise
         self._tool_user: tuple[int | None] | None = None
 
     def info(self) -> ProjectInfo:

@@ -10,7 +10,7 @@ from pathlib import Path
 from git import GitCommandError, Repo
 
 from pathops_contracts.errors import ContractViolation, Forbidden, NegativeOutcome, UpstreamError
-from pathops_contracts.git_env import changes_between, git_error_reason, is_auth_failure
+from pathops_contracts.git_env import auth_failure_hint, changes_between, git_error_reason, is_auth_failure
 from pathops_contracts.patch_policy import FileChange
 
 log = logging.getLogger(__name__)
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 def _failure(error: GitCommandError, action: str) -> Exception:
     reason = git_error_reason(error)
     if is_auth_failure(reason):
-        return Forbidden(f"git {action} was refused: {reason}")
+        return Forbidden(f"git {action} was refused: {auth_failure_hint(reason)}")
     return UpstreamError(f"git {action} failed: {reason}")
 
 

@@ -125,7 +125,8 @@ def _translate(error: Exception, action: str, bucket: str) -> Exception:
     if isinstance(error, ClientError):
         code = str(error.response.get("Error", {}).get("Code", ""))
         if code in {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403", "401"}:
-            return Forbidden(f"artifact store refused {action}: {code}")
+            return Forbidden(f"artifact store refused {action}: {code} (check AWS_ACCESS_KEY_ID and "
+                             "AWS_SECRET_ACCESS_KEY)")
         if code == "NoSuchBucket":
             return _missing_bucket(bucket)
         return UpstreamError(f"artifact store failed to {action}: {code or error}")

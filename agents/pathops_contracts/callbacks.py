@@ -173,7 +173,8 @@ class ControlPlane:
         if code == 429 or code >= 500:
             raise _Retryable(f"HTTP {code}")
         if code in (401, 403):
-            raise Forbidden(f"control plane refused the callback to {url}: HTTP {code}")
+            raise Forbidden(f"control plane refused the callback to {url}: HTTP {code} (check CALLBACK_SIGNING_KEY "
+                            "and CONTROL_PLANE_TOKEN)")
         if code >= 400:
             # Our payload was validated against its contract before sending: a 4xx is the control
             # plane's failure to take it (or its refusal of a replay), a dependency failure.

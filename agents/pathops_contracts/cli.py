@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Callable
 from typing import IO, Any, TypeVar
 
 import click
 
-from pathops_contracts.artifact_store import StoreSettings
-from pathops_contracts.callbacks import CallbackSettings
+# StoreSettings and CallbackSettings are imported where a command runs: they bring boto3 and
+# requests, which --help and --version must not pay for.
 from pathops_contracts.errors import InvalidInput, PathOpsError
-from pathops_contracts.identifiers import BUCKET, IdentifierRule
+from pathops_contracts.identifiers import BUCKET, ENDPOINT_URL, IdentifierRule
 from pathops_contracts.logs import configure_logging, mask_secret
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -39,6 +40,9 @@ class IdentifierType(click.ParamType[str]):
         try:
             return self.rule.check(str(value))
         except InvalidInput as error:
+            if re.search(r"://[^/]*@", str(value)):  # user:password@ in a URL: never echo it
+                self.fail(f"{self.rule.name} is not valid: {self.rule.description} (not shown: it carries "
+                          "credentials)", param, ctx)
             self.fail(str(error), param, ctx)
 
 
@@ -74,7 +78,8 @@ def at_boundary(tool: str) -> Callable[[F], F]:
 def store_options(command: F) -> F:
     """--minio-endpoint/--minio-bucket/--minio-region, collected into `store: StoreSettings`."""
     decorators = [
-        env_option("--minio-endpoint", envvar="MINIO_ENDPOINT", required=True, help="S3 API endpoint of MinIO."),
+        env_option("--minio-endpoint", envvar="MINIO_ENDPOINT", required=True, type=IdentifierType(ENDPOINT_URL),
+                   help="S3 API endpoint of MinIO."),
         env_option("--minio-bucket", envvar="MINIO_BUCKET", required=True, type=IdentifierType(BUCKET),
                    help="Bucket of evidence and patch bundles."),
         env_option("--minio-region", envvar="MINIO_REGION", default="us-east-1", show_default=True,
@@ -83,6 +88,8 @@ def store_options(command: F) -> F:
 
     @functools.wraps(command)
     def run(*args: Any, minio_endpoint: str, minio_bucket: str, minio_region: str, **kwargs: Any) -> Any:
+        from pathops_contracts.artifact_store import StoreSettings
+
         mask_secret(os.environ.get("AWS_SECRET_ACCESS_KEY"))
         return command(*args, store=StoreSettings(minio_endpoint, minio_bucket, minio_region), **kwargs)
 
@@ -105,6 +112,8 @@ def callback_options(command: F) -> F:
     @functools.wraps(command)
     def run(*args: Any, callback_signing_key: str | None, control_plane_token: str | None,
             callback_deadline: float, **kwargs: Any) -> Any:
+        from pathops_contracts.callbacks import CallbackSettings
+
         mask_secret(callback_signing_key)
         mask_secret(control_plane_token)
         settings = CallbackSettings(callback_signing_key, control_plane_token, callback_deadline)

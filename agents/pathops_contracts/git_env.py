@@ -12,10 +12,12 @@ import base64
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-
-from git import GitCommandError, Repo
+from typing import TYPE_CHECKING
 
 from pathops_contracts.patch_policy import FileChange
+
+if TYPE_CHECKING:  # GitPython costs a quarter of a second to import; the CLIs' --help does not need it
+    from git import GitCommandError, Repo
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,17 @@ def stderr_reason(text: str) -> str:
             if line.startswith(prefix):
                 return line
     return lines[-1] if lines else ""
+
+
+def auth_failure_hint(reason: str) -> str:
+    """A git remote's refusal, said as what to do about it.
+
+    git answers a refused token (sent as a header) by asking for a user name, which fails
+    without a terminal: "could not read Username ... terminal prompts disabled".
+    """
+    if "could not read Username" in reason or "could not read Password" in reason:
+        return "the remote refused the token, or none was given: set GITLAB_TOKEN to a token that may access it"
+    return f"{reason} (is GITLAB_TOKEN valid, and may its user access this repository?)"
 
 
 def is_auth_failure(reason: str) -> bool:

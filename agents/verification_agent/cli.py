@@ -8,22 +8,20 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from pathops_contracts import __version__
-from pathops_contracts.artifact_store import ArtifactKind, ArtifactStore, StoreSettings
-from pathops_contracts.callbacks import CallbackSettings, ControlPlane
 from pathops_contracts.cli import IdentifierType, at_boundary, callback_options, env_option, store_options, tool_group
-from pathops_contracts.contracts import VERIFICATION_CALLBACK
 from pathops_contracts.errors import ExitCode, InvalidInput, NegativeOutcome, PathOpsError
-from pathops_contracts.identifiers import APP_ID, COMMIT_SHA, NAMESPACE, VERIFICATION_ID
-from pathops_contracts.kube_reader import KubeReader
-from pathops_contracts.logs import mask_secret
-from pathops_contracts.redaction import Redactor, token_key
-from verification_agent.checks import CHECKS, FAILED, INCONCLUSIVE, PASSED, Context, overall
-from verification_agent.report import junit_xml, known_secrets, refuse_leaks, report_document, sanitize_report
-from verification_agent.spec import load_spec
+from pathops_contracts.identifiers import APP_ID, COMMIT_SHA, ENDPOINT_URL, NAMESPACE, VERIFICATION_ID
+
+# The checks (kubernetes, requests, jsonschema) and the store (boto3) are imported where `verify`
+# runs: --help and --version do not pay for them.
+if TYPE_CHECKING:
+    from pathops_contracts.artifact_store import StoreSettings
+    from pathops_contracts.callbacks import CallbackSettings
 
 main = tool_group(
     "verification-agent",
@@ -49,11 +47,12 @@ class Inconclusive(PathOpsError):
             type=click.Path(dir_okay=False, path_type=Path), help="The verification spec (YAML).")
 @env_option("--expected-commit-sha", envvar="EXPECTED_COMMIT_SHA", type=IdentifierType(COMMIT_SHA), default=None,
             help="The commit the pods must run (rollout check).")
-@env_option("--prometheus-url", envvar="PROMETHEUS_URL", default=None, help="Prometheus for prometheus checks.")
+@env_option("--prometheus-url", envvar="PROMETHEUS_URL", default=None, type=IdentifierType(ENDPOINT_URL),
+            help="Prometheus for prometheus checks.")
 @env_option("--kubeconfig", envvar="KUBECONFIG", default=None, help="Kubeconfig when not running in a pod.")
 @env_option("--no-kubernetes", envvar="NO_KUBERNETES", is_flag=True,
             help="No Kubernetes access (rollout and restarts checks become inconclusive).")
-@env_option("--callback-url", envvar="CONTROL_PLANE_CALLBACK_URL", required=True,
+@env_option("--callback-url", envvar="CONTROL_PLANE_CALLBACK_URL", required=True, type=IdentifierType(ENDPOINT_URL),
             help="The control plane's /api/verification/callback.")
 @env_option("--output-dir", envvar="OUTPUT_DIR", default=None, type=click.Path(file_okay=False, path_type=Path),
             help="Keep report.json and junit.xml here too.")
@@ -73,6 +72,16 @@ def verify(*, app_id: str, environment: str, verification_id: str, target_namesp
     Exit codes: 0 passed; 3 failed; 7 inconclusive; 2 bad spec or input; 4 a known secret value was still
     in the report after masking (nothing uploaded, no callback); 5 MinIO or the control plane failed.
     """
+    from pathops_contracts.artifact_store import ArtifactKind, ArtifactStore
+    from pathops_contracts.callbacks import ControlPlane
+    from pathops_contracts.contracts import VERIFICATION_CALLBACK
+    from pathops_contracts.kube_reader import KubeReader
+    from pathops_contracts.logs import mask_secret
+    from pathops_contracts.redaction import Redactor, token_key
+    from verification_agent.checks import CHECKS, FAILED, INCONCLUSIVE, PASSED, Context, overall
+    from verification_agent.report import junit_xml, known_secrets, refuse_leaks, report_document, sanitize_report
+    from verification_agent.spec import load_spec
+
     checks = load_spec(spec)["checks"]
     namespace = target_namespace or f"{app_id}-preflight"
     needs_kube = any(c["type"] in {"rollout", "restarts"} for c in checks) and not no_kubernetes
