@@ -11,12 +11,13 @@ from pathlib import Path
 import click
 
 from evidence_collector.collector import Bounds, Collector, Focus
+from evidence_collector.delivery import upload_within
 from evidence_collector.redaction import Redactor, load_extra_rules
 from evidence_collector.snapshot import SnapshotIdentity, assemble
 from evidence_collector.staging import Staging
 from evidence_collector.window import parse_timestamp, resolve_window
 from pathops_contracts import __version__
-from pathops_contracts.artifact_store import ArtifactKind, ArtifactStore, StoreSettings, artifact_id_for
+from pathops_contracts.artifact_store import ArtifactKind, StoreSettings, artifact_id_for
 from pathops_contracts.bundles import sha256_file
 from pathops_contracts.callbacks import CallbackSettings, ControlPlane
 from pathops_contracts.cli import IdentifierType, at_boundary, callback_options, env_option, tool_group
@@ -72,7 +73,10 @@ main = tool_group(
 @env_option("--concurrency", envvar="EVIDENCE_CONCURRENCY", type=click.IntRange(1, 64), default=8,
             show_default=True, help="Concurrent log requests.")
 @env_option("--deadline", envvar="EVIDENCE_DEADLINE_SECONDS", type=click.FloatRange(min=1), default=300.0,
-            show_default=True, help="Seconds for the whole collection.")
+            show_default=True, help="Wall-clock seconds for the whole collection; what is in flight then is cut "
+                 "off and kept (the last tenth, at most 10 s, is for assembling the snapshot).")
+@env_option("--upload-deadline", envvar="EVIDENCE_UPLOAD_DEADLINE_SECONDS", type=click.FloatRange(min=1),
+            default=120.0, show_default=True, help="Seconds for the upload to MinIO, retries included.")
 @env_option("--redaction-patterns", envvar="REDACTION_PATTERNS_FILE", default=None,
             type=click.Path(exists=True, dir_okay=False, path_type=Path),
             help="Extra redaction patterns, one 'kind: regex' a line.")
@@ -91,6 +95,7 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
             alert_starts_at: str | None, workload: str | None, label_selector: str | None,
             argocd_application: str | None, argocd_namespace: str, kubeconfig: str | None,
             context: str | None, max_bytes: int, log_bytes: int, tail_lines: int, concurrency: int, deadline: float,
+            upload_deadline: float,
             redaction_patterns: Path | None, output_dir: Path | None, no_upload: bool, minio_endpoint: str | None,
             minio_bucket: str | None, minio_region: str, callback_url: str | None, scratch_dir: Path | None,
             callbacks: CallbackSettings) -> None:
@@ -111,7 +116,7 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
     reader = KubeReader.connect(kubeconfig, context, concurrency)
     redactor = Redactor(load_extra_rules(redaction_patterns) if redaction_patterns else ())
     bounds = Bounds(total_bytes=max_bytes, log_bytes=min(log_bytes, max_bytes), tail_lines=tail_lines,
-                    concurrency=concurrency, deadline_seconds=deadline)
+                    concurrency=concurrency, deadline_seconds=deadline - min(10.0, deadline / 10))
     if scratch_dir is not None:
         scratch_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="evidence-", dir=scratch_dir) as scratch:
@@ -132,8 +137,7 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
         uri = None
         if not no_upload:
             assert minio_endpoint and minio_bucket and callback_url
-            store = ArtifactStore.from_settings(StoreSettings(minio_endpoint, minio_bucket, minio_region))
-            stored = store.put(bundle, ArtifactKind.SNAPSHOT)
+            stored = upload_within(StoreSettings(minio_endpoint, minio_bucket, minio_region), bundle, upload_deadline)
             uri = stored.uri
             payload = {"schema_version": EVIDENCE_CALLBACK, "incident_id": incident_id, "snapshot_id": snapshot_id,
                        "summary": summary, "source_commit_sha": collected.source_commit, "pointers": {"bundle": uri}}

@@ -52,6 +52,10 @@ class Evidence:
     # (pod, container, previous) -> (file in the snapshot, its last lines, line number of the first of them)
     log_tails: dict[tuple[str, str, bool], tuple[str, list[str], int]]
     rollouts: list[dict[str, Any]] = field(default_factory=list)  # one per deployment, as in rollout-diffs.jsonl
+    # Sections whose list failed or stopped part-way: an empty or short list there proves nothing.
+    unread: frozenset[str] = frozenset()
+    # Lines kept of each file the budget cut (head kept): pointers past them are dropped.
+    kept_lines: dict[str, int] = field(default_factory=dict)
     pod_lines: dict[int, int] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -91,7 +95,8 @@ def _last_error_lines(evidence: Evidence, pod: str, container: str) -> tuple[lis
         if entry is None:
             continue
         file, lines, first = entry
-        hits = [i for i, line in enumerate(lines) if ERROR_LINE.search(line)]
+        hits = [i for i, line in enumerate(lines) if ERROR_LINE.search(line)] \
+            if ERROR_LINE.search("".join(lines)) else []
         if hits:
             start = max(hits[-1] - 4, 0)
             return lines[start: hits[-1] + 1], Pointer(file, (first + start, first + hits[-1]))
@@ -210,7 +215,10 @@ def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
 
 
 def detect_service_problems(evidence: Evidence) -> list[Finding]:
-    findings = []
+    """Services that select no pod, no ready pod, or a port no pod exposes (only when pods were all read)."""
+    findings: list[Finding] = []
+    if "pods" in evidence.unread:
+        return findings
     for index, service in enumerate(evidence.services):
         selector = service.get("spec", {}).get("selector") or {}
         if not selector:
@@ -236,7 +244,7 @@ def detect_service_problems(evidence: Evidence) -> list[Finding]:
                 "service-no-pods", "high", f"service {name} selects no pod",
                 f"Selector {selector} matches none of the namespace's pods.", [f"service/{name}"], [pointer],
                 {"service": name, "selector": selector}))
-        elif ready == 0:
+        elif ready == 0 and "endpoints" not in evidence.unread:
             findings.append(Finding(
                 "service-no-endpoints", "high", f"service {name} has no ready endpoints",
                 f"{len(selected)} pod(s) match its selector but none is ready.", [f"service/{name}"], [pointer],
@@ -289,14 +297,21 @@ DETECTORS = (detect_crashes, detect_waiting_errors, detect_probe_failures, detec
 
 def detect(evidence: Evidence) -> list[Finding]:
     findings = [finding for detector in DETECTORS for finding in detector(evidence)]
+    for finding in findings:  # never point at a line the budget did not keep
+        finding.pointers = [p for p in finding.pointers
+                            if p.file not in evidence.kept_lines or p.lines[1] <= evidence.kept_lines[p.file]]
     return sorted(findings, key=lambda f: (SEVERITY_ORDER[f.severity], f.kind, f.title))
 
 
-def summarize(findings: list[Finding], limit: int = 5) -> str:
-    """The callback summary: a few lines a person reads in chat."""
+def summarize(findings: list[Finding], notes: list[str] | None = None, limit: int = 5) -> str:
+    """The callback summary: a few lines a person reads in chat; `notes` (missing namespace,
+    unreadable sections) come first, and no finding is then not 'no problem'."""
+    notes = notes or []
     if not findings:
+        if notes:
+            return "\n".join(["No finding, but the evidence is incomplete:", *(f"- {n}" for n in notes)])[:3900]
         return "No problem detected in the collected evidence; see the snapshot for details."
-    lines = [f"{len(findings)} finding(s):"]
+    lines = [f"- {note}" for note in notes] + [f"{len(findings)} finding(s):"]
     lines += [f"- [{f.severity}] {f.title}" for f in findings[:limit]]
     if len(findings) > limit:
         lines.append(f"- ... and {len(findings) - limit} more in findings.json")

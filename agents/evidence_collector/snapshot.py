@@ -41,7 +41,7 @@ def _iso(moment: datetime) -> str:
 def assemble(staging: Staging, identity: SnapshotIdentity, window: TimeWindow, collected: Collected,
              redactor: Redactor, collected_at: datetime, bundle: Path) -> tuple[dict[str, Any], str]:
     """Write the bundle; returns (manifest, summary)."""
-    summary = summarize(collected.findings)
+    summary = summarize(collected.findings, collected.notes)
     # Findings and the redaction report are what the snapshot is for: always written, outside the budget
     # (they are small: bounded by the number of findings and redaction kinds).
     staging.write_json("findings.json", {"summary": summary, "findings": [f.as_dict() for f in collected.findings]},

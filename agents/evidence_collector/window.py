@@ -22,10 +22,14 @@ class TimeWindow:
 
 
 def parse_timestamp(text: str) -> datetime:
+    """The second an RFC 3339 timestamp names (fromisoformat: strptime is ten times slower per event)."""
+    head = text[:19]
     try:
-        return datetime.strptime(text[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+        if len(head) != 19 or head[10] != "T" or not head[:4].isdigit():
+            raise ValueError(head)
+        return datetime.fromisoformat(head).replace(tzinfo=UTC)
     except ValueError as error:
-        raise InvalidInput(f"timestamp {text!r} is not RFC 3339 UTC") from error
+        raise InvalidInput(f"timestamp {text[:64]!r} is not RFC 3339 UTC") from error
 
 
 def _duration(text: str) -> timedelta:
@@ -37,14 +41,17 @@ def _duration(text: str) -> timedelta:
 
 def resolve_window(spec: str, now: datetime, alert_starts_at: datetime | None = None) -> TimeWindow:
     """A duration covers that long before the alert (or now) up to now; an interval is taken as given."""
-    if "/" in spec:
-        start, end = (parse_timestamp(part) for part in spec.split("/", 1))
-    else:
-        length = _duration(spec)
-        if not length:
-            raise InvalidInput(f"time window {spec!r} is empty")
-        start = (alert_starts_at or now) - length
-        end = now
+    try:
+        if "/" in spec:
+            start, end = (parse_timestamp(part) for part in spec.split("/", 1))
+        else:
+            length = _duration(spec)
+            if not length:
+                raise InvalidInput(f"time window {spec!r} is empty")
+            start = (alert_starts_at or now) - length
+            end = now
+    except OverflowError as error:  # a duration no calendar holds: absurd input, not a crash
+        raise InvalidInput(f"time window {spec[:64]!r} is longer than {MAX_WINDOW.days} days") from error
     if end <= start:
         raise InvalidInput("time window ends before it starts")
     if end - start > MAX_WINDOW:

@@ -1,24 +1,25 @@
-"""Read-only access to one namespace through the official Kubernetes client, as raw JSON (shared by the agents).
+"""Read-only access to one namespace of the Kubernetes API, as raw JSON (shared by the agents).
 
-Uses ApiClient.call_api with _preload_content=False: no model deserialization (slow on
-large lists), and pod logs can be streamed and bounded on the server with sinceTime,
-tailLines and limitBytes (the typed log method has no sinceTime).
+Plain HTTP GETs over one urllib3 pool (kube_connection says where and as whom): no model
+deserialization (slow on large lists), lists read page by page, and pod logs streamed and
+bounded on the server with sinceTime, tailLines and limitBytes. 5xx and 429 are retried
+with backoff, never past the caller's deadline.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
-from collections.abc import Iterator
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import urllib3
-from kubernetes import client, config
-from kubernetes.client.exceptions import ApiException
-from kubernetes.config.config_exception import ConfigException
 
-from pathops_contracts.errors import Forbidden, InvalidInput, UpstreamError
+from pathops_contracts.errors import Forbidden, UpstreamError
+from pathops_contracts.kube_connection import KubeConnection, load_connection
 
 PATHS: dict[str, str] = {
     "pods": "/api/v1/namespaces/{namespace}/pods",
@@ -53,86 +54,218 @@ class ReadForbidden(Forbidden):
     """RBAC does not let us read this resource."""
 
 
+class DeadlineReached(UpstreamError):
+    """The caller's wall-clock deadline passed before (or while) this was read."""
+
+
+RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
 @dataclass
 class KubeReader:
-    api: client.ApiClient
+    """Reads with bounded retries (5xx, 429, dropped connections) that never outlive `deadline`.
+
+    `deadline` is a time.monotonic() instant, or None for none; a request that cannot start before
+    it raises DeadlineReached, and a log stream still open at its own end is cut off by the watchdog.
+    """
+
+    connection: KubeConnection
+    http: urllib3.PoolManager
     request_timeout: float = 20.0
+    deadline: float | None = None
+    attempts: int = 4
+    backoff: float = 0.2
+    watchdog: Watchdog = field(default_factory=lambda: Watchdog())
 
     @classmethod
     def connect(cls, kubeconfig: str | None, context: str | None, pool_size: int) -> KubeReader:
         """In-cluster config inside a pod, else the kubeconfig (KUBECONFIG or --kubeconfig)."""
-        configuration = client.Configuration()
-        try:
-            if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST"):
-                config.load_incluster_config(client_configuration=configuration)
+        connection = load_connection(kubeconfig, context)
+        return cls(connection, connection.pool(max(pool_size, 4)))
+
+    def remaining(self) -> float:
+        return float("inf") if self.deadline is None else self.deadline - time.monotonic()
+
+    def _call(self, path: str, query: dict[str, Any], timeout: float | None = None) -> urllib3.BaseHTTPResponse:
+        url = self.connection.server + path
+        fields = {k: str(v) for k, v in query.items() if v is not None}
+        for attempt in range(self.attempts):
+            remaining = self.remaining()
+            if remaining <= 0:
+                raise DeadlineReached(f"deadline reached before {path} was read")
+            seconds = min(timeout or self.request_timeout, remaining)
+            try:
+                response = self.http.request("GET", url, fields=fields, headers=self.connection.headers(),
+                                             preload_content=False, timeout=urllib3.Timeout(connect=seconds,
+                                                                                            read=seconds))
+            except (urllib3.exceptions.HTTPError, OSError) as error:
+                failure = UpstreamError(f"Kubernetes API unreachable for {path}: {error}")
+                if attempt == self.attempts - 1:
+                    raise failure from error
+                pause = self.backoff * 2 ** attempt
             else:
-                config.load_kube_config(config_file=kubeconfig, context=context,
-                                        client_configuration=configuration)
-        except (ConfigException, OSError, TypeError) as error:
-            raise InvalidInput(f"no usable Kubernetes configuration: {error}") from error
-        configuration.connection_pool_maxsize = max(pool_size, 4)
-        configuration.retries = 2
-        return cls(client.ApiClient(configuration))
+                if 200 <= response.status < 300:
+                    return response
+                message = _status_message(response)
+                if response.status in (401, 403):
+                    raise ReadForbidden(message)
+                if response.status == 404 or (response.status == 400 and "not found" in message):
+                    raise NotFound(message)
+                failure = UpstreamError(f"Kubernetes API answered {response.status} for {path}: {message}")
+                if response.status not in RETRIED_STATUSES or attempt == self.attempts - 1:
+                    raise failure
+                pause = _retry_after(response) or self.backoff * 2 ** attempt
+            if pause >= self.remaining():
+                raise DeadlineReached(f"{failure}; no time left to retry before the deadline") from failure
+            time.sleep(pause)
+        raise AssertionError("unreachable")  # pragma: no cover
 
-    def _call(self, path: str, query: dict[str, Any], timeout: float | None = None) -> urllib3.HTTPResponse:
-        try:
-            response: urllib3.HTTPResponse = self.api.call_api(
-                path, "GET", {}, [(k, v) for k, v in query.items() if v is not None], {"Accept": "application/json"},
-                auth_settings=["BearerToken"], _preload_content=False, _return_http_data_only=True,
-                _request_timeout=timeout or self.request_timeout,
-            )
-        except ApiException as error:
-            message = _status_message(error)
-            if error.status == 403:
-                raise ReadForbidden(message) from error
-            if error.status in (404, 400) and ("not found" in message or error.status == 404):
-                raise NotFound(message) from error
-            raise UpstreamError(f"Kubernetes API answered {error.status} for {path}: {message}") from error
-        except (urllib3.exceptions.HTTPError, OSError) as error:
-            raise UpstreamError(f"Kubernetes API unreachable for {path}: {error}") from error
-        return response
-
-    def list(self, plural: str, namespace: str, label_selector: str | None = None,
-             field_selector: str | None = None, page_size: int = 500) -> list[dict[str, Any]]:
-        """Every item, page by page (limit/continue)."""
-        items: list[dict[str, Any]] = []
+    def pages(self, plural: str, namespace: str, label_selector: str | None = None,
+              field_selector: str | None = None, page_size: int = 500) -> Iterator[list[dict[str, Any]]]:
+        """The items, one page (limit/continue) at a time: memory holds one page, not the whole list."""
         token: str | None = None
         path = PATHS[plural].format(namespace=namespace)
         while True:
             response = self._call(path, {"labelSelector": label_selector, "fieldSelector": field_selector,
                                          "limit": page_size, "continue": token})
-            page = json.loads(response.data)
-            items.extend(page.get("items") or [])
+            page = json.loads(_read_all(response, path))
+            yield page.get("items") or []
             token = (page.get("metadata") or {}).get("continue")
             if not token:
-                return items
+                return
+
+    def list(self, plural: str, namespace: str, label_selector: str | None = None,
+             field_selector: str | None = None, page_size: int = 500) -> list[dict[str, Any]]:
+        """Every item, page by page (limit/continue)."""
+        return [item for page in self.pages(plural, namespace, label_selector, field_selector, page_size)
+                for item in page]
 
     def probe(self, plural: str, namespace: str) -> None:
-        """One request for one item: does RBAC let us list this resource here?"""
-        self._call(PATHS[plural].format(namespace=namespace), {"limit": 1}).release_conn()
+        """One request for one item: does RBAC let us list this resource here?
+
+        The answer is read to its end, so the connection goes back to the pool intact.
+        """
+        path = PATHS[plural].format(namespace=namespace)
+        _read_all(self._call(path, {"limit": 1}), path)
+
+    def namespace_exists(self, namespace: str) -> bool | None:
+        """True or False when the API says so; None when RBAC does not let us ask (a Role may not)."""
+        path = f"/api/v1/namespaces/{namespace}"
+        try:
+            _read_all(self._call(path, {}), path)
+        except NotFound:
+            return False
+        except ReadForbidden:
+            return None
+        return True
 
     def get(self, plural: str, namespace: str, name: str) -> dict[str, Any]:
         path = f"{PATHS[plural].format(namespace=namespace)}/{name}"
-        document: dict[str, Any] = json.loads(self._call(path, {}).data)
+        document: dict[str, Any] = json.loads(_read_all(self._call(path, {}), path))
         return document
 
     def stream_log(self, namespace: str, pod: str, container: str, *, previous: bool, since_time: str | None,
                    tail_lines: int, limit_bytes: int, timeout: float) -> Iterator[bytes]:
-        """The container's log, bounded on the server, as it arrives."""
+        """The container's log, bounded on the server, as it arrives, for at most `timeout` seconds.
+
+        Past `timeout` (or the reader's deadline) the stream simply ends: what arrived is the
+        caller's; a read blocked on a silent server is woken by shutting its socket down.
+        """
         path = f"/api/v1/namespaces/{namespace}/pods/{pod}/log"
+        until = time.monotonic() + max(min(timeout, self.remaining()), 0)
         response = self._call(path, {"container": container, "previous": "true" if previous else None,
                                      "sinceTime": since_time, "tailLines": tail_lines, "limitBytes": limit_bytes,
                                      "timestamps": "true"}, timeout=timeout)
+        watch = self.watchdog.watch(until, lambda: _shutdown(response))
+        finished = False
         try:
-            yield from response.stream(64 * 1024)
+            while time.monotonic() < until:
+                chunk = response.read1(64 * 1024)
+                if not chunk:
+                    finished = True
+                    return
+                yield chunk
         except (urllib3.exceptions.HTTPError, OSError) as error:
-            raise UpstreamError(f"log stream of {pod}/{container} broke: {error}") from error
+            if time.monotonic() < until:
+                raise UpstreamError(f"log stream of {pod}/{container} broke: {error}") from error
         finally:
-            response.release_conn()
+            self.watchdog.cancel(watch)
+            if finished:
+                response.release_conn()  # read to its end: the connection serves the next request
+            else:
+                response.close()  # cut off mid-stream: this connection cannot be reused
 
 
-def _status_message(error: ApiException) -> str:
+class Watchdog:
+    """One thread that runs a callback when its instant passes, unless cancelled first."""
+
+    def __init__(self) -> None:
+        self._pending: dict[int, tuple[float, Callable[[], None]]] = {}
+        self._wake = threading.Condition()
+        self._next = 0
+        self._thread: threading.Thread | None = None
+
+    def watch(self, until: float, callback: Callable[[], None]) -> int:
+        with self._wake:
+            self._next += 1
+            self._pending[self._next] = (until, callback)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="kube-watchdog", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+            return self._next
+
+    def cancel(self, handle: int) -> None:
+        with self._wake:
+            self._pending.pop(handle, None)
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                now = time.monotonic()
+                due = [handle for handle, (until, _) in self._pending.items() if until <= now]
+                callbacks = [self._pending.pop(handle)[1] for handle in due]
+                if not callbacks:
+                    soonest = min((until for until, _ in self._pending.values()), default=now + 60)
+                    self._wake.wait(timeout=max(soonest - now, 0.01))
+            for callback in callbacks:
+                callback()
+
+
+def _shutdown(response: urllib3.BaseHTTPResponse) -> None:
+    with contextlib.suppress(ValueError, RuntimeError, OSError):  # already finished or released
+        response.shutdown()
+
+
+def _read_all(response: urllib3.BaseHTTPResponse, path: str) -> bytes:
     try:
-        return str(json.loads(error.body or "{}").get("message") or error.reason)
+        return response.read()
+    except (urllib3.exceptions.HTTPError, OSError) as error:
+        raise UpstreamError(f"Kubernetes API answer for {path} broke off: {error}") from error
+    finally:
+        response.release_conn()
+
+
+def _retry_after(response: urllib3.BaseHTTPResponse) -> float | None:
+    """The server's Retry-After in seconds (429 and 503 carry one), capped: we have a deadline."""
+    value = response.headers.get("Retry-After")
+    try:
+        return min(max(float(value), 0.0), 10.0) if value else None
     except ValueError:
-        return str(error.reason)
+        return None
+
+
+def _status_message(response: urllib3.BaseHTTPResponse) -> str:
+    """The API's Status message (never more than 4 KiB of it); the connection goes back to the pool."""
+    try:
+        body = response.read(64 * 1024)
+    except (urllib3.exceptions.HTTPError, OSError):
+        body = b""
+    finally:
+        response.release_conn()
+    try:
+        document = json.loads(body or b"{}")
+        message = document.get("message") if isinstance(document, dict) else None
+    except ValueError:
+        message = None
+    return str(message or response.reason or response.status)[:4096]

@@ -6,6 +6,9 @@ and continue; serves pod logs as text/plain honouring container, previous, since
 sinceSeconds, tailLines, limitBytes and timestamps, streamed; answers 403 for resources
 or namespaces that RBAC would forbid; can add latency to every request. Read-only:
 any write verb gets 405, as a collector must never need one.
+
+It can also misbehave the way real API servers and kubelets do: answer 500 or 429 (with
+Retry-After) to chosen requests, ignore limitBytes, trickle a log slowly or never end one.
 """
 
 from __future__ import annotations
@@ -140,6 +143,56 @@ class SharedLog(LogSource):
                 return
 
 
+@dataclass
+class TricklingLog(LogSource):
+    """A log whose lines arrive one every `interval` seconds (a slow kubelet, a congested link)."""
+
+    lines: list[str]
+    interval: float
+
+    def entries(self) -> Iterable[tuple[datetime, str]]:
+        now = datetime.now(UTC)
+        return [(now, line) for line in self.lines]
+
+    def render(self, since: datetime | None, tail: int | None, limit: int | None, stamps: bool) -> Iterator[bytes]:
+        for data in super().render(None, tail, limit, stamps):
+            for line in data.splitlines(keepends=True):
+                yield line
+                time.sleep(self.interval)
+
+
+@dataclass
+class EndlessLog(LogSource):
+    """A log that never ends: lines forever, or (newlines=False) one line that never ends."""
+
+    newlines: bool = True
+    block: int = 64 * 1024
+
+    def entries(self) -> Iterable[tuple[datetime, str]]:
+        return []
+
+    def render(self, since: datetime | None, tail: int | None, limit: int | None, stamps: bool) -> Iterator[bytes]:
+        line = b"2025-01-01T00:00:00.000000Z endless output " if self.newlines else b"x"
+        unit = (line + b"\n") if self.newlines else line
+        data = unit * max(self.block // len(unit), 1)
+        sent = 0
+        while limit is None or sent < limit:
+            piece = data if limit is None else data[: limit - sent]
+            sent += len(piece)
+            yield piece
+
+
+@dataclass
+class Fault:
+    """Answer `status` to the next `times` requests whose path matches `pattern`."""
+
+    pattern: re.Pattern[str]
+    status: int
+    times: int
+    retry_after: str | None = None
+    continued: bool = False  # only requests for a list's later pages (with a continue token)
+
+
 @dataclass(frozen=True)
 class _Term:
     key: str
@@ -212,6 +265,9 @@ class FakeKubernetes:
         self.forbidden: set[tuple[str | None, str]] = set()  # (namespace or None for all, plural)
         self.allowed_namespaces: set[str] | None = None
         self.requests: list[str] = []
+        self.faults: list[Fault] = []
+        self._selected: dict[tuple[str, str | None, str, str, int], list[dict[str, Any]]] = {}
+        self.ignore_limit_bytes = False
         self._lock = threading.Lock()
         self._version = 1
 
@@ -241,6 +297,24 @@ class FakeKubernetes:
     def forbid(self, plural: str, namespace: str | None = None) -> None:
         self.forbidden.add((namespace, plural))
 
+    def fail(self, path_regex: str, status: int = 500, times: int = 1, retry_after: str | None = None,
+             continued: bool = False) -> None:
+        """The next `times` requests whose path (without query) matches answer `status`."""
+        self.faults.append(Fault(re.compile(path_regex), status, times, retry_after, continued))
+
+    def _fault(self, path: str, request: Request) -> Response | None:
+        with self._lock:
+            fault = next((f for f in self.faults if f.times > 0 and f.pattern.search(path)
+                          and (not f.continued or request.args.get("continue"))), None)
+            if fault is None:
+                return None
+            fault.times -= 1
+        reason = "TooManyRequests" if fault.status == 429 else "InternalError"
+        response = _status(fault.status, reason, f"injected failure for {path}")
+        if fault.retry_after is not None:
+            response.headers["Retry-After"] = fault.retry_after
+        return response
+
     # --- HTTP ----------------------------------------------------------------------------
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
@@ -254,6 +328,8 @@ class FakeKubernetes:
         if request.method != "GET":
             return _status(405, "MethodNotAllowed", "this API server is read-only")
         path = request.path.rstrip("/")
+        if self.faults and (fault := self._fault(path, request)) is not None:
+            return fault
         if path == "/version":
             return _json({"major": "1", "minor": "31", "gitVersion": "v1.31.0-pathops-fake"})
         if path in {"/api", "/apis"} or re.fullmatch(r"/api/v1|/apis/[\w.]+/\w+", path):
@@ -303,10 +379,18 @@ class FakeKubernetes:
             fields = field_matcher(request.args.get("fieldSelector", ""))
         except ValueError as error:
             return _status(400, "BadRequest", str(error))
-        buckets = self.objects[plural]
-        pool = [obj for ns, items in sorted(buckets.items()) if namespace is None or ns == namespace
-                for _, obj in sorted(items.items())]
-        items = [obj for obj in pool if labels.matches(obj["metadata"].get("labels", {})) and fields(obj)]
+        # A list is selected once per version of the store: paging through 60,000 events stays linear.
+        key = (plural, namespace, request.args.get("labelSelector", ""), request.args.get("fieldSelector", ""),
+               self._version)
+        items = self._selected.get(key)
+        if items is None:
+            buckets = self.objects[plural]
+            pool = [obj for ns, objects in sorted(buckets.items()) if namespace is None or ns == namespace
+                    for _, obj in sorted(objects.items())]
+            items = [obj for obj in pool if labels.matches(obj["metadata"].get("labels", {})) and fields(obj)]
+            with self._lock:
+                self._selected = {k: v for k, v in self._selected.items() if k[-1] == self._version}
+                self._selected[key] = items
         offset = int(base64.b64decode(request.args["continue"]).decode()) if request.args.get("continue") else 0
         limit = int(request.args.get("limit", 0) or 0)
         page = items[offset: offset + limit] if limit else items[offset:]
@@ -342,6 +426,8 @@ class FakeKubernetes:
             since = datetime.now(UTC) - timedelta(seconds=int(request.args["sinceSeconds"]))
         tail = int(request.args["tailLines"]) if request.args.get("tailLines") else None
         limit = int(request.args["limitBytes"]) if request.args.get("limitBytes") else None
+        if self.ignore_limit_bytes:
+            limit = None
         stamps = request.args.get("timestamps") == "true"
         return Response(source.render(since, tail, limit, stamps), content_type="text/plain")
 

@@ -1,0 +1,252 @@
+"""Container logs: which to read, each one's share of the byte budget, and reading them within bounds.
+
+Suspect containers (anything wrong with them) share the budget fairly, the healthy get a short
+tail; the log that holds a crash (the previous container's, when it restarted) also pays for
+its excerpt file out of its share. Every stream is bounded in
+bytes (limitBytes, and cut here when a server ignores it), in line length and in time: at the
+deadline what arrived is kept and marked truncated.
+"""
+
+from __future__ import annotations
+
+import codecs
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from typing import Any
+
+from evidence_collector.stack_traces import excerpt
+from evidence_collector.staging import Staging
+from evidence_collector.window import TimeWindow
+from pathops_contracts.errors import UpstreamError
+from pathops_contracts.kube_reader import DeadlineReached, KubeReader, NotFound, ReadForbidden
+
+FINDINGS_RESERVE = 1024 * 1024  # room kept for findings.json and the redaction report
+MIN_LOG_BYTES = 4 * 1024
+MAX_LINE = 16 * 1024  # longer lines are cut: one endless line must not fill memory
+TYPICAL_LINE = 128  # bytes of a timestamped log line, to size tailLines to a byte share (until measured)
+EXCERPT_SHARE = 4  # a crashed container's excerpt gets at most 1/4 of its log's share...
+MAX_EXCERPT = 64 * 1024  # ...and never more than this
+
+# (pod, container, previous) -> (file in the snapshot, its last lines, line number of the first of them)
+LogTails = dict[tuple[str, str, bool], tuple[str, list[str], int]]
+
+
+@dataclass(frozen=True)
+class LogTask:
+    pod: str
+    container: str
+    previous: bool
+    crashed: bool
+    suspect: bool
+    excerpt: bool = False  # the log that holds the crash gets an excerpt file (head, tail, stack traces)
+
+    def file_name(self, suffix: str = ".log") -> str:
+        return f"logs/{self.pod}/{self.container}{'.previous' if self.previous else ''}{suffix}"
+
+
+@dataclass(frozen=True)
+class LogBounds:
+    log_bytes: int
+    tail_lines: int
+    healthy_tail_lines: int
+    excerpt_head: int
+    excerpt_tail: int
+    concurrency: int
+    stream_seconds: float
+
+
+def plan(pods: list[dict[str, Any]], warned: set[str]) -> list[LogTask]:
+    """Every container's current log, and the previous one of a restarted container; suspects first."""
+    tasks: list[LogTask] = []
+    for pod in pods:
+        pod_name = pod["metadata"]["name"]
+        statuses = {s["name"]: s for key in ("initContainerStatuses", "containerStatuses")
+                    for s in pod.get("status", {}).get(key, [])}
+        pod_ready = any(c.get("type") == "Ready" and c.get("status") == "True"
+                        for c in pod.get("status", {}).get("conditions", []))
+        for container in [*pod["spec"].get("initContainers", []), *pod["spec"].get("containers", [])]:
+            status = statuses.get(container["name"], {})
+            restarted = status.get("restartCount", 0) > 0 or bool(status.get("lastState", {}).get("terminated"))
+            waiting = status.get("state", {}).get("waiting", {}).get("reason", "")
+            terminated = status.get("state", {}).get("terminated", {})
+            crashed = restarted or waiting == "CrashLoopBackOff" or terminated.get("exitCode", 0) != 0
+            suspect = crashed or bool(waiting) or not status.get("ready", True) or not pod_ready \
+                or pod_name in warned
+            # The crash is in the previous container's log when there is one, else in the current one.
+            tasks.append(LogTask(pod_name, container["name"], False, crashed, suspect, crashed and not restarted))
+            if restarted:
+                tasks.append(LogTask(pod_name, container["name"], True, crashed, suspect, crashed))
+    return [t for t in tasks if t.suspect] + [t for t in tasks if not t.suspect]
+
+
+def shares(tasks: list[LogTask], available: int, log_bytes: int) -> tuple[int, int]:
+    """(suspect share, healthy share) so that every planned log, excerpts included, fits `available`."""
+    available -= FINDINGS_RESERVE
+    healthy = sum(1 for t in tasks if not t.suspect)
+    suspects = len(tasks) - healthy
+    healthy_share = max(min(log_bytes // 8, available // max(4 * len(tasks), 1)), MIN_LOG_BYTES)
+    suspect_share = max(min(log_bytes, (available - healthy_share * healthy) // max(suspects, 1)), MIN_LOG_BYTES)
+    return suspect_share, healthy_share
+
+
+class LogReader:
+    """Reads planned logs concurrently into the staging area; returns the tails the detectors read."""
+
+    def __init__(self, reader: KubeReader, staging: Staging, namespace: str, window: TimeWindow,
+                 bounds: LogBounds, until: float) -> None:
+        self.reader = reader
+        self.staging = staging
+        self.namespace = namespace
+        self.window = window
+        self.bounds = bounds
+        self.until = until  # time.monotonic() instant: nothing is read past it
+        self._seen_bytes = 0
+        self._seen_lines = 0
+        self._seen_lock = threading.Lock()
+
+    def _line_length(self) -> float:
+        """Bytes per line to expect: the mean of the logs read so far, with a margin."""
+        with self._seen_lock:
+            if self._seen_lines < 1000:
+                return TYPICAL_LINE
+            return max(self._seen_bytes / self._seen_lines * 1.25, 16.0)
+
+    def read_all(self, tasks: list[LogTask]) -> LogTails:
+        suspect_share, healthy_share = shares(tasks, self.staging.available(), self.bounds.log_bytes)
+        tails: LogTails = {}
+        pool = ThreadPoolExecutor(max_workers=self.bounds.concurrency, thread_name_prefix="logs")
+        try:
+            futures = {pool.submit(self._one, task, suspect_share if task.suspect else healthy_share): task
+                       for task in tasks}
+            done, not_done = wait(futures, timeout=max(self.until - time.monotonic(), 0))
+            for future in not_done:
+                if future.cancel():
+                    self.staging.gap(futures[future].file_name(), "timeout", "collection deadline reached "
+                                                                             "before this log was requested")
+            # Started ones end by themselves: their streams are cut at the deadline.
+            done |= set(wait(not_done - {f for f in not_done if f.cancelled()})[0])
+            for future in done:
+                result = future.result()
+                if result is not None:
+                    tails[result[0]] = result[1]
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        return tails
+
+    def _one(self, task: LogTask, share: int) -> tuple[tuple[str, str, bool], tuple[str, list[str], int]] | None:
+        name = task.file_name()
+        granted = self.staging.reserve(share)
+        if granted == 0:
+            self.staging.gap(name, "budget_exhausted", "snapshot byte budget spent before this log")
+            return None
+        excerpt_bytes = min(granted // EXCERPT_SHARE, MAX_EXCERPT) if task.excerpt else 0
+        limit = granted - excerpt_bytes
+        tail_lines = self.bounds.tail_lines if task.suspect else min(self.bounds.healthy_tail_lines,
+                                                                     self.bounds.tail_lines)
+        # The API applies limitBytes after tailLines, keeping the *oldest* of the tail: ask for no more
+        # lines than the share holds at the line length seen so far, so that what comes is the newest.
+        tail_lines = min(tail_lines, max(int(limit / self._line_length()), 10))
+        until = min(self.until, time.monotonic() + self.bounds.stream_seconds)
+        try:
+            chunks = self.reader.stream_log(
+                self.namespace, task.pod, task.container, previous=task.previous,
+                since_time=self.window.start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                tail_lines=tail_lines, limit_bytes=limit, timeout=max(until - time.monotonic(), 0.0))
+            lines = LineReader(chunks, limit, until)
+            result = self.staging.write_stream(name, iter(lines), limit, keep=self.bounds.excerpt_tail)
+        except (ReadForbidden, NotFound, UpstreamError) as error:
+            self.staging.refund(granted)
+            self.staging.discard(name)
+            reason = "forbidden" if isinstance(error, ReadForbidden) else (
+                "not_found" if isinstance(error, NotFound) else
+                "timeout" if isinstance(error, DeadlineReached) else "error")
+            self.staging.gap(name, reason, str(error))
+            return None
+        self.staging.refund(limit - result.bytes_written)
+        with self._seen_lock:
+            self._seen_bytes += result.bytes_written
+            self._seen_lines += result.lines
+        if lines.cut_because:
+            self.staging.gap(name, "truncated", f"kept the head: {result.bytes_written} bytes, {result.lines} "
+                                                f"lines; {lines.cut_because}")
+        # The API does not say when it cut; a full tailLines or limitBytes worth of log means it probably did.
+        elif result.cut or result.bytes_written >= limit * 0.95:  # the API cut at limitBytes (redaction resizes)
+            self.staging.gap(name, "truncated", f"kept the start of the last tailLines {tail_lines} lines: "
+                                                f"{result.lines} lines, {result.bytes_written} bytes (limitBytes "
+                                                f"{limit} is applied after tailLines)")
+        elif result.lines >= tail_lines:
+            self.staging.gap(name, "truncated", f"kept the tail: the last {result.lines} lines, "
+                                                f"{result.bytes_written} bytes (tailLines {tail_lines})")
+        if task.excerpt:
+            self._excerpt(task, excerpt_bytes)
+        first = max(result.lines - len(result.tail), 0) + 1
+        return (task.pod, task.container, task.previous), (name, result.tail, first)
+
+    def _excerpt(self, task: LogTask, excerpt_bytes: int) -> None:
+        """Head, tail and stack traces of a crashed container's log, within the bytes its share kept for it."""
+        lines = self.staging.path(task.file_name()).read_text(encoding="utf-8").splitlines(keepends=True)
+        text = excerpt(lines, self.bounds.excerpt_head, self.bounds.excerpt_tail)
+        self.staging.refund(excerpt_bytes)  # the excerpt's bytes were part of the log's share
+        self.staging.write_text(task.file_name(".excerpt.txt"), text, cap=excerpt_bytes)
+
+
+class LineReader:
+    """A byte stream as blocks of complete lines, with each line and the whole bounded.
+
+    Lines longer than MAX_LINE are cut (the rest of such a line is skipped as it arrives);
+    more than `limit` bytes received means the server ignored limitBytes: reading stops.
+    A stream that breaks or outlives `until` ends here; `cut_because` says why.
+    """
+
+    def __init__(self, chunks: Iterator[bytes], limit: int, until: float) -> None:
+        self.chunks = chunks
+        self.limit = limit
+        self.until = until
+        self.cut_because = ""
+
+    def __iter__(self) -> Iterator[str]:
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        pending = ""
+        skipping = False  # inside an over-long line: drop until its end
+        received = 0
+        try:
+            for chunk in self.chunks:
+                received += len(chunk)
+                text = decoder.decode(chunk)
+                if skipping:
+                    end = text.find("\n")
+                    if end == -1:
+                        text = ""
+                    else:
+                        text, skipping = text[end + 1:], False
+                pending += text
+                cut = pending.rfind("\n") + 1
+                if cut:
+                    yield _capped(pending[:cut])
+                    pending = pending[cut:]
+                if len(pending) > MAX_LINE:
+                    yield pending[:MAX_LINE] + " [line cut]\n"
+                    pending, skipping = "", "\n" not in pending
+                if received > self.limit:
+                    self.cut_because = f"the server sent more than limitBytes ({self.limit}): reading stopped"
+                    return
+        except UpstreamError as error:
+            if not received:
+                raise  # nothing arrived: an error, not a truncated log
+            self.cut_because = f"the stream broke: {error}"
+        if time.monotonic() >= self.until and not self.cut_because:
+            self.cut_because = "the time for this log ran out (deadline)"
+        pending += decoder.decode(b"", final=True)
+        if pending and not skipping:
+            yield pending[:MAX_LINE] + "\n"
+
+
+def _capped(block: str) -> str:
+    """Cut the lines of a block that are longer than MAX_LINE (rare: checked before splitting)."""
+    if len(block) <= MAX_LINE or max(map(len, block.split("\n"))) <= MAX_LINE:
+        return block
+    return "\n".join(line if len(line) <= MAX_LINE else line[:MAX_LINE] + " [line cut]"
+                     for line in block.split("\n"))
