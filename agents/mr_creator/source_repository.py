@@ -134,7 +134,10 @@ class SourceRepository:
     def range_commits(self, previous: str, current: str, paths: list[str]) -> list[str]:
         """Commits of previous..current (newest first), only those touching `paths` when given."""
         args = ["--first-parent", f"{previous}..{current}"]
-        return str(self.repo.git.rev_list(*args, "--", *paths) if paths else self.repo.git.rev_list(*args)).split()
+        try:
+            return str(self.repo.git.rev_list(*args, "--", *paths) if paths else self.repo.git.rev_list(*args)).split()
+        except GitCommandError as error:
+            raise _failure(error, f"rev-list {previous[:12]}..{current[:12]}") from error
 
     def blame(self, sha: str, path: str, first: int, last: int) -> set[str]:
         """The commits that last changed lines first..last of path at sha (none past the file's end)."""
@@ -148,7 +151,10 @@ class SourceRepository:
     def old_line_ranges(self, base: str, head: str = "HEAD") -> dict[str, list[tuple[int, int]]]:
         """Per file existing at base, the line ranges of base that the change from base to head replaces
         or inserts next to (an insertion blames its neighbour lines)."""
-        out = str(self.repo.git.diff("-U0", "--no-color", "--no-ext-diff", "--no-renames", base, head))
+        try:
+            out = str(self.repo.git.diff("-U0", "--no-color", "--no-ext-diff", "--no-renames", base, head))
+        except GitCommandError as error:
+            raise _failure(error, "diff of the fix") from error
         ranges: dict[str, list[tuple[int, int]]] = {}
         path: str | None = None
         for line in out.splitlines():
@@ -163,7 +169,10 @@ class SourceRepository:
 
     def commit_summary(self, sha: str) -> tuple[str, str]:
         """(subject, author name) of a commit."""
-        subject, _, author = str(self.repo.git.log("-1", "--format=%s%x00%an", sha)).partition("\0")
+        try:
+            subject, _, author = str(self.repo.git.log("-1", "--format=%s%x00%an", sha)).partition("\0")
+        except GitCommandError as error:
+            raise _failure(error, f"log of {sha[:12]}") from error
         return subject, author
 
     def remote_head(self, branch: str) -> str | None:

@@ -215,3 +215,39 @@ def test_analysis_markdown_keeps_its_place() -> None:
     assert unclosed.startswith("````markdown\n") and unclosed.endswith("\n````")
     indented = analysis_markdown("- item\n  ```\n  code")
     assert indented.startswith("````markdown\n") and indented.endswith("\n````")
+
+
+def test_commits_that_only_touched_the_same_files_are_named_as_suspects(world: World) -> None:
+    """The previous rollout already asked /healthz: the range only added a comment to the file."""
+    healthy, culprit, deployed = _history(world)
+    work = world.root / "history-work"
+    deployment = work / "deploy" / "deployment.yaml"
+    deployment.write_text(deployment.read_text() + "# scaled by ops\n")
+    git(work, "commit", "-q", "-am", "Note the scaling", identity=RELEASER, date="2026-11-28T08:00:00Z")
+    current = git(work, "rev-parse", "HEAD")
+    git(work, "push", "-q", "origin", "HEAD:refs/heads/main")
+    world.base_sha = current
+    result = world.run(_patch(world, _snapshot(world, deployed, current), ANALYSIS))
+    assert result.returncode == 0, result.stderr
+    broke = world.project.merge_requests[0]["description"].split("## What broke it")[1].split("## ")[0]
+    assert "these commits touched the same files:" in broke and "Note the scaling" in broke
+    assert culprit not in broke and healthy not in broke
+
+
+def test_an_oversized_analysis_gives_way_and_the_body_stays_under_the_limit(world: World) -> None:
+    healthy, _, deployed = _history(world)
+    world.base_sha = deployed
+    huge = "A long analysis line that goes on and on.\n" * 600
+    result = world.run(_patch(world, _snapshot(world, healthy, deployed), huge), MR_FIELDS=FIELDS)
+    assert result.returncode == 0, result.stderr
+    body = world.project.merge_requests[0]["description"]
+    assert len(body[: body.rindex("<!-- pathops:changeset")].encode()) < MAX_BODY
+    assert "see analysis.md in the patch bundle" in body and "A long analysis line" not in body
+    assert parse_marker(body) is not None
+
+
+def test_malformed_alert_fields_are_refused_before_anything_is_pushed(world: World) -> None:
+    result = world.run(world.bundle(), MR_FIELDS="alert name=x")
+    assert result.returncode == 2 and "MR_FIELDS/--field expects KEY=VALUE" in result.stderr
+    assert world.project.merge_requests == [] and world.remote_head("cs-17-fix-readiness-probe-path-healthz-health") \
+        is None
