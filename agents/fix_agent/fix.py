@@ -120,7 +120,8 @@ def _findings_markdown(findings: list[dict[str, Any]], limit: int = 10) -> list[
             text = "\n".join(f"{q.get('file')}:{q.get('line')} | {' '.join(str(q.get('text', ''))[:240].splitlines())}"
                              for q in quotes)
             fence = "`" * max(3, max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
-            lines += ["", f"  {fence}text", *(f"  {line}" for line in text.split("\n")), f"  {fence}", ""]
+            # At the left margin: a fence that opens and closes there is what mr-creator shows as Markdown.
+            lines += ["", f"{fence}text", *text.split("\n"), fence, ""]
     return lines
 
 

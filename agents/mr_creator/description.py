@@ -72,7 +72,7 @@ def _fill(template_text: str, metadata: dict[str, Any], analysis: str | None, ma
                          + analysis_markdown(analysis[:MAX_ANALYSIS]) + "\n\n</details>")
     elif analysis_dropped:
         analysis_text = "_The fix agent's analysis is too long for this page: see analysis.md in the patch bundle._"
-    more = (f"<details><summary>More findings</summary>\n\n{story.more_findings}\n\n</details>"
+    more = (f"\n\n<details><summary>More findings</summary>\n\n{story.more_findings}\n\n</details>"
             if story.more_findings else "")
     engine = metadata["engine"]
     engine_text = neutralize(engine["name"]) + "".join(

@@ -48,6 +48,8 @@ def test_the_golden_path_from_alert_to_merge_request(tmp_path: Path) -> None:
     assert "Standardize the health endpoint on /healthz — Dana Developer" in broke
     evidence = body.split("## The evidence")[1].split("## Timeline")[0]
     assert evidence.count("2 pods:") == 1 and "objects/events.jsonl:" in evidence and "GET /healthz 404" in evidence
+    analysis = body.split("Analysis by the fix agent</summary>")[1].split("</details>")[0]
+    assert "**Analysis of INC-2042**" in analysis and "(2 pods: " in analysis  # Markdown, not a code block
 
 
 def test_notify_job_posts_a_signed_outcome(tmp_path: Path) -> None:

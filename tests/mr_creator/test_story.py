@@ -11,6 +11,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from mr_creator.description import MAX_BODY, analysis_markdown
+from mr_creator.evidence_quotes import render_evidence
 from pathops_contracts.artifact_store import ArtifactKind
 from pathops_contracts.bundles import read_member, write_bundle
 from pathops_contracts.git_env import GitIdentity
@@ -251,3 +252,14 @@ def test_malformed_alert_fields_are_refused_before_anything_is_pushed(world: Wor
     assert result.returncode == 2 and "MR_FIELDS/--field expects KEY=VALUE" in result.stderr
     assert world.project.merge_requests == [] and world.remote_head("cs-17-fix-readiness-probe-path-healthz-health") \
         is None
+
+
+def test_findings_past_the_first_five_groups_fold_into_more_findings() -> None:
+    findings = [{"kind": f"kind-{n}", "severity": "high", "title": f"problem {n}", "detail": f"detail {n}",
+                 "facts": {}, "quotes": [{"file": "objects/events.jsonl", "line": n, "text": f"event {n}"}]}
+                for n in range(1, 8)]
+    shown, more = render_evidence(findings, [], None)
+    assert [f"problem {n}" in shown for n in range(1, 8)] == [True] * 5 + [False] * 2
+    assert more == "- **high** problem 6\n- **high** problem 7"
+    tokens = MarkdownIt("commonmark").parse(shown)
+    assert next(t.content for t in tokens if t.type == "fence") == "objects/events.jsonl:1 | event 1\n"
