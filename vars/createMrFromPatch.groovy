@@ -14,6 +14,7 @@ def call(Map userConfig = [:]) {
         draft                  : true,
         labels                 : [],
         titlePrefix            : '',
+        mrFields               : [:],
         gitlabCredentialsId    : 'pathops-gitlab-token',
         minioCredentialsId     : 'pathops-minio',
         callbackCredentialsId  : 'pathops-callback-signing-key',
@@ -33,6 +34,7 @@ def call(Map userConfig = [:]) {
     if (cfg.titlePrefix.toString().length() > 80 || cfg.titlePrefix.toString().contains('\n')) {
         error('[createMrFromPatch] titlePrefix must be one line of at most 80 characters')
     }
+    String mrFields = fieldLines(cfg.mrFields)
     withCredentials([
         string(credentialsId: cfg.gitlabCredentialsId, variable: 'GITLAB_TOKEN'),
         usernamePassword(credentialsId: cfg.minioCredentialsId, usernameVariable: 'AWS_ACCESS_KEY_ID',
@@ -51,8 +53,31 @@ def call(Map userConfig = [:]) {
             "MR_DRAFT=${cfg.draft ? 'true' : 'false'}",
             "MR_LABELS=${labels.join(',')}",
             "MR_TITLE_PREFIX=${cfg.titlePrefix}",
+            "MR_FIELDS=${mrFields}",
         ]) {
             sh(label: 'mr-creator create', script: 'mr-creator create')
         }
     }
 }
+
+/** The MR template fields as MR_FIELDS holds them: one KEY=VALUE a line (mr-creator checks them again). */
+private String fieldLines(Object fields) {
+    int maxFields = 20
+    int maxChars = 500
+    if (!Map.isInstance(fields) || ((Map) fields).size() > maxFields) {
+        error("[createMrFromPatch] mrFields must be a map of at most ${maxFields} fields")
+    }
+    List<String> lines = []
+    ((Map) fields).each { Object key, Object value ->
+        String text = value == null ? '' : value.toString()
+        if (!(key.toString() ==~ /[A-Za-z][A-Za-z0-9_]{0,39}/)) {
+            error('[createMrFromPatch] mrFields keys must be letters, digits and _ (alertname, severity, ...)')
+        }
+        if (text.length() > maxChars || text.contains('\n') || text.contains('\r')) {
+            error("[createMrFromPatch] mrFields.${key} must be one line of at most ${maxChars} characters")
+        }
+        lines << "${key}=${text}"
+    }
+    return lines.join('\n')
+}
+

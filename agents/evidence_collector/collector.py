@@ -19,7 +19,7 @@ from evidence_collector.container_logs import LogBounds, LogReader, plan
 from evidence_collector.detectors import Evidence, Finding, detect
 from evidence_collector.events import EventSpool
 from evidence_collector.references import configmap_references, secret_references
-from evidence_collector.source_commit import find_source_commit
+from evidence_collector.source_commit import find_source_commit, replicaset_commit
 from evidence_collector.staging import Staging
 from evidence_collector.window import TimeWindow
 from pathops_contracts.errors import Forbidden, UpstreamError
@@ -307,7 +307,12 @@ class Collector:
         return {"deployment": deployment["metadata"]["name"],
                 "current": ordered[0]["metadata"]["name"] if ordered else None,
                 "previous": ordered[1]["metadata"]["name"] if len(ordered) > 1 else None,
-                "changes": self._redacted_diff(ordered[0], ordered[1]) if len(ordered) > 1 else []}
+                "changes": self._redacted_diff(ordered[0], ordered[1]) if len(ordered) > 1 else [],
+                # What the culprit search of mr-creator starts from: previous..current.
+                "current_source_commit": replicaset_commit(ordered[0]) if ordered else None,
+                "previous_source_commit": replicaset_commit(ordered[1]) if len(ordered) > 1 else None,
+                "current_created": ordered[0]["metadata"].get("creationTimestamp") if ordered else None,
+                "previous_created": ordered[1]["metadata"].get("creationTimestamp") if len(ordered) > 1 else None}
 
     def _redacted_diff(self, current: dict[str, Any], previous: dict[str, Any]) -> list[dict[str, Any]]:
         """The diff of the two templates as each is written (redacted), so no value leaves in clear."""

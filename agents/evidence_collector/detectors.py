@@ -1,7 +1,9 @@
 """Deterministic detectors over collected state, in the spirit of k8sgpt's analyzers.
 
 Pure functions: they read the collected objects (as the API returned them) and the
-log excerpts, and return findings with pointers into the snapshot (file and line range).
+log excerpts, and return findings with pointers into the snapshot (file and line range)
+and quotes: the few lines that prove each finding, each with its file and line, for the
+merge request and analysis.md to show as they are.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from evidence_collector.stack_traces import stack_traces
 
 SEVERITY_ORDER = {"critical": 0, "high": 1, "medium": 2, "low": 3}
 
@@ -23,6 +27,26 @@ class Pointer:
         return {"file": self.file, "lines": list(self.lines)}
 
 
+MAX_QUOTE_CHARS = 300
+MAX_QUOTES = 12  # a stack trace's frames, or a few log lines and an event
+
+
+@dataclass
+class Quote:
+    """One line of the snapshot, as written there (redacted), that proves a finding."""
+
+    file: str
+    line: int  # 1-based
+    text: str
+    time: str | None = None  # when the API says (events)
+
+    def as_dict(self) -> dict[str, Any]:
+        quote: dict[str, Any] = {"file": self.file, "line": self.line, "text": self.text[:MAX_QUOTE_CHARS]}
+        if self.time:
+            quote["time"] = self.time
+        return quote
+
+
 @dataclass
 class Finding:
     kind: str
@@ -32,10 +56,12 @@ class Finding:
     objects: list[str]
     pointers: list[Pointer] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)  # machine-readable specifics for the fix agent
+    quotes: list[Quote] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"kind": self.kind, "severity": self.severity, "title": self.title, "detail": self.detail,
-                "objects": self.objects, "pointers": [p.as_dict() for p in self.pointers], "facts": self.facts}
+                "objects": self.objects, "pointers": [p.as_dict() for p in self.pointers], "facts": self.facts,
+                "quotes": [q.as_dict() for q in self.quotes[:MAX_QUOTES]]}
 
 
 @dataclass
@@ -86,24 +112,58 @@ def _event_pointers(evidence: Evidence, match: Callable[[dict[str, Any]], bool])
     return [Pointer("objects/events.jsonl", (lines[0], lines[-1]))] if lines else []
 
 
+def _event_time(event: dict[str, Any]) -> str | None:
+    value = event.get("firstTimestamp") or event.get("eventTime") or event.get("lastTimestamp")
+    return str(value) if value else None
+
+
+def _event_quote(evidence: Evidence, match: Callable[[dict[str, Any]], bool]) -> list[Quote]:
+    """The first matching event, as a person reads it, with its line in events.jsonl."""
+    for index, event in enumerate(evidence.events):
+        if match(event):
+            involved = event.get("involvedObject", {})
+            count = event.get("count", 1)
+            text = (f"{event.get('type', 'Normal')} {event.get('reason', '')} "
+                    f"{str(involved.get('kind', '')).lower()}/{involved.get('name', '')}: {event.get('message', '')}"
+                    + (f" ({count} times)" if isinstance(count, int) and count > 1 else ""))
+            return [Quote("objects/events.jsonl", index + 1, text, _event_time(event))]
+    return []
+
+
+def _line_quotes(file: str, first: int, lines: list[str], offset: int = 0) -> list[Quote]:
+    return [Quote(file, first + offset + i, line.rstrip("\n")) for i, line in enumerate(lines)]
+
+
 ERROR_LINE = re.compile(r"(?i)\b(error|exception|fatal|panic|traceback|failed|refused|denied|killed)\b")
 
 
-def _last_error_lines(evidence: Evidence, pod: str, container: str) -> tuple[list[str], Pointer | None]:
+def _last_error_lines(evidence: Evidence, pod: str, container: str
+                      ) -> tuple[list[str], Pointer | None, list[Quote]]:
+    """The last error lines of a container's log (the previous one first), and the quotes that show
+    them: its last stack trace when the tail holds one, else those lines."""
     for previous in (True, False):
         entry = evidence.log_tails.get((pod, container, previous))
         if entry is None:
             continue
         file, lines, first = entry
+        traces = stack_traces(lines)
+        trace_quotes: list[Quote] = []
+        if traces:
+            trace = traces[-1][-MAX_QUOTES:]
+            start = max((i for i, line in enumerate(lines) if line is trace[0]), default=0)
+            trace_quotes = _line_quotes(file, first, trace, start)
         hits = [i for i, line in enumerate(lines) if ERROR_LINE.search(line)] \
             if ERROR_LINE.search("".join(lines)) else []
         if hits:
             start = max(hits[-1] - 4, 0)
-            return lines[start: hits[-1] + 1], Pointer(file, (first + start, first + hits[-1]))
+            found = lines[start: hits[-1] + 1]
+            return found, Pointer(file, (first + start, first + hits[-1])), \
+                trace_quotes or _line_quotes(file, first, found, start)
         if lines:
             start = max(len(lines) - 5, 0)
-            return lines[start:], Pointer(file, (first + start, first + len(lines) - 1))
-    return [], None
+            return lines[start:], Pointer(file, (first + start, first + len(lines) - 1)), \
+                trace_quotes or _line_quotes(file, first, lines[start:], start)
+    return [], None, []
 
 
 def detect_crashes(evidence: Evidence) -> list[Finding]:
@@ -126,7 +186,7 @@ def detect_crashes(evidence: Evidence) -> list[Finding]:
                      "restart_count": status.get("restartCount", 0)}))
             elif waiting.get("reason") == "CrashLoopBackOff" or (
                     terminated and terminated.get("exitCode", 0) != 0 and status.get("restartCount", 0) > 0):
-                lines, pointer = _last_error_lines(evidence, _name(pod), name)
+                lines, pointer, quotes = _last_error_lines(evidence, _name(pod), name)
                 code = (terminated or {}).get("exitCode")
                 signal = (terminated or {}).get("signal")
                 excerpt = "\n".join(line.rstrip() for line in lines)
@@ -135,7 +195,7 @@ def detect_crashes(evidence: Evidence) -> list[Finding]:
                     f"Exit code {code}{f', signal {signal}' if signal else ''}, restarts "
                     f"{status.get('restartCount', 0)}. Last error lines:\n{excerpt}",
                     objects, [_pod_pointer(evidence, pod), *([pointer] if pointer else [])],
-                    {"pod": _name(pod), "container": name, "exit_code": code, "last_lines": lines[-5:]}))
+                    {"pod": _name(pod), "container": name, "exit_code": code, "last_lines": lines[-5:]}, quotes))
     return findings
 
 
@@ -173,11 +233,29 @@ def detect_probe_failures(evidence: Evidence) -> list[Finding]:
                         and probe_kind in other.get("message", "").lower())
 
         pointers = [_pod_pointer(evidence, pod)] if pod else []
+        quotes = _event_quote(evidence, same_probe) + _probe_log_quotes(evidence, pod_name, facts)
         findings.append(Finding(
             "probe-failure", "high", f"{probe_kind} probe of {pod_name} fails ({target})",
             f"{match[1]} probe failed: {match[2][:300]} ({event.get('count', 1)} times).",
-            [f"pod/{pod_name}"], [*pointers, *_event_pointers(evidence, same_probe)], facts))
+            [f"pod/{pod_name}"], [*pointers, *_event_pointers(evidence, same_probe)], facts, quotes))
     return findings
+
+
+def _probe_log_quotes(evidence: Evidence, pod: str, facts: dict[str, Any]) -> list[Quote]:
+    """The container's own last log lines that mention the probe's path (its access log)."""
+    path, container = facts.get("path"), facts.get("container")
+    entry = evidence.log_tails.get((pod, str(container), False))
+    if not isinstance(path, str) or len(path) < 2 or entry is None:
+        return []
+    file, lines, first = entry
+    pattern = re.compile(re.escape(path) + r"(?![\w/.-])")
+    hits = [i for i, line in enumerate(lines) if pattern.search(line)][-2:]
+    return [Quote(file, first + i, lines[i].rstrip("\n")) for i in hits]
+
+
+def _status_quote(evidence: Evidence, pod: dict[str, Any], container: str, reason: str, message: str) -> Quote:
+    """A container's waiting state, as its pod's line in pods.jsonl records it."""
+    return Quote("objects/pods.jsonl", evidence.pod_lines[id(pod)], f"{container}: {reason}: {message}")
 
 
 def detect_waiting_errors(evidence: Evidence) -> list[Finding]:
@@ -193,7 +271,8 @@ def detect_waiting_errors(evidence: Evidence) -> list[Finding]:
                 findings.append(Finding(
                     "image-pull", "critical", f"{_name(pod)}/{status['name']} cannot pull {status.get('image')}",
                     f"{reason}: {message[:400]}", objects, [_pod_pointer(evidence, pod)],
-                    {"pod": _name(pod), "container": status["name"], "image": status.get("image")}))
+                    {"pod": _name(pod), "container": status["name"], "image": status.get("image")},
+                    [_status_quote(evidence, pod, status["name"], reason, message)]))
             elif reason == "CreateContainerConfigError":
                 facts: dict[str, Any] = {"pod": _name(pod), "container": status["name"], "message": message[:400]}
                 if match := re.search(r'configmap "([^"]+)" not found', message):
@@ -206,7 +285,8 @@ def detect_waiting_errors(evidence: Evidence) -> list[Finding]:
                     facts["missing_secret_key"], facts["secret"] = match[1], match[2]
                 findings.append(Finding(
                     "config-error", "critical", f"{_name(pod)}/{status['name']} cannot start: {message[:120]}",
-                    f"CreateContainerConfigError: {message[:400]}", objects, [_pod_pointer(evidence, pod)], facts))
+                    f"CreateContainerConfigError: {message[:400]}", objects, [_pod_pointer(evidence, pod)], facts,
+                    [_status_quote(evidence, pod, status["name"], reason, message)]))
     return findings
 
 
@@ -300,6 +380,8 @@ def detect(evidence: Evidence) -> list[Finding]:
     for finding in findings:  # never point at a line the budget did not keep
         finding.pointers = [p for p in finding.pointers
                             if p.file not in evidence.kept_lines or p.lines[1] <= evidence.kept_lines[p.file]]
+        finding.quotes = [q for q in finding.quotes
+                          if q.file not in evidence.kept_lines or q.line <= evidence.kept_lines[q.file]]
     return sorted(findings, key=lambda f: (SEVERITY_ORDER[f.severity], f.kind, f.title))
 
 

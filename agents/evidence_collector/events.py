@@ -32,9 +32,10 @@ def timestamp(event: dict[str, Any]) -> datetime | None:
 
 
 def slim(event: dict[str, Any]) -> dict[str, Any]:
-    """The fields the detectors and the secret references read."""
+    """The fields the detectors (their quotes carry the time) and the secret references read."""
     involved = event.get("involvedObject") or {}
-    kept: dict[str, Any] = {key: event[key] for key in ("type", "reason", "count") if key in event}
+    kept: dict[str, Any] = {key: event[key] for key in ("type", "reason", "count", "firstTimestamp", "eventTime",
+                                                        "lastTimestamp") if key in event}
     return {**kept, "message": str(event.get("message") or "")[:MESSAGE_CHARS],
             "involvedObject": {key: involved[key] for key in ("kind", "name", "fieldPath") if key in involved}}
 

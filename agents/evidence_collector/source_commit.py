@@ -26,3 +26,13 @@ def find_source_commit(objects: list[tuple[str, dict[str, Any]]], image: str | N
         if FULL_SHA.match(tag.lower()):
             return tag.lower(), "image tag"
     return None, None
+
+
+def replicaset_commit(replicaset: dict[str, Any]) -> str | None:
+    """The commit a ReplicaSet runs: the Deployment controller copies the Deployment's annotations
+    to the ReplicaSet it creates, so an old ReplicaSet still says what the previous rollout deployed."""
+    template = replicaset.get("spec", {}).get("template", {})
+    containers = template.get("spec", {}).get("containers") or [{}]
+    commit, _ = find_source_commit([("replicaset", replicaset), ("pod template", template)],
+                                   containers[0].get("image"))
+    return commit

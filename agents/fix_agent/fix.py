@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,20 +115,53 @@ def _unproven(proposal: Proposal, snapshot: Snapshot, tree: Worktree) -> list[st
 
 
 def analysis_markdown(snapshot: Snapshot, attempts: list[Attempt], proposal: Proposal | None) -> str:
+    """analysis.md: Markdown that reads on its own; findings grouped across pods, with the lines that
+    prove them and their pointers into the snapshot (the same the merge request shows)."""
     lines = [f"# Analysis of {snapshot.incident_id}", "", f"Snapshot `{snapshot.snapshot_id}` of "
              f"`{snapshot.manifest['target_namespace']}` ({snapshot.manifest['time_window']['start']} to "
              f"{snapshot.manifest['time_window']['end']}).", "", "## Findings", ""]
-    findings = [f for f in snapshot.findings if isinstance(f, dict)][:10]
-    lines += [f"- **{str(f.get('severity'))[:20]}** {str(f.get('title'))[:300]}" for f in findings] or ["- none"]
+    lines += _findings_markdown(snapshot.findings) or ["- none"]
     lines += ["", "## Playbooks: preconditions and confidence", ""]
     lines += [f"- `{p.name}` (confidence {p.confidence:g}): {p.preconditions}" for p in PLAYBOOKS if p.confidence]
     lines += ["", "## What was tried", ""]
     for attempt in attempts:
         lines.append(f"- {attempt.engine} `{attempt.name}`: {attempt.outcome}")
-        lines += [f"  - {note}" for note in attempt.notes[:10]]
+        lines += [f"  - {_readable(note)}" for note in attempt.notes[:10]]
     if proposal is not None:
         lines += ["", "## Proposed change", "", proposal.summary, "", proposal.rationale]
     return "\n".join(lines) + "\n"
+
+
+_LIST_REPR = re.compile(r"\[((?:'[^'\n]*'|\d+)(?:, (?:'[^'\n]*'|\d+))*)\]")
+
+
+def _readable(note: str) -> str:
+    """A note with Python list reprs (`['/cart', '/health']`) shown as code spans (`/cart`, `/health`)."""
+    return _LIST_REPR.sub(lambda m: ", ".join(f"`{item.strip(chr(39))}`" for item in m[1].split(", ")), note)
+
+
+def _findings_markdown(findings: list[dict[str, Any]], limit: int = 10) -> list[str]:
+    """One item per problem, its pods counted once ("2 pods: ..."), its quotes fenced with their pointers."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for finding in findings:
+        pod = str((finding.get("facts") or {}).get("pod") or "")
+        title = str(finding["title"])
+        key = (str(finding["severity"]), title.replace(f"{pod}/", "").replace(pod, "\0") if len(pod) > 2 else title)
+        groups.setdefault(key, []).append(finding)
+    lines: list[str] = []
+    for (severity, title), members in list(groups.items())[:limit]:
+        pods = [str((f.get("facts") or {}).get("pod")) for f in members if (f.get("facts") or {}).get("pod")]
+        label = title.replace("\0", "each pod" if len(pods) > 1 else (pods[0] if pods else ""))
+        lines.append(f"- **{severity}** {label}" + (f" ({len(pods)} pods: {', '.join(pods)})" if len(pods) > 1 else ""))
+        quotes = [q for q in members[0].get("quotes") or [] if isinstance(q, dict)][-8:]
+        if quotes:
+            # One quote, one line: any line break inside a quoted log line would leave the list item.
+            text = "\n".join(f"{q.get('file')}:{q.get('line')} | {' '.join(str(q.get('text', ''))[:240].splitlines())}"
+                             for q in quotes)
+            fence = "`" * max(3, max((len(run) for run in re.findall(r"`+", text)), default=0) + 1)
+            # At the left margin: a fence that opens and closes there is what mr-creator shows as Markdown.
+            lines += ["", f"{fence}text", *text.split("\n"), fence, ""]
+    return lines
 
 
 def _metadata(snapshot: Snapshot, source_commit: str, status: str, summary: str, rationale: str,

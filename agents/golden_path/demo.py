@@ -187,7 +187,8 @@ class Demo:
                            "--patch-id", fix["patch_id"], "--changeset-id", CHANGESET, "--gitlab-url",
                            gitlab_url, "--minio-endpoint", self.minio_url, "--minio-bucket", BUCKET,
                            "--callback-url", f"{self.control_plane_url}/webhooks/jenkins",
-                           "--scratch-dir", str(self.workdir / "jenkins" / "mr-creator"))
+                           "--scratch-dir", str(self.workdir / "jenkins" / "mr-creator"),
+                           env={"MR_FIELDS": mr_fields(alert, ENV)})
             webhook = self.control_plane.last("/webhooks/jenkins")
             if self.gitlab_url and self.gitlab_project:  # bring the MR branch back for the check below
                 push_to_real_gitlab(self.source_bare, self.gitlab_url, self.gitlab_project, fetch=mr["branch"])
@@ -266,6 +267,18 @@ def alertmanager_payload(namespace: str) -> dict[str, Any]:
                         "annotations": {"description": f"Deployment {namespace}/{APP} has 1/3 ready replicas."},
                         "startsAt": starts, "endsAt": "0001-01-01T00:00:00Z",
                         "generatorURL": "http://prometheus.demo.pathops.io/graph", "fingerprint": "5b1c1f2a0d7e"}]}
+
+
+def mr_fields(alert: dict[str, Any], environment: str) -> str:
+    """The MR template fields of create-mr-from-patch, from the Alertmanager payload (MR_FIELDS)."""
+    first = alert["alerts"][0]
+    labels = first["labels"]
+    fields = {"alertname": labels.get("alertname", ""), "severity": labels.get("severity", ""),
+              "environment": environment, "namespace": labels.get("namespace", ""),
+              "workload": f"deployment/{labels['deployment']}" if labels.get("deployment") else "",
+              "startsAt": first.get("startsAt", ""),
+              "description": first.get("annotations", {}).get("description", "")}
+    return "\n".join(f"{key}={' '.join(str(value).split())}" for key, value in fields.items() if value)
 
 
 def checkout_commit(bare: Path, sha: str, target: Path) -> None:

@@ -11,7 +11,7 @@ from ruamel.yaml import YAML
 
 from golden_path.stand_ins.git_http import init_bare_repository
 from golden_path.stand_ins.kube_api import FakeKubernetes, StaticLog
-from golden_path.stand_ins.kube_objects import endpoints, event, pod, replicaset, running, service
+from golden_path.stand_ins.kube_objects import ago, endpoints, event, pod, replicaset, running, service
 from pathops_contracts.git_env import GitIdentity, git_environment
 
 DEVELOPER = GitIdentity("Dana Developer", "dana@shop.example")
@@ -74,6 +74,11 @@ def load_cluster(cluster: FakeKubernetes, bare: Path, good: str, broken: str, na
     template = current["spec"]["template"]["spec"]
     new_rs = replicaset(current, 2, template, replicas=2)
     old_rs = replicaset(current, 1, previous["spec"]["template"]["spec"], replicas=1, ready=1)
+    # The Deployment controller copies the Deployment's annotations onto the ReplicaSet it creates:
+    # the old ReplicaSet still names the commit of the last healthy rollout.
+    for replicaset_obj, commit, created in ((new_rs, broken, ago(15)), (old_rs, good, ago(7 * 24 * 60))):
+        replicaset_obj["metadata"]["annotations"]["pathops.io/source-commit"] = commit
+        replicaset_obj["metadata"]["creationTimestamp"] = created
     cluster.add_all([current, new_rs, old_rs,
                      service("shop-frontend", namespace, {"app.kubernetes.io/name": "shop-frontend"}),
                      endpoints("shop-frontend", namespace, ready=["10.42.0.7"], not_ready=["10.42.0.8", "10.42.0.9"])])

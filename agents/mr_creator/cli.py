@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -41,13 +42,34 @@ main = tool_group(
 )
 
 
+_FIELD_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,39}")
+MAX_FIELDS = 20
+MAX_FIELD_CHARS = 500
+
+
+class FieldType(click.ParamType[str]):
+    """KEY=VALUE; from MR_FIELDS one per line (values may hold spaces)."""
+
+    name = "KEY=VALUE"
+    envvar_list_splitter = "\n"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        return str(value)
+
+
 def _fields(values: tuple[str, ...]) -> dict[str, str]:
     fields: dict[str, str] = {}
-    for item in values:
+    for item in (value for value in values if value.strip()):
         key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise InvalidInput(f"--field expects KEY=VALUE, got {item!r}")
-        fields[key.strip()] = value
+        key = key.strip()
+        if not sep or not _FIELD_KEY.fullmatch(key):
+            raise InvalidInput(f"MR_FIELDS/--field expects KEY=VALUE with a KEY of letters, digits and _, "
+                               f"got {item[:60]!r}")
+        if len(value) > MAX_FIELD_CHARS:
+            raise InvalidInput(f"MR field {key} is longer than {MAX_FIELD_CHARS} characters")
+        fields[key] = value.strip()
+    if len(fields) > MAX_FIELDS:
+        raise InvalidInput(f"at most {MAX_FIELDS} MR fields, got {len(fields)}")
     return fields
 
 
@@ -72,8 +94,10 @@ def _fields(values: tuple[str, ...]) -> dict[str, str]:
 @env_option("--template", "template_path", envvar="MR_TEMPLATE", default=None,
             type=click.Path(exists=True, dir_okay=False, path_type=Path),
             help="MR body template (string.Template ${fields}); default: the built-in one.")
-@env_option("--field", "fields", envvar="MR_FIELDS", multiple=True,
-            help="KEY=VALUE shown at the end of the body (repeatable).")
+@env_option("--field", "fields", envvar="MR_FIELDS", multiple=True, type=FieldType(),
+            help="The alert's MR template field KEY=VALUE (repeatable; the variable holds one per line): "
+                 "alertname, severity, environment, namespace, workload (kind/name), startsAt (RFC 3339) "
+                 "fill 'What fired'; other keys are listed after them.")
 @env_option("--callback-url", envvar="CONTROL_PLANE_CALLBACK_URL", required=True, type=IdentifierType(ENDPOINT_URL),
             help="The control plane's Jenkins webhook (/webhooks/jenkins).")
 @env_option("--git-author-name", envvar="PATHOPS_GIT_NAME", default=GitIdentity.name, show_default=True,

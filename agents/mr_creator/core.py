@@ -14,16 +14,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from mr_creator.culprit import find_culprit
 from mr_creator.description import commit_message, render_body, title_for
+from mr_creator.evidence_quotes import blob_link_maker, render_evidence
+from mr_creator.incident_snapshot import read_incident_snapshot
 from mr_creator.marker import ChangeSetMarker, MarkerScope, verified_marker
 from mr_creator.merge_requests import MergeRequest, ProjectInfo
 from mr_creator.naming import branch_name
-from mr_creator.patch_bundle import open_patch_bundle
+from mr_creator.patch_bundle import PatchBundle, open_patch_bundle
 from mr_creator.source_repository import PatchCommit, SourceRepository
+from mr_creator.story import Story, checks, timeline, what_broke_it, what_fired
+from mr_creator.untrusted_text import neutralize
 from pathops_contracts import __version__
 from pathops_contracts.artifact_store import ArtifactStore
 from pathops_contracts.errors import ContractViolation, InvalidInput
+from pathops_contracts.identifiers import COMMIT_SHA
 from pathops_contracts.patch_policy import MAX_CI_FILE_BYTES, PolicyLimits, ci_protected_patterns, violations
+from pathops_contracts.verification_spec import MAX_SPEC_BYTES
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +135,8 @@ def create_merge_request(
         tool_version=__version__,
     )
     title = title_for(metadata["summary"], order.draft, order.title_prefix)
-    body = render_body(order.template_text, metadata, bundle.analysis, new_marker, scope, order.extra_fields)
+    story = _tell_story(order, store, source, project, bundle, head, scratch)
+    body = render_body(order.template_text, metadata, bundle.analysis, new_marker, scope, order.extra_fields, story)
     labels = sorted({"pathops::autofix", f"incident::{metadata['incident_id']}", *order.labels})
 
     if existing is None:
@@ -143,6 +151,43 @@ def create_merge_request(
         return Outcome("unchanged", existing.web_url, branch, head, f"!{existing.iid} is up to date")
     gitlab.update(existing.iid, title, body, labels)
     return Outcome("updated", existing.web_url, branch, head, f"updated !{existing.iid}")
+
+
+def _tell_story(order: MergeRequestOrder, store: ArtifactStore, source: SourceRepository, project: ProjectInfo,
+                bundle: PatchBundle, head: str, scratch: Path) -> Story:
+    """The incident's story from the snapshot the bundle names, the alert's fields and the history."""
+    metadata = bundle.metadata
+    fields = order.extra_fields
+    verification = _verification_yaml(bundle.mbox.parent / "verification.yaml")
+    recommended = metadata["recommended_checks"]
+    snapshot = read_incident_snapshot(store, metadata["snapshot_id"], scratch)
+    if snapshot.unavailable:
+        reason = f"_{neutralize(snapshot.unavailable)}._"
+        return Story(what_fired(fields, metadata["incident_id"]), f"_Cannot be determined: {reason[1:]}", reason,
+                     "", timeline(None, [], fields, {}, order.patch_id), checks(verification, recommended))
+    workload = snapshot.manifest.get("workload")
+    focus = fields.get("workload") or (f"deployment/{workload.get('name')}" if isinstance(workload, dict) else None)
+    rollout = snapshot.rollout_of(focus)
+    previous = _sha(rollout.get("previous_source_commit")) if rollout else None
+    current = _sha(rollout.get("current_source_commit")) if rollout else None
+    base = order.source_commit_sha
+    culprit = find_culprit(source, previous, current, base, head)
+    blob_url = blob_link_maker(project.web_url, base) if project.web_url else None
+    shown, more = render_evidence(snapshot.findings, source.files_at(base), blob_url)
+    return Story(what_fired(fields, metadata["incident_id"]), what_broke_it(culprit, project.web_url), shown, more,
+                 timeline(rollout, snapshot.findings, fields, snapshot.manifest, order.patch_id),
+                 checks(verification, recommended))
+
+
+def _sha(value: object) -> str | None:
+    return value if isinstance(value, str) and COMMIT_SHA.pattern.fullmatch(value) else None
+
+
+def _verification_yaml(path: Path) -> str | None:
+    if not path.is_file():
+        return None
+    with path.open("rb") as handle:
+        return handle.read(MAX_SPEC_BYTES + 1).decode("utf-8", errors="replace")
 
 
 def _ours(mr: MergeRequest, scope: MarkerScope, gitlab: MergeRequests) -> ChangeSetMarker | str:

@@ -31,6 +31,7 @@ class ProjectInfo:
     default_branch: str
     http_url_to_repo: str
     ci_config_path: str | None = None
+    web_url: str = ""  # links to commits and blobs in the MR body
 
 
 @contextmanager
@@ -79,8 +80,11 @@ class GitLabProject:
 
     def info(self) -> ProjectInfo:
         ci_config_path = getattr(self._project, "ci_config_path", None)
+        web_url = getattr(self._project, "web_url", None)
         return ProjectInfo(str(self._project.default_branch), str(self._project.http_url_to_repo),
-                           str(ci_config_path) if ci_config_path else None)
+                           str(ci_config_path) if ci_config_path else None,
+                           str(web_url).rstrip("/") if isinstance(web_url, str) and web_url.startswith(("https://", "http://"))
+                           else "")
 
     def tool_user_id(self) -> int | None:
         """The id of the account behind the token (`GET /user`), or None when GitLab will not say."""

@@ -107,6 +107,74 @@ class SourceRepository:
         self.repo.git.checkout("--detach", parent)
         return parent
 
+    def has_commit(self, sha: str) -> bool:
+        status = self.repo.git.cat_file("-e", f"{sha}^{{commit}}", with_exceptions=False, with_extended_output=True)
+        return bool(status[0] == 0)
+
+    def deepen_to(self, sha: str, tip: str, max_commits: int) -> bool:
+        """Deepen the shallow history of `tip` step by step until `sha` is in it (True), or
+        `max_commits` are fetched, or the history ends (False). Only that range is fetched."""
+        depth = 16
+        fetched = 1
+        while not self.has_commit(sha):
+            if fetched >= max_commits:
+                return False
+            step = min(depth, max_commits - fetched)
+            before = self.repo.git.rev_list("--count", tip)
+            try:
+                self.repo.git.fetch(f"--deepen={step}", "--no-tags", "origin", tip)
+            except GitCommandError as error:
+                raise _failure(error, f"fetch of the history of {tip[:12]}") from error
+            fetched += step
+            depth *= 4
+            if self.repo.git.rev_list("--count", tip) == before:  # the whole history is here
+                return self.has_commit(sha)
+        return True
+
+    def range_commits(self, previous: str, current: str, paths: list[str]) -> list[str]:
+        """Commits of previous..current (newest first), only those touching `paths` when given."""
+        args = ["--first-parent", f"{previous}..{current}"]
+        try:
+            return str(self.repo.git.rev_list(*args, "--", *paths) if paths else self.repo.git.rev_list(*args)).split()
+        except GitCommandError as error:
+            raise _failure(error, f"rev-list {previous[:12]}..{current[:12]}") from error
+
+    def blame(self, sha: str, path: str, first: int, last: int) -> set[str]:
+        """The commits that last changed lines first..last of path at sha (none past the file's end)."""
+        try:
+            out = str(self.repo.git.blame("--porcelain", "-L", f"{first},{last}", sha, "--", path))
+        except GitCommandError:  # the range is past the end of the file (an insertion at its end)
+            return set()
+        return {line.split(" ", 1)[0] for line in out.splitlines()
+                if len(line) > 40 and all(c in "0123456789abcdef" for c in line[:40]) and line[40] == " "}
+
+    def old_line_ranges(self, base: str, head: str = "HEAD") -> dict[str, list[tuple[int, int]]]:
+        """Per file existing at base, the line ranges of base that the change from base to head replaces
+        or inserts next to (an insertion blames its neighbour lines)."""
+        try:
+            out = str(self.repo.git.diff("-U0", "--no-color", "--no-ext-diff", "--no-renames", base, head))
+        except GitCommandError as error:
+            raise _failure(error, "diff of the fix") from error
+        ranges: dict[str, list[tuple[int, int]]] = {}
+        path: str | None = None
+        for line in out.splitlines():
+            if line.startswith("--- "):
+                path = line[6:] if line.startswith("--- a/") else None
+            elif line.startswith("@@ ") and path is not None:
+                old = line.split(" ")[1][1:]
+                start_text, _, count_text = old.partition(",")
+                start, count = int(start_text), int(count_text) if count_text else 1
+                ranges.setdefault(path, []).append((start, start + count - 1) if count else (max(start, 1), start + 1))
+        return ranges
+
+    def commit_summary(self, sha: str) -> tuple[str, str]:
+        """(subject, author name) of a commit."""
+        try:
+            subject, _, author = str(self.repo.git.log("-1", "--format=%s%x00%an", sha)).partition("\0")
+        except GitCommandError as error:
+            raise _failure(error, f"log of {sha[:12]}") from error
+        return subject, author
+
     def remote_head(self, branch: str) -> str | None:
         try:
             listing = str(self.repo.git.ls_remote("--heads", "origin", f"refs/heads/{branch}"))

@@ -39,6 +39,17 @@ def test_the_golden_path_from_alert_to_merge_request(tmp_path: Path) -> None:
     assert log[:2] == ["Schedule fix-agent for INC-2042 (shop-frontend, preflight)",
                        "Schedule evidence-collector for INC-2042 (shop-frontend, preflight)"]
     assert "Step" in result.stdout and summary["patch_id"] in result.stdout
+    # The merge request tells the story: the alert, the commit that broke it, the evidence of both pods.
+    (mr,) = json.loads((workdir / "merge_request.json").read_text())
+    body = mr["description"]
+    assert "- **Alert:** `KubeDeploymentReplicasMismatch`" in body and "- **Environment:** `preflight`" in body
+    broke = body.split("## What broke it")[1].split("## The evidence")[0]
+    assert "The fix replaces lines written by:" in broke
+    assert "Standardize the health endpoint on /healthz — Dana Developer" in broke
+    evidence = body.split("## The evidence")[1].split("## Timeline")[0]
+    assert evidence.count("2 pods:") == 1 and "objects/events.jsonl:" in evidence and "GET /healthz 404" in evidence
+    analysis = body.split("Analysis by the fix agent</summary>")[1].split("</details>")[0]
+    assert "**Analysis of INC-2042**" in analysis and "(2 pods: " in analysis  # Markdown, not a code block
 
 
 def test_notify_job_posts_a_signed_outcome(tmp_path: Path) -> None:

@@ -97,12 +97,12 @@ def test_hostile_metadata_reaches_the_mr_inert(world: World) -> None:
     inside, _, after = mr["description"][start + len(fence) + len("markdown\n"):].partition("\n" + fence + "\n")
     assert set(fence) == {"`"} and after.startswith("\n</details>\n")
     assert not any(line.strip().startswith(fence) for line in inside.split("\n"))
-    assert "Log says:" in inside and "/ready" in inside and "## The change and why" in after
+    assert "Log says:" in inside and "/ready" in inside and "## Checks" in after
     # Outside the code block, no HTML but the tool's own: its marker, on the last line, verifies.
     markdown = mr["description"][:start] + after
     lines = markdown.rstrip("\n").split("\n")
     assert [line for line in lines if "<!--" in line] == [lines[-1]]
-    assert re.findall(r"<[^>]*>", markdown) == ["<details>", "<summary>", "</summary>", "</details>", lines[-1]]
+    assert re.findall(r"<[^>]*>", markdown) == ["<details>", "<summary>", "</summary>", "</details>"] * 2 + [lines[-1]]
     marker = parse_marker(mr["description"])
     assert marker is not None and marker.patch_id == patch_id
     # A reader still sees the text: invisible characters only, nothing dropped.

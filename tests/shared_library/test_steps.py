@@ -62,6 +62,15 @@ CASES: dict[str, dict[str, Any]] = {
     "mr evil label": {"step": "createMrFromPatch",
                       "config": {"srcRepo": "shop/shop-frontend", "sourceCommitSha": SHA,
                                  "patchId": "patch-" + "b" * 32, "changesetId": "CS-17", "labels": [EVIL]}},
+    "mr alert fields": {"step": "createMrFromPatch",
+                        "config": {"srcRepo": "shop/shop-frontend", "sourceCommitSha": SHA,
+                                   "patchId": "patch-" + "b" * 32, "changesetId": "CS-17",
+                                   "mrFields": {"alertname": "KubeDeploymentReplicasMismatch", "severity": "warning",
+                                                "startsAt": "2026-11-27T08:52:00Z", "summary": EVIL}}},
+    "mr evil field": {"step": "createMrFromPatch",
+                      "config": {"srcRepo": "shop/shop-frontend", "sourceCommitSha": SHA,
+                                 "patchId": "patch-" + "b" * 32, "changesetId": "CS-17",
+                                 "mrFields": {"alertname": "x\nsummary=forged"}}},
     "mr evil repo": {"step": "createMrFromPatch",
                      "config": {"srcRepo": "shop/../../etc", "sourceCommitSha": SHA,
                                 "patchId": "patch-" + "b" * 32, "changesetId": "CS-17"}},
@@ -137,6 +146,7 @@ def test_evidence_collector_options(results: dict[str, dict[str, Any]]) -> None:
     ("build fix agent short sha", "[buildFixAgent] sourceCommitSha is not a valid sha"),
     ("mr evil label", "[createMrFromPatch] labels must be short words (letters, digits, : . _ -)"),
     ("mr evil repo", "[createMrFromPatch] srcRepo is not a valid projectPath"),
+    ("mr evil field", "[createMrFromPatch] mrFields.alertname must be one line of at most 500 characters"),
     ("notify bad status", "[notifyControlPlane] status must be a Jenkins build result"),
 ])
 def test_malformed_parameters_are_refused_before_anything_runs(results: dict[str, dict[str, Any]], case: str,
@@ -184,6 +194,13 @@ def test_hostile_text_reaches_the_shell_only_as_an_environment_value(results: di
     assert sh["env"]["MR_TITLE_PREFIX"] == EVIL
     assert sh["env"]["MR_DRAFT"] == "false" and sh["env"]["MR_LABELS"] == "team::shop,sev::2"
     assert all(EVIL not in (call.get("script") or "") for call in results["mr evil title"]["calls"])
+
+
+def test_alert_fields_reach_mr_creator_one_per_line(results: dict[str, dict[str, Any]]) -> None:
+    (sh,) = shells(results["mr alert fields"])
+    assert sh["env"]["MR_FIELDS"].split("\n") == ["alertname=KubeDeploymentReplicasMismatch", "severity=warning",
+                                                  "startsAt=2026-11-27T08:52:00Z", f"summary={EVIL}"]
+    assert not sh["interpolated"] and shells(results["mr defaults"])[0]["env"]["MR_FIELDS"] == ""
 
 
 def test_verification_step(results: dict[str, dict[str, Any]]) -> None:

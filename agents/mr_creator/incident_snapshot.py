@@ -1,0 +1,76 @@
+"""What the merge request tells of the evidence snapshot the patch bundle names: read, never trusted.
+
+Only three members are read (manifest.json, findings.json, objects/rollout-diffs.jsonl), each
+capped, out of the verified download; the logs are never unpacked. Every value is checked for
+its type where it is used: a snapshot is attacker-influenced (its logs are), and a missing or
+unreadable one leaves the story saying so, not the merge request unwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pathops_contracts.artifact_store import ArtifactStore
+from pathops_contracts.bundles import ExtractionLimits, read_member
+from pathops_contracts.errors import ContractViolation, PathOpsError
+
+log = logging.getLogger(__name__)
+
+LIMITS = ExtractionLimits(max_bytes=200 * 1024 * 1024, max_files=4_000, max_directories=512, max_depth=8)
+MAX_MEMBER_BYTES = 4 * 1024 * 1024
+MAX_FINDINGS = 200
+
+
+@dataclass(frozen=True)
+class IncidentSnapshot:
+    snapshot_id: str
+    manifest: dict[str, Any] = field(default_factory=dict)
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    rollouts: list[dict[str, Any]] = field(default_factory=list)
+    unavailable: str = ""  # why the snapshot could not be read, if it could not
+
+    def rollout_of(self, workload: str | None) -> dict[str, Any] | None:
+        """The rollout of the focused deployment, else the only one with a previous ReplicaSet."""
+        name = workload.split("/", 1)[-1] if workload else None
+        if name:
+            for rollout in self.rollouts:
+                if rollout.get("deployment") == name:
+                    return rollout
+        with_previous = [r for r in self.rollouts if r.get("previous")]
+        return with_previous[0] if len(with_previous) == 1 else None
+
+
+def read_incident_snapshot(store: ArtifactStore, snapshot_id: str, scratch: Path) -> IncidentSnapshot:
+    archive = scratch / f"{snapshot_id}.tar.gz"
+    try:
+        store.get(snapshot_id, archive, max_size=LIMITS.max_archive_bytes)
+        manifest = _json(read_member(archive, "manifest.json", MAX_MEMBER_BYTES, LIMITS))
+        findings_doc = _json(read_member(archive, "findings.json", MAX_MEMBER_BYTES, LIMITS))
+        try:
+            diffs = read_member(archive, "objects/rollout-diffs.jsonl", MAX_MEMBER_BYTES, LIMITS)
+        except ContractViolation:  # an older snapshot, or one whose budget left no room for it
+            diffs = b""
+    except PathOpsError as error:
+        log.warning("the evidence snapshot could not be read for the story", extra={"reason": str(error)})
+        return IncidentSnapshot(snapshot_id, unavailable=f"snapshot {snapshot_id} could not be read: {error}")
+    finally:
+        archive.unlink(missing_ok=True)
+    findings = findings_doc.get("findings") if isinstance(findings_doc, dict) else None
+    rollouts = [_json(line) for line in diffs.splitlines() if line.strip()][:100]
+    return IncidentSnapshot(
+        snapshot_id,
+        manifest if isinstance(manifest, dict) else {},
+        [f for f in findings if isinstance(f, dict)][:MAX_FINDINGS] if isinstance(findings, list) else [],
+        [r for r in rollouts if isinstance(r, dict)],
+    )
+
+
+def _json(data: bytes) -> Any:
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        return None
