@@ -9,6 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fix_agent.identity import Target, locate
+from fix_agent.playbooks import PLAYBOOKS, change_judge, render_context
+from fix_agent.proof import Expectation, prove_edits
 from fix_agent.proposal import Attempt, Engine, Proposal
 from fix_agent.snapshot import Snapshot
 from fix_agent.worktree import Worktree, verify_applies
@@ -53,6 +56,11 @@ def _try(proposal: Proposal, snapshot: Snapshot, tree: Worktree, attempts: list[
     """Apply the proposal's edits; a refusal is recorded and the next engine gets its turn."""
     attempt = attempts[-1]
     tree.reset()
+    problems = _unproven(proposal, snapshot, tree)
+    if problems:
+        attempt.outcome = "refused"
+        attempt.notes += ["the change is not proven: " + problems[0], *problems[1:3]]
+        return None
     for relative, text in proposal.edits.items():
         tree.write(relative, text)
     changed = tree.changed_files()
@@ -76,11 +84,43 @@ def _try(proposal: Proposal, snapshot: Snapshot, tree: Worktree, attempts: list[
         return None
 
 
+# The container fields a model may change for each kind of finding; other kinds: any field of the container.
+FIELDS_OF_FINDING: dict[str, tuple[str, ...]] = {
+    "probe-failure": ("readinessProbe", "livenessProbe", "startupProbe", "ports"),
+    "oom-killed": ("resources",),
+    "config-error": ("env", "envFrom"),
+    "crash-loop": ("env", "envFrom", "command", "args"),
+    "image-pull": ("image",),
+}
+
+
+def _unproven(proposal: Proposal, snapshot: Snapshot, tree: Worktree) -> list[str]:
+    """Every engine's edits pass the same proof: rendered before and after, only the failing container changes."""
+    expectation = proposal.expectation
+    if proposal.proven and expectation is not None:
+        return []
+    if expectation is None:
+        located = [(str(f.get("kind")), locate(snapshot, f["facts"].get("pod"), f["facts"].get("container")))
+                   for f in snapshot.findings if isinstance(f, dict) and isinstance(f.get("facts"), dict)]
+        kind, target = next(((k, t) for k, t in located if isinstance(t, Target)), ("", None))
+        if not isinstance(target, Target):
+            return ["no finding names a pod and container the snapshot can trace to its workload"]
+        expectation = Expectation(target, {}, any_container_field=True, field_prefixes=FIELDS_OF_FINDING.get(kind, ()),
+                                  judge=change_judge(snapshot, tree.root, kind, target))
+    try:
+        return prove_edits(tree.root, render_context(snapshot), expectation, proposal.edits)
+    except ContractViolation as error:
+        return [str(error)]
+
+
 def analysis_markdown(snapshot: Snapshot, attempts: list[Attempt], proposal: Proposal | None) -> str:
     lines = [f"# Analysis of {snapshot.incident_id}", "", f"Snapshot `{snapshot.snapshot_id}` of "
              f"`{snapshot.manifest['target_namespace']}` ({snapshot.manifest['time_window']['start']} to "
              f"{snapshot.manifest['time_window']['end']}).", "", "## Findings", ""]
-    lines += [f"- **{f['severity']}** {f['title']}" for f in snapshot.findings[:10]] or ["- none"]
+    findings = [f for f in snapshot.findings if isinstance(f, dict)][:10]
+    lines += [f"- **{str(f.get('severity'))[:20]}** {str(f.get('title'))[:300]}" for f in findings] or ["- none"]
+    lines += ["", "## Playbooks: preconditions and confidence", ""]
+    lines += [f"- `{p.name}` (confidence {p.confidence:g}): {p.preconditions}" for p in PLAYBOOKS if p.confidence]
     lines += ["", "## What was tried", ""]
     for attempt in attempts:
         lines.append(f"- {attempt.engine} `{attempt.name}`: {attempt.outcome}")

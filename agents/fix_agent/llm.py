@@ -40,6 +40,10 @@ Rules:
 - Change only what the failure requires. Never touch CI definitions (.gitlab-ci.yml, .github/,
   Jenkinsfile), never add network calls, credentials or scripts.
 - propose_edit replaces one exact occurrence of `search` in a file with `replace`.
+- Your change is proven before it is used: the repository's manifests (plain, kustomize, Helm) are
+  rendered before and after it, and it must change the failing container of the failing workload and
+  nothing else. Changes to application code, or to values nothing renders, cannot be proven and are
+  refused.
 - If you cannot find a safe fix, call finish with an empty summary of changes and say why."""
 
 TOOLS: list[dict[str, Any]] = [
@@ -81,7 +85,8 @@ class LlmSettings:
 
 def evidence_prompt(snapshot: Snapshot, tree: Worktree, limit: int) -> str:
     """The user message: the evidence, quoted as data inside a fence the data cannot close."""
-    findings = [{k: f[k] for k in ("kind", "severity", "title", "detail", "facts")} for f in snapshot.findings[:8]]
+    findings = [{k: f.get(k) for k in ("kind", "severity", "title", "detail", "facts")}
+                for f in snapshot.findings if isinstance(f, dict)][:8]
     files = [p.relative_to(tree.root).as_posix() for p in sorted(tree.root.rglob("*"))
              if p.is_file() and ".git" not in p.relative_to(tree.root).parts][:200]
     logs = snapshot.log_text(limit)[-limit // 2:]

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from fix_agent.snapshot import Snapshot
 from fix_agent.worktree import Worktree
+
+if TYPE_CHECKING:
+    from fix_agent.proof import Expectation
 
 
 @dataclass
@@ -19,6 +22,8 @@ class Proposal:
     edits: dict[str, str]  # path in the repository -> its new text
     playbook: str | None = None
     model: str | None = None
+    expectation: Expectation | None = None  # what the proof checks; None: confined to the failing container
+    proven: bool = False  # a playbook's search already ran proof.prove on exactly these edits
 
 
 @dataclass

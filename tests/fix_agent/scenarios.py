@@ -7,6 +7,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from ruamel.yaml import YAML
+
 from fix_agent.snapshot import Snapshot, load_snapshot
 from pathops_contracts.git_env import GitIdentity, git_environment
 
@@ -25,6 +27,9 @@ metadata:
   name: shop-frontend  # the storefront
 spec:
   template:
+    metadata:
+      labels:
+        app: shop-frontend
     spec:
       containers:
       - name: web
@@ -139,8 +144,17 @@ def image_pull_finding(image: str) -> dict[str, Any]:
             "objects": [], "pointers": [], "facts": {"pod": "web-1", "container": "web", "image": image}}
 
 
+def live_container(deployment: str = DEPLOYMENT) -> dict[str, Any]:
+    """The web container as the cluster runs it: what the plain manifest says."""
+    document = YAML(typ="safe", pure=True).load(deployment)
+    container: dict[str, Any] = document["spec"]["template"]["spec"]["containers"][0]
+    return container
+
+
 def snapshot_dir(root: Path, findings: list[dict[str, Any]], log: str = "", configmap_keys: list[str] | None = None,
-                 commit: str | None = None) -> Snapshot:
+                 commit: str | None = None, live: dict[str, Any] | None = None) -> Snapshot:
+    """A snapshot folder as the collector writes it: the failing pod web-1 of Deployment shop-frontend (through
+    its ReplicaSet), its log, the ConfigMap keys."""
     root.mkdir(parents=True, exist_ok=True)
     manifest = {
         "schema_version": "evidence-manifest/v1", "incident_id": "INC-1042", "app_id": "shop-frontend",
@@ -155,6 +169,20 @@ def snapshot_dir(root: Path, findings: list[dict[str, Any]], log: str = "", conf
     (root / "logs" / "web-1").mkdir(parents=True, exist_ok=True)
     (root / "logs" / "web-1" / "web.log").write_text(log)
     (root / "objects").mkdir(exist_ok=True)
+    owner = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "shop-frontend-7d9f", "uid": "uid-rs",
+             "controller": True}
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": "web-1", "namespace": "shop-frontend-preflight", "labels": {"app": "shop-frontend"},
+        "ownerReferences": [owner]}, "spec": {"containers": [live or live_container()]}}
+    replicaset = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {
+        "name": "shop-frontend-7d9f", "uid": "uid-rs", "ownerReferences": [
+            {"apiVersion": "apps/v1", "kind": "Deployment", "name": "shop-frontend", "uid": "uid-d",
+             "controller": True}]}}
+    deployment = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "shop-frontend", "uid": "uid-d"}}
+    (root / "objects" / "pods.jsonl").write_text(json.dumps(pod) + "\n")
+    (root / "objects" / "owners.jsonl").write_text(json.dumps(deployment) + "\n" + json.dumps(replicaset) + "\n")
+    (root / "objects" / "services.jsonl").write_text(json.dumps(
+        {"metadata": {"name": "shop-frontend"}, "spec": {"selector": {"app": "shop-frontend"}}}) + "\n")
     (root / "objects" / "configmaps.json").write_text(json.dumps(
         {"configmaps": [{"name": "shop-config", "keys": configmap_keys or ["database_url", "flags"]}]}))
     return load_snapshot("snap-" + "5" * 32, root)

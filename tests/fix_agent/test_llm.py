@@ -55,7 +55,7 @@ def test_a_good_edit_becomes_a_patch_that_applies(tmp_path: Path, httpserver: HT
     repository, _ = real_repository(source, tmp_path / "real")
     assert apply_mbox(repository, outcome.mbox or "").returncode == 0
     assert "path: /health   #" in (repository / "deploy/deployment.yaml").read_text()
-    assert "deploy/deployment.yaml:15:" in model.tool_results(1)[0]  # the search found the line
+    assert "deploy/deployment.yaml:18:" in model.tool_results(1)[0]  # the search found the line
     assert model.requests[0]["tools"][0]["function"]["name"] == "list_files"
     assert model.requests[0]["temperature"] == 0
 
@@ -72,6 +72,27 @@ def test_an_edit_that_does_not_apply_is_fed_back_then_corrected(tmp_path: Path, 
     assert "occurs 0 times" in model.tool_results(1)[-1]
     assert "breaks the file, so it was undone" in model.tool_results(2)[-1]  # YAML syntax check
     assert "applied to deploy/deployment.yaml" in model.tool_results(3)[-1]
+
+
+@pytest.mark.parametrize(("path", "search", "replace", "reason"), [
+    # application code: rendering does not change, so nothing proves the edit fixes the container
+    ("app.py", '"/health": "ok"', '"/healthz": "ok"', "changes nothing in what the repository deploys"),
+    # a field outside the failing container (the Deployment's name)
+    ("deploy/deployment.yaml", "name: shop-frontend  # the storefront", "name: shop-web  # the storefront",
+     "no longer renders"),
+    # inside the failing container, but not what a probe failure is about
+    ("deploy/deployment.yaml", "memory: 128Mi", "memory: 512Mi", "unintended change"),
+    # the right field, but a route that is no health route of the app: the same rules as the playbooks
+    ("deploy/deployment.yaml", FIX_SEARCH, "path: /cart   # changed in the last release",
+     "is not a route the app serves for a readiness probe"),
+])
+def test_a_model_edit_that_the_proof_rejects_is_no_fix(tmp_path: Path, httpserver: HTTPServer, path: str,
+                                                     search: str, replace: str, reason: str) -> None:
+    model = ScriptedModel([[tool_call("propose_edit", path=path, search=search, replace=replace)], [FINISH]])
+    _, outcome = run(tmp_path, engine(model.install(httpserver)))
+    assert outcome.status == "no_fix" and outcome.mbox is None
+    assert outcome.attempts[-1].outcome == "refused"
+    assert any(reason in note for note in outcome.attempts[-1].notes), outcome.attempts[-1].notes
 
 
 def test_a_prompt_injection_in_the_logs_cannot_reach_ci(tmp_path: Path, httpserver: HTTPServer) -> None:

@@ -19,7 +19,9 @@ SHA = "4f2c1d8e9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d"
 def run(tmp_path: Path, layout: str, findings: list[dict], log: str = SERVED_LOG, files: dict | None = None,
         keys: list[str] | None = None):  # type: ignore[no-untyped-def]
     source = source_tree(tmp_path / "source", layout, files)
-    snapshot = snapshot_dir(tmp_path / "snapshot", findings, log, keys)
+    live = scenarios.live_container(files["deploy/deployment.yaml"]) if files and "deploy/deployment.yaml" in files \
+        else None
+    snapshot = snapshot_dir(tmp_path / "snapshot", findings, log, keys, live=live)
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     return source, find_fix(snapshot, source, SHA, PLAYBOOKS, scratch)
@@ -45,8 +47,8 @@ def changed_lines(before: str, after: str) -> list[tuple[str, str]]:
     ],
 )
 def test_probe_path(tmp_path: Path, layout: str, file: str, line: str) -> None:
-    # Only the value changes; the comment keeps its column (ruamel.yaml round trip).
-    expected = [(line, line.replace("/healthz", "/health "))]
+    # Only the value changes, on its own line; the comment stays.
+    expected = [(line, line.replace("/healthz", "/health"))]
     source, outcome = run(tmp_path, layout, [scenarios.probe_finding()])
     assert outcome.status == "patch", outcome.attempts
     assert outcome.metadata["files_touched"] == [file]
@@ -63,7 +65,7 @@ def test_probe_without_a_served_route_is_no_fix(tmp_path: Path) -> None:
     _, outcome = run(tmp_path, "plain", [scenarios.probe_finding()], log="", files=files)
     assert outcome.status == "no_fix"
     assert outcome.mbox is None and outcome.metadata["patch_sha256"] is None
-    assert "no served route" in outcome.summary
+    assert "no route fits the readiness probe" in outcome.summary
     with tarfile.open(outcome.bundle) as archive:
         assert sorted(archive.getnames()) == ["analysis.md", "metadata.json"]
 
@@ -73,22 +75,32 @@ def test_probe_failing_with_500_is_not_a_path_problem(tmp_path: Path) -> None:
     assert outcome.status == "no_fix"
 
 
-def test_oom_raises_limit_and_request_by_the_rule(tmp_path: Path) -> None:
+def test_oom_raises_the_limit_and_keeps_a_lower_request(tmp_path: Path) -> None:
+    # The request (64Mi) equals the new limit's half-or-less: it stays; only the limit doubles.
     source, outcome = run(tmp_path, "plain", [scenarios.oom_finding()])
     assert outcome.status == "patch", outcome.attempts
     repository = applied(tmp_path, source, outcome.mbox or "")
     assert changed_lines((source / "deploy/deployment.yaml").read_text(),
                          (repository / "deploy/deployment.yaml").read_text()) == [
-        ("            memory: 64Mi", "            memory: 128Mi"),
         ("            memory: 128Mi", "            memory: 256Mi")]
 
 
-def test_oom_in_helm_values(tmp_path: Path) -> None:
-    source, outcome = run(tmp_path, "helm", [scenarios.oom_finding()])
-    assert outcome.metadata["files_touched"] == ["chart/values.yaml"]
+def test_oom_request_equal_to_the_limit_follows_it(tmp_path: Path) -> None:
+    deployment = scenarios.DEPLOYMENT.replace("memory: 64Mi", "memory: 128Mi")
+    source, outcome = run(tmp_path, "plain", [scenarios.oom_finding()], files={"deploy/deployment.yaml": deployment})
+    assert outcome.status == "patch", outcome.attempts
     repository = applied(tmp_path, source, outcome.mbox or "")
-    assert "    memory: 256Mi" in (repository / "chart/values.yaml").read_text()
-    assert "# Values of the shop-frontend chart" in (repository / "chart/values.yaml").read_text()
+    assert changed_lines(deployment, (repository / "deploy/deployment.yaml").read_text()) == [
+        ("            memory: 128Mi", "            memory: 256Mi"),
+        ("            memory: 128Mi", "            memory: 256Mi")]
+
+
+def test_a_helm_value_no_template_reads_is_not_edited(tmp_path: Path) -> None:
+    # values.yaml has resources.limits.memory 128Mi, but the chart's template never renders it: editing it would
+    # change nothing that is deployed, so the proof refuses (the old engine patched it).
+    _, outcome = run(tmp_path, "helm", [scenarios.oom_finding()])
+    assert outcome.status == "no_fix"
+    assert "no deploy root renders" in outcome.summary or "no edit could be proven" in outcome.summary
 
 
 def test_oom_at_the_cap_is_no_fix(tmp_path: Path) -> None:
@@ -133,6 +145,10 @@ def test_metadata_and_analysis_in_the_bundle(tmp_path: Path) -> None:
         analysis = archive.extractfile("analysis.md").read().decode()  # type: ignore[union-attr]
     assert metadata["source_commit_sha"] == SHA and metadata["snapshot_id"] == "snap-" + "5" * 32
     assert "## What was tried" in analysis and "probe-path`: proposed" in analysis
+    assert "## Playbooks: preconditions and confidence" in analysis
+    assert "- `probe-path` (confidence 0.9): an HTTP probe fails with 4xx" in analysis
+    assert "failing container: deployment/shop-frontend container web (pod web-1)" in analysis
+    assert "proven by rendering every deploy root before and after the edit of deploy/deployment.yaml:18" in analysis
 
 
 STALE = "harbor.demo.pathops.io/shop/shop-frontend:0123456789ab"
@@ -149,7 +165,8 @@ def test_image_tag_that_names_another_commit(tmp_path: Path, image: str, commit:
     files = {"deploy/deployment.yaml": scenarios.DEPLOYMENT.replace(
         "harbor.demo.pathops.io/shop/shop-frontend:1.4.0", image)}
     source = source_tree(tmp_path / "source", "plain", files)
-    snapshot = snapshot_dir(tmp_path / "snapshot", [scenarios.image_pull_finding(image)], commit=commit)
+    snapshot = snapshot_dir(tmp_path / "snapshot", [scenarios.image_pull_finding(image)], commit=commit,
+                            live=scenarios.live_container(files["deploy/deployment.yaml"]))
     (tmp_path / "scratch").mkdir()
     outcome = find_fix(snapshot, source, SHA, PLAYBOOKS, tmp_path / "scratch")
     if fixed is None:
@@ -170,7 +187,7 @@ def test_probe_port_that_the_app_does_not_listen_on(tmp_path: Path) -> None:
              "Dockerfile": "FROM python:3.12-slim\nEXPOSE 8080\n", "app.py": scenarios.APP}
     source, outcome = run(tmp_path, "plain", [finding], log="Starting shop-frontend on 0.0.0.0:8080\n", files=files)
     assert outcome.status == "patch", outcome.attempts
-    assert outcome.metadata["engine"]["playbook"] == "probe-port"
+    assert outcome.metadata["engine"]["playbook"] == "port-chain"
     repository = applied(tmp_path, source, outcome.mbox or "")
     assert changed_lines((source / "deploy/deployment.yaml").read_text(),
                          (repository / "deploy/deployment.yaml").read_text()) == [
@@ -178,15 +195,56 @@ def test_probe_port_that_the_app_does_not_listen_on(tmp_path: Path) -> None:
 
 
 def test_service_target_port_mismatch(tmp_path: Path) -> None:
-    service = ("apiVersion: v1\nkind: Service\nmetadata:\n  name: shop-frontend\nspec:\n  ports:\n"
-               "    - port: 80\n      targetPort: 8000  # the old port\n")
+    service = ("apiVersion: v1\nkind: Service\nmetadata:\n  name: shop-frontend\nspec:\n  selector:\n"
+               "    app: shop-frontend\n  ports:\n    - port: 80\n      targetPort: 8000  # the old port\n")
     finding = {"kind": "service-port-mismatch", "severity": "high", "title": "service targets 8000", "detail": "",
                "objects": [], "pointers": [],
                "facts": {"service": "shop-frontend", "target_port": 8000, "container_ports": [8080]}}
-    source, outcome = run(tmp_path, "plain", [finding], files={"deploy/service.yaml": service, "app.py": "x = 1\n"})
+    files = dict(scenarios.LAYOUTS["plain"], **{"deploy/service.yaml": service})
+    source, outcome = run(tmp_path, "plain", [finding], log="Listening on 0.0.0.0:8080\n", files=files)
     assert outcome.status == "patch", outcome.attempts
     repository = applied(tmp_path, source, outcome.mbox or "")
+    assert outcome.metadata["files_touched"] == ["deploy/service.yaml"]
     assert "targetPort: 8080  # the old port" in (repository / "deploy/service.yaml").read_text()
-    two_ports = dict(finding, facts={**finding["facts"], "container_ports": [8080, 9090]})
-    _, refused = run(tmp_path / "two", "plain", [two_ports], files={"deploy/service.yaml": service})
+    # The app's port is not known (no log line, two EXPOSEd ports): nothing is guessed.
+    unknown = dict(files, Dockerfile="FROM python:3.12-slim\nEXPOSE 8080 9090\nEXPOSE 9090\n")
+    _, refused = run(tmp_path / "two", "plain", [finding], log="", files=unknown)
     assert refused.status == "no_fix"
+
+
+def test_a_probe_path_the_source_serves_is_not_changed(tmp_path: Path) -> None:
+    # /healthz is a route of the app: the 404 comes from somewhere else (a base path, a proxy), so moving the
+    # probe to /health would hide the problem. The old engine did exactly that.
+    files = dict(scenarios.LAYOUTS["plain"], **{"app.py": 'ROUTES = {"/health": "ok", "/healthz": "ok"}\n'})
+    _, outcome = run(tmp_path, "plain", [scenarios.probe_finding()], files=files)
+    assert outcome.status == "no_fix"
+    assert "the source serves /healthz" in outcome.summary
+
+
+def test_renamed_readiness_and_liveness_routes_are_fixed_together(tmp_path: Path) -> None:
+    deployment = scenarios.DEPLOYMENT.replace(
+        "            path: /healthz   # changed in the last release\n            port: 8080\n",
+        "            path: /ready\n            port: 8080\n        livenessProbe:\n          httpGet:\n"
+        "            path: /live\n            port: 8080\n")
+    files = {"deploy/deployment.yaml": deployment, "app.py": 'ROUTES = {"/readyz": 1, "/livez": 1}\n'}
+    liveness = scenarios.probe_finding("/live")
+    liveness["facts"]["probe"] = "liveness"
+    source, outcome = run(tmp_path, "plain", [scenarios.probe_finding("/ready"), liveness],
+                          log="GET /livez 200\nGET /ready 404\n", files=files)
+    assert outcome.status == "patch", outcome.attempts
+    assert outcome.summary == "Fix liveness and readiness probe paths: /live -> /livez, /ready -> /readyz"
+    repository = applied(tmp_path, source, outcome.mbox or "")
+    assert changed_lines(deployment, (repository / "deploy/deployment.yaml").read_text()) == [
+        ("            path: /ready", "            path: /readyz"),
+        ("            path: /live", "            path: /livez")]
+
+
+def test_malformed_findings_are_ignored_not_fatal(tmp_path: Path) -> None:
+    hostile = [
+        {"kind": "probe-failure", "facts": {"pod": "web-1", "container": "web", "probe": "readiness",
+                                            "status_code": "404; rm -rf /", "path": "/healthz"}},
+        {"kind": "oom-killed", "facts": None}, {"facts": {"pod": "web-1"}}, "not a finding",
+        {"kind": "crash-loop", "facts": {"pod": "../../etc", "container": "passwd", "last_lines": "KeyError"}},
+    ]
+    _, outcome = run(tmp_path, "plain", hostile)  # type: ignore[arg-type]
+    assert outcome.status == "no_fix" and outcome.mbox is None
