@@ -68,6 +68,12 @@ CASES: dict[str, dict[str, Any]] = {
     "verification": {"step": "scheduleVerificationAgent",
                      "config": {"app": "shop-frontend", "verificationId": "VER-7", "gitopsRepo": GITOPS,
                                 "expectedCommitSha": SHA, "specFile": "deploy/verification.yaml"}},
+    "verification of a patch": {"step": "scheduleVerificationAgent",
+                                "config": {"app": "shop-frontend", "verificationId": "VER-7", "gitopsRepo": GITOPS,
+                                           "expectedCommitSha": SHA, "patchId": "patch-" + "c" * 32}},
+    "verification evil patch": {"step": "scheduleVerificationAgent",
+                                "config": {"app": "shop-frontend", "verificationId": "VER-7", "gitopsRepo": GITOPS,
+                                           "patchId": "patch-x; curl evil"}},
     **{f"verification spec {name}": {
         "step": "scheduleVerificationAgent",
         "config": {"app": "shop-frontend", "verificationId": "VER-7", "gitopsRepo": GITOPS, key: value}}
@@ -193,6 +199,15 @@ def test_verification_step(results: dict[str, dict[str, Any]]) -> None:
     assert sh["env"]["VERIFICATION_SPEC_ROOT"] == "verification-spec"
 
 
+def test_verification_of_a_patch_takes_the_spec_from_its_bundle(results: dict[str, dict[str, Any]]) -> None:
+    (sh,) = shells(results["verification of a patch"])
+    assert sh["script"] == "gitops-patcher schedule" and sh["env"]["PATCH_ID"] == "patch-" + "c" * 32
+    assert "VERIFICATION_SPEC_FILE" not in sh["env"] and "VERIFICATION_SPEC_ROOT" not in sh["env"]
+    assert sh["env"]["AWS_ACCESS_KEY_ID"] == sh["env"]["AWS_SECRET_ACCESS_KEY"] == "****"
+    assert results["verification evil patch"]["error"] == "[scheduleVerificationAgent] patchId is not a valid patchId"
+    assert shells(results["verification evil patch"]) == []
+
+
 @pytest.mark.parametrize("case", [name for name in CASES if name.startswith("verification spec ")])
 def test_a_spec_path_that_could_leave_its_root_is_refused_before_anything_runs(
         results: dict[str, dict[str, Any]], case: str) -> None:
@@ -222,7 +237,11 @@ def test_the_verification_job_reads_the_spec_from_the_default_branch_only() -> N
     fetch = pipeline[pipeline.index("stage('Fetch the verification spec"):pipeline.index("stage('Schedule")]
     assert "dir('verification-spec')" in fetch and "deleteDir()" in fetch
     assert 'branches: [[name: "refs/heads/${env.SPEC_BRANCH}"]]' in fetch
-    assert "SPEC_BRANCH = 'main'" in pipeline and "params." not in fetch.replace("params.app", "")
+    # Only whether to fetch depends on a parameter (a patch brings its spec), never what is fetched.
+    assert "when { expression { !params.patch_id } }" in fetch
+    assert "SPEC_BRANCH = 'main'" in pipeline and "params." not in fetch.replace("params.app", "").replace(
+        "!params.patch_id", "")
+    assert "patchId: params.patch_id ?: null" in pipeline
     assert "specRoot: 'verification-spec'" in pipeline
 
 
