@@ -12,6 +12,7 @@ import click
 from mr_creator.core import MergeRequestOrder, Outcome, create_merge_request
 from mr_creator.description import default_template
 from mr_creator.merge_requests import GitLabProject
+from mr_creator.verification_command import update_from_verification_command
 from pathops_contracts import __version__
 from pathops_contracts.artifact_store import ArtifactStore, StoreSettings
 from pathops_contracts.callbacks import CallbackSettings, ControlPlane
@@ -182,3 +183,6 @@ def _announce_failure(control_plane: ControlPlane, url: str, changeset_id: str, 
         control_plane.post(url, payload, JENKINS_WEBHOOK)
     except PathOpsError as callback_error:
         log.error("could not report the failure to the control plane", extra={"reason": str(callback_error)})
+
+
+main.add_command(update_from_verification_command)
