@@ -89,6 +89,15 @@ CASES: dict[str, dict[str, Any]] = {
        for window in ("7d", "1h30m", "2026-11-27T09:00:00Z/2026-11-27T10:00:00Z", "99999999999999999999d", "8d",
                       "0m", "0001-01-01T00:00:00Z/0001-01-02T00:00:00Z", "2026-02-30T09:00:00Z/2026-03-01T09:00:00Z",
                       "2026-11-27T10:00:00Z/2026-11-27T09:00:00Z")},
+    "mr from verification": {"step": "updateMrFromVerification",
+                             "config": {"srcRepo": "shop/shop-frontend", "mrIid": 12, "reportId": "report-" + "d" * 32,
+                                        "verificationId": "VER-7"}},
+    "mr from verification evil iid": {"step": "updateMrFromVerification",
+                                      "config": {"srcRepo": "shop/shop-frontend", "mrIid": "1; rm -rf /",
+                                                 "reportId": "report-" + "d" * 32}},
+    "mr from verification patch id": {"step": "updateMrFromVerification",
+                                      "config": {"srcRepo": "shop/shop-frontend", "mrIid": 12,
+                                                 "reportId": "patch-" + "d" * 32}},
     "notify": {"step": "notifyControlPlane", "config": {"job": "create-mr-from-patch", "changesetId": "CS-17"}},
     "notify bad status": {"step": "notifyControlPlane", "config": {"job": "x", "status": "exploded"}},
 }
@@ -243,6 +252,21 @@ def test_the_verification_job_reads_the_spec_from_the_default_branch_only() -> N
         "!params.patch_id", "")
     assert "patchId: params.patch_id ?: null" in pipeline
     assert "specRoot: 'verification-spec'" in pipeline
+
+
+def test_update_mr_from_verification_step(results: dict[str, dict[str, Any]]) -> None:
+    (sh,) = shells(results["mr from verification"])
+    assert sh["script"] == "mr-creator update-from-verification" and not sh["interpolated"]
+    env = sh["env"]
+    assert env["MR_IID"] == "12" and env["REPORT_ID"] == "report-" + "d" * 32 and env["VERIFICATION_ID"] == "VER-7"
+    assert env["GITLAB_TOKEN"] == env["AWS_SECRET_ACCESS_KEY"] == env["CALLBACK_SIGNING_KEY"] == "****"
+    assert results["mr from verification evil iid"]["error"] == "[updateMrFromVerification] mrIid is not a valid mrIid"
+    assert results["mr from verification patch id"]["error"] == (
+        "[updateMrFromVerification] reportId is not a valid reportId")
+    assert shells(results["mr from verification evil iid"]) == shells(results["mr from verification patch id"]) == []
+    jobs = (ROOT / "jenkins" / "jobs.groovy").read_text()
+    assert "'update-mr-from-verification'" in jobs
+    assert "updateMrFromVerification(" in (ROOT / "jenkins" / "update-mr-from-verification" / "Jenkinsfile").read_text()
 
 
 def test_notify_reports_the_build_result(results: dict[str, dict[str, Any]]) -> None:
