@@ -14,6 +14,7 @@ from pathops_contracts import __version__
 from pathops_contracts.callbacks import CallbackSettings, ControlPlane
 from pathops_contracts.cli import IdentifierType, at_boundary, callback_options, env_option, tool_group
 from pathops_contracts.contracts import JENKINS_JOB
+from pathops_contracts.errors import NegativeOutcome
 from pathops_contracts.identifiers import CHANGESET_ID, INCIDENT_ID
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "shop-frontend"
@@ -38,8 +39,12 @@ main = tool_group(
             help="A real GitLab for the merge request (needs --gitlab-project and GITLAB_TOKEN).")
 @env_option("--gitlab-project", envvar="PATHOPS_DEMO_GITLAB_PROJECT", default=None,
             help="An empty project of that GitLab; the demo pushes the sample application to it.")
+@env_option("--preflight", envvar="PATHOPS_DEMO_PREFLIGHT", type=click.Choice(["patched", "unpatched"]),
+            default="patched", show_default=True,
+            help="What Argo CD deploys to preflight for verification: the MR's head, or the unfixed release "
+                 "(verification fails, the MR stays Draft, exit 3).")
 def demo(workdir: Path | None, example: Path, kube_context: str | None, gitlab_url: str | None,
-         gitlab_project: str | None) -> None:
+         gitlab_project: str | None, preflight: str) -> None:
     """The golden path end to end: alert -> evidence -> fix -> merge request, with local stand-ins.
 
     Exit 0 only when every step succeeded and the patched app passes the check that failed.
@@ -53,7 +58,7 @@ def demo(workdir: Path | None, example: Path, kube_context: str | None, gitlab_u
     if gitlab_url and not (gitlab_project and os.environ.get("GITLAB_TOKEN")):
         raise click.UsageError("--gitlab-url needs --gitlab-project and GITLAB_TOKEN")
     run = Demo(root, example, out=lambda line: click.echo(line, err=True), kube_context=kube_context,
-               gitlab_url=gitlab_url, gitlab_project=gitlab_project)
+               gitlab_url=gitlab_url, gitlab_project=gitlab_project, preflight=preflight)
     summary = run.run()
     (root / "summary.json").write_text(json.dumps(summary, indent=2))
     click.echo("\nStep                                                          seconds")
@@ -64,6 +69,9 @@ def demo(workdir: Path | None, example: Path, kube_context: str | None, gitlab_u
     click.echo(summary["diff"])
     click.echo(f"everything is in {root} (summary.json)" if keep else
                f"artifacts were in {root}; pass --workdir DIR to keep them")
+    if summary.get("verification_status", "passed") != "passed":
+        raise NegativeOutcome(f"preflight verification {summary['verification_status']}: the merge request stays "
+                              f"Draft (report {summary['report_id']})")
 
 
 @main.command("notify-job")
