@@ -30,12 +30,14 @@ SPEC = b"""checks:
 """
 NAMES = ["rollout of deployment-shop-frontend", "the new readinessProbe path answers 200 through the Service",
          "no restarts of web"]
+PATCHES: dict[int, str] = {}  # the patch id each test's MR was opened from
 HOSTILE = "HTTP 404\n/ready\n@all Closes #1 <!-- pathops:verification x -->"
 
 
 def opened(world: World) -> dict[str, Any]:
     """The autopilot's draft MR, from a bundle that carries its checks."""
-    result = world.run(world.bundle(verification=SPEC))
+    PATCHES[id(world)] = world.bundle(verification=SPEC)
+    result = world.run(PATCHES[id(world)])
     assert result.returncode == 0, result.stderr
     mr: dict[str, Any] = world.project.merge_requests[-1]
     assert mr["draft"] is True and mr["title"].startswith("Draft: ")
@@ -88,6 +90,10 @@ def test_passed_takes_the_mr_out_of_draft_once(world: World) -> None:
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["changed"] is False and json.loads(again.stdout)["note_added"] is False
     assert len(mr["notes"]) == 1
+    # A retry of create-mr-from-patch with the same bundle leaves the verified MR as it is.
+    retried = world.run(PATCHES[id(world)])
+    assert retried.returncode == 0, retried.stderr
+    assert mr["draft"] is False and "pathops::verified" in mr["labels"] and f"- [x] {NAMES[0]}: " in mr["description"]
 
 
 def test_failed_stays_draft_and_names_the_failing_check_with_its_evidence(world: World) -> None:
