@@ -1,10 +1,11 @@
-// Job DSL: creates the four PathOps jobs from this repository (see jenkins/README.md).
+// Job DSL: creates the five PathOps jobs from this repository (see jenkins/README.md).
 String repository = 'https://gitlab.demo.pathops.io/pathops/golden-path-autopilot.git'
 List<String> jobs = [
     'schedule-evidence-collector',
     'build-fix-agent',
     'create-mr-from-patch',
     'schedule-verification-agent',
+    'update-mr-from-verification',
 ]
 
 folder('pathops') {

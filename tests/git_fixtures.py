@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import time
@@ -65,6 +66,7 @@ def build_patch_bundle(
     incident_id: str = "INC-1042",
     declared_files: list[str] | None = None,
     analysis: str | None = "Readiness probe fails with 404 on /healthz.",
+    verification: bytes | None = None,
 ) -> Path:
     """A patch bundle as the contract defines it: format-patch --full-index + metadata.json."""
     work = destination.parent / f"patch-work-{time.monotonic_ns()}"
@@ -92,7 +94,12 @@ def build_patch_bundle(
         "patch_sha256": sha256_file(mbox),
         "created_at": "2026-11-27T10:00:00Z",
     }
+    if verification is not None:  # the checks the patch brings (verification.yaml)
+        metadata["verification_spec"] = {"path": "verification.yaml",
+                                         "sha256": hashlib.sha256(verification).hexdigest()}
     members: dict[str, Path | bytes] = {"patch.mbox": mbox, "metadata.json": json.dumps(metadata).encode()}
+    if verification is not None:
+        members["verification.yaml"] = verification
     if analysis:
         members["analysis.md"] = analysis.encode()
     write_bundle(destination, members)

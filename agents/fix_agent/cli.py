@@ -107,7 +107,9 @@ def run(*, snapshot_id: str, source_dir: Path, source_commit_sha: str, callback_
     control_plane.post(callback_url, {
         "schema_version": FIX_CALLBACK, "incident_id": snapshot.incident_id, "patch_id": stored.artifact_id,
         "status": outcome.status, "summary": outcome.summary,
-        "recommended_checks": outcome.metadata["recommended_checks"], "pointers": {"bundle": stored.uri},
+        "recommended_checks": outcome.metadata["recommended_checks"],
+        "pointers": {"bundle": stored.uri, **({"verification_spec": f"{stored.uri}#verification.yaml"}
+                                              if "verification_spec" in outcome.metadata else {})},
     }, FIX_CALLBACK)
     click.echo(json.dumps({"patch_id": stored.artifact_id, "status": outcome.status, "summary": outcome.summary,
                            "files_touched": outcome.metadata["files_touched"], "bundle": stored.uri}))

@@ -15,6 +15,7 @@ from fix_agent.playbooks import PLAYBOOKS, change_judge, render_context
 from fix_agent.proof import Expectation, prove_edits
 from fix_agent.proposal import Attempt, Engine, Proposal
 from fix_agent.snapshot import Snapshot
+from fix_agent.verification_checks import SPEC_FILE, carry_checks, verification_file
 from fix_agent.worktree import Worktree, verify_applies
 from pathops_contracts.bundles import sha256_bytes, write_bundle
 from pathops_contracts.contracts import PATCH_METADATA, validate_document
@@ -185,9 +186,12 @@ def _bundle(snapshot: Snapshot, source_commit: str, proposal: Proposal, mbox: st
     metadata = _metadata(snapshot, source_commit, "patch", proposal.summary, proposal.rationale,
                          proposal.recommended_checks, engine, sorted(proposal.edits), sha256_bytes(data),
                          proposal.confidence)
+    checks = verification_file(snapshot, proposal)  # the checks this patch brings, for preflight
+    metadata = carry_checks(metadata, checks)
     bundle = scratch / "patch.tar.gz"
     write_bundle(bundle, {"patch.mbox": data, "metadata.json": (json.dumps(metadata, indent=2) + "\n").encode(),
-                          "analysis.md": analysis_markdown(snapshot, attempts, proposal).encode()})
+                          "analysis.md": analysis_markdown(snapshot, attempts, proposal).encode(),
+                          **({SPEC_FILE: checks} if checks is not None else {})})
     return FixOutcome("patch", proposal.summary, metadata, bundle, mbox, attempts)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -84,6 +85,12 @@ def run_options(command: F) -> F:
         env_option("--verification-spec", envvar="VERIFICATION_SPEC_FILE", default=None,
                    help="Verification spec YAML, relative to --verification-spec-root; schema-checked, then "
                         "shipped to the Job in a ConfigMap (verification-agent)."),
+        env_option("--patch-id", envvar="PATCH_ID", type=IdentifierType(ARTIFACT_ID), default=None,
+                   help="Verify this patch with the spec its bundle carries (verification.yaml, read from the "
+                        "artifact store, sha256-verified), instead of --verification-spec (verification-agent)."),
+        env_option("--patch-store-endpoint", envvar="PATCH_STORE_ENDPOINT", type=IdentifierType(ENDPOINT_URL),
+                   default=None, help="S3 endpoint this tool reads the patch bundle from; default --minio-endpoint "
+                                      "(credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)."),
         env_option("--verification-spec-root", envvar="VERIFICATION_SPEC_ROOT", default=".", show_default=True,
                    type=click.Path(path_type=Path),
                    help="The only directory a spec may be read from (symlinks are resolved first)."),
@@ -108,7 +115,7 @@ def _agent_run(agent: str, app: str, environment: str, incident_id: str, image: 
                target_namespace: str | None, agents_namespace: str | None, time_window: str,
                workload: str | None, label_selector: str | None, alert_starts_at: str | None,
                snapshot_id: str | None, verification_id: str | None, verification_spec: str | None,
-               verification_spec_root: Path,
+               verification_spec_root: Path, patch_id: str | None, patch_store_endpoint: str | None,
                expected_commit_sha: str | None, read_node_conditions: bool, minio_endpoint: str,
                minio_bucket: str, control_plane_url: str) -> AgentRun:
     target = target_namespace or f"{app}-{environment}"
@@ -123,13 +130,25 @@ def _agent_run(agent: str, app: str, environment: str, incident_id: str, image: 
             raise InvalidInput("fix-agent needs --snapshot-id snap-<32 hex>")
         settings = {"SNAPSHOT_ID": snapshot_id}
     else:
-        if verification_id is None or verification_spec is None:
-            raise InvalidInput("verification-agent needs --verification-id and --verification-spec")
+        if verification_id is None or (verification_spec is None) == (patch_id is None):
+            raise InvalidInput("verification-agent needs --verification-id and one of --verification-spec "
+                               "(the app's default branch) or --patch-id (the spec the patch bundle carries)")
         if environment != "preflight":
             raise InvalidInput("verification-agent runs against preflight only")
-        from gitops_patcher.spec_source import read_verification_spec  # jsonschema: only when a spec is read
+        if patch_id is not None:
+            if not patch_id.startswith("patch-"):
+                raise InvalidInput("--patch-id must be patch-<32 hex>")
+            from gitops_patcher.bundle_spec import read_bundle_spec  # boto3: only when a bundle is read
+            from pathops_contracts.artifact_store import ArtifactStore, StoreSettings
 
-        spec_text = read_verification_spec(verification_spec_root, verification_spec)
+            mask_secret(os.environ.get("AWS_SECRET_ACCESS_KEY"))
+            store = ArtifactStore.from_settings(StoreSettings(patch_store_endpoint or minio_endpoint, minio_bucket))
+            spec_text = read_bundle_spec(store, patch_id)
+        else:
+            assert verification_spec is not None
+            from gitops_patcher.spec_source import read_verification_spec  # jsonschema: only when a spec is read
+
+            spec_text = read_verification_spec(verification_spec_root, verification_spec)
         settings = {"APP_ID": app, "ENV": environment, "VERIFICATION_ID": verification_id,
                     "TARGET_NAMESPACE": target, "VERIFICATION_SPEC": SPEC_PATH,
                     "EXPECTED_COMMIT_SHA": expected_commit_sha}

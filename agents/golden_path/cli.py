@@ -15,7 +15,7 @@ import click
 
 from pathops_contracts import __version__
 from pathops_contracts.cli import IdentifierType, at_boundary, callback_options, env_option, tool_group
-from pathops_contracts.errors import InvalidInput
+from pathops_contracts.errors import InvalidInput, NegativeOutcome
 from pathops_contracts.identifiers import CHANGESET_ID, ENDPOINT_URL, INCIDENT_ID
 
 if TYPE_CHECKING:  # requests and jsonschema are imported where notify-job runs, not for --help
@@ -46,8 +46,12 @@ main = tool_group(
             help="A real GitLab for the merge request (needs --gitlab-project and GITLAB_TOKEN).")
 @env_option("--gitlab-project", envvar="PATHOPS_DEMO_GITLAB_PROJECT", default=None,
             help="An empty project of that GitLab; the demo pushes the sample application to it.")
+@env_option("--preflight", envvar="PATHOPS_DEMO_PREFLIGHT", type=click.Choice(["patched", "unpatched"]),
+            default="patched", show_default=True,
+            help="What Argo CD deploys to preflight for verification: the MR's head, or the unfixed release "
+                 "(verification fails, the MR stays Draft, exit 3).")
 def demo(workdir: Path | None, example: Path, kube_context: str | None, gitlab_url: str | None,
-         gitlab_project: str | None) -> None:
+         gitlab_project: str | None, preflight: str) -> None:
     """The golden path end to end: alert -> evidence -> fix -> merge request, with local stand-ins.
 
     Exit 0 only when every step succeeded and the patched app passes the check that failed.
@@ -66,7 +70,7 @@ def demo(workdir: Path | None, example: Path, kube_context: str | None, gitlab_u
     root = workdir or Path(tempfile.mkdtemp(prefix="pathops-demo-"))
     try:
         run = Demo(root, example, out=lambda line: click.echo(line, err=True), kube_context=kube_context,
-                   gitlab_url=gitlab_url, gitlab_project=gitlab_project)
+                   gitlab_url=gitlab_url, gitlab_project=gitlab_project, preflight=preflight)
         summary = run.run()
         (root / "summary.json").write_text(json.dumps(summary, indent=2))
     finally:
@@ -80,6 +84,9 @@ def demo(workdir: Path | None, example: Path, kube_context: str | None, gitlab_u
     click.echo(summary["diff"])
     click.echo(f"everything is in {root} (summary.json)" if keep else
                "the artifacts were removed; pass --workdir DIR to keep them")
+    if summary.get("verification_status", "passed") != "passed":
+        raise NegativeOutcome(f"preflight verification {summary['verification_status']}: the merge request stays "
+                              f"Draft (report {summary['report_id']})")
 
 
 @main.command("notify-job")

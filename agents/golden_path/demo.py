@@ -26,6 +26,7 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from golden_path.control_plane import ControlPlaneReceiver
+from golden_path.preflight import ServiceProxy, running_release, sync_to_cluster
 from golden_path.sample_app import create_gitops_repository, create_source_repository, load_cluster
 from golden_path.stand_ins.git_http import GitHttpBackend
 from golden_path.stand_ins.gitlab_api import FakeGitLab
@@ -44,7 +45,11 @@ TOOL_VERSION = "0.1.0"
 IMAGES = {
     "evidence-collector": "harbor.demo.pathops.io/pathops/evidence-collector:0.1.0",
     "fix-agent": "harbor.demo.pathops.io/pathops/agents/fix-shop-frontend:{sha12}-0.1.0",
+    "verification-agent": "harbor.demo.pathops.io/pathops/verification-agent:0.1.0",
 }
+VERIFICATION = "VER-2042"
+# How long the derived checks watch preflight (the operator's settings of the fix agent): short for a demo.
+CHECK_TIMINGS = {"VERIFICATION_ROLLOUT_TIMEOUT": "3s", "VERIFICATION_RESTARTS_WINDOW": "2s"}
 # A container sees its image's environment and the Job's, nothing of the machine's but these.
 JOB_INHERITS = {"PATH", "LANG", "LC_ALL", "PYTHONPATH"}
 # What the agents namespace's Secrets hold in the demo (a real cluster gets them out of band).
@@ -67,6 +72,7 @@ class Demo:
     kube_context: str | None = None  # a real cluster (make kind-up) instead of the simulated one
     gitlab_url: str | None = None  # a real GitLab for the merge request
     gitlab_project: str | None = None
+    preflight: str = "patched"  # what Argo CD deploys to preflight in section 3: the MR's head, or "unpatched"
     steps: list[Step] = field(default_factory=list)
     summary: dict[str, Any] = field(default_factory=dict)
 
@@ -82,7 +88,8 @@ class Demo:
             self.steps.append(Step(name, seconds, note["detail"]))
             self.out(f"   {seconds:6.2f}s  {note['detail']}")
 
-    def tool(self, name: str, *args: str, env: dict[str, str] | None = None, as_job: bool = False) -> dict[str, Any]:
+    def tool(self, name: str, *args: str, env: dict[str, str] | None = None, as_job: bool = False,
+             accept: tuple[int, ...] = (0,)) -> dict[str, Any]:
         """Run one of our CLIs as Jenkins would, or as a Job (only the Job's own env); its JSON result."""
         command = [str(Path(sys.executable).parent / name), *args]
         base = {k: v for k, v in self.base_env.items() if k in JOB_INHERITS} if as_job else self.base_env
@@ -91,7 +98,7 @@ class Demo:
         log = self.workdir / "logs" / f"{len(self.steps):02d}-{name}.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         log.write_text(f"$ {' '.join(command)}\n\n{result.stderr}")
-        if result.returncode != 0:
+        if result.returncode not in accept:
             last = result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "(no output)"
             raise UpstreamError(f"{name} exited {result.returncode}: {last} (log: {log})")
         parsed: dict[str, Any] = json.loads(result.stdout)
@@ -171,7 +178,7 @@ class Demo:
                                 "--snapshot-id", snapshot_id, *gitops)
             note["detail"] = f"run {fix_run['run']} committed as {fix_run['commit'][:12]}"
         with self.step("9 Argo CD runs the Fix Agent Job") as note:
-            fixed = self.run_job(fix_run["run"], {"SOURCE_DIR": str(source), "SOURCE_COMMIT_SHA": sha})
+            fixed = self.run_job(fix_run["run"], {"SOURCE_DIR": str(source), "SOURCE_COMMIT_SHA": sha, **CHECK_TIMINGS})
             note["detail"] = f"{fixed['status']}: {fixed['summary']}"
         with self.step("10 patch bundle in MinIO, callback to PathOps") as note:
             fix = self.control_plane.last("/api/fix/callback")
@@ -198,6 +205,9 @@ class Demo:
             note["detail"] = verdict["detail"]
             if not verdict["passed"]:
                 raise NegativeOutcome(verdict["detail"])
+        verified: dict[str, Any] = {}
+        if self.kube_context is None and not self.gitlab_url:  # section 3 needs the simulated cluster and GitLab
+            verified = self._preflight(fix["patch_id"], mr, common, gitops)
         diff = subprocess.run(["git", "-C", str(self.source_bare), "diff", sha, mr["head"]], capture_output=True,
                               text=True, check=True).stdout
         self.summary = {
@@ -207,14 +217,67 @@ class Demo:
             "callbacks": [{"path": r.path, "payload": r.payload, "signature_valid": r.signature_valid}
                           for r in self.control_plane.received],
             "steps": [{"name": s.name, "seconds": round(s.seconds, 3), "detail": s.detail} for s in self.steps],
-            "jenkins_webhook": webhook,
+            "jenkins_webhook": webhook, **verified,
         }
+        self._keep_artifacts()
         # The merge request as the GitLab stand-in holds it, for inspection.
         if not self.gitlab_url:
             (self.workdir / "merge_request.json").write_text(
                 json.dumps(self.gitlab.projects[1].merge_requests, indent=2))
 
-    def run_job(self, run: str, node: dict[str, str]) -> dict[str, Any]:
+    def _preflight(self, patch_id: str, mr: dict[str, Any], common: list[str], gitops: list[str]) -> dict[str, Any]:
+        """Seed section 3: deploy to preflight, verify with the checks the patch brought, update the MR."""
+        namespace = f"{APP}-{ENV}"
+        release_sha = mr["head"] if self.preflight == "patched" else self.broken_sha
+        proxy = ServiceProxy()
+        with ExitStack() as stack:
+            what = "the MR head" if self.preflight == "patched" else "the unfixed release"
+            with self.step(f"13 Argo CD deploys {what} to {namespace}") as note:
+                tree = self.workdir / "preflight" / release_sha[:12]
+                checkout_commit(self.source_bare, release_sha, tree)
+                release = stack.enter_context(running_release(tree, release_sha))
+                synced = sync_to_cluster(self.cluster, namespace, release)
+                proxy.routes[f"{APP}.{namespace}.svc"] = release.port
+                proxy_url = stack.enter_context(BackgroundServer(proxy)).url
+                note["detail"] = (f"{release_sha[:12]} runs; readiness {synced['probe']}; "
+                                  f"{synced['ready_replicas']}/{synced['replicas']} ready")
+            with self.step("14 Jenkins: gitops change for the Verification Agent (spec from the patch bundle)") as note:
+                scheduled = self.tool("gitops-patcher", "schedule", "--agent", "verification-agent", *common,
+                                      "--image", IMAGES["verification-agent"], "--verification-id", VERIFICATION,
+                                      "--patch-id", patch_id, "--expected-commit-sha", mr["head"], *gitops)
+                note["detail"] = f"run {scheduled['run']} committed as {scheduled['commit'][:12]}"
+            with self.step("15 Argo CD runs the Verification Agent Job") as note:
+                # The pod reaches the Service by its cluster name; here through the "cluster network" proxy.
+                network = {"HTTP_PROXY": proxy_url, "http_proxy": proxy_url, "NO_PROXY": "127.0.0.1,localhost",
+                           "no_proxy": "127.0.0.1,localhost"}
+                outcome = self.run_job(scheduled["run"], {**self.kube_env, **network}, accept=(0, 3, 7))
+                note["detail"] = f"{outcome['status']}: " + ", ".join(f"{k} {v}" for k, v in outcome["checks"].items())
+        with self.step("16 report in MinIO, callback to PathOps") as note:
+            callback = self.control_plane.last("/api/verification/callback")
+            note["detail"] = f"{callback['report_id']} ({callback['status']})"
+        with self.step("17 Jenkins: update the merge request from the verification") as note:
+            updated = self.tool("mr-creator", "update-from-verification", "--src-repo", "shop/shop-frontend",
+                                "--mr-iid", str(mr["mr_url"]).rsplit("/", 1)[-1], "--report-id",
+                                callback["report_id"], "--verification-id", VERIFICATION, "--gitlab-url",
+                                self.gitlab_api_url, "--minio-endpoint", self.minio_url, "--minio-bucket", BUCKET,
+                                "--scratch-dir", str(self.workdir / "jenkins" / "mr-update"))
+            note["detail"] = f"{updated['status']}: {'still Draft' if updated['draft'] else 'ready for review'}"
+        return {"preflight": {"release": release_sha, **synced, "service_requests": proxy.requests},
+                "verification_id": VERIFICATION, "verification_status": callback["status"],
+                "report_id": callback["report_id"], "mr_draft": updated["draft"], "mr_update": updated}
+
+    def _keep_artifacts(self) -> None:
+        """A copy of every artifact under <workdir>/artifacts/<its S3 key>, and the MR as GitLab holds it."""
+        from pathops_contracts.artifact_store import StoreSettings, make_s3_client
+
+        client = make_s3_client(StoreSettings(self.minio_url, BUCKET))
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
+            for item in page.get("Contents", []):
+                target = self.workdir / "artifacts" / item["Key"]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                client.download_file(BUCKET, item["Key"], str(target))
+
+    def run_job(self, run: str, node: dict[str, str], accept: tuple[int, ...] = (0,)) -> dict[str, Any]:
         """What Argo CD and the kubelet do with the rendered Job, from the GitOps repository."""
         checkout = self.workdir / "argocd" / run
         shutil.rmtree(checkout, ignore_errors=True)
@@ -235,10 +298,16 @@ class Demo:
                     env[entry["name"]] = secret
         scratch = self.workdir / "jobs" / run / "scratch"  # the Job's emptyDir at /scratch
         scratch.mkdir(parents=True, exist_ok=True)
+        configmap = checkout / "agents" / APP / "runs" / run / "configmap.yaml"
+        if configmap.is_file():  # the spec ConfigMap, mounted read-only at /etc/pathops/verification
+            mounted = self.workdir / "jobs" / run / "etc-pathops-verification" / "spec.yaml"
+            mounted.parent.mkdir(parents=True, exist_ok=True)
+            mounted.write_text(YAML(typ="safe").load(configmap.read_text())["data"]["spec.yaml"])
+            env["VERIFICATION_SPEC"] = str(mounted)
         env.update({"SCRATCH_DIR": str(scratch), "TMPDIR": str(scratch), "HOME": str(scratch.parent)})
         env.update(node)
         return self.tool(job["metadata"]["labels"]["app.kubernetes.io/name"], *container["args"], env=env,
-                         as_job=True)
+                         as_job=True, accept=accept)
 
 
 def push_to_real_gitlab(bare: Path, gitlab_url: str, project_path: str, fetch: str | None) -> None:

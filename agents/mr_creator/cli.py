@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from mr_creator.verification_command import update_from_verification_command
 from pathops_contracts import __version__
 from pathops_contracts.cli import (
     IdentifierType,
@@ -219,3 +220,6 @@ def _announce_failure(control_plane: ControlPlane, url: str, changeset_id: str, 
         control_plane.post(url, payload, JENKINS_WEBHOOK)
     except PathOpsError as callback_error:
         log.error("could not report the failure to the control plane", extra={"reason": str(callback_error)})
+
+
+main.add_command(update_from_verification_command)

@@ -25,6 +25,7 @@ from mr_creator.patch_bundle import PatchBundle, open_patch_bundle
 from mr_creator.source_repository import PatchCommit, SourceRepository
 from mr_creator.story import Story, checks, timeline, what_broke_it, what_fired
 from mr_creator.untrusted_text import neutralize
+from mr_creator.verification_outcome import FAILED_LABEL, VERIFIED_LABEL
 from pathops_contracts import __version__
 from pathops_contracts.artifact_store import ArtifactStore
 from pathops_contracts.errors import ContractViolation, InvalidInput
@@ -147,6 +148,9 @@ def create_merge_request(
         if isinstance(ownership, str):  # opened by someone else between our lookup and our create
             return _not_ours(mr, branch, head, ownership)
         existing = mr
+    if marker == new_marker and {VERIFIED_LABEL, FAILED_LABEL} & set(existing.labels):
+        # The same change, already judged by preflight verification: a rerun must not put it back to Draft.
+        return Outcome("unchanged", existing.web_url, branch, head, f"!{existing.iid} is up to date (verified)")
     if (existing.title, existing.description, sorted(existing.labels)) == (title, body, labels):
         return Outcome("unchanged", existing.web_url, branch, head, f"!{existing.iid} is up to date")
     gitlab.update(existing.iid, title, body, labels)

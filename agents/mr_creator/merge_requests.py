@@ -24,6 +24,15 @@ class MergeRequest:
     description: str
     labels: tuple[str, ...]
     author_id: int | None = None
+    source_branch: str = ""
+    state: str = "opened"
+
+
+@dataclass(frozen=True)
+class Note:
+    id: int
+    body: str
+    author_id: int | None
 
 
 @dataclass(frozen=True)
@@ -141,6 +150,21 @@ class GitLabProject:
             mr.labels = labels
             mr.save()
 
+    def get(self, iid: int) -> MergeRequest | None:
+        """The merge request !iid of this project, or None when there is none."""
+        try:
+            with _translated(f"read merge request !{iid}"):
+                return _as_merge_request(self._project.mergerequests.get(iid))
+        except UpstreamError as error:
+            if isinstance(error.__cause__, gle.GitlabGetError) and error.__cause__.response_code == 404:
+                return None
+            raise
+
+    def notes(self, iid: int) -> list[Note]:
+        with _translated(f"list the notes of merge request !{iid}"):
+            found = self._project.mergerequests.get(iid, lazy=True).notes.list(get_all=True)
+        return [Note(int(note.id), str(note.body or ""), _author_id(getattr(note, "author", None))) for note in found]
+
     def comment(self, iid: int, body: str) -> None:
         with _translated(f"comment on merge request !{iid}"):
             self._project.mergerequests.get(iid, lazy=True).notes.create({"body": body})
@@ -155,6 +179,8 @@ def _as_merge_request(raw: Any) -> MergeRequest:
         description=str(raw.description or ""),
         labels=tuple(label for label in labels if label),
         author_id=_author_id(getattr(raw, "author", None)),
+        source_branch=str(getattr(raw, "source_branch", "") or ""),
+        state=str(getattr(raw, "state", "opened") or "opened"),
     )
 
 

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from pathops_contracts.artifact_store import ArtifactStore
-from pathops_contracts.bundles import ExtractionLimits, extract_bundle, read_json_document, sha256_file
+from pathops_contracts.bundles import ExtractionLimits, extract_bundle, read_json_document, sha256_bytes, sha256_file
 from pathops_contracts.contracts import PATCH_METADATA, validate_document
-from pathops_contracts.errors import ContractViolation, NegativeOutcome
+from pathops_contracts.errors import ContractViolation, InvalidInput, NegativeOutcome
+from pathops_contracts.verification_spec import MAX_SPEC_BYTES, parse_spec
 
 # A patch bundle is metadata.json, patch.mbox and analysis.md: anything much bigger is not one.
 LIMITS = ExtractionLimits(max_bytes=32 * 1024 * 1024, max_files=16, max_directories=16, max_depth=4)
@@ -24,6 +25,7 @@ class PatchBundle:
     metadata: dict[str, Any]
     mbox: Path
     analysis: str | None
+    verification_spec: str | None = None  # the checks the patch brings (verification.yaml), verified
 
 
 def open_patch_bundle(store: ArtifactStore, patch_id: str, expected_sha: str, scratch: Path) -> PatchBundle:
@@ -53,4 +55,23 @@ def open_patch_bundle(store: ArtifactStore, patch_id: str, expected_sha: str, sc
     if analysis_path.is_file():
         with analysis_path.open("rb") as handle:
             analysis = handle.read(MAX_ANALYSIS_BYTES).decode("utf-8", errors="replace")
-    return PatchBundle(patch_id, stored.sha256, metadata, mbox, analysis)
+    return PatchBundle(patch_id, stored.sha256, metadata, mbox, analysis, _verification_spec(contents, metadata))
+
+
+def _verification_spec(contents: Path, metadata: dict[str, Any]) -> str | None:
+    """The bundle's verification.yaml, when metadata.json names it: its sha256 and the spec schema checked."""
+    named = metadata.get("verification_spec")
+    if named is None:
+        return None
+    path = contents / str(named["path"])
+    if not path.is_file():
+        raise ContractViolation(f"metadata.json names {named['path']}, which the bundle lacks")
+    data = path.read_bytes()[:MAX_SPEC_BYTES + 1]
+    if sha256_bytes(data) != named["sha256"]:
+        raise ContractViolation(f"{named['path']} does not match the sha256 metadata.json records")
+    text = data.decode("utf-8", errors="replace")
+    try:
+        parse_spec(text, named["path"])
+    except InvalidInput as error:  # the bundle broke its contract: not the caller's input
+        raise ContractViolation(str(error)) from error
+    return text

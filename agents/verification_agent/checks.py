@@ -212,6 +212,10 @@ def rollout_check(check: dict[str, Any], context: Context) -> CheckResult:
             stale = [p["metadata"]["name"] for p in pods if not _runs_commit(p, context.expected_commit_sha)]
             if stale:
                 return FAILED, {**details, "reason": f"pods not on {context.expected_commit_sha[:12]}: {stale}"}
+        if check.get("expectImage"):
+            other = [p["metadata"]["name"] for p in pods if not _runs_image(p, check["expectImage"])]
+            if other:
+                return FAILED, {**details, "reason": f"pods not running {check['expectImage']}: {other}"}
         return PASSED, details
 
     def run() -> CheckResult:
@@ -243,6 +247,12 @@ def _runs_commit(pod: dict[str, Any], sha: str) -> bool:
     if annotations.get("pathops.io/source-commit") == sha:
         return True
     return any(sha[:12] in c.get("image", "") for c in pod.get("spec", {}).get("containers", []))
+
+
+def _runs_image(pod: dict[str, Any], image: str) -> bool:
+    """Some container of the pod runs exactly that image (or that image pinned by digest)."""
+    return any(c.get("image") == image or str(c.get("image", "")).startswith(image + "@")
+               for c in pod.get("spec", {}).get("containers", []))
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,9 @@ def test_run_uploads_then_calls_back(tmp_path: Path, artifact_store: ArtifactSto
     (callback,) = received["fix"]
     assert callback["patch_id"] == out["patch_id"] and callback["incident_id"] == "INC-1042"
     assert callback["pointers"]["bundle"].endswith(f"patches/{out['patch_id']}.tar.gz")
+    # The human checks stay; the spec the patch brings is pointed at inside the bundle.
+    assert callback["recommended_checks"]
+    assert callback["pointers"]["verification_spec"] == callback["pointers"]["bundle"] + "#verification.yaml"
     (inline,) = received["inline"]
     bundle = tmp_path / "check-fix.tar.gz"
     assert inline["patch"] == read_member(bundle, "patch.mbox").decode()

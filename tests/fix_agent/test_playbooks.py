@@ -140,7 +140,7 @@ def test_same_evidence_gives_the_same_patch(tmp_path: Path) -> None:
 def test_metadata_and_analysis_in_the_bundle(tmp_path: Path) -> None:
     _, outcome = run(tmp_path, "plain", [scenarios.probe_finding()])
     with tarfile.open(outcome.bundle) as archive:
-        assert sorted(archive.getnames()) == ["analysis.md", "metadata.json", "patch.mbox"]
+        assert sorted(archive.getnames()) == ["analysis.md", "metadata.json", "patch.mbox", "verification.yaml"]
         metadata = json.loads(archive.extractfile("metadata.json").read())  # type: ignore[union-attr]
         analysis = archive.extractfile("analysis.md").read().decode()  # type: ignore[union-attr]
     assert metadata["source_commit_sha"] == SHA and metadata["snapshot_id"] == "snap-" + "5" * 32

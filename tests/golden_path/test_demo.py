@@ -8,7 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from pathops_contracts.contracts import EVIDENCE_CALLBACK, FIX_CALLBACK, JENKINS_WEBHOOK, validate_document
+from pathops_contracts.contracts import (
+    EVIDENCE_CALLBACK,
+    FIX_CALLBACK,
+    JENKINS_WEBHOOK,
+    VERIFICATION_CALLBACK,
+    validate_document,
+)
 
 
 def test_the_golden_path_from_alert_to_merge_request(tmp_path: Path) -> None:
@@ -19,14 +25,17 @@ def test_the_golden_path_from_alert_to_merge_request(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((workdir / "summary.json").read_text())
     assert [s["name"].split(" ")[0] for s in summary["steps"]] == [
-        "start", "1", "2-3", "4", "5", "6-7", "8", "9", "10", "11-12", "check:"]
+        "start", "1", "2-3", "4", "5", "6-7", "8", "9", "10", "11-12", "check:", "13", "14", "15", "16", "17"]
+    assert all(isinstance(step["seconds"], float) for step in summary["steps"])
     assert summary["check"]["passed"] is True
     assert summary["check"]["before"] == ["/healthz", 404] and summary["check"]["after"] == ["/health", 200]
     assert summary["branch"] == "cs-314-fix-readiness-probe-path-healthz-health"
     assert summary["mr_url"].endswith("/shop/shop-frontend/-/merge_requests/1")
     assert "-              path: /healthz" in summary["diff"] and "+              path: /health " in summary["diff"]
     callbacks = {c["path"]: c for c in summary["callbacks"]}
-    assert set(callbacks) == {"/api/evidence/callback", "/api/fix/callback", "/webhooks/jenkins"}
+    assert set(callbacks) == {"/api/evidence/callback", "/api/fix/callback", "/webhooks/jenkins",
+                              "/api/verification/callback"}
+    validate_document(callbacks["/api/verification/callback"]["payload"], VERIFICATION_CALLBACK)
     assert all(c["signature_valid"] for c in summary["callbacks"])
     validate_document(callbacks["/api/evidence/callback"]["payload"], EVIDENCE_CALLBACK)
     validate_document(callbacks["/api/fix/callback"]["payload"], FIX_CALLBACK)
@@ -36,8 +45,25 @@ def test_the_golden_path_from_alert_to_merge_request(tmp_path: Path) -> None:
     gitops = workdir / "gitlab" / "shop" / "shop-frontend-gitops.git"
     log = subprocess.run(["git", "-C", str(gitops), "log", "--format=%s"], capture_output=True, text=True,
                          check=True).stdout.splitlines()
-    assert log[:2] == ["Schedule fix-agent for INC-2042 (shop-frontend, preflight)",
+    assert log[:3] == ["Schedule verification-agent for INC-2042 (shop-frontend, preflight)",
+                       "Schedule fix-agent for INC-2042 (shop-frontend, preflight)",
                        "Schedule evidence-collector for INC-2042 (shop-frontend, preflight)"]
+    # Section 3: the MR's head ran in preflight, its own checks (from the bundle) passed, the MR left Draft.
+    assert summary["verification_status"] == "passed" and summary["mr_draft"] is False
+    assert summary["verification_id"] == "VER-2042" and summary["report_id"].startswith("report-")
+    assert summary["preflight"]["probe"] == "/health -> HTTP 200"
+    assert "GET http://shop-frontend.shop-frontend-preflight.svc/health" in summary["preflight"]["service_requests"]
+    (mr,) = json.loads((workdir / "merge_request.json").read_text())
+    assert mr["draft"] is False and not mr["title"].startswith("Draft") and "pathops::verified" in mr["labels"]
+    (note,) = mr["notes"]
+    assert summary["report_id"] in note["body"] and "verification passed" in note["body"]
+    assert "- [x] the new readinessProbe path answers 200 through the Service: " in mr["description"]
+    # Every artifact, under its S3 key: what a user opens after the demo.
+    kept = sorted(str(p.relative_to(workdir / "artifacts")) for p in (workdir / "artifacts").rglob("*") if p.is_file())
+    assert kept == sorted([f"snapshots/{summary['snapshot_id']}.tar.gz", f"patches/{summary['patch_id']}.tar.gz",
+                           f"reports/{summary['report_id']}.json", f"reports/{summary['report_id']}.junit.xml"])
+    report = json.loads((workdir / "artifacts" / "reports" / f"{summary['report_id']}.json").read_text())
+    assert report["expected_commit_sha"] == summary["preflight"]["release"]
     assert "Step" in result.stdout and summary["patch_id"] in result.stdout
     # The merge request tells the story: the alert, the commit that broke it, the evidence of both pods.
     (mr,) = json.loads((workdir / "merge_request.json").read_text())
@@ -50,6 +76,24 @@ def test_the_golden_path_from_alert_to_merge_request(tmp_path: Path) -> None:
     assert evidence.count("2 pods:") == 1 and "objects/events.jsonl:" in evidence and "GET /healthz 404" in evidence
     analysis = body.split("Analysis by the fix agent</summary>")[1].split("</details>")[0]
     assert "**Analysis of INC-2042**" in analysis and "(2 pods: " in analysis  # Markdown, not a code block
+
+
+def test_the_unfixed_release_in_preflight_fails_verification_and_the_mr_stays_draft(tmp_path: Path) -> None:
+    workdir = tmp_path / "demo"
+    result = subprocess.run([str(Path(sys.executable).parent / "pathops"), "demo", "--workdir", str(workdir),
+                             "--preflight", "unpatched"],
+                            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300, check=False,
+                            env={k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "GIT_"))})
+    assert result.returncode == 3, result.stderr[-3000:]
+    assert "preflight verification failed: the merge request stays Draft" in result.stderr.strip().splitlines()[-1]
+    summary = json.loads((workdir / "summary.json").read_text())
+    assert summary["verification_status"] == "failed" and summary["mr_draft"] is True
+    assert summary["preflight"]["probe"] == "/healthz -> HTTP 404"
+    (mr,) = json.loads((workdir / "merge_request.json").read_text())
+    assert mr["draft"] is True and mr["title"].startswith("Draft: ")
+    assert "pathops::verification-failed" in mr["labels"] and "pathops::verified" not in mr["labels"]
+    (note,) = mr["notes"]
+    assert "failed: `rollout of deployment-shop-frontend`: rollout did not finish" in note["body"]
 
 
 def test_notify_job_posts_a_signed_outcome(tmp_path: Path) -> None:

@@ -77,6 +77,12 @@ CASES: dict[str, dict[str, Any]] = {
     "verification": {"step": "scheduleVerificationAgent",
                      "config": {"app": "shop-frontend", "verificationId": "VER-7", "gitopsRepo": GITOPS,
                                 "expectedCommitSha": SHA, "specFile": "deploy/verification.yaml"}},
+    "verification of a patch": {"step": "scheduleVerificationAgent",
+                                "config": {"app": "shop-frontend", "verificationId": "VER-7", "gitopsRepo": GITOPS,
+                                           "expectedCommitSha": SHA, "patchId": "patch-" + "c" * 32}},
+    "verification evil patch": {"step": "scheduleVerificationAgent",
+                                "config": {"app": "shop-frontend", "verificationId": "VER-7", "gitopsRepo": GITOPS,
+                                           "patchId": "patch-x; curl evil"}},
     **{f"verification spec {name}": {
         "step": "scheduleVerificationAgent",
         "config": {"app": "shop-frontend", "verificationId": "VER-7", "gitopsRepo": GITOPS, key: value}}
@@ -92,6 +98,15 @@ CASES: dict[str, dict[str, Any]] = {
        for window in ("7d", "1h30m", "2026-11-27T09:00:00Z/2026-11-27T10:00:00Z", "99999999999999999999d", "8d",
                       "0m", "0001-01-01T00:00:00Z/0001-01-02T00:00:00Z", "2026-02-30T09:00:00Z/2026-03-01T09:00:00Z",
                       "2026-11-27T10:00:00Z/2026-11-27T09:00:00Z")},
+    "mr from verification": {"step": "updateMrFromVerification",
+                             "config": {"srcRepo": "shop/shop-frontend", "mrIid": 12, "reportId": "report-" + "d" * 32,
+                                        "verificationId": "VER-7"}},
+    "mr from verification evil iid": {"step": "updateMrFromVerification",
+                                      "config": {"srcRepo": "shop/shop-frontend", "mrIid": "1; rm -rf /",
+                                                 "reportId": "report-" + "d" * 32}},
+    "mr from verification patch id": {"step": "updateMrFromVerification",
+                                      "config": {"srcRepo": "shop/shop-frontend", "mrIid": 12,
+                                                 "reportId": "patch-" + "d" * 32}},
     "notify": {"step": "notifyControlPlane", "config": {"job": "create-mr-from-patch", "changesetId": "CS-17"}},
     "notify bad status": {"step": "notifyControlPlane", "config": {"job": "x", "status": "exploded"}},
 }
@@ -210,6 +225,15 @@ def test_verification_step(results: dict[str, dict[str, Any]]) -> None:
     assert sh["env"]["VERIFICATION_SPEC_ROOT"] == "verification-spec"
 
 
+def test_verification_of_a_patch_takes_the_spec_from_its_bundle(results: dict[str, dict[str, Any]]) -> None:
+    (sh,) = shells(results["verification of a patch"])
+    assert sh["script"] == "gitops-patcher schedule" and sh["env"]["PATCH_ID"] == "patch-" + "c" * 32
+    assert "VERIFICATION_SPEC_FILE" not in sh["env"] and "VERIFICATION_SPEC_ROOT" not in sh["env"]
+    assert sh["env"]["AWS_ACCESS_KEY_ID"] == sh["env"]["AWS_SECRET_ACCESS_KEY"] == "****"
+    assert results["verification evil patch"]["error"] == "[scheduleVerificationAgent] patchId is not a valid patchId"
+    assert shells(results["verification evil patch"]) == []
+
+
 @pytest.mark.parametrize("case", [name for name in CASES if name.startswith("verification spec ")])
 def test_a_spec_path_that_could_leave_its_root_is_refused_before_anything_runs(
         results: dict[str, dict[str, Any]], case: str) -> None:
@@ -239,8 +263,27 @@ def test_the_verification_job_reads_the_spec_from_the_default_branch_only() -> N
     fetch = pipeline[pipeline.index("stage('Fetch the verification spec"):pipeline.index("stage('Schedule")]
     assert "dir('verification-spec')" in fetch and "deleteDir()" in fetch
     assert 'branches: [[name: "refs/heads/${env.SPEC_BRANCH}"]]' in fetch
-    assert "SPEC_BRANCH = 'main'" in pipeline and "params." not in fetch.replace("params.app", "")
+    # Only whether to fetch depends on a parameter (a patch brings its spec), never what is fetched.
+    assert "when { expression { !params.patch_id } }" in fetch
+    assert "SPEC_BRANCH = 'main'" in pipeline and "params." not in fetch.replace("params.app", "").replace(
+        "!params.patch_id", "")
+    assert "patchId: params.patch_id ?: null" in pipeline
     assert "specRoot: 'verification-spec'" in pipeline
+
+
+def test_update_mr_from_verification_step(results: dict[str, dict[str, Any]]) -> None:
+    (sh,) = shells(results["mr from verification"])
+    assert sh["script"] == "mr-creator update-from-verification" and not sh["interpolated"]
+    env = sh["env"]
+    assert env["MR_IID"] == "12" and env["REPORT_ID"] == "report-" + "d" * 32 and env["VERIFICATION_ID"] == "VER-7"
+    assert env["GITLAB_TOKEN"] == env["AWS_SECRET_ACCESS_KEY"] == env["CALLBACK_SIGNING_KEY"] == "****"
+    assert results["mr from verification evil iid"]["error"] == "[updateMrFromVerification] mrIid is not a valid mrIid"
+    assert results["mr from verification patch id"]["error"] == (
+        "[updateMrFromVerification] reportId is not a valid reportId")
+    assert shells(results["mr from verification evil iid"]) == shells(results["mr from verification patch id"]) == []
+    jobs = (ROOT / "jenkins" / "jobs.groovy").read_text()
+    assert "'update-mr-from-verification'" in jobs
+    assert "updateMrFromVerification(" in (ROOT / "jenkins" / "update-mr-from-verification" / "Jenkinsfile").read_text()
 
 
 def test_notify_reports_the_build_result(results: dict[str, dict[str, Any]]) -> None:

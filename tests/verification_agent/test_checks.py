@@ -352,3 +352,12 @@ def test_job_check_without_an_allow_list_runs_nothing(tmp_path: Path) -> None:
         result = job_check(check, context(allowed_job_commands=allowed))
         assert result.status == "inconclusive" and "not an allowed job command" in result.message
     assert not marker.exists()
+
+
+def test_rollout_expecting_an_image_fails_when_pods_run_another(cluster: tuple[FakeKubernetes, KubeReader]) -> None:
+    api, reader = cluster
+    _rollout(api, ready=2)
+    assert rollout_check(rollout(expectImage=f"harbor/shop-frontend:{SHA[:12]}"),
+                         context(kube=reader)).status == "passed"
+    result = rollout_check(rollout(expectImage="harbor/shop-frontend:0123456789ab"), context(kube=reader))
+    assert result.status == "failed" and "not running harbor/shop-frontend:0123456789ab" in result.message

@@ -3,7 +3,8 @@
 Covers what mr-creator uses: project lookup by id or URL-encoded path (with
 `ci_config_path`), the token's own user (`GET /user`), merge request
 list/create/get/update (409 for a second open MR of a source branch, as GitLab does;
-each MR carries its `author`, the user whose token opened it) and MR notes.
+each MR carries its `author`, the user whose token opened it; `draft` follows the title's
+`Draft:` prefix, as GitLab derives it) and MR notes (create and list, each with its `author`).
 Authentication by `PRIVATE-TOKEN` or `Authorization: Bearer`; every token is a user
 (`add_user` adds people). Faults can be injected to test retries (5xx) and auth
 failures (401).
@@ -135,9 +136,14 @@ class FakeGitLab:
             if len(rest) == 2 and request.method == "PUT":
                 return self._update_merge_request(mr, _body(request))
             if rest[2:] == ["notes"] and request.method == "POST":
-                note = {"id": len(mr["notes"]) + 1, "body": _body(request)["body"], "noteable_iid": mr["iid"]}
+                note = {"id": 100 * mr["iid"] + len(mr["notes"]) + 1, "body": _body(request)["body"],
+                        "author": dict(user), "system": False, "noteable_type": "MergeRequest",
+                        "noteable_iid": mr["iid"]}
                 mr["notes"].append(note)
                 return _json(note, 201)
+            if rest[2:] == ["notes"] and request.method == "GET":
+                notes = mr["notes"]
+                return _json(notes, headers={"X-Total": str(len(notes)), "X-Total-Pages": "1", "X-Page": "1"})
         return _json({"message": "404 Not Found"}, 404)
 
     def _project(self, ref: str) -> FakeProject | None:

@@ -180,6 +180,12 @@ class FakeKubernetes:
         for obj in objects:
             self.add(obj)
 
+    def remove_all(self, plural: str, namespace: str) -> None:
+        """Delete every object of a kind in a namespace (a rollout replacing its pods)."""
+        with self._lock:
+            self._version += 1
+            self.objects[plural].pop(namespace, None)
+
     def set_log(self, namespace: str, pod: str, container: str, source: LogSource, previous: bool = False) -> None:
         self.logs[(namespace, pod, container, previous)] = source
 

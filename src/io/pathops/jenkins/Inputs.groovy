@@ -33,6 +33,8 @@ class Inputs implements Serializable {
         sha             : /[0-9a-f]{40}|[0-9a-f]{64}/,
         snapshotId      : /snap-[0-9a-f]{32}/,
         patchId         : /patch-[0-9a-f]{32}/,
+        reportId        : /report-[0-9a-f]{32}/,
+        mrIid           : /[1-9][0-9]{0,9}/,
         projectPath     : PROJECT_SEGMENT + '(/' + PROJECT_SEGMENT + ')+',
         timeWindow      : /([0-9]+[smhd])+/ + '|' + TIMESTAMP + '/' + TIMESTAMP,
         image           : IMAGE_NAME + IMAGE_TAG,
