@@ -10,6 +10,7 @@ import pytest
 
 from fix_agent.fix import find_fix
 from fix_agent.playbooks import PLAYBOOKS, format_memory, parse_memory, raised_memory_limit
+from pathops_contracts.errors import ContractViolation
 from tests.fix_agent import scenarios
 from tests.fix_agent.scenarios import SERVED_LOG, apply_mbox, real_repository, snapshot_dir, source_tree
 
@@ -239,12 +240,21 @@ def test_renamed_readiness_and_liveness_routes_are_fixed_together(tmp_path: Path
         ("            path: /live", "            path: /livez")]
 
 
-def test_malformed_findings_are_ignored_not_fatal(tmp_path: Path) -> None:
+def test_hostile_facts_in_well_formed_findings_give_no_fix(tmp_path: Path) -> None:
+    def finding(kind: str, facts: dict[str, object] | None) -> dict[str, object]:
+        return {"kind": kind, "severity": "high", "title": kind, "detail": "", "facts": facts}
+
     hostile = [
-        {"kind": "probe-failure", "facts": {"pod": "web-1", "container": "web", "probe": "readiness",
-                                            "status_code": "404; rm -rf /", "path": "/healthz"}},
-        {"kind": "oom-killed", "facts": None}, {"facts": {"pod": "web-1"}}, "not a finding",
-        {"kind": "crash-loop", "facts": {"pod": "../../etc", "container": "passwd", "last_lines": "KeyError"}},
+        finding("probe-failure", {"pod": "web-1", "container": "web", "probe": "readiness",
+                                  "status_code": "404; rm -rf /", "path": "/healthz"}),
+        finding("oom-killed", {}), finding("crash-loop", {"pod": "web-1"}),
+        finding("crash-loop", {"pod": "../../etc", "container": "passwd", "last_lines": "KeyError"}),
     ]
     _, outcome = run(tmp_path, "plain", hostile)  # type: ignore[arg-type]
     assert outcome.status == "no_fix" and outcome.mbox is None
+
+
+def test_findings_that_break_their_contract_are_refused_not_guessed_at(tmp_path: Path) -> None:
+    # A finding without kind, or one that is not an object, is a snapshot that broke its contract (exit 4).
+    with pytest.raises(ContractViolation, match=r"findings\.json .* is not a list of findings"):
+        run(tmp_path, "plain", [{"facts": {"pod": "web-1"}}, "not a finding"])  # type: ignore[list-item]
