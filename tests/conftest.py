@@ -26,9 +26,9 @@ def wait_for_http(url: str, seconds: float = 20.0) -> None:
     deadline = time.monotonic() + seconds
     while True:
         try:
-            requests.get(url, timeout=1)
+            requests.get(url, timeout=5)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # a loaded machine answers late
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)

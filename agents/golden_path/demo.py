@@ -413,9 +413,10 @@ def _moto_server() -> Iterator[str]:
         deadline = time.monotonic() + 30
         while True:
             try:
-                urllib.request.urlopen(url, timeout=1).close()
+                urllib.request.urlopen(url, timeout=5).close()
                 break
-            except (urllib.error.URLError, ConnectionError):
+            # A loaded machine: moto may accept the connection and answer its first request late.
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
                 if time.monotonic() > deadline:
                     raise UpstreamError("the S3 stand-in (moto) did not start") from None
                 time.sleep(0.1)
