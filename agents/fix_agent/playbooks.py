@@ -753,5 +753,18 @@ class OutOfClassNotes(Playbook):
         return None
 
 
-PLAYBOOKS: tuple[Playbook, ...] = (ProbePathPlaybook(), PortChainPlaybook(), ConfigKeyPlaybook(), EnvNamePlaybook(),
-                                   OomPlaybook(), ImageTagPlaybook(), OutOfClassNotes())
+CORE_PLAYBOOKS: tuple[Playbook, ...] = (ProbePathPlaybook(), PortChainPlaybook(), ConfigKeyPlaybook(),
+                                        EnvNamePlaybook(), OomPlaybook(), ImageTagPlaybook())
+_registry: list[tuple[Playbook, ...]] = []
+
+
+def __getattr__(name: str) -> tuple[Playbook, ...]:
+    """PLAYBOOKS, in the order they are tried. The everyday classes live in their own modules, which build on
+    this one's helpers, so the full list is assembled on first use."""
+    if name != "PLAYBOOKS":
+        raise AttributeError(name)
+    if not _registry:
+        from fix_agent.playbooks_service import ServiceSelectorPlaybook
+
+        _registry.append((*CORE_PLAYBOOKS, ServiceSelectorPlaybook(), OutOfClassNotes()))
+    return _registry[0]

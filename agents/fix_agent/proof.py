@@ -45,6 +45,9 @@ class Expectation:
     # (container-relative path, old, new) and returns a problem, or None when the change makes sense.
     judge: Callable[[FieldPath, Any, Any], str | None] | None = None
     check_chain: bool = True
+    # Fields of other objects of the deployed roots (kind, name) -> object path -> value after the fix, e.g. the
+    # selector of the Service that fronts the failing workload; they must hold in every deployed root.
+    objects: dict[tuple[str, str], dict[FieldPath, Any]] = field(default_factory=dict)
 
 
 @dataclass
@@ -138,6 +141,9 @@ def _allowed(delta: Delta, after: dict[str, Root], expectation: Expectation, dep
     obj = root.objects.get(delta.key)
     if obj is None:
         return False
+    other = expectation.objects.get((delta.key[0], delta.key[2]))
+    if other is not None:
+        return delta.path in other and _same(delta.new, other[delta.path])
     found = find_in_root(root, expectation.target, any_namespace=True)
     if found is not None and found[0] == delta.key:
         prefix = _container_prefix(obj, expectation.target.container)
@@ -210,6 +216,14 @@ def prove(before: dict[str, Root], after: dict[str, Root], expectation: Expectat
             continue
         prefix = _container_prefix(found[1], expectation.target.container) or ()
         flat = flatten(found[1])
+        for (kind, object_name), fields in expectation.objects.items():
+            matching = [obj for key, obj in root.objects.items() if key[0] == kind and key[2] == object_name]
+            if not matching:
+                problems.append(f"{name} renders no {kind} {object_name}")
+            for obj in matching:
+                values = flatten(obj)
+                problems += [f"{name}: {kind} {object_name} {'.'.join(path)} is {values.get(path)!r}, not {value!r}"
+                             for path, value in fields.items() if not _same(values.get(path), value)]
         for path, value in expectation.required.items():
             if not _same(flat.get((*prefix, *path)), value):
                 problems.append(f"{name}: {'.'.join(path)} is {flat.get((*prefix, *path))!r}, not {value!r}")

@@ -41,6 +41,7 @@ OLD_SHA = "0123456789abcdef0123456789abcdef01234567"
 REGISTRY = "harbor.demo.pathops.io/shop"
 NS = "shop-preflight"
 LAYOUTS = ("plain", "kustomize", "helm", "multi")
+BREADTH_LAYOUTS = ("plain", "kustomize")  # the everyday classes of issue 19: no Helm cells (renders cost time)
 BIN = Path(sys.executable).parent
 
 
@@ -111,6 +112,8 @@ class Failure:
     log: tuple[str, ...] = ()
     message: str = ""
     expected: dict[tuple[str, ...], Any] | None = None  # container path -> value; None: no_fix is right
+    # other objects' fields after the fix: (kind, name, object path) -> value (a Service's selector)
+    objects_expected: dict[tuple[str, str, tuple[str, ...]], Any] = field(default_factory=dict)
 
 
 # -- layouts ----------------------------------------------------------------------------------------------------
@@ -303,6 +306,7 @@ def scenarios() -> list[Scenario]:
             found.append(build(failure, breaks, placement, layout))
     found += variants()
     found += out_of_class()
+    found += breadth()
     return found
 
 
@@ -434,6 +438,41 @@ def out_of_class() -> list[Scenario]:
     return found
 
 
+# -- the everyday classes (issue 19): plain and kustomize cells, plus the cases the evidence cannot decide ----------
+
+SELECTOR = "  selector:\n    app.kubernetes.io/name: web\n"
+
+
+def _break_service(scenario: Scenario, value: str) -> Scenario:
+    """The Service's selector one label value off the pods of web (in the file that holds the Service)."""
+    for name, text in scenario.files.items():
+        if SELECTOR in text and "kind: Service" in text:
+            scenario.files[name] = text.replace(SELECTOR, SELECTOR.replace(": web\n", f": {value}\n"))
+    return scenario
+
+
+def breadth() -> list[Scenario]:
+    def nothing(_: dict[str, Any]) -> None:
+        pass
+
+    found = []
+    for layout in BREADTH_LAYOUTS:
+        failure = Failure("service-selector", "healthy", expected={}, objects_expected={
+            ("Service", "web", ("spec", "selector", "app.kubernetes.io/name")): "web"})
+        scenario = _break_service(build(failure, nothing, "base", layout), "web-app")
+        if layout == "kustomize":  # the Service lives in the base: both environments get the fix
+            scenario.expected_roots = (scenario.deployed_root, "kustomize:k8s/overlays/prod")
+        found.append(scenario)
+    # Two workloads one value off the selector (web and worker, both labelled by name): which one is meant is
+    # not in the evidence.
+    ambiguous = build(Failure("service-ambiguous", "healthy"), nothing, "base", "multi",
+                      name="service-ambiguous/multi")
+    ambiguous.files["deploy/shop.yaml"] = ambiguous.files["deploy/shop.yaml"].replace(
+        SELECTOR, SELECTOR.replace(": web\n", ": shop\n"))
+    found.append(ambiguous)
+    return found
+
+
 # -- the cluster, the collector, the engine, the verdict --------------------------------------------------------
 
 def write_files(root: Path, files: dict[str, str]) -> Path:
@@ -513,6 +552,9 @@ def _inject(cluster: FakeKubernetes, failure: Failure, rs: dict[str, Any], pod_n
                                                restarts=6, last_terminated=crash)]))
         cluster.set_log(NS, pod_name, name, _lines("booting"))
         cluster.set_log(NS, pod_name, name, _lines(*failure.log), previous=True)
+    elif failure.mode == "healthy":  # the workload runs; what is broken is around it (a Service)
+        cluster.add(pod(pod_name, rs, [running(name, image)], ready=True))
+        cluster.set_log(NS, pod_name, name, _lines("Listening on 0.0.0.0:8080", *failure.log))
     elif failure.mode == "pending":
         cluster.add(pod(pod_name, rs, [], phase="Pending", conditions=[
             {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": failure.message}]))
@@ -605,6 +647,9 @@ def _expected(scenario: Scenario, before: dict[str, Any]) -> dict[tuple[str, Any
                     expected[(name, key, (*prefix, *path))] = value
             if key[0] == "Service" and scenario.failure.klass == "port-chain" and scenario.layout in {"plain", "multi"}:
                 expected[(name, key, ("spec", "ports", "[0]", "targetPort"))] = 8080
+            for (kind, object_name, path), value in scenario.failure.objects_expected.items():
+                if key[0] == kind and key[2] == object_name:
+                    expected[(name, key, path)] = value
     return expected
 
 
