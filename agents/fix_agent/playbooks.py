@@ -764,7 +764,8 @@ def __getattr__(name: str) -> tuple[Playbook, ...]:
     if name != "PLAYBOOKS":
         raise AttributeError(name)
     if not _registry:
+        from fix_agent.playbooks_image import ImageRollbackPlaybook
         from fix_agent.playbooks_service import ServiceSelectorPlaybook
 
-        _registry.append((*CORE_PLAYBOOKS, ServiceSelectorPlaybook(), OutOfClassNotes()))
+        _registry.append((*CORE_PLAYBOOKS, ImageRollbackPlaybook(), ServiceSelectorPlaybook(), OutOfClassNotes()))
     return _registry[0]

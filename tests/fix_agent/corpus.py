@@ -114,6 +114,7 @@ class Failure:
     expected: dict[tuple[str, ...], Any] | None = None  # container path -> value; None: no_fix is right
     # other objects' fields after the fix: (kind, name, object path) -> value (a Service's selector)
     objects_expected: dict[tuple[str, str, tuple[str, ...]], Any] = field(default_factory=dict)
+    previous_image: str | None = None  # the failing Deployment's previous ReplicaSet still runs this image, ready
 
 
 # -- layouts ----------------------------------------------------------------------------------------------------
@@ -463,6 +464,26 @@ def breadth() -> list[Scenario]:
         if layout == "kustomize":  # the Service lives in the base: both environments get the fix
             scenario.expected_roots = (scenario.deployed_root, "kustomize:k8s/overlays/prod")
         found.append(scenario)
+    missing = f"{REGISTRY}/web:1.5.0"
+    pull = f'Failed to pull image "{missing}": rpc error: code = NotFound desc = failed to pull and unpack image ' \
+           f'"{missing}": failed to resolve reference "{missing}": {missing}: not found'
+
+    def new_tag(c: dict[str, Any]) -> None:
+        c["image"] = missing
+
+    for layout, placement in (("plain", "base"), ("kustomize", "images")):
+        failure = Failure("image-rollback", "image-pull", message=pull, previous_image=f"{REGISTRY}/web:1.4.2",
+                          expected={("image",): f"{REGISTRY}/web:1.4.2"})
+        found.append(build(failure, new_tag, placement, layout))
+    # The tag is missing and there is no earlier ReplicaSet: no_fix naming the tag. The tag exists but the pull is
+    # refused (credentials): a rollback would hide it.
+    found.append(build(Failure("image-missing-no-history", "image-pull", message=pull), new_tag, "base", "plain",
+                       name="image-missing-no-history/plain"))
+    denied = build(Failure("image-pull-denied", "image-pull", previous_image=f"{REGISTRY}/web:1.4.2",
+                           message=f'Failed to pull image "{missing}": unexpected status from HEAD request: '
+                                   "401 Unauthorized"), new_tag, "images", "kustomize",
+                   name="image-pull-denied/kustomize")
+    found.append(denied)
     # Two workloads one value off the selector (web and worker, both labelled by name): which one is meant is
     # not in the evidence.
     ambiguous = build(Failure("service-ambiguous", "healthy"), nothing, "base", "multi",
@@ -507,6 +528,13 @@ def load_cluster(scenario: Scenario, source: Path) -> FakeKubernetes:
         obj["status"] = {"replicas": 2, "readyReplicas": 0 if failing else 2, "updatedReplicas": 2}
         cluster.add(obj)
         rs = obj
+        if kind == "Deployment" and failing and failure.previous_image:
+            template = copy.deepcopy(obj["spec"]["template"]["spec"])
+            template["containers"][0]["image"] = failure.previous_image
+            old = replicaset(obj, 2, template, replicas=2, ready=2)
+            cluster.add(old)
+            cluster.add(pod(f"{old['metadata']['name']}-h3k8m", old, [running(template["containers"][0]["name"],
+                                                                              failure.previous_image)], ready=True))
         if kind == "Deployment":
             rs = replicaset(obj, 3, obj["spec"]["template"]["spec"], replicas=2)
             cluster.add(rs)
