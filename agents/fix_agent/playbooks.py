@@ -766,6 +766,8 @@ def __getattr__(name: str) -> tuple[Playbook, ...]:
     if not _registry:
         from fix_agent.playbooks_image import ImageRollbackPlaybook
         from fix_agent.playbooks_service import ServiceSelectorPlaybook
+        from fix_agent.playbooks_stock_probe import StockProbePlaybook
 
-        _registry.append((*CORE_PLAYBOOKS, ImageRollbackPlaybook(), ServiceSelectorPlaybook(), OutOfClassNotes()))
+        _registry.append((*CORE_PLAYBOOKS, ImageRollbackPlaybook(), StockProbePlaybook(), ServiceSelectorPlaybook(),
+                          OutOfClassNotes()))
     return _registry[0]

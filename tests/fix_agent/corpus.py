@@ -484,6 +484,19 @@ def breadth() -> list[Scenario]:
                                    "401 Unauthorized"), new_tag, "images", "kustomize",
                    name="image-pull-denied/kustomize")
     found.append(denied)
+    # A stock server (nginx): no routes in the source; its access log shows what it answers.
+    probe_404 = '10.1.0.1 - - [01/Dec/2026:12:00:01 +0000] "GET /healthz HTTP/1.1" 404 153 "-" "kube-probe/1.29"'
+    root_200 = '10.1.0.9 - - [01/Dec/2026:12:00:02 +0000] "GET / HTTP/1.1" 200 615 "-" "curl/8.5.0"'
+
+    def healthz(c: dict[str, Any]) -> None:
+        c["readinessProbe"]["httpGet"]["path"] = "/healthz"
+
+    for layout in BREADTH_LAYOUTS:
+        failure = Failure("probe-stock-image", "probe-404", "readiness", routes=(),
+                          log=(probe_404, root_200, probe_404), expected={("readinessProbe", "httpGet", "path"): "/"})
+        found.append(build(failure, healthz, "base", layout))
+    found.append(build(Failure("probe-stock-unproven", "probe-404", "readiness", routes=(), log=(probe_404,)), healthz,
+                       "base", "plain", name="probe-stock-unproven/plain"))
     # Two workloads one value off the selector (web and worker, both labelled by name): which one is meant is
     # not in the evidence.
     ambiguous = build(Failure("service-ambiguous", "healthy"), nothing, "base", "multi",
