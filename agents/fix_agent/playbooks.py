@@ -764,10 +764,11 @@ def __getattr__(name: str) -> tuple[Playbook, ...]:
     if name != "PLAYBOOKS":
         raise AttributeError(name)
     if not _registry:
+        from fix_agent.playbooks_command import CommandOverridePlaybook
         from fix_agent.playbooks_image import ImageRollbackPlaybook
         from fix_agent.playbooks_service import ServiceSelectorPlaybook
         from fix_agent.playbooks_stock_probe import StockProbePlaybook
 
         _registry.append((*CORE_PLAYBOOKS, ImageRollbackPlaybook(), StockProbePlaybook(), ServiceSelectorPlaybook(),
-                          OutOfClassNotes()))
+                          CommandOverridePlaybook(), OutOfClassNotes()))
     return _registry[0]

@@ -253,12 +253,15 @@ class LineEdit:
     new_value: Any
     flow: int = -1  # which `key: value` of a flow mapping on the line; -1: the line is `key: value`
     rename_key: bool = False  # set the key of a `key: value` line instead (env given as a map in Helm values)
+    delete: bool = False  # remove the key and its whole value (a block under it), e.g. a command override
 
     def apply(self, text: str) -> str | None:
         lines = text.split("\n")
         if self.line >= len(lines):
             return None
         line = lines[self.line]
+        if self.delete:
+            return _delete_block(lines, self.line)
         if self.flow >= 0:
             found = list(_FLOW.finditer(line))
             if self.flow >= len(found):
@@ -280,6 +283,42 @@ class LineEdit:
         quote = whole["q"] or ('"' if _needs_quotes(self.new_value) else "")
         lines[self.line] = f"{whole['lead']}{quote}{self.new_value}{quote}{whole['tail']}"
         return "\n".join(lines)
+
+
+_BLOCK_KEY = re.compile(r"^(?P<lead>\s*(?:-\s+)?)(?P<key>[\w.$/-]+)\s*:(?:\s.*)?$")
+
+
+def _delete_block(lines: list[str], number: int) -> str | None:
+    """The text without the `key:` line at number and the lines of its value (deeper, or `- ` items at its
+    column); None when the line starts a list item (deleting it would change the item's other keys)."""
+    match = _BLOCK_KEY.match(lines[number])
+    if match is None or "-" in match["lead"]:
+        return None
+    column = len(match["lead"])
+    end = number + 1
+    while end < len(lines):
+        line = lines[end]
+        indent = len(line) - len(line.lstrip())
+        if line.strip() and not (indent > column or (indent == column and line.lstrip().startswith("- "))):
+            break
+        end += 1
+    while end > number + 1 and not lines[end - 1].strip():
+        end -= 1  # keep the blank lines that separate what follows
+    return "\n".join(lines[:number] + lines[end:])
+
+
+def block_candidates(root: Path, keys: frozenset[str]) -> list[LineEdit]:
+    """Deletions of `key:` lines (with their values) for the given keys, in the repository's YAML."""
+    found: list[LineEdit] = []
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if path.suffix not in {".yaml", ".yml"} or not path.is_file() or ".git" in relative.parts:
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").split("\n")):
+            match = _BLOCK_KEY.match(line)
+            if match is not None and "{{" not in line and match["key"] in keys and "-" not in match["lead"]:
+                found.append(LineEdit(relative.as_posix(), number, None, delete=True))
+    return found[:MAX_CANDIDATES]
 
 
 def _needs_quotes(value: Any, flow: bool = False) -> bool:
@@ -387,7 +426,7 @@ class Search:
 
     def _texts(self, group: list[LineEdit]) -> dict[str, str] | None:
         texts: dict[str, str] = {}
-        for candidate in sorted(group, key=lambda c: (c.file, c.line)):
+        for candidate in sorted(group, key=lambda c: (c.file, -c.line)):  # bottom up: deletions shift lines
             text = texts.get(candidate.file) or (self.root / candidate.file).read_text(encoding="utf-8")
             new = candidate.apply(text)
             if new is None:

@@ -114,6 +114,7 @@ class Failure:
     expected: dict[tuple[str, ...], Any] | None = None  # container path -> value; None: no_fix is right
     # other objects' fields after the fix: (kind, name, object path) -> value (a Service's selector)
     objects_expected: dict[tuple[str, str, tuple[str, ...]], Any] = field(default_factory=dict)
+    exit_code: int = 1  # of a crash
     previous_image: str | None = None  # the failing Deployment's previous ReplicaSet still runs this image, ready
 
 
@@ -497,6 +498,27 @@ def breadth() -> list[Scenario]:
         found.append(build(failure, healthz, "base", layout))
     found.append(build(Failure("probe-stock-unproven", "probe-404", "readiness", routes=(), log=(probe_404,)), healthz,
                        "base", "plain", name="probe-stock-unproven/plain"))
+    # A command override runs an executable the image lacks: the override goes (command and args).
+    def shell(c: dict[str, Any]) -> None:
+        c["command"] = ["/bin/sh", "-c"]
+        c["args"] = ["gunicornn --bind 0.0.0.0:8080 app.main:app"]
+
+    def direct(c: dict[str, Any]) -> None:
+        c["command"] = ["gunicornn", "--bind", "0.0.0.0:8080", "app.main:app"]
+
+    for layout, breaks, placement, line in (
+            ("plain", shell, "base", "/bin/sh: 1: gunicornn: not found"),
+            ("kustomize", direct, "strategic", 'exec: "gunicornn": executable file not found in $PATH')):
+        failure = Failure("command-not-found", "crash", exit_code=127, log=(line,),
+                          expected={("command",): None, ("args",): None})
+        found.append(build(failure, breaks, placement, layout))
+
+    def script(c: dict[str, Any]) -> None:
+        c["command"] = ["/app/start.sh"]
+
+    found.append(build(Failure("command-image-lacks", "crash", exit_code=127,
+                               log=("/app/start.sh: line 3: curl: not found",)), script, "base", "plain",
+                       name="command-image-lacks/plain"))
     # Two workloads one value off the selector (web and worker, both labelled by name): which one is meant is
     # not in the evidence.
     ambiguous = build(Failure("service-ambiguous", "healthy"), nothing, "base", "multi",
@@ -588,7 +610,7 @@ def _inject(cluster: FakeKubernetes, failure: Failure, rs: dict[str, Any], pod_n
     elif failure.mode == "image-pull":
         cluster.add(pod(pod_name, rs, [waiting(name, image, "ImagePullBackOff", failure.message)]))
     elif failure.mode == "crash":
-        crash = {"exitCode": 1, "reason": "Error", "finishedAt": ago(1)}
+        crash = {"exitCode": failure.exit_code, "reason": "Error", "finishedAt": ago(1)}
         cluster.add(pod(pod_name, rs, [waiting(name, image, "CrashLoopBackOff", "back-off 5m0s restarting",
                                                restarts=6, last_terminated=crash)]))
         cluster.set_log(NS, pod_name, name, _lines("booting"))
@@ -665,7 +687,9 @@ def judge(scenario: Scenario, source: Path, outcome: FixOutcome, work: Path) -> 
         new = {k: flatten(v) for k, v in after[name].objects.items()} if name in after else {}
         want = copy.deepcopy(old)
         for (root, key, path), value in expected.items():
-            if root == name:
+            if root == name and value is None:  # the field goes
+                want[key] = {p: v for p, v in want[key].items() if p[:len(path)] != path}
+            elif root == name:
                 want[key][path] = value
         if new != want:
             keys = sorted(set(want) | set(new))
