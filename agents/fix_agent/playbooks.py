@@ -766,9 +766,10 @@ def __getattr__(name: str) -> tuple[Playbook, ...]:
     if not _registry:
         from fix_agent.playbooks_command import CommandOverridePlaybook
         from fix_agent.playbooks_image import ImageRollbackPlaybook
+        from fix_agent.playbooks_placement import NodePlacementPlaybook
         from fix_agent.playbooks_service import ServiceSelectorPlaybook
         from fix_agent.playbooks_stock_probe import StockProbePlaybook
 
         _registry.append((*CORE_PLAYBOOKS, ImageRollbackPlaybook(), StockProbePlaybook(), ServiceSelectorPlaybook(),
-                          CommandOverridePlaybook(), OutOfClassNotes()))
+                          CommandOverridePlaybook(), NodePlacementPlaybook(), OutOfClassNotes()))
     return _registry[0]

@@ -48,6 +48,9 @@ class Expectation:
     # Fields of other objects of the deployed roots (kind, name) -> object path -> value after the fix, e.g. the
     # selector of the Service that fronts the failing workload; they must hold in every deployed root.
     objects: dict[tuple[str, str], dict[FieldPath, Any]] = field(default_factory=dict)
+    # Fields of the failing workload's pod spec (relative to it, e.g. ("nodeSelector", "pool")) -> value after
+    # the fix (None: the field goes); they must hold in every deployed root.
+    pod_required: dict[FieldPath, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -147,6 +150,9 @@ def _allowed(delta: Delta, after: dict[str, Root], expectation: Expectation, dep
     found = find_in_root(root, expectation.target, any_namespace=True)
     if found is not None and found[0] == delta.key:
         prefix = _container_prefix(obj, expectation.target.container)
+        if prefix is not None and expectation.pod_required and delta.path[:len(prefix) - 2] == prefix[:-2] \
+                and delta.path[len(prefix) - 2:] in expectation.pod_required:
+            return _same(delta.new, expectation.pod_required[delta.path[len(prefix) - 2:]])
         if prefix is None or delta.path[:len(prefix)] != prefix:
             return False
         relative = delta.path[len(prefix):]
@@ -216,6 +222,10 @@ def prove(before: dict[str, Root], after: dict[str, Root], expectation: Expectat
             continue
         prefix = _container_prefix(found[1], expectation.target.container) or ()
         flat = flatten(found[1])
+        for path, value in expectation.pod_required.items():
+            if prefix and not _same(flat.get((*prefix[:-2], *path)), value):
+                problems.append(f"{name}: pod spec {'.'.join(path)} is {flat.get((*prefix[:-2], *path))!r}, "
+                                f"not {value!r}")
         for (kind, object_name), fields in expectation.objects.items():
             matching = [obj for key, obj in root.objects.items() if key[0] == kind and key[2] == object_name]
             if not matching:

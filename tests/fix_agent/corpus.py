@@ -115,6 +115,7 @@ class Failure:
     # other objects' fields after the fix: (kind, name, object path) -> value (a Service's selector)
     objects_expected: dict[tuple[str, str, tuple[str, ...]], Any] = field(default_factory=dict)
     exit_code: int = 1  # of a crash
+    pod_expected: dict[tuple[str, ...], Any] = field(default_factory=dict)  # pod spec path -> value (None: goes)
     previous_image: str | None = None  # the failing Deployment's previous ReplicaSet still runs this image, ready
 
 
@@ -519,6 +520,26 @@ def breadth() -> list[Scenario]:
     found.append(build(Failure("command-image-lacks", "crash", exit_code=127,
                                log=("/app/start.sh: line 3: curl: not found",)), script, "base", "plain",
                        name="command-image-lacks/plain"))
+    # A nodeSelector no node matches, on a workload that needs no special node: it goes. Beside a GPU request: no_fix.
+    unmatched = "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector. preemption: 0/3 nodes " \
+                "are available: 3 Preemption is not helpful for scheduling."
+    pool = "    spec:\n      nodeSelector:\n        node-pool: highmem-x9\n      containers:\n"
+
+    def pin(scenario: Scenario) -> Scenario:
+        for name, text in scenario.files.items():
+            if "kind: Deployment" in text and "    spec:\n      containers:\n" in text:
+                scenario.files[name] = text.replace("    spec:\n      containers:\n", pool)
+        return scenario
+
+    for layout in BREADTH_LAYOUTS:
+        found.append(pin(build(Failure("node-selector", "pending", message=unmatched, expected={},
+                                       pod_expected={("nodeSelector",): None}), nothing, "base", layout)))
+
+    def gpu(c: dict[str, Any]) -> None:
+        c["resources"]["limits"]["nvidia.com/gpu"] = 1
+
+    found.append(pin(build(Failure("node-selector-gpu", "pending", message=unmatched), gpu, "base", "plain",
+                           name="node-selector-gpu/plain")))
     # Two workloads one value off the selector (web and worker, both labelled by name): which one is meant is
     # not in the evidence.
     ambiguous = build(Failure("service-ambiguous", "healthy"), nothing, "base", "multi",
@@ -710,6 +731,8 @@ def _expected(scenario: Scenario, before: dict[str, Any]) -> dict[tuple[str, Any
                 prefix = ("spec", "template", "spec", "containers", f"[{scenario.container}]")
                 for path, value in (scenario.failure.expected or {}).items():
                     expected[(name, key, (*prefix, *path))] = value
+                for path, value in scenario.failure.pod_expected.items():
+                    expected[(name, key, ("spec", "template", "spec", *path))] = value
             if key[0] == "Service" and scenario.failure.klass == "port-chain" and scenario.layout in {"plain", "multi"}:
                 expected[(name, key, ("spec", "ports", "[0]", "targetPort"))] = 8080
             for (kind, object_name, path), value in scenario.failure.objects_expected.items():
