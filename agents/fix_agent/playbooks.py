@@ -767,9 +767,11 @@ def __getattr__(name: str) -> tuple[Playbook, ...]:
         from fix_agent.playbooks_command import CommandOverridePlaybook
         from fix_agent.playbooks_image import ImageRollbackPlaybook
         from fix_agent.playbooks_placement import NodePlacementPlaybook
+        from fix_agent.playbooks_rbac import RbacGrantPlaybook
         from fix_agent.playbooks_service import ServiceSelectorPlaybook
         from fix_agent.playbooks_stock_probe import StockProbePlaybook
 
         _registry.append((*CORE_PLAYBOOKS, ImageRollbackPlaybook(), StockProbePlaybook(), ServiceSelectorPlaybook(),
-                          CommandOverridePlaybook(), NodePlacementPlaybook(), OutOfClassNotes()))
+                          CommandOverridePlaybook(), NodePlacementPlaybook(), RbacGrantPlaybook(),
+                          OutOfClassNotes()))
     return _registry[0]

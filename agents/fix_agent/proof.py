@@ -264,6 +264,7 @@ class LineEdit:
     flow: int = -1  # which `key: value` of a flow mapping on the line; -1: the line is `key: value`
     rename_key: bool = False  # set the key of a `key: value` line instead (env given as a map in Helm values)
     delete: bool = False  # remove the key and its whole value (a block under it), e.g. a command override
+    insert: bool = False  # insert new_value (lines of text) after the line, e.g. a rule appended to a Role
 
     def apply(self, text: str) -> str | None:
         lines = text.split("\n")
@@ -272,6 +273,8 @@ class LineEdit:
         line = lines[self.line]
         if self.delete:
             return _delete_block(lines, self.line)
+        if self.insert:
+            return "\n".join(lines[:self.line + 1] + str(self.new_value).split("\n") + lines[self.line + 1:])
         if self.flow >= 0:
             found = list(_FLOW.finditer(line))
             if self.flow >= len(found):
@@ -315,6 +318,21 @@ def _delete_block(lines: list[str], number: int) -> str | None:
     while end > number + 1 and not lines[end - 1].strip():
         end -= 1  # keep the blank lines that separate what follows
     return "\n".join(lines[:number] + lines[end:])
+
+
+def block_end(lines: list[str], number: int) -> int:
+    """The index of the last line of the value of the `key:` line at number (itself when it has none)."""
+    match = _BLOCK_KEY.match(lines[number])
+    column = len(match["lead"]) if match else 0
+    last = number
+    for index in range(number + 1, len(lines)):
+        line = lines[index]
+        indent = len(line) - len(line.lstrip())
+        if line.strip() and not (indent > column or (indent == column and line.lstrip().startswith("- "))):
+            break
+        if line.strip():
+            last = index
+    return last
 
 
 def block_candidates(root: Path, keys: frozenset[str]) -> list[LineEdit]:

@@ -540,6 +540,41 @@ def breadth() -> list[Scenario]:
 
     found.append(pin(build(Failure("node-selector-gpu", "pending", message=unmatched), gpu, "base", "plain",
                            name="node-selector-gpu/plain")))
+    # RBAC: the workload's own ServiceAccount may not list configmaps; its Role grants only get on them.
+    rbac = _yaml({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "web"}},
+                 {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "web"},
+                  "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]},
+                 {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "web"},
+                  "subjects": [{"kind": "ServiceAccount", "name": "web"}],
+                  "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "web"}})
+    refused = (f'kubernetes.client.exceptions.ApiException: (403) Reason: Forbidden: configmaps is forbidden: User '
+               f'"system:serviceaccount:{NS}:web" cannot list resource "configmaps" in API group "" in the namespace '
+               f'"{NS}"')
+    rule = ("rules", "[1]")
+
+    def with_rbac(scenario: Scenario) -> Scenario:
+        for name, text in list(scenario.files.items()):
+            if "kind: Deployment" in text and "    spec:\n      containers:\n" in text:
+                scenario.files[name] = text.replace("    spec:\n      containers:\n",
+                                                    "    spec:\n      serviceAccountName: web\n      containers:\n")
+        if scenario.layout == "kustomize":
+            scenario.files["k8s/base/rbac.yaml"] = rbac
+            scenario.files["k8s/base/kustomization.yaml"] = scenario.files["k8s/base/kustomization.yaml"].replace(
+                "  - service.yaml\n", "  - service.yaml\n  - rbac.yaml\n")
+            scenario.expected_roots = (scenario.deployed_root, "kustomize:k8s/overlays/prod")
+        else:
+            scenario.files["deploy/rbac.yaml"] = rbac
+        return scenario
+
+    for layout in BREADTH_LAYOUTS:
+        failure = Failure("rbac-forbidden", "crash", log=("listing configmaps", refused), expected={},
+                          objects_expected={("Role", "web", (*rule, "apiGroups", "[0]")): "",
+                                            ("Role", "web", (*rule, "resources", "[0]")): "configmaps",
+                                            ("Role", "web", (*rule, "verbs", "[0]")): "list"})
+        found.append(with_rbac(build(failure, nothing, "base", layout)))
+    other = refused.replace(f"{NS}:web", f"{NS}:default")  # another ServiceAccount: not this workload's Role
+    found.append(with_rbac(build(Failure("rbac-other-account", "crash", log=(other,)), nothing, "base", "plain",
+                                 name="rbac-other-account/plain")))
     # Two workloads one value off the selector (web and worker, both labelled by name): which one is meant is
     # not in the evidence.
     ambiguous = build(Failure("service-ambiguous", "healthy"), nothing, "base", "multi",

@@ -34,7 +34,8 @@ def test_the_corpus_covers_every_class_in_every_layout() -> None:
     classes = {s.klass for s in SCENARIOS.values() if s.in_class}
     assert {"probe-readiness", "probe-liveness", "probe-startup", "port-chain", "oom", "configmap-key",
             "env-var-name", "image-tag"} <= classes
-    breadth = {"service-selector", "image-rollback", "probe-stock-image", "command-not-found", "node-selector"}
+    breadth = {"service-selector", "image-rollback", "probe-stock-image", "command-not-found", "node-selector",
+               "rbac-forbidden"}
     assert breadth <= classes
     assert cells >= {(k, layout) for k in classes - breadth for layout in corpus.LAYOUTS}
     assert cells >= {(k, layout) for k in breadth for layout in corpus.BREADTH_LAYOUTS}
