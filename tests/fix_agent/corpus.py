@@ -116,6 +116,7 @@ class Failure:
     objects_expected: dict[tuple[str, str, tuple[str, ...]], Any] = field(default_factory=dict)
     exit_code: int = 1  # of a crash
     pod_expected: dict[tuple[str, ...], Any] = field(default_factory=dict)  # pod spec path -> value (None: goes)
+    refusal: str = ""  # out of class: what the no_fix summary must say
     previous_image: str | None = None  # the failing Deployment's previous ReplicaSet still runs this image, ready
 
 
@@ -479,11 +480,13 @@ def breadth() -> list[Scenario]:
         found.append(build(failure, new_tag, placement, layout))
     # The tag is missing and there is no earlier ReplicaSet: no_fix naming the tag. The tag exists but the pull is
     # refused (credentials): a rollback would hide it.
-    found.append(build(Failure("image-missing-no-history", "image-pull", message=pull), new_tag, "base", "plain",
+    found.append(build(Failure("image-missing-no-history", "image-pull", message=pull,
+                               refusal="the registry has no tag 1.5.0"), new_tag, "base", "plain",
                        name="image-missing-no-history/plain"))
     denied = build(Failure("image-pull-denied", "image-pull", previous_image=f"{REGISTRY}/web:1.4.2",
                            message=f'Failed to pull image "{missing}": unexpected status from HEAD request: '
-                                   "401 Unauthorized"), new_tag, "images", "kustomize",
+                                   "401 Unauthorized", refusal="another reason than a missing tag"), new_tag,
+                   "images", "kustomize",
                    name="image-pull-denied/kustomize")
     found.append(denied)
     # A stock server (nginx): no routes in the source; its access log shows what it answers.
@@ -497,8 +500,9 @@ def breadth() -> list[Scenario]:
         failure = Failure("probe-stock-image", "probe-404", "readiness", routes=(),
                           log=(probe_404, root_200, probe_404), expected={("readinessProbe", "httpGet", "path"): "/"})
         found.append(build(failure, healthz, "base", layout))
-    found.append(build(Failure("probe-stock-unproven", "probe-404", "readiness", routes=(), log=(probe_404,)), healthz,
-                       "base", "plain", name="probe-stock-unproven/plain"))
+    found.append(build(Failure("probe-stock-unproven", "probe-404", "readiness", routes=(), log=(probe_404,),
+                               refusal="nothing proves a path"), healthz, "base", "plain",
+                       name="probe-stock-unproven/plain"))
     # A command override runs an executable the image lacks: the override goes (command and args).
     def shell(c: dict[str, Any]) -> None:
         c["command"] = ["/bin/sh", "-c"]
@@ -518,7 +522,8 @@ def breadth() -> list[Scenario]:
         c["command"] = ["/app/start.sh"]
 
     found.append(build(Failure("command-image-lacks", "crash", exit_code=127,
-                               log=("/app/start.sh: line 3: curl: not found",)), script, "base", "plain",
+                               log=("/app/start.sh: line 3: curl: not found",), refusal="curl is not named by"),
+                       script, "base", "plain",
                        name="command-image-lacks/plain"))
     # A nodeSelector no node matches, on a workload that needs no special node: it goes. Beside a GPU request: no_fix.
     unmatched = "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector. preemption: 0/3 nodes " \
@@ -538,7 +543,8 @@ def breadth() -> list[Scenario]:
     def gpu(c: dict[str, Any]) -> None:
         c["resources"]["limits"]["nvidia.com/gpu"] = 1
 
-    found.append(pin(build(Failure("node-selector-gpu", "pending", message=unmatched), gpu, "base", "plain",
+    found.append(pin(build(Failure("node-selector-gpu", "pending", message=unmatched,
+                                   refusal="requests nvidia.com/gpu"), gpu, "base", "plain",
                            name="node-selector-gpu/plain")))
     # RBAC: the workload's own ServiceAccount may not list configmaps; its Role grants only get on them.
     rbac = _yaml({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "web"}},
@@ -573,11 +579,13 @@ def breadth() -> list[Scenario]:
                                             ("Role", "web", (*rule, "verbs", "[0]")): "list"})
         found.append(with_rbac(build(failure, nothing, "base", layout)))
     other = refused.replace(f"{NS}:web", f"{NS}:default")  # another ServiceAccount: not this workload's Role
-    found.append(with_rbac(build(Failure("rbac-other-account", "crash", log=(other,)), nothing, "base", "plain",
+    found.append(with_rbac(build(Failure("rbac-other-account", "crash", log=(other,),
+                                         refusal="not its own ServiceAccount"), nothing, "base", "plain",
                                  name="rbac-other-account/plain")))
     # Two workloads one value off the selector (web and worker, both labelled by name): which one is meant is
     # not in the evidence.
-    ambiguous = build(Failure("service-ambiguous", "healthy"), nothing, "base", "multi",
+    ambiguous = build(Failure("service-ambiguous", "healthy", refusal="deployment/web, deployment/worker"), nothing,
+                      "base", "multi",
                       name="service-ambiguous/multi")
     ambiguous.files["deploy/shop.yaml"] = ambiguous.files["deploy/shop.yaml"].replace(
         SELECTOR, SELECTOR.replace(": web\n", ": shop\n"))
@@ -725,7 +733,7 @@ def judge(scenario: Scenario, source: Path, outcome: FixOutcome, work: Path) -> 
         return Verdict(scenario.name, scenario.klass, scenario.layout, scenario.in_class, result, detail, engine)
 
     if outcome.mbox is None:
-        return verdict("missed" if scenario.in_class else "refused", outcome.summary[:300])
+        return verdict("missed" if scenario.in_class else "refused", outcome.summary[:2000])
     if not scenario.in_class:
         return verdict("wrong", f"patched an out-of-class incident: {outcome.summary}")
     repository = real_repository(source, work / "applied")

@@ -27,6 +27,7 @@ def test_corpus_cell(tmp_path: Path, name: str) -> None:
     verdict = corpus.run(scenario, tmp_path, list(PLAYBOOKS))
     assert verdict.result != "wrong", verdict.detail
     assert verdict.result == ("fixed" if scenario.in_class else "refused"), verdict.detail
+    assert scenario.failure.refusal in verdict.detail  # a no_fix says why
 
 
 def test_the_corpus_covers_every_class_in_every_layout() -> None:
