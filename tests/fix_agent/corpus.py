@@ -802,7 +802,7 @@ def table(verdicts: list[Verdict]) -> str:
     groups += [(f"layout {layout}", [v for v in verdicts if v.layout == layout]) for layout in LAYOUTS]
     for label, mine in groups:
         counts = {r: sum(v.result == r for v in mine) for r in ("fixed", "missed", "wrong", "refused")}
-        lines.append(f"{label:<28}" + "  ".join(f"{r} {n}" for r, n in counts.items() if n or r == "wrong"))
+        lines.append(f"{label:<34}" + "  ".join(f"{r} {n}" for r, n in counts.items() if n or r == "wrong"))
     in_class = [v for v in verdicts if v.in_class]
     fixed = sum(v.result == "fixed" for v in in_class)
     wrong = sum(v.result == "wrong" for v in verdicts)
