@@ -240,11 +240,19 @@ def test_renamed_readiness_and_liveness_routes_are_fixed_together(tmp_path: Path
 
 
 def test_malformed_findings_are_ignored_not_fatal(tmp_path: Path) -> None:
+    # The envelope (kind, severity, title, detail, facts) is the loader's contract (a violation is a
+    # ContractViolation, see test_snapshot_bombs); inside it, hostile facts are skipped by every playbook.
+    envelope = {"severity": "high", "title": "t", "detail": ""}
     hostile = [
-        {"kind": "probe-failure", "facts": {"pod": "web-1", "container": "web", "probe": "readiness",
-                                            "status_code": "404; rm -rf /", "path": "/healthz"}},
-        {"kind": "oom-killed", "facts": None}, {"facts": {"pod": "web-1"}}, "not a finding",
-        {"kind": "crash-loop", "facts": {"pod": "../../etc", "container": "passwd", "last_lines": "KeyError"}},
+        {**envelope, "kind": "probe-failure", "facts": {"pod": "web-1", "container": "web", "probe": "readiness",
+                                                        "status_code": "404; rm -rf /", "path": "/healthz"}},
+        {**envelope, "kind": "oom-killed", "facts": {"pod": None, "container": ["web"]}},
+        {**envelope, "kind": "", "facts": {"pod": "web-1"}},
+        {**envelope, "kind": "crash-loop", "facts": {"pod": "../../etc", "container": "passwd",
+                                                     "last_lines": "KeyError", "exit_code": 127}},
+        {**envelope, "kind": "service-no-pods", "facts": {"service": ["web"]}},
+        {**envelope, "kind": "unschedulable", "facts": {"pod": "../x", "message": "didn't match Pod's node "
+                                                        "affinity/selector"}},
     ]
     _, outcome = run(tmp_path, "plain", hostile)  # type: ignore[arg-type]
     assert outcome.status == "no_fix" and outcome.mbox is None
