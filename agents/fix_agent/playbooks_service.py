@@ -28,7 +28,7 @@ def one_value_off(selector: dict[str, Any], labels: dict[str, Any]) -> str | Non
     return differing[0] if len(differing) == 1 else None
 
 
-def _declares(target: Target, pod: dict[str, Any], port: Any) -> bool:
+def _declares(pod: dict[str, Any], port: Any) -> bool:
     ports = [p for c in containers(pod) for p in c.get("ports") or [] if isinstance(p, dict)]
     return any(p.get("name") == port if isinstance(port, str) else p.get("containerPort") == port for p in ports)
 
@@ -70,7 +70,7 @@ class ServiceSelectorPlaybook(Playbook):
                                     f"those of exactly one workload: {names}")
         target, pod, key = next(iter(fronted.values()))
         ports = [p.get("targetPort", p.get("port")) for p in spec.get("ports") or [] if isinstance(p, dict)]
-        missing = [p for p in ports if not _declares(target, pod, p)]
+        missing = [p for p in ports if not _declares(pod, p)]
         if missing:
             return _no_fix(attempt, f"{target.describe()} does not declare the port(s) {missing} Service {name} "
                                     "targets: it is not the workload the Service fronts")
