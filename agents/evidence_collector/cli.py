@@ -52,7 +52,7 @@ main = tool_group(
             help="The moment a duration window ends (default: now). Set it to when the Job was scheduled, and a "
                  "restarted Job collects the same window and so announces the same snapshot.")
 @env_option("--workload", envvar="WORKLOAD", type=IdentifierType(WORKLOAD), default=None,
-            help="Focus on one workload, e.g. deployment/shop-frontend.")
+            help="Focus on one workload, e.g. deployment/shop-frontend, or on a Service (service/NAME).")
 @env_option("--label-selector", envvar="LABEL_SELECTOR", type=IdentifierType(LABEL_SELECTOR), default=None,
             help="Focus on the pods these labels select.")
 @env_option("--argocd-application", envvar="ARGOCD_APPLICATION", type=IdentifierType(NAMESPACE), default=None,
@@ -122,7 +122,7 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
     focus_workload = None
     if workload:
         kind, name = workload.split("/", 1)
-        plural = {k.lower(): v for k, v in KIND_TO_PLURAL.items()}[kind]
+        plural = {**{k.lower(): v for k, v in KIND_TO_PLURAL.items()}, "service": "services"}[kind]
         focus_workload = (plural, name)
     reader = KubeReader.connect(kubeconfig, context, concurrency)
     # Token keys per incident, not per run: a restarted Job writes the same tokens, hence the same snapshot.

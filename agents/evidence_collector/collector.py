@@ -259,6 +259,9 @@ class Collector:
     def _resolve_focus(self) -> tuple[dict[str, Any] | None, str | None]:
         if self.focus.workload is not None:
             plural, name = self.focus.workload
+            if plural == "services":  # its selector may be what is broken: the pods it should front are read whole
+                self.notes.append(f"focused on service/{name}: the namespace's pods are read to find those it fronts")
+                return None, self.focus.label_selector
             obj = self._get(plural, name)
             if obj is None:
                 self.notes.append(f"{plural}/{name} could not be read (see the gaps): the namespace is read whole")
@@ -345,8 +348,13 @@ class Collector:
         focused = self.focus.workload is not None or self.focus.label_selector is not None
         if focused:
             labels = [p["metadata"].get("labels", {}) for p in pods]
-            services = [s for s in services if (sel := s.get("spec", {}).get("selector"))
-                        and any(all(lab.get(k) == v for k, v in sel.items()) for lab in labels)]
+            chosen = self.focus.workload[1] if self.focus.workload and self.focus.workload[0] == "services" else None
+            # Kept: the Services that select the pods, the one the focus names, and those one label value off
+            # the pods' labels (a Service that selects no pod because of a typo is what the incident is about).
+            services = [s for s in services if s["metadata"]["name"] == chosen or (
+                (sel := s.get("spec", {}).get("selector"))
+                and any(sum(lab.get(k) != v for k, v in sel.items()) <= 1 and all(k in lab for k in sel)
+                        for lab in labels))]
         names = {s["metadata"]["name"] for s in services}
         endpoints = [e for e in self._list("endpoints") if e["metadata"]["name"] in names]
         slices = [s for s in self._list("endpointslices")

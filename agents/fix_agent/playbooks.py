@@ -753,5 +753,25 @@ class OutOfClassNotes(Playbook):
         return None
 
 
-PLAYBOOKS: tuple[Playbook, ...] = (ProbePathPlaybook(), PortChainPlaybook(), ConfigKeyPlaybook(), EnvNamePlaybook(),
-                                   OomPlaybook(), ImageTagPlaybook(), OutOfClassNotes())
+CORE_PLAYBOOKS: tuple[Playbook, ...] = (ProbePathPlaybook(), PortChainPlaybook(), ConfigKeyPlaybook(),
+                                        EnvNamePlaybook(), OomPlaybook(), ImageTagPlaybook())
+_registry: list[tuple[Playbook, ...]] = []
+
+
+def __getattr__(name: str) -> tuple[Playbook, ...]:
+    """PLAYBOOKS, in the order they are tried. The everyday classes live in their own modules, which build on
+    this one's helpers, so the full list is assembled on first use."""
+    if name != "PLAYBOOKS":
+        raise AttributeError(name)
+    if not _registry:
+        from fix_agent.playbooks_command import CommandOverridePlaybook
+        from fix_agent.playbooks_image import ImageRollbackPlaybook
+        from fix_agent.playbooks_placement import NodePlacementPlaybook
+        from fix_agent.playbooks_rbac import RbacGrantPlaybook
+        from fix_agent.playbooks_service import ServiceSelectorPlaybook
+        from fix_agent.playbooks_stock_probe import StockProbePlaybook
+
+        _registry.append((*CORE_PLAYBOOKS, ImageRollbackPlaybook(), StockProbePlaybook(), ServiceSelectorPlaybook(),
+                          CommandOverridePlaybook(), NodePlacementPlaybook(), RbacGrantPlaybook(),
+                          OutOfClassNotes()))
+    return _registry[0]

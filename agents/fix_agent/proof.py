@@ -45,6 +45,12 @@ class Expectation:
     # (container-relative path, old, new) and returns a problem, or None when the change makes sense.
     judge: Callable[[FieldPath, Any, Any], str | None] | None = None
     check_chain: bool = True
+    # Fields of other objects of the deployed roots (kind, name) -> object path -> value after the fix, e.g. the
+    # selector of the Service that fronts the failing workload; they must hold in every deployed root.
+    objects: dict[tuple[str, str], dict[FieldPath, Any]] = field(default_factory=dict)
+    # Fields of the failing workload's pod spec (relative to it, e.g. ("nodeSelector", "pool")) -> value after
+    # the fix (None: the field goes); they must hold in every deployed root.
+    pod_required: dict[FieldPath, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -138,9 +144,15 @@ def _allowed(delta: Delta, after: dict[str, Root], expectation: Expectation, dep
     obj = root.objects.get(delta.key)
     if obj is None:
         return False
+    other = expectation.objects.get((delta.key[0], delta.key[2]))
+    if other is not None:
+        return delta.path in other and _same(delta.new, other[delta.path])
     found = find_in_root(root, expectation.target, any_namespace=True)
     if found is not None and found[0] == delta.key:
         prefix = _container_prefix(obj, expectation.target.container)
+        if prefix is not None and expectation.pod_required and delta.path[:len(prefix) - 2] == prefix[:-2] \
+                and delta.path[len(prefix) - 2:] in expectation.pod_required:
+            return _same(delta.new, expectation.pod_required[delta.path[len(prefix) - 2:]])
         if prefix is None or delta.path[:len(prefix)] != prefix:
             return False
         relative = delta.path[len(prefix):]
@@ -210,6 +222,18 @@ def prove(before: dict[str, Root], after: dict[str, Root], expectation: Expectat
             continue
         prefix = _container_prefix(found[1], expectation.target.container) or ()
         flat = flatten(found[1])
+        for path, value in expectation.pod_required.items():
+            if prefix and not _same(flat.get((*prefix[:-2], *path)), value):
+                problems.append(f"{name}: pod spec {'.'.join(path)} is {flat.get((*prefix[:-2], *path))!r}, "
+                                f"not {value!r}")
+        for (kind, object_name), fields in expectation.objects.items():
+            matching = [obj for key, obj in root.objects.items() if key[0] == kind and key[2] == object_name]
+            if not matching:
+                problems.append(f"{name} renders no {kind} {object_name}")
+            for obj in matching:
+                values = flatten(obj)
+                problems += [f"{name}: {kind} {object_name} {'.'.join(path)} is {values.get(path)!r}, not {value!r}"
+                             for path, value in fields.items() if not _same(values.get(path), value)]
         for path, value in expectation.required.items():
             if not _same(flat.get((*prefix, *path)), value):
                 problems.append(f"{name}: {'.'.join(path)} is {flat.get((*prefix, *path))!r}, not {value!r}")
@@ -239,12 +263,18 @@ class LineEdit:
     new_value: Any
     flow: int = -1  # which `key: value` of a flow mapping on the line; -1: the line is `key: value`
     rename_key: bool = False  # set the key of a `key: value` line instead (env given as a map in Helm values)
+    delete: bool = False  # remove the key and its whole value (a block under it), e.g. a command override
+    insert: bool = False  # insert new_value (lines of text) after the line, e.g. a rule appended to a Role
 
     def apply(self, text: str) -> str | None:
         lines = text.split("\n")
         if self.line >= len(lines):
             return None
         line = lines[self.line]
+        if self.delete:
+            return _delete_block(lines, self.line)
+        if self.insert:
+            return "\n".join(lines[:self.line + 1] + str(self.new_value).split("\n") + lines[self.line + 1:])
         if self.flow >= 0:
             found = list(_FLOW.finditer(line))
             if self.flow >= len(found):
@@ -266,6 +296,57 @@ class LineEdit:
         quote = whole["q"] or ('"' if _needs_quotes(self.new_value) else "")
         lines[self.line] = f"{whole['lead']}{quote}{self.new_value}{quote}{whole['tail']}"
         return "\n".join(lines)
+
+
+_BLOCK_KEY = re.compile(r"^(?P<lead>\s*(?:-\s+)?)(?P<key>[\w.$/-]+)\s*:(?:\s.*)?$")
+
+
+def _delete_block(lines: list[str], number: int) -> str | None:
+    """The text without the `key:` line at number and the lines of its value (deeper, or `- ` items at its
+    column); None when the line starts a list item (deleting it would change the item's other keys)."""
+    match = _BLOCK_KEY.match(lines[number])
+    if match is None or "-" in match["lead"]:
+        return None
+    column = len(match["lead"])
+    end = number + 1
+    while end < len(lines):
+        line = lines[end]
+        indent = len(line) - len(line.lstrip())
+        if line.strip() and not (indent > column or (indent == column and line.lstrip().startswith("- "))):
+            break
+        end += 1
+    while end > number + 1 and not lines[end - 1].strip():
+        end -= 1  # keep the blank lines that separate what follows
+    return "\n".join(lines[:number] + lines[end:])
+
+
+def block_end(lines: list[str], number: int) -> int:
+    """The index of the last line of the value of the `key:` line at number (itself when it has none)."""
+    match = _BLOCK_KEY.match(lines[number])
+    column = len(match["lead"]) if match else 0
+    last = number
+    for index in range(number + 1, len(lines)):
+        line = lines[index]
+        indent = len(line) - len(line.lstrip())
+        if line.strip() and not (indent > column or (indent == column and line.lstrip().startswith("- "))):
+            break
+        if line.strip():
+            last = index
+    return last
+
+
+def block_candidates(root: Path, keys: frozenset[str]) -> list[LineEdit]:
+    """Deletions of `key:` lines (with their values) for the given keys, in the repository's YAML."""
+    found: list[LineEdit] = []
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if path.suffix not in {".yaml", ".yml"} or not path.is_file() or ".git" in relative.parts:
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").split("\n")):
+            match = _BLOCK_KEY.match(line)
+            if match is not None and "{{" not in line and match["key"] in keys and "-" not in match["lead"]:
+                found.append(LineEdit(relative.as_posix(), number, None, delete=True))
+    return found[:MAX_CANDIDATES]
 
 
 def _needs_quotes(value: Any, flow: bool = False) -> bool:
@@ -373,7 +454,7 @@ class Search:
 
     def _texts(self, group: list[LineEdit]) -> dict[str, str] | None:
         texts: dict[str, str] = {}
-        for candidate in sorted(group, key=lambda c: (c.file, c.line)):
+        for candidate in sorted(group, key=lambda c: (c.file, -c.line)):  # bottom up: deletions shift lines
             text = texts.get(candidate.file) or (self.root / candidate.file).read_text(encoding="utf-8")
             new = candidate.apply(text)
             if new is None:

@@ -173,12 +173,12 @@ ENDPOINT_URL = _rule(
     512,
     "an http(s) URL without credentials, query or fragment",
 )
-# kind/name of a workload, e.g. deployment/shop-frontend.
+# kind/name of a workload, e.g. deployment/shop-frontend, or of the Service an alert is about.
 WORKLOAD = _rule(
     "workload",
-    r"(?:deployment|statefulset|daemonset|job|cronjob|replicaset|pod)/[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?",
+    r"(?:deployment|statefulset|daemonset|job|cronjob|replicaset|pod|service)/[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?",
     300,
-    "kind/name, e.g. deployment/shop-frontend",
+    "kind/name, e.g. deployment/shop-frontend or service/shop-frontend",
 )
 # A Kubernetes label selector of equality terms: key=value[,key=value...].
 LABEL_SELECTOR = _rule(

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from golden_path.stand_ins import kube_objects
 from pathops_contracts.bundles import sha256_file
 from pathops_contracts.contracts import EVIDENCE_MANIFEST, validate_document
 from tests.evidence_collector import scenarios
@@ -200,6 +201,23 @@ def test_focus_on_one_workload(cluster: Cluster, tmp_path: Path) -> None:
     assert manifest["source"]["commit_sha_from"] == "deployment/shop-frontend annotation pathops.io/source-commit"
     kinds = {f["kind"] for f in json.loads((folder / "findings.json").read_text())["findings"]}
     assert kinds == {"probe-failure", "service-no-endpoints"}
+
+
+@pytest.mark.parametrize("workload", ["deployment/shop-frontend", "service/shop-web"])
+def test_a_service_one_label_off_its_pods_stays_in_a_focused_snapshot(cluster: Cluster, tmp_path: Path,
+                                                                     workload: str) -> None:
+    # The Service that should front shop-frontend selects no pod (a typo in its selector): focused on the
+    # workload, or on the Service the alert names, the snapshot keeps it and says it selects no pod.
+    cluster.api.add(kube_objects.service("shop-web", scenarios.NS, {"app.kubernetes.io/name": "shop-frontnd"}))
+    cluster.api.add(kube_objects.service("unrelated", scenarios.NS, {"app": "billing", "tier": "db"}))
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"), WORKLOAD=workload)
+    assert result.returncode == 0, result.stderr
+    folder = unpack(tmp_path / "out")
+    services = {s["metadata"]["name"] for s in load_jsonl(folder / "objects/services.jsonl")}  # type: ignore[index]
+    assert {"shop-web", "shop-frontend"} <= services and "unrelated" not in services
+    no_pods = [f for f in json.loads((folder / "findings.json").read_text())["findings"]
+               if f["kind"] == "service-no-pods"]
+    assert [f["facts"]["service"] for f in no_pods] == ["shop-web"]
 
 
 def test_a_namespace_rbac_forbids_fails_fast_with_exit_6(cluster: Cluster) -> None:

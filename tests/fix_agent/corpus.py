@@ -41,6 +41,7 @@ OLD_SHA = "0123456789abcdef0123456789abcdef01234567"
 REGISTRY = "harbor.demo.pathops.io/shop"
 NS = "shop-preflight"
 LAYOUTS = ("plain", "kustomize", "helm", "multi")
+BREADTH_LAYOUTS = ("plain", "kustomize")  # the everyday classes of issue 19: no Helm cells (renders cost time)
 BIN = Path(sys.executable).parent
 
 
@@ -111,6 +112,12 @@ class Failure:
     log: tuple[str, ...] = ()
     message: str = ""
     expected: dict[tuple[str, ...], Any] | None = None  # container path -> value; None: no_fix is right
+    # other objects' fields after the fix: (kind, name, object path) -> value (a Service's selector)
+    objects_expected: dict[tuple[str, str, tuple[str, ...]], Any] = field(default_factory=dict)
+    exit_code: int = 1  # of a crash
+    pod_expected: dict[tuple[str, ...], Any] = field(default_factory=dict)  # pod spec path -> value (None: goes)
+    refusal: str = ""  # out of class: what the no_fix summary must say
+    previous_image: str | None = None  # the failing Deployment's previous ReplicaSet still runs this image, ready
 
 
 # -- layouts ----------------------------------------------------------------------------------------------------
@@ -303,6 +310,7 @@ def scenarios() -> list[Scenario]:
             found.append(build(failure, breaks, placement, layout))
     found += variants()
     found += out_of_class()
+    found += breadth()
     return found
 
 
@@ -434,6 +442,157 @@ def out_of_class() -> list[Scenario]:
     return found
 
 
+# -- the everyday classes (issue 19): plain and kustomize cells, plus the cases the evidence cannot decide ----------
+
+SELECTOR = "  selector:\n    app.kubernetes.io/name: web\n"
+
+
+def _break_service(scenario: Scenario, value: str) -> Scenario:
+    """The Service's selector one label value off the pods of web (in the file that holds the Service)."""
+    for name, text in scenario.files.items():
+        if SELECTOR in text and "kind: Service" in text:
+            scenario.files[name] = text.replace(SELECTOR, SELECTOR.replace(": web\n", f": {value}\n"))
+    return scenario
+
+
+def breadth() -> list[Scenario]:
+    def nothing(_: dict[str, Any]) -> None:
+        pass
+
+    found = []
+    for layout in BREADTH_LAYOUTS:
+        failure = Failure("service-selector", "healthy", expected={}, objects_expected={
+            ("Service", "web", ("spec", "selector", "app.kubernetes.io/name")): "web"})
+        scenario = _break_service(build(failure, nothing, "base", layout), "web-app")
+        if layout == "kustomize":  # the Service lives in the base: both environments get the fix
+            scenario.expected_roots = (scenario.deployed_root, "kustomize:k8s/overlays/prod")
+        found.append(scenario)
+    missing = f"{REGISTRY}/web:1.5.0"
+    pull = f'Failed to pull image "{missing}": rpc error: code = NotFound desc = failed to pull and unpack image ' \
+           f'"{missing}": failed to resolve reference "{missing}": {missing}: not found'
+
+    def new_tag(c: dict[str, Any]) -> None:
+        c["image"] = missing
+
+    for layout, placement in (("plain", "base"), ("kustomize", "images")):
+        failure = Failure("image-rollback", "image-pull", message=pull, previous_image=f"{REGISTRY}/web:1.4.2",
+                          expected={("image",): f"{REGISTRY}/web:1.4.2"})
+        found.append(build(failure, new_tag, placement, layout))
+    # The tag is missing and there is no earlier ReplicaSet: no_fix naming the tag. The tag exists but the pull is
+    # refused (credentials): a rollback would hide it.
+    found.append(build(Failure("image-missing-no-history", "image-pull", message=pull,
+                               refusal="the registry has no tag 1.5.0"), new_tag, "base", "plain",
+                       name="image-missing-no-history/plain"))
+    denied = build(Failure("image-pull-denied", "image-pull", previous_image=f"{REGISTRY}/web:1.4.2",
+                           message=f'Failed to pull image "{missing}": unexpected status from HEAD request: '
+                                   "401 Unauthorized", refusal="another reason than a missing tag"), new_tag,
+                   "images", "kustomize",
+                   name="image-pull-denied/kustomize")
+    found.append(denied)
+    # A stock server (nginx): no routes in the source; its access log shows what it answers.
+    probe_404 = '10.1.0.1 - - [01/Dec/2026:12:00:01 +0000] "GET /healthz HTTP/1.1" 404 153 "-" "kube-probe/1.29"'
+    root_200 = '10.1.0.9 - - [01/Dec/2026:12:00:02 +0000] "GET / HTTP/1.1" 200 615 "-" "curl/8.5.0"'
+
+    def healthz(c: dict[str, Any]) -> None:
+        c["readinessProbe"]["httpGet"]["path"] = "/healthz"
+
+    for layout in BREADTH_LAYOUTS:
+        failure = Failure("probe-stock-image", "probe-404", "readiness", routes=(),
+                          log=(probe_404, root_200, probe_404), expected={("readinessProbe", "httpGet", "path"): "/"})
+        found.append(build(failure, healthz, "base", layout))
+    found.append(build(Failure("probe-stock-unproven", "probe-404", "readiness", routes=(), log=(probe_404,),
+                               refusal="nothing proves a path"), healthz, "base", "plain",
+                       name="probe-stock-unproven/plain"))
+    # A command override runs an executable the image lacks: the override goes (command and args).
+    def shell(c: dict[str, Any]) -> None:
+        c["command"] = ["/bin/sh", "-c"]
+        c["args"] = ["gunicornn --bind 0.0.0.0:8080 app.main:app"]
+
+    def direct(c: dict[str, Any]) -> None:
+        c["command"] = ["gunicornn", "--bind", "0.0.0.0:8080", "app.main:app"]
+
+    for layout, breaks, placement, line in (
+            ("plain", shell, "base", "/bin/sh: 1: gunicornn: not found"),
+            ("kustomize", direct, "strategic", 'exec: "gunicornn": executable file not found in $PATH')):
+        failure = Failure("command-not-found", "crash", exit_code=127, log=(line,),
+                          expected={("command",): None, ("args",): None})
+        found.append(build(failure, breaks, placement, layout))
+
+    def script(c: dict[str, Any]) -> None:
+        c["command"] = ["/app/start.sh"]
+
+    found.append(build(Failure("command-image-lacks", "crash", exit_code=127,
+                               log=("/app/start.sh: line 3: curl: not found",), refusal="curl is not named by"),
+                       script, "base", "plain",
+                       name="command-image-lacks/plain"))
+    # A nodeSelector no node matches, on a workload that needs no special node: it goes. Beside a GPU request: no_fix.
+    unmatched = "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector. preemption: 0/3 nodes " \
+                "are available: 3 Preemption is not helpful for scheduling."
+    pool = "    spec:\n      nodeSelector:\n        node-pool: highmem-x9\n      containers:\n"
+
+    def pin(scenario: Scenario) -> Scenario:
+        for name, text in scenario.files.items():
+            if "kind: Deployment" in text and "    spec:\n      containers:\n" in text:
+                scenario.files[name] = text.replace("    spec:\n      containers:\n", pool)
+        return scenario
+
+    for layout in BREADTH_LAYOUTS:
+        found.append(pin(build(Failure("node-selector", "pending", message=unmatched, expected={},
+                                       pod_expected={("nodeSelector",): None}), nothing, "base", layout)))
+
+    def gpu(c: dict[str, Any]) -> None:
+        c["resources"]["limits"]["nvidia.com/gpu"] = 1
+
+    found.append(pin(build(Failure("node-selector-gpu", "pending", message=unmatched,
+                                   refusal="requests nvidia.com/gpu"), gpu, "base", "plain",
+                           name="node-selector-gpu/plain")))
+    # RBAC: the workload's own ServiceAccount may not list configmaps; its Role grants only get on them.
+    rbac = _yaml({"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "web"}},
+                 {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": {"name": "web"},
+                  "rules": [{"apiGroups": [""], "resources": ["configmaps"], "verbs": ["get"]}]},
+                 {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": {"name": "web"},
+                  "subjects": [{"kind": "ServiceAccount", "name": "web"}],
+                  "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "web"}})
+    refused = (f'kubernetes.client.exceptions.ApiException: (403) Reason: Forbidden: configmaps is forbidden: User '
+               f'"system:serviceaccount:{NS}:web" cannot list resource "configmaps" in API group "" in the namespace '
+               f'"{NS}"')
+    rule = ("rules", "[1]")
+
+    def with_rbac(scenario: Scenario) -> Scenario:
+        for name, text in list(scenario.files.items()):
+            if "kind: Deployment" in text and "    spec:\n      containers:\n" in text:
+                scenario.files[name] = text.replace("    spec:\n      containers:\n",
+                                                    "    spec:\n      serviceAccountName: web\n      containers:\n")
+        if scenario.layout == "kustomize":
+            scenario.files["k8s/base/rbac.yaml"] = rbac
+            scenario.files["k8s/base/kustomization.yaml"] = scenario.files["k8s/base/kustomization.yaml"].replace(
+                "  - service.yaml\n", "  - service.yaml\n  - rbac.yaml\n")
+            scenario.expected_roots = (scenario.deployed_root, "kustomize:k8s/overlays/prod")
+        else:
+            scenario.files["deploy/rbac.yaml"] = rbac
+        return scenario
+
+    for layout in BREADTH_LAYOUTS:
+        failure = Failure("rbac-forbidden", "crash", log=("listing configmaps", refused), expected={},
+                          objects_expected={("Role", "web", (*rule, "apiGroups", "[0]")): "",
+                                            ("Role", "web", (*rule, "resources", "[0]")): "configmaps",
+                                            ("Role", "web", (*rule, "verbs", "[0]")): "list"})
+        found.append(with_rbac(build(failure, nothing, "base", layout)))
+    other = refused.replace(f"{NS}:web", f"{NS}:default")  # another ServiceAccount: not this workload's Role
+    found.append(with_rbac(build(Failure("rbac-other-account", "crash", log=(other,),
+                                         refusal="not its own ServiceAccount"), nothing, "base", "plain",
+                                 name="rbac-other-account/plain")))
+    # Two workloads one value off the selector (web and worker, both labelled by name): which one is meant is
+    # not in the evidence.
+    ambiguous = build(Failure("service-ambiguous", "healthy", refusal="deployment/web, deployment/worker"), nothing,
+                      "base", "multi",
+                      name="service-ambiguous/multi")
+    ambiguous.files["deploy/shop.yaml"] = ambiguous.files["deploy/shop.yaml"].replace(
+        SELECTOR, SELECTOR.replace(": web\n", ": shop\n"))
+    found.append(ambiguous)
+    return found
+
+
 # -- the cluster, the collector, the engine, the verdict --------------------------------------------------------
 
 def write_files(root: Path, files: dict[str, str]) -> Path:
@@ -468,6 +627,13 @@ def load_cluster(scenario: Scenario, source: Path) -> FakeKubernetes:
         obj["status"] = {"replicas": 2, "readyReplicas": 0 if failing else 2, "updatedReplicas": 2}
         cluster.add(obj)
         rs = obj
+        if kind == "Deployment" and failing and failure.previous_image:
+            template = copy.deepcopy(obj["spec"]["template"]["spec"])
+            template["containers"][0]["image"] = failure.previous_image
+            old = replicaset(obj, 2, template, replicas=2, ready=2)
+            cluster.add(old)
+            cluster.add(pod(f"{old['metadata']['name']}-h3k8m", old, [running(template["containers"][0]["name"],
+                                                                              failure.previous_image)], ready=True))
         if kind == "Deployment":
             rs = replicaset(obj, 3, obj["spec"]["template"]["spec"], replicas=2)
             cluster.add(rs)
@@ -508,11 +674,14 @@ def _inject(cluster: FakeKubernetes, failure: Failure, rs: dict[str, Any], pod_n
     elif failure.mode == "image-pull":
         cluster.add(pod(pod_name, rs, [waiting(name, image, "ImagePullBackOff", failure.message)]))
     elif failure.mode == "crash":
-        crash = {"exitCode": 1, "reason": "Error", "finishedAt": ago(1)}
+        crash = {"exitCode": failure.exit_code, "reason": "Error", "finishedAt": ago(1)}
         cluster.add(pod(pod_name, rs, [waiting(name, image, "CrashLoopBackOff", "back-off 5m0s restarting",
                                                restarts=6, last_terminated=crash)]))
         cluster.set_log(NS, pod_name, name, _lines("booting"))
         cluster.set_log(NS, pod_name, name, _lines(*failure.log), previous=True)
+    elif failure.mode == "healthy":  # the workload runs; what is broken is around it (a Service)
+        cluster.add(pod(pod_name, rs, [running(name, image)], ready=True))
+        cluster.set_log(NS, pod_name, name, _lines("Listening on 0.0.0.0:8080", *failure.log))
     elif failure.mode == "pending":
         cluster.add(pod(pod_name, rs, [], phase="Pending", conditions=[
             {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": failure.message}]))
@@ -564,7 +733,7 @@ def judge(scenario: Scenario, source: Path, outcome: FixOutcome, work: Path) -> 
         return Verdict(scenario.name, scenario.klass, scenario.layout, scenario.in_class, result, detail, engine)
 
     if outcome.mbox is None:
-        return verdict("missed" if scenario.in_class else "refused", outcome.summary[:300])
+        return verdict("missed" if scenario.in_class else "refused", outcome.summary[:2000])
     if not scenario.in_class:
         return verdict("wrong", f"patched an out-of-class incident: {outcome.summary}")
     repository = real_repository(source, work / "applied")
@@ -582,7 +751,9 @@ def judge(scenario: Scenario, source: Path, outcome: FixOutcome, work: Path) -> 
         new = {k: flatten(v) for k, v in after[name].objects.items()} if name in after else {}
         want = copy.deepcopy(old)
         for (root, key, path), value in expected.items():
-            if root == name:
+            if root == name and value is None:  # the field goes
+                want[key] = {p: v for p, v in want[key].items() if p[:len(path)] != path}
+            elif root == name:
                 want[key][path] = value
         if new != want:
             keys = sorted(set(want) | set(new))
@@ -603,8 +774,13 @@ def _expected(scenario: Scenario, before: dict[str, Any]) -> dict[tuple[str, Any
                 prefix = ("spec", "template", "spec", "containers", f"[{scenario.container}]")
                 for path, value in (scenario.failure.expected or {}).items():
                     expected[(name, key, (*prefix, *path))] = value
+                for path, value in scenario.failure.pod_expected.items():
+                    expected[(name, key, ("spec", "template", "spec", *path))] = value
             if key[0] == "Service" and scenario.failure.klass == "port-chain" and scenario.layout in {"plain", "multi"}:
                 expected[(name, key, ("spec", "ports", "[0]", "targetPort"))] = 8080
+            for (kind, object_name, path), value in scenario.failure.objects_expected.items():
+                if key[0] == kind and key[2] == object_name:
+                    expected[(name, key, path)] = value
     return expected
 
 
@@ -626,7 +802,7 @@ def table(verdicts: list[Verdict]) -> str:
     groups += [(f"layout {layout}", [v for v in verdicts if v.layout == layout]) for layout in LAYOUTS]
     for label, mine in groups:
         counts = {r: sum(v.result == r for v in mine) for r in ("fixed", "missed", "wrong", "refused")}
-        lines.append(f"{label:<28}" + "  ".join(f"{r} {n}" for r, n in counts.items() if n or r == "wrong"))
+        lines.append(f"{label:<34}" + "  ".join(f"{r} {n}" for r, n in counts.items() if n or r == "wrong"))
     in_class = [v for v in verdicts if v.in_class]
     fixed = sum(v.result == "fixed" for v in in_class)
     wrong = sum(v.result == "wrong" for v in verdicts)

@@ -27,6 +27,7 @@ def test_corpus_cell(tmp_path: Path, name: str) -> None:
     verdict = corpus.run(scenario, tmp_path, list(PLAYBOOKS))
     assert verdict.result != "wrong", verdict.detail
     assert verdict.result == ("fixed" if scenario.in_class else "refused"), verdict.detail
+    assert scenario.failure.refusal in verdict.detail  # a no_fix says why
 
 
 def test_the_corpus_covers_every_class_in_every_layout() -> None:
@@ -34,7 +35,11 @@ def test_the_corpus_covers_every_class_in_every_layout() -> None:
     classes = {s.klass for s in SCENARIOS.values() if s.in_class}
     assert {"probe-readiness", "probe-liveness", "probe-startup", "port-chain", "oom", "configmap-key",
             "env-var-name", "image-tag"} <= classes
-    assert cells >= {(k, layout) for k in classes for layout in corpus.LAYOUTS}
+    breadth = {"service-selector", "image-rollback", "probe-stock-image", "command-not-found", "node-selector",
+               "rbac-forbidden"}
+    assert breadth <= classes
+    assert cells >= {(k, layout) for k in classes - breadth for layout in corpus.LAYOUTS}
+    assert cells >= {(k, layout) for k in breadth for layout in corpus.BREADTH_LAYOUTS}
     assert {"app-exception", "dependency-outage", "capacity"} <= {s.klass for s in SCENARIOS.values()
                                                                   if not s.in_class}
 

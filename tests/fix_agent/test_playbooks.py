@@ -240,15 +240,20 @@ def test_renamed_readiness_and_liveness_routes_are_fixed_together(tmp_path: Path
         ("            path: /live", "            path: /livez")]
 
 
-def test_hostile_facts_in_well_formed_findings_give_no_fix(tmp_path: Path) -> None:
-    def finding(kind: str, facts: dict[str, object] | None) -> dict[str, object]:
-        return {"kind": kind, "severity": "high", "title": kind, "detail": "", "facts": facts}
-
+def test_malformed_findings_are_ignored_not_fatal(tmp_path: Path) -> None:
+    # The envelope (kind, severity, title, detail, facts) is the loader's contract (a violation is a
+    # ContractViolation, see test_snapshot_bombs); inside it, hostile facts are skipped by every playbook.
+    envelope = {"severity": "high", "title": "t", "detail": ""}
     hostile = [
-        finding("probe-failure", {"pod": "web-1", "container": "web", "probe": "readiness",
-                                  "status_code": "404; rm -rf /", "path": "/healthz"}),
-        finding("oom-killed", {}), finding("crash-loop", {"pod": "web-1"}),
-        finding("crash-loop", {"pod": "../../etc", "container": "passwd", "last_lines": "KeyError"}),
+        {**envelope, "kind": "probe-failure", "facts": {"pod": "web-1", "container": "web", "probe": "readiness",
+                                                        "status_code": "404; rm -rf /", "path": "/healthz"}},
+        {**envelope, "kind": "oom-killed", "facts": {"pod": None, "container": ["web"]}},
+        {**envelope, "kind": "", "facts": {"pod": "web-1"}},
+        {**envelope, "kind": "crash-loop", "facts": {"pod": "../../etc", "container": "passwd",
+                                                     "last_lines": "KeyError", "exit_code": 127}},
+        {**envelope, "kind": "service-no-pods", "facts": {"service": ["web"]}},
+        {**envelope, "kind": "unschedulable", "facts": {"pod": "../x", "message": "didn't match Pod's node "
+                                                        "affinity/selector"}},
     ]
     _, outcome = run(tmp_path, "plain", hostile)  # type: ignore[arg-type]
     assert outcome.status == "no_fix" and outcome.mbox is None
