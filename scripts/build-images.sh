@@ -35,6 +35,18 @@ rm -rf build/wheelhouse
   --python-version "$base_python" "${platforms[@]}" -c constraints.txt --dest build/wheelhouse \
   build/wheelhouse/pathops_golden_path-*.whl
 images=${IMAGES:-evidence-collector fix-agent-runtime verification-agent jenkins-tools}
+# kubectl for the fix agent's runtime (kustomize): KUBECTL_IMAGE, else this machine's kubectl packed
+# into a local image (no registry needed), else the Dockerfile's default (registry.k8s.io).
+kubectl_args=()
+if [ -n "${KUBECTL_IMAGE:-}" ]; then
+  kubectl_args=(--build-arg "KUBECTL_IMAGE=$KUBECTL_IMAGE")
+elif kubectl_bin=$(command -v kubectl) && [[ " $images " == *" fix-agent-runtime "* ]]; then
+  container=$(buildah "${storage[@]}" from scratch)
+  buildah "${storage[@]}" copy "$container" "$(readlink -f "$kubectl_bin")" /bin/kubectl >/dev/null
+  buildah "${storage[@]}" commit --quiet --rm "$container" localhost/pathops/kubectl:host >/dev/null
+  kubectl_args=(--build-arg "KUBECTL_IMAGE=localhost/pathops/kubectl:host")
+  echo "build-images: kubectl from $kubectl_bin" >&2
+fi
 args=(--isolation chroot --format docker --build-arg "VERSION=$version" --build-arg "REVISION=$revision"
       --build-arg "CREATED=$created" --build-arg "PYTHON_IMAGE=$python_image")
 
@@ -42,7 +54,9 @@ echo "build-images: agent-runtime on $python_image" >&2
 buildah "${storage[@]}" bud "${args[@]}" -f images/agent-runtime/Dockerfile -t "$registry/agent-runtime:$version" .
 for image in $images; do
   echo "build-images: $image" >&2
-  buildah "${storage[@]}" bud "${args[@]}" --build-arg "BASE_IMAGE=$registry/agent-runtime:$version" \
+  extra=()
+  [ "$image" = fix-agent-runtime ] && extra=("${kubectl_args[@]}")
+  buildah "${storage[@]}" bud "${args[@]}" "${extra[@]}" --build-arg "BASE_IMAGE=$registry/agent-runtime:$version" \
     -f "images/$image/Dockerfile" -t "$registry/$image:$version" "images/$image"
 done
 if [ "${PUSH:-0}" = 1 ]; then

@@ -94,6 +94,23 @@ def test_each_image_runs_its_tools_as_a_non_root_user(image: str) -> None:
     assert result.stdout.splitlines() == [user, *(f"{tool}, version {__version__}" for tool in IMAGES[image])]
 
 
+@pytest.mark.skipif("fix-agent-runtime" not in BUILT, reason="fix-agent-runtime was not built")
+def test_the_fix_agent_runtime_renders_a_kustomize_overlay_as_its_user() -> None:
+    # The fix agent proves each patch on what the repository deploys: without kustomize in the image,
+    # every kustomize repository would end in no_fix.
+    script = ('mkdir -p /scratch/base /scratch/prod && cd /scratch '
+              '&& printf "apiVersion: v1\\nkind: ConfigMap\\nmetadata:\\n  name: app\\ndata:\\n  mode: dev\\n" '
+              '> base/cm.yaml '
+              '&& printf "resources:\\n- cm.yaml\\n" > base/kustomization.yaml '
+              '&& printf "resources:\\n- ../base\\nnamePrefix: prod-\\n" > prod/kustomization.yaml '
+              '&& kubectl kustomize prod')
+    with container("fix-agent-runtime") as name:
+        result = run_as_image_user(name, str(image_config("fix-agent-runtime")["User"]), ["sh", "-c", script])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "name: prod-app" in result.stdout and "mode: dev" in result.stdout
+
+
+@pytest.mark.skipif("evidence-collector" not in BUILT, reason="evidence-collector was not built")
 def test_the_evidence_collector_image_snapshots_the_stand_in_cluster_into_s3(
         s3_endpoint: str, artifact_store: ArtifactStore, bucket_name: str, tmp_path: Path) -> None:
     bare, good, broken = create_source_repository(EXAMPLE, tmp_path / "gitlab")
