@@ -377,6 +377,8 @@ _ANY_ANCHOR = re.compile("|".join(re.escape(anchor) for anchor in sorted(
                                    *(a for _, anchors in CORPUS for a in anchors), *NAME_ANCHORS, "private key")},
     key=lambda anchor: (-len(anchor), anchor))))
 SHORT_TEXT = 4096  # longer texts are screened anchor by anchor instead
+KNOWN_TEXT = 256  # texts up to this length have their spans remembered...
+KNOWN_ENTRIES = 8192  # ...this many of them (about 3 MB at most)
 # Anchorless detect-secrets plugins whose every hit holds a run of 24 of [a-zA-Z\d_-] (Discord:
 # `[MNO][a-zA-Z\d_-]{23,25}\.`), on ASCII text an entropy candidate: run only where there is one
 # (`\d` also matches non-ASCII digits: on other text they always run).
@@ -388,6 +390,9 @@ class Redactor:
     extra_rules: tuple[Rule, ...] = ()
     key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (file, kind) -> n
+    # Spans of short texts already read: objects repeat the same strings (300 replicas of one pod
+    # template), and spans depend on the text and the rules only. Bounded; cleared when full.
+    _known: dict[str, tuple[Span, ...]] = field(default_factory=dict, init=False, repr=False)
 
     def token(self, kind: str, value: str) -> str:
         digest = hmac.new(self.key, value.encode(), hashlib.sha256).hexdigest()[:6]
@@ -395,6 +400,17 @@ class Redactor:
 
     def spans(self, text: str) -> list[Span]:
         """Every secret in text as non-overlapping value spans, by rule priority."""
+        if len(text) > KNOWN_TEXT:
+            return self._spans(text)
+        known = self._known.get(text)
+        if known is None:
+            known = tuple(self._spans(text))
+            if len(self._known) >= KNOWN_ENTRIES:
+                self._known.clear()
+            self._known[text] = known
+        return list(known)
+
+    def _spans(self, text: str) -> list[Span]:
         lowered = lower_ascii(text)
         chosen: list[Span] = []  # sorted, non-overlapping
 
@@ -409,8 +425,10 @@ class Redactor:
         # Fast paths, each a necessary condition: a short text holding no anchor at all skips every
         # anchored rule in one regex search; a long one has each anchor looked for once (Screen).
         anchored = len(text) > SHORT_TEXT or _ANY_ANCHOR.search(lowered) is not None
-        screen = Screen(text, lowered)
         long_run = has_candidate(text)  # also a necessary condition of the run-gated plugins on ASCII text
+        if not (anchored or long_run or self.extra_rules or not text.isascii()):
+            return chosen  # only anchored rules, and rules needing a long run, could have matched
+        screen = Screen(text, lowered)
         candidates = [match.span() for match in _ENTROPY_CANDIDATE.finditer(text)] if long_run else []
         for rule in (*BUILTIN_RULES, *self.extra_rules):
             if rule.anchors and not (anchored and any(screen.holds(anchor, True) for anchor in rule.anchors)):

@@ -1,0 +1,93 @@
+"""The redactor's and the scan's fast paths decide exactly what the full searches would.
+
+The screens (an anchor ruled out by its rarest character, long runs found by a translation,
+short strings without any anchor skipping the anchored rules, spans remembered per string)
+only skip work: a secret is redacted and found the same whether it stands alone, sits in a
+long clean log, or comes back a second time.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime
+
+import pytest
+
+from golden_path.stand_ins.kube_api import SharedLog
+from pathops_contracts.redaction import Redactor, Screen, lower_ascii
+from pathops_contracts.secret_scan import scan_text
+
+KEY = b"k" * 32
+DISCORD = "MTk4NjIyNDgzNDcxOTI1MjQ4.Cl2FMQ.ZnCjm1XVW7vRze4b7Cq4se7kKWs"
+SECRETS = {
+    "aws": "AKIAIOSFODNN7EXAMPLQ",
+    "github": "ghp_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5",
+    "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    "discord": DISCORD,
+    "assignment": "db_password=Zq7vLp2mXw9K",
+    "entropy": "q8Zr2LmX7vKp4NwT9sYb3HcJ6dFg",
+    "url": "postgres://shop:Zq7vLp2mXw9K@db:5432/shop",
+}
+
+
+def clean_log() -> str:
+    """About 8 KB of the benchmark's clean log lines: no anchor, no long run."""
+    text = b"".join(SharedLog(8 * 1024, datetime.now(UTC)).render(None, None, None, True)).decode()
+    assert len(text) > 4096
+    return text
+
+
+@pytest.mark.parametrize("alphabet", ["abcKEYkey_=-. \n", "AKIAaws3T-_x \n", "pwdpassTOKENtoken:/\n"])
+def test_the_screen_answers_as_a_substring_search_does(alphabet: str) -> None:
+    rng = random.Random(alphabet)
+    anchors = ["key", "KEY", "akia", "AKIA", "a3t", "aws", "_authToken", "pass", "pwd", "token", "://", "-us", "sk"]
+    for _ in range(300):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 40)))
+        lowered = lower_ascii(text)
+        screen = Screen(text, lowered)
+        for anchor in anchors:
+            for folded in (True, False):
+                assert screen.holds(anchor, folded) is (anchor in (lowered if folded else text)), (text, anchor)
+
+
+@pytest.mark.parametrize("name", sorted(SECRETS))
+def test_a_secret_is_redacted_alike_alone_in_a_long_log_and_the_second_time(name: str) -> None:
+    secret = SECRETS[name]
+    alone = Redactor(key=KEY).redact(secret, "f")
+    log = clean_log()
+    redactor = Redactor(key=KEY)
+    in_log = redactor.redact(log + secret + "\n" + log, "f")
+    again = redactor.redact(secret, "f")
+    assert alone != secret and "Zq7vLp2mXw9K" not in alone
+    assert in_log == log + alone + "\n" + log
+    assert again == alone
+    assert sum(redactor.counts.values()) == 2 * len(Redactor(key=KEY).spans(secret))  # each time counted
+
+
+@pytest.mark.parametrize("name", sorted(SECRETS))
+def test_the_scan_finds_a_secret_alone_and_at_the_end_of_a_long_log(name: str) -> None:
+    secret = SECRETS[name]
+    log = clean_log()
+    alone = {hit.kind for hit in scan_text(secret)}
+    at_end = scan_text(log + secret + "\n")
+    assert alone
+    assert {hit.kind for hit in at_end} == alone
+    assert {hit.line for hit in at_end} == {log.count("\n") + 1}
+
+
+def test_discord_shaped_tokens_with_non_ascii_digits_are_still_searched() -> None:
+    """`\\d` matches any Unicode digit: on non-ASCII text the run screen does not apply."""
+    token = "M" + "\u0661" * 23 + ".Cl2FMQ." + "\u0662" * 27  # no ASCII run of 24
+    redactor = Redactor(key=KEY)
+    assert token not in redactor.redact(token, "f")
+    assert token not in redactor.redact(clean_log() + token + "\n", "f")
+    assert scan_text(clean_log() + token + "\n")
+
+
+def test_clean_text_is_left_alone_by_every_path() -> None:
+    log = clean_log()
+    redactor = Redactor(key=KEY)
+    assert redactor.redact(log, "f") == log
+    assert redactor.redact("harbor/shop:1", "f") == "harbor/shop:1"
+    assert scan_text(log) == []
+    assert not redactor.counts
