@@ -10,10 +10,17 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
+from evidence_collector.collector import Collected
+from evidence_collector.snapshot import SnapshotIdentity, assemble
+from evidence_collector.staging import Staging
+from evidence_collector.window import resolve_window
 from golden_path.stand_ins.kube_api import SharedLog
+from pathops_contracts.bundles import sha256_file
+from pathops_contracts.errors import ContractViolation
 from pathops_contracts.redaction import Redactor, Screen, lower_ascii
 from pathops_contracts.secret_scan import scan_text
 
@@ -91,3 +98,24 @@ def test_clean_text_is_left_alone_by_every_path() -> None:
     assert redactor.redact("harbor/shop:1", "f") == "harbor/shop:1"
     assert scan_text(log) == []
     assert not redactor.counts
+
+
+def test_a_log_scanned_as_written_is_scanned_again_when_its_bytes_change(tmp_path: Path) -> None:
+    """The bundle skips the final scan only for bytes it scanned as they were written (same sha256)."""
+    redactor = Redactor(key=KEY)
+    staging = Staging(tmp_path / "stage", redactor, 10**6)
+    staging.root.mkdir()
+    window = resolve_window("30m", datetime.now(UTC))
+    identity = SnapshotIdentity("INC-1", "shop", "shop-preflight", None)
+    nothing = Collected([], None, None, None, None)
+    staging.write_stream("logs/web/api.log", iter([clean_log()]), 10**6)
+    assert staging.scanned_clean("logs/web/api.log") is not None
+    manifest, _ = assemble(staging, identity, window, nothing, redactor, tmp_path / "clean.tar.gz")
+    entry = next(f for f in manifest["files"] if f["path"] == "logs/web/api.log")
+    assert entry["sha256"] == sha256_file(staging.root / "logs/web/api.log")
+    # Changed on disk after its scan (by a bug, or anything else): the bundle scans it again.
+    with (staging.root / "logs/web/api.log").open("a") as log:
+        log.write("glpat-" + "aB3dE5fG7hJ9kL1mN3pQ5r" + "\n")
+    with pytest.raises(ContractViolation, match=r"logs/web/api\.log"):
+        assemble(staging, identity, window, nothing, redactor, tmp_path / "leaky.tar.gz")
+    assert not (tmp_path / "leaky.tar.gz").exists()
