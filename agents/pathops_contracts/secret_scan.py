@@ -39,7 +39,7 @@ _KEYWORDS = ("key", "pwd", "pass", "token", "secret")
 PLUGIN_ANCHORS: dict[str, tuple[str, ...]] = {
     "ArtifactoryDetector": ("AKC", "AP"), "AWSKeyDetector": ("AKIA", "ASIA", "ABIA", "ACCA", "A3T", "aws"),
     "AzureStorageKeyDetector": ("AccountKey=",), "BasicAuthDetector": ("://",),
-    "CloudantDetector": (*_KEYWORDS, "cloudant"), "GitHubTokenDetector": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+    "CloudantDetector": (*_KEYWORDS, "pw", "cloudant"), "GitHubTokenDetector": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
     "GitLabTokenDetector": ("gl", "GR1348941"), "IbmCloudIamDetector": _KEYWORDS, "IbmCosHmacDetector": _KEYWORDS,
     "JwtTokenDetector": ("eyJ",), "MailchimpDetector": ("-us",), "NpmDetector": ("_authToken",),
     "OpenAIDetector": ("T3BlbkFJ",), "PrivateKeyDetector": ("PRIVATE KEY", "PuTTY"), "PypiTokenDetector": ("pypi-",),
@@ -47,6 +47,10 @@ PLUGIN_ANCHORS: dict[str, tuple[str, ...]] = {
         *_KEYWORDS, "softlayer"), "SquareOAuthDetector": ("sq0csp-",), "StripeDetector": ("k_live_",),
     "TwilioKeyDetector": ("AC", "SK"),
 }
+# Plugins whose regexes cannot match across a newline (literals, blanks, quotes, classes without
+# `\s` or `\n`, `.` without DOTALL) and whose hits hold one of their lower-case anchors: searched only in
+# the lines that hold one (a file name with "secret" in it made them read a whole manifest).
+_LINE_SCOPED = {"CloudantDetector", "IbmCloudIamDetector", "IbmCosHmacDetector", "SoftlayerDetector"}
 # Lines holding none of these cannot hold a secret name; only the others are searched for pairs.
 NAME_ANCHORS = ("key", "pass", "pwd", "pw", "secret", "token", "cred", "auth", "cookie", "session", "sig", "contrase")
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
@@ -184,7 +188,10 @@ def scan_text(text: str) -> list[Hit]:
         gate = _RUN_GATED.get(type(plugin).__name__)
         if gate and text.isascii() and "a" * gate not in runs:
             continue
-        for value in set(plugin.analyze_string(text)):
+        searched = text
+        if type(plugin).__name__ in _LINE_SCOPED:
+            searched = "\n".join(line for _, line in _lines_with(text, lowered, anchors))
+        for value in set(plugin.analyze_string(searched)):
             if not _clean(value):
                 found.add((line_of(text.find(value)), "detect-secrets:" + plugin.secret_type))
     masked = _mask(text)

@@ -34,6 +34,7 @@ SECRETS = {
     "assignment": "db_password=Zq7vLp2mXw9K",
     "entropy": "q8Zr2LmX7vKp4NwT9sYb3HcJ6dFg",
     "url": "postgres://shop:Zq7vLp2mXw9K@db:5432/shop",
+    "keyword": "ibm_cloud_iam_key = 'q8Zr2LmX7vKp4NwT9sYb3HcJ6dFgq8Zr2LmX7vKp4NwT'",
 }
 
 
@@ -119,3 +120,13 @@ def test_a_log_scanned_as_written_is_scanned_again_when_its_bytes_change(tmp_pat
     with pytest.raises(ContractViolation, match=r"logs/web/api\.log"):
         assemble(staging, identity, window, nothing, redactor, tmp_path / "leaky.tar.gz")
     assert not (tmp_path / "leaky.tar.gz").exists()
+
+
+def test_a_keyword_detector_is_searched_on_the_lines_of_its_anchors_only_and_finds_all_of_them() -> None:
+    """Cloudant's `clpw` (no other keyword in it) is found, at its line, amid lines naming a secret."""
+    log = clean_log()
+    value = "abcdefghijklmnopqrstuvwx"  # 24 lower-case letters: no entropy, no secret name, only Cloudant
+    text = "objects/secret-references.json\n" + log + f'clpw = "{value}"\n' + log
+    hits = scan_text(text)
+    assert [hit.kind for hit in hits] == ["detect-secrets:Cloudant Credentials"]
+    assert hits[0].line == log.count("\n") + 2
