@@ -52,7 +52,7 @@ class Staging:
     _folders: set[Path] = field(default_factory=set)
     # name -> sha256 of the content the final scan already found clean, scanned as it was written (in
     # the log workers, overlapping the network); the bundle re-scans any file whose bytes differ.
-    _clean: dict[str, str] = field(default_factory=dict)
+    _clean: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     def scanned_clean(self, name: str) -> str | None:
         """The sha256 of `name`'s content when the final scan found it clean as it was written."""

@@ -392,7 +392,7 @@ class Redactor:
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (file, kind) -> n
     # Spans of short texts already read: objects repeat the same strings (300 replicas of one pod
     # template), and spans depend on the text and the rules only. Bounded; cleared when full.
-    _known: dict[str, tuple[Span, ...]] = field(default_factory=dict, init=False, repr=False)
+    _known: dict[str, tuple[Span, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def token(self, kind: str, value: str) -> str:
         digest = hmac.new(self.key, value.encode(), hashlib.sha256).hexdigest()[:6]
