@@ -9,7 +9,7 @@ from pathops_contracts.redaction import Redactor, Rule, token_key
 from pathops_contracts.redaction import load_extra_rules as parse_extra_rules
 from pathops_contracts.secret_scan import Hit, scan_text
 
-__all__ = ["Redactor", "Rule", "find_leaks", "load_extra_rules", "token_key"]
+__all__ = ["Redactor", "Rule", "find_leaks", "leaks_in", "load_extra_rules", "token_key"]
 
 
 def load_extra_rules(path: Path) -> tuple[Rule, ...]:
@@ -22,4 +22,9 @@ def load_extra_rules(path: Path) -> tuple[Rule, ...]:
 
 def find_leaks(path: Path) -> list[Hit]:
     """What the independent final scan still finds in a file (kinds and lines, never values)."""
-    return scan_text(path.read_text(encoding="utf-8", errors="replace"))
+    return leaks_in(path.read_bytes())
+
+
+def leaks_in(content: bytes) -> list[Hit]:
+    """What the independent final scan still finds in a file's content (kinds and lines, never values)."""
+    return scan_text(content.decode("utf-8", errors="replace"))

@@ -2,7 +2,8 @@
 
 Before anything is bundled, every staged file and the manifest are scanned once more by
 an independent detector (`pathops_contracts.secret_scan`); a hit fails the run rather than
-upload it.
+upload it. A file the staging area scanned as it wrote it (logs, in the workers) is not
+scanned twice when its bytes are still the ones scanned (same sha256).
 
 The bundle is content-stable: the same cluster state, window and incident give the same
 bytes and so the same snapshot id (a restarted Job re-announces what its first run did).
@@ -11,7 +12,9 @@ No run clock goes into it: `collected_at` is the end of the evidence window.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,11 +22,11 @@ from typing import Any
 
 from evidence_collector.collector import Collected
 from evidence_collector.detectors import summarize
-from evidence_collector.redaction import Redactor, find_leaks
+from evidence_collector.redaction import Redactor, leaks_in
 from evidence_collector.staging import Staging
 from evidence_collector.window import TimeWindow
 from pathops_contracts import __version__
-from pathops_contracts.bundles import sha256_file, write_bundle
+from pathops_contracts.bundles import write_bundle
 from pathops_contracts.contracts import EVIDENCE_MANIFEST, validate_document
 from pathops_contracts.errors import ContractViolation
 from pathops_contracts.secret_scan import describe, scan_text
@@ -62,16 +65,18 @@ def assemble(staging: Staging, identity: SnapshotIdentity, window: TimeWindow, c
     staging.write_json("findings.json", {"summary": summary, "findings": [f.as_dict() for f in collected.findings]},
                        budgeted=False)
     staging.write_json("redaction-report.json", redactor.report(), budgeted=False)
-    for path in staging.files():
-        name = path.relative_to(staging.root).as_posix()
-        hits = find_leaks(path)
-        if hits:
-            raise ContractViolation(f"refusing to upload: the final scan still finds {describe(hits, name)}")
     files = []
     members: dict[str, Path | bytes] = {}
+    root = str(staging.root) + os.sep
     for path in staging.files():
-        name = path.relative_to(staging.root).as_posix()
-        files.append({"path": name, "sha256": sha256_file(path), "size": path.stat().st_size,
+        name = str(path).removeprefix(root).replace(os.sep, "/")
+        content = path.read_bytes()  # one read: hashed, and scanned unless these bytes were scanned as written
+        digest = hashlib.sha256(content).hexdigest()
+        if staging.scanned_clean(name) != digest:
+            hits = leaks_in(content)
+            if hits:
+                raise ContractViolation(f"refusing to upload: the final scan still finds {describe(hits, name)}")
+        files.append({"path": name, "sha256": digest, "size": len(content),
                       "media_type": MEDIA_TYPES.get(path.suffix, "application/octet-stream")})
         members[name] = path
     by_kind = redactor.report()["by_kind"]

@@ -6,6 +6,7 @@ at a file and a line range. Whatever is cut or cannot be read is recorded as a g
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from evidence_collector.redaction import Redactor
+from evidence_collector.redaction import Redactor, leaks_in
 
 
 @dataclass
@@ -49,6 +50,20 @@ class Staging:
     _spent: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _folders: set[Path] = field(default_factory=set)
+    # name -> sha256 of the content the final scan already found clean, scanned as it was written (in
+    # the log workers, overlapping the network); the bundle re-scans any file whose bytes differ.
+    _clean: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
+
+    def scanned_clean(self, name: str) -> str | None:
+        """The sha256 of `name`'s content when the final scan found it clean as it was written."""
+        with self._lock:
+            return self._clean.get(name)
+
+    def _scan_written(self, name: str, data: bytes) -> None:
+        if not leaks_in(data):
+            digest = hashlib.sha256(data).hexdigest()
+            with self._lock:
+                self._clean[name] = digest
 
     def reserve(self, wanted: int) -> int:
         """Take up to `wanted` bytes from the budget; returns what was granted."""
@@ -98,6 +113,7 @@ class Staging:
                                         f"fit the budget")
             data = data[:kept]
         self.path(name).write_bytes(data)
+        self._scan_written(name, data)
         return True
 
     def write_json(self, name: str, document: Any, budgeted: bool = True) -> bool:
@@ -124,6 +140,7 @@ class Staging:
         cut = False
         head: list[str] = []
         tail: deque[str] = deque(maxlen=keep)
+        kept: list[bytes] = []  # what was written (at most `limit` bytes), for the scan
         with self.path(name).open("wb") as handle:
             for block in self.redactor.redact_blocks(blocks, name):
                 data = block.encode()
@@ -132,6 +149,7 @@ class Staging:
                     block = data.decode(errors="replace")
                     cut = True
                 handle.write(data)
+                kept.append(data)
                 written += len(data)
                 block_lines = block.splitlines(keepends=True)
                 lines += len(block_lines)
@@ -140,6 +158,7 @@ class Staging:
                 tail.extend(block_lines[-keep:])
                 if cut:
                     break
+        self._scan_written(name, b"".join(kept))
         return StreamResult(written, lines, cut, head, list(tail))
 
     def discard(self, name: str) -> None:

@@ -73,11 +73,12 @@ def write_bundle(destination: Path, members: Mapping[str, Path | bytes], mtime: 
     """
     for name in members:
         check_member_path(name)
-    # GzipFile with mtime=0 and no file name keeps the gzip header reproducible. Level 3: on logs it
-    # compresses within 10% of level 6 in less than half the time.
+    # GzipFile with mtime=0 and no file name keeps the gzip header reproducible. Level 1: on a 43 MB
+    # evidence snapshot (logs, JSON) it writes 3.6 MB in 0.20 s, level 3 3.5 MB in 0.35 s, level 6
+    # 3.0 MB in 0.61 s; the bundle is written after the last request, on the run's critical path.
     with (
         destination.open("wb") as raw,
-        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=3) as zipped,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=1) as zipped,
         tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as archive,
     ):
         for name in sorted(members):

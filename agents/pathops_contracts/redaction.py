@@ -185,12 +185,58 @@ _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 def lower_ascii(text: str) -> str:
     """Lower-cased A-Z only: the same length as text, so offsets in one are offsets in the other."""
-    return text.translate(_ASCII_LOWER)
+    # str.lower() is far faster, and on ASCII text it is the same mapping.
+    return text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
+
+
+# Characters from the most to the least frequent in logs and objects; any other (upper case...) is rarer.
+_FREQUENT = " etaoinsrhldcu0123456789:.-/\"mfpgwyb=,_vkxjqz"
+
+
+def _rarest(anchor: str) -> str:
+    return max(anchor, key=lambda char: _FREQUENT.find(char) if char in _FREQUENT else len(_FREQUENT))
+
+
+class Screen:
+    """Which anchors occur in one text, each looked for once.
+
+    An anchor's rarest character is looked for first (one memchr-fast scan, shared by every
+    anchor with that character); the anchor itself only when that character occurs. Most
+    anchors are thus ruled out without a substring search over the whole text.
+    """
+
+    def __init__(self, text: str, lowered: str) -> None:
+        self.text = text
+        self.lowered = lowered
+        self._chars: dict[tuple[str, bool], bool] = {}
+        self._anchors: dict[tuple[str, bool], bool] = {}
+
+    def holds(self, anchor: str, folded: bool) -> bool:
+        """Whether anchor occurs in the text (`folded`: in its lower-cased form)."""
+        key = (anchor, folded)
+        found = self._anchors.get(key)
+        if found is None:
+            hay = self.lowered if folded else self.text
+            char = _RAREST.get(anchor)
+            if char is None:
+                char = _RAREST[anchor] = _rarest(anchor)
+            seen = self._chars.get((char, folded))
+            if seen is None:
+                seen = self._chars[(char, folded)] = char in hay
+            found = self._anchors[key] = seen and anchor in hay
+        return found
+
+    def holds_any(self, anchors: tuple[str, ...]) -> bool:
+        """Whether one of the anchors occurs (lower-case anchors case-insensitively); no anchors: True."""
+        return not anchors or any(self.holds(anchor, anchor.islower()) for anchor in anchors)
+
+
+_RAREST: dict[str, str] = {}
 
 
 def holds_any(text: str, lowered: str, anchors: tuple[str, ...]) -> bool:
     """Whether one of the anchors occurs (lower-case anchors case-insensitively); no anchors: True."""
-    return not anchors or any(anchor in (lowered if anchor.islower() else text) for anchor in anchors)
+    return Screen(text, lowered).holds_any(anchors)
 
 # Where a name is spelled in running text: every keyword of `secret_names` as a substring.
 NAME_ANCHORS = ("pass", "pwd", "secret", "token", "credential", "creds", "auth", "key", "cookie", "session")
@@ -216,10 +262,12 @@ def is_benign_value(value: str) -> bool:
             or bool(re.fullmatch(r"\$\(?\{?[A-Za-z_][A-Za-z0-9_]*\}?\)?|\*+", stripped)))
 
 
-def _hints(lowered: str) -> list[tuple[int, int]]:
+def _hints(lowered: str, screen: Screen | None = None) -> list[tuple[int, int]]:
     """Where a name anchor occurs, found by plain substring search (far faster than a regex)."""
     found = []
     for anchor in NAME_ANCHORS:
+        if screen is not None and not screen.holds(anchor, True):
+            continue
         position = lowered.find(anchor)
         while position != -1:
             found.append((position, position + len(anchor)))
@@ -227,11 +275,12 @@ def _hints(lowered: str) -> list[tuple[int, int]]:
     return sorted(found)
 
 
-def assignment_spans(text: str, lowered: str | None = None) -> Iterator[tuple[int, int]]:
+def assignment_spans(text: str, lowered: str | None = None, screen: Screen | None = None
+                     ) -> Iterator[tuple[int, int]]:
     """Spans of values assigned to secret names, in any of the syntaxes above."""
     last_name_end = -1  # names and values already read: hints inside them are not names
     tokens = [match.span() for match in TOKEN.finditer(text)] if "[REDACTED:" in text else []
-    for start, end in _hints(lower_ascii(text) if lowered is None else lowered):
+    for start, end in _hints(lower_ascii(text) if lowered is None else lowered, screen):
         if start < last_name_end or any(t_start <= start < t_end for t_start, t_end in tokens):
             continue
         while start > 0 and _NAME_CHAR.match(text, start - 1):
@@ -277,10 +326,26 @@ def orphan_key_end_spans(text: str) -> Iterator[tuple[int, int]]:
         yield start, end.end()
 
 
-_ENTROPY_CANDIDATE = re.compile(rf"[A-Za-z0-9+/=_-]{{{ENTROPY_MIN_LENGTH},}}")
+# A candidate starts where a run of these characters starts (the look-behind): a search that tried
+# every position inside a shorter run would read each run once per character.
+_ENTROPY_CANDIDATE = re.compile(rf"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/=_-]{{{ENTROPY_MIN_LENGTH},}}")
+
+
+# ASCII characters of the candidates' class as "a", every other ASCII character as a blank.
+_RUN_MAP = str.maketrans({chr(code): "a" if re.fullmatch(r"[A-Za-z0-9+/=_-]", chr(code)) else " "
+                          for code in range(128)})
+_RUN = "a" * ENTROPY_MIN_LENGTH
+
+
+def has_candidate(text: str) -> bool:
+    """Whether text holds an entropy candidate: a translation and a substring test, far faster than
+    the regex search on text without one (most text)."""
+    return _RUN in text.translate(_RUN_MAP)
 
 
 def entropy_spans(text: str) -> Iterator[tuple[int, int]]:
+    if not has_candidate(text):
+        return
     for match in _ENTROPY_CANDIDATE.finditer(text):
         if looks_random(match.group()):
             yield match.span()
@@ -305,12 +370,29 @@ def load_extra_rules(lines: Iterable[str], source: str) -> tuple[Rule, ...]:
 
 Span = tuple[int, int, str]  # value start, value end, kind
 
+# Every anchor of every anchored rule, lower-cased (a superset of what each rule looks for): a short
+# text with none of them can only hold what the anchorless rules find.
+_ANY_ANCHOR = re.compile("|".join(re.escape(anchor) for anchor in sorted(
+    {anchor.lower() for anchor in (*(a for rule in BUILTIN_RULES for a in rule.anchors),
+                                   *(a for _, anchors in CORPUS for a in anchors), *NAME_ANCHORS, "private key")},
+    key=lambda anchor: (-len(anchor), anchor))))
+SHORT_TEXT = 4096  # longer texts are screened anchor by anchor instead
+KNOWN_TEXT = 256  # texts up to this length have their spans remembered...
+KNOWN_ENTRIES = 8192  # ...this many of them (about 3 MB at most)
+# Anchorless detect-secrets plugins whose every hit holds a run of 24 of [a-zA-Z\d_-] (Discord:
+# `[MNO][a-zA-Z\d_-]{23,25}\.`), on ASCII text an entropy candidate: run only where there is one
+# (`\d` also matches non-ASCII digits: on other text they always run).
+_RUN_GATED = (DiscordBotTokenDetector,)
+
 
 @dataclass
 class Redactor:
     extra_rules: tuple[Rule, ...] = ()
     key: bytes = field(default_factory=lambda: secrets.token_bytes(32))
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (file, kind) -> n
+    # Spans of short texts already read: objects repeat the same strings (300 replicas of one pod
+    # template), and spans depend on the text and the rules only. Bounded; cleared when full.
+    _known: dict[str, tuple[Span, ...]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def token(self, kind: str, value: str) -> str:
         digest = hmac.new(self.key, value.encode(), hashlib.sha256).hexdigest()[:6]
@@ -318,6 +400,17 @@ class Redactor:
 
     def spans(self, text: str) -> list[Span]:
         """Every secret in text as non-overlapping value spans, by rule priority."""
+        if len(text) > KNOWN_TEXT:
+            return self._spans(text)
+        known = self._known.get(text)
+        if known is None:
+            known = tuple(self._spans(text))
+            if len(self._known) >= KNOWN_ENTRIES:
+                self._known.clear()
+            self._known[text] = known
+        return list(known)
+
+    def _spans(self, text: str) -> list[Span]:
         lowered = lower_ascii(text)
         chosen: list[Span] = []  # sorted, non-overlapping
 
@@ -329,26 +422,38 @@ class Redactor:
                 return  # overlaps a span taken by a rule of higher priority
             chosen.insert(index, (start, end, kind))
 
+        # Fast paths, each a necessary condition: a short text holding no anchor at all skips every
+        # anchored rule in one regex search; a long one has each anchor looked for once (Screen).
+        anchored = len(text) > SHORT_TEXT or _ANY_ANCHOR.search(lowered) is not None
+        long_run = has_candidate(text)  # also a necessary condition of the run-gated plugins on ASCII text
+        if not (anchored or long_run or self.extra_rules or not text.isascii()):
+            return chosen  # only anchored rules, and rules needing a long run, could have matched
+        screen = Screen(text, lowered)
+        candidates = [match.span() for match in _ENTROPY_CANDIDATE.finditer(text)] if long_run else []
         for rule in (*BUILTIN_RULES, *self.extra_rules):
-            if not rule.may_match(lowered):
+            if rule.anchors and not (anchored and any(screen.holds(anchor, True) for anchor in rule.anchors)):
                 continue
             for match in rule.pattern.finditer(text):
                 if rule.check is None or rule.check(match.group(rule.group)):
                     take(*match.span(rule.group), rule.kind)
-        if "private key" in lowered:
+        if anchored and screen.holds("private key", True):
             for start, end in orphan_key_end_spans(text):
                 take(start, end, "pem-private-key")
         for plugin, anchors in CORPUS:
-            if not holds_any(text, lowered, anchors):
+            if anchors and not (anchored and screen.holds_any(anchors)):
+                continue
+            if isinstance(plugin, _RUN_GATED) and not (long_run or not text.isascii()):
                 continue
             for value in set(plugin.analyze_string(text)):
                 kind = "ds-" + re.sub(r"[^a-z0-9]+", "-", plugin.secret_type.lower()).strip("-")
                 for found in re.finditer(re.escape(value), text):
                     take(*found.span(), kind)
-        for start, end in assignment_spans(text, lowered):
-            take(start, end, "secret-assignment")
-        for start, end in entropy_spans(text):
-            take(start, end, "high-entropy")
+        if anchored:
+            for start, end in assignment_spans(text, lowered, screen):
+                take(start, end, "secret-assignment")
+        for start, end in candidates:
+            if looks_random(text[start:end]):
+                take(start, end, "high-entropy")
         return chosen
 
     def redact(self, text: str, where: str) -> str:

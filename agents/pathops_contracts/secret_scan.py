@@ -39,7 +39,7 @@ _KEYWORDS = ("key", "pwd", "pass", "token", "secret")
 PLUGIN_ANCHORS: dict[str, tuple[str, ...]] = {
     "ArtifactoryDetector": ("AKC", "AP"), "AWSKeyDetector": ("AKIA", "ASIA", "ABIA", "ACCA", "A3T", "aws"),
     "AzureStorageKeyDetector": ("AccountKey=",), "BasicAuthDetector": ("://",),
-    "CloudantDetector": (*_KEYWORDS, "cloudant"), "GitHubTokenDetector": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+    "CloudantDetector": (*_KEYWORDS, "pw", "cloudant"), "GitHubTokenDetector": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
     "GitLabTokenDetector": ("gl", "GR1348941"), "IbmCloudIamDetector": _KEYWORDS, "IbmCosHmacDetector": _KEYWORDS,
     "JwtTokenDetector": ("eyJ",), "MailchimpDetector": ("-us",), "NpmDetector": ("_authToken",),
     "OpenAIDetector": ("T3BlbkFJ",), "PrivateKeyDetector": ("PRIVATE KEY", "PuTTY"), "PypiTokenDetector": ("pypi-",),
@@ -47,6 +47,10 @@ PLUGIN_ANCHORS: dict[str, tuple[str, ...]] = {
         *_KEYWORDS, "softlayer"), "SquareOAuthDetector": ("sq0csp-",), "StripeDetector": ("k_live_",),
     "TwilioKeyDetector": ("AC", "SK"),
 }
+# Plugins whose regexes cannot match across a newline (literals, blanks, quotes, classes without
+# `\s` or `\n`, `.` without DOTALL) and whose hits hold one of their lower-case anchors: searched only in
+# the lines that hold one (a file name with "secret" in it made them read a whole manifest).
+_LINE_SCOPED = {"CloudantDetector", "IbmCloudIamDetector", "IbmCosHmacDetector", "SoftlayerDetector"}
 # Lines holding none of these cannot hold a secret name; only the others are searched for pairs.
 NAME_ANCHORS = ("key", "pass", "pwd", "pw", "secret", "token", "cred", "auth", "cookie", "session", "sig", "contrase")
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
@@ -73,10 +77,53 @@ _FLAG = re.compile(r"""(?<![\w-])(?P<name>--?[A-Za-z][A-Za-z0-9_.-]*+)[ \t]+["']
                    r"""(?P<value>[^\s"'`,;&\\{}-][^\s"'`,;&\\{}]*)""")
 _URL_CREDENTIALS = re.compile(r"://[^\s:/@\"'\\]{0,256}:([^\s\"'\\]{1,256})@[^\s@/\"'\\]+")
 _PEM = re.compile(r"-----(?:BEGIN|END) [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|PuTTY-User-Key-File")
-_RANDOM = re.compile(r"[A-Za-z0-9+/=_.~-]{20,}")
+# A run is taken from its start (the look-behind): a search that tried every position inside a
+# shorter run would read each run once per character.
+_RANDOM = re.compile(r"(?<![A-Za-z0-9+/=_.~-])[A-Za-z0-9+/=_.~-]{20,}")
 # Never secrets: short numbers (counts, ports), auth scheme words, booleans, nulls, masks, variable references.
 _BENIGN = re.compile(r"(?i)[0-9]{1,9}|basic|bearer|token|digest|negotiate|true|false|yes|no|null|none|nil|on|off|"
                      r"\*+|\$\(?\{?[A-Za-z_][A-Za-z0-9_]*\}?\)?")
+
+
+# Characters from the most to the least frequent in logs and objects; any other (upper case...) is rarer.
+_FREQUENT = " etaoinsrhldcu0123456789:.-/\"mfpgwyb=,_vkxjqz"
+
+
+def _rarest(anchor: str) -> str:
+    return max(anchor, key=lambda char: _FREQUENT.find(char) if char in _FREQUENT else len(_FREQUENT))
+
+
+class _Anchors:
+    """Which anchors occur in one text: each anchor's rarest character is looked for first (one
+    memchr-fast scan shared by the anchors with that character), the anchor only when it occurs."""
+
+    def __init__(self, text: str, lowered: str) -> None:
+        self.text = text
+        self.lowered = lowered
+        self._chars: dict[str, bool] = {}  # keyed by character, "\0"-prefixed when looked for as written
+
+    def holds(self, anchor: str) -> bool:
+        """Whether anchor occurs: a lower-case one in any case, any other as written."""
+        folded = anchor.islower()
+        hay = self.lowered if folded else self.text
+        char = _RAREST.get(anchor)
+        if char is None:
+            char = _RAREST[anchor] = _rarest(anchor)
+        key = char if folded else "\0" + char
+        seen = self._chars.get(key)
+        if seen is None:
+            seen = self._chars[key] = char in hay
+        return seen and anchor in hay
+
+
+_RAREST: dict[str, str] = {}
+# ASCII characters of _RANDOM's class as "a", every other ASCII character as a blank: a run of 20 of
+# them is a substring test on the translation, far faster than a regex search on text without one.
+_RUN_MAP = str.maketrans({chr(code): "a" if re.fullmatch(r"[A-Za-z0-9+/=_.~-]", chr(code)) else " "
+                          for code in range(128)})
+# Anchorless plugins whose every hit holds a run of 24 of [a-zA-Z\d_-] (Discord): on ASCII text,
+# searched only where _RANDOM's class has a run that long.
+_RUN_GATED = {"DiscordBotTokenDetector": 24}
 
 
 @dataclass(frozen=True)
@@ -130,12 +177,21 @@ def scan_text(text: str) -> list[Hit]:
             newlines.extend(match.start() for match in re.finditer("\n", text))
         return bisect.bisect_left(newlines, offset) + 1
 
-    lowered = text.translate(_ASCII_LOWER)  # same length as text
+    # Same length as text (str.lower() is the same mapping on ASCII text, and far faster).
+    lowered = text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
+    screen = _Anchors(text, lowered)
+    runs = text.translate(_RUN_MAP)
     for plugin in PLUGINS:
         anchors = PLUGIN_ANCHORS.get(type(plugin).__name__, ())
-        if anchors and not any(anchor in (lowered if anchor.islower() else text) for anchor in anchors):
+        if anchors and not any(screen.holds(anchor) for anchor in anchors):
             continue
-        for value in set(plugin.analyze_string(text)):
+        gate = _RUN_GATED.get(type(plugin).__name__)
+        if gate and text.isascii() and "a" * gate not in runs:
+            continue
+        searched = text
+        if type(plugin).__name__ in _LINE_SCOPED:
+            searched = "\n".join(line for _, line in _lines_with(text, lowered, anchors))
+        for value in set(plugin.analyze_string(searched)):
             if not _clean(value):
                 found.add((line_of(text.find(value)), "detect-secrets:" + plugin.secret_type))
     masked = _mask(text)
@@ -144,12 +200,13 @@ def scan_text(text: str) -> list[Hit]:
             found.add((line_of(url.start()), "url-credentials"))
     for pem in _PEM.finditer(text):
         found.add((line_of(pem.start()), "private-key"))
-    for start, line in _lines_with(masked, lowered, NAME_ANCHORS):
+    for start, line in _lines_with(masked, lowered, tuple(a for a in NAME_ANCHORS if screen.holds(a))):
         for offset in _pair_offsets(line, start):
             found.add((line_of(offset), "secret-name-value"))
-    for candidate in _RANDOM.finditer(masked):
-        if _random(candidate.group()):
-            found.add((line_of(candidate.start()), "high-entropy"))
+    if "a" * 20 in runs:  # masking only breaks runs: none in text, none in masked
+        for candidate in _RANDOM.finditer(masked):
+            if _random(candidate.group()):
+                found.add((line_of(candidate.start()), "high-entropy"))
     return [Hit(kind, line) for line, kind in sorted(found)]
 
 

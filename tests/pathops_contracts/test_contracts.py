@@ -137,3 +137,33 @@ def test_no_fix_patch_metadata_has_no_patch() -> None:
     contracts.validate_document(document, contracts.PATCH_METADATA)
     with pytest.raises(ContractViolation):
         contracts.validate_document({**document, "files_touched": ["a.yaml"]}, contracts.PATCH_METADATA)
+
+
+FILE = {"path": "logs/web-0/api.log", "sha256": "ab" * 32, "size": 10, "media_type": "text/plain"}
+GAP = {"what": "logs/web-0/api.log", "reason": "truncated", "detail": "kept the head"}
+ENTRY_CHANGES: list[tuple[str, dict[str, Any], str, Any]] = [
+    ("files", FILE, "path", "../etc/passwd"), ("files", FILE, "path", "/abs"), ("files", FILE, "path", "a" * 513),
+    ("files", FILE, "path", 7), ("files", FILE, "sha256", "AB" * 32), ("files", FILE, "sha256", "ab" * 31),
+    ("files", FILE, "size", -1), ("files", FILE, "size", True), ("files", FILE, "size", 1.0),
+    ("files", FILE, "size", "10"), ("files", FILE, "media_type", None), ("files", FILE, "extra", "x"),
+    ("files", FILE, "sha256", None), ("gaps", GAP, "reason", "lost"), ("gaps", GAP, "detail", "d" * 2001),
+    ("gaps", GAP, "what", None), ("gaps", GAP, "extra", 1), ("gaps", GAP, "reason", None),
+]
+
+
+@pytest.mark.parametrize(("array", "entry", "key", "value"), ENTRY_CHANGES)
+def test_thousands_of_entries_are_judged_as_the_full_validator_judges_them(
+        array: str, entry: dict[str, Any], key: str, value: Any) -> None:
+    """Manifest entries go through a compiled check first: it must never accept what the schema refuses."""
+    document = copy.deepcopy(GOOD[contracts.EVIDENCE_MANIFEST])
+    changed = {**entry, key: value} if value is not None else {k: v for k, v in entry.items() if k != key}
+    document[array] = [dict(entry, path=f"logs/p{i}/c.log") if array == "files" else entry for i in range(2000)]
+    document[array][1234] = changed
+    full = list(contracts._validator(contracts.EVIDENCE_MANIFEST).iter_errors(document))
+    if full:
+        with pytest.raises(ContractViolation, match=rf"at {array}/1234"):
+            contracts.validate_document(document, contracts.EVIDENCE_MANIFEST)
+    else:
+        assert contracts.validate_document(document, contracts.EVIDENCE_MANIFEST) is document
+    document[array][1234] = entry
+    assert contracts.validate_document(document, contracts.EVIDENCE_MANIFEST) is document
