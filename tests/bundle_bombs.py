@@ -96,6 +96,15 @@ def pax_header_bomb(path: Path, size: int = GIB) -> Path:
     return tar.close()
 
 
+def pax_stuck_record_bomb(path: Path) -> Path:
+    """A PAX header whose second record has no length: a parser that reads it as length 0 never advances."""
+    data = pax_record("comment", "c") + b"a" * 30 + b"\n"
+    tar = GzipTar(path)
+    tar.write(tar_header("PaxHeaders/metadata.json", b"x", len(data)) + data + padding(len(data)))
+    small_file(tar, "metadata.json", b"{}")
+    return tar.close()
+
+
 def gnu_long_name_bomb(path: Path, size: int = GIB) -> Path:
     """A GNU long-name header ('L') of `size` bytes."""
     tar = GzipTar(path)
@@ -189,6 +198,7 @@ def corrupt_deflate(path: Path) -> Path:
 # Bombs that no bundle reader may accept, whatever the bundle kind, with the words of their refusal.
 HEADER_BOMBS: dict[str, tuple[Callable[[Path], Path], str]] = {
     "pax-header-1GiB": (pax_header_bomb, "extended header of 1073741824 bytes"),
+    "pax-record-without-length": (pax_stuck_record_bomb, "malformed PAX extended header"),
     "gnu-long-name-1GiB": (gnu_long_name_bomb, "extended header of 1073741824 bytes"),
     "huge-size-field": (huge_size_bomb, "unpacks to more than"),
     "sparse": (sparse_bomb, "sparse"),

@@ -116,7 +116,8 @@ def timeline(rollout: dict[str, Any] | None, findings: list[dict[str, Any]], fie
         parts = [label, _moment(moment) or ("time unknown" if node in ("healthy", "faulty", "failure") else "")]
         if isinstance(note, str) and note:
             parts.append(note[:12] if re.fullmatch(r"[0-9a-f]{40,64}", note) else note)
-        text = _MERMAID_UNSAFE.sub(" ", " - ".join(p for p in parts if p))[:80].strip()
+        # GitLab's closing-keyword scan reads raw text, code blocks included: neutralised too.
+        text = neutralize(_MERMAID_UNSAFE.sub(" ", " - ".join(p for p in parts if p))[:80].strip(), markdown=False)
         lines.append(f'  {node}["{text}"]')
     lines.append("  " + " --> ".join(node for node, *_ in steps))
     lines.append("```")

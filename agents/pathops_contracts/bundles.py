@@ -190,7 +190,8 @@ def _pax_records(data: bytes) -> dict[str, str]:
         space = data.find(b" ", position, position + 21)
         length = int(data[position:space]) if space > position and data[position:space].isdigit() else 0
         end = position + length
-        if length <= space - position + 2 or end > len(data) or data[end - 1] != 0x0A:
+        # No length (no space): refused, else a record read as length 0 would never advance.
+        if space <= position or length <= space - position + 2 or end > len(data) or data[end - 1] != 0x0A:
             raise ContractViolation("malformed PAX extended header")
         key, separator, value = data[space + 1:end - 1].partition(b"=")
         if not separator or not key:

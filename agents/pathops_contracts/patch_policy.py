@@ -9,7 +9,8 @@ Protected paths come in three layers:
 - always: `ALWAYS_PROTECTED` (`.git/`, `.gitlab-ci.yml`, `.gitlab/`), whatever is configured;
 - what the project's CI runs: its CI configuration file (the project's `ci_config_path`)
   and every file it `include:`s from this repository, also nested and from
-  `trigger: include:` child pipelines (`ci_protected_patterns`);
+  `trigger: include:` child pipelines, `remote:` URLs of this project's raw files and this
+  project's `component:`s (`ci_protected_patterns`);
 - the operator's list, default `DEFAULT_PROTECTED` (other CI systems, repository plumbing,
   code owners); mr-creator takes it from `--protected-path` / `MR_PROTECTED_PATHS`.
 Patterns are globs on repository paths where `*` also crosses `/`.
@@ -198,16 +199,45 @@ def _include_paths(include: Any, project_path: str) -> list[str]:
     paths: list[str] = []
     for item in items:
         if isinstance(item, str):
-            if "://" not in item:
-                paths.append(item)
+            paths += _own_raw_file(item, project_path) if "://" in item else [item]
         elif isinstance(item, dict):
             if isinstance(item.get("local"), str):
                 paths.append(item["local"])
+            if isinstance(item.get("remote"), str):
+                paths += _own_raw_file(item["remote"], project_path)
+            if isinstance(item.get("component"), str):
+                paths += _own_component(item["component"], project_path)
             project = item.get("project")
             if isinstance(project, str) and project.strip("/").lower() == project_path.lower():
                 files = item.get("file")
                 paths += [f for f in (files if isinstance(files, list) else [files]) if isinstance(f, str)]
     return [pattern for path in paths for pattern in _as_patterns(path)]
+
+
+def _own_raw_file(url: str, project_path: str) -> list[str]:
+    """The files a `remote:` URL may name when it is this project's raw file (`/<project>/-/raw/<ref>/<file>`).
+
+    The ref may hold `/`, so every split after it is protected: over-protection, never under."""
+    match = re.match(r"\s*(?:[A-Za-z][\w+.-]*://[^/]*|\$\{?\w+\}?)/+(.*?)/+(?:-/+)?raw/+(.+?)/*(?:[?#].*)?$", url)
+    if match is None or not _names_project(match[1], project_path):
+        return []
+    parts = [part for part in match[2].split("/") if part]
+    return ["/".join(parts[i:]) for i in range(1, len(parts))]
+
+
+def _names_project(path: str, project_path: str) -> bool:
+    """This project, or a path built from a variable (`$CI_PROJECT_PATH`), which may be this project."""
+    return "$" in path or path.strip("/").lower() == project_path.strip("/").lower()
+
+
+def _own_component(component: str, project_path: str) -> list[str]:
+    """The files of a CI/CD component (`<host>/<project>/<name>@<version>`) kept in this project."""
+    address = component.split("@", 1)[0].strip().strip("/")
+    owner, _, name = address.rpartition("/")
+    host_and_project = owner.split("/", 1)
+    if len(host_and_project) != 2 or not _names_project(host_and_project[1], project_path):
+        return []
+    return [f"templates/{name}.yml", f"templates/{name}/template.yml"]
 
 
 def _as_patterns(path: str) -> list[str]:

@@ -28,6 +28,8 @@ include:
   - project: other/templates
     file: elsewhere.yml
   - remote: https://example.com/ci.yml
+  - remote: https://gitlab.example.com/shop/shop-frontend/-/raw/main/ci/remote.yml
+  - component: $CI_SERVER_FQDN/shop/shop-frontend/scan@1.0
 .base:
   script: [make test]
 test:
@@ -108,8 +110,9 @@ def test_a_ci_edit_reverted_by_a_later_commit_is_refused(world: World) -> None:
 
 
 @pytest.mark.parametrize("path", ["ci/build.yml", "ci/deep.yml", "ci/templates/new.yml", "tools/lint.yml",
-                                  "child/pipeline.yml"],
-                         ids=["local", "nested", "glob", "same-project", "trigger-child"])
+                                  "child/pipeline.yml", "ci/remote.yml", "templates/scan/template.yml"],
+                         ids=["local", "nested", "glob", "same-project", "trigger-child", "own-raw-url",
+                              "own-component"])
 def test_files_the_ci_configuration_runs_are_refused(world: World, path: str) -> None:
     base = _new_base(world, CI_FILES)
     patch_id = _series_bundle(world, base, [("Fix it", _write(path, "steal:\n  script: env\n"))], declared=[path])

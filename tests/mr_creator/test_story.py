@@ -263,3 +263,14 @@ def test_findings_past_the_first_five_groups_fold_into_more_findings() -> None:
     assert more == "- **high** problem 6\n- **high** problem 7"
     tokens = MarkdownIt("commonmark").parse(shown)
     assert next(t.content for t in tokens if t.type == "fence") == "objects/events.jsonl:1 | event 1\n"
+
+
+def test_the_timeline_cannot_close_an_issue() -> None:
+    """GitLab's closing-keyword scan reads the raw description, the mermaid block included."""
+    from mr_creator.story import timeline
+    from tests.mr_creator.test_untrusted_text import _acts_in_gitlab
+    url = "https://gitlab.example.com/g/p/-/issues/3"
+    chart = timeline({"previous_source_commit": f"Fixes {url}", "current_source_commit": "Resolves g/p/-/issues/4"},
+                     [], {"alertname": f"Closes {url}"}, {}, "p1")
+    assert _acts_in_gitlab(chart) == []
+    assert "Alert Closes" in chart and "issues/3" in chart  # still shown, only inert
