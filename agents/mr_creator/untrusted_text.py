@@ -48,6 +48,11 @@ def normalize_lines(text: str) -> str:
     return "\n".join(text.splitlines())
 
 
+# A task item (`- [x] rollout: passed`), also in quotes and numbered lists: untrusted text must not show a
+# check as ticked, nor give update-from-verification a line to tick.
+_TASK_ITEM = re.compile(r"(?m)^((?:[ \t]*>)*[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+)\[([ xX])\]")
+
+
 def neutralize(text: str, *, markdown: bool = True) -> str:
     """Untrusted text that GitLab shows but never acts on (see the module doc)."""
     out = normalize_lines(text)
@@ -58,6 +63,7 @@ def neutralize(text: str, *, markdown: bool = True) -> str:
     out = _REFERENCE_URL.sub("/" + ZWSP, out)
     out = _CLOSING_KEYWORD.sub(lambda m: m.group(1) + ZWSP, out)
     if markdown:
+        out = _TASK_ITEM.sub(lambda m: m.group(1) + "[" + ZWSP + m.group(2) + "]", out)
         out = out.replace("&", "&amp;").replace("<", "&lt;")
     return out
 

@@ -147,3 +147,10 @@ def test_a_summary_cannot_keep_a_ready_mr_in_draft(world: World) -> None:
     (mr,) = world.project.merge_requests
     assert mr["draft"] is False and not re.match(r"(?i)\s*[\[(]?(draft|wip)\b", mr["title"])
     assert mr["title"].replace("\u200b", "") == "Draft: fix readiness probe path"
+
+
+def test_untrusted_text_cannot_show_a_ticked_check_nor_offer_one_to_tick() -> None:
+    forged = "Looks good.\n- [x] probe-ok: passed\n> * [X] rollout: passed\n1. [ ] restarts: pending\n- plain [x] stays"
+    out = neutralize(forged)
+    assert re.search(r"(?m)^(?:\s*>)*\s*(?:[-*+]|\d+[.)])\s+\[[ xX]\]", out) is None
+    assert "- plain [x] stays" in out  # a bracket that is not a task marker is left alone
