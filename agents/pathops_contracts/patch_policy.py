@@ -19,6 +19,7 @@ Patterns are globs on repository paths where `*` also crosses `/`.
 from __future__ import annotations
 
 import fnmatch
+import posixpath
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -243,6 +244,9 @@ def _own_component(component: str, project_path: str) -> list[str]:
 def _as_patterns(path: str) -> list[str]:
     """`$VAR` -> `*`; a leading variable may also stand for nothing (`$CI_PROJECT_DIR/ci.yml`)."""
     pattern = _VARIABLE.sub("*", path.strip()).lstrip("/") or "*"
+    # `./ci/x.yml` and `ci/../ci/x.yml` name ci/x.yml: the pattern must match the path a diff shows.
+    normalized = posixpath.normpath(pattern)
+    pattern = normalized if normalized not in {".", ".."} and not normalized.startswith("../") else pattern
     patterns = [pattern]
     while pattern.startswith("*/"):
         pattern = pattern[2:].lstrip("/")

@@ -219,3 +219,11 @@ def test_ci_patterns_with_variables_and_limits() -> None:
     many = {".gitlab-ci.yml": b"include: 'f/*.yml'\n"}
     with pytest.raises(ContractViolation, match="more than 150"):
         ci_protected_patterns(None, "shop/app", many.get, lambda: [f"f/{n}.yml" for n in range(200)])
+
+
+def test_a_local_include_written_with_dot_segments_is_protected_as_the_path_a_diff_shows() -> None:
+    from pathops_contracts.patch_policy import ci_protected_patterns
+
+    files = {".gitlab-ci.yml": b"include:\n  - local: ./ci/x.yml\n  - local: ci/../ci/y.yml\n"}
+    patterns = ci_protected_patterns(None, "shop/shop-frontend", files.get, lambda: sorted(files))
+    assert {"ci/x.yml", "ci/y.yml"} <= set(patterns), patterns
