@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,7 +25,7 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from golden_path.control_plane import ControlPlaneReceiver
-from golden_path.preflight import ServiceProxy, running_release, sync_to_cluster
+from golden_path.preflight import ServiceProxy, free_port, http_status, running_release, sync_to_cluster
 from golden_path.sample_app import create_gitops_repository, create_source_repository, load_cluster
 from golden_path.stand_ins.git_http import GitHttpBackend
 from golden_path.stand_ins.gitlab_api import FakeGitLab
@@ -375,29 +374,12 @@ def probe_check(bare: Path, broken: str, patched: str, workdir: Path) -> dict[st
     return {"passed": passed, "detail": detail, "before": results["broken"], "after": results["patched"]}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 def _serve_and_get(app: Path, path: str) -> int:
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([sys.executable, str(app)], env={**os.environ, "PORT": str(port), "LOCAL": "1"},
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
-                    return int(response.status)
-            except urllib.error.HTTPError as error:
-                return int(error.code)
-            except (urllib.error.URLError, ConnectionError):
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
+        return http_status(port, path, what=f"the sample app ({app.name})")
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -405,7 +387,7 @@ def _serve_and_get(app: Path, path: str) -> int:
 
 @contextmanager
 def _moto_server() -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

@@ -68,7 +68,8 @@ class Release:
     probe_status: int  # what the release's readiness probe got from the running app
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A loopback port nobody listens on now (the demo's stand-ins and apps bind to it)."""
     import socket
 
     with socket.socket() as probe:
@@ -77,7 +78,8 @@ def _free_port() -> int:
         return port
 
 
-def http_status(port: int, path: str, seconds: float = 10.0) -> int:
+def http_status(port: int, path: str, seconds: float = 10.0, what: str = "the preflight app") -> int:
+    """The HTTP status of GET path on a local app that may still be starting."""
     deadline = time.monotonic() + seconds
     while True:
         try:
@@ -87,7 +89,7 @@ def http_status(port: int, path: str, seconds: float = 10.0) -> int:
             return int(error.code)
         except (urllib.error.URLError, ConnectionError):
             if time.monotonic() > deadline:
-                raise UpstreamError(f"the preflight app did not answer on port {port}") from None
+                raise UpstreamError(f"{what} did not answer on port {port}") from None
             time.sleep(0.05)
 
 
@@ -96,7 +98,7 @@ def running_release(tree: Path, sha: str) -> Iterator[Release]:
     """The release at `tree` (a checkout of `sha`) running, probed as its readinessProbe says."""
     manifest: dict[str, Any] = YAML(typ="safe").load((tree / "deploy" / "deployment.yaml").read_text())
     probe = manifest["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen([sys.executable, str(tree / "app.py")],
                                env={**os.environ, "PORT": str(port), "LOCAL": "1"},
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
