@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from pathops_contracts.artifact_store import ArtifactStore, StoreSettings
+from pathops_runtime.artifact_store import ArtifactStore, StoreSettings
 
 
 def free_port() -> int:

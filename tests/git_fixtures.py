@@ -9,9 +9,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from pathops_contracts.artifact_store import ArtifactKind, ArtifactStore
 from pathops_contracts.bundles import sha256_file, write_bundle
-from pathops_contracts.git_env import GitIdentity, git_environment
+from pathops_runtime.artifact_store import ArtifactKind, ArtifactStore
+from pathops_runtime.git_env import GitIdentity, git_environment
 
 DEVELOPER = GitIdentity("Dana Developer", "dana@shop.example")
 
@@ -41,7 +41,7 @@ def git(cwd: Path, *args: str, identity: GitIdentity = DEVELOPER, date: str | No
 
 def make_source_remote(root: Path, files: dict[str, str] | None = None) -> tuple[Path, str]:
     """A bare repository with one commit of a small app; returns (bare path, commit sha)."""
-    from golden_path.stand_ins.git_http import init_bare_repository
+    from pathops_testbed.git_http import init_bare_repository
 
     bare = init_bare_repository(root / "shop" / "shop-frontend.git")
     work = root / "seed-work"

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 import click
 
 from pathops_contracts import __version__
-from pathops_contracts.cli import IdentifierType, at_boundary, callback_options, env_option, tool_group
 from pathops_contracts.errors import InvalidInput
 from pathops_contracts.identifiers import (
     APP_ID,
@@ -25,9 +24,10 @@ from pathops_contracts.identifiers import (
     TIME_WINDOW,
     WORKLOAD,
 )
+from pathops_runtime.cli import IdentifierType, at_boundary, callback_options, env_option, tool_group
 
 if TYPE_CHECKING:
-    from pathops_contracts.callbacks import CallbackSettings
+    from pathops_runtime.callbacks import CallbackSettings
 
 main = tool_group(
     "evidence-collector",
@@ -109,11 +109,11 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
     from evidence_collector.snapshot import SnapshotIdentity, assemble
     from evidence_collector.staging import Staging
     from evidence_collector.window import parse_timestamp, resolve_window
-    from pathops_contracts.artifact_store import ArtifactKind, StoreSettings, artifact_id_for
     from pathops_contracts.bundles import sha256_file
-    from pathops_contracts.callbacks import ControlPlane
     from pathops_contracts.contracts import EVIDENCE_CALLBACK
-    from pathops_contracts.kube_reader import KIND_TO_PLURAL, KubeReader
+    from pathops_runtime.artifact_store import ArtifactKind, StoreSettings, artifact_id_for
+    from pathops_runtime.callbacks import ControlPlane
+    from pathops_runtime.kube_reader import KIND_TO_PLURAL, KubeReader
 
     if not no_upload and not (minio_endpoint and minio_bucket and callback_url):
         raise InvalidInput("MINIO_ENDPOINT, MINIO_BUCKET and CONTROL_PLANE_CALLBACK_URL are needed (or --no-upload)")

@@ -23,7 +23,7 @@ from evidence_collector.source_commit import find_source_commit, replicaset_comm
 from evidence_collector.staging import Staging
 from evidence_collector.window import TimeWindow
 from pathops_contracts.errors import Forbidden, UpstreamError
-from pathops_contracts.kube_reader import KIND_TO_PLURAL, DeadlineReached, KubeReader, NotFound, ReadForbidden
+from pathops_runtime.kube_reader import KIND_TO_PLURAL, DeadlineReached, KubeReader, NotFound, ReadForbidden
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

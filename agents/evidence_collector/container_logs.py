@@ -21,7 +21,7 @@ from evidence_collector.stack_traces import excerpt
 from evidence_collector.staging import Staging
 from evidence_collector.window import TimeWindow
 from pathops_contracts.errors import UpstreamError
-from pathops_contracts.kube_reader import DeadlineReached, KubeReader, NotFound, ReadForbidden
+from pathops_runtime.kube_reader import DeadlineReached, KubeReader, NotFound, ReadForbidden
 
 FINDINGS_RESERVE = 1024 * 1024  # room kept for findings.json and the redaction report
 MIN_LOG_BYTES = 4 * 1024

@@ -13,8 +13,8 @@ from pathlib import Path
 import boto3
 from botocore.config import Config
 
-from pathops_contracts.artifact_store import ArtifactKind, ArtifactStore, StoredArtifact, StoreSettings
 from pathops_contracts.errors import UpstreamError
+from pathops_runtime.artifact_store import ArtifactKind, ArtifactStore, StoredArtifact, StoreSettings
 
 
 def bounded_store(settings: StoreSettings, seconds: float) -> ArtifactStore:

@@ -11,16 +11,16 @@ from typing import TYPE_CHECKING
 import click
 
 from pathops_contracts import __version__
-from pathops_contracts.cli import IdentifierType, at_boundary, callback_options, env_option, store_options, tool_group
 from pathops_contracts.identifiers import APP_ID, ARTIFACT_ID, COMMIT_SHA, ENDPOINT_URL, IMAGE_REF, INCIDENT_ID
-from pathops_contracts.logs import mask_secret
+from pathops_runtime.cli import IdentifierType, at_boundary, callback_options, env_option, store_options, tool_group
+from pathops_runtime.logs import mask_secret
 
 # The cores are imported where a command runs: --help and --version do not pay for boto3,
 # requests, GitPython and ruamel.yaml.
 if TYPE_CHECKING:
     from fix_agent.proposal import Engine
-    from pathops_contracts.artifact_store import StoreSettings
-    from pathops_contracts.callbacks import CallbackSettings
+    from pathops_runtime.artifact_store import StoreSettings
+    from pathops_runtime.callbacks import CallbackSettings
 
 main = tool_group(
     "fix-agent",
@@ -83,9 +83,9 @@ def run(*, snapshot_id: str, source_dir: Path, source_commit_sha: str, callback_
     """
     from fix_agent.fix import find_fix
     from fix_agent.snapshot import open_snapshot
-    from pathops_contracts.artifact_store import ArtifactKind, ArtifactStore
-    from pathops_contracts.callbacks import ControlPlane
     from pathops_contracts.contracts import FIX_CALLBACK, FIX_PATCH_INLINE
+    from pathops_runtime.artifact_store import ArtifactKind, ArtifactStore
+    from pathops_runtime.callbacks import ControlPlane
 
     engines = _engines(openai_base_url, model, max_turns, token_budget, time_budget)
     artifacts = ArtifactStore.from_settings(store)
@@ -148,7 +148,7 @@ def build_image(*, app: str, source_repo: str, source_commit_sha: str, runtime_i
     the size cap; 5 registry, git or builder failed; 6 credentials refused.
     """
     from fix_agent.image_build import BuildahBuilder, DockerBuilder, ImageOrder, Registry, build_fix_agent_image
-    from pathops_contracts.git_env import GitIdentity, git_environment
+    from pathops_runtime.git_env import GitIdentity, git_environment
 
     token = os.environ.get("GITLAB_TOKEN")
     mask_secret(token)

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from pathops_contracts.errors import ContractViolation, Forbidden, InvalidInput, UpstreamError
-from pathops_contracts.git_env import is_auth_failure, stderr_reason
+from pathops_runtime.git_env import is_auth_failure, stderr_reason
 
 log = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pathops_contracts.artifact_store import ArtifactStore
 from pathops_contracts.bundles import ExtractionLimits, extract_bundle, read_json_document
 from pathops_contracts.contracts import EVIDENCE_MANIFEST, validate_document
 from pathops_contracts.errors import ContractViolation
+from pathops_runtime.artifact_store import ArtifactStore
 
 # Logs of some thousand containers fit; a snapshot is a handful of folders deep (logs/<pod>/<container>.log).
 LIMITS = ExtractionLimits(max_bytes=200 * 1024 * 1024, max_files=4_000, max_directories=512, max_depth=8)

@@ -20,8 +20,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from pathops_contracts.errors import ContractViolation, InvalidInput
-from pathops_contracts.git_env import GitIdentity, changes_between, git_environment
 from pathops_contracts.patch_policy import PolicyLimits, violations
+from pathops_runtime.git_env import GitIdentity, changes_between, git_environment
 
 FIX_AGENT = GitIdentity("PathOps Fix Agent", "fix-agent@pathops.io")
 MAX_SOURCE_BYTES = 500 * 1024 * 1024

@@ -11,11 +11,11 @@ import json
 import tempfile
 from pathlib import Path
 
-from pathops_contracts.artifact_store import ArtifactStore
 from pathops_contracts.bundles import ExtractionLimits, read_member, sha256_bytes
 from pathops_contracts.contracts import PATCH_METADATA, validate_document
 from pathops_contracts.errors import ContractViolation
 from pathops_contracts.verification_spec import MAX_SPEC_BYTES, parse_spec
+from pathops_runtime.artifact_store import ArtifactStore
 
 # A patch bundle is four small files; anything much bigger is not one.
 LIMITS = ExtractionLimits(max_bytes=32 * 1024 * 1024, max_files=16, max_directories=16, max_depth=4)

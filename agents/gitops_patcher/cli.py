@@ -15,9 +15,7 @@ import click
 
 from gitops_patcher.render import AGENTS, AgentRun, render_run
 from pathops_contracts import __version__
-from pathops_contracts.cli import IdentifierType, at_boundary, env_option, tool_group
 from pathops_contracts.errors import InvalidInput
-from pathops_contracts.git_env import GitIdentity, git_environment
 from pathops_contracts.identifiers import (
     APP_ID,
     ARTIFACT_ID,
@@ -33,7 +31,9 @@ from pathops_contracts.identifiers import (
     VERIFICATION_ID,
     WORKLOAD,
 )
-from pathops_contracts.logs import mask_secret
+from pathops_runtime.cli import IdentifierType, at_boundary, env_option, tool_group
+from pathops_runtime.git_env import GitIdentity, git_environment
+from pathops_runtime.logs import mask_secret
 
 # The GitOps repository (GitPython) is imported where a command runs, not for --help and --version.
 if TYPE_CHECKING:
@@ -139,7 +139,7 @@ def _agent_run(agent: str, app: str, environment: str, incident_id: str, image: 
             if not patch_id.startswith("patch-"):
                 raise InvalidInput("--patch-id must be patch-<32 hex>")
             from gitops_patcher.bundle_spec import read_bundle_spec  # boto3: only when a bundle is read
-            from pathops_contracts.artifact_store import ArtifactStore, StoreSettings
+            from pathops_runtime.artifact_store import ArtifactStore, StoreSettings
 
             mask_secret(os.environ.get("AWS_SECRET_ACCESS_KEY"))
             store = ArtifactStore.from_settings(StoreSettings(patch_store_endpoint or minio_endpoint, minio_bucket))

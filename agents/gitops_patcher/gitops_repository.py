@@ -18,7 +18,7 @@ from pathlib import Path
 from git import GitCommandError, Repo
 
 from pathops_contracts.errors import Forbidden, UpstreamError
-from pathops_contracts.git_env import auth_failure_hint, git_error_reason, is_auth_failure
+from pathops_runtime.git_env import auth_failure_hint, git_error_reason, is_auth_failure
 
 log = logging.getLogger(__name__)
 

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 import click
 
 from pathops_contracts import __version__
-from pathops_contracts.cli import IdentifierType, at_boundary, callback_options, env_option, tool_group
 from pathops_contracts.errors import InvalidInput, NegativeOutcome
 from pathops_contracts.identifiers import CHANGESET_ID, ENDPOINT_URL, INCIDENT_ID
+from pathops_runtime.cli import IdentifierType, at_boundary, callback_options, env_option, tool_group
 
 if TYPE_CHECKING:  # requests and jsonschema are imported where notify-job runs, not for --help
-    from pathops_contracts.callbacks import CallbackSettings
+    from pathops_runtime.callbacks import CallbackSettings
 
 # Package data (a link to the repository's examples/ in a checkout, a copy in a wheel).
 EXAMPLE = Path(__file__).resolve().parent / "examples" / "shop-frontend"
@@ -105,8 +105,8 @@ def demo(workdir: Path | None, example: Path, kube_context: str | None, gitlab_u
 def notify_job(job: str, status: str, build_url: str, incident_id: str | None, changeset_id: str | None,
                callback_url: str, callbacks: CallbackSettings) -> None:
     """Tell PathOps how a Jenkins job ended (run from the pipeline's post { always { } })."""
-    from pathops_contracts.callbacks import ControlPlane
     from pathops_contracts.contracts import JENKINS_JOB
+    from pathops_runtime.callbacks import ControlPlane
 
     payload: dict[str, str] = {"schema_version": JENKINS_JOB, "job": job, "status": status, "build_url": build_url}
     if incident_id:

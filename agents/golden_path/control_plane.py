@@ -1,6 +1,6 @@
 """A stand-in for the PathOps control plane: checks callbacks as the real one must, and records them.
 
-The contract (see `pathops_contracts.callbacks`): a valid signature over timestamp,
+The contract (see `pathops_runtime.callbacks`): a valid signature over timestamp,
 Idempotency-Key and body; a timestamp within 5 minutes of the receiver's clock; a
 signature never seen before (no replays); one effect per Idempotency-Key.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 from werkzeug import Request, Response
 
-from pathops_contracts.callbacks import (
+from pathops_runtime.callbacks import (
     IDEMPOTENCY_HEADER,
     MAX_SKEW_SECONDS,
     SIGNATURE_HEADER,

@@ -27,11 +27,11 @@ from ruamel.yaml import YAML
 from golden_path.control_plane import ControlPlaneReceiver
 from golden_path.preflight import ServiceProxy, free_port, http_status, running_release, sync_to_cluster
 from golden_path.sample_app import create_gitops_repository, create_source_repository, load_cluster
-from golden_path.stand_ins.git_http import GitHttpBackend
-from golden_path.stand_ins.gitlab_api import FakeGitLab
-from golden_path.stand_ins.http_server import BackgroundServer
-from golden_path.stand_ins.kube_api import FakeKubernetes, write_kubeconfig
 from pathops_contracts.errors import NegativeOutcome, UpstreamError
+from pathops_testbed.git_http import GitHttpBackend
+from pathops_testbed.gitlab_api import FakeGitLab
+from pathops_testbed.http_server import BackgroundServer
+from pathops_testbed.kube_api import FakeKubernetes, write_kubeconfig
 
 APP = "shop-frontend"
 ENV = "preflight"
@@ -267,7 +267,7 @@ class Demo:
 
     def _keep_artifacts(self) -> None:
         """A copy of every artifact under <workdir>/artifacts/<its S3 key>, and the MR as GitLab holds it."""
-        from pathops_contracts.artifact_store import StoreSettings, make_s3_client
+        from pathops_runtime.artifact_store import StoreSettings, make_s3_client
 
         client = make_s3_client(StoreSettings(self.minio_url, BUCKET))
         for page in client.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
@@ -313,7 +313,7 @@ def push_to_real_gitlab(bare: Path, gitlab_url: str, project_path: str, fetch: s
     """Push the sample application to a project of a real GitLab (GITLAB_TOKEN), or fetch a branch back."""
     import gitlab
 
-    from pathops_contracts.git_env import GitIdentity, git_environment
+    from pathops_runtime.git_env import GitIdentity, git_environment
 
     token = os.environ["GITLAB_TOKEN"]
     url = str(gitlab.Gitlab(gitlab_url, private_token=token).projects.get(project_path).http_url_to_repo)
@@ -409,7 +409,7 @@ def _moto_server() -> Iterator[str]:
 
 
 def _create_bucket(url: str, env: dict[str, str]) -> None:
-    from pathops_contracts.artifact_store import ArtifactStore, StoreSettings
+    from pathops_runtime.artifact_store import ArtifactStore, StoreSettings
 
     os.environ.setdefault("AWS_ACCESS_KEY_ID", env["AWS_ACCESS_KEY_ID"])
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", env["AWS_SECRET_ACCESS_KEY"])

@@ -24,9 +24,9 @@ from typing import Any
 from ruamel.yaml import YAML
 from werkzeug import Request, Response
 
-from golden_path.stand_ins.kube_api import FakeKubernetes
-from golden_path.stand_ins.kube_objects import deployment, pod, replicaset, running
 from pathops_contracts.errors import UpstreamError
+from pathops_testbed.kube_api import FakeKubernetes
+from pathops_testbed.kube_objects import deployment, pod, replicaset, running
 
 SOURCE_COMMIT = "pathops.io/source-commit"
 

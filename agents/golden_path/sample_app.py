@@ -9,10 +9,10 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from golden_path.stand_ins.git_http import init_bare_repository
-from golden_path.stand_ins.kube_api import FakeKubernetes, StaticLog
-from golden_path.stand_ins.kube_objects import ago, endpoints, event, pod, replicaset, running, service
-from pathops_contracts.git_env import GitIdentity, git_environment
+from pathops_runtime.git_env import GitIdentity, git_environment
+from pathops_testbed.git_http import init_bare_repository
+from pathops_testbed.kube_api import FakeKubernetes, StaticLog
+from pathops_testbed.kube_objects import ago, endpoints, event, pod, replicaset, running, service
 
 DEVELOPER = GitIdentity("Dana Developer", "dana@shop.example")
 BREAKING_MESSAGE = "Standardize the health endpoint on /healthz\n\nOur platform convention is /healthz.\n"

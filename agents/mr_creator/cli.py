@@ -13,7 +13,10 @@ import click
 
 from mr_creator.verification_command import update_from_verification_command
 from pathops_contracts import __version__
-from pathops_contracts.cli import (
+from pathops_contracts.errors import InvalidInput, NegativeOutcome, PathOpsError
+from pathops_contracts.identifiers import ARTIFACT_ID, CHANGESET_ID, COMMIT_SHA, ENDPOINT_URL, PROJECT_PATH
+from pathops_contracts.patch_policy import DEFAULT_PROTECTED, PolicyLimits
+from pathops_runtime.cli import (
     IdentifierType,
     at_boundary,
     callback_options,
@@ -21,18 +24,15 @@ from pathops_contracts.cli import (
     store_options,
     tool_group,
 )
-from pathops_contracts.errors import InvalidInput, NegativeOutcome, PathOpsError
-from pathops_contracts.git_env import GitIdentity, git_environment
-from pathops_contracts.identifiers import ARTIFACT_ID, CHANGESET_ID, COMMIT_SHA, ENDPOINT_URL, PROJECT_PATH
-from pathops_contracts.logs import mask_secret
-from pathops_contracts.patch_policy import DEFAULT_PROTECTED, PolicyLimits
+from pathops_runtime.git_env import GitIdentity, git_environment
+from pathops_runtime.logs import mask_secret
 
 # The core (python-gitlab, GitPython, boto3, requests, jsonschema) is imported where `create`
 # runs: --help and --version do not pay for it.
 if TYPE_CHECKING:
     from mr_creator.core import Outcome
-    from pathops_contracts.artifact_store import StoreSettings
-    from pathops_contracts.callbacks import CallbackSettings, ControlPlane
+    from pathops_runtime.artifact_store import StoreSettings
+    from pathops_runtime.callbacks import CallbackSettings, ControlPlane
 
 log = logging.getLogger("mr_creator")
 
@@ -149,8 +149,8 @@ def create(
     from mr_creator.core import MergeRequestOrder, create_merge_request
     from mr_creator.description import default_template
     from mr_creator.merge_requests import GitLabProject
-    from pathops_contracts.artifact_store import ArtifactStore
-    from pathops_contracts.callbacks import ControlPlane
+    from pathops_runtime.artifact_store import ArtifactStore
+    from pathops_runtime.callbacks import ControlPlane
 
     mask_secret(gitlab_token)
     mask_secret(marker_key)

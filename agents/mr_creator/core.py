@@ -27,11 +27,11 @@ from mr_creator.story import Story, checks, timeline, what_broke_it, what_fired
 from mr_creator.untrusted_text import neutralize
 from mr_creator.verification_outcome import FAILED_LABEL, VERIFIED_LABEL
 from pathops_contracts import __version__
-from pathops_contracts.artifact_store import ArtifactStore
 from pathops_contracts.errors import ContractViolation, InvalidInput
 from pathops_contracts.identifiers import COMMIT_SHA
 from pathops_contracts.patch_policy import MAX_CI_FILE_BYTES, PolicyLimits, ci_protected_patterns, violations
 from pathops_contracts.verification_spec import MAX_SPEC_BYTES
+from pathops_runtime.artifact_store import ArtifactStore
 
 log = logging.getLogger(__name__)
 

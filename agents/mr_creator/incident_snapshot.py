@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pathops_contracts.artifact_store import ArtifactStore
 from pathops_contracts.bundles import ExtractionLimits, read_member
 from pathops_contracts.errors import ContractViolation, PathOpsError
+from pathops_runtime.artifact_store import ArtifactStore
 
 log = logging.getLogger(__name__)
 

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pathops_contracts.artifact_store import ArtifactStore
 from pathops_contracts.bundles import ExtractionLimits, extract_bundle, read_json_document, sha256_bytes, sha256_file
 from pathops_contracts.contracts import PATCH_METADATA, validate_document
 from pathops_contracts.errors import ContractViolation, InvalidInput, NegativeOutcome
 from pathops_contracts.verification_spec import MAX_SPEC_BYTES, parse_spec
+from pathops_runtime.artifact_store import ArtifactStore
 
 # A patch bundle is metadata.json, patch.mbox and analysis.md: anything much bigger is not one.
 LIMITS = ExtractionLimits(max_bytes=32 * 1024 * 1024, max_files=16, max_directories=16, max_depth=4)

@@ -10,8 +10,8 @@ from pathlib import Path
 from git import GitCommandError, Repo
 
 from pathops_contracts.errors import ContractViolation, Forbidden, NegativeOutcome, UpstreamError
-from pathops_contracts.git_env import auth_failure_hint, changes_between, git_error_reason, is_auth_failure
 from pathops_contracts.patch_policy import FileChange
+from pathops_runtime.git_env import auth_failure_hint, changes_between, git_error_reason, is_auth_failure
 
 log = logging.getLogger(__name__)
 

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from pathops_contracts.cli import IdentifierType, at_boundary, env_option, store_options
 from pathops_contracts.errors import InvalidInput
 from pathops_contracts.identifiers import ARTIFACT_ID, PROJECT_PATH, VERIFICATION_ID
-from pathops_contracts.logs import mask_secret
+from pathops_runtime.cli import IdentifierType, at_boundary, env_option, store_options
+from pathops_runtime.logs import mask_secret
 
 if TYPE_CHECKING:  # gitlab and boto3 are imported where the command runs, not for --help
-    from pathops_contracts.artifact_store import StoreSettings
+    from pathops_runtime.artifact_store import StoreSettings
 
 
 @click.command("update-from-verification")
@@ -49,7 +49,7 @@ def update_from_verification_command(*, src_repo: str, mr_iid: int, report_id: s
     """
     from mr_creator.merge_requests import GitLabProject
     from mr_creator.verification_update import VerificationOrder, update_from_verification
-    from pathops_contracts.artifact_store import ArtifactStore
+    from pathops_runtime.artifact_store import ArtifactStore
 
     mask_secret(gitlab_token)
     mask_secret(marker_key)

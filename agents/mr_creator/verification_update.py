@@ -17,11 +17,11 @@ from mr_creator.marker import MarkerScope, verified_marker
 from mr_creator.merge_requests import MergeRequest, Note
 from mr_creator.patch_bundle import open_patch_bundle
 from mr_creator.verification_outcome import NOTE_MARKER, judge, update_for
-from pathops_contracts.artifact_store import ArtifactStore
 from pathops_contracts.bundles import read_json_document
 from pathops_contracts.contracts import VERIFICATION_REPORT, validate_document
 from pathops_contracts.errors import ContractViolation, InvalidInput, NegativeOutcome
 from pathops_contracts.verification_spec import parse_spec
+from pathops_runtime.artifact_store import ArtifactStore
 
 log = logging.getLogger(__name__)
 MAX_REPORT_BYTES = 4 * 1024 * 1024

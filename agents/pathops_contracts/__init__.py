@@ -1,4 +1,4 @@
-"""What the PathOps agents agree on: schemas, identifiers, artifact store, callbacks.
+"""What the PathOps agents agree on, without network I/O: schemas, identifiers, bundles, policy, redaction.
 
 Tools import this package; it never imports a tool.
 """

@@ -15,7 +15,7 @@ from typing import Any
 import requests
 
 from pathops_contracts.errors import Forbidden, UpstreamError
-from pathops_contracts.kube_reader import KubeReader, NotFound
+from pathops_runtime.kube_reader import KubeReader, NotFound
 from verification_agent.spec import condition_holds, seconds
 
 PASSED, FAILED, INCONCLUSIVE = "passed", "failed", "inconclusive"

@@ -13,15 +13,15 @@ from typing import TYPE_CHECKING
 import click
 
 from pathops_contracts import __version__
-from pathops_contracts.cli import IdentifierType, at_boundary, callback_options, env_option, store_options, tool_group
 from pathops_contracts.errors import ExitCode, InvalidInput, NegativeOutcome, PathOpsError
 from pathops_contracts.identifiers import APP_ID, COMMIT_SHA, ENDPOINT_URL, NAMESPACE, VERIFICATION_ID
+from pathops_runtime.cli import IdentifierType, at_boundary, callback_options, env_option, store_options, tool_group
 
 # The checks (kubernetes, requests, jsonschema) and the store (boto3) are imported where `verify`
 # runs: --help and --version do not pay for them.
 if TYPE_CHECKING:
-    from pathops_contracts.artifact_store import StoreSettings
-    from pathops_contracts.callbacks import CallbackSettings
+    from pathops_runtime.artifact_store import StoreSettings
+    from pathops_runtime.callbacks import CallbackSettings
 
 main = tool_group(
     "verification-agent",
@@ -72,12 +72,12 @@ def verify(*, app_id: str, environment: str, verification_id: str, target_namesp
     Exit codes: 0 passed; 3 failed; 7 inconclusive; 2 bad spec or input; 4 a known secret value was still
     in the report after masking (nothing uploaded, no callback); 5 MinIO or the control plane failed.
     """
-    from pathops_contracts.artifact_store import ArtifactKind, ArtifactStore
-    from pathops_contracts.callbacks import ControlPlane
     from pathops_contracts.contracts import VERIFICATION_CALLBACK
-    from pathops_contracts.kube_reader import KubeReader
-    from pathops_contracts.logs import mask_secret
     from pathops_contracts.redaction import Redactor, token_key
+    from pathops_runtime.artifact_store import ArtifactKind, ArtifactStore
+    from pathops_runtime.callbacks import ControlPlane
+    from pathops_runtime.kube_reader import KubeReader
+    from pathops_runtime.logs import mask_secret
     from verification_agent.checks import CHECKS, FAILED, INCONCLUSIVE, PASSED, Context, overall
     from verification_agent.report import junit_xml, known_secrets, refuse_leaks, report_document, sanitize_report
     from verification_agent.spec import load_spec

@@ -32,7 +32,7 @@ SERVICE_ACCOUNT_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/toke
 # Environment variables that hold credentials: any name with a TOKEN, SECRET, PASSWORD or KEY word
 # in it (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, CALLBACK_SIGNING_KEY, CONTROL_PLANE_TOKEN, ...).
 _SECRET_NAME = re.compile(r"(?:^|_)(?:TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIALS?)(?:_|$)")
-_MIN_SECRET = 4  # as in pathops_contracts.logs: shorter values are not masked
+_MIN_SECRET = 4  # as in pathops_runtime.logs: shorter values are not masked
 
 
 class SecretInReport(ContractViolation):

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from golden_path.stand_ins.http_server import BackgroundServer
-from golden_path.stand_ins.kube_api import FakeKubernetes, write_kubeconfig
+from pathops_testbed.http_server import BackgroundServer
+from pathops_testbed.kube_api import FakeKubernetes, write_kubeconfig
 from tests.evidence_collector import scenarios
 
 BIN = Path(sys.executable).parent

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from golden_path.stand_ins.kube_api import FakeKubernetes, StaticLog
-from golden_path.stand_ins.kube_objects import (
+from pathops_testbed.kube_api import FakeKubernetes, StaticLog
+from pathops_testbed.kube_objects import (
     ago,
     configmap,
     container,

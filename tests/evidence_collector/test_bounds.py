@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from golden_path.stand_ins.http_server import BackgroundServer
-from golden_path.stand_ins.kube_api import EndlessLog, FakeKubernetes, SharedLog, StaticLog, write_kubeconfig
-from golden_path.stand_ins.kube_objects import ago, container, deployment, event, pod, replicaset, running
+from pathops_testbed.http_server import BackgroundServer
+from pathops_testbed.kube_api import EndlessLog, FakeKubernetes, SharedLog, StaticLog, write_kubeconfig
+from pathops_testbed.kube_objects import ago, container, deployment, event, pod, replicaset, running
 from tests.evidence_collector import scenarios
 from tests.evidence_collector.conftest import BIN, Cluster, unpack
 

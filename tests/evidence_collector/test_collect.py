@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from golden_path.stand_ins import kube_objects
 from pathops_contracts.bundles import sha256_file
 from pathops_contracts.contracts import EVIDENCE_MANIFEST, validate_document
+from pathops_testbed import kube_objects
 from tests.evidence_collector import scenarios
 from tests.evidence_collector.conftest import Cluster, load_jsonl, unpack
 

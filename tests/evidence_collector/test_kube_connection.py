@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from pytest_httpserver import HTTPServer
 
-from pathops_contracts import kube_connection
 from pathops_contracts.errors import InvalidInput
-from pathops_contracts.kube_reader import KubeReader
+from pathops_runtime import kube_connection
+from pathops_runtime.kube_reader import KubeReader
 
 POD_LIST = {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": [{"metadata": {"name": "web-1"}}]}
 

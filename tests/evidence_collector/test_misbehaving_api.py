@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from golden_path.stand_ins.kube_api import EndlessLog, TricklingLog
-from golden_path.stand_ins.kube_objects import event
+from pathops_testbed.kube_api import EndlessLog, TricklingLog
+from pathops_testbed.kube_objects import event
 from tests.evidence_collector import scenarios
 from tests.evidence_collector.conftest import Cluster, unpack
 

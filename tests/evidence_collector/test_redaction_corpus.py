@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
-from golden_path.stand_ins.http_server import BackgroundServer
-from golden_path.stand_ins.kube_api import FakeKubernetes, StaticLog, write_kubeconfig
-from golden_path.stand_ins.kube_objects import configmap, container, deployment, event, pod, replicaset, running
+from pathops_testbed.http_server import BackgroundServer
+from pathops_testbed.kube_api import FakeKubernetes, StaticLog, write_kubeconfig
+from pathops_testbed.kube_objects import configmap, container, deployment, event, pod, replicaset, running
 from tests.evidence_collector.conftest import Cluster, load_jsonl, unpack
 
 NS = "vault-client-preflight"

@@ -18,11 +18,11 @@ from evidence_collector.collector import Collected
 from evidence_collector.snapshot import SnapshotIdentity, assemble
 from evidence_collector.staging import Staging
 from evidence_collector.window import resolve_window
-from golden_path.stand_ins.kube_api import SharedLog
 from pathops_contracts.bundles import sha256_file
 from pathops_contracts.errors import ContractViolation
 from pathops_contracts.redaction import Redactor, Screen, lower_ascii
 from pathops_contracts.secret_scan import scan_text
+from pathops_testbed.kube_api import SharedLog
 
 KEY = b"k" * 32
 DISCORD = "MTk4NjIyNDgzNDcxOTI1MjQ4.Cl2FMQ.ZnCjm1XVW7vRze4b7Cq4se7kKWs"

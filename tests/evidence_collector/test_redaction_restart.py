@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from golden_path.control_plane import ControlPlaneReceiver
-from golden_path.stand_ins.http_server import BackgroundServer
+from pathops_testbed.http_server import BackgroundServer
 from tests.evidence_collector.conftest import Cluster, unpack
 
 # When the Job was scheduled: the Job's env carries it, so every restart of the Job has the same.

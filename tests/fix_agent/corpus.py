@@ -30,10 +30,10 @@ from fix_agent.fix import FixOutcome, find_fix
 from fix_agent.proposal import Engine
 from fix_agent.rendering import RenderContext, containers, flatten, render_all
 from fix_agent.snapshot import Snapshot, load_snapshot
-from golden_path.stand_ins.http_server import BackgroundServer
-from golden_path.stand_ins.kube_api import FakeKubernetes, StaticLog, write_kubeconfig
-from golden_path.stand_ins.kube_objects import ago, event, pod, replicaset, running, waiting
-from pathops_contracts.git_env import GitIdentity, git_environment
+from pathops_runtime.git_env import GitIdentity, git_environment
+from pathops_testbed.http_server import BackgroundServer
+from pathops_testbed.kube_api import FakeKubernetes, StaticLog, write_kubeconfig
+from pathops_testbed.kube_objects import ago, event, pod, replicaset, running, waiting
 from tests.fix_agent import helm_create
 
 SHA = "4f2c1d8e9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d"

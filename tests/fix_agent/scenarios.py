@@ -10,7 +10,7 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from fix_agent.snapshot import Snapshot, load_snapshot
-from pathops_contracts.git_env import GitIdentity, git_environment
+from pathops_runtime.git_env import GitIdentity, git_environment
 
 NOW = "2026-11-27T10:00:00Z"
 

@@ -12,8 +12,8 @@ from typing import Any
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from pathops_contracts.artifact_store import ArtifactKind, ArtifactStore, StoreSettings
 from pathops_contracts.bundles import read_member, write_bundle
+from pathops_runtime.artifact_store import ArtifactKind, ArtifactStore, StoreSettings
 from tests.fix_agent import scenarios
 from tests.fix_agent.scenarios import SERVED_LOG, snapshot_dir, source_tree
 

@@ -15,7 +15,7 @@ import pytest
 
 from fix_agent.image_build import DockerBuilder, ImageOrder, Registry, build_context, fetch_source
 from pathops_contracts.errors import UpstreamError
-from pathops_contracts.git_env import GitIdentity, git_environment
+from pathops_runtime.git_env import GitIdentity, git_environment
 from tests.conftest import free_port, wait_for_http
 from tests.git_fixtures import git, make_source_remote
 

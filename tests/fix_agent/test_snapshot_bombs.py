@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from pytest_httpserver import HTTPServer
 
-from pathops_contracts.artifact_store import ArtifactKind, ArtifactStore, StoreSettings
+from pathops_runtime.artifact_store import ArtifactKind, ArtifactStore, StoreSettings
 from tests.bundle_bombs import HEADER_BOMBS, deep_json
 from tests.fix_agent import scenarios
 from tests.fix_agent.scenarios import SERVED_LOG, snapshot_dir, source_tree

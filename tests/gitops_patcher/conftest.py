@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from golden_path.stand_ins.git_http import init_bare_repository
+from pathops_testbed.git_http import init_bare_repository
 from tests.git_fixtures import git
 
 BIN = Path(sys.executable).parent

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from pathops_contracts.artifact_store import ArtifactKind, ArtifactStore, StoreSettings
 from pathops_contracts.bundles import write_bundle
+from pathops_runtime.artifact_store import ArtifactKind, ArtifactStore, StoreSettings
 from tests.gitops_patcher.conftest import IMAGES, patcher
 
 SPEC = (Path(__file__).parent / "verification-spec.yaml").read_text()

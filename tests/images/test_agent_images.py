@@ -20,10 +20,10 @@ import pytest
 from golden_path.cli import EXAMPLE
 from golden_path.control_plane import ControlPlaneReceiver
 from golden_path.sample_app import create_source_repository, load_cluster
-from golden_path.stand_ins.http_server import BackgroundServer
-from golden_path.stand_ins.kube_api import FakeKubernetes, write_kubeconfig
 from pathops_contracts import __version__
-from pathops_contracts.artifact_store import ArtifactStore
+from pathops_runtime.artifact_store import ArtifactStore
+from pathops_testbed.http_server import BackgroundServer
+from pathops_testbed.kube_api import FakeKubernetes, write_kubeconfig
 
 STORAGE = os.environ.get("PATHOPS_IMAGES_BUILDAH_ROOT", "")
 DRIVER = os.environ.get("PATHOPS_IMAGES_STORAGE_DRIVER", "vfs")

@@ -14,11 +14,11 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from golden_path.stand_ins.git_http import GitHttpBackend
-from golden_path.stand_ins.gitlab_api import FakeGitLab, FakeProject
-from golden_path.stand_ins.http_server import BackgroundServer
 from mr_creator.marker import ChangeSetMarker, MarkerScope, verified_marker
-from pathops_contracts.artifact_store import ArtifactStore, StoreSettings
+from pathops_runtime.artifact_store import ArtifactStore, StoreSettings
+from pathops_testbed.git_http import GitHttpBackend
+from pathops_testbed.gitlab_api import FakeGitLab, FakeProject
+from pathops_testbed.http_server import BackgroundServer
 from tests.git_fixtures import build_patch_bundle, fix_probe_path, make_source_remote, upload_bundle
 
 TOKEN = "glpat-test-token-123456"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pathops_contracts.artifact_store import artifact_key
 from pathops_contracts.bundles import read_member, write_bundle
+from pathops_runtime.artifact_store import artifact_key
 from tests.git_fixtures import DEVELOPER, build_patch_bundle, fix_probe_path, git, upload_bundle
 from tests.mr_creator.conftest import World, parse_marker
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from pathops_contracts.bundles import sha256_file, write_bundle
-from pathops_contracts.git_env import GitIdentity
+from pathops_runtime.git_env import GitIdentity
 from tests.git_fixtures import build_patch_bundle, fix_probe_path, git, upload_bundle
 from tests.mr_creator.conftest import World
 from tests.mr_creator.test_untrusted_text import CLOSING, MENTION, QUICK_ACTION

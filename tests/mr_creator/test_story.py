@@ -12,9 +12,9 @@ from markdown_it.token import Token
 
 from mr_creator.description import MAX_BODY, analysis_markdown
 from mr_creator.evidence_quotes import render_evidence
-from pathops_contracts.artifact_store import ArtifactKind
 from pathops_contracts.bundles import read_member, write_bundle
-from pathops_contracts.git_env import GitIdentity
+from pathops_runtime.artifact_store import ArtifactKind
+from pathops_runtime.git_env import GitIdentity
 from tests.git_fixtures import build_patch_bundle, fix_probe_path, git, upload_bundle
 from tests.mr_creator.conftest import World, parse_marker
 

@@ -11,7 +11,7 @@ import pytest
 
 from mr_creator.untrusted_text import ZWSP
 from mr_creator.verification_outcome import tick
-from pathops_contracts.artifact_store import ArtifactKind
+from pathops_runtime.artifact_store import ArtifactKind
 from tests.mr_creator.conftest import BIN, SIGNING_KEY, TOKEN, World, parse_marker
 from tests.mr_creator.test_ownership import _open_as_person
 

@@ -8,16 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from pathops_contracts.artifact_store import (
+from pathops_contracts.bundles import sha256_file
+from pathops_contracts.errors import ContractViolation, ExitCode, InvalidInput, UpstreamError
+from pathops_contracts.identifiers import ARTIFACT_ID
+from pathops_runtime.artifact_store import (
     ArtifactKind,
     ArtifactStore,
     StoreSettings,
     artifact_id_for,
     artifact_key,
 )
-from pathops_contracts.bundles import sha256_file
-from pathops_contracts.errors import ContractViolation, ExitCode, InvalidInput, UpstreamError
-from pathops_contracts.identifiers import ARTIFACT_ID
 
 
 def _random_file(path: Path, size: int) -> Path:

@@ -12,15 +12,15 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from golden_path.control_plane import ControlPlaneReceiver
-from golden_path.stand_ins.http_server import BackgroundServer
-from pathops_contracts.callbacks import (
+from pathops_contracts.contracts import EVIDENCE_CALLBACK
+from pathops_contracts.errors import ContractViolation, ExitCode, Forbidden, UpstreamError
+from pathops_runtime.callbacks import (
     CallbackSettings,
     ControlPlane,
     canonical_body,
     verify_signature,
 )
-from pathops_contracts.contracts import EVIDENCE_CALLBACK
-from pathops_contracts.errors import ContractViolation, ExitCode, Forbidden, UpstreamError
+from pathops_testbed.http_server import BackgroundServer
 
 PAYLOAD = {
     "schema_version": "evidence-callback/v1",

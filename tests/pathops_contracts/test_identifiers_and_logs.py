@@ -9,7 +9,7 @@ import pytest
 
 from pathops_contracts.errors import InvalidInput
 from pathops_contracts.identifiers import APP_ID, COMMIT_SHA, INCIDENT_ID, PROJECT_PATH
-from pathops_contracts.logs import JsonLinesFormatter, mask_secret
+from pathops_runtime.logs import JsonLinesFormatter, mask_secret
 
 
 @pytest.mark.parametrize("value", ["INC-1042", "inc_7", "PD.Q3XYZ", "a"])

@@ -14,10 +14,10 @@ import pytest
 import requests
 from werkzeug import Request, Response
 
-from golden_path.stand_ins.http_server import BackgroundServer
-from golden_path.stand_ins.kube_api import FakeKubernetes, write_kubeconfig
-from golden_path.stand_ins.kube_objects import container, deployment, pod, replicaset, running, waiting
-from pathops_contracts.kube_reader import KubeReader
+from pathops_runtime.kube_reader import KubeReader
+from pathops_testbed.http_server import BackgroundServer
+from pathops_testbed.kube_api import FakeKubernetes, write_kubeconfig
+from pathops_testbed.kube_objects import container, deployment, pod, replicaset, running, waiting
 from tests.conftest import free_port
 from verification_agent.checks import Context, http_check, overall, prometheus_check, restarts_check, rollout_check
 

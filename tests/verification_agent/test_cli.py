@@ -14,9 +14,9 @@ import pytest
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from golden_path.stand_ins.http_server import BackgroundServer
-from pathops_contracts.artifact_store import ArtifactStore, StoreSettings
 from pathops_contracts.contracts import VERIFICATION_REPORT, validate_document
+from pathops_runtime.artifact_store import ArtifactStore, StoreSettings
+from pathops_testbed.http_server import BackgroundServer
 
 
 def run(spec: Path, store: StoreSettings, callback: str, tmp_path: Path,

@@ -19,7 +19,7 @@ from typing import Any
 import urllib3
 
 from pathops_contracts.errors import Forbidden, UpstreamError
-from pathops_contracts.kube_connection import KubeConnection, load_connection
+from pathops_runtime.kube_connection import KubeConnection, load_connection
 
 PATHS: dict[str, str] = {
     "pods": "/api/v1/namespaces/{namespace}/pods",

@@ -27,12 +27,12 @@ from typing import Any
 from werkzeug import Request, Response
 
 # Re-exported: callers build a cluster and its logs from this one module.
-from golden_path.stand_ins.kube_logs import EndlessLog as EndlessLog
-from golden_path.stand_ins.kube_logs import LogSource as LogSource
-from golden_path.stand_ins.kube_logs import SharedLog as SharedLog
-from golden_path.stand_ins.kube_logs import StaticLog as StaticLog
-from golden_path.stand_ins.kube_logs import SyntheticLog as SyntheticLog
-from golden_path.stand_ins.kube_logs import TricklingLog as TricklingLog
+from pathops_testbed.kube_logs import EndlessLog as EndlessLog
+from pathops_testbed.kube_logs import LogSource as LogSource
+from pathops_testbed.kube_logs import SharedLog as SharedLog
+from pathops_testbed.kube_logs import StaticLog as StaticLog
+from pathops_testbed.kube_logs import SyntheticLog as SyntheticLog
+from pathops_testbed.kube_logs import TricklingLog as TricklingLog
 
 # plural -> (api prefix, kind, namespaced)
 RESOURCES: dict[str, tuple[str, str, bool]] = {

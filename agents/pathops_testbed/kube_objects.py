@@ -6,7 +6,7 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from golden_path.stand_ins.kube_api import rfc3339
+from pathops_testbed.kube_api import rfc3339
 
 
 def ago(minutes: float) -> str:

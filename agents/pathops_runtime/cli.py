@@ -19,7 +19,7 @@ import click
 # requests, which --help and --version must not pay for.
 from pathops_contracts.errors import InvalidInput, PathOpsError
 from pathops_contracts.identifiers import BUCKET, ENDPOINT_URL, IdentifierRule
-from pathops_contracts.logs import configure_logging, mask_secret
+from pathops_runtime.logs import configure_logging, mask_secret
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -88,7 +88,7 @@ def store_options(command: F) -> F:
 
     @functools.wraps(command)
     def run(*args: Any, minio_endpoint: str, minio_bucket: str, minio_region: str, **kwargs: Any) -> Any:
-        from pathops_contracts.artifact_store import StoreSettings
+        from pathops_runtime.artifact_store import StoreSettings
 
         mask_secret(os.environ.get("AWS_SECRET_ACCESS_KEY"))
         return command(*args, store=StoreSettings(minio_endpoint, minio_bucket, minio_region), **kwargs)
@@ -112,7 +112,7 @@ def callback_options(command: F) -> F:
     @functools.wraps(command)
     def run(*args: Any, callback_signing_key: str | None, control_plane_token: str | None,
             callback_deadline: float, **kwargs: Any) -> Any:
-        from pathops_contracts.callbacks import CallbackSettings
+        from pathops_runtime.callbacks import CallbackSettings
 
         mask_secret(callback_signing_key)
         mask_secret(control_plane_token)
