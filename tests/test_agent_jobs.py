@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
+from importlib import resources
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
@@ -241,3 +242,25 @@ def test_the_rendered_job_sets_what_the_description_says(tmp_path: Path) -> None
     described = load_agent_job("verification-agent")
     assert list(env) == [v.name for v in described.job_env]
     assert env["CONTROL_PLANE_CALLBACK_URL"].endswith(described.callback_path)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda d: d | {"secrets": []}, "unknown fields ['secrets']"),
+    (lambda d: {k: v for k, v in d.items() if k != "callback_path"}, "missing fields ['callback_path']"),
+    (lambda d: d | {"env": [*d["env"], {"name": "X", "from": "configmap", "required": True}]}, "from 'configmap'"),
+    (lambda d: d | {"env": [*d["env"], {"name": "X", "from": "run", "required": True, "rule": "shoe size",
+                                        "option": "--x"}]}, "X: no identifier rule 'shoe size'"),
+    (lambda d: d | {"env": [*d["env"], {"name": "X", "from": "run", "required": True}]}, "'option' goes with run"),
+    (lambda d: d | {"env": [*d["env"], d["env"][0]]}, "described twice"),
+    (lambda d: d | {"egress": ["dns", "minio", "kube-api"]}, "needs ['dns', 'minio', 'control-plane']"),
+    (lambda d: d | {"egress": [*d["egress"], "0.0.0.0/0"]}, "knows only"),
+    (lambda d: d | {"rbac": {"namespace": "none", "rules": d["rbac"]["rules"]}}, "'none' without"),
+])
+def test_a_malformed_description_is_refused_by_name(change: Any, message: str) -> None:
+    """A typo in a description must not silently drop a rule, a variable or a destination."""
+    from pathops_contracts import agent_job
+
+    text = (resources.files("pathops_contracts") / "agent_jobs" / "evidence-collector.yaml").read_text()
+    document = YAML(typ="safe").load(text)
+    with pytest.raises((KeyError, TypeError, ValueError), match=re.escape(message)):
+        agent_job._agent_job(change(document))

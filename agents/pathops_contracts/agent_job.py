@@ -157,6 +157,8 @@ def _job_env(document: Any) -> JobEnv:
     if (source == "run") != ("option" in fields) or (source == "fixed") != ("value" in fields) or \
             (source == "secret") != ("secret" in fields):
         raise ValueError(f"{fields['name']}: 'option' goes with run, 'value' with fixed, 'secret' with secret")
+    if "rule" in fields and fields["rule"] not in RULES_BY_NAME:
+        raise ValueError(f"{fields['name']}: no identifier rule {fields['rule']!r}")
     secret = None
     if "secret" in fields:
         ref = _fields(fields["secret"], {"name", "key"}, {"optional"})
