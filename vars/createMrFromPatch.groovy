@@ -22,7 +22,7 @@ def call(Map userConfig = [:]) {
     Map cfg = defaults << userConfig
     Inputs.check(this, 'createMrFromPatch', cfg,
         [srcRepo: 'projectPath', sourceCommitSha: 'sha', patchId: 'patchId', changesetId: 'id', gitlabUrl: 'url',
-         minioEndpoint: 'url', minioBucket: 'label', callbackUrl: 'url', gitlabCredentialsId: 'credentialsId',
+         minioEndpoint: 'url', minioBucket: 'bucket', callbackUrl: 'url', gitlabCredentialsId: 'credentialsId',
          minioCredentialsId: 'credentialsId', callbackCredentialsId: 'credentialsId'],
         ['srcRepo', 'sourceCommitSha', 'patchId', 'changesetId'])
     List labels = [cfg.labels].flatten().findAll { it != null }

@@ -17,7 +17,7 @@ def call(Map userConfig = [:]) {
     Map cfg = defaults << userConfig
     Inputs.check(this, 'updateMrFromVerification', cfg,
         [srcRepo: 'projectPath', mrIid: 'mrIid', reportId: 'reportId', verificationId: 'id', gitlabUrl: 'url',
-         minioEndpoint: 'url', minioBucket: 'label', gitlabCredentialsId: 'credentialsId',
+         minioEndpoint: 'url', minioBucket: 'bucket', gitlabCredentialsId: 'credentialsId',
          minioCredentialsId: 'credentialsId', callbackCredentialsId: 'credentialsId'],
         ['srcRepo', 'mrIid', 'reportId'])
     List<String> environment = [

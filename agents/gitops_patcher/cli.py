@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from gitops_patcher.render import AGENTS, AgentRun, render_run
+from gitops_patcher.render import AgentRun, agent_env, render_run
 from pathops_contracts import __version__
+from pathops_contracts.agent_job import agent_names, load_agent_job
 from pathops_contracts.errors import InvalidInput
 from pathops_contracts.identifiers import (
     APP_ID,
@@ -41,12 +42,6 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-CALLBACK_PATHS = {
-    "evidence-collector": "/api/evidence/callback",
-    "fix-agent": "/api/fix/callback",
-    "verification-agent": "/api/verification/callback",
-}
-SPEC_PATH = "/etc/pathops/verification/spec.yaml"
 
 main = tool_group(
     "gitops-patcher",
@@ -58,7 +53,7 @@ main = tool_group(
 def run_options(command: F) -> F:
     """The Jenkins job parameters of the seed, each also read from its environment variable."""
     options = [
-        env_option("--agent", envvar="AGENT", required=True, type=click.Choice(sorted(AGENTS)), help="Agent to run."),
+        env_option("--agent", envvar="AGENT", required=True, type=click.Choice(agent_names()), help="Agent to run."),
         env_option("--app", envvar="APP_ID", required=True, type=IdentifierType(APP_ID), help="App id."),
         env_option("--env", "environment", envvar="ENV", type=click.Choice(["preflight", "production"]),
                    default="preflight", show_default=True, help="Environment the agent targets."),
@@ -119,17 +114,11 @@ def _agent_run(agent: str, app: str, environment: str, incident_id: str, image: 
                expected_commit_sha: str | None, read_node_conditions: bool, minio_endpoint: str,
                minio_bucket: str, control_plane_url: str) -> AgentRun:
     target = target_namespace or f"{app}-{environment}"
-    settings: dict[str, str | None] = {}
     spec_text = None
-    if agent == "evidence-collector":
-        settings = {"INCIDENT_ID": incident_id, "APP_ID": app, "TARGET_NAMESPACE": target,
-                    "TIME_WINDOW": time_window, "WORKLOAD": workload, "LABEL_SELECTOR": label_selector,
-                    "ALERT_STARTS_AT": alert_starts_at}
-    elif agent == "fix-agent":
+    if agent == "fix-agent":
         if snapshot_id is None or not snapshot_id.startswith("snap-"):
             raise InvalidInput("fix-agent needs --snapshot-id snap-<32 hex>")
-        settings = {"SNAPSHOT_ID": snapshot_id}
-    else:
+    elif agent == "verification-agent":
         if verification_id is None or (verification_spec is None) == (patch_id is None):
             raise InvalidInput("verification-agent needs --verification-id and one of --verification-spec "
                                "(the app's default branch) or --patch-id (the spec the patch bundle carries)")
@@ -149,17 +138,30 @@ def _agent_run(agent: str, app: str, environment: str, incident_id: str, image: 
             from gitops_patcher.spec_source import read_verification_spec  # jsonschema: only when a spec is read
 
             spec_text = read_verification_spec(verification_spec_root, verification_spec)
-        settings = {"APP_ID": app, "ENV": environment, "VERIFICATION_ID": verification_id,
-                    "TARGET_NAMESPACE": target, "VERIFICATION_SPEC": SPEC_PATH,
-                    "EXPECTED_COMMIT_SHA": expected_commit_sha}
+    # The Job's variables are those the agent's description names, each from its option here.
+    job = load_agent_job(agent)
+    values = {"app": app, "environment": environment, "incident_id": incident_id, "target_namespace": target,
+              "time_window": time_window, "workload": workload, "label_selector": label_selector,
+              "alert_starts_at": alert_starts_at, "snapshot_id": snapshot_id, "verification_id": verification_id,
+              "expected_commit_sha": expected_commit_sha}
+    by_flag = {flag: values[name] for flag, name in run_option_names().items() if name in values}
     return AgentRun(
         agent=agent, app=app, env=environment, incident_id=incident_id, image=image,
         agents_namespace=agents_namespace or f"{app}-agents", target_namespace=target,
         minio_endpoint=minio_endpoint, minio_bucket=minio_bucket,
-        callback_url=control_plane_url.rstrip("/") + CALLBACK_PATHS[agent],
-        agent_env=tuple((k, v) for k, v in settings.items() if v is not None),
-        verification_spec=spec_text, read_node_conditions=read_node_conditions and agent == "evidence-collector",
+        callback_url=control_plane_url.rstrip("/") + job.callback_path,
+        agent_env=agent_env(job, by_flag),
+        verification_spec=spec_text, read_node_conditions=read_node_conditions and bool(job.node_condition_rules),
     )
+
+
+def run_option_names() -> dict[str, str]:
+    """Each flag of run_options (`--incident-id`) -> its parameter name (`incident_id`)."""
+    def probe() -> None:
+        """Carries the options, nothing else."""
+
+    params: list[click.Parameter] = getattr(run_options(probe), "__click_params__", [])
+    return {flag: str(param.name) for param in params for flag in param.opts}
 
 
 def _duration_option(value: str) -> timedelta:

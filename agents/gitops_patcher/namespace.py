@@ -9,6 +9,7 @@ from pathlib import Path
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from gitops_patcher.render import _dump, _load, templates_root
+from pathops_contracts.agent_job import COMMON_EGRESS, agent_names, load_agent_job
 from pathops_contracts.errors import InvalidInput
 
 _DESTINATION = re.compile(
@@ -39,6 +40,9 @@ class Destination:
         return CommentedMap([("namespaceSelector", selector)])
 
 
+COMMON_POLICY = "agents-common-egress"
+
+
 @dataclass(frozen=True)
 class Egress:
     minio: Destination = Destination(None, "minio", 9000)
@@ -64,20 +68,26 @@ def render_namespace(app: str, agents_namespace: str, preflight_namespace: str, 
     policies = _load(folder / "networkpolicy.yaml")
     preflight = Destination(None, preflight_namespace, egress.preflight_port)
     kube_api_extra = (6443,) if egress.kube_api.port == 443 else ()
+    rules_to = {
+        "minio": _rule(egress.minio), "control-plane": _rule(egress.control_plane),
+        "kube-api": _rule(egress.kube_api, kube_api_extra), "llm": _rule(egress.llm), "preflight": _rule(preflight),
+    }
+    # Each agent's own policy allows what its description lists beyond the common destinations.
+    own = {job.egress_policy: job.own_egress for job in map(load_agent_job, agent_names())}
+    own[COMMON_POLICY] = COMMON_EGRESS
     for policy in policies:
         policy["metadata"]["namespace"] = agents_namespace
-        rules = policy["spec"].get("egress")
         name = policy["metadata"]["name"]
-        if name == "agents-common-egress":
-            rules[1] = _rule(egress.minio)
-            rules[2] = _rule(egress.control_plane)
-        elif name == "evidence-collector-kube-api":
-            rules[0] = _rule(egress.kube_api, kube_api_extra)
-        elif name == "fix-agent-llm":
-            rules[0] = _rule(egress.llm)
-        elif name == "verification-agent-preflight":
-            rules[0] = _rule(preflight)
-            rules[1] = _rule(egress.kube_api, kube_api_extra)
+        destinations = own.pop(name, ())
+        rules = policy["spec"].get("egress") or []
+        if len(rules) != len(destinations):
+            raise InvalidInput(f"NetworkPolicy {name} has {len(rules)} egress rules; the descriptions say "
+                               f"{', '.join(destinations) or 'none'}")
+        for index, destination in enumerate(destinations):
+            if destination != "dns":  # the template's rule: kube-dns in kube-system
+                rules[index] = rules_to[destination]
+    if own:
+        raise InvalidInput(f"no NetworkPolicy {', '.join(sorted(own))} in agents-namespace/networkpolicy.yaml")
     return {
         "namespace.yaml": _dump(namespace),
         "networkpolicy.yaml": _dump(policies),

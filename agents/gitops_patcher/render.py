@@ -11,7 +11,7 @@ import hashlib
 import io
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -23,33 +23,31 @@ from ruamel.yaml.nodes import ScalarNode
 from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
+from pathops_contracts.agent_job import AgentJob, JobEnv, RoleRule, load_agent_job
 from pathops_contracts.errors import InvalidInput
 
-
-@dataclass(frozen=True)
-class AgentKind:
-    name: str
-    short: str
-    files: tuple[str, ...]
-    token: bool  # whether the Job mounts a ServiceAccount token (it reads the Kubernetes API)
-    required_env: tuple[str, ...]
-    optional_env: tuple[str, ...] = ()
+# Every Job template carries these scratch settings (an emptyDir at /scratch); they are the same
+# for every run, so they are no part of a run's identity.
+SCRATCH_SETTINGS = frozenset({"SCRATCH_DIR", "TMPDIR"})
+# The run's own fields carry these options' values (AgentRun.minio_endpoint, .minio_bucket).
+STORE_OPTIONS = {"--minio-endpoint": "minio_endpoint", "--minio-bucket": "minio_bucket"}
 
 
-AGENTS: dict[str, AgentKind] = {
-    "evidence-collector": AgentKind(
-        "evidence-collector", "evidence", ("serviceaccount.yaml", "role.yaml", "rolebinding.yaml", "job.yaml"), True,
-        ("INCIDENT_ID", "APP_ID", "TARGET_NAMESPACE", "TIME_WINDOW"),
-        ("WORKLOAD", "LABEL_SELECTOR", "ALERT_STARTS_AT", "EVIDENCE_AS_OF"),
-    ),
-    "fix-agent": AgentKind("fix-agent", "fix", ("serviceaccount.yaml", "job.yaml"), False, ("SNAPSHOT_ID",)),
-    "verification-agent": AgentKind(
-        "verification-agent", "verify",
-        ("serviceaccount.yaml", "role.yaml", "rolebinding.yaml", "configmap.yaml", "job.yaml"), True,
-        ("APP_ID", "ENV", "VERIFICATION_ID", "TARGET_NAMESPACE", "VERIFICATION_SPEC"),
-        ("EXPECTED_COMMIT_SHA",),
-    ),
-}
+def agent_env(job: AgentJob, options: Mapping[str, str | None]) -> tuple[tuple[str, str], ...]:
+    """The agent's own variables of one run, in the Job's order: the description's run values
+    (looked up by their gitops-patcher option) and its agent-specific fixed values."""
+    pairs: list[tuple[str, str]] = []
+    for variable in job.job_env:
+        if variable.source == "run" and variable.option not in STORE_OPTIONS:
+            value = options.get(str(variable.option))
+        elif variable.source == "fixed" and variable.name not in SCRATCH_SETTINGS:
+            value = variable.value
+        else:
+            continue
+        if value is not None:
+            pairs.append((variable.name, value))
+    return tuple(pairs)
+
 
 SCHEDULED_AT = "pathops.io/scheduled-at"
 RUN_ID = "pathops.io/run-id"
@@ -74,8 +72,8 @@ class AgentRun:
     read_node_conditions: bool = False
 
     @property
-    def kind(self) -> AgentKind:
-        return AGENTS[self.agent]
+    def job(self) -> AgentJob:
+        return load_agent_job(self.agent)
 
     @property
     def run_id(self) -> str:
@@ -88,7 +86,7 @@ class AgentRun:
     def name(self) -> str:
         """`<short agent>-<incident>-<run id>`: unique per run, a valid DNS label under 63 characters."""
         incident = re.sub(r"[^a-z0-9-]+", "-", self.incident_id.lower()).strip("-")[:30].strip("-")
-        return f"{self.kind.short}-{incident}-{self.run_id}"
+        return f"{self.job.run_prefix}-{incident}-{self.run_id}"
 
 
 @dataclass
@@ -143,10 +141,13 @@ def _load(path: Path) -> list[CommentedMap]:
 
 def render_run(run: AgentRun, scheduled_at: str, root: Path | None = None) -> RenderedRun:
     """The manifests of one run, file name -> YAML text, plus its kustomization.yaml."""
-    folder = (root or templates_root()) / run.agent
+    job = run.job
+    folder = (root or templates_root()) / job.template
     rendered = RenderedRun(run.name)
-    files = list(run.kind.files)
-    if run.agent == "evidence-collector" and run.read_node_conditions:
+    files = list(job.files)
+    if run.read_node_conditions:
+        if not job.node_condition_rules:
+            raise InvalidInput(f"{run.agent} reads no node conditions")
         files.append("clusterrole-nodes.yaml")
     for file_name in files:
         documents = _load(folder / file_name)
@@ -176,11 +177,17 @@ def _render_object(document: CommentedMap, run: AgentRun, scheduled_at: str) -> 
     cluster_scoped = kind in {"ClusterRole", "ClusterRoleBinding"}
     metadata["name"] = f"pathops-{run.name}-nodes" if cluster_scoped else run.name
     if kind in {"Role", "RoleBinding"}:
+        if run.job.role_namespace != "target":
+            raise InvalidInput(f"{run.agent} has no Role, yet its template carries a {kind}")
         metadata["namespace"] = run.target_namespace
     elif not cluster_scoped:
         metadata["namespace"] = run.agents_namespace
     metadata["labels"].update(_labels(run))
-    if kind in {"RoleBinding", "ClusterRoleBinding"}:
+    if kind == "Role":
+        document["rules"] = _role_rules(run.job.role_rules)
+    elif kind == "ClusterRole":
+        document["rules"] = _role_rules(run.job.node_condition_rules)
+    elif kind in {"RoleBinding", "ClusterRoleBinding"}:
         document["roleRef"]["name"] = metadata["name"]
         for subject in document["subjects"]:
             subject["name"] = run.name
@@ -199,37 +206,65 @@ def _render_job(job: CommentedMap, run: AgentRun, scheduled_at: str) -> None:
     pod["metadata"]["labels"].update(_labels(run))
     spec = pod["spec"]
     spec["serviceAccountName"] = run.name
-    spec["automountServiceAccountToken"] = run.kind.token
+    spec["automountServiceAccountToken"] = run.job.service_account_token
     for volume in spec.get("volumes", []):
         if "configMap" in volume:
             volume["configMap"]["name"] = run.name
     container = spec["containers"][0]
     container["image"] = run.image
+    container["args"] = _flow(run.job.command[1:])
+    container["env"] = _job_env(run, scheduled_at)
+
+
+def _job_env(run: AgentRun, scheduled_at: str) -> CommentedSeq:
+    """The Job's env from the agent's description: every value checked by its rule, secrets by reference."""
+    job = run.job
     values = dict(run.agent_env)
-    values.update(
-        {"MINIO_ENDPOINT": run.minio_endpoint, "MINIO_BUCKET": run.minio_bucket,
-         "CONTROL_PLANE_CALLBACK_URL": run.callback_url}
-    )
-    if run.agent == "evidence-collector":
-        # A duration window ends when the Job was scheduled, not when a pod of it starts: every retry
-        # of the Job collects the same window, so it writes and announces the same snapshot.
-        values["EVIDENCE_AS_OF"] = scheduled_at
-    missing = [name for name in run.kind.required_env if name not in values]
-    if missing:
-        raise InvalidInput(f"{run.agent} needs {', '.join(missing)}")
-    unknown = set(values) - set(run.kind.required_env) - set(run.kind.optional_env) - {
-        "MINIO_ENDPOINT", "MINIO_BUCKET", "CONTROL_PLANE_CALLBACK_URL"}
+    unknown = set(values) - {variable.name for variable in job.job_env if variable.source in {"run", "fixed"}}
     if unknown:
         raise InvalidInput(f"{run.agent} takes no {', '.join(sorted(unknown))}")
-    env: CommentedSeq = container["env"]
-    for entry in _literal_env(env):
-        if entry["name"] in values:
-            entry["value"] = values.pop(entry["name"])
-    # Optional variables the template does not carry go before the scratch settings.
-    position = next(i for i, entry in enumerate(env) if entry["name"] == "SCRATCH_DIR")
-    for offset, name in enumerate(name for name in run.kind.optional_env if name in values):
-        env.insert(position + offset, CommentedMap([("name", name), ("value", values[name])]))
+    env = CommentedSeq()
+    missing = []
+    for variable in job.job_env:
+        if variable.secret is not None:
+            reference = CommentedMap([("name", variable.secret.name), ("key", variable.secret.key)])
+            if variable.secret.optional:
+                reference["optional"] = True
+            env.append(CommentedMap([("name", variable.name),
+                                     ("valueFrom", CommentedMap([("secretKeyRef", reference)]))]))
+            continue
+        value = _value(run, variable, values, scheduled_at)
+        if value is None:
+            if variable.required:
+                missing.append(variable.name)
+            continue
+        env.append(CommentedMap([("name", variable.name), ("value", variable.check(value))]))
+    if missing:
+        raise InvalidInput(f"{run.agent} needs {', '.join(missing)}")
+    return env
 
 
-def _literal_env(env: CommentedSeq) -> Iterator[CommentedMap]:
-    return (entry for entry in env if "value" in entry)
+def _value(run: AgentRun, variable: JobEnv, values: dict[str, str], scheduled_at: str) -> str | None:
+    if variable.source == "callback":
+        return run.callback_url
+    if variable.source == "scheduled-at":
+        return scheduled_at
+    if variable.option in STORE_OPTIONS:
+        return str(getattr(run, STORE_OPTIONS[variable.option]))
+    if variable.source == "fixed" and values.get(variable.name, variable.value) != variable.value:
+        raise InvalidInput(f"{variable.name} of {run.agent} is always {variable.value}")
+    return values.get(variable.name, variable.value)
+
+
+def _flow(items: tuple[str, ...]) -> CommentedSeq:
+    sequence = CommentedSeq(DoubleQuotedScalarString(item) if item == "" else item for item in items)
+    sequence.fa.set_flow_style()
+    return sequence
+
+
+def _role_rules(rules: tuple[RoleRule, ...]) -> CommentedSeq:
+    return CommentedSeq(
+        CommentedMap([("apiGroups", _flow(rule.api_groups)), ("resources", _flow(rule.resources)),
+                      ("verbs", _flow(rule.verbs))])
+        for rule in rules
+    )

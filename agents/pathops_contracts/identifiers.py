@@ -194,3 +194,10 @@ RFC3339_UTC = _rule(
     "an RFC 3339 UTC timestamp such as 2026-11-27T09:30:00Z",
     _timestamp_meaning,
 )
+
+# Each rule by its name: how agent Job descriptions (agent_jobs/*.yaml) name the rule a value follows.
+RULES_BY_NAME: dict[str, IdentifierRule] = {
+    rule.name: rule
+    for rule in (INCIDENT_ID, CHANGESET_ID, VERIFICATION_ID, APP_ID, NAMESPACE, COMMIT_SHA, PROJECT_PATH,
+                 ARTIFACT_ID, BUCKET, IMAGE_REF, TIME_WINDOW, ENDPOINT_URL, WORKLOAD, LABEL_SELECTOR, RFC3339_UTC)
+}

@@ -3,7 +3,8 @@
  * usage: groovy harness.groovy <repository root> <cases.json>
  * A case: {"name": ..., "step": ..., "config": {...}, "files": {"path": "content"}}.
  * For each case: every call (sh with its script, label and the merged environment it
- * would see; withCredentials with its bindings; nested steps) and the error, if any.
+ * would see; withCredentials with its bindings; nested steps; Inputs.check with the rule of
+ * each parameter) and the error, if any.
  */
 import groovy.json.JsonOutput
 import groovy.json.JsonSlurper
@@ -24,6 +25,13 @@ cases.each { Map testCase ->
     GroovyClassLoader loader = new GroovyClassLoader(this.class.classLoader)
     loader.addClasspath(new File(root, 'src').path)
     GroovyShell shell = new GroovyShell(loader, binding)
+    // Record which rule each step applies to which parameter (Inputs.check), then check as Jenkins would.
+    Class inputs = loader.loadClass('io.pathops.jenkins.Inputs')
+    MetaMethod check = inputs.metaClass.getStaticMetaMethod('check', [Object, String, Map, Map, List] as Object[])
+    inputs.metaClass.static.check = { Object script, String step, Map cfg, Map rules, List required ->
+        calls << [step: 'Inputs.check', rules: rules, required: required]
+        check.invoke(null, [script, step, cfg, rules, required] as Object[])
+    }
     Closure runStep
     runStep = { String name, Object[] arguments ->
         calls << [step: name, args: arguments.length > 0 && arguments[0] instanceof Map ? arguments[0] : [:]]

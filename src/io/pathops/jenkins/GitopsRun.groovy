@@ -19,7 +19,7 @@ class GitopsRun implements Serializable {
 
     static final Map<String, String> RULES = [
         app: 'app', env: 'env', incidentId: 'id', image: 'image', gitopsRepo: 'gitUrl', gitopsBranch: 'label',
-        minioEndpoint: 'url', minioBucket: 'label', controlPlaneUrl: 'url', gitlabCredentialsId: 'credentialsId',
+        minioEndpoint: 'url', minioBucket: 'bucket', controlPlaneUrl: 'url', gitlabCredentialsId: 'credentialsId',
     ]
 
     static List<String> environment(String agent, Map cfg) {

@@ -11,9 +11,11 @@ class Inputs implements Serializable {
 
     private static final long serialVersionUID = 1L
 
-    private static final String IMAGE_NAME = /[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-]+[a-z0-9]+)*)+/
+    // A path component's separators as identifiers.IMAGE_REF writes them: '.', '_', '__' or dashes.
+    private static final String IMAGE_PATH = /(\/[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*)+/
+    private static final String IMAGE_NAME = /[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?/ + IMAGE_PATH
     private static final String IMAGE_TAG = /(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?/
-    private static final String WORKLOAD_KIND = /(deployment|statefulset|daemonset|job|cronjob|replicaset|pod)/
+    private static final String WORKLOAD_KIND = /(deployment|statefulset|daemonset|job|cronjob|replicaset|pod|service)/
     private static final String PROJECT_SEGMENT = /[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9_])?/
     // A segment starts with a letter, digit or '_': never '.', '..', empty or hidden.
     private static final String PATH_SEGMENT = /[A-Za-z0-9_][A-Za-z0-9_.-]*/
@@ -31,6 +33,7 @@ class Inputs implements Serializable {
         env             : /preflight|production/,
         id              : /[A-Za-z0-9]([A-Za-z0-9._-]{0,46}[A-Za-z0-9])?/,
         sha             : /[0-9a-f]{40}|[0-9a-f]{64}/,
+        bucket          : /[a-z0-9][a-z0-9.-]*[a-z0-9]/,
         snapshotId      : /snap-[0-9a-f]{32}/,
         patchId         : /patch-[0-9a-f]{32}/,
         reportId        : /report-[0-9a-f]{32}/,
@@ -47,6 +50,22 @@ class Inputs implements Serializable {
         label           : /[A-Za-z0-9:._-]{1,64}/,
     ]
 
+    // The rules of pathops_contracts.identifiers (by name) each rule here mirrors; a test feeds one
+    // corpus through both and fails on any value they judge differently (tests/shared_library).
+    // Rules not listed are Jenkins' own (env, mrIid, imageRepository, gitUrl, credentialsId, path, label).
+    static final Map<String, List<String>> MIRRORS = [
+        app: ['app id'], namespace: ['namespace'], id: ['incident id', 'verification id', 'change set id'],
+        sha: ['commit sha'], snapshotId: ['artifact id'], patchId: ['artifact id'], reportId: ['artifact id'],
+        projectPath: ['project path'], timeWindow: ['time window'], image: ['image'], url: ['endpoint URL'],
+        workload: ['workload'], bucket: ['bucket'],
+    ]
+
+    // The max_length of each mirrored rule (and of path); any other value is at most 512 characters.
+    static final Map<String, Integer> MAX_LENGTHS = [
+        app: 40, namespace: 63, id: 48, sha: 64, snapshotId: 39, patchId: 39, reportId: 39, projectPath: 255,
+        timeWindow: 64, image: 512, url: 512, workload: 300, bucket: 63, path: 255,
+    ]
+
     /** Fails the step unless every required key is present and every present key matches its rule. */
     static void check(Object script, String step, Map cfg, Map<String, String> rules, List<String> required) {
         required.each { String key ->
@@ -60,7 +79,7 @@ class Inputs implements Serializable {
                 return
             }
             String text = value
-            if (text.length() > (rule == 'path' ? 255 : 512) || !(text ==~ PATTERNS[rule])) {
+            if (text.length() > MAX_LENGTHS.get(rule, 512) || !(text ==~ PATTERNS[rule])) {
                 script.error("[${step}] ${key} is not a valid ${rule}")
             }
             if (rule == 'timeWindow' && !sensibleWindow(text)) {
