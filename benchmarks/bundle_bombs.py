@@ -31,10 +31,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from fix_agent.snapshot import LIMITS as SNAPSHOT_LIMITS
-from golden_path.stand_ins.gitlab_api import FakeGitLab
-from golden_path.stand_ins.http_server import BackgroundServer
-from pathops_contracts.artifact_store import ArtifactKind, ArtifactStore, StoreSettings
 from pathops_contracts.bundles import write_bundle
+from pathops_runtime.artifact_store import ArtifactKind, ArtifactStore, StoreSettings
+from pathops_testbed.gitlab_api import FakeGitLab
+from pathops_testbed.http_server import BackgroundServer
 from tests.bundle_bombs import HEADER_BOMBS, deep_json
 from tests.conftest import free_port, wait_for_http
 from tests.fix_agent import scenarios

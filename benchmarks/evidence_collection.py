@@ -31,9 +31,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from golden_path.stand_ins.http_server import BackgroundServer
-from golden_path.stand_ins.kube_api import FakeKubernetes, SharedLog, write_kubeconfig
-from golden_path.stand_ins.kube_objects import ago, container, deployment, event, pod, replicaset, running, service
+from pathops_testbed.http_server import BackgroundServer
+from pathops_testbed.kube_api import FakeKubernetes, SharedLog, write_kubeconfig
+from pathops_testbed.kube_objects import ago, container, deployment, event, pod, replicaset, running, service
 
 NAMESPACE = "shop-frontend-production"
 

@@ -28,14 +28,14 @@ from werkzeug import Response
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from golden_path.stand_ins.git_http import init_bare_repository
-from golden_path.stand_ins.gitlab_api import FakeGitLab
-from golden_path.stand_ins.http_server import BackgroundServer
 from mr_creator.core import MergeRequestOrder, create_merge_request
 from mr_creator.description import default_template
 from mr_creator.merge_requests import GitLabProject
-from pathops_contracts.artifact_store import ArtifactStore, StoreSettings
-from pathops_contracts.git_env import GitIdentity, git_environment
+from pathops_runtime.artifact_store import ArtifactStore, StoreSettings
+from pathops_runtime.git_env import GitIdentity, git_environment
+from pathops_testbed.git_http import init_bare_repository
+from pathops_testbed.gitlab_api import FakeGitLab
+from pathops_testbed.http_server import BackgroundServer
 from tests.conftest import free_port, wait_for_http
 from tests.git_fixtures import DEPLOYMENT, build_patch_bundle, fix_probe_path, upload_bundle
 
