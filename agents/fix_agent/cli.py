@@ -83,9 +83,11 @@ def run(*, snapshot_id: str, source_dir: Path, source_commit_sha: str, callback_
     """
     from fix_agent.fix import find_fix
     from fix_agent.snapshot import open_snapshot
+    from pathops_contracts.bundles import sha256_file
     from pathops_contracts.contracts import FIX_CALLBACK, FIX_PATCH_INLINE
-    from pathops_runtime.artifact_store import ArtifactKind, ArtifactStore
+    from pathops_runtime.artifact_store import ArtifactKind, ArtifactStore, StoredArtifact, artifact_id_for
     from pathops_runtime.callbacks import ControlPlane
+    from pathops_runtime.delivery import Announcement, deliver
 
     engines = _engines(openai_base_url, model, max_turns, token_budget, time_budget)
     artifacts = ArtifactStore.from_settings(store)
@@ -95,22 +97,30 @@ def run(*, snapshot_id: str, source_dir: Path, source_commit_sha: str, callback_
     with tempfile.TemporaryDirectory(prefix="fix-agent-", dir=scratch_dir) as scratch:
         snapshot = open_snapshot(artifacts, snapshot_id, Path(scratch))
         outcome = find_fix(snapshot, source_dir, source_commit_sha, engines, Path(scratch))
-        stored = artifacts.put(outcome.bundle, ArtifactKind.PATCH)
+
+        def announce(stored: StoredArtifact) -> list[Announcement]:
+            """The small patch inline (when an inline URL is set), then the fix callback."""
+            announcements = []
+            if outcome.mbox is not None and inline_url and len(outcome.mbox.encode()) <= inline_max_bytes:
+                announcements.append(Announcement(inline_url, {
+                    "schema_version": FIX_PATCH_INLINE, "incident_id": snapshot.incident_id,
+                    "patch_id": stored.artifact_id, "patch_sha256": outcome.metadata["patch_sha256"],
+                    "patch": outcome.mbox}, FIX_PATCH_INLINE))
+            announcements.append(Announcement(callback_url, {
+                "schema_version": FIX_CALLBACK, "incident_id": snapshot.incident_id, "patch_id": stored.artifact_id,
+                "status": outcome.status, "summary": outcome.summary,
+                "recommended_checks": outcome.metadata["recommended_checks"],
+                "pointers": {"bundle": stored.uri, **({"verification_spec": f"{stored.uri}#verification.yaml"}
+                                                      if "verification_spec" in outcome.metadata else {})},
+            }, FIX_CALLBACK))
+            return announcements
+
+        patch_id = artifact_id_for(ArtifactKind.PATCH, sha256_file(outcome.bundle))
         if output_dir is not None:
             output_dir.mkdir(parents=True, exist_ok=True)
-            (output_dir / f"{stored.artifact_id}.tar.gz").write_bytes(outcome.bundle.read_bytes())
-    if outcome.mbox is not None and inline_url and len(outcome.mbox.encode()) <= inline_max_bytes:
-        inline = {"schema_version": FIX_PATCH_INLINE, "incident_id": snapshot.incident_id,
-                  "patch_id": stored.artifact_id, "patch_sha256": outcome.metadata["patch_sha256"],
-                  "patch": outcome.mbox}
-        control_plane.post(inline_url, inline, FIX_PATCH_INLINE)
-    control_plane.post(callback_url, {
-        "schema_version": FIX_CALLBACK, "incident_id": snapshot.incident_id, "patch_id": stored.artifact_id,
-        "status": outcome.status, "summary": outcome.summary,
-        "recommended_checks": outcome.metadata["recommended_checks"],
-        "pointers": {"bundle": stored.uri, **({"verification_spec": f"{stored.uri}#verification.yaml"}
-                                              if "verification_spec" in outcome.metadata else {})},
-    }, FIX_CALLBACK)
+            (output_dir / f"{patch_id}.tar.gz").write_bytes(outcome.bundle.read_bytes())
+        stored = deliver(artifacts, outcome.bundle, ArtifactKind.PATCH, control_plane, announce,
+                         expected_id=patch_id).artifact
     click.echo(json.dumps({"patch_id": stored.artifact_id, "status": outcome.status, "summary": outcome.summary,
                            "files_touched": outcome.metadata["files_touched"], "bundle": stored.uri}))
 
