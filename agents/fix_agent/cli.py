@@ -150,7 +150,8 @@ def run(*, snapshot_id: str, source_dir: Path, source_commit_sha: str, callback_
             help="Also write the pushed name@sha256:digest here (for the Jenkins step).")
 @env_option("--scratch-dir", envvar="SCRATCH_DIR", default=None, type=click.Path(file_okay=False, path_type=Path),
             help="Writable directory for the fetch and the build storage.")
-@env_option("--output-dir", envvar="OUTPUT_DIR", default=None, type=click.Path(file_okay=False, path_type=Path),
+@env_option("--output-dir", envvar="IMAGE_OUTPUT_DIR", default=None,
+            type=click.Path(file_okay=False, path_type=Path),
             help="--builder directory: the empty directory the image's files are written to.")
 def build_image(*, app: str, source_repo: str, source_commit_sha: str, runtime_image: str, harbor_repo: str,
                 incident_id: str | None, builder: str, registry_tls_verify: bool, force: bool, max_source_bytes: int,
@@ -179,7 +180,7 @@ def build_image(*, app: str, source_repo: str, source_commit_sha: str, runtime_i
     order = ImageOrder(app, source_repo, source_commit_sha, runtime_image, harbor_repo.rstrip("/"), incident_id)
     registry = Registry(os.environ.get("REGISTRY_USERNAME"), os.environ.get("REGISTRY_PASSWORD"), registry_tls_verify)
     if (builder == "directory") != (output_dir is not None):
-        raise InvalidInput("--output-dir (OUTPUT_DIR) goes with --builder directory, and only with it")
+        raise InvalidInput("--output-dir (IMAGE_OUTPUT_DIR) goes with --builder directory, and only with it")
     if builder == "directory" and image_ref_file is not None:
         raise InvalidInput("--builder directory pushes no image: there is no reference for --image-ref-file")
     if scratch_dir is not None:
