@@ -104,13 +104,12 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
     """
     # Here, not at the top: --help and --version do not pay for kubernetes, boto3 and requests.
     from evidence_collector.collector import Bounds, Collector, Focus
-    from evidence_collector.delivery import upload_within
+    from evidence_collector.delivery import deliver_snapshot
     from evidence_collector.redaction import Redactor, load_extra_rules, token_key
     from evidence_collector.snapshot import SnapshotIdentity, assemble
     from evidence_collector.staging import Staging
     from evidence_collector.window import parse_timestamp, resolve_window
     from pathops_contracts.bundles import sha256_file
-    from pathops_contracts.contracts import EVIDENCE_CALLBACK
     from pathops_runtime.artifact_store import ArtifactKind, StoreSettings, artifact_id_for
     from pathops_runtime.callbacks import ControlPlane
     from pathops_runtime.kube_reader import KIND_TO_PLURAL, KubeReader
@@ -150,11 +149,10 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
         uri = None
         if not no_upload:
             assert minio_endpoint and minio_bucket and callback_url
-            stored = upload_within(StoreSettings(minio_endpoint, minio_bucket, minio_region), bundle, upload_deadline)
-            uri = stored.uri
-            payload = {"schema_version": EVIDENCE_CALLBACK, "incident_id": incident_id, "snapshot_id": snapshot_id,
-                       "summary": summary, "source_commit_sha": collected.source_commit, "pointers": {"bundle": uri}}
-            ControlPlane(callbacks).post(callback_url, payload, EVIDENCE_CALLBACK)
+            uri = deliver_snapshot(StoreSettings(minio_endpoint, minio_bucket, minio_region), bundle, snapshot_id,
+                                   upload_deadline, ControlPlane(callbacks), callback_url,
+                                   {"incident_id": incident_id, "summary": summary,
+                                    "source_commit_sha": collected.source_commit}).uri
     click.echo(json.dumps({
         "snapshot_id": snapshot_id, "bundle": uri, "summary": summary, "findings": len(collected.findings),
         "gaps": len(manifest["gaps"]), "files": len(manifest["files"]), "source_commit_sha": collected.source_commit,

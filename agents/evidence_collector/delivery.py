@@ -1,20 +1,24 @@
-"""Upload the snapshot to MinIO within its own deadline, whatever the store does.
+"""Deliver the snapshot: upload to MinIO within its own deadline, whatever the store does, then call back.
 
 botocore's timeouts are per request and its retries multiply them (a slow store once held a
 run for six minutes): the client here has short timeouts and few attempts, and the upload
-runs under a wall clock; past it the run fails (exit 5) rather than wait.
+runs under a wall clock (the shared `deliver`); past it the run fails (exit 5) rather than
+wait, and nothing is announced.
 """
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import boto3
 from botocore.config import Config
 
-from pathops_contracts.errors import UpstreamError
+from pathops_contracts.contracts import EVIDENCE_CALLBACK
 from pathops_runtime.artifact_store import ArtifactKind, ArtifactStore, StoredArtifact, StoreSettings
+from pathops_runtime.callbacks import ControlPlane
+from pathops_runtime.delivery import Announcement, UploadDeadline, deliver
 
 
 def bounded_store(settings: StoreSettings, seconds: float) -> ArtifactStore:
@@ -30,22 +34,15 @@ def bounded_store(settings: StoreSettings, seconds: float) -> ArtifactStore:
     return ArtifactStore(client, settings.bucket)
 
 
-def upload_within(settings: StoreSettings, bundle: Path, seconds: float) -> StoredArtifact:
-    """Upload the snapshot, or raise UpstreamError once `seconds` have passed."""
-    outcome: list[StoredArtifact | BaseException] = []
+def deliver_snapshot(settings: StoreSettings, bundle: Path, snapshot_id: str, seconds: float,
+                     control_plane: ControlPlane, callback_url: str, callback: Mapping[str, Any]) -> StoredArtifact:
+    """Upload the snapshot (or raise UpstreamError once `seconds` have passed), then post the evidence
+    callback: `callback` with the snapshot's id and its `pointers.bundle`."""
+    def announce(stored: StoredArtifact) -> list[Announcement]:
+        return [Announcement(callback_url, {"schema_version": EVIDENCE_CALLBACK, **callback,
+                                            "snapshot_id": stored.artifact_id, "pointers": {"bundle": stored.uri}},
+                             EVIDENCE_CALLBACK)]
 
-    def upload() -> None:
-        try:
-            outcome.append(bounded_store(settings, seconds).put(bundle, ArtifactKind.SNAPSHOT))
-        except BaseException as error:  # noqa: BLE001 - not hidden: raised again in the caller's thread
-            outcome.append(error)
-
-    worker = threading.Thread(target=upload, name="snapshot-upload", daemon=True)
-    worker.start()
-    worker.join(seconds)
-    if not outcome:  # still running: abandoned (a daemon thread ends with the process)
-        raise UpstreamError(f"the artifact store did not take the snapshot within {seconds:g} s "
-                            f"(EVIDENCE_UPLOAD_DEADLINE_SECONDS)")
-    if isinstance(outcome[0], BaseException):
-        raise outcome[0]
-    return outcome[0]
+    return deliver(bounded_store(settings, seconds), bundle, ArtifactKind.SNAPSHOT, control_plane, announce,
+                   expected_id=snapshot_id,
+                   deadline=UploadDeadline(seconds, "EVIDENCE_UPLOAD_DEADLINE_SECONDS")).artifact

@@ -83,9 +83,11 @@ def run(*, snapshot_id: str, source_dir: Path, source_commit_sha: str, callback_
     """
     from fix_agent.fix import find_fix
     from fix_agent.snapshot import open_snapshot
+    from pathops_contracts.bundles import sha256_file
     from pathops_contracts.contracts import FIX_CALLBACK, FIX_PATCH_INLINE
-    from pathops_runtime.artifact_store import ArtifactKind, ArtifactStore
+    from pathops_runtime.artifact_store import ArtifactKind, ArtifactStore, StoredArtifact, artifact_id_for
     from pathops_runtime.callbacks import ControlPlane
+    from pathops_runtime.delivery import Announcement, deliver
 
     engines = _engines(openai_base_url, model, max_turns, token_budget, time_budget)
     artifacts = ArtifactStore.from_settings(store)
@@ -95,22 +97,30 @@ def run(*, snapshot_id: str, source_dir: Path, source_commit_sha: str, callback_
     with tempfile.TemporaryDirectory(prefix="fix-agent-", dir=scratch_dir) as scratch:
         snapshot = open_snapshot(artifacts, snapshot_id, Path(scratch))
         outcome = find_fix(snapshot, source_dir, source_commit_sha, engines, Path(scratch))
-        stored = artifacts.put(outcome.bundle, ArtifactKind.PATCH)
+
+        def announce(stored: StoredArtifact) -> list[Announcement]:
+            """The small patch inline (when an inline URL is set), then the fix callback."""
+            announcements = []
+            if outcome.mbox is not None and inline_url and len(outcome.mbox.encode()) <= inline_max_bytes:
+                announcements.append(Announcement(inline_url, {
+                    "schema_version": FIX_PATCH_INLINE, "incident_id": snapshot.incident_id,
+                    "patch_id": stored.artifact_id, "patch_sha256": outcome.metadata["patch_sha256"],
+                    "patch": outcome.mbox}, FIX_PATCH_INLINE))
+            announcements.append(Announcement(callback_url, {
+                "schema_version": FIX_CALLBACK, "incident_id": snapshot.incident_id, "patch_id": stored.artifact_id,
+                "status": outcome.status, "summary": outcome.summary,
+                "recommended_checks": outcome.metadata["recommended_checks"],
+                "pointers": {"bundle": stored.uri, **({"verification_spec": f"{stored.uri}#verification.yaml"}
+                                                      if "verification_spec" in outcome.metadata else {})},
+            }, FIX_CALLBACK))
+            return announcements
+
+        patch_id = artifact_id_for(ArtifactKind.PATCH, sha256_file(outcome.bundle))
         if output_dir is not None:
             output_dir.mkdir(parents=True, exist_ok=True)
-            (output_dir / f"{stored.artifact_id}.tar.gz").write_bytes(outcome.bundle.read_bytes())
-    if outcome.mbox is not None and inline_url and len(outcome.mbox.encode()) <= inline_max_bytes:
-        inline = {"schema_version": FIX_PATCH_INLINE, "incident_id": snapshot.incident_id,
-                  "patch_id": stored.artifact_id, "patch_sha256": outcome.metadata["patch_sha256"],
-                  "patch": outcome.mbox}
-        control_plane.post(inline_url, inline, FIX_PATCH_INLINE)
-    control_plane.post(callback_url, {
-        "schema_version": FIX_CALLBACK, "incident_id": snapshot.incident_id, "patch_id": stored.artifact_id,
-        "status": outcome.status, "summary": outcome.summary,
-        "recommended_checks": outcome.metadata["recommended_checks"],
-        "pointers": {"bundle": stored.uri, **({"verification_spec": f"{stored.uri}#verification.yaml"}
-                                              if "verification_spec" in outcome.metadata else {})},
-    }, FIX_CALLBACK)
+            (output_dir / f"{patch_id}.tar.gz").write_bytes(outcome.bundle.read_bytes())
+        stored = deliver(artifacts, outcome.bundle, ArtifactKind.PATCH, control_plane, announce,
+                         expected_id=patch_id).artifact
     click.echo(json.dumps({"patch_id": stored.artifact_id, "status": outcome.status, "summary": outcome.summary,
                            "files_touched": outcome.metadata["files_touched"], "bundle": stored.uri}))
 
@@ -127,8 +137,10 @@ def run(*, snapshot_id: str, source_dir: Path, source_commit_sha: str, callback_
             help="Where to push, e.g. harbor.demo.pathops.io/pathops/agents.")
 @env_option("--incident-id", envvar="INCIDENT_ID", type=IdentifierType(INCIDENT_ID), default=None,
             help="Recorded as a label.")
-@env_option("--builder", envvar="IMAGE_BUILDER", type=click.Choice(["buildah", "docker"]), default="buildah",
-            show_default=True, help="buildah (daemonless) or the Docker Engine (docker SDK).")
+@env_option("--builder", envvar="IMAGE_BUILDER", type=click.Choice(["buildah", "docker", "directory"]),
+            default="buildah", show_default=True,
+            help="buildah (daemonless), the Docker Engine (docker SDK), or directory: no image, the files it "
+                 "would add (workspace/source) written to --output-dir (demo, local runs).")
 @env_option("--registry-tls-verify/--no-registry-tls-verify", envvar="REGISTRY_TLS_VERIFY", default=True,
             show_default=True, help="Verify the registry's TLS certificate.")
 @env_option("--force", envvar="FORCE_BUILD", is_flag=True, help="Build even when the tag already exists.")
@@ -138,16 +150,28 @@ def run(*, snapshot_id: str, source_dir: Path, source_commit_sha: str, callback_
             help="Also write the pushed name@sha256:digest here (for the Jenkins step).")
 @env_option("--scratch-dir", envvar="SCRATCH_DIR", default=None, type=click.Path(file_okay=False, path_type=Path),
             help="Writable directory for the fetch and the build storage.")
+@env_option("--output-dir", envvar="IMAGE_OUTPUT_DIR", default=None,
+            type=click.Path(file_okay=False, path_type=Path),
+            help="--builder directory: the empty directory the image's files are written to.")
 def build_image(*, app: str, source_repo: str, source_commit_sha: str, runtime_image: str, harbor_repo: str,
                 incident_id: str | None, builder: str, registry_tls_verify: bool, force: bool, max_source_bytes: int,
-                image_ref_file: Path | None, scratch_dir: Path | None) -> None:
+                image_ref_file: Path | None, scratch_dir: Path | None, output_dir: Path | None) -> None:
     """Build <harbor-repo>/fix-<app>:<sha12>-<runtime version> with the source at the commit; print name@digest.
 
     Credentials: REGISTRY_USERNAME/REGISTRY_PASSWORD (registry), GITLAB_TOKEN (fetch over HTTP).
     Exit codes: 0 pushed or reused; 2 bad input or a commit that does not exist; 4 source tree over
-    the size cap; 5 registry, git or builder failed; 6 credentials refused.
+    the size cap; 5 registry, git remote or builder failed; 6 credentials refused (git or registry).
     """
-    from fix_agent.image_build import BuildahBuilder, DockerBuilder, ImageOrder, Registry, build_fix_agent_image
+    from fix_agent.image_build import (
+        BuildahBuilder,
+        Builder,
+        DirectoryBuilder,
+        DockerBuilder,
+        ImageOrder,
+        Registry,
+        build_fix_agent_image,
+    )
+    from pathops_contracts.errors import InvalidInput
     from pathops_runtime.git_env import GitIdentity, git_environment
 
     token = os.environ.get("GITLAB_TOKEN")
@@ -155,13 +179,22 @@ def build_image(*, app: str, source_repo: str, source_commit_sha: str, runtime_i
     mask_secret(os.environ.get("REGISTRY_PASSWORD"))
     order = ImageOrder(app, source_repo, source_commit_sha, runtime_image, harbor_repo.rstrip("/"), incident_id)
     registry = Registry(os.environ.get("REGISTRY_USERNAME"), os.environ.get("REGISTRY_PASSWORD"), registry_tls_verify)
+    if (builder == "directory") != (output_dir is not None):
+        raise InvalidInput("--output-dir (IMAGE_OUTPUT_DIR) goes with --builder directory, and only with it")
+    if builder == "directory" and image_ref_file is not None:
+        raise InvalidInput("--builder directory pushes no image: there is no reference for --image-ref-file")
     if scratch_dir is not None:
         scratch_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="fix-agent-image-", dir=scratch_dir) as scratch:
-        engine = BuildahBuilder(Path(scratch) / "storage") if builder == "buildah" else DockerBuilder()
+        engine: Builder = (BuildahBuilder(Path(scratch) / "storage") if builder == "buildah"
+                           else DockerBuilder() if builder == "docker" else DirectoryBuilder(output_dir or Path()))
         env = git_environment(GitIdentity(), token=token)
         result = build_fix_agent_image(order, engine, registry, Path(scratch), env, __version__, force=force,
                                        max_source_bytes=max_source_bytes)
+    if output_dir is not None:
+        click.echo(json.dumps({"image": None, "tag": result.reference, "digest": None, "reused": False,
+                               "directory": str(output_dir)}))
+        return
     if image_ref_file is not None:
         image_ref_file.write_text(result.pinned + "\n", encoding="utf-8")
     click.echo(json.dumps({"image": result.pinned, "tag": result.reference, "digest": result.digest,

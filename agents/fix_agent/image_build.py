@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Protocol
 
 from pathops_contracts.errors import ContractViolation, Forbidden, InvalidInput, UpstreamError
-from pathops_runtime.git_env import is_auth_failure, stderr_reason
+from pathops_runtime.source_commit import fetch_commit
 
 log = logging.getLogger(__name__)
 
@@ -73,20 +73,12 @@ def _git(args: list[str], cwd: Path, env: Mapping[str, str]) -> subprocess.Compl
 
 def fetch_source(order: ImageOrder, scratch: Path, env: Mapping[str, str],
                  max_bytes: int = MAX_SOURCE_BYTES) -> tuple[Path, int]:
-    """Fetch exactly the commit (depth 1) and archive its tree; returns (source.tar, commit time)."""
-    repo = scratch / "git"
-    repo.mkdir(parents=True)
-    _git(["init", "-q", "--bare"], repo, env)
-    fetched = _git(["fetch", "--depth=1", "--no-tags", order.source_repo, order.source_commit_sha], repo, env)
-    if fetched.returncode != 0:
-        stderr = fetched.stderr.decode(errors="replace")
-        reason = stderr_reason(stderr)
-        if "not our ref" in stderr or "couldn't find remote ref" in stderr or "no such remote ref" in stderr \
-                or "upload-pack: not our ref" in stderr:
-            raise InvalidInput(f"commit {order.source_commit_sha} does not exist in {order.source_repo}")
-        if is_auth_failure(reason):
-            raise Forbidden(f"fetching {order.source_repo} was refused: {reason}")
-        raise UpstreamError(f"fetching {order.source_commit_sha} from {order.source_repo} failed: {reason}")
+    """Fetch exactly the commit (depth 1) and archive its tree; returns (source.tar, commit time).
+
+    The fetch and its errors are the shared ones (`pathops_runtime.source_commit`): a missing
+    commit is exit 2, a refused token 6, an unreachable remote 5, as in mr-creator.
+    """
+    repo = fetch_commit(order.source_repo, order.source_commit_sha, scratch / "git", env, checkout=False)
     sizes = _git(["ls-tree", "-r", "-l", "--full-tree", order.source_commit_sha], repo, env)
     total = sum(int(parts[3]) for line in sizes.stdout.decode().splitlines()
                 if len(parts := line.split(None, 4)) == 5 and parts[3].isdigit())
@@ -155,6 +147,7 @@ def existing_image(reference: str, registry: Registry) -> dict[str, object] | No
 
 class Builder(Protocol):
     name: str
+    pushes: bool  # False: nothing goes to a registry, so there is no image there to reuse
 
     def build_and_push(self, context: Path, reference: str, registry: Registry, timestamp: int) -> str:
         """Build the context, push it as reference; returns the pushed manifest digest."""
@@ -167,6 +160,7 @@ class BuildahBuilder:
 
     storage: Path
     name: str = "buildah"
+    pushes: bool = True
 
     def _buildah(self, *args: str) -> subprocess.CompletedProcess[str]:
         command = ["buildah", "--root", str(self.storage / "root"), "--runroot", str(self.storage / "runroot"),
@@ -203,6 +197,7 @@ class DockerBuilder:
     """The Docker Engine through the docker SDK: for Jenkins agents with a Docker socket."""
 
     name: str = "docker"
+    pushes: bool = True
 
     def build_and_push(self, context: Path, reference: str, registry: Registry, timestamp: int) -> str:
         import docker
@@ -236,6 +231,28 @@ class DockerBuilder:
         return str(digest)
 
 
+@dataclass
+class DirectoryBuilder:
+    """No image: the files the image adds (`ADD source.tar /`) written under `root`, for the demo
+    and local runs without a registry. The same fetch, size cap and archive as a real build."""
+
+    root: Path
+    name: str = "directory"
+    pushes: bool = False
+
+    def build_and_push(self, context: Path, reference: str, registry: Registry, timestamp: int) -> str:
+        if self.root.exists() and any(self.root.iterdir()):
+            raise InvalidInput(f"{self.root} is not empty; the image's files go into an empty directory")
+        self.root.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(context) as outer:
+            source = outer.extractfile("source.tar")
+            if source is None:
+                raise ContractViolation("the build context has no source.tar")
+            with tarfile.open(fileobj=source) as archive:
+                archive.extractall(self.root, filter="data")
+        return ""
+
+
 @dataclass(frozen=True)
 class BuildResult:
     reference: str
@@ -251,7 +268,7 @@ def build_fix_agent_image(order: ImageOrder, builder: Builder, registry: Registr
                           git_env: Mapping[str, str], tool_version: str, force: bool = False,
                           max_source_bytes: int = MAX_SOURCE_BYTES) -> BuildResult:
     """Reuse the image of this SHA and runtime when it exists with the expected labels, else build and push."""
-    if not force:
+    if not force and builder.pushes:
         found = existing_image(order.reference, registry)
         labels = found.get("Labels") if found else None
         expected = order.labels(tool_version)

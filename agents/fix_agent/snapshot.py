@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pathops_contracts.bundles import ExtractionLimits, extract_bundle, read_json_document
-from pathops_contracts.contracts import EVIDENCE_MANIFEST, validate_document
+from pathops_contracts.bundles import read_json_document
 from pathops_contracts.errors import ContractViolation
 from pathops_runtime.artifact_store import ArtifactStore
+from pathops_runtime.bundle_open import SNAPSHOT, bundle_metadata, open_bundle
 
-# Logs of some thousand containers fit; a snapshot is a handful of folders deep (logs/<pod>/<container>.log).
-LIMITS = ExtractionLimits(max_bytes=200 * 1024 * 1024, max_files=4_000, max_directories=512, max_depth=8)
+LIMITS = SNAPSHOT.limits  # the caps of every snapshot reader (benchmarks/bundle_bombs.py builds to them)
 _FINDING_TEXT = ("kind", "severity", "title", "detail")
 _REQUEST = re.compile(r'"?(?:GET|HEAD|POST)\s+(/[\w./-]*)[^"\n]*?"?\s+(\d{3})\b')
 _LISTEN = re.compile(r"(?i)(?:listening|serving|started|running)\b[^\n]*?(?:on|at)\s+\S*?:(\d{2,5})\b")
@@ -63,19 +62,17 @@ class Snapshot:
 
 
 def open_snapshot(store: ArtifactStore, snapshot_id: str, scratch: Path) -> Snapshot:
-    archive = scratch / f"{snapshot_id}.tar.gz"
-    store.get(snapshot_id, archive, max_size=LIMITS.max_archive_bytes)
-    root = scratch / "snapshot"
-    extract_bundle(archive, root, LIMITS)
-    return load_snapshot(snapshot_id, root)
+    """The snapshot, opened by the shared `open_bundle` (get, verify, extract capped, manifest valid)."""
+    opened = open_bundle(store, snapshot_id, SNAPSHOT, scratch / "snapshot")
+    return _snapshot(snapshot_id, opened.root, opened.metadata)
 
 
 def load_snapshot(snapshot_id: str, root: Path) -> Snapshot:
-    manifest_path = root / "manifest.json"
-    if not manifest_path.is_file():
-        raise ContractViolation(f"snapshot {snapshot_id} has no manifest.json")
-    manifest = read_json_document(manifest_path, f"manifest.json of {snapshot_id}")
-    validate_document(manifest, EVIDENCE_MANIFEST)
+    """A snapshot already extracted under root (tests, the corpus): its manifest checked as on download."""
+    return _snapshot(snapshot_id, root, bundle_metadata(root, SNAPSHOT, snapshot_id))
+
+
+def _snapshot(snapshot_id: str, root: Path, manifest: dict[str, Any]) -> Snapshot:
     findings_path = root / "findings.json"
     findings_doc = read_json_document(findings_path, f"findings.json of {snapshot_id}") \
         if findings_path.is_file() else {"findings": []}

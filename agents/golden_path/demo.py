@@ -43,9 +43,10 @@ BUCKET = "pathops-evidence"
 TOOL_VERSION = "0.1.0"
 IMAGES = {
     "evidence-collector": "harbor.demo.pathops.io/pathops/evidence-collector:0.1.0",
-    "fix-agent": "harbor.demo.pathops.io/pathops/agents/fix-shop-frontend:{sha12}-0.1.0",
+    "fix-agent-runtime": "harbor.demo.pathops.io/pathops/fix-agent-runtime:0.1.0",  # the per-incident image's base
     "verification-agent": "harbor.demo.pathops.io/pathops/verification-agent:0.1.0",
 }
+FIX_AGENT_REPO = "harbor.demo.pathops.io/pathops/agents"  # where build-image would push fix-<app>:<sha12>-<version>
 VERIFICATION = "VER-2042"
 # How long the derived checks watch preflight (the operator's settings of the fix agent): short for a demo.
 CHECK_TIMINGS = {"VERIFICATION_ROLLOUT_TIMEOUT": "3s", "VERIFICATION_RESTARTS_WINDOW": "2s"}
@@ -119,7 +120,8 @@ class Demo:
             self.gitops_bare = create_gitops_repository(repos)
             git_server = stack.enter_context(BackgroundServer(GitHttpBackend(repos, TOKEN)))
             self.gitlab = FakeGitLab(TOKEN, base_url="https://gitlab.demo.pathops.io")
-            self.gitlab.add_project("shop/shop-frontend", f"{git_server.url}/shop/shop-frontend.git")
+            self.source_url = f"{git_server.url}/shop/shop-frontend.git"
+            self.gitlab.add_project("shop/shop-frontend", self.source_url)
             self.gitlab_api_url = stack.enter_context(BackgroundServer(self.gitlab)).url
             self.gitops_url = f"{git_server.url}/shop/shop-frontend-gitops.git"
             if self.kube_context is None:
@@ -168,9 +170,16 @@ class Demo:
             if sha != self.broken_sha:
                 raise NegativeOutcome(f"the collector found commit {sha}, not the deployed {self.broken_sha}")
         with self.step("6-7 Jenkins: fix-agent source at the exact commit (image content)") as note:
-            source = self.workdir / "fix-agent-image" / "workspace" / "source"
-            checkout_commit(self.source_bare, sha, source)
-            image = IMAGES["fix-agent"].format(sha12=sha[:12])
+            # The real `fix-agent build-image` path (fetch over HTTP with the token, size cap, git archive,
+            # build context); only its last step differs: the image's files land in a directory, no registry.
+            rootfs = self.workdir / "fix-agent-image"
+            shutil.rmtree(rootfs, ignore_errors=True)
+            built = self.tool("fix-agent", "build-image", "--app", APP, "--source-repo", self.source_url,
+                              "--source-commit-sha", sha, "--runtime-image", IMAGES["fix-agent-runtime"],
+                              "--harbor-repo", FIX_AGENT_REPO, "--incident-id", INCIDENT, "--builder", "directory",
+                              "--output-dir", str(rootfs),
+                              "--scratch-dir", str(self.workdir / "jenkins" / "build-image"))
+            source, image = rootfs / "workspace" / "source", str(built["tag"])
             note["detail"] = f"{sum(1 for p in source.rglob('*') if p.is_file())} files at {sha[:12]} -> {image}"
         with self.step("8 Jenkins: gitops change for the Fix Agent") as note:
             fix_run = self.tool("gitops-patcher", "schedule", "--agent", "fix-agent", *common, "--image", image,

@@ -1,7 +1,8 @@
 """What the merge request tells of the evidence snapshot the patch bundle names: read, never trusted.
 
 Only three members are read (manifest.json, findings.json, objects/rollout-diffs.jsonl), each
-capped, out of the verified download; the logs are never unpacked. Every value is checked for
+capped, out of the download the shared `fetched_bundle` verified; the logs are never unpacked,
+and the manifest is not held to its schema here: the story uses what it can. Every value is checked for
 its type where it is used: a snapshot is attacker-influenced (its logs are), and a missing or
 unreadable one leaves the story saying so, not the merge request unwritten.
 """
@@ -14,13 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pathops_contracts.bundles import ExtractionLimits, read_member
 from pathops_contracts.errors import ContractViolation, PathOpsError
 from pathops_runtime.artifact_store import ArtifactStore
+from pathops_runtime.bundle_open import SNAPSHOT, fetched_bundle
 
 log = logging.getLogger(__name__)
 
-LIMITS = ExtractionLimits(max_bytes=200 * 1024 * 1024, max_files=4_000, max_directories=512, max_depth=8)
 MAX_MEMBER_BYTES = 4 * 1024 * 1024
 MAX_FINDINGS = 200
 
@@ -45,20 +45,17 @@ class IncidentSnapshot:
 
 
 def read_incident_snapshot(store: ArtifactStore, snapshot_id: str, scratch: Path) -> IncidentSnapshot:
-    archive = scratch / f"{snapshot_id}.tar.gz"
     try:
-        store.get(snapshot_id, archive, max_size=LIMITS.max_archive_bytes)
-        manifest = _json(read_member(archive, "manifest.json", MAX_MEMBER_BYTES, LIMITS))
-        findings_doc = _json(read_member(archive, "findings.json", MAX_MEMBER_BYTES, LIMITS))
-        try:
-            diffs = read_member(archive, "objects/rollout-diffs.jsonl", MAX_MEMBER_BYTES, LIMITS)
-        except ContractViolation:  # an older snapshot, or one whose budget left no room for it
-            diffs = b""
+        with fetched_bundle(store, snapshot_id, SNAPSHOT, scratch) as snapshot:
+            manifest = _json(snapshot.member("manifest.json", MAX_MEMBER_BYTES))
+            findings_doc = _json(snapshot.member("findings.json", MAX_MEMBER_BYTES))
+            try:
+                diffs = snapshot.member("objects/rollout-diffs.jsonl", MAX_MEMBER_BYTES)
+            except ContractViolation:  # an older snapshot, or one whose budget left no room for it
+                diffs = b""
     except PathOpsError as error:
         log.warning("the evidence snapshot could not be read for the story", extra={"reason": str(error)})
         return IncidentSnapshot(snapshot_id, unavailable=f"snapshot {snapshot_id} could not be read: {error}")
-    finally:
-        archive.unlink(missing_ok=True)
     findings = findings_doc.get("findings") if isinstance(findings_doc, dict) else None
     rollouts = [_json(line) for line in diffs.splitlines() if line.strip()][:100]
     return IncidentSnapshot(

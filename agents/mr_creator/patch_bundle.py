@@ -1,4 +1,8 @@
-"""Fetch a patch bundle and check it before anything is applied: the MR side trusts nothing."""
+"""Fetch a patch bundle and check it before anything is applied: the MR side trusts nothing.
+
+Getting, verifying, extracting and validating metadata.json is the shared `open_bundle`; what is
+checked here is what mr-creator relies on: the commit, the status, the patch's own sha256.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pathops_contracts.bundles import ExtractionLimits, extract_bundle, read_json_document, sha256_bytes, sha256_file
-from pathops_contracts.contracts import PATCH_METADATA, validate_document
-from pathops_contracts.errors import ContractViolation, InvalidInput, NegativeOutcome
-from pathops_contracts.verification_spec import MAX_SPEC_BYTES, parse_spec
+from pathops_contracts.bundles import sha256_file
+from pathops_contracts.errors import ContractViolation, NegativeOutcome
 from pathops_runtime.artifact_store import ArtifactStore
+from pathops_runtime.bundle_open import PATCH_BUNDLE, open_bundle, verification_spec_of
 
-# A patch bundle is metadata.json, patch.mbox and analysis.md: anything much bigger is not one.
-LIMITS = ExtractionLimits(max_bytes=32 * 1024 * 1024, max_files=16, max_directories=16, max_depth=4)
-MAX_METADATA_BYTES = 1024 * 1024
 MAX_ANALYSIS_BYTES = 256 * 1024  # the MR shows 20,000 characters of it
 
 
@@ -30,48 +30,22 @@ class PatchBundle:
 
 def open_patch_bundle(store: ArtifactStore, patch_id: str, expected_sha: str, scratch: Path) -> PatchBundle:
     """Download, verify, extract safely and validate; raise on anything off-contract."""
-    archive = scratch / f"{patch_id}.tar.gz"
-    stored = store.get(patch_id, archive, max_size=LIMITS.max_archive_bytes)
-    contents = scratch / "bundle"
-    extract_bundle(archive, contents, LIMITS)
-    metadata_path = contents / "metadata.json"
-    if not metadata_path.is_file():
-        raise ContractViolation(f"patch bundle {patch_id} has no metadata.json")
-    metadata = read_json_document(metadata_path, f"metadata.json of {patch_id}", MAX_METADATA_BYTES)
-    validate_document(metadata, PATCH_METADATA)
+    opened = open_bundle(store, patch_id, PATCH_BUNDLE, scratch / "bundle")
+    metadata = opened.metadata
     if metadata["source_commit_sha"] != expected_sha:
         raise ContractViolation(
             f"patch bundle {patch_id} was made for {metadata['source_commit_sha']}, not {expected_sha}"
         )
     if metadata["status"] != "patch":
         raise NegativeOutcome(f"patch bundle {patch_id} carries no patch (status {metadata['status']})")
-    mbox = contents / "patch.mbox"
+    mbox = opened.root / "patch.mbox"
     if not mbox.is_file():
         raise ContractViolation(f"patch bundle {patch_id} has no patch.mbox")
     if sha256_file(mbox) != metadata["patch_sha256"]:
         raise ContractViolation(f"patch.mbox of {patch_id} does not match patch_sha256 in metadata.json")
-    analysis_path = contents / "analysis.md"
+    analysis_path = opened.root / "analysis.md"
     analysis = None
     if analysis_path.is_file():
         with analysis_path.open("rb") as handle:
             analysis = handle.read(MAX_ANALYSIS_BYTES).decode("utf-8", errors="replace")
-    return PatchBundle(patch_id, stored.sha256, metadata, mbox, analysis, _verification_spec(contents, metadata))
-
-
-def _verification_spec(contents: Path, metadata: dict[str, Any]) -> str | None:
-    """The bundle's verification.yaml, when metadata.json names it: its sha256 and the spec schema checked."""
-    named = metadata.get("verification_spec")
-    if named is None:
-        return None
-    path = contents / str(named["path"])
-    if not path.is_file():
-        raise ContractViolation(f"metadata.json names {named['path']}, which the bundle lacks")
-    data = path.read_bytes()[:MAX_SPEC_BYTES + 1]
-    if sha256_bytes(data) != named["sha256"]:
-        raise ContractViolation(f"{named['path']} does not match the sha256 metadata.json records")
-    text = data.decode("utf-8", errors="replace")
-    try:
-        parse_spec(text, named["path"])
-    except InvalidInput as error:  # the bundle broke its contract: not the caller's input
-        raise ContractViolation(str(error)) from error
-    return text
+    return PatchBundle(patch_id, opened.sha256, metadata, mbox, analysis, verification_spec_of(opened, metadata))

@@ -12,6 +12,7 @@ from git import GitCommandError, Repo
 from pathops_contracts.errors import ContractViolation, Forbidden, NegativeOutcome, UpstreamError
 from pathops_contracts.patch_policy import FileChange
 from pathops_runtime.git_env import auth_failure_hint, changes_between, git_error_reason, is_auth_failure
+from pathops_runtime.source_commit import fetch_commit
 
 log = logging.getLogger(__name__)
 
@@ -42,17 +43,11 @@ class SourceRepository:
 
     @classmethod
     def fetch_commit(cls, remote_url: str, sha: str, workdir: Path, env: Mapping[str, str]) -> SourceRepository:
-        """Init an empty repo and fetch exactly one commit (depth 1), then check it out detached."""
-        repo = Repo.init(workdir)
+        """Exactly one commit (depth 1), checked out detached: the shared fetch and its errors
+        (`pathops_runtime.source_commit`), so a missing commit reads and exits as in build-image."""
+        fetch_commit(remote_url, sha, workdir, env)
+        repo = Repo(workdir)
         repo.git.update_environment(**env)
-        repo.git.remote("add", "origin", remote_url)
-        try:
-            repo.git.fetch("--depth=1", "--no-tags", "origin", sha)
-        except GitCommandError as error:
-            if "not our ref" in str(error.stderr) or "couldn't find remote ref" in str(error.stderr):
-                raise ContractViolation(f"commit {sha} does not exist in {remote_url}") from error
-            raise _failure(error, f"fetch of {sha}") from error
-        repo.git.checkout("--detach", sha)
         return cls(repo, remote_url)
 
     def apply_mbox(self, mbox: Path) -> str:

@@ -47,6 +47,10 @@ TRANSFER = TransferConfig(
 )
 
 
+class ArtifactMissing(ContractViolation):
+    """No object under an artifact id's key: an id was announced (or given) that the store never took."""
+
+
 class ArtifactKind(Enum):
     """The three artifact kinds and where they live in the bucket."""
 
@@ -219,7 +223,7 @@ class ArtifactStore:
         key = artifact_key(artifact_id, suffix)
         head = self._head(key)
         if head is None:
-            raise ContractViolation(f"artifact {artifact_id} not found at {self.uri(key)}")
+            raise ArtifactMissing(f"artifact {artifact_id} not found at {self.uri(key)}")
         size = int(head.get("ContentLength", 0))
         if max_size is not None and size > max_size:
             raise ContractViolation(f"{self.uri(key)} is {size} bytes; at most {max_size} accepted")

@@ -72,14 +72,20 @@ def verify(*, app_id: str, environment: str, verification_id: str, target_namesp
     Exit codes: 0 passed; 3 failed; 7 inconclusive; 2 bad spec or input; 4 a known secret value was still
     in the report after masking (nothing uploaded, no callback); 5 MinIO or the control plane failed.
     """
-    from pathops_contracts.contracts import VERIFICATION_CALLBACK
     from pathops_contracts.redaction import Redactor, token_key
-    from pathops_runtime.artifact_store import ArtifactKind, ArtifactStore
+    from pathops_runtime.artifact_store import ArtifactStore
     from pathops_runtime.callbacks import ControlPlane
     from pathops_runtime.kube_reader import KubeReader
     from pathops_runtime.logs import mask_secret
     from verification_agent.checks import CHECKS, FAILED, INCONCLUSIVE, PASSED, Context, overall
-    from verification_agent.report import junit_xml, known_secrets, refuse_leaks, report_document, sanitize_report
+    from verification_agent.report import (
+        deliver_report,
+        junit_xml,
+        known_secrets,
+        refuse_leaks,
+        report_document,
+        sanitize_report,
+    )
     from verification_agent.spec import load_spec
 
     checks = load_spec(spec)["checks"]
@@ -106,18 +112,13 @@ def verify(*, app_id: str, environment: str, verification_id: str, target_namesp
         report_file, junit_file = Path(scratch) / "report.json", Path(scratch) / "junit.xml"
         report_file.write_bytes(report)
         junit_file.write_bytes(junit)
-        artifacts = ArtifactStore.from_settings(store)
-        stored = artifacts.put(report_file, ArtifactKind.REPORT)
-        artifacts.put_beside(junit_file, stored.artifact_id, ".junit.xml")
         if output_dir is not None:
             output_dir.mkdir(parents=True, exist_ok=True)
-            (output_dir / "report.json").write_bytes(report_file.read_bytes())
+            (output_dir / "report.json").write_bytes(report)
             (output_dir / "junit.xml").write_bytes(junit)
-    ControlPlane(callbacks).post(callback_url, {
-        "schema_version": VERIFICATION_CALLBACK, "app_id": app_id, "env": environment,
-        "verification_id": verification_id, "status": status, "report_id": stored.artifact_id,
-        "pointers": {"bundle": stored.uri},
-    }, VERIFICATION_CALLBACK)
+        stored = deliver_report(ArtifactStore.from_settings(store), report_file, junit_file, ControlPlane(callbacks),
+                                callback_url, {"app_id": app_id, "env": environment,
+                                               "verification_id": verification_id, "status": status})
     click.echo(json.dumps({"status": status, "report_id": stored.artifact_id,
                            "checks": {r.name: r.status for r in results}}))
     if status == FAILED:

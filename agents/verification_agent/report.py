@@ -4,7 +4,8 @@ Before a report leaves the pod it passes `sanitize_report`: every secret value t
 is masked, and what the checks observed (messages, measurements: command output, HTTP bodies)
 goes through the same shared redactor as the evidence collector's logs. `refuse_leaks` then
 scans the serialized files twice, for the known values in any encoding and with the shared
-independent secret scan; a hit means nothing is uploaded (exit 4).
+independent secret scan; a hit means nothing is uploaded (exit 4). Then `deliver_report`: the
+report and its JUnit XML to the store, then the verification callback (the shared `deliver`).
 """
 
 from __future__ import annotations
@@ -21,10 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from pathops_contracts import __version__
-from pathops_contracts.contracts import VERIFICATION_REPORT, validate_document
+from pathops_contracts.contracts import VERIFICATION_CALLBACK, VERIFICATION_REPORT, validate_document
 from pathops_contracts.errors import ContractViolation
 from pathops_contracts.redaction import Redactor
 from pathops_contracts.secret_scan import describe, scan_text
+from pathops_runtime.artifact_store import ArtifactKind, ArtifactStore, StoredArtifact
+from pathops_runtime.callbacks import ControlPlane
+from pathops_runtime.delivery import Announcement, deliver
 from verification_agent.checks import FAILED, INCONCLUSIVE, CheckResult
 
 MASK = "****"
@@ -126,3 +130,16 @@ def junit_xml(verification_id: str, results: list[CheckResult], seconds: float) 
             ET.SubElement(case, "skipped", {"message": f"inconclusive: {result.message[:480]}"})
     data: bytes = ET.tostring(suite, encoding="utf-8", xml_declaration=True)
     return data
+
+
+def deliver_report(store: ArtifactStore, report: Path, junit: Path, control_plane: ControlPlane, callback_url: str,
+                   callback: Mapping[str, Any]) -> StoredArtifact:
+    """Upload report.json (and junit.xml beside it), then post the verification callback: `callback`
+    with the report's id and its `pointers.bundle`. Only files `refuse_leaks` passed come here."""
+    def announce(stored: StoredArtifact) -> list[Announcement]:
+        return [Announcement(callback_url, {"schema_version": VERIFICATION_CALLBACK, **callback,
+                                            "report_id": stored.artifact_id, "pointers": {"bundle": stored.uri}},
+                             VERIFICATION_CALLBACK)]
+
+    return deliver(store, report, ArtifactKind.REPORT, control_plane, announce,
+                   beside={".junit.xml": junit}).artifact

@@ -14,6 +14,7 @@ from pathops_contracts.contracts import EVIDENCE_MANIFEST, validate_document
 from pathops_testbed import kube_objects
 from tests.evidence_collector import scenarios
 from tests.evidence_collector.conftest import Cluster, load_jsonl, unpack
+from tests.pathops_runtime.log_lines import delivered
 
 
 @pytest.fixture
@@ -262,6 +263,8 @@ def test_upload_then_callback(cluster: Cluster, tmp_path: Path, store_settings: 
     assert payload["source_commit_sha"] == scenarios.SHA
     assert "readiness probe" in payload["summary"]
     assert "k3y-for-tests" not in result.stderr
+    # Through the shared deliver: upload, then the one callback.
+    assert delivered(result.stderr) == [{"artifact_id": out["snapshot_id"], "uploaded": True, "callbacks": 1}]
 
 
 def test_argocd_application_status_when_allowed_and_a_gap_when_not(cluster: Cluster, tmp_path: Path) -> None:

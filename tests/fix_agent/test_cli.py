@@ -16,6 +16,7 @@ from pathops_contracts.bundles import read_member, write_bundle
 from pathops_runtime.artifact_store import ArtifactKind, ArtifactStore, StoreSettings
 from tests.fix_agent import scenarios
 from tests.fix_agent.scenarios import SERVED_LOG, snapshot_dir, source_tree
+from tests.pathops_runtime.log_lines import delivered
 
 SHA = "4f2c1d8e9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d"
 
@@ -66,6 +67,9 @@ def test_run_uploads_then_calls_back(tmp_path: Path, artifact_store: ArtifactSto
     second = subprocess.run(command, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL, check=False)
     assert second.returncode == 0, second.stderr
     assert json.loads(second.stdout)["patch_id"] == out["patch_id"]
+    # Both through the shared deliver: upload, then inline patch and fix callback; the retry uploads nothing.
+    assert delivered(first.stderr) == [{"artifact_id": out["patch_id"], "uploaded": True, "callbacks": 2}]
+    assert delivered(second.stderr) == [{"artifact_id": out["patch_id"], "uploaded": False, "callbacks": 2}]
     keys = [o["Key"] for o in artifact_store._client.list_objects_v2(Bucket=artifact_store.bucket)["Contents"]]
     assert sorted(keys) == sorted([f"snapshots/{snapshot_id}.tar.gz", f"patches/{out['patch_id']}.tar.gz"])
 

@@ -172,3 +172,25 @@ def test_docker_builder_against_a_real_engine(registry: str, tmp_path: Path) -> 
     remote, sha = make_source_remote(tmp_path / "repos")
     result = build(registry, remote, sha, tmp_path, "--builder", "docker")
     assert result.returncode == 0, result.stderr
+
+
+def test_the_directory_builder_writes_what_the_image_adds_without_a_registry(tmp_path: Path) -> None:
+    """What the demo runs: the real fetch, cap and archive; the image's files land in a directory."""
+    remote, sha = make_source_remote(tmp_path / "repos")
+    env = {**os.environ, "APP_ID": "shop-frontend", "SOURCE_REPO": remote.as_uri(), "SOURCE_COMMIT_SHA": sha,
+           "RUNTIME_IMAGE": "harbor.example/pathops/fix-agent-runtime:0.1.0",
+           "HARBOR_REPO": "harbor.example/pathops/agents", "SCRATCH_DIR": str(tmp_path / "scratch")}
+    command = [str(Path(sys.executable).parent / "fix-agent"), "build-image", "--builder", "directory",
+               "--output-dir", str(tmp_path / "rootfs")]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                            timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"image": None, "tag": f"harbor.example/pathops/agents/fix-shop-frontend:"
+                                         f"{sha[:12]}-0.1.0", "digest": None, "reused": False,
+                                         "directory": str(tmp_path / "rootfs")}
+    source = tmp_path / "rootfs" / "workspace" / "source"
+    assert sorted(str(p.relative_to(source)) for p in source.rglob("*") if p.is_file()) == [
+        "app.py", "deploy/deployment.yaml"]
+    again = subprocess.run(command, env=env, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+                           timeout=120, check=False)
+    assert again.returncode == 2 and "is not empty" in again.stderr.strip().splitlines()[-1]

@@ -17,6 +17,7 @@ from werkzeug import Request, Response
 from pathops_contracts.contracts import VERIFICATION_REPORT, validate_document
 from pathops_runtime.artifact_store import ArtifactStore, StoreSettings
 from pathops_testbed.http_server import BackgroundServer
+from tests.pathops_runtime.log_lines import delivered
 
 
 def run(spec: Path, store: StoreSettings, callback: str, tmp_path: Path,
@@ -69,6 +70,8 @@ def test_outcome_report_junit_and_callback(tmp_path: Path, artifact_store: Artif
     artifact_store.get(out["report_id"], junit, suffix=".junit.xml")
     suite = ET.parse(junit).getroot()
     assert suite.get("tests") == "1" and suite.get("failures") == ("1" if status == "failed" else "0")
+    # Through the shared deliver: report (JUnit beside it) stored, then the one callback.
+    assert delivered(result.stderr) == [{"artifact_id": out["report_id"], "uploaded": True, "callbacks": 1}]
 
 
 def test_inconclusive_exit_7(tmp_path: Path, store_settings: StoreSettings, artifact_store: ArtifactStore,
