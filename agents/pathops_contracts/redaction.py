@@ -331,16 +331,17 @@ def orphan_key_end_spans(text: str) -> Iterator[tuple[int, int]]:
 _ENTROPY_CANDIDATE = re.compile(rf"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/=_-]{{{ENTROPY_MIN_LENGTH},}}")
 
 
-# ASCII characters of the candidates' class as "a", every other ASCII character as a blank.
-_RUN_MAP = str.maketrans({chr(code): "a" if re.fullmatch(r"[A-Za-z0-9+/=_-]", chr(code)) else " "
-                          for code in range(128)})
-_RUN = "a" * ENTROPY_MIN_LENGTH
+# Bytes of the candidates' class as "a", every other byte as a blank: the UTF-8 bytes of a non-ASCII
+# character are all >= 0x80, so it breaks a run as it does in the text (bytes.translate is the fast one).
+_RUN_MAP = bytes(ord("a") if code < 128 and re.fullmatch(r"[A-Za-z0-9+/=_-]", chr(code)) else ord(" ")
+                 for code in range(256))
+_RUN = b"a" * ENTROPY_MIN_LENGTH
 
 
 def has_candidate(text: str) -> bool:
     """Whether text holds an entropy candidate: a translation and a substring test, far faster than
     the regex search on text without one (most text)."""
-    return _RUN in text.translate(_RUN_MAP)
+    return _RUN in text.encode("utf-8", "surrogatepass").translate(_RUN_MAP)
 
 
 def entropy_spans(text: str) -> Iterator[tuple[int, int]]:

@@ -21,7 +21,8 @@ from evidence_collector.window import resolve_window
 from golden_path.stand_ins.kube_api import SharedLog
 from pathops_contracts.bundles import sha256_file
 from pathops_contracts.errors import ContractViolation
-from pathops_contracts.redaction import Redactor, Screen, lower_ascii
+from pathops_contracts import secret_scan
+from pathops_contracts.redaction import _ENTROPY_CANDIDATE, Redactor, Screen, has_candidate, lower_ascii
 from pathops_contracts.secret_scan import scan_text
 
 KEY = b"k" * 32
@@ -56,6 +57,16 @@ def test_the_screen_answers_as_a_substring_search_does(alphabet: str) -> None:
         for anchor in anchors:
             for folded in (True, False):
                 assert screen.holds(anchor, folded) is (anchor in (lowered if folded else text)), (text, anchor)
+
+
+@pytest.mark.parametrize("alphabet", ["aZ9+/=_-.~ \n", "aZ9-\u00e9\u0661 ", "aZ9_.\ud800\U0001f600:"])
+def test_the_run_screens_answer_as_the_regexes_do(alphabet: str) -> None:
+    """Runs are found on the UTF-8 bytes: a non-ASCII character (or a lone surrogate) breaks one as in the text."""
+    rng = random.Random(len(alphabet))
+    for _ in range(400):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60)))
+        assert has_candidate(text) is (_ENTROPY_CANDIDATE.search(text) is not None), text
+        assert (b"a" * 20 in secret_scan._runs(text)) is (secret_scan._RANDOM.search(text) is not None), text
 
 
 @pytest.mark.parametrize("name", sorted(SECRETS))
