@@ -19,9 +19,9 @@ from evidence_collector.snapshot import SnapshotIdentity, assemble
 from evidence_collector.staging import Staging
 from evidence_collector.window import resolve_window
 from golden_path.stand_ins.kube_api import SharedLog
+from pathops_contracts import secret_scan
 from pathops_contracts.bundles import sha256_file
 from pathops_contracts.errors import ContractViolation
-from pathops_contracts import secret_scan
 from pathops_contracts.redaction import _ENTROPY_CANDIDATE, Redactor, Screen, has_candidate, lower_ascii
 from pathops_contracts.secret_scan import scan_text
 
