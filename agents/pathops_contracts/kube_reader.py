@@ -133,15 +133,29 @@ class KubeReader:
             time.sleep(pause)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def first_page(self, plural: str, namespace: str, label_selector: str | None = None,
+                   field_selector: str | None = None, page_size: int = 500) -> bytes:
+        """The list's first page as the API sent it (for `pages(first=...)`): read ahead, kept unparsed."""
+        path = PATHS[plural].format(namespace=namespace)
+        return _read_all(self._call(path, {"labelSelector": label_selector, "fieldSelector": field_selector,
+                                           "limit": page_size}), path)
+
     def pages(self, plural: str, namespace: str, label_selector: str | None = None,
-              field_selector: str | None = None, page_size: int = 500) -> Iterator[list[dict[str, Any]]]:
-        """The items, one page (limit/continue) at a time: memory holds one page, not the whole list."""
+              field_selector: str | None = None, page_size: int = 500, first: bytes | None = None
+              ) -> Iterator[list[dict[str, Any]]]:
+        """The items, one page (limit/continue) at a time: memory holds one page, not the whole list.
+
+        `first`: the first page already read (first_page with the same arguments).
+        """
         token: str | None = None
         path = PATHS[plural].format(namespace=namespace)
         while True:
-            response = self._call(path, {"labelSelector": label_selector, "fieldSelector": field_selector,
-                                         "limit": page_size, "continue": token})
-            page = json.loads(_read_all(response, path))
+            if first is not None:
+                raw, first = first, None
+            else:
+                raw = _read_all(self._call(path, {"labelSelector": label_selector, "fieldSelector": field_selector,
+                                                  "limit": page_size, "continue": token}), path)
+            page = json.loads(raw)
             yield page.get("items") or []
             token = (page.get("metadata") or {}).get("continue")
             if not token:
