@@ -167,10 +167,11 @@ def _random(candidate: str) -> bool:
     core = candidate.strip("=.-_~")
     if len(core) < 24 or re.fullmatch(r"[0-9a-fA-F.-]+", core) or ("." in core and not re.search(r"[+/=]", core)):
         return False  # hex ids, digests, versions and dotted names are evidence
-    classes = sum(bool(re.search(pattern, core)) for pattern in (r"[a-z]", r"[A-Z]", r"[0-9]"))
+    if not all(re.search(pattern, core) for pattern in (r"[a-z]", r"[A-Z]", r"[0-9]")):
+        return False  # before the entropy: most candidates (paths, names) miss a class, and this is cheap
     counts = Counter(core)
     bits = -sum(n / len(core) * math.log2(n / len(core)) for n in counts.values())
-    return classes == 3 and bits >= 4.2
+    return bits >= 4.2
 
 
 def scan_text(text: str) -> list[Hit]:
