@@ -1,4 +1,4 @@
-"""A crashed container's excerpt is the same whether it is made from the file or from the ends kept as it was written."""
+"""A crashed container's excerpt is the same made from the file or from the ends kept as it was written."""
 
 from __future__ import annotations
 
