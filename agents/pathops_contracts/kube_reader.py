@@ -231,6 +231,7 @@ class Watchdog:
         self._wake = threading.Condition()
         self._next = 0
         self._thread: threading.Thread | None = None
+        self._wake_at = float("inf")  # when the waiting thread wakes up by itself
 
     def watch(self, until: float, callback: Callable[[], None]) -> int:
         with self._wake:
@@ -239,7 +240,10 @@ class Watchdog:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="kube-watchdog", daemon=True)
                 self._thread.start()
-            self._wake.notify()
+            # Woken only to wait less: most streams end later than one already watched, and a wake-up per
+            # log request (a thread switch and the GIL passed twice) is a cost on the collector's busiest path.
+            if until < self._wake_at:
+                self._wake.notify()
             return self._next
 
     def cancel(self, handle: int) -> None:
@@ -254,7 +258,9 @@ class Watchdog:
                 callbacks = [self._pending.pop(handle)[1] for handle in due]
                 if not callbacks:
                     soonest = min((until for until, _ in self._pending.values()), default=now + 60)
-                    self._wake.wait(timeout=max(soonest - now, 0.01))
+                    self._wake_at = max(soonest, now + 0.01)
+                    self._wake.wait(timeout=self._wake_at - now)
+                    self._wake_at = float("-inf")  # awake: the loop looks at every entry again
             for callback in callbacks:
                 callback()
 
