@@ -141,3 +141,16 @@ def test_a_keyword_detector_is_searched_on_the_lines_of_its_anchors_only_and_fin
     hits = scan_text(text)
     assert [hit.kind for hit in hits] == ["detect-secrets:Cloudant Credentials"]
     assert hits[0].line == log.count("\n") + 2
+
+
+@pytest.mark.parametrize("name", ["DB_PASSWORD", "dbPassword", "AUTH_URL", "secretKeyRef", "api-key", "key", "author",
+                                  "x" * 300 + "_token", "x" * 300 + "_name"])
+def test_remembered_secret_names_answer_as_the_words_do(name: str) -> None:
+    from pathops_contracts import redaction, secret_names
+
+    expected = secret_names.is_secret_name(name)
+    assert redaction.is_secret_name(name) is expected
+    assert redaction.is_secret_name(name) is expected  # the second time, from memory (short names)
+    scrubbed = Redactor(key=KEY).scrub_object({name: "Zq7vLp2mXw9K", "n": 3, "ok": True, "none": None}, "f")
+    assert (scrubbed[name] != "Zq7vLp2mXw9K") is expected
+    assert (scrubbed["n"], scrubbed["ok"], scrubbed["none"]) == (3, True, None)
