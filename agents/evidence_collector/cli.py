@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import shutil
 import tempfile
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -103,15 +105,7 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
     uploaded); 5 Kubernetes, MinIO or the control plane failed; 6 RBAC refused the namespace.
     """
     # Here, not at the top: --help and --version do not pay for kubernetes, boto3 and requests.
-    from evidence_collector.collector import Bounds, Collector, Focus
-    from evidence_collector.delivery import deliver_snapshot
-    from evidence_collector.redaction import Redactor, load_extra_rules, token_key
-    from evidence_collector.snapshot import SnapshotIdentity, assemble
-    from evidence_collector.staging import Staging
     from evidence_collector.window import parse_timestamp, resolve_window
-    from pathops_contracts.bundles import sha256_file
-    from pathops_runtime.artifact_store import ArtifactKind, StoreSettings, artifact_id_for
-    from pathops_runtime.callbacks import ControlPlane
     from pathops_runtime.kube_reader import KIND_TO_PLURAL, KubeReader
 
     if not no_upload and not (minio_endpoint and minio_bucket and callback_url):
@@ -124,6 +118,15 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
         plural = {**{k.lower(): v for k, v in KIND_TO_PLURAL.items()}, "service": "services"}[kind]
         focus_workload = (plural, name)
     reader = KubeReader.connect(kubeconfig, context, concurrency)
+    # What is needed only once the first file is written (the final scan's detectors) or at the end
+    # (boto3 alone takes a tenth of a second) is imported by a thread while the collection waits on the
+    # API; the imports where it is used then find it done.
+    _import_in_background("pathops_contracts.secret_scan", "pathops_runtime.artifact_store",
+                          "evidence_collector.snapshot", *(() if no_upload else ("evidence_collector.delivery",)))
+    from evidence_collector.collector import Bounds, Collector, Focus
+    from evidence_collector.redaction import Redactor, load_extra_rules, token_key
+    from evidence_collector.staging import Staging
+
     # Token keys per incident, not per run: a restarted Job writes the same tokens, hence the same snapshot.
     redactor = Redactor(load_extra_rules(redaction_patterns) if redaction_patterns else (),
                         token_key(incident_id, callbacks.signing_key))
@@ -138,6 +141,10 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
                               Focus(focus_workload, label_selector,
                                     (argocd_namespace, argocd_application) if argocd_application else None))
         collected = collector.collect()
+        from evidence_collector.snapshot import SnapshotIdentity, assemble
+        from pathops_contracts.bundles import sha256_file
+        from pathops_runtime.artifact_store import ArtifactKind, StoreSettings, artifact_id_for
+
         bundle = Path(scratch) / "snapshot.tar.gz"
         identity = SnapshotIdentity(incident_id, app_id, target_namespace, agents_namespace)
         manifest, summary = assemble(staging, identity, window, collected, redactor, bundle)
@@ -149,6 +156,9 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
         uri = None
         if not no_upload:
             assert minio_endpoint and minio_bucket and callback_url
+            from evidence_collector.delivery import deliver_snapshot
+            from pathops_runtime.callbacks import ControlPlane
+
             uri = deliver_snapshot(StoreSettings(minio_endpoint, minio_bucket, minio_region), bundle, snapshot_id,
                                    upload_deadline, ControlPlane(callbacks), callback_url,
                                    {"incident_id": incident_id, "summary": summary,
@@ -157,3 +167,16 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
         "snapshot_id": snapshot_id, "bundle": uri, "summary": summary, "findings": len(collected.findings),
         "gaps": len(manifest["gaps"]), "files": len(manifest["files"]), "source_commit_sha": collected.source_commit,
     }))
+
+
+def _import_in_background(*modules: str) -> None:
+    """Import modules in a daemon thread; a failure is left for the import where it is needed to raise."""
+
+    def run() -> None:
+        for name in modules:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001, S112 - raised again, with its traceback, by the real import
+                continue
+
+    threading.Thread(target=run, name="warm-imports", daemon=True).start()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -29,6 +30,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 PAGE_SIZE = 500
+# Lists read whole whatever the focus, requested together at the start. Not ConfigMaps: a page of
+# them can weigh 50 MiB, read when its turn comes.
+READ_AHEAD = ("events", "services", "endpoints", "endpointslices", "horizontalpodautoscalers",
+              "poddisruptionbudgets", "resourcequotas", "limitranges")
 CONFIGMAP_PAGE_SIZE = 50  # ConfigMaps can be large (up to 1 MiB each): fewer per page
 
 
@@ -127,6 +132,7 @@ class Collector:
         self.kept_lines: dict[str, int] = {}
         self.notes: list[str] = []
         self.namespace_exists: bool | None = None
+        self._ahead: dict[str, Future[bytes]] = {}  # plural -> its first page, requested ahead
 
     def _remaining(self) -> float:
         return self._deadline - time.monotonic()
@@ -155,12 +161,25 @@ class Collector:
             f"{plural}/{name}", lambda: self.reader.get(plural, self.namespace, name), None)
         return found
 
+    def _read_ahead(self, plurals: tuple[str, ...]) -> None:
+        """Request the first page of these lists (no selector) now, all at once, while the chain that
+        needs answers in turn (access, pods, owners) is read: each is a round trip off the critical path.
+        Kept unparsed, one page each (memory stays bounded); `_pages` takes it over, errors included."""
+        pool = ThreadPoolExecutor(max_workers=min(len(plurals), max(self.bounds.concurrency, 1)),
+                                  thread_name_prefix="read-ahead")
+        for plural in plurals:
+            self._ahead[plural] = pool.submit(self.reader.first_page, plural, self.namespace, page_size=PAGE_SIZE)
+        pool.shutdown(wait=False)  # each request ends by the deadline; the threads then end
+
     def _pages(self, plural: str, selector: str | None = None, page_size: int = PAGE_SIZE
                ) -> Iterator[list[dict[str, Any]]]:
         """The list page by page; a failure ends it with a gap and marks the section unread."""
         count = 0
+        ahead = self._ahead.pop(plural, None) if selector is None and page_size == PAGE_SIZE else None
         try:
-            for page in self.reader.pages(plural, self.namespace, label_selector=selector, page_size=page_size):
+            first = ahead.result() if ahead is not None else None
+            for page in self.reader.pages(plural, self.namespace, label_selector=selector, page_size=page_size,
+                                          first=first):
                 count += len(page)
                 yield page
         except (ReadForbidden, NotFound, UpstreamError) as error:
@@ -175,6 +194,13 @@ class Collector:
         self.kept_lines[name] = self.staging.write_jsonl(name, objects, cap=self.bounds.section_cap(name))
 
     def collect(self) -> Collected:
+        try:
+            return self._collect()
+        finally:
+            for ahead in self._ahead.values():  # left unread (a run that failed): not started, not sent
+                ahead.cancel()
+
+    def _collect(self) -> Collected:
         self._check_access()
         workload_obj, selector = self._resolve_focus()
         pods = self._pods(selector)
@@ -249,6 +275,7 @@ class Collector:
             return
         except UpstreamError as error:
             self._failed("access probe (pods)", error)
+        self._read_ahead(READ_AHEAD)  # after the probe: RBAC refusing pods fails the run on its one request
         try:
             self.namespace_exists = self.reader.namespace_exists(self.namespace)
         except UpstreamError:

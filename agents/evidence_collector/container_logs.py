@@ -17,8 +17,8 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
-from evidence_collector.stack_traces import excerpt
-from evidence_collector.staging import Staging
+from evidence_collector.stack_traces import STACK_START, excerpt, excerpt_from_ends
+from evidence_collector.staging import Staging, StreamResult
 from evidence_collector.window import TimeWindow
 from pathops_contracts.errors import UpstreamError
 from pathops_runtime.kube_reader import DeadlineReached, KubeReader, NotFound, ReadForbidden
@@ -156,7 +156,8 @@ class LogReader:
                 since_time=self.window.start.strftime("%Y-%m-%dT%H:%M:%SZ"),
                 tail_lines=tail_lines, limit_bytes=limit, timeout=max(until - time.monotonic(), 0.0))
             lines = LineReader(chunks, limit, until)
-            result = self.staging.write_stream(name, iter(lines), limit, keep=self.bounds.excerpt_tail)
+            result = self.staging.write_stream(name, iter(lines), limit, keep=self.bounds.excerpt_tail,
+                                               watch=STACK_START if task.excerpt else ())
         except (ReadForbidden, NotFound, UpstreamError) as error:
             self.staging.refund(granted)
             self.staging.discard(name)
@@ -181,14 +182,18 @@ class LogReader:
             self.staging.gap(name, "truncated", f"kept the tail: the last {result.lines} lines, "
                                                 f"{result.bytes_written} bytes (tailLines {tail_lines})")
         if task.excerpt:
-            self._excerpt(task, excerpt_bytes)
+            self._excerpt(task, excerpt_bytes, result)
         first = max(result.lines - len(result.tail), 0) + 1
         return (task.pod, task.container, task.previous), (name, result.tail, first)
 
-    def _excerpt(self, task: LogTask, excerpt_bytes: int) -> None:
+    def _excerpt(self, task: LogTask, excerpt_bytes: int, result: StreamResult) -> None:
         """Head, tail and stack traces of a crashed container's log, within the bytes its share kept for it."""
-        lines = self.staging.path(task.file_name()).read_text(encoding="utf-8").splitlines(keepends=True)
-        text = excerpt(lines, self.bounds.excerpt_head, self.bounds.excerpt_tail)
+        head, tail = self.bounds.excerpt_head, self.bounds.excerpt_tail
+        if not result.watched and head <= tail:  # no stack trace: its ends, kept as it was written, suffice
+            text = excerpt_from_ends(result.head, result.tail, result.lines, head, tail)
+        else:
+            lines = self.staging.path(task.file_name()).read_text(encoding="utf-8").splitlines(keepends=True)
+            text = excerpt(lines, head, tail)
         name = task.file_name(".excerpt.txt")
         # Written from the bytes the log's share set aside (no other log can take them meanwhile).
         written = self.staging.path(name).stat().st_size if self.staging.write_text(

@@ -134,7 +134,25 @@ def _line_quotes(file: str, first: int, lines: list[str], offset: int = 0) -> li
     return [Quote(file, first + offset + i, line.rstrip("\n")) for i, line in enumerate(lines)]
 
 
-ERROR_LINE = re.compile(r"(?i)\b(error|exception|fatal|panic|traceback|failed|refused|denied|killed)\b")
+ERROR_WORDS = ("error", "exception", "fatal", "panic", "traceback", "failed", "refused", "denied", "killed")
+ERROR_LINE = re.compile(r"(?i)\b(" + "|".join(ERROR_WORDS) + r")\b")
+
+
+def _may_hold_error(text: str) -> bool:
+    """False only when no line of text can match ERROR_LINE: on ASCII text a case-insensitive match
+    holds one of the words, lower-cased; substring tests are far faster than the case-folding regex.
+    (Other text: Unicode case folding matches more than lower() shows, so the regex decides.)"""
+    if not text.isascii():
+        return True
+    lowered = text.lower()
+    return any(word in lowered for word in ERROR_WORDS)
+
+
+def _last_error_line(lines: list[str]) -> int | None:
+    """Index of the last line matching ERROR_LINE (searched from the end), or None."""
+    if not _may_hold_error("".join(lines)):
+        return None
+    return next((i for i in range(len(lines) - 1, -1, -1) if ERROR_LINE.search(lines[i])), None)
 
 
 def _last_error_lines(evidence: Evidence, pod: str, container: str
@@ -152,12 +170,11 @@ def _last_error_lines(evidence: Evidence, pod: str, container: str
             trace = traces[-1][-MAX_QUOTES:]
             start = max((i for i, line in enumerate(lines) if line is trace[0]), default=0)
             trace_quotes = _line_quotes(file, first, trace, start)
-        hits = [i for i, line in enumerate(lines) if ERROR_LINE.search(line)] \
-            if ERROR_LINE.search("".join(lines)) else []
-        if hits:
-            start = max(hits[-1] - 4, 0)
-            found = lines[start: hits[-1] + 1]
-            return found, Pointer(file, (first + start, first + hits[-1])), \
+        last = _last_error_line(lines)
+        if last is not None:
+            start = max(last - 4, 0)
+            found = lines[start: last + 1]
+            return found, Pointer(file, (first + start, first + last)), \
                 trace_quotes or _line_quotes(file, first, found, start)
         if lines:
             start = max(len(lines) - 5, 0)

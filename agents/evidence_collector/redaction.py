@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pathops_contracts.errors import InvalidInput
 from pathops_contracts.redaction import Redactor, Rule, token_key
 from pathops_contracts.redaction import load_extra_rules as parse_extra_rules
-from pathops_contracts.secret_scan import Hit, scan_text
+
+if TYPE_CHECKING:
+    from pathops_contracts.secret_scan import Hit
 
 __all__ = ["Redactor", "Rule", "find_leaks", "leaks_in", "load_extra_rules", "token_key"]
 
@@ -27,4 +30,8 @@ def find_leaks(path: Path) -> list[Hit]:
 
 def leaks_in(content: bytes) -> list[Hit]:
     """What the independent final scan still finds in a file's content (kinds and lines, never values)."""
+    # Imported at first use: its detectors compile some forty regexes, which the CLI has a thread do
+    # while the first requests wait on the API.
+    from pathops_contracts.secret_scan import scan_text
+
     return scan_text(content.decode("utf-8", errors="replace"))

@@ -54,3 +54,12 @@ def excerpt(lines: list[str], head: int, tail: int) -> str:
     for number, trace in enumerate(stack_traces(lines), 1):
         parts += [f"== stack trace {number} ==\n", *trace]
     return "".join(parts)
+
+
+def excerpt_from_ends(first: list[str], last: list[str], total: int, head: int, tail: int) -> str:
+    """`excerpt` of a log of `total` lines that holds no STACK_START marker, from its ends alone:
+    `first` holds at least its first min(total, head) lines, `last` at least its last min(total - head, tail)."""
+    parts = ["== head ==\n", *first[:head]]
+    if total > head:
+        parts += ["== tail ==\n", *last[len(last) - min(total - head, tail):]]
+    return "".join(parts)

@@ -39,6 +39,7 @@ class StreamResult:
     cut: bool
     head: list[str]
     tail: list[str]
+    watched: bool = False  # one of the `watch` substrings occurs in what was written
 
 
 @dataclass
@@ -130,11 +131,14 @@ class Staging:
     def jsonl(self, name: str, cap: int | None = None) -> JsonlSection:
         return JsonlSection(self, name, self.byte_budget if cap is None else cap)
 
-    def write_stream(self, name: str, blocks: Iterator[str], limit: int, keep: int = 60) -> StreamResult:
+    def write_stream(self, name: str, blocks: Iterator[str], limit: int, keep: int = 60,
+                     watch: tuple[str, ...] = ()) -> StreamResult:
         """Write redacted newline-terminated blocks up to `limit` bytes, cut at a line boundary.
 
-        Keeps the first and last `keep` lines so callers need not read the file back.
+        Keeps the first and last `keep` lines so callers need not read the file back, and says
+        whether one of the `watch` substrings (none holding a newline) occurs in what was written.
         """
+        watched = False
         written = 0
         lines = 0
         cut = False
@@ -156,10 +160,11 @@ class Staging:
                 if len(head) < keep:
                     head.extend(block_lines[: keep - len(head)])
                 tail.extend(block_lines[-keep:])
+                watched = watched or any(marker in block for marker in watch)
                 if cut:
                     break
         self._scan_written(name, b"".join(kept))
-        return StreamResult(written, lines, cut, head, list(tail))
+        return StreamResult(written, lines, cut, head, list(tail), watched)
 
     def discard(self, name: str) -> None:
         self.path(name).unlink(missing_ok=True)

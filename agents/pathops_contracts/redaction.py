@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import binascii
 import bisect
+import functools
 import hashlib
 import hmac
 import math
@@ -51,9 +52,20 @@ from detect_secrets.plugins.square_oauth import SquareOAuthDetector
 from detect_secrets.plugins.stripe import StripeDetector
 from detect_secrets.plugins.twilio import TwilioKeyDetector
 
-from pathops_contracts.secret_names import is_secret_name
+from pathops_contracts.secret_names import is_secret_name as _is_secret_name_uncached
 
 TOKEN = re.compile(r"\[REDACTED:[a-z0-9-]+:[0-9a-f]{6}\]")
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_short_secret_name(name: str) -> bool:
+    return _is_secret_name_uncached(name)
+
+
+def is_secret_name(name: str) -> bool:
+    """secret_names.is_secret_name, remembered for short names: objects repeat the same keys (300
+    replicas of one pod template), and splitting a name into words is a regex each time."""
+    return _is_short_secret_name(name) if len(name) <= 256 else _is_secret_name_uncached(name)
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 TOKEN_KEY_CONTEXT = b"pathops evidence redaction token key v1\n"
 
@@ -331,16 +343,17 @@ def orphan_key_end_spans(text: str) -> Iterator[tuple[int, int]]:
 _ENTROPY_CANDIDATE = re.compile(rf"(?<![A-Za-z0-9+/=_-])[A-Za-z0-9+/=_-]{{{ENTROPY_MIN_LENGTH},}}")
 
 
-# ASCII characters of the candidates' class as "a", every other ASCII character as a blank.
-_RUN_MAP = str.maketrans({chr(code): "a" if re.fullmatch(r"[A-Za-z0-9+/=_-]", chr(code)) else " "
-                          for code in range(128)})
-_RUN = "a" * ENTROPY_MIN_LENGTH
+# Bytes of the candidates' class as "a", every other byte as a blank: the UTF-8 bytes of a non-ASCII
+# character are all >= 0x80, so it breaks a run as it does in the text (bytes.translate is the fast one).
+_RUN_MAP = bytes(ord("a") if code < 128 and re.fullmatch(r"[A-Za-z0-9+/=_-]", chr(code)) else ord(" ")
+                 for code in range(256))
+_RUN = b"a" * ENTROPY_MIN_LENGTH
 
 
 def has_candidate(text: str) -> bool:
     """Whether text holds an entropy candidate: a translation and a substring test, far faster than
     the regex search on text without one (most text)."""
-    return _RUN in text.translate(_RUN_MAP)
+    return _RUN in text.encode("utf-8", "surrogatepass").translate(_RUN_MAP)
 
 
 def entropy_spans(text: str) -> Iterator[tuple[int, int]]:
@@ -496,6 +509,10 @@ class Redactor:
                     scrubbed[key] = self.redact_env_value(key, value, where)
                 elif key == "value" and isinstance(value, str) and isinstance(obj.get("name"), str):
                     scrubbed[key] = self.redact_env_value(obj["name"], value, where)
+                elif isinstance(value, str):  # what scrub_object does with a string, one call fewer
+                    scrubbed[key] = self.redact(value, where)
+                elif value is None or isinstance(value, (bool, int, float)):  # left as they are
+                    scrubbed[key] = value
                 else:
                     scrubbed[key] = self.scrub_object(value, where)
             return scrubbed

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import urllib3
 
@@ -76,6 +77,8 @@ class KubeReader:
     attempts: int = 4
     backoff: float = 0.2
     watchdog: Watchdog = field(default_factory=lambda: Watchdog())
+    _server_pool: urllib3.HTTPConnectionPool | None = field(default=None, init=False, repr=False)
+    _headers: dict[str, str] | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def connect(cls, kubeconfig: str | None, context: str | None, pool_size: int) -> KubeReader:
@@ -86,18 +89,28 @@ class KubeReader:
     def remaining(self) -> float:
         return float("inf") if self.deadline is None else self.deadline - time.monotonic()
 
+    def _pool(self) -> urllib3.HTTPConnectionPool:
+        """The one server's connection pool, asked of the PoolManager once (it holds the TLS settings)."""
+        if self._server_pool is None:
+            self._server_pool = self.http.connection_from_url(self.connection.server)
+        return self._server_pool
+
     def _call(self, path: str, query: dict[str, Any], timeout: float | None = None) -> urllib3.BaseHTTPResponse:
-        url = self.connection.server + path
+        # Straight to the server's pool with the query already encoded: PoolManager.request parses the
+        # URL and looks the pool up again on every call, a fair share of a small log request's CPU.
         fields = {k: str(v) for k, v in query.items() if v is not None}
+        target = f"{path}?{urlencode(fields)}" if fields else path
+        pool = self._pool()
+        headers = self._headers or self.connection.headers()
+        self._headers = headers
         for attempt in range(self.attempts):
             remaining = self.remaining()
             if remaining <= 0:
                 raise DeadlineReached(f"deadline reached before {path} was read")
             seconds = min(timeout or self.request_timeout, remaining)
             try:
-                response = self.http.request("GET", url, fields=fields, headers=self.connection.headers(),
-                                             preload_content=False, timeout=urllib3.Timeout(connect=seconds,
-                                                                                            read=seconds))
+                response = pool.urlopen("GET", target, headers=headers, preload_content=False, redirect=False,
+                                        timeout=urllib3.Timeout(connect=seconds, read=seconds))
             except (urllib3.exceptions.HTTPError, OSError) as error:
                 failure = UpstreamError(f"Kubernetes API unreachable for {path}: {error}")
                 if attempt == self.attempts - 1:
@@ -120,15 +133,29 @@ class KubeReader:
             time.sleep(pause)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def first_page(self, plural: str, namespace: str, label_selector: str | None = None,
+                   field_selector: str | None = None, page_size: int = 500) -> bytes:
+        """The list's first page as the API sent it (for `pages(first=...)`): read ahead, kept unparsed."""
+        path = PATHS[plural].format(namespace=namespace)
+        return _read_all(self._call(path, {"labelSelector": label_selector, "fieldSelector": field_selector,
+                                           "limit": page_size}), path)
+
     def pages(self, plural: str, namespace: str, label_selector: str | None = None,
-              field_selector: str | None = None, page_size: int = 500) -> Iterator[list[dict[str, Any]]]:
-        """The items, one page (limit/continue) at a time: memory holds one page, not the whole list."""
+              field_selector: str | None = None, page_size: int = 500, first: bytes | None = None
+              ) -> Iterator[list[dict[str, Any]]]:
+        """The items, one page (limit/continue) at a time: memory holds one page, not the whole list.
+
+        `first`: the first page already read (first_page with the same arguments).
+        """
         token: str | None = None
         path = PATHS[plural].format(namespace=namespace)
         while True:
-            response = self._call(path, {"labelSelector": label_selector, "fieldSelector": field_selector,
-                                         "limit": page_size, "continue": token})
-            page = json.loads(_read_all(response, path))
+            if first is not None:
+                raw, first = first, None
+            else:
+                raw = _read_all(self._call(path, {"labelSelector": label_selector, "fieldSelector": field_selector,
+                                                  "limit": page_size, "continue": token}), path)
+            page = json.loads(raw)
             yield page.get("items") or []
             token = (page.get("metadata") or {}).get("continue")
             if not token:
@@ -204,6 +231,7 @@ class Watchdog:
         self._wake = threading.Condition()
         self._next = 0
         self._thread: threading.Thread | None = None
+        self._wake_at = float("inf")  # when the waiting thread wakes up by itself
 
     def watch(self, until: float, callback: Callable[[], None]) -> int:
         with self._wake:
@@ -212,7 +240,10 @@ class Watchdog:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="kube-watchdog", daemon=True)
                 self._thread.start()
-            self._wake.notify()
+            # Woken only to wait less: most streams end later than one already watched, and a wake-up per
+            # log request (a thread switch and the GIL passed twice) is a cost on the collector's busiest path.
+            if until < self._wake_at:
+                self._wake.notify()
             return self._next
 
     def cancel(self, handle: int) -> None:
@@ -227,7 +258,9 @@ class Watchdog:
                 callbacks = [self._pending.pop(handle)[1] for handle in due]
                 if not callbacks:
                     soonest = min((until for until, _ in self._pending.values()), default=now + 60)
-                    self._wake.wait(timeout=max(soonest - now, 0.01))
+                    self._wake_at = max(soonest, now + 0.01)
+                    self._wake.wait(timeout=self._wake_at - now)
+                    self._wake_at = float("-inf")  # awake: the loop looks at every entry again
             for callback in callbacks:
                 callback()
 

@@ -18,9 +18,10 @@ from evidence_collector.collector import Collected
 from evidence_collector.snapshot import SnapshotIdentity, assemble
 from evidence_collector.staging import Staging
 from evidence_collector.window import resolve_window
+from pathops_contracts import secret_scan
 from pathops_contracts.bundles import sha256_file
 from pathops_contracts.errors import ContractViolation
-from pathops_contracts.redaction import Redactor, Screen, lower_ascii
+from pathops_contracts.redaction import _ENTROPY_CANDIDATE, Redactor, Screen, has_candidate, lower_ascii
 from pathops_contracts.secret_scan import scan_text
 from pathops_testbed.kube_api import SharedLog
 
@@ -56,6 +57,16 @@ def test_the_screen_answers_as_a_substring_search_does(alphabet: str) -> None:
         for anchor in anchors:
             for folded in (True, False):
                 assert screen.holds(anchor, folded) is (anchor in (lowered if folded else text)), (text, anchor)
+
+
+@pytest.mark.parametrize("alphabet", ["aZ9+/=_-.~ \n", "aZ9-\u00e9\u0661 ", "aZ9_.\ud800\U0001f600:"])
+def test_the_run_screens_answer_as_the_regexes_do(alphabet: str) -> None:
+    """Runs are found on the UTF-8 bytes: a non-ASCII character (or a lone surrogate) breaks one as in the text."""
+    rng = random.Random(len(alphabet))
+    for _ in range(400):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 60)))
+        assert has_candidate(text) is (_ENTROPY_CANDIDATE.search(text) is not None), text
+        assert (b"a" * 20 in secret_scan._runs(text)) is (secret_scan._RANDOM.search(text) is not None), text
 
 
 @pytest.mark.parametrize("name", sorted(SECRETS))
@@ -130,3 +141,16 @@ def test_a_keyword_detector_is_searched_on_the_lines_of_its_anchors_only_and_fin
     hits = scan_text(text)
     assert [hit.kind for hit in hits] == ["detect-secrets:Cloudant Credentials"]
     assert hits[0].line == log.count("\n") + 2
+
+
+@pytest.mark.parametrize("name", ["DB_PASSWORD", "dbPassword", "AUTH_URL", "secretKeyRef", "api-key", "key", "author",
+                                  "x" * 300 + "_token", "x" * 300 + "_name"])
+def test_remembered_secret_names_answer_as_the_words_do(name: str) -> None:
+    from pathops_contracts import redaction, secret_names
+
+    expected = secret_names.is_secret_name(name)
+    assert redaction.is_secret_name(name) is expected
+    assert redaction.is_secret_name(name) is expected  # the second time, from memory (short names)
+    scrubbed = Redactor(key=KEY).scrub_object({name: "Zq7vLp2mXw9K", "n": 3, "ok": True, "none": None}, "f")
+    assert (scrubbed[name] != "Zq7vLp2mXw9K") is expected
+    assert (scrubbed["n"], scrubbed["ok"], scrubbed["none"]) == (3, True, None)
