@@ -1,7 +1,7 @@
 """What the merge request tells of the evidence snapshot the patch bundle names: read, never trusted.
 
 Only three members are read (manifest.json, findings.json, objects/rollout-diffs.jsonl), each
-capped, out of the verified download; the logs are never unpacked. Every value is checked for
+capped, in one pass over the verified download; the logs are never unpacked. Every value is checked for
 its type where it is used: a snapshot is attacker-influenced (its logs are), and a missing or
 unreadable one leaves the story saying so, not the merge request unwritten.
 """
@@ -12,17 +12,21 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pathops_contracts.artifact_store import ArtifactStore
-from pathops_contracts.bundles import ExtractionLimits, read_member
+from pathops_contracts.bundles import ExtractionLimits, read_members
 from pathops_contracts.errors import ContractViolation, PathOpsError
+
+if TYPE_CHECKING:  # the store (boto3) is built where it is first read
+    from mr_creator.artifact_reader import ArtifactReader
 
 log = logging.getLogger(__name__)
 
 LIMITS = ExtractionLimits(max_bytes=200 * 1024 * 1024, max_files=4_000, max_directories=512, max_depth=8)
 MAX_MEMBER_BYTES = 4 * 1024 * 1024
 MAX_FINDINGS = 200
+ROLLOUT_DIFFS = "objects/rollout-diffs.jsonl"
+MEMBERS = ("manifest.json", "findings.json", ROLLOUT_DIFFS)
 
 
 @dataclass(frozen=True)
@@ -44,16 +48,18 @@ class IncidentSnapshot:
         return with_previous[0] if len(with_previous) == 1 else None
 
 
-def read_incident_snapshot(store: ArtifactStore, snapshot_id: str, scratch: Path) -> IncidentSnapshot:
+def read_incident_snapshot(store: ArtifactReader, snapshot_id: str, scratch: Path) -> IncidentSnapshot:
     archive = scratch / f"{snapshot_id}.tar.gz"
     try:
         store.get(snapshot_id, archive, max_size=LIMITS.max_archive_bytes)
-        manifest = _json(read_member(archive, "manifest.json", MAX_MEMBER_BYTES, LIMITS))
-        findings_doc = _json(read_member(archive, "findings.json", MAX_MEMBER_BYTES, LIMITS))
-        try:
-            diffs = read_member(archive, "objects/rollout-diffs.jsonl", MAX_MEMBER_BYTES, LIMITS)
-        except ContractViolation:  # an older snapshot, or one whose budget left no room for it
-            diffs = b""
+        members = read_members(archive, MEMBERS, MAX_MEMBER_BYTES, LIMITS)  # one pass over the archive
+        for required in ("manifest.json", "findings.json"):
+            if required not in members:
+                raise ContractViolation(f"bundle {archive.name} has no {required}")
+        manifest = _json(members["manifest.json"])
+        findings_doc = _json(members["findings.json"])
+        # Absent from an older snapshot, or one whose budget left no room for it.
+        diffs = members.get(ROLLOUT_DIFFS, b"")
     except PathOpsError as error:
         log.warning("the evidence snapshot could not be read for the story", extra={"reason": str(error)})
         return IncidentSnapshot(snapshot_id, unavailable=f"snapshot {snapshot_id} could not be read: {error}")

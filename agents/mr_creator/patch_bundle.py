@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pathops_contracts.artifact_store import ArtifactStore
 from pathops_contracts.bundles import ExtractionLimits, extract_bundle, read_json_document, sha256_bytes, sha256_file
 from pathops_contracts.contracts import PATCH_METADATA, validate_document
 from pathops_contracts.errors import ContractViolation, InvalidInput, NegativeOutcome
 from pathops_contracts.verification_spec import MAX_SPEC_BYTES, parse_spec
+
+if TYPE_CHECKING:  # the store (boto3) is built where it is first read
+    from mr_creator.artifact_reader import ArtifactReader
 
 # A patch bundle is metadata.json, patch.mbox and analysis.md: anything much bigger is not one.
 LIMITS = ExtractionLimits(max_bytes=32 * 1024 * 1024, max_files=16, max_directories=16, max_depth=4)
@@ -28,7 +30,7 @@ class PatchBundle:
     verification_spec: str | None = None  # the checks the patch brings (verification.yaml), verified
 
 
-def open_patch_bundle(store: ArtifactStore, patch_id: str, expected_sha: str, scratch: Path) -> PatchBundle:
+def open_patch_bundle(store: ArtifactReader, patch_id: str, expected_sha: str, scratch: Path) -> PatchBundle:
     """Download, verify, extract safely and validate; raise on anything off-contract."""
     archive = scratch / f"{patch_id}.tar.gz"
     stored = store.get(patch_id, archive, max_size=LIMITS.max_archive_bytes)
