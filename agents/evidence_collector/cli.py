@@ -114,6 +114,7 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
     from pathops_contracts.callbacks import ControlPlane
     from pathops_contracts.contracts import EVIDENCE_CALLBACK
     from pathops_contracts.kube_reader import KIND_TO_PLURAL, KubeReader
+    from pathops_contracts.progress import terminal_progress
 
     if not no_upload and not (minio_endpoint and minio_bucket and callback_url):
         raise InvalidInput("MINIO_ENDPOINT, MINIO_BUCKET and CONTROL_PLANE_CALLBACK_URL are needed (or --no-upload)")
@@ -138,7 +139,12 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
         collector = Collector(reader, staging, target_namespace, window, bounds,
                               Focus(focus_workload, label_selector,
                                     (argocd_namespace, argocd_application) if argocd_application else None))
+        say = terminal_progress("evidence-collector")  # phase lines on a terminal only; a Job's log is unchanged
+        say(f"reading namespace {target_namespace} (deadline {deadline:g}s)")
         collected = collector.collect()
+        say(f"read {collector.kept_lines.get('objects/pods.jsonl', 0)} pods, "
+            f"{sum(f.parent.parent == staging.root / 'logs' for f in staging.files())} container logs; "
+            f"{len(collected.findings)} findings, {len(staging.gaps)} gaps")
         bundle = Path(scratch) / "snapshot.tar.gz"
         identity = SnapshotIdentity(incident_id, app_id, target_namespace, agents_namespace)
         manifest, summary = assemble(staging, identity, window, collected, redactor, bundle)
@@ -150,6 +156,7 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
         uri = None
         if not no_upload:
             assert minio_endpoint and minio_bucket and callback_url
+            say(f"uploading snapshot {snapshot_id} ({bundle.stat().st_size / 1e6:.1f} MB)")
             stored = upload_within(StoreSettings(minio_endpoint, minio_bucket, minio_region), bundle, upload_deadline)
             uri = stored.uri
             payload = {"schema_version": EVIDENCE_CALLBACK, "incident_id": incident_id, "snapshot_id": snapshot_id,
