@@ -128,18 +128,18 @@ def _translate(error: Exception, action: str, bucket: str) -> Exception:
     from boto3.exceptions import S3UploadFailedError
     from botocore.exceptions import ClientError
 
+    credentials = "(check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
     if isinstance(error, ClientError):
         code = str(error.response.get("Error", {}).get("Code", ""))
         if code in {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403", "401"}:
-            return Forbidden(f"artifact store refused {action}: {code} (check AWS_ACCESS_KEY_ID and "
-                             "AWS_SECRET_ACCESS_KEY)")
+            return Forbidden(f"artifact store refused {action}: {code} {credentials}")
         if code == "NoSuchBucket":
             return _missing_bucket(bucket)
         return UpstreamError(f"artifact store failed to {action}: {code or error}")
     if isinstance(error, S3UploadFailedError) and any(
         code in str(error) for code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch")
     ):
-        return Forbidden(f"artifact store refused {action}: {error}")
+        return Forbidden(f"artifact store refused {action}: {error} {credentials}")
     if isinstance(error, S3UploadFailedError) and "NoSuchBucket" in str(error):
         return _missing_bucket(bucket)
     return UpstreamError(f"artifact store unreachable while trying to {action}: {error}")
