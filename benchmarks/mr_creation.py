@@ -21,6 +21,7 @@ import argparse
 import json
 import logging
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -75,6 +76,12 @@ def generate_history(bare: Path, commits: int, blob_kib: int) -> str:
                           check=True).stdout.strip()
 
 
+def children_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes so far, their own children included."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def upload_snapshot(store: ArtifactStore, bare: Path, tip: str, work: Path) -> str:
     """An evidence snapshot as the collector writes it: its rollout diff names a release 10 commits back."""
     previous = subprocess.run(["git", "-C", str(bare), "rev-parse", f"{tip}~10"], capture_output=True, text=True,
@@ -126,11 +133,12 @@ def main() -> None:
         print(f"repository: {args.commits} commits, {packed / 1e6:.0f} MB packed "
               f"(generated in {time.perf_counter() - started:.1f} s)")
 
-        clone_times = []
+        clone_times, clone_cpu = [], []
         for _ in range(RUNS):
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), children_cpu()
             subprocess.run(["git", "clone", "-q", bare.as_uri(), str(work / "clone")], check=True)
             clone_times.append(time.perf_counter() - started)
+            clone_cpu.append(children_cpu() - cpu)
             shutil.rmtree(work / "clone")
         clone_seconds = statistics.median(clone_times)
 
@@ -164,13 +172,14 @@ def main() -> None:
                 "CALLBACK_SIGNING_KEY": "bench-signing-key",
             }
             # The whole CLI as Jenkins runs it: each run a new change set, so a new branch and MR.
-            cli_times = []
+            cli_times, cli_cpu = [], []
             for run in range(RUNS):
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), children_cpu()
                 result = subprocess.run([str(Path(sys.executable).parent / "mr-creator"), "create"],
                                         env={**env, "CHANGESET_ID": f"CS-CLI-{run}"},
                                         capture_output=True, text=True, check=False)
                 cli_times.append(time.perf_counter() - started)
+                cli_cpu.append(children_cpu() - cpu)
                 if result.returncode != 0:
                     raise SystemExit(f"mr-creator failed ({result.returncode}): {result.stderr}")
                 assert json.loads(result.stdout)["status"] == "created", result.stdout
@@ -190,9 +199,15 @@ def main() -> None:
                 assert outcome.status == "created", outcome
         cli_seconds = statistics.median(cli_times)
         core_seconds = statistics.median(core_times)
-        print(f"baseline git clone (median of {RUNS}):            {clone_seconds:6.2f} s")
+        # CPU seconds (the process and its git children) say the same under a loaded machine, where
+        # wall time mostly measures the wait for a core: both are printed, the target is on wall time.
+        clone_cpu_seconds, cli_cpu_seconds = statistics.median(clone_cpu), statistics.median(cli_cpu)
+        print(f"machine load average (1 min): {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        print(f"baseline git clone (median of {RUNS}):            {clone_seconds:6.2f} s  "
+              f"(CPU {clone_cpu_seconds:5.2f} s)")
         print(f"mr-creator whole CLI process (median of {RUNS}):  {cli_seconds:6.2f} s  "
-              f"ratio {cli_seconds / clone_seconds:6.1%}  (target <= 10%)")
+              f"ratio {cli_seconds / clone_seconds:6.1%}  (target <= 10%)  "
+              f"CPU {cli_cpu_seconds:5.2f} s, ratio {cli_cpu_seconds / clone_cpu_seconds:6.1%}")
         print(f"mr-creator core in-process (median of {RUNS}):    {core_seconds:6.2f} s  "
               f"ratio {core_seconds / clone_seconds:6.1%}  (no interpreter start, imports or clients)")
     finally:
