@@ -73,7 +73,7 @@ kind-up: $(DEMO_STAMP) ## Docker + kind: the demo's broken release in a real clu
 	PATHOPS=$(DEMO_VENV)/bin/pathops scripts/kind-up.sh
 
 # The agent images (buildah; REGISTRY, IMAGE_REVISION, PUSH=1): see images/README.md.
-images: ## the images of images/ with buildah (PYTHON_IMAGE unset: a Debian base made here, needs debootstrap)
+images: ## the images of images/ with buildah (PYTHON_IMAGE unset: a Debian base made here, needs debootstrap and root; PUSH=1 needs PYTHON_IMAGE)
 	scripts/build-images.sh
 
 images-test: $(STAMP) system-deps ## build the images in a storage of their own and run them (tests/images)

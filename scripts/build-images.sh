@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
 # Build the agent images with buildah (daemonless), OCI labels set from the build args; PUSH=1 pushes.
 #   PYTHON_IMAGE  the base with python3 (e.g. python:3.12.8-slim-bookworm from a registry); when unset,
-#                 a Debian base is made here from Debian packages (scripts/debian-base-image.sh, cached)
+#                 a Debian base is made here from Debian packages (scripts/debian-base-image.sh, cached,
+#                 needs root), for local builds and tests only: PUSH=1 requires PYTHON_IMAGE
 #   BUILDAH_ROOT  a storage root of its own, as the tests and CI use; default: buildah's own
 #   BUILDAH_STORAGE_DRIVER  with BUILDAH_ROOT: vfs (default, works everywhere) or overlay (faster)
 #   IMAGES        which images of images/ to build on agent-runtime (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${PUSH:-0}" = 1 ] && [ -z "${PYTHON_IMAGE:-}" ]; then
+  # A base debootstrapped on the build machine is whatever its mirror served that day: fine to test
+  # with, not what a registry should serve. CI passes the pinned base (see the root Jenkinsfile).
+  echo "build-images: PUSH=1 needs PYTHON_IMAGE, the pinned Python base from a registry" \
+       "(e.g. PYTHON_IMAGE=python:3.12.8-slim-bookworm); without it the base is made here, for local use" >&2
+  exit 2
+fi
 registry=${REGISTRY:-harbor.demo.pathops.io/pathops}
 version=${IMAGE_VERSION:-$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)}
 revision=${IMAGE_REVISION:-$(git rev-parse HEAD)}

@@ -31,6 +31,14 @@ from pathops_runtime.cli import IdentifierType, at_boundary, callback_options, e
 if TYPE_CHECKING:
     from pathops_runtime.callbacks import CallbackSettings
 
+# Imported by the command before any thread starts (the final scan's detectors included), then the rest
+# in the background (tests/evidence_collector/test_import_race.py holds them apart).
+FOREGROUND_IMPORTS = ("evidence_collector.collector", "evidence_collector.redaction", "evidence_collector.staging",
+                      "pathops_contracts.secret_scan",
+                      # detect_secrets loads part of multiprocessing, s3transfer (boto3) the rest: ~6 ms here.
+                      "multiprocessing.pool", "multiprocessing.managers")
+BACKGROUND_IMPORTS = ("pathops_runtime.artifact_store", "evidence_collector.snapshot")
+
 main = tool_group(
     "evidence-collector",
     __version__,
@@ -106,7 +114,11 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
     """
     # Here, not at the top: --help and --version do not pay for kubernetes, boto3 and requests.
     from evidence_collector.window import parse_timestamp, resolve_window
+    from pathops_contracts.bundles import sha256_file
+    from pathops_runtime.artifact_store import ArtifactKind, StoreSettings, artifact_id_for
+    from pathops_runtime.callbacks import ControlPlane
     from pathops_runtime.kube_reader import KIND_TO_PLURAL, KubeReader
+    from pathops_runtime.progress import terminal_progress
 
     if not no_upload and not (minio_endpoint and minio_bucket and callback_url):
         raise InvalidInput("MINIO_ENDPOINT, MINIO_BUCKET and CONTROL_PLANE_CALLBACK_URL are needed (or --no-upload)")
@@ -118,11 +130,13 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
         plural = {**{k.lower(): v for k, v in KIND_TO_PLURAL.items()}, "service": "services"}[kind]
         focus_workload = (plural, name)
     reader = KubeReader.connect(kubeconfig, context, concurrency)
-    # What is needed only once the first file is written (the final scan's detectors) or at the end
-    # (boto3 alone takes a tenth of a second) is imported by a thread while the collection waits on the
-    # API; the imports where it is used then find it done.
-    _import_in_background("pathops_contracts.secret_scan", "pathops_runtime.artifact_store",
-                          "evidence_collector.snapshot", *(() if no_upload else ("evidence_collector.delivery",)))
+    for name in FOREGROUND_IMPORTS:
+        importlib.import_module(name)
+    # boto3 alone takes a tenth of a second, needed only at the end: a thread imports it while the
+    # collection waits on the API. Only packages the foreground has finished importing may be shared with
+    # it: two threads entering one package's import cycle from different modules get a half-made module
+    # (detect_secrets did exactly that: "cannot import name 'Plugin' from partially initialized module").
+    _import_in_background(*BACKGROUND_IMPORTS, *(() if no_upload else ("evidence_collector.delivery",)))
     from evidence_collector.collector import Bounds, Collector, Focus
     from evidence_collector.redaction import Redactor, load_extra_rules, token_key
     from evidence_collector.staging import Staging
@@ -140,7 +154,12 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
         collector = Collector(reader, staging, target_namespace, window, bounds,
                               Focus(focus_workload, label_selector,
                                     (argocd_namespace, argocd_application) if argocd_application else None))
+        say = terminal_progress("evidence-collector")  # phase lines on a terminal only; a Job's log is unchanged
+        say(f"reading namespace {target_namespace} (deadline {deadline:g}s)")
         collected = collector.collect()
+        say(f"read {collector.kept_lines.get('objects/pods.jsonl', 0)} pods, "
+            f"{sum(f.parent.parent == staging.root / 'logs' for f in staging.files())} container logs; "
+            f"{len(collected.findings)} findings, {len(staging.gaps)} gaps")
         from evidence_collector.snapshot import SnapshotIdentity, assemble
         from pathops_contracts.bundles import sha256_file
         from pathops_runtime.artifact_store import ArtifactKind, StoreSettings, artifact_id_for
@@ -159,6 +178,7 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
             from evidence_collector.delivery import deliver_snapshot
             from pathops_runtime.callbacks import ControlPlane
 
+            say(f"uploading snapshot {snapshot_id} ({bundle.stat().st_size / 1e6:.1f} MB)")
             uri = deliver_snapshot(StoreSettings(minio_endpoint, minio_bucket, minio_region), bundle, snapshot_id,
                                    upload_deadline, ControlPlane(callbacks), callback_url,
                                    {"incident_id": incident_id, "summary": summary,

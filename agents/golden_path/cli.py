@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import click
 
 from pathops_contracts import __version__
-from pathops_contracts.errors import InvalidInput, NegativeOutcome
+from pathops_contracts.errors import InvalidInput, NegativeOutcome, PathOpsError
 from pathops_contracts.identifiers import CHANGESET_ID, ENDPOINT_URL, INCIDENT_ID
 from pathops_runtime.cli import IdentifierType, at_boundary, callback_options, env_option, tool_group
 
@@ -61,7 +61,12 @@ def demo(workdir: Path | None, example: Path, kube_context: str | None, gitlab_u
         raise InvalidInput(f"the demo's stand-ins need the demo extra ({', '.join(missing)} missing): "
                            "pip install 'pathops-golden-path[demo]'")
     from golden_path.demo import Demo  # the stand-ins are only needed here, not in the Jenkins tools image
+    from golden_path.sample_app import HEALTHY_PROBE
 
+    deployment = example / "deploy" / "deployment.yaml"
+    if not deployment.is_file() or HEALTHY_PROBE not in deployment.read_text(encoding="utf-8", errors="replace"):
+        raise InvalidInput(f"--example {example} is not a sample application the demo can break: it needs "
+                           f"deploy/deployment.yaml with a readiness probe on '{HEALTHY_PROBE.strip()}'")
     keep = workdir is not None
     if workdir is not None and workdir.exists() and any(workdir.iterdir()):
         raise click.UsageError(f"--workdir {workdir} is not empty; give a new or empty directory")
@@ -73,6 +78,12 @@ def demo(workdir: Path | None, example: Path, kube_context: str | None, gitlab_u
                    gitlab_url=gitlab_url, gitlab_project=gitlab_project, preflight=preflight)
         summary = run.run()
         (root / "summary.json").write_text(json.dumps(summary, indent=2))
+    except PathOpsError as error:
+        if keep:
+            raise
+        # The step's log that the message names goes with the temp dir: say so, and how to keep it.
+        raise type(error)(f"{error}; the temp dir {root} is removed with its logs: "
+                          "rerun with --workdir DIR to keep them") from error
     finally:
         if not keep:
             shutil.rmtree(root, ignore_errors=True)

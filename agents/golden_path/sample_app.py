@@ -15,6 +15,8 @@ from pathops_testbed.kube_api import FakeKubernetes, StaticLog
 from pathops_testbed.kube_objects import ago, endpoints, event, pod, replicaset, running, service
 
 DEVELOPER = GitIdentity("Dana Developer", "dana@shop.example")
+# The line of the sample's deploy/deployment.yaml that the breaking commit turns into /healthz.
+HEALTHY_PROBE = "path: /health "
 BREAKING_MESSAGE = "Standardize the health endpoint on /healthz\n\nOur platform convention is /healthz.\n"
 
 
@@ -34,7 +36,7 @@ def create_source_repository(example: Path, repos: Path) -> tuple[Path, str, str
     _git(work, "commit", "-q", "-m", "Release 1.4.0 of the storefront", date="2026-11-20T09:00:00Z")
     good = _git(work, "rev-parse", "HEAD")
     deployment = work / "deploy" / "deployment.yaml"
-    deployment.write_text(deployment.read_text().replace("path: /health ", "path: /healthz"))
+    deployment.write_text(deployment.read_text().replace(HEALTHY_PROBE, "path: /healthz"))
     _git(work, "commit", "-q", "-am", BREAKING_MESSAGE, date="2026-11-27T08:40:00Z")
     broken = _git(work, "rev-parse", "HEAD")
     _git(work, "push", "-q", str(bare), "HEAD:refs/heads/main")

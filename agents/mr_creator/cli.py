@@ -149,7 +149,7 @@ def create(
     from mr_creator.core import MergeRequestOrder, create_merge_request
     from mr_creator.description import default_template
     from mr_creator.merge_requests import GitLabProject
-    from pathops_runtime.artifact_store import ArtifactStore
+    from pathops_runtime.artifact_reader import StoreOnFirstRead
     from pathops_runtime.callbacks import ControlPlane
 
     mask_secret(gitlab_token)
@@ -180,7 +180,7 @@ def create(
     with tempfile.TemporaryDirectory(prefix="mr-creator-", dir=scratch_dir) as scratch:
         try:
             gitlab = GitLabProject(gitlab_url, gitlab_token, src_repo)
-            outcome = create_merge_request(order, ArtifactStore.from_settings(store), gitlab, env, Path(scratch))
+            outcome = create_merge_request(order, StoreOnFirstRead(store), gitlab, env, Path(scratch))
         except PathOpsError as error:
             _announce_failure(control_plane, callback_url, changeset_id, error)
             raise

@@ -10,14 +10,15 @@ GitLab says who the token is, was opened by the tool's own account).
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from mr_creator.culprit import find_culprit
 from mr_creator.description import commit_message, render_body, title_for
 from mr_creator.evidence_quotes import blob_link_maker, render_evidence
-from mr_creator.incident_snapshot import read_incident_snapshot
+from mr_creator.incident_snapshot import IncidentSnapshot, read_incident_snapshot
 from mr_creator.marker import ChangeSetMarker, MarkerScope, verified_marker
 from mr_creator.merge_requests import MergeRequest, ProjectInfo
 from mr_creator.naming import branch_name
@@ -31,7 +32,9 @@ from pathops_contracts.errors import ContractViolation, InvalidInput
 from pathops_contracts.identifiers import COMMIT_SHA
 from pathops_contracts.patch_policy import MAX_CI_FILE_BYTES, PolicyLimits, ci_protected_patterns, violations
 from pathops_contracts.verification_spec import MAX_SPEC_BYTES
-from pathops_runtime.artifact_store import ArtifactStore
+
+if TYPE_CHECKING:  # the store (boto3) is built on the worker thread that first reads it
+    from pathops_runtime.artifact_reader import ArtifactReader
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +80,7 @@ class Outcome:
 
 def create_merge_request(
     order: MergeRequestOrder,
-    store: ArtifactStore,
+    store: ArtifactReader,
     gitlab: MergeRequests,
     git_env: dict[str, str],
     scratch: Path,
@@ -85,14 +88,30 @@ def create_merge_request(
     if not order.marker_key:
         raise InvalidInput("mr-creator needs a key to sign its changeset marker: set MR_MARKER_KEY "
                            "or CALLBACK_SIGNING_KEY")
-    bundle = open_patch_bundle(store, order.patch_id, order.source_commit_sha, scratch)
+    # The artifact store is read on a worker thread while GitLab is asked and git fetches (they wait
+    # on sockets and processes): the bundle and the snapshot cost no wall time of their own. Nothing
+    # is applied, pushed or written to GitLab before the bundle has passed every check.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="artifact-store") as reads:
+        bundle_read = reads.submit(open_patch_bundle, store, order.patch_id, order.source_commit_sha, scratch)
+        try:
+            project = gitlab.info()
+            source = SourceRepository.fetch_commit(
+                order.git_url or project.http_url_to_repo, order.source_commit_sha, scratch / "source", git_env
+            )
+        except BaseException:
+            bundle_read.result()  # a refused bundle is the error to report, as if it had been read first
+            raise
+        bundle = bundle_read.result()
+        snapshot_read = reads.submit(read_incident_snapshot, store, bundle.metadata["snapshot_id"], scratch)
+        return _apply_and_propose(order, bundle, project, source, gitlab, snapshot_read)
+
+
+def _apply_and_propose(order: MergeRequestOrder, bundle: PatchBundle, project: ProjectInfo, source: SourceRepository,
+                       gitlab: MergeRequests, snapshot_read: Future[IncidentSnapshot]) -> Outcome:
+    """Apply the verified bundle on the fetched commit, check the policy, push, open or update the MR."""
     metadata = bundle.metadata
     branch = branch_name(order.changeset_id, metadata["summary"])
     scope = MarkerScope(order.marker_key, order.src_repo, branch)
-    project = gitlab.info()
-    source = SourceRepository.fetch_commit(
-        order.git_url or project.http_url_to_repo, order.source_commit_sha, scratch / "source", git_env
-    )
     source.apply_mbox(bundle.mbox)
     base = order.source_commit_sha
     commits = source.commits(base)
@@ -136,7 +155,7 @@ def create_merge_request(
         tool_version=__version__,
     )
     title = title_for(metadata["summary"], order.draft, order.title_prefix)
-    story = _tell_story(order, store, source, project, bundle, head, scratch)
+    story = _tell_story(order, snapshot_read.result(), source, project, bundle, head)
     body = render_body(order.template_text, metadata, bundle.analysis, new_marker, scope, order.extra_fields, story)
     labels = sorted({"pathops::autofix", f"incident::{metadata['incident_id']}", *order.labels})
 
@@ -157,14 +176,13 @@ def create_merge_request(
     return Outcome("updated", existing.web_url, branch, head, f"updated !{existing.iid}")
 
 
-def _tell_story(order: MergeRequestOrder, store: ArtifactStore, source: SourceRepository, project: ProjectInfo,
-                bundle: PatchBundle, head: str, scratch: Path) -> Story:
+def _tell_story(order: MergeRequestOrder, snapshot: IncidentSnapshot, source: SourceRepository,
+                project: ProjectInfo, bundle: PatchBundle, head: str) -> Story:
     """The incident's story from the snapshot the bundle names, the alert's fields and the history."""
     metadata = bundle.metadata
     fields = order.extra_fields
     verification = _verification_yaml(bundle.mbox.parent / "verification.yaml")
     recommended = metadata["recommended_checks"]
-    snapshot = read_incident_snapshot(store, metadata["snapshot_id"], scratch)
     if snapshot.unavailable:
         reason = f"_{neutralize(snapshot.unavailable)}._"
         return Story(what_fired(fields, metadata["incident_id"]), f"_Cannot be determined: {reason[1:]}", reason,
@@ -216,10 +234,12 @@ def _not_ours(mr: MergeRequest, branch: str, remote: str | None, why: str) -> Ou
 def _check_policy(source: SourceRepository, order: MergeRequestOrder, commits: list[PatchCommit],
                   ci_paths: tuple[str, ...], patch_bytes: int, declared: list[str]) -> None:
     """The policy on the net diff AND on every commit: a commit that a later one reverts is pushed too."""
-    problems = violations(source.changes(order.source_commit_sha), patch_bytes, order.policy, ci_paths)
+    net = source.changes(order.source_commit_sha)
+    problems = violations(net, patch_bytes, order.policy, ci_paths)
     touched: set[str] = set()
     for commit in commits:
-        changes = source.changes(f"{commit.sha}^", commit.sha)
+        # A lone commit's own diff is the net diff (git am made it on the base): not asked of git twice.
+        changes = net if len(commits) == 1 else source.changes(f"{commit.sha}^", commit.sha)
         touched.update(change.path for change in changes)
         problems += [f"commit {commit.sha[:12]}: {problem}"
                      for problem in violations(changes, 0, order.policy, ci_paths) if problem not in problems]

@@ -1,8 +1,8 @@
 """What the merge request tells of the evidence snapshot the patch bundle names: read, never trusted.
 
 Only three members are read (manifest.json, findings.json, objects/rollout-diffs.jsonl), each
-capped, out of the download the shared `fetched_bundle` verified; the logs are never unpacked,
-and the manifest is not held to its schema here: the story uses what it can. Every value is checked for
+capped, in one pass over the download the shared `fetched_bundle` verified; the logs are never
+unpacked, and the manifest is not held to its schema here: the story uses what it can. Every value is checked for
 its type where it is used: a snapshot is attacker-influenced (its logs are), and a missing or
 unreadable one leaves the story saying so, not the merge request unwritten.
 """
@@ -13,16 +13,20 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pathops_contracts.errors import ContractViolation, PathOpsError
-from pathops_runtime.artifact_store import ArtifactStore
 from pathops_runtime.bundle_open import SNAPSHOT, fetched_bundle
+
+if TYPE_CHECKING:  # the store (boto3) is built where it is first read
+    from pathops_runtime.artifact_reader import ArtifactReader
 
 log = logging.getLogger(__name__)
 
 MAX_MEMBER_BYTES = 4 * 1024 * 1024
 MAX_FINDINGS = 200
+ROLLOUT_DIFFS = "objects/rollout-diffs.jsonl"
+MEMBERS = ("manifest.json", "findings.json", ROLLOUT_DIFFS)
 
 
 @dataclass(frozen=True)
@@ -44,15 +48,17 @@ class IncidentSnapshot:
         return with_previous[0] if len(with_previous) == 1 else None
 
 
-def read_incident_snapshot(store: ArtifactStore, snapshot_id: str, scratch: Path) -> IncidentSnapshot:
+def read_incident_snapshot(store: ArtifactReader, snapshot_id: str, scratch: Path) -> IncidentSnapshot:
     try:
         with fetched_bundle(store, snapshot_id, SNAPSHOT, scratch) as snapshot:
-            manifest = _json(snapshot.member("manifest.json", MAX_MEMBER_BYTES))
-            findings_doc = _json(snapshot.member("findings.json", MAX_MEMBER_BYTES))
-            try:
-                diffs = snapshot.member("objects/rollout-diffs.jsonl", MAX_MEMBER_BYTES)
-            except ContractViolation:  # an older snapshot, or one whose budget left no room for it
-                diffs = b""
+            members = snapshot.members(MEMBERS, MAX_MEMBER_BYTES)  # one pass over the archive
+        for required in ("manifest.json", "findings.json"):
+            if required not in members:
+                raise ContractViolation(f"snapshot {snapshot_id} has no {required}")
+        manifest = _json(members["manifest.json"])
+        findings_doc = _json(members["findings.json"])
+        # Absent from an older snapshot, or one whose budget left no room for it.
+        diffs = members.get(ROLLOUT_DIFFS, b"")
     except PathOpsError as error:
         log.warning("the evidence snapshot could not be read for the story", extra={"reason": str(error)})
         return IncidentSnapshot(snapshot_id, unavailable=f"snapshot {snapshot_id} could not be read: {error}")

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pathops_contracts.bundles import sha256_file
 from pathops_contracts.errors import ContractViolation, NegativeOutcome
-from pathops_runtime.artifact_store import ArtifactStore
 from pathops_runtime.bundle_open import PATCH_BUNDLE, open_bundle, verification_spec_of
+
+if TYPE_CHECKING:  # the store (boto3) is built where it is first read
+    from pathops_runtime.artifact_reader import ArtifactReader
 
 MAX_ANALYSIS_BYTES = 256 * 1024  # the MR shows 20,000 characters of it
 
@@ -28,7 +30,7 @@ class PatchBundle:
     verification_spec: str | None = None  # the checks the patch brings (verification.yaml), verified
 
 
-def open_patch_bundle(store: ArtifactStore, patch_id: str, expected_sha: str, scratch: Path) -> PatchBundle:
+def open_patch_bundle(store: ArtifactReader, patch_id: str, expected_sha: str, scratch: Path) -> PatchBundle:
     """Download, verify, extract safely and validate; raise on anything off-contract."""
     opened = open_bundle(store, patch_id, PATCH_BUNDLE, scratch / "bundle")
     metadata = opened.metadata

@@ -17,6 +17,22 @@ from pathops_runtime.source_commit import fetch_commit
 log = logging.getLogger(__name__)
 
 
+# A scratch clone lives for one run: git's automatic housekeeping after fetch and am would only
+# fork more processes (each `git` costs milliseconds; mr-creator's budget is a tenth of a clone).
+SCRATCH_CONFIG = {"maintenance.auto": "false", "gc.auto": "0"}
+
+
+def scratch_environment(env: Mapping[str, str]) -> dict[str, str]:
+    """env with SCRATCH_CONFIG added to its GIT_CONFIG_COUNT variables (git_environment's)."""
+    scratch = dict(env)
+    count = int(scratch.get("GIT_CONFIG_COUNT", "0"))
+    for offset, (key, value) in enumerate(SCRATCH_CONFIG.items()):
+        scratch[f"GIT_CONFIG_KEY_{count + offset}"] = key
+        scratch[f"GIT_CONFIG_VALUE_{count + offset}"] = value
+    scratch["GIT_CONFIG_COUNT"] = str(count + len(SCRATCH_CONFIG))
+    return scratch
+
+
 def _failure(error: GitCommandError, action: str) -> Exception:
     reason = git_error_reason(error)
     if is_auth_failure(reason):
@@ -45,12 +61,12 @@ class SourceRepository:
     def fetch_commit(cls, remote_url: str, sha: str, workdir: Path, env: Mapping[str, str]) -> SourceRepository:
         """Exactly one commit (depth 1), checked out detached: the shared fetch and its errors
         (`pathops_runtime.source_commit`), so a missing commit reads and exits as in build-image."""
-        fetch_commit(remote_url, sha, workdir, env)
+        fetch_commit(remote_url, sha, workdir, scratch_environment(env))
         repo = Repo(workdir)
-        repo.git.update_environment(**env)
+        repo.git.update_environment(**scratch_environment(env))
         return cls(repo, remote_url)
 
-    def apply_mbox(self, mbox: Path) -> str:
+    def apply_mbox(self, mbox: Path) -> None:
         """`git am --3way` the patch: one commit per mail, still with the mail's author (see `rewrite`)."""
         try:
             # The committer date follows the author date so that the same patch on the same base
@@ -61,19 +77,21 @@ class SourceRepository:
             lines = (error.stderr or "").strip().splitlines()
             reason = next((line for line in lines if "patch failed" in line or "conflict" in line.lower()), None)
             raise NegativeOutcome(f"the patch does not apply: {reason or (lines[-1] if lines else error)}") from error
-        return self.repo.head.commit.hexsha
 
     def changes(self, base: str, head: str = "HEAD") -> list[FileChange]:
         return changes_between(self.repo, base, head)
 
     def commits(self, base: str) -> list[PatchCommit]:
-        """The commits `git am` made on base, oldest first, as the mbox's mails gave them."""
-        shas = str(self.repo.git.rev_list("--reverse", "--first-parent", f"{base}..HEAD")).split()
+        """The commits `git am` made on base, oldest first, as the mbox's mails gave them (one `git log`)."""
+        # Each record starts with a NUL (never in a commit header or message) so messages may hold newlines.
+        out = str(self.repo.git.log("--reverse", "--first-parent", "--date=raw",
+                                    "--format=%x00%H%x00%an%x00%ae%x00%ad%x00%B", f"{base}..HEAD",
+                                    strip_newline_in_stdout=False))
+        fields = out.split("\0")[1:]
         found = []
-        for sha in shas:
-            fields = str(self.repo.git.log("-1", "--format=%an%x00%ae%x00%ad%x00%B", "--date=raw", sha))
-            name, email, date, message = fields.split("\0", 3)
-            found.append(PatchCommit(sha, f"{name} <{email}>", date, message))
+        for index in range(0, len(fields) - len(fields) % 5, 5):
+            sha, name, email, date, message = fields[index:index + 5]
+            found.append(PatchCommit(sha, f"{name} <{email}>", date, message.removesuffix("\n")))
         return found
 
     def read_at(self, sha: str, path: str, max_bytes: int) -> bytes | None:
@@ -99,7 +117,6 @@ class SourceRepository:
             with self.repo.git.custom_environment(GIT_AUTHOR_DATE=commit.date, GIT_COMMITTER_DATE=commit.date):
                 parent = str(self.repo.git.commit_tree(f"{commit.sha}^{{tree}}", "-p", parent,
                                                        "-m", message(commit))).strip()
-        self.repo.git.checkout("--detach", parent)
         return parent
 
     def has_commit(self, sha: str) -> bool:
@@ -115,16 +132,26 @@ class SourceRepository:
             if fetched >= max_commits:
                 return False
             step = min(depth, max_commits - fetched)
-            before = self.repo.git.rev_list("--count", tip)
+            before = self._shallow_boundary()
             try:
                 self.repo.git.fetch(f"--deepen={step}", "--no-tags", "origin", tip)
             except GitCommandError as error:
                 raise _failure(error, f"fetch of the history of {tip[:12]}") from error
             fetched += step
             depth *= 4
-            if self.repo.git.rev_list("--count", tip) == before:  # the whole history is here
+            after = self._shallow_boundary()
+            if after is None or after == before:  # the whole history is here: nothing more to fetch
                 return self.has_commit(sha)
         return True
+
+    def _shallow_boundary(self) -> bytes | None:
+        """The commits where the shallow history is cut (.git/shallow), None once the history is whole.
+
+        Read from the file rather than counted with `git rev-list`: one process less per step."""
+        try:
+            return (Path(self.repo.git_dir) / "shallow").read_bytes()
+        except FileNotFoundError:
+            return None
 
     def range_commits(self, previous: str, current: str, paths: list[str]) -> list[str]:
         """Commits of previous..current (newest first), only those touching `paths` when given."""

@@ -25,7 +25,7 @@ import struct
 import tarfile
 import tempfile
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -407,6 +407,25 @@ def read_member(source: Path, name: str, max_bytes: int = 16 * 1024 * 1024,
                     raise ContractViolation(f"bundle member {name!r} is not a regular file under {max_bytes} bytes")
                 return b"".join(tar.chunks())
     raise ContractViolation(f"bundle {source.name} has no {name}")
+
+
+def read_members(source: Path, names: Collection[str], max_bytes: int = 16 * 1024 * 1024,
+                 limits: ExtractionLimits = ExtractionLimits()) -> dict[str, bytes]:
+    """Read several regular files of a bundle in one pass, stopping once all are read; a name the
+    bundle lacks is absent from the result (read_member's checks, one decompression instead of one each)."""
+    wanted = {check_member_path(name).parts: name for name in names}
+    found: dict[str, bytes] = {}
+    with _tar_stream(source, limits) as tar:
+        for member in tar.members():
+            name = wanted.get(member.parts)
+            if name is None or member.is_dir or name in found:
+                continue
+            if member.size > max_bytes:
+                raise ContractViolation(f"bundle member {name!r} is not a regular file under {max_bytes} bytes")
+            found[name] = b"".join(tar.chunks())
+            if len(found) == len(wanted):
+                break
+    return found
 
 
 def read_json_document(path: Path, what: str, max_bytes: int = 16 * 1024 * 1024,

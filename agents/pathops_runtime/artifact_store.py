@@ -22,29 +22,29 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import boto3
-from boto3.exceptions import S3UploadFailedError
-from boto3.s3.transfer import TransferConfig
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
-
 from pathops_contracts.bundles import sha256_file
 from pathops_contracts.errors import ContractViolation, Forbidden, UpstreamError
 from pathops_contracts.identifiers import ARTIFACT_ID
 
+# boto3 and botocore take a third of a second to import: only a store in use pays for them
+# (StoreSettings is all a CLI's option parsing needs from this module).
 if TYPE_CHECKING:
+    from boto3.s3.transfer import TransferConfig
     from mypy_boto3_s3 import S3Client
 
 log = logging.getLogger(__name__)
 
-# Streaming from disk in 8 MiB parts, two at a time, keeps memory at a few parts
-# whatever the artifact size.
-TRANSFER = TransferConfig(
-    multipart_threshold=8 * 1024 * 1024,
-    multipart_chunksize=8 * 1024 * 1024,
-    max_concurrency=2,
-    io_chunksize=256 * 1024,
-)
+
+def _transfer() -> TransferConfig:
+    """Streaming from disk in 8 MiB parts, two at a time, keeps memory at a few parts whatever the artifact size."""
+    from boto3.s3.transfer import TransferConfig
+
+    return TransferConfig(
+        multipart_threshold=8 * 1024 * 1024,
+        multipart_chunksize=8 * 1024 * 1024,
+        max_concurrency=2,
+        io_chunksize=256 * 1024,
+    )
 
 
 class ArtifactMissing(ContractViolation):
@@ -105,6 +105,9 @@ class StoredArtifact:
 
 def make_s3_client(settings: StoreSettings) -> S3Client:
     """A boto3 client for MinIO: path-style addressing, bounded retries and timeouts."""
+    import boto3
+    from botocore.config import Config
+
     config = Config(
         s3={"addressing_style": "path"},
         retries={"max_attempts": 5, "mode": "standard"},
@@ -126,18 +129,21 @@ def _missing_bucket(bucket: str) -> UpstreamError:
 
 
 def _translate(error: Exception, action: str, bucket: str) -> Exception:
+    from boto3.exceptions import S3UploadFailedError
+    from botocore.exceptions import ClientError
+
+    credentials = "(check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
     if isinstance(error, ClientError):
         code = str(error.response.get("Error", {}).get("Code", ""))
         if code in {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403", "401"}:
-            return Forbidden(f"artifact store refused {action}: {code} (check AWS_ACCESS_KEY_ID and "
-                             "AWS_SECRET_ACCESS_KEY)")
+            return Forbidden(f"artifact store refused {action}: {code} {credentials}")
         if code == "NoSuchBucket":
             return _missing_bucket(bucket)
         return UpstreamError(f"artifact store failed to {action}: {code or error}")
     if isinstance(error, S3UploadFailedError) and any(
         code in str(error) for code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch")
     ):
-        return Forbidden(f"artifact store refused {action}: {error}")
+        return Forbidden(f"artifact store refused {action}: {error} {credentials}")
     if isinstance(error, S3UploadFailedError) and "NoSuchBucket" in str(error):
         return _missing_bucket(bucket)
     return UpstreamError(f"artifact store unreachable while trying to {action}: {error}")
@@ -158,6 +164,8 @@ class ArtifactStore:
         return f"s3://{self.bucket}/{key}"
 
     def _head(self, key: str) -> dict[str, Any] | None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         try:
             head = self._client.head_object(Bucket=self.bucket, Key=key)
         except ClientError as error:
@@ -171,6 +179,8 @@ class ArtifactStore:
         return dict(head)
 
     def _check_bucket(self) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
         try:
             self._client.head_bucket(Bucket=self.bucket)
         except ClientError as error:
@@ -191,6 +201,9 @@ class ArtifactStore:
         return self._put_at(path, artifact_id, artifact_key(artifact_id, suffix), sha256_file(path))
 
     def _put_at(self, path: Path, artifact_id: str, key: str, digest: str) -> StoredArtifact:
+        from boto3.exceptions import S3UploadFailedError
+        from botocore.exceptions import BotoCoreError, ClientError
+
         size = path.stat().st_size
         existing = self._head(key)
         if existing is not None:
@@ -207,7 +220,7 @@ class ArtifactStore:
                 self.bucket,
                 key,
                 ExtraArgs={"Metadata": {"sha256": digest}, "ContentType": _content_type(key)},
-                Config=TRANSFER,
+                Config=_transfer(),
             )
         except (ClientError, BotoCoreError, S3UploadFailedError) as error:
             raise _translate(error, f"upload {key}", self.bucket) from error
@@ -220,6 +233,8 @@ class ArtifactStore:
 
         max_size refuses, before downloading, an object larger than its reader would accept.
         """
+        from botocore.exceptions import BotoCoreError, ClientError
+
         key = artifact_key(artifact_id, suffix)
         head = self._head(key)
         if head is None:
@@ -236,7 +251,7 @@ class ArtifactStore:
         partial = Path(partial_name)
         try:
             try:
-                self._client.download_file(self.bucket, key, str(partial), Config=TRANSFER)
+                self._client.download_file(self.bucket, key, str(partial), Config=_transfer())
             except (ClientError, BotoCoreError) as error:
                 raise _translate(error, f"download {key}", self.bucket) from error
             actual = sha256_file(partial)
@@ -251,6 +266,8 @@ class ArtifactStore:
 
     def ensure_bucket(self) -> None:
         """Create the bucket when missing (demo and tests; production buckets are provisioned)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
         try:
             self._client.head_bucket(Bucket=self.bucket)
         except ClientError:

@@ -19,17 +19,27 @@ mismatch) and removed once read; members are read by the one defensive reader
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pathops_contracts.bundles import ExtractionLimits, extract_bundle, read_json_document, read_member, sha256_bytes
+from pathops_contracts.bundles import (
+    ExtractionLimits,
+    extract_bundle,
+    read_json_document,
+    read_member,
+    read_members,
+    sha256_bytes,
+)
 from pathops_contracts.contracts import EVIDENCE_MANIFEST, PATCH_METADATA, validate_document
 from pathops_contracts.errors import ContractViolation, InvalidInput
 from pathops_contracts.verification_spec import MAX_SPEC_BYTES, parse_spec
-from pathops_runtime.artifact_store import ArtifactKind, ArtifactMissing, ArtifactStore, kind_of
+from pathops_runtime.artifact_store import ArtifactKind, ArtifactMissing, kind_of
+
+if TYPE_CHECKING:
+    from pathops_runtime.artifact_reader import ArtifactReader
 
 __all__ = ["PATCH_BUNDLE", "SNAPSHOT", "ArtifactMissing", "BundleLayout", "FetchedBundle", "OpenedBundle",
            "bundle_metadata", "fetched_bundle", "open_bundle", "verification_spec_of"]
@@ -87,7 +97,7 @@ def bundle_metadata(root: Path, layout: BundleLayout, artifact_id: str) -> dict[
     return document
 
 
-def open_bundle(store: ArtifactStore, artifact_id: str, layout: BundleLayout, destination: Path) -> OpenedBundle:
+def open_bundle(store: ArtifactReader, artifact_id: str, layout: BundleLayout, destination: Path) -> OpenedBundle:
     """Get and verify `artifact_id`, extract it into `destination` (absent or empty) and validate its metadata."""
     _check_kind(artifact_id, layout)
     destination.parent.mkdir(parents=True, exist_ok=True)
@@ -111,6 +121,10 @@ class FetchedBundle:
         """One regular file of the bundle; ContractViolation when absent or over max_bytes."""
         return read_member(self.archive, name, max_bytes, self.layout.limits)
 
+    def members(self, names: Collection[str], max_bytes: int) -> dict[str, bytes]:
+        """Several regular files in one pass over the archive; a name the bundle lacks is absent."""
+        return read_members(self.archive, names, max_bytes, self.layout.limits)
+
     def metadata(self) -> dict[str, Any]:
         """The metadata document, checked as `bundle_metadata` checks it."""
         data = self.member(self.layout.metadata, self.layout.max_metadata_bytes)
@@ -124,7 +138,7 @@ class FetchedBundle:
 
 
 @contextmanager
-def fetched_bundle(store: ArtifactStore, artifact_id: str, layout: BundleLayout,
+def fetched_bundle(store: ArtifactReader, artifact_id: str, layout: BundleLayout,
                    scratch: Path | None = None) -> Iterator[FetchedBundle]:
     """Get and verify `artifact_id` into a private folder (under scratch), removed on leaving."""
     _check_kind(artifact_id, layout)

@@ -42,7 +42,6 @@ from tenacity import (
 
 from pathops_contracts.contracts import validate_document
 from pathops_contracts.errors import Forbidden, UpstreamError
-from pathops_contracts.redaction import Redactor
 
 log = logging.getLogger(__name__)
 
@@ -184,6 +183,10 @@ class ControlPlane:
 
 def _excerpt(text: str) -> str:
     """A short, redacted excerpt of a response body for an error message."""
+    # Imported here: the redactor's detectors (detect_secrets) cost a tenth of a second to import,
+    # which only a refused callback needs to pay.
+    from pathops_contracts.redaction import Redactor
+
     return repr(Redactor().redact(text[:200], "callback response"))
 
 

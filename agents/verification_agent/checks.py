@@ -16,6 +16,7 @@ import requests
 
 from pathops_contracts.errors import Forbidden, UpstreamError
 from pathops_runtime.kube_reader import KubeReader, NotFound
+from pathops_runtime.progress import Progress, no_progress
 from verification_agent.spec import condition_holds, seconds
 
 PASSED, FAILED, INCONCLUSIVE = "passed", "failed", "inconclusive"
@@ -45,6 +46,13 @@ class Context:
     prometheus_url: str | None
     sleep: Callable[[float], None] = time.sleep
     allowed_job_commands: frozenset[str] = frozenset()  # job checks run only these executables (argv[0])
+    progress: Progress = no_progress  # a line per round on a terminal (terminal_progress), else nothing
+
+    def waiting(self, check: dict[str, Any], delay: float, what: str) -> None:
+        """Sleep `delay` seconds, saying so on a terminal when the wait is one a person notices."""
+        if delay >= 1:
+            self.progress(f"{check['name']}: {what} ({delay:g}s)")
+        self.sleep(delay)
 
 
 Measurement = tuple[str, dict[str, Any]]  # (passed | failed | inconclusive, details)
@@ -53,13 +61,15 @@ Measurement = tuple[str, dict[str, Any]]  # (passed | failed | inconclusive, det
 def _repeat(check: dict[str, Any], context: Context, measure: Callable[[], Measurement]) -> CheckResult:
     """Measure `count` times, `interval` apart; failed beyond failureLimit, passed only on enough successes."""
     count, limit = int(check.get("count", 1)), int(check.get("failureLimit", 0))
-    context.sleep(seconds(check.get("initialDelay")))
+    context.waiting(check, seconds(check.get("initialDelay")), "initial delay")
     measurements: list[dict[str, Any]] = []
     for attempt in range(count):
         if attempt:
             context.sleep(seconds(check.get("interval"), 1.0))
         outcome, details = measure()
         measurements.append({"attempt": attempt + 1, "outcome": outcome, **details})
+        # The outcome only: a reason may quote what the app answered, which only the report (redacted) holds.
+        context.progress(f"{check['name']}: round {attempt + 1}/{count}: {outcome}")
     failures = sum(m["outcome"] == FAILED for m in measurements)
     successes = sum(m["outcome"] == PASSED for m in measurements)
     if failures > limit:
@@ -220,7 +230,7 @@ def rollout_check(check: dict[str, Any], context: Context) -> CheckResult:
 
     def run() -> CheckResult:
         attempts = int(check.get("count", 30))
-        context.sleep(seconds(check.get("initialDelay")))
+        context.waiting(check, seconds(check.get("initialDelay")), "initial delay")
         measurements: list[dict[str, Any]] = []
         outcome = WAITING
         for attempt in range(1, attempts + 1):
@@ -228,6 +238,8 @@ def rollout_check(check: dict[str, Any], context: Context) -> CheckResult:
                 context.sleep(seconds(check.get("interval"), 2.0))
             outcome, details = measure()
             measurements.append({"attempt": attempt, "outcome": outcome, **details})
+            context.progress(f"{check['name']}: round {attempt}/{attempts}: "
+                             + (f"waiting for the rollout, {details['reason']}" if outcome == WAITING else outcome))
             if outcome != WAITING:
                 break
         last = measurements[-1]
@@ -312,7 +324,7 @@ def judge_restarts(before: list[ContainerSeen], after: list[ContainerSeen], wind
 
 def restarts_check(check: dict[str, Any], context: Context) -> CheckResult:
     def run() -> CheckResult:
-        context.sleep(seconds(check.get("initialDelay")))
+        context.waiting(check, seconds(check.get("initialDelay")), "initial delay")
         workload = _workload(context, check["workload"])
         assert context.kube is not None
         kube = context.kube
@@ -327,7 +339,8 @@ def restarts_check(check: dict[str, Any], context: Context) -> CheckResult:
         before = look()
         if not before:
             return CheckResult(check["name"], "restarts", INCONCLUSIVE, 1, 0, "no pods to observe")
-        context.sleep(seconds(check.get("window"), 60.0))
+        context.waiting(check, seconds(check.get("window"), 60.0),
+                        f"watching {len(before)} containers for restarts")
         after = look()
         status, why, failures = judge_restarts(before, after, check.get("window", "60s"))
         measurements = [{"container": f"{c.pod}/{c.container}", "restarts": c.restarts, "oom_killed": c.oom_killed}
@@ -352,8 +365,9 @@ def job_check(check: dict[str, Any], context: Context) -> CheckResult:
         return CheckResult(check["name"], "job", INCONCLUSIVE, 0, 0,
                            f"{command[0]!r} is not an allowed job command; the operator allows commands with "
                            "--allow-job-command (VERIFICATION_JOB_COMMANDS)")
-    context.sleep(seconds(check.get("initialDelay")))
+    context.waiting(check, seconds(check.get("initialDelay")), "initial delay")
     timeout = seconds(check.get("timeout"), 300.0)
+    context.progress(f"{check['name']}: running {command[0]} (at most {timeout:g}s)")
     with tempfile.TemporaryDirectory(prefix="verification-job-") as home:
         try:
             result = subprocess.run(command, capture_output=True, text=True, errors="replace", timeout=timeout,

@@ -77,6 +77,7 @@ def verify(*, app_id: str, environment: str, verification_id: str, target_namesp
     from pathops_runtime.callbacks import ControlPlane
     from pathops_runtime.kube_reader import KubeReader
     from pathops_runtime.logs import mask_secret
+    from pathops_runtime.progress import terminal_progress
     from verification_agent.checks import CHECKS, FAILED, INCONCLUSIVE, PASSED, Context, overall
     from verification_agent.report import (
         deliver_report,
@@ -92,14 +93,20 @@ def verify(*, app_id: str, environment: str, verification_id: str, target_namesp
     namespace = target_namespace or f"{app_id}-preflight"
     needs_kube = any(c["type"] in {"rollout", "restarts"} for c in checks) and not no_kubernetes
     kube = KubeReader.connect(kubeconfig, None, 4) if needs_kube else None
+    progress = terminal_progress("verification-agent")
     context = Context(namespace, expected_commit_sha, kube, prometheus_url,
-                      allowed_job_commands=frozenset(allowed_job_commands))
+                      allowed_job_commands=frozenset(allowed_job_commands), progress=progress)
     secrets = known_secrets(os.environ, (callbacks.signing_key, callbacks.token))
     for secret in secrets:  # the same values stay out of the log lines
         mask_secret(secret)
     started, clock = datetime.now(UTC), time.perf_counter()
     redactor = Redactor(key=token_key(verification_id, callbacks.signing_key))
-    results = sanitize_report([CHECKS[check["type"]](check, context) for check in checks], secrets, redactor)
+    measured = []
+    for number, check in enumerate(checks, 1):
+        progress(f"check {number}/{len(checks)}: {check['name']} ({check['type']})")
+        measured.append(CHECKS[check["type"]](check, context))
+        progress(f"check {number}/{len(checks)}: {check['name']}: {measured[-1].status}")
+    results = sanitize_report(measured, secrets, redactor)
     status = overall(results)
     document = report_document(app_id, environment, verification_id, namespace, expected_commit_sha, status,
                                started, datetime.now(UTC), results)

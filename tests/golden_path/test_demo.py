@@ -137,3 +137,34 @@ def test_kind_manifests_deploy_the_commit_the_demo_expects(tmp_path: Path) -> No
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert container["readinessProbe"]["httpGet"]["path"] == "/healthz"  # broken on purpose
     assert container["image"] == "shop-frontend:demo"
+
+
+def _demo_in(scratch: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`pathops demo` without --workdir, its temp dirs made under `scratch`."""
+    return subprocess.run([str(Path(sys.executable).parent / "pathops"), "demo", *args], capture_output=True,
+                          text=True, env={**os.environ, "TMPDIR": str(scratch), **env}, stdin=subprocess.DEVNULL,
+                          timeout=300, check=False)
+
+
+def test_a_failed_run_without_workdir_removes_its_temp_dir_and_says_how_to_keep_the_logs(tmp_path: Path) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    result = _demo_in(scratch, "--kube-context", "no-such-context", KUBECONFIG=str(tmp_path / "no-kubeconfig"))
+    assert result.returncode == 5, result.stderr
+    (error,) = [line for line in result.stderr.splitlines() if line.startswith("pathops: error:")]
+    assert "evidence-collector exited 2" in error and error.endswith("rerun with --workdir DIR to keep them")
+    assert list(scratch.iterdir()) == []
+
+
+def test_an_example_the_demo_cannot_break_is_one_line_exit_2(tmp_path: Path) -> None:
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    example = tmp_path / "my-app"
+    (example / "deploy").mkdir(parents=True)
+    (example / "deploy" / "deployment.yaml").write_text("kind: Deployment\n")
+    result = _demo_in(scratch, "--example", str(example))
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        f"pathops: error: --example {example} is not a sample application the demo can break: it needs "
+        "deploy/deployment.yaml with a readiness probe on 'path: /health'"]
+    assert list(scratch.iterdir()) == []

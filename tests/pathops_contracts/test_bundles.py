@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from pathops_contracts.bundles import ExtractionLimits, extract_bundle, read_json_document, read_member, write_bundle
+from pathops_contracts.bundles import (
+    ExtractionLimits,
+    extract_bundle,
+    read_json_document,
+    read_member,
+    read_members,
+    write_bundle,
+)
 from pathops_contracts.errors import ContractViolation
 from tests.bundle_bombs import HEADER_BOMBS, GzipTar, deep_json, pax_header_bomb, small_file, tar_header
 
@@ -31,6 +38,20 @@ def test_round_trip(tmp_path: Path) -> None:
     names = extract_bundle(tmp_path / "b.tar.gz", tmp_path / "out")
     assert sorted(names) == ["metadata.json", "patch.mbox"]
     assert (tmp_path / "out" / "patch.mbox").read_bytes() == b"From x\n"
+
+
+def test_read_members_reads_several_in_one_pass_and_leaves_out_what_is_missing(tmp_path: Path) -> None:
+    write_bundle(tmp_path / "b.tar.gz", {"findings.json": b"[]", "logs/p/web.log": b"GET /healthz 404\n" * 1000,
+                                         "manifest.json": b"{}"})
+    found = read_members(tmp_path / "b.tar.gz", ["manifest.json", "findings.json", "objects/rollout-diffs.jsonl"])
+    assert found == {"manifest.json": b"{}", "findings.json": b"[]"}
+    with pytest.raises(ContractViolation, match="not a regular file under 100 bytes"):
+        read_members(tmp_path / "b.tar.gz", ["logs/p/web.log"], max_bytes=100)
+
+
+def test_read_members_refuses_a_pax_bomb_before_reading_it(tmp_path: Path) -> None:
+    with pytest.raises(ContractViolation, match="extended header of 1073741824 bytes"):
+        read_members(pax_header_bomb(tmp_path / "bomb.tar.gz"), ["manifest.json", "findings.json"])
 
 
 def _crafted(path: Path, *members: tarfile.TarInfo) -> Path:

@@ -18,14 +18,21 @@ from pathops_contracts.contracts import VERIFICATION_REPORT, validate_document
 from pathops_runtime.artifact_store import ArtifactStore, StoreSettings
 from pathops_testbed.http_server import BackgroundServer
 from tests.pathops_runtime.log_lines import delivered
+from tests.terminal import run_on_a_terminal
+
+
+def environment(spec: Path, store: StoreSettings, callback: str, tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {**os.environ, "APP_ID": "shop-frontend", "VERIFICATION_ID": "VER-7", "VERIFICATION_SPEC": str(spec),
+            "MINIO_ENDPOINT": store.endpoint, "MINIO_BUCKET": store.bucket, "CONTROL_PLANE_CALLBACK_URL": callback,
+            "OUTPUT_DIR": str(tmp_path / "out"), "NO_KUBERNETES": "1", **extra}
+
+
+AGENT = str(Path(sys.executable).parent / "verification-agent")
 
 
 def run(spec: Path, store: StoreSettings, callback: str, tmp_path: Path,
         **extra: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "APP_ID": "shop-frontend", "VERIFICATION_ID": "VER-7", "VERIFICATION_SPEC": str(spec),
-           "MINIO_ENDPOINT": store.endpoint, "MINIO_BUCKET": store.bucket, "CONTROL_PLANE_CALLBACK_URL": callback,
-           "OUTPUT_DIR": str(tmp_path / "out"), "NO_KUBERNETES": "1", **extra}
-    return subprocess.run([str(Path(sys.executable).parent / "verification-agent"), "verify"], env=env,
+    return subprocess.run([AGENT, "verify"], env=environment(spec, store, callback, tmp_path, **extra),
                           capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120, check=False)
 
 
@@ -72,6 +79,35 @@ def test_outcome_report_junit_and_callback(tmp_path: Path, artifact_store: Artif
     assert suite.get("tests") == "1" and suite.get("failures") == ("1" if status == "failed" else "0")
     # Through the shared deliver: report (JUnit beside it) stored, then the one callback.
     assert delivered(result.stderr) == [{"artifact_id": out["report_id"], "uploaded": True, "callbacks": 1}]
+
+
+def test_a_terminal_sees_each_check_and_round_and_a_job_log_does_not(
+        tmp_path: Path, store_settings: StoreSettings, artifact_store: ArtifactStore,
+        receiver: tuple[str, list[dict[str, Any]]]) -> None:
+    url, _ = receiver
+    with BackgroundServer(app) as server:
+        spec = tmp_path / "spec.yaml"
+        spec.write_text(f"checks:\n  - name: health\n    type: http\n    url: {server.url}/health\n"
+                        "    count: 3\n    interval: 10ms\n"
+                        f"  - name: down\n    type: http\n    url: {server.url}/down\n")
+        code, out, shown = run_on_a_terminal([AGENT, "verify"], environment(spec, store_settings, url, tmp_path))
+        piped = run(spec, store_settings, url, tmp_path)
+    assert code == piped.returncode == 3, shown
+    assert json.loads(out)["status"] == "failed"
+    progress = [line for line in shown.splitlines() if line.startswith("verification-agent: ")]
+    assert progress[:8] == [
+        "verification-agent: check 1/2: health (http)",
+        "verification-agent: health: round 1/3: passed",
+        "verification-agent: health: round 2/3: passed",
+        "verification-agent: health: round 3/3: passed",
+        "verification-agent: check 1/2: health: passed",
+        "verification-agent: check 2/2: down (http)",
+        "verification-agent: down: round 1/1: failed",
+        "verification-agent: check 2/2: down: failed",
+    ], shown
+    # Where stderr is no terminal (a Job), it holds the JSON log lines and nothing else.
+    assert "round" not in piped.stderr
+    assert all(json.loads(line) for line in piped.stderr.splitlines() if line.startswith("{"))
 
 
 def test_inconclusive_exit_7(tmp_path: Path, store_settings: StoreSettings, artifact_store: ArtifactStore,

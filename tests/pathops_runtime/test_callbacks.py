@@ -112,6 +112,7 @@ def test_401_is_forbidden_without_retry(httpserver: HTTPServer) -> None:
     with pytest.raises(Forbidden) as raised:
         ControlPlane(CallbackSettings()).post(httpserver.url_for("/api/evidence/callback"), PAYLOAD, EVIDENCE_CALLBACK)
     assert raised.value.exit_code == ExitCode.FORBIDDEN
+    assert "check CALLBACK_SIGNING_KEY and CONTROL_PLANE_TOKEN" in str(raised.value)  # what to set
     assert len(seen) == 1
 
 

@@ -7,9 +7,11 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from pytest_httpserver import HTTPServer
+from werkzeug import Request, Response
 
 from pathops_contracts.bundles import sha256_file
-from pathops_contracts.errors import ContractViolation, ExitCode, InvalidInput, UpstreamError
+from pathops_contracts.errors import ContractViolation, ExitCode, Forbidden, InvalidInput, UpstreamError
 from pathops_contracts.identifiers import ARTIFACT_ID
 from pathops_runtime.artifact_store import (
     ArtifactKind,
@@ -135,3 +137,33 @@ def test_download_refuses_an_object_larger_than_its_reader_accepts(
         artifact_store.get(stored.artifact_id, tmp_path / "out" / "patch.tar.gz", max_size=65535)
     assert not (tmp_path / "out").exists()
     assert artifact_store.get(stored.artifact_id, tmp_path / "ok.tar.gz", max_size=65536).size == 65536
+
+
+def _refusing_s3(httpserver: HTTPServer, refuse: str) -> ArtifactStore:
+    """An S3 endpoint that refuses the credentials on `refuse` requests (HEAD or PUT); objects are missing."""
+    denied = ('<?xml version="1.0" encoding="UTF-8"?><Error><Code>InvalidAccessKeyId</Code>'
+              "<Message>The access key ID you provided does not exist.</Message></Error>")
+
+    def handler(request: Request) -> Response:
+        if request.method == refuse:
+            return Response(denied if request.method != "HEAD" else "", status=403, content_type="application/xml")
+        if request.method == "HEAD" and request.path.count("/") > 1:  # an object: not there yet
+            return Response("", status=404)
+        return Response("", status=200)
+
+    httpserver.expect_request("").respond_with_handler(handler)
+    return ArtifactStore.from_settings(StoreSettings(httpserver.url_for("/").rstrip("/"), "pathops"))
+
+
+@pytest.mark.parametrize("refuse", ["HEAD", "PUT"])
+def test_refused_credentials_name_the_variables_to_set(httpserver: HTTPServer, tmp_path: Path, refuse: str) -> None:
+    """moto accepts any credentials: a refusing endpoint shows what a user with a wrong key reads."""
+    store = _refusing_s3(httpserver, refuse)
+    with pytest.raises(Forbidden) as raised:
+        if refuse == "HEAD":
+            store.get("patch-" + "0" * 32, tmp_path / "patch.tar.gz")
+        else:
+            store.put(_random_file(tmp_path / "report.json", 100), ArtifactKind.REPORT)
+    assert raised.value.exit_code == ExitCode.FORBIDDEN
+    assert "check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY" in str(raised.value)
+    assert "pathops-test-secret" not in str(raised.value)
