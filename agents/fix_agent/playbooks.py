@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from fix_agent.identity import Target, locate, snapshot_objects
-from fix_agent.proof import Expectation, LineEdit, Search, line_candidates
+from fix_agent.line_edits import LineEdit, line_candidates
+from fix_agent.proof import Expectation, Search
 from fix_agent.proposal import Attempt, Proposal
 from fix_agent.rendering import RenderContext, render_all
 from fix_agent.similarity import closest

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from fix_agent.identity import locate, snapshot_objects
+from fix_agent.line_edits import block_candidates
 from fix_agent.playbooks import Playbook, _begin, _no_fix, _of_kind, _prove_and_propose
-from fix_agent.proof import Expectation, block_candidates
+from fix_agent.proof import Expectation
 from fix_agent.proposal import Attempt, Proposal
 from fix_agent.rendering import containers, flatten
 from fix_agent.snapshot import Snapshot

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from fix_agent.identity import Target, locate, snapshot_objects
+from fix_agent.line_edits import BLOCK_KEY, LineEdit, block_end
 from fix_agent.playbooks import MAX_LOG_BYTES, Playbook, _no_fix, _prove_and_propose, render_context
-from fix_agent.proof import _BLOCK_KEY, Expectation, LineEdit, block_end
+from fix_agent.proof import Expectation
 from fix_agent.proposal import Attempt, Proposal
 from fix_agent.rendering import FieldPath, containers, render_all
 from fix_agent.snapshot import Snapshot
@@ -147,7 +148,7 @@ class RbacGrantPlaybook(Playbook):
                         re.fullmatch(rf"\s+name:\s*['\"]?{re.escape(role)}['\"]?\s*", line) for line in document):
                     continue
                 for offset, line in enumerate(document):
-                    match = _BLOCK_KEY.match(line)
+                    match = BLOCK_KEY.match(line)
                     if match is None or match["key"] != "rules" or line.rstrip().endswith("]"):
                         continue
                     last = block_end(document, offset)

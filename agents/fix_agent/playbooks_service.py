@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from fix_agent.identity import Target, locate, snapshot_objects
+from fix_agent.line_edits import line_candidates
 from fix_agent.playbooks import Playbook, _begin, _no_fix, _of_kind, _prove_and_propose
-from fix_agent.proof import Expectation, line_candidates
+from fix_agent.proof import Expectation
 from fix_agent.proposal import Attempt, Proposal
 from fix_agent.rendering import containers
 from fix_agent.snapshot import Snapshot

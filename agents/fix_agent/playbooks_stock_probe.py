@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from fix_agent.line_edits import line_candidates
 from fix_agent.playbooks import (
     Playbook,
     _begin,
@@ -23,7 +24,7 @@ from fix_agent.playbooks import (
     served_paths,
     source_routes,
 )
-from fix_agent.proof import Expectation, line_candidates
+from fix_agent.proof import Expectation
 from fix_agent.proposal import Attempt, Proposal
 from fix_agent.snapshot import Snapshot
 from fix_agent.worktree import Worktree
