@@ -54,13 +54,14 @@ def engines(settings: RunSettings) -> list[Engine]:
 
 def run(settings: RunSettings) -> Delivery:
     """Download the snapshot, propose a fix to the source, upload the patch bundle, then call back with its id."""
+    chosen = engines(settings)
     artifacts = ArtifactStore.from_settings(settings.store)
     control_plane = ControlPlane(settings.callbacks)
     if settings.scratch_dir is not None:
         settings.scratch_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="fix-agent-", dir=settings.scratch_dir) as scratch:
         snapshot = open_snapshot(artifacts, settings.snapshot_id, Path(scratch))
-        outcome = find_fix(snapshot, settings.source_dir, settings.source_commit_sha, engines(settings), Path(scratch))
+        outcome = find_fix(snapshot, settings.source_dir, settings.source_commit_sha, chosen, Path(scratch))
         stored = artifacts.put(outcome.bundle, ArtifactKind.PATCH)
         if settings.output_dir is not None:
             settings.output_dir.mkdir(parents=True, exist_ok=True)
