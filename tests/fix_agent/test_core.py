@@ -10,7 +10,8 @@ from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
 from fix_agent import core
-from fix_agent.settings import RunSettings
+from fix_agent.llm import LlmSettings
+from fix_agent.settings import ImageSettings, RunSettings
 from pathops_contracts.bundles import read_member
 from pathops_runtime.artifact_store import ArtifactStore, StoreSettings
 from pathops_runtime.callbacks import CallbackSettings
@@ -45,3 +46,20 @@ def test_run_from_settings_stores_the_bundle_then_calls_back(tmp_path: Path, art
     kept = tmp_path / "out" / f"{delivery.patch_id}.tar.gz"
     assert read_member(kept, "patch.mbox") == read_member(tmp_path / "announced.tar.gz", "patch.mbox")
     assert list((tmp_path / "scratch").iterdir()) == []  # the work tree goes with the run
+
+
+def test_settings_never_show_a_credential(tmp_path: Path, store_settings: StoreSettings) -> None:
+    run = RunSettings(snapshot_id="snap-" + "0" * 32, source_dir=tmp_path, source_commit_sha=SHA,
+                      callback_url="https://pathops.example.test/api/fix/callback", inline_max_bytes=0,
+                      store=store_settings, callbacks=CallbackSettings(),
+                      llm=LlmSettings("https://llm.example.test/v1", "sk-run-credential", "gpt-4o-mini"))
+    image = ImageSettings(app="shop-frontend", source_repo="https://gitlab.example.test/shop/shop-frontend.git",
+                          source_commit_sha=SHA, runtime_image="harbor.example.test/pathops/fix-agent:0.1.0",
+                          harbor_repo="harbor.example.test/pathops/agents", builder="buildah",
+                          registry_tls_verify=True, force=False, max_source_bytes=1024,
+                          gitlab_token="glpat-image-credential", registry_username="robot",
+                          registry_password="registry-credential")
+    shown = repr(run) + repr(image)
+    assert "gpt-4o-mini" in shown and "robot" in shown
+    assert not any(secret in shown for secret in ("sk-run-credential", "glpat-image-credential",
+                                                  "registry-credential"))
