@@ -51,7 +51,8 @@ def test_run_from_settings_stores_the_bundle_then_calls_back(tmp_path: Path, art
 def test_settings_never_show_a_credential(tmp_path: Path, store_settings: StoreSettings) -> None:
     run = RunSettings(snapshot_id="snap-" + "0" * 32, source_dir=tmp_path, source_commit_sha=SHA,
                       callback_url="https://pathops.example.test/api/fix/callback", inline_max_bytes=0,
-                      store=store_settings, callbacks=CallbackSettings(),
+                      store=store_settings,
+                      callbacks=CallbackSettings(signing_key="signing-credential", token="control-plane-credential"),
                       llm=LlmSettings("https://llm.example.test/v1", "sk-run-credential", "gpt-4o-mini"))
     image = ImageSettings(app="shop-frontend", source_repo="https://gitlab.example.test/shop/shop-frontend.git",
                           source_commit_sha=SHA, runtime_image="harbor.example.test/pathops/fix-agent:0.1.0",
@@ -62,4 +63,5 @@ def test_settings_never_show_a_credential(tmp_path: Path, store_settings: StoreS
     shown = repr(run) + repr(image)
     assert "gpt-4o-mini" in shown and "robot" in shown
     assert not any(secret in shown for secret in ("sk-run-credential", "glpat-image-credential",
-                                                  "registry-credential"))
+                                                  "registry-credential", "signing-credential",
+                                                  "control-plane-credential"))
