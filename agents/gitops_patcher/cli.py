@@ -162,8 +162,6 @@ def repository_options(command: F) -> F:
         env_option("--git-author-email", envvar="PATHOPS_GIT_EMAIL", default=GitIdentity.email, show_default=True,
                    help="Author email of the GitOps commits."),
     ]
-    for option in reversed(options):
-        command = option(command)
 
     @functools.wraps(command)
     def collect(*args: Any, repo: str, branch: str, git_token: str | None, scratch_dir: Path | None,
