@@ -211,18 +211,26 @@ def test_every_agent_policy_selects_its_agent_and_no_other_is_left() -> None:
     assert set(policies) == {"default-deny", COMMON_POLICY}
 
 
+def test_the_core_reads_each_run_value_from_the_field_its_option_fills() -> None:
+    from gitops_patcher.core import RUN_VALUE_OPTIONS
+
+    names = run_option_names()
+    assert {flag: names.get(flag) for flag in RUN_VALUE_OPTIONS} == RUN_VALUE_OPTIONS
+    named = {str(v.option) for agent in AGENTS for v in load_agent_job(agent).job_env if v.source == "run"}
+    assert named - {"--minio-endpoint", "--minio-bucket"} <= set(RUN_VALUE_OPTIONS)
+
+
 def test_a_job_value_that_breaks_its_rule_is_refused_when_rendered(tmp_path: Path) -> None:
     """Values are checked by the description's rule at render time too, not only by the CLI's types."""
-    from gitops_patcher.cli import _agent_run
+    from gitops_patcher.core import agent_run
     from gitops_patcher.render import render_run
+    from gitops_patcher.settings import RunSettings
 
-    run = _agent_run(agent="fix-agent", app="shop-frontend", environment="preflight", incident_id="INC-1",
-                     image="harbor.demo.pathops.io/pathops/x:1", target_namespace=None, agents_namespace=None,
-                     time_window="30m", workload=None, label_selector=None, alert_starts_at=None,
-                     snapshot_id="snap-" + "a" * 32, verification_id=None, verification_spec=None,
-                     verification_spec_root=tmp_path, patch_id=None, patch_store_endpoint=None,
-                     expected_commit_sha=None, read_node_conditions=False, minio_endpoint="https://minio.x",
-                     minio_bucket="pathops-evidence", control_plane_url="https://cp.x")
+    run = agent_run(RunSettings(
+        agent="fix-agent", app="shop-frontend", environment="preflight", incident_id="INC-1",
+        image="harbor.demo.pathops.io/pathops/x:1", time_window="30m", snapshot_id="snap-" + "a" * 32,
+        verification_spec_root=tmp_path, read_node_conditions=False, minio_endpoint="https://minio.x",
+        minio_bucket="pathops-evidence", control_plane_url="https://cp.x"))
     evil = dataclasses.replace(run, agent_env=(("SNAPSHOT_ID", "snap-x\n  - name: EVIL"),))
     with pytest.raises(InvalidInput, match="SNAPSHOT_ID"):
         render_run(evil, "2026-11-27T09:00:00Z")

@@ -6,6 +6,7 @@ figures: benchmarks/startup.py). Each case runs in a fresh interpreter: this one
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
@@ -42,3 +43,12 @@ def test_help_and_version_import_no_heavy_library(module: str) -> None:
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads(result.stdout.splitlines()[-1]) == []
+
+
+@pytest.mark.parametrize("module", sorted(CLIS))
+def test_every_option_of_every_command_is_declared_once(module: str) -> None:
+    # click only warns about a duplicate (on stderr, at every call), and --help then lists it twice.
+    group = importlib.import_module(module).main
+    for name, command in group.commands.items():
+        flags = [flag for param in command.params for flag in (*param.opts, *param.secondary_opts)]
+        assert sorted(flags) == sorted(set(flags)), (name, flags)

@@ -1,24 +1,23 @@
-"""Command line of fix-agent: parses options and delegates to the core."""
+"""Command line of fix-agent: options -> settings -> `fix_agent.core`; the error boundary and nothing else."""
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
 
+from fix_agent.settings import ImageSettings, RunSettings
 from pathops_contracts import __version__
 from pathops_contracts.identifiers import APP_ID, ARTIFACT_ID, COMMIT_SHA, ENDPOINT_URL, IMAGE_REF, INCIDENT_ID
 from pathops_runtime.cli import IdentifierType, at_boundary, callback_options, env_option, store_options, tool_group
 from pathops_runtime.logs import mask_secret
 
-# The cores are imported where a command runs: --help and --version do not pay for boto3,
+# The core is imported where a command runs: --help and --version do not pay for boto3,
 # requests, GitPython and ruamel.yaml.
 if TYPE_CHECKING:
-    from fix_agent.proposal import Engine
     from pathops_runtime.artifact_store import StoreSettings
     from pathops_runtime.callbacks import CallbackSettings
 
@@ -27,20 +26,6 @@ main = tool_group(
     __version__,
     "Turn an evidence snapshot and the embedded source into a patch bundle.",
 )
-
-
-def _engines(openai_base_url: str | None, model: str, max_turns: int, token_budget: int,
-             time_budget: float) -> list[Engine]:
-    from fix_agent.playbooks import PLAYBOOKS
-
-    engines: list[Engine] = list(PLAYBOOKS)
-    if openai_base_url:
-        from fix_agent.llm import LlmEngine, LlmSettings
-
-        api_key = os.environ.get("OPENAI_API_KEY", "")
-        mask_secret(api_key)
-        engines.append(LlmEngine(LlmSettings(openai_base_url, api_key, model, max_turns, token_budget, time_budget)))
-    return engines
 
 
 @main.command("run")
@@ -81,48 +66,20 @@ def run(*, snapshot_id: str, source_dir: Path, source_commit_sha: str, callback_
     Exit codes: 0 a patch or a no-fix bundle was delivered (the callback's status says
     which); 2 bad input; 4 the snapshot broke its contract; 5 MinIO or the control plane failed.
     """
-    from fix_agent.fix import find_fix
-    from fix_agent.snapshot import open_snapshot
-    from pathops_contracts.bundles import sha256_file
-    from pathops_contracts.contracts import FIX_CALLBACK, FIX_PATCH_INLINE
-    from pathops_runtime.artifact_store import ArtifactKind, ArtifactStore, StoredArtifact, artifact_id_for
-    from pathops_runtime.callbacks import ControlPlane
-    from pathops_runtime.delivery import Announcement, deliver
+    from fix_agent import core
 
-    engines = _engines(openai_base_url, model, max_turns, token_budget, time_budget)
-    artifacts = ArtifactStore.from_settings(store)
-    control_plane = ControlPlane(callbacks)
-    if scratch_dir is not None:
-        scratch_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="fix-agent-", dir=scratch_dir) as scratch:
-        snapshot = open_snapshot(artifacts, snapshot_id, Path(scratch))
-        outcome = find_fix(snapshot, source_dir, source_commit_sha, engines, Path(scratch))
+    llm = None
+    if openai_base_url:
+        from fix_agent.llm import LlmSettings  # openai: only when the LLM engine runs
 
-        def announce(stored: StoredArtifact) -> list[Announcement]:
-            """The small patch inline (when an inline URL is set), then the fix callback."""
-            announcements = []
-            if outcome.mbox is not None and inline_url and len(outcome.mbox.encode()) <= inline_max_bytes:
-                announcements.append(Announcement(inline_url, {
-                    "schema_version": FIX_PATCH_INLINE, "incident_id": snapshot.incident_id,
-                    "patch_id": stored.artifact_id, "patch_sha256": outcome.metadata["patch_sha256"],
-                    "patch": outcome.mbox}, FIX_PATCH_INLINE))
-            announcements.append(Announcement(callback_url, {
-                "schema_version": FIX_CALLBACK, "incident_id": snapshot.incident_id, "patch_id": stored.artifact_id,
-                "status": outcome.status, "summary": outcome.summary,
-                "recommended_checks": outcome.metadata["recommended_checks"],
-                "pointers": {"bundle": stored.uri, **({"verification_spec": f"{stored.uri}#verification.yaml"}
-                                                      if "verification_spec" in outcome.metadata else {})},
-            }, FIX_CALLBACK))
-            return announcements
-
-        patch_id = artifact_id_for(ArtifactKind.PATCH, sha256_file(outcome.bundle))
-        if output_dir is not None:
-            output_dir.mkdir(parents=True, exist_ok=True)
-            (output_dir / f"{patch_id}.tar.gz").write_bytes(outcome.bundle.read_bytes())
-        stored = deliver(artifacts, outcome.bundle, ArtifactKind.PATCH, control_plane, announce,
-                         expected_id=patch_id).artifact
-    click.echo(json.dumps({"patch_id": stored.artifact_id, "status": outcome.status, "summary": outcome.summary,
-                           "files_touched": outcome.metadata["files_touched"], "bundle": stored.uri}))
+        api_key = os.environ.get("OPENAI_API_KEY", "")
+        mask_secret(api_key)
+        llm = LlmSettings(openai_base_url, api_key, model, max_turns, token_budget, time_budget)
+    settings = RunSettings(snapshot_id=snapshot_id, source_dir=source_dir, source_commit_sha=source_commit_sha,
+                           callback_url=callback_url, inline_max_bytes=inline_max_bytes, store=store,
+                           callbacks=callbacks, inline_url=inline_url, llm=llm, output_dir=output_dir,
+                           scratch_dir=scratch_dir)
+    click.echo(json.dumps(core.run(settings).as_json()))
 
 
 @main.command("build-image")
@@ -162,40 +119,20 @@ def build_image(*, app: str, source_repo: str, source_commit_sha: str, runtime_i
     Exit codes: 0 pushed or reused; 2 bad input or a commit that does not exist; 4 source tree over
     the size cap; 5 registry, git remote or builder failed; 6 credentials refused (git or registry).
     """
-    from fix_agent.image_build import (
-        BuildahBuilder,
-        Builder,
-        DirectoryBuilder,
-        DockerBuilder,
-        ImageOrder,
-        Registry,
-        build_fix_agent_image,
-    )
-    from pathops_contracts.errors import InvalidInput
-    from pathops_runtime.git_env import GitIdentity, git_environment
+    from fix_agent import core
 
-    token = os.environ.get("GITLAB_TOKEN")
+    token, password = os.environ.get("GITLAB_TOKEN"), os.environ.get("REGISTRY_PASSWORD")
     mask_secret(token)
-    mask_secret(os.environ.get("REGISTRY_PASSWORD"))
-    order = ImageOrder(app, source_repo, source_commit_sha, runtime_image, harbor_repo.rstrip("/"), incident_id)
-    registry = Registry(os.environ.get("REGISTRY_USERNAME"), os.environ.get("REGISTRY_PASSWORD"), registry_tls_verify)
-    if (builder == "directory") != (output_dir is not None):
-        raise InvalidInput("--output-dir (IMAGE_OUTPUT_DIR) goes with --builder directory, and only with it")
-    if builder == "directory" and image_ref_file is not None:
-        raise InvalidInput("--builder directory pushes no image: there is no reference for --image-ref-file")
-    if scratch_dir is not None:
-        scratch_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="fix-agent-image-", dir=scratch_dir) as scratch:
-        engine: Builder = (BuildahBuilder(Path(scratch) / "storage") if builder == "buildah"
-                           else DockerBuilder() if builder == "docker" else DirectoryBuilder(output_dir or Path()))
-        env = git_environment(GitIdentity(), token=token)
-        result = build_fix_agent_image(order, engine, registry, Path(scratch), env, __version__, force=force,
-                                       max_source_bytes=max_source_bytes)
+    mask_secret(password)
+    result = core.build_image(ImageSettings(
+        app=app, source_repo=source_repo, source_commit_sha=source_commit_sha, runtime_image=runtime_image,
+        harbor_repo=harbor_repo, builder=builder, registry_tls_verify=registry_tls_verify, force=force,
+        max_source_bytes=max_source_bytes, incident_id=incident_id, image_ref_file=image_ref_file,
+        scratch_dir=scratch_dir, output_dir=output_dir, gitlab_token=token,
+        registry_username=os.environ.get("REGISTRY_USERNAME"), registry_password=password))
     if output_dir is not None:
         click.echo(json.dumps({"image": None, "tag": result.reference, "digest": None, "reused": False,
                                "directory": str(output_dir)}))
         return
-    if image_ref_file is not None:
-        image_ref_file.write_text(result.pinned + "\n", encoding="utf-8")
     click.echo(json.dumps({"image": result.pinned, "tag": result.reference, "digest": result.digest,
                            "reused": result.reused}))

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fix_agent.argocd_source import render_context
 from fix_agent.identity import Target, locate
-from fix_agent.playbooks import PLAYBOOKS, change_judge, render_context
+from fix_agent.playbooks import PLAYBOOKS
+from fix_agent.playbooks.change_judge import change_judge
 from fix_agent.proof import Expectation, prove_edits
 from fix_agent.proposal import Attempt, Engine, Proposal
 from fix_agent.snapshot import Snapshot

@@ -15,7 +15,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import openai
@@ -76,7 +76,7 @@ STUCK_REPEATS = 3
 @dataclass(frozen=True)
 class LlmSettings:
     base_url: str
-    api_key: str
+    api_key: str = field(repr=False)  # OPENAI_API_KEY: never in a repr, hence never in a log line
     model: str
     max_turns: int = 12
     token_budget: int = 60_000

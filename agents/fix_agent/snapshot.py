@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,8 +13,6 @@ from pathops_runtime.bundle_open import SNAPSHOT, bundle_metadata, open_bundle
 
 LIMITS = SNAPSHOT.limits  # the caps of every snapshot reader (benchmarks/bundle_bombs.py builds to them)
 _FINDING_TEXT = ("kind", "severity", "title", "detail")
-_REQUEST = re.compile(r'"?(?:GET|HEAD|POST)\s+(/[\w./-]*)[^"\n]*?"?\s+(\d{3})\b')
-_LISTEN = re.compile(r"(?i)(?:listening|serving|started|running)\b[^\n]*?(?:on|at)\s+\S*?:(\d{2,5})\b")
 
 
 @dataclass
@@ -45,16 +42,6 @@ class Snapshot:
             if size >= limit:
                 break
         return "".join(parts)
-
-    def served_paths(self) -> dict[str, set[int]]:
-        """Request paths the app answered in its logs, with the status codes seen."""
-        seen: dict[str, set[int]] = {}
-        for path, status in _REQUEST.findall(self.log_text()):
-            seen.setdefault(path, set()).add(int(status))
-        return seen
-
-    def listen_ports(self) -> set[int]:
-        return {int(port) for port in _LISTEN.findall(self.log_text())}
 
     def json_file(self, name: str) -> Any:
         path = self.root / name

@@ -1,21 +1,26 @@
-"""Command line of gitops-patcher: parses options and delegates to the core."""
+"""Command line of gitops-patcher: options -> settings -> `gitops_patcher.core`; the error boundary and nothing else."""
 
 from __future__ import annotations
 
 import functools
 import json
-import os
-import tempfile
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import click
 
-from gitops_patcher.render import AgentRun, agent_env, render_run
+from gitops_patcher.settings import (
+    EgressSettings,
+    PruneSettings,
+    RenderSettings,
+    RepositorySettings,
+    RunSettings,
+    ScheduleSettings,
+)
 from pathops_contracts import __version__
-from pathops_contracts.agent_job import agent_names, load_agent_job
+from pathops_contracts.agent_job import agent_names
 from pathops_contracts.errors import InvalidInput
 from pathops_contracts.identifiers import (
     APP_ID,
@@ -33,15 +38,13 @@ from pathops_contracts.identifiers import (
     WORKLOAD,
 )
 from pathops_runtime.cli import IdentifierType, at_boundary, env_option, tool_group
-from pathops_runtime.git_env import GitIdentity, git_environment
+from pathops_runtime.git_env import GitIdentity
 from pathops_runtime.logs import mask_secret
 
-# The GitOps repository (GitPython) is imported where a command runs, not for --help and --version.
-if TYPE_CHECKING:
-    from gitops_patcher.gitops_repository import GitOpsRepository
+# The core (GitPython; boto3 and jsonschema for a verification spec) is imported where a command
+# runs, not for --help and --version.
 
 F = TypeVar("F", bound=Callable[..., Any])
-
 
 main = tool_group(
     "gitops-patcher",
@@ -101,58 +104,28 @@ def run_options(command: F) -> F:
                    default="https://control-plane.pathops.io", show_default=True,
                    help="Control plane base URL; the agent's callback path is appended."),
     ]
+
+    @functools.wraps(command)
+    def collect(*args: Any, agent: str, app: str, environment: str, incident_id: str, image: str,
+                target_namespace: str | None, agents_namespace: str | None, time_window: str, workload: str | None,
+                label_selector: str | None, alert_starts_at: str | None, snapshot_id: str | None,
+                verification_id: str | None, verification_spec: str | None, patch_id: str | None,
+                patch_store_endpoint: str | None, verification_spec_root: Path, expected_commit_sha: str | None,
+                read_node_conditions: bool, minio_endpoint: str, minio_bucket: str, control_plane_url: str,
+                **kwargs: Any) -> Any:
+        run = RunSettings(
+            agent=agent, app=app, environment=environment, incident_id=incident_id, image=image,
+            time_window=time_window, verification_spec_root=verification_spec_root,
+            read_node_conditions=read_node_conditions, minio_endpoint=minio_endpoint, minio_bucket=minio_bucket,
+            control_plane_url=control_plane_url, target_namespace=target_namespace, agents_namespace=agents_namespace,
+            workload=workload, label_selector=label_selector, alert_starts_at=alert_starts_at,
+            snapshot_id=snapshot_id, verification_id=verification_id, verification_spec=verification_spec,
+            patch_id=patch_id, patch_store_endpoint=patch_store_endpoint, expected_commit_sha=expected_commit_sha)
+        return command(*args, run=run, **kwargs)
+
     for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def _agent_run(agent: str, app: str, environment: str, incident_id: str, image: str,
-               target_namespace: str | None, agents_namespace: str | None, time_window: str,
-               workload: str | None, label_selector: str | None, alert_starts_at: str | None,
-               snapshot_id: str | None, verification_id: str | None, verification_spec: str | None,
-               verification_spec_root: Path, patch_id: str | None, patch_store_endpoint: str | None,
-               expected_commit_sha: str | None, read_node_conditions: bool, minio_endpoint: str,
-               minio_bucket: str, control_plane_url: str) -> AgentRun:
-    target = target_namespace or f"{app}-{environment}"
-    spec_text = None
-    if agent == "fix-agent":
-        if snapshot_id is None or not snapshot_id.startswith("snap-"):
-            raise InvalidInput("fix-agent needs --snapshot-id snap-<32 hex>")
-    elif agent == "verification-agent":
-        if verification_id is None or (verification_spec is None) == (patch_id is None):
-            raise InvalidInput("verification-agent needs --verification-id and one of --verification-spec "
-                               "(the app's default branch) or --patch-id (the spec the patch bundle carries)")
-        if environment != "preflight":
-            raise InvalidInput("verification-agent runs against preflight only")
-        if patch_id is not None:
-            if not patch_id.startswith("patch-"):
-                raise InvalidInput("--patch-id must be patch-<32 hex>")
-            from gitops_patcher.bundle_spec import read_bundle_spec  # boto3: only when a bundle is read
-            from pathops_runtime.artifact_store import ArtifactStore, StoreSettings
-
-            mask_secret(os.environ.get("AWS_SECRET_ACCESS_KEY"))
-            store = ArtifactStore.from_settings(StoreSettings(patch_store_endpoint or minio_endpoint, minio_bucket))
-            spec_text = read_bundle_spec(store, patch_id)
-        else:
-            assert verification_spec is not None
-            from gitops_patcher.spec_source import read_verification_spec  # jsonschema: only when a spec is read
-
-            spec_text = read_verification_spec(verification_spec_root, verification_spec)
-    # The Job's variables are those the agent's description names, each from its option here.
-    job = load_agent_job(agent)
-    values = {"app": app, "environment": environment, "incident_id": incident_id, "target_namespace": target,
-              "time_window": time_window, "workload": workload, "label_selector": label_selector,
-              "alert_starts_at": alert_starts_at, "snapshot_id": snapshot_id, "verification_id": verification_id,
-              "expected_commit_sha": expected_commit_sha}
-    by_flag = {flag: values[name] for flag, name in run_option_names().items() if name in values}
-    return AgentRun(
-        agent=agent, app=app, env=environment, incident_id=incident_id, image=image,
-        agents_namespace=agents_namespace or f"{app}-agents", target_namespace=target,
-        minio_endpoint=minio_endpoint, minio_bucket=minio_bucket,
-        callback_url=control_plane_url.rstrip("/") + job.callback_path,
-        agent_env=agent_env(job, by_flag),
-        verification_spec=spec_text, read_node_conditions=read_node_conditions and bool(job.node_condition_rules),
-    )
+        collect = option(collect)
+    return collect  # type: ignore[return-value]
 
 
 def run_option_names() -> dict[str, str]:
@@ -174,24 +147,16 @@ def _duration_option(value: str) -> timedelta:
         raise click.BadParameter(str(error)) from error
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 @main.command("render")
 @at_boundary("gitops-patcher")
 @run_options
 @env_option("--output-dir", envvar="OUTPUT_DIR", required=True,
             type=click.Path(file_okay=False, path_type=Path), help="Where to write the run's manifests.")
-def render_command(output_dir: Path, **options: Any) -> None:
+def render_command(run: RunSettings, output_dir: Path) -> None:
     """Write the manifests of one agent run to --output-dir, and nothing else."""
-    run = _agent_run(**options)
-    rendered = render_run(run, _now())
-    target = output_dir / rendered.name
-    target.mkdir(parents=True, exist_ok=True)
-    for name, text in rendered.files.items():
-        (target / name).write_text(text, encoding="utf-8")
-    click.echo(json.dumps({"run": rendered.name, "path": str(target), "files": sorted(rendered.files)}))
+    from gitops_patcher import core
+
+    click.echo(json.dumps(core.render(RenderSettings(run, output_dir)).__dict__))
 
 
 def repository_options(command: F) -> F:
@@ -206,23 +171,17 @@ def repository_options(command: F) -> F:
         env_option("--git-author-email", envvar="PATHOPS_GIT_EMAIL", default=GitIdentity.email, show_default=True,
                    help="Author email of the GitOps commits."),
     ]
-    for option in reversed(options):
-        command = option(command)
 
     @functools.wraps(command)
-    def run(*args: Any, repo: str, branch: str, git_token: str | None, scratch_dir: Path | None,
-            git_author_name: str, git_author_email: str, **kwargs: Any) -> Any:
-        from gitops_patcher.gitops_repository import GitOpsRepository
-
+    def collect(*args: Any, repo: str, branch: str, git_token: str | None, scratch_dir: Path | None,
+                git_author_name: str, git_author_email: str, **kwargs: Any) -> Any:
         mask_secret(git_token)
-        env = git_environment(GitIdentity(git_author_name, git_author_email), token=git_token)
-        if scratch_dir is not None:
-            scratch_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="gitops-patcher-", dir=scratch_dir) as scratch:
-            repository = GitOpsRepository(repo, branch, Path(scratch) / "gitops", env)
-            return command(*args, repository=repository, **kwargs)
+        repository = RepositorySettings(repo, branch, git_author_name, git_author_email, git_token, scratch_dir)
+        return command(*args, repository=repository, **kwargs)
 
-    return run  # type: ignore[return-value]
+    for option in reversed(options):
+        collect = option(collect)
+    return collect  # type: ignore[return-value]
 
 
 @main.command("schedule")
@@ -239,17 +198,13 @@ def repository_options(command: F) -> F:
 @env_option("--preflight-port", envvar="EGRESS_PREFLIGHT_PORT", type=click.IntRange(1, 65535), default=8080,
             show_default=True, help="Port of the preflight service (verifier).")
 @repository_options
-def schedule_command(repository: GitOpsRepository, minio_egress: str, control_plane_egress: str,
-                     kube_api_egress: str, llm_egress: str, preflight_port: int, **options: Any) -> None:
+def schedule_command(run: RunSettings, repository: RepositorySettings, minio_egress: str,
+                     control_plane_egress: str, kube_api_egress: str, llm_egress: str, preflight_port: int) -> None:
     """Commit one agent run to the GitOps repository and push it; a second identical call changes nothing."""
-    from gitops_patcher.core import schedule
-    from gitops_patcher.namespace import Destination, Egress
+    from gitops_patcher import core
 
-    run = _agent_run(**options)
-    egress = Egress(Destination.parse(minio_egress), Destination.parse(control_plane_egress),
-                    Destination.parse(kube_api_egress), Destination.parse(llm_egress), preflight_port)
-    result = schedule(run, repository, _now(), egress, f"{run.app}-preflight")
-    click.echo(json.dumps(result.__dict__))
+    egress = EgressSettings(minio_egress, control_plane_egress, kube_api_egress, llm_egress, preflight_port)
+    click.echo(json.dumps(core.schedule(ScheduleSettings(run, egress, repository)).__dict__))
 
 
 @main.command("prune")
@@ -258,9 +213,8 @@ def schedule_command(repository: GitOpsRepository, minio_egress: str, control_pl
             callback=lambda _context, _parameter, value: _duration_option(value))
 @env_option("--app", envvar="APP_ID", type=IdentifierType(APP_ID), default=None, help="Only this app's runs.")
 @repository_options
-def prune_command(repository: GitOpsRepository, older_than: timedelta, app: str | None) -> None:
+def prune_command(repository: RepositorySettings, older_than: timedelta, app: str | None) -> None:
     """Remove finished runs older than --older-than from Git; Argo CD's prune deletes their Jobs."""
-    from gitops_patcher.core import prune
+    from gitops_patcher import core
 
-    result = prune(repository, datetime.now(UTC), older_than, app)
-    click.echo(json.dumps(result.__dict__))
+    click.echo(json.dumps(core.prune(PruneSettings(older_than, repository, app)).__dict__))

@@ -28,7 +28,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import requests
@@ -95,8 +95,9 @@ class _Retryable(Exception):
 
 @dataclass(frozen=True)
 class CallbackSettings:
-    signing_key: str | None = None
-    token: str | None = None
+    # Credentials: never in a repr (the tools' settings carry these, and a repr can reach a log line).
+    signing_key: str | None = field(default=None, repr=False)
+    token: str | None = field(default=None, repr=False)
     deadline_seconds: float = 120.0
     attempt_timeout_seconds: float = 10.0
     backoff_max_seconds: float = 10.0

@@ -1,12 +1,9 @@
-"""Command line of verification-agent: parses options and delegates to the checks."""
+"""Command line of verification-agent: options -> settings -> `core.run`; the outcome becomes the exit code."""
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
-import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,9 +13,10 @@ from pathops_contracts import __version__
 from pathops_contracts.errors import ExitCode, InvalidInput, NegativeOutcome, PathOpsError
 from pathops_contracts.identifiers import APP_ID, COMMIT_SHA, ENDPOINT_URL, NAMESPACE, VERIFICATION_ID
 from pathops_runtime.cli import IdentifierType, at_boundary, callback_options, env_option, store_options, tool_group
+from verification_agent.settings import VerifySettings
 
-# The checks (kubernetes, requests, jsonschema) and the store (boto3) are imported where `verify`
-# runs: --help and --version do not pay for them.
+# The core (kubernetes, requests, jsonschema, boto3) is imported where `verify` runs: --help and
+# --version do not pay for it.
 if TYPE_CHECKING:
     from pathops_runtime.artifact_store import StoreSettings
     from pathops_runtime.callbacks import CallbackSettings
@@ -72,62 +70,17 @@ def verify(*, app_id: str, environment: str, verification_id: str, target_namesp
     Exit codes: 0 passed; 3 failed; 7 inconclusive; 2 bad spec or input; 4 a known secret value was still
     in the report after masking (nothing uploaded, no callback); 5 MinIO or the control plane failed.
     """
-    from pathops_contracts.redaction import Redactor, token_key
-    from pathops_runtime.artifact_store import ArtifactStore
-    from pathops_runtime.callbacks import ControlPlane
-    from pathops_runtime.kube_reader import KubeReader
-    from pathops_runtime.logs import mask_secret
-    from pathops_runtime.progress import terminal_progress
-    from verification_agent.checks import CHECKS, FAILED, INCONCLUSIVE, PASSED, Context, overall
-    from verification_agent.report import (
-        deliver_report,
-        junit_xml,
-        known_secrets,
-        refuse_leaks,
-        report_document,
-        sanitize_report,
-    )
-    from verification_agent.spec import load_spec
+    from verification_agent import core
+    from verification_agent.checks import FAILED, INCONCLUSIVE, PASSED
 
-    checks = load_spec(spec)["checks"]
-    namespace = target_namespace or f"{app_id}-preflight"
-    needs_kube = any(c["type"] in {"rollout", "restarts"} for c in checks) and not no_kubernetes
-    kube = KubeReader.connect(kubeconfig, None, 4) if needs_kube else None
-    progress = terminal_progress("verification-agent")
-    context = Context(namespace, expected_commit_sha, kube, prometheus_url,
-                      allowed_job_commands=frozenset(allowed_job_commands), progress=progress)
-    secrets = known_secrets(os.environ, (callbacks.signing_key, callbacks.token))
-    for secret in secrets:  # the same values stay out of the log lines
-        mask_secret(secret)
-    started, clock = datetime.now(UTC), time.perf_counter()
-    redactor = Redactor(key=token_key(verification_id, callbacks.signing_key))
-    measured = []
-    for number, check in enumerate(checks, 1):
-        progress(f"check {number}/{len(checks)}: {check['name']} ({check['type']})")
-        measured.append(CHECKS[check["type"]](check, context))
-        progress(f"check {number}/{len(checks)}: {check['name']}: {measured[-1].status}")
-    results = sanitize_report(measured, secrets, redactor)
-    status = overall(results)
-    document = report_document(app_id, environment, verification_id, namespace, expected_commit_sha, status,
-                               started, datetime.now(UTC), results)
-    report = (json.dumps(document, indent=2, sort_keys=True) + "\n").encode("utf-8")
-    junit = junit_xml(verification_id, results, time.perf_counter() - clock)
-    refuse_leaks({"report.json": report, "junit.xml": junit}, secrets)
-    if scratch_dir is not None:
-        scratch_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="verification-", dir=scratch_dir) as scratch:
-        report_file, junit_file = Path(scratch) / "report.json", Path(scratch) / "junit.xml"
-        report_file.write_bytes(report)
-        junit_file.write_bytes(junit)
-        if output_dir is not None:
-            output_dir.mkdir(parents=True, exist_ok=True)
-            (output_dir / "report.json").write_bytes(report)
-            (output_dir / "junit.xml").write_bytes(junit)
-        stored = deliver_report(ArtifactStore.from_settings(store), report_file, junit_file, ControlPlane(callbacks),
-                                callback_url, {"app_id": app_id, "env": environment,
-                                               "verification_id": verification_id, "status": status})
-    click.echo(json.dumps({"status": status, "report_id": stored.artifact_id,
-                           "checks": {r.name: r.status for r in results}}))
+    outcome = core.run(VerifySettings(
+        app_id=app_id, environment=environment, verification_id=verification_id, spec=spec, callback_url=callback_url,
+        store=store, callbacks=callbacks, target_namespace=target_namespace, expected_commit_sha=expected_commit_sha,
+        prometheus_url=prometheus_url, kubeconfig=kubeconfig, no_kubernetes=no_kubernetes,
+        allowed_job_commands=frozenset(allowed_job_commands), output_dir=output_dir, scratch_dir=scratch_dir,
+        process_environment=dict(os.environ)))
+    click.echo(json.dumps(outcome.as_json()))
+    status, results = outcome.status, outcome.results
     if status == FAILED:
         raise NegativeOutcome(f"verification {verification_id} failed: "
                               + "; ".join(f"{r.name}: {r.message}" for r in results if r.status == FAILED)[:500])

@@ -3,13 +3,13 @@ and the block edits they make. The whole classes run end to end in the corpus (t
 
 from __future__ import annotations
 
-from fix_agent.playbooks_command import missing_executables
-from fix_agent.playbooks_image import MISSING_TAG, OTHER_CAUSE
-from fix_agent.playbooks_placement import CAPACITY, SELECTOR_MISMATCH, extended_requests
-from fix_agent.playbooks_rbac import FORBIDDEN
-from fix_agent.playbooks_service import one_value_off
-from fix_agent.playbooks_stock_probe import answered_path
-from fix_agent.proof import LineEdit
+from fix_agent.line_edits import LineEdit
+from fix_agent.playbooks.command_override import missing_executables
+from fix_agent.playbooks.image_rollback import MISSING_TAG, OTHER_CAUSE
+from fix_agent.playbooks.node_placement import CAPACITY, SELECTOR_MISMATCH, extended_requests
+from fix_agent.playbooks.rbac_grant import FORBIDDEN
+from fix_agent.playbooks.service_selector import one_value_off
+from fix_agent.playbooks.stock_probe import answered_path
 
 POD_SPEC = """spec:
   template:

@@ -8,8 +8,11 @@ import pytest
 
 from fix_agent.helm_render import Unrenderable, render_chart
 from fix_agent.identity import Target
-from fix_agent.playbooks import choose_probe_path, missing_env_names, source_env_reads
-from fix_agent.proof import Expectation, Search, line_candidates, prove_edits
+from fix_agent.line_edits import line_candidates
+from fix_agent.playbooks.app_source import source_env_reads
+from fix_agent.playbooks.pod_logs import missing_env_names
+from fix_agent.playbooks.probe_path import choose_probe_path
+from fix_agent.proof import Expectation, Search, prove_edits
 from fix_agent.rendering import RenderContext, render_all
 from fix_agent.similarity import closest, distance
 from tests.fix_agent import helm_create

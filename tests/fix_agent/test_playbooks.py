@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from fix_agent.fix import find_fix
-from fix_agent.playbooks import PLAYBOOKS, format_memory, parse_memory, raised_memory_limit
+from fix_agent.playbooks import PLAYBOOKS
+from fix_agent.playbooks.memory_limit import format_memory, parse_memory, raised_memory_limit
 from pathops_contracts.errors import ContractViolation
 from tests.fix_agent import scenarios
 from tests.fix_agent.scenarios import SERVED_LOG, apply_mbox, real_repository, snapshot_dir, source_tree

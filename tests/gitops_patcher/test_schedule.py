@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from gitops_patcher.core import prune
+from gitops_patcher.core import prune_in
 from gitops_patcher.gitops_repository import GitOpsRepository
 from pathops_runtime.git_env import GitIdentity, git_environment
 from tests.git_fixtures import git
@@ -78,10 +78,11 @@ def test_prune_removes_only_finished_runs_older_than_asked(gitops_remote: Path, 
     young = json.loads(schedule(gitops_remote, incident="INC-2").stdout)["run"]
     now = datetime.now(UTC)
     # Right away nothing is finished: activeDeadlineSeconds has not passed.
-    result = prune(_repository(gitops_remote, tmp_path), now, timedelta(0), None)
+    result = prune_in(_repository(gitops_remote, tmp_path), now, timedelta(0), None)
     assert result.pruned == [] and result.commit is None
     # A day later both are finished; only runs older than 23h go... both were scheduled now, so use the age.
-    result = prune(_repository(gitops_remote, tmp_path), now + timedelta(hours=2), timedelta(hours=1), "shop-frontend")
+    result = prune_in(_repository(gitops_remote, tmp_path), now + timedelta(hours=2), timedelta(hours=1),
+                      "shop-frontend")
     assert sorted(result.pruned) == sorted([f"shop-frontend/{old}", f"shop-frontend/{young}"])
     work = checkout(gitops_remote, tmp_path / "after")
     assert not (work / "agents" / "shop-frontend" / "runs").exists() or not list(

@@ -14,8 +14,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from fix_agent.identity import Target, snapshot_objects
-from fix_agent.playbooks import Playbook, _begin, _no_fix, _of_kind, _prove_and_propose, _target
-from fix_agent.proof import Expectation, line_candidates
+from fix_agent.line_edits import line_candidates
+from fix_agent.playbooks.playbook import (
+    Playbook,
+    findings_of_kind,
+    no_fix,
+    open_case,
+    prove_and_propose,
+)
+from fix_agent.proof import Expectation
 from fix_agent.proposal import Attempt, Proposal
 from fix_agent.rendering import containers
 from fix_agent.snapshot import Snapshot
@@ -72,27 +79,25 @@ class ImageRollbackPlaybook(Playbook):
     confidence: float = 0.75
 
     def propose(self, snapshot: Snapshot, tree: Worktree, attempts: list[Attempt]) -> Proposal | None:
-        findings = _of_kind(snapshot, "image-pull")
-        attempt = _begin(self.name, findings, attempts, "no image pull failure in the snapshot")
-        if attempt is None:
+        findings = findings_of_kind(snapshot, "image-pull")
+        case = open_case(snapshot, self.name, findings, attempts, "no image pull failure in the snapshot")
+        if case is None:
             return None
-        target = _target(snapshot, findings[0]["facts"], attempt)
-        if target is None:
-            return None
+        attempt, target = case.attempt, case.target
         image = str(target.live_container.get("image") or "")
         repository, _, tag = image.rpartition(":")
         if "@" in image or not repository or "/" in tag:
-            return _no_fix(attempt, f"{image!r} names no tag")
+            return no_fix(attempt, f"{image!r} names no tag")
         messages = _pull_messages(snapshot, findings[0], target.pod)
         if other := OTHER_CAUSE.search(messages):
-            return _no_fix(attempt, f"the pull of {image} fails for another reason than a missing tag "
+            return no_fix(attempt, f"the pull of {image} fails for another reason than a missing tag "
                                     f"({other[0]}): a rollback would not be proven right")
         if not MISSING_TAG.search(messages):
-            return _no_fix(attempt, f"the evidence does not say that tag {tag} is missing from the registry")
+            return no_fix(attempt, f"the evidence does not say that tag {tag} is missing from the registry")
         previous, why = previous_image(snapshot, target)
         attempt.notes.append(why)
         if previous is None:
-            return _no_fix(attempt, f"the registry has no tag {tag} of {repository}, and {why}: a person picks the "
+            return no_fix(attempt, f"the registry has no tag {tag} of {repository}, and {why}: a person picks the "
                                     "tag to deploy")
         old_repository, _, old_tag = previous.rpartition(":")
         expectation = Expectation(target, {("image",): previous})
@@ -104,7 +109,7 @@ class ImageRollbackPlaybook(Playbook):
                 return old_tag
             return None
 
-        return _prove_and_propose(
+        return prove_and_propose(
             snapshot, tree, attempt, expectation,
             line_candidates(tree.root, choose, prefer=frozenset({"image", "tag", "newTag"})),
             playbook=self.name,

@@ -12,8 +12,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from fix_agent.identity import Target, locate, snapshot_objects
-from fix_agent.playbooks import Playbook, _begin, _no_fix, _of_kind, _prove_and_propose
-from fix_agent.proof import Expectation, line_candidates
+from fix_agent.line_edits import line_candidates
+from fix_agent.playbooks.playbook import (
+    Playbook,
+    begin_attempt,
+    findings_of_kind,
+    no_fix,
+    prove_and_propose,
+)
+from fix_agent.proof import Expectation
 from fix_agent.proposal import Attempt, Proposal
 from fix_agent.rendering import containers
 from fix_agent.snapshot import Snapshot
@@ -42,15 +49,16 @@ class ServiceSelectorPlaybook(Playbook):
     confidence: float = 0.8
 
     def propose(self, snapshot: Snapshot, tree: Worktree, attempts: list[Attempt]) -> Proposal | None:
-        findings = [f for f in _of_kind(snapshot, "service-no-pods") if isinstance(f["facts"].get("service"), str)]
-        attempt = _begin(self.name, findings, attempts, "no Service that selects no pod in the snapshot")
+        findings = [f for f in findings_of_kind(snapshot, "service-no-pods")
+                    if isinstance(f["facts"].get("service"), str)]
+        attempt = begin_attempt(self.name, findings, attempts, "no Service that selects no pod in the snapshot")
         if attempt is None:
             return None
         name = findings[0]["facts"]["service"]
         services = [s for s in snapshot_objects(snapshot, "objects/services.jsonl")
                     if (s.get("metadata") or {}).get("name") == name]
         if len(services) != 1:
-            return _no_fix(attempt, f"Service {name} is not in the snapshot's objects/services.jsonl")
+            return no_fix(attempt, f"Service {name} is not in the snapshot's objects/services.jsonl")
         spec = services[0].get("spec") or {}
         raw = spec.get("selector")
         selector: dict[str, Any] = dict(raw) if isinstance(raw, dict) else {}
@@ -66,13 +74,13 @@ class ServiceSelectorPlaybook(Playbook):
                 fronted.setdefault((found.kind, found.name), (found, pod, key))
         if len(fronted) != 1:
             names = ", ".join(f"{k.lower()}/{n}" for k, n in sorted(fronted)) or "none"
-            return _no_fix(attempt, f"the pods one label value off Service {name}'s selector {selector} are not "
+            return no_fix(attempt, f"the pods one label value off Service {name}'s selector {selector} are not "
                                     f"those of exactly one workload: {names}")
         target, pod, key = next(iter(fronted.values()))
         ports = [p.get("targetPort", p.get("port")) for p in spec.get("ports") or [] if isinstance(p, dict)]
         missing = [p for p in ports if not _declares(pod, p)]
         if missing:
-            return _no_fix(attempt, f"{target.describe()} does not declare the port(s) {missing} Service {name} "
+            return no_fix(attempt, f"{target.describe()} does not declare the port(s) {missing} Service {name} "
                                     "targets: it is not the workload the Service fronts")
         old, new = selector[key], target.live_labels[key]
         attempt.notes.append(f"Service {name} selects {key}={old}; the pods of {target.kind.lower()}/{target.name} "
@@ -80,7 +88,7 @@ class ServiceSelectorPlaybook(Playbook):
         expectation = Expectation(target, {}, objects={("Service", name): {("spec", "selector", key): new}})
         candidates = line_candidates(tree.root, lambda k, v: new if k == key and v == old else None,
                                      prefer=frozenset({key}))
-        return _prove_and_propose(
+        return prove_and_propose(
             snapshot, tree, attempt, expectation, candidates, playbook=self.name,
             summary=f"Point Service {name} at its pods: selector {key}={old} -> {new}",
             rationale=(f"Service {name} selects no pod: its selector has {key}={old}, while the pods of "

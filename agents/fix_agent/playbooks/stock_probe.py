@@ -10,20 +10,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fix_agent.playbooks import (
+from fix_agent.line_edits import line_candidates
+from fix_agent.playbooks.app_source import source_routes
+from fix_agent.playbooks.playbook import (
     Playbook,
-    _begin,
-    _get,
-    _no_fix,
-    _of_kind,
-    _prove_and_propose,
-    _status,
-    _target,
+    begin_attempt,
+    failing_target,
+    field_at,
+    findings_of_kind,
+    no_fix,
+    probe_status,
+    prove_and_propose,
+)
+from fix_agent.playbooks.pod_logs import (
     pod_log,
     served_paths,
-    source_routes,
 )
-from fix_agent.proof import Expectation, line_candidates
+from fix_agent.proof import Expectation
 from fix_agent.proposal import Attempt, Proposal
 from fix_agent.snapshot import Snapshot
 from fix_agent.worktree import Worktree
@@ -50,14 +53,14 @@ class StockProbePlaybook(Playbook):
     confidence: float = 0.7
 
     def propose(self, snapshot: Snapshot, tree: Worktree, attempts: list[Attempt]) -> Proposal | None:
-        findings = [f for f in _of_kind(snapshot, "probe-failure") if 400 <= (_status(f) or 0) < 500]
-        attempt = _begin(self.name, findings, attempts, "no probe failing with an HTTP 4xx in the snapshot")
+        findings = [f for f in findings_of_kind(snapshot, "probe-failure") if 400 <= (probe_status(f) or 0) < 500]
+        attempt = begin_attempt(self.name, findings, attempts, "no probe failing with an HTTP 4xx in the snapshot")
         if attempt is None:
             return None
         routes = source_routes(tree.root)
         if routes:
-            return _no_fix(attempt, f"the source defines routes ({', '.join(sorted(routes)[:3])}): probe-path decides")
-        target = _target(snapshot, findings[0]["facts"], attempt)
+            return no_fix(attempt, f"the source defines routes ({', '.join(sorted(routes)[:3])}): probe-path decides")
+        target = failing_target(snapshot, findings[0]["facts"], attempt)
         if target is None:
             return None
         roles = sorted({str(f["facts"].get("probe")) for f in findings
@@ -65,20 +68,20 @@ class StockProbePlaybook(Playbook):
         served = served_paths(pod_log(snapshot, target))
         required = {}
         for probe in roles:
-            old = _get(target.live_container, f"{probe}Probe", "httpGet", "path")
+            old = field_at(target.live_container, f"{probe}Probe", "httpGet", "path")
             if not isinstance(old, str):
-                return _no_fix(attempt, f"container {target.container} has no HTTP {probe} probe")
+                return no_fix(attempt, f"container {target.container} has no HTTP {probe} probe")
             new, why = answered_path(served, old)
             attempt.notes.append(why)
             if new is None:
-                return _no_fix(attempt, f"nothing proves a path for the {probe} probe: {why}")
+                return no_fix(attempt, f"nothing proves a path for the {probe} probe: {why}")
             required[(f"{probe}Probe", "httpGet", "path")] = (old, new)
         renames = {old: new for old, new in required.values()}
         expectation = Expectation(target, {path: new for path, (_, new) in required.items()})
         candidates = line_candidates(tree.root, lambda key, value: renames.get(value) if key in {"path", "value"}
                                      and isinstance(value, str) else None, prefer=frozenset({"path"}))
         changes = ", ".join(f"{old} -> {new}" for old, new in renames.items())
-        return _prove_and_propose(
+        return prove_and_propose(
             snapshot, tree, attempt, expectation, candidates, playbook=self.name,
             summary=f"Probe a path the server answers: {changes}",
             rationale=(f"The {', '.join(roles)} probe of {target.describe()} gets 4xx. The image is a stock server "

@@ -13,8 +13,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from fix_agent.identity import locate, snapshot_objects
-from fix_agent.playbooks import Playbook, _begin, _no_fix, _of_kind, _prove_and_propose
-from fix_agent.proof import Expectation, block_candidates
+from fix_agent.line_edits import block_candidates
+from fix_agent.playbooks.playbook import (
+    Playbook,
+    begin_attempt,
+    findings_of_kind,
+    no_fix,
+    prove_and_propose,
+)
+from fix_agent.proof import Expectation
 from fix_agent.proposal import Attempt, Proposal
 from fix_agent.rendering import containers, flatten
 from fix_agent.snapshot import Snapshot
@@ -44,21 +51,21 @@ class NodePlacementPlaybook(Playbook):
     confidence: float = 0.6
 
     def propose(self, snapshot: Snapshot, tree: Worktree, attempts: list[Attempt]) -> Proposal | None:
-        findings = [f for f in _of_kind(snapshot, "unschedulable")
+        findings = [f for f in findings_of_kind(snapshot, "unschedulable")
                     if SELECTOR_MISMATCH.search(str(f["facts"].get("message") or ""))]
-        attempt = _begin(self.name, findings, attempts, "no pod unschedulable on a node selector or affinity")
+        attempt = begin_attempt(self.name, findings, attempts, "no pod unschedulable on a node selector or affinity")
         if attempt is None:
             return None
         facts = findings[0]["facts"]
         message = str(facts.get("message") or "")
         if other := CAPACITY.search(message):
-            return _no_fix(attempt, f"the scheduler also reports {other[0]!r}: not only the placement rule")
+            return no_fix(attempt, f"the scheduler also reports {other[0]!r}: not only the placement rule")
         pods = [p for p in snapshot_objects(snapshot, "objects/pods.jsonl")
                 if (p.get("metadata") or {}).get("name") == facts.get("pod")]
         first = next(iter(containers(pods[0])), None) if pods else None
         target = locate(snapshot, facts.get("pod"), (first or {}).get("name"))
         if isinstance(target, str):
-            return _no_fix(attempt, f"cannot tell which workload fails: {target}")
+            return no_fix(attempt, f"cannot tell which workload fails: {target}")
         spec = pods[0].get("spec") or {}
         placement: dict[str, Any] = {}
         if spec.get("nodeSelector"):
@@ -67,17 +74,17 @@ class NodePlacementPlaybook(Playbook):
         if node_affinity:
             placement["affinity"] = {"nodeAffinity": node_affinity}
         if not placement:
-            return _no_fix(attempt, f"{target.kind.lower()}/{target.name} has no nodeSelector or node affinity to "
+            return no_fix(attempt, f"{target.kind.lower()}/{target.name} has no nodeSelector or node affinity to "
                                     "correct")
         if extended := extended_requests(pods[0]):
-            return _no_fix(attempt, f"{target.kind.lower()}/{target.name} requests {', '.join(extended)}: its "
+            return no_fix(attempt, f"{target.kind.lower()}/{target.name} requests {', '.join(extended)}: its "
                                     f"placement {placement} is likely intentional; the cluster lacks such nodes, "
                                     "a person decides")
         attempt.notes.append(f"{target.kind.lower()}/{target.name} asks for {placement}, which no node matches, and "
                              "needs no special resource")
         expectation = Expectation(target, {}, pod_required={path: None for path in flatten(placement)},
                                   check_chain=False)
-        return _prove_and_propose(
+        return prove_and_propose(
             snapshot, tree, attempt, expectation,
             block_candidates(tree.root, frozenset(k for k in ("nodeSelector", "nodeAffinity")
                                                   if k in placement or (k == "nodeAffinity" and node_affinity))),

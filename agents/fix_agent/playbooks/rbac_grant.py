@@ -14,9 +14,19 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from fix_agent.argocd_source import render_context
 from fix_agent.identity import Target, locate, snapshot_objects
-from fix_agent.playbooks import MAX_LOG_BYTES, Playbook, _no_fix, _prove_and_propose, render_context
-from fix_agent.proof import _BLOCK_KEY, Expectation, LineEdit, block_end
+from fix_agent.line_edits import BLOCK_KEY, LineEdit, block_end
+from fix_agent.playbooks.playbook import (
+    Playbook,
+    begin_attempt,
+    no_fix,
+    prove_and_propose,
+)
+from fix_agent.playbooks.pod_logs import (
+    MAX_LOG_BYTES,
+)
+from fix_agent.proof import Expectation
 from fix_agent.proposal import Attempt, Proposal
 from fix_agent.rendering import FieldPath, containers, render_all
 from fix_agent.snapshot import Snapshot
@@ -66,22 +76,20 @@ class RbacGrantPlaybook(Playbook):
 
     def propose(self, snapshot: Snapshot, tree: Worktree, attempts: list[Attempt]) -> Proposal | None:
         found = refusals(snapshot)
-        attempt = Attempt("playbook", self.name, "not_applicable")
-        attempts.append(attempt)
-        if not found:
-            attempt.notes.append("no ServiceAccount refused by RBAC in the pods' logs")
+        attempt = begin_attempt(self.name, found, attempts, "no ServiceAccount refused by RBAC in the pods' logs")
+        if attempt is None:
             return None
         pod, container, (user_ns, account, verb, resource, group, namespace) = found[0]
         if len({f[2] for f in found}) > 1:
-            return _no_fix(attempt, f"several refusals in the logs ({len(found)}): one grant at a time, by a person")
+            return no_fix(attempt, f"several refusals in the logs ({len(found)}): one grant at a time, by a person")
         target = locate(snapshot, pod, container)
         if isinstance(target, str):
-            return _no_fix(attempt, f"cannot tell which workload is refused: {target}")
+            return no_fix(attempt, f"cannot tell which workload is refused: {target}")
         pods = [p for p in snapshot_objects(snapshot, "objects/pods.jsonl") if (p.get("metadata") or {}).get("name")
                 == pod]
         runs_as = str(((pods[0].get("spec") or {}) if pods else {}).get("serviceAccountName") or "default")
         if (user_ns, namespace) != (target.namespace, target.namespace) or runs_as != account:
-            return _no_fix(attempt, f"the refusal is for {user_ns}/{account} in {namespace}, but {target.describe()} "
+            return no_fix(attempt, f"the refusal is for {user_ns}/{account} in {namespace}, but {target.describe()} "
                                     f"runs as {target.namespace}/{runs_as}: not its own ServiceAccount")
         attempt.notes.append(f"{target.describe()} runs as ServiceAccount {account}, which may not {verb} "
                              f"{resource} (API group {group!r}) in {namespace}")
@@ -107,11 +115,11 @@ class RbacGrantPlaybook(Playbook):
                     if role is None:
                         continue
                     if _grants(role, verb, resource, group):
-                        return _no_fix(attempt, f"Role {ref.get('name')} grants {verb} on {resource} already: the "
+                        return no_fix(attempt, f"Role {ref.get('name')} grants {verb} on {resource} already: the "
                                                 "refusal has another cause")
                     roles.setdefault(str(ref.get("name")), set()).add(len(role.get("rules") or []))
         if len(roles) != 1 or len(next(iter(roles.values()))) != 1:
-            return _no_fix(attempt, f"the repository does not bind ServiceAccount {account} to exactly one Role "
+            return no_fix(attempt, f"the repository does not bind ServiceAccount {account} to exactly one Role "
                                     f"(found: {sorted(roles) or 'none'})")
         (role_name, (count,)), = roles.items()
         index = f"[{count}]"
@@ -120,7 +128,7 @@ class RbacGrantPlaybook(Playbook):
                                         ("rules", index, "verbs", "[0]"): verb}
         expectation = Expectation(target, {}, objects={("Role", role_name): wanted}, check_chain=False)
         rule = json.dumps  # JSON strings are YAML flow scalars: "" stays the core group
-        return _prove_and_propose(
+        return prove_and_propose(
             snapshot, tree, attempt, expectation,
             self._candidates(tree, role_name, [f"apiGroups: [{rule(group)}]", f"resources: [{rule(resource)}]",
                                                f"verbs: [{rule(verb)}]"]),
@@ -147,7 +155,7 @@ class RbacGrantPlaybook(Playbook):
                         re.fullmatch(rf"\s+name:\s*['\"]?{re.escape(role)}['\"]?\s*", line) for line in document):
                     continue
                 for offset, line in enumerate(document):
-                    match = _BLOCK_KEY.match(line)
+                    match = BLOCK_KEY.match(line)
                     if match is None or match["key"] != "rules" or line.rstrip().endswith("]"):
                         continue
                     last = block_end(document, offset)

@@ -13,8 +13,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from fix_agent.identity import Target, snapshot_objects
-from fix_agent.playbooks import Playbook, _begin, _no_fix, _of_kind, _prove_and_propose, _target, crash_lines
-from fix_agent.proof import Expectation, block_candidates
+from fix_agent.line_edits import block_candidates
+from fix_agent.playbooks.playbook import (
+    Playbook,
+    findings_of_kind,
+    no_fix,
+    open_case,
+    prove_and_propose,
+)
+from fix_agent.playbooks.pod_logs import (
+    crash_lines,
+)
+from fix_agent.proof import Expectation
 from fix_agent.proposal import Attempt, Proposal
 from fix_agent.rendering import flatten
 from fix_agent.snapshot import Snapshot
@@ -55,32 +65,30 @@ class CommandOverridePlaybook(Playbook):
     confidence: float = 0.65
 
     def propose(self, snapshot: Snapshot, tree: Worktree, attempts: list[Attempt]) -> Proposal | None:
-        findings = [f for f in _of_kind(snapshot, "crash-loop")
+        findings = [f for f in findings_of_kind(snapshot, "crash-loop")
                     if f["facts"].get("exit_code") in {127, 128} or missing_executables(crash_lines(snapshot, f))]
-        attempt = _begin(self.name, findings, attempts, "no crash on a missing executable in the snapshot")
-        if attempt is None:
+        case = open_case(snapshot, self.name, findings, attempts, "no crash on a missing executable in the snapshot")
+        if case is None:
             return None
-        target = _target(snapshot, findings[0]["facts"], attempt)
-        if target is None:
-            return None
+        attempt, target = case.attempt, case.target
         messages, code = _termination_messages(snapshot, target)
         missing = missing_executables(crash_lines(snapshot, findings[0]) + messages)
         if not missing:
-            return _no_fix(attempt, f"exit code {code}, but no log line or state names a missing executable")
+            return no_fix(attempt, f"exit code {code}, but no log line or state names a missing executable")
         override = {k: v for k, v in target.live_container.items() if k in {"command", "args"} and v}
         words = [str(w) for v in override.values() if isinstance(v, list) for w in v]
         mentioned = [m for m in missing if any(re.search(rf"(?:^|[\s/]){re.escape(m.rsplit('/', 1)[-1])}(?:$|\s)", w)
                                                for w in words)]
         if not override:
-            return _no_fix(attempt, f"{target.describe()} overrides no command: the image itself lacks "
+            return no_fix(attempt, f"{target.describe()} overrides no command: the image itself lacks "
                                     f"{', '.join(missing)}")
         if not mentioned:
-            return _no_fix(attempt, f"{', '.join(missing)} is not named by the override {override}: the image "
+            return no_fix(attempt, f"{', '.join(missing)} is not named by the override {override}: the image "
                                     "(or a script in it) lacks it; dropping the override is not proven right")
         attempt.notes.append(f"{mentioned[0]} is not in the image; the container's override {override} runs it")
         required = {path: None for path in flatten(override)}
         expectation = Expectation(target, required)
-        return _prove_and_propose(
+        return prove_and_propose(
             snapshot, tree, attempt, expectation, block_candidates(tree.root, frozenset(override)),
             playbook=self.name,
             summary=f"Drop the {'/'.join(sorted(override))} override of {target.container}: {mentioned[0]} is "
