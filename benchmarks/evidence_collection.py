@@ -20,10 +20,8 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,9 +29,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from golden_path.stand_ins.http_server import BackgroundServer
-from golden_path.stand_ins.kube_api import FakeKubernetes, SharedLog, write_kubeconfig
-from golden_path.stand_ins.kube_objects import ago, container, deployment, event, pod, replicaset, running, service
+from pathops_testbed.http_server import BackgroundServer
+from pathops_testbed.kube_api import FakeKubernetes, SharedLog, write_kubeconfig
+from pathops_testbed.kube_objects import ago, container, deployment, event, pod, replicaset, running, service
+from pathops_testbed.peak_rss import run_measured
 
 NAMESPACE = "shop-frontend-production"
 
@@ -63,29 +62,11 @@ def populate(api: FakeKubernetes, pods: int, log_bytes: int, restarted: bool) ->
                           "Readiness probe failed: HTTP probe failed with statuscode: 503", 2, count=40))
 
 
-# Linux carries a parent's RSS high-water mark into a forked child across exec, and this
-# process holds the fake API: children are started by a small launcher that reports their own peak.
-LAUNCHER = """
-import os, sys
-pid = os.fork()
-if pid == 0:
-    os.execvp(sys.argv[2], sys.argv[2:])
-_, status, usage = os.wait4(pid, 0)
-with open(sys.argv[1], "w") as out:
-    out.write(str(usage.ru_maxrss))
-sys.exit(os.waitstatus_to_exitcode(status))
-"""
-
-
 def run_with_rusage(command: list[str], env: dict[str, str], stdout_path: Path) -> tuple[float, int, int]:
-    """(wall seconds, peak RSS KiB, exit code) of one child."""
-    peak = stdout_path.with_suffix(".peak-rss")
+    """(wall seconds, peak RSS KiB, exit code) of one child (pathops_testbed.peak_rss)."""
     with stdout_path.open("w") as out:
-        started = time.perf_counter()
-        code = subprocess.run([sys.executable, "-c", LAUNCHER, str(peak), *command], env=env, stdout=out,
-                              stderr=subprocess.DEVNULL, check=False).returncode
-        elapsed = time.perf_counter() - started
-    return elapsed, int(peak.read_text()), code
+        run = run_measured(command, env, stdout=out)
+    return run.seconds, run.peak_rss_kib, run.returncode
 
 
 def folder_size(path: Path) -> int:

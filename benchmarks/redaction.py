@@ -20,9 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "agents"))
 
-from golden_path.stand_ins.kube_api import SharedLog
 from pathops_contracts.redaction import Redactor
 from pathops_contracts.secret_scan import scan_text
+from pathops_testbed.kube_api import SharedLog
 
 HOSTILE: dict[str, Callable[[int], str]] = {
     "identifier after a keyword": lambda n: "key" + "a" * n,

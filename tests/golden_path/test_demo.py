@@ -97,7 +97,7 @@ def test_the_unfixed_release_in_preflight_fails_verification_and_the_mr_stays_dr
 
 
 def test_notify_job_posts_a_signed_outcome(tmp_path: Path) -> None:
-    from golden_path.control_plane import ControlPlaneReceiver
+    from pathops_testbed.control_plane import ControlPlaneReceiver
     from pathops_testbed.http_server import BackgroundServer
 
     receiver = ControlPlaneReceiver("k3y-for-jenkins")

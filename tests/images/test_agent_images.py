@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from golden_path.cli import EXAMPLE
-from golden_path.control_plane import ControlPlaneReceiver
 from golden_path.sample_app import create_source_repository, load_cluster
 from pathops_contracts import __version__
 from pathops_runtime.artifact_store import ArtifactStore
+from pathops_testbed.control_plane import ControlPlaneReceiver
 from pathops_testbed.http_server import BackgroundServer
 from pathops_testbed.kube_api import FakeKubernetes, write_kubeconfig
 

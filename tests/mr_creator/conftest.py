@@ -17,9 +17,10 @@ from werkzeug import Request, Response
 from mr_creator.marker import ChangeSetMarker, MarkerScope, verified_marker
 from pathops_runtime.artifact_store import ArtifactStore, StoreSettings
 from pathops_testbed.git_http import GitHttpBackend
+from pathops_testbed.git_repos import fix_probe_path, make_source_remote
 from pathops_testbed.gitlab_api import FakeGitLab, FakeProject
 from pathops_testbed.http_server import BackgroundServer
-from tests.git_fixtures import build_patch_bundle, fix_probe_path, make_source_remote, upload_bundle
+from pathops_testbed.patch_bundles import build_patch_bundle, upload_bundle
 
 TOKEN = "glpat-test-token-123456"
 SIGNING_KEY = "callback-signing-key-for-tests"
