@@ -37,8 +37,8 @@ def run(tool: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProce
                                 "GITLAB_URL": "gitlab.example.com", "GITLAB_TOKEN": "t0ken",
                                 "MINIO_ENDPOINT": "http://127.0.0.1:9", "MINIO_BUCKET": "pathops",
                                 "CONTROL_PLANE_CALLBACK_URL": "http://127.0.0.1:9/cb"}, "--gitlab-url"),
-    ("pathops", ["notify-job"], {"JOB_NAME_PATHOPS": "create-mr-from-patch", "JOB_STATUS": "success",
-                                 "CONTROL_PLANE_CALLBACK_URL": "http://user:pw@127.0.0.1:9/webhooks/jenkins"},
+    ("jenkins-notifier", ["notify-job"], {"JOB_NAME_PATHOPS": "create-mr-from-patch", "JOB_STATUS": "success",
+                                          "CONTROL_PLANE_CALLBACK_URL": "http://user:pw@127.0.0.1:9/webhooks/jenkins"},
      "--callback-url"),
 ])
 def test_a_malformed_endpoint_is_a_usage_error_naming_the_option(tool: str, args: list[str], env: dict[str, str],

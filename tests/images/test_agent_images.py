@@ -36,7 +36,7 @@ IMAGES = {
     "evidence-collector": ["evidence-collector"],
     "fix-agent-runtime": ["fix-agent"],
     "verification-agent": ["verification-agent"],
-    "jenkins-tools": ["gitops-patcher", "mr-creator", "fix-agent", "pathops"],
+    "jenkins-tools": ["gitops-patcher", "mr-creator", "fix-agent", "jenkins-notifier"],
 }
 BUILT = os.environ.get("PATHOPS_IMAGES", " ".join(IMAGES)).split()  # which of them make images-test built
 NAMESPACE = "shop-frontend-preflight"
