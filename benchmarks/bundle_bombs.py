@@ -18,14 +18,12 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
-
-from werkzeug import Response
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -33,35 +31,26 @@ sys.path.insert(0, str(ROOT))
 from fix_agent.snapshot import LIMITS as SNAPSHOT_LIMITS
 from pathops_contracts.bundles import write_bundle
 from pathops_runtime.artifact_store import ArtifactKind, ArtifactStore, StoreSettings
+from pathops_testbed.control_plane import ControlPlaneReceiver
+from pathops_testbed.git_repos import fix_probe_path, make_source_remote
 from pathops_testbed.gitlab_api import FakeGitLab
 from pathops_testbed.http_server import BackgroundServer
+from pathops_testbed.patch_bundles import build_patch_bundle
+from pathops_testbed.peak_rss import run_measured
+from pathops_testbed.s3 import moto_s3_server
 from tests.bundle_bombs import HEADER_BOMBS, deep_json
-from tests.conftest import free_port, wait_for_http
 from tests.fix_agent import scenarios
-from tests.git_fixtures import build_patch_bundle, fix_probe_path, make_source_remote
 
 BIN = Path(sys.executable).parent
 TARGET_SECONDS = 5.0
 TARGET_RSS_MB = 200.0
-
-
-# Linux keeps the peak RSS of a process across execve, and a child starts from its parent's: measured
-# straight from this (large) process, every tool would show this process's peak. A lean launcher forks it.
-_LAUNCHER = """
-import os, subprocess, sys, time
-started = time.perf_counter()
-process = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           stdin=subprocess.DEVNULL)
-_, status, usage = os.wait4(process.pid, 0)
-print(time.perf_counter() - started, usage.ru_maxrss, os.waitstatus_to_exitcode(status))
-"""
+SIGNING_KEY = "bench-signing-key"
 
 
 def run_with_rusage(command: list[str], env: dict[str, str]) -> tuple[float, float, int]:
-    """(wall seconds, peak RSS MB, exit code) of one child, measured with os.wait4 by a lean launcher."""
-    out = subprocess.run([sys.executable, "-S", "-c", _LAUNCHER, *command], env=env, capture_output=True,
-                         text=True, check=True).stdout.split()
-    return float(out[0]), int(out[1]) / 1024, int(out[2])
+    """(wall seconds, peak RSS MB, exit code) of one child (pathops_testbed.peak_rss)."""
+    run = run_measured(command, env)
+    return run.seconds, run.peak_rss_mb, run.returncode
 
 
 def report(label: str, figures: tuple[float, float, int], baseline: tuple[float, float, int]) -> None:
@@ -90,13 +79,9 @@ def largest_accepted_snapshot(folder: Path, destination: Path) -> Path:
 def main() -> None:
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     work = Path(tempfile.mkdtemp(prefix="bench-bombs-"))
-    moto = None
+    stack = ExitStack()  # the stand-ins
     try:
-        port = free_port()
-        moto = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        endpoint = f"http://127.0.0.1:{port}"
-        wait_for_http(endpoint)
+        endpoint = stack.enter_context(moto_s3_server())
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench-secret")
         store = ArtifactStore.from_settings(StoreSettings(endpoint, "pathops-bench"))
@@ -106,13 +91,12 @@ def main() -> None:
         gitlab.add_project("shop/shop-frontend", remote.as_uri())
         source = scenarios.source_tree(work / "source", "plain")
 
-        def receiver(environ: dict[str, object], start_response: object) -> object:
-            return Response("{}", status=202)(environ, start_response)  # type: ignore[arg-type]
-
-        with BackgroundServer(gitlab) as gitlab_server, BackgroundServer(receiver) as control_plane:
+        with BackgroundServer(gitlab) as gitlab_server, \
+                BackgroundServer(ControlPlaneReceiver(SIGNING_KEY)) as control_plane:
             common = {**os.environ, "MINIO_ENDPOINT": endpoint, "MINIO_BUCKET": "pathops-bench",
                       "CALLBACK_DEADLINE_SECONDS": "5", "GIT_CONFIG_GLOBAL": os.devnull,
-                      "MR_MARKER_KEY": "bench-marker-key"}  # mr-creator signs its changeset marker
+                      "MR_MARKER_KEY": "bench-marker-key",  # mr-creator signs its changeset marker
+                      "CALLBACK_SIGNING_KEY": SIGNING_KEY}
             runs = 0
 
             def mr_creator(bundle: Path) -> tuple[float, float, int]:
@@ -160,9 +144,7 @@ def main() -> None:
         print(f"target: every bundle accepted or refused within {TARGET_SECONDS:g} s and {TARGET_RSS_MB:g} MB RSS "
               f"(load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
     finally:
-        if moto is not None:
-            moto.terminate()
-            moto.wait(timeout=10)
+        stack.close()
         shutil.rmtree(work, ignore_errors=True)
 
 

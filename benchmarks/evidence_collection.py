@@ -28,7 +28,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 from pathops_testbed.http_server import BackgroundServer
 from pathops_testbed.kube_api import FakeKubernetes, SharedLog, write_kubeconfig
 from pathops_testbed.kube_objects import ago, container, deployment, event, pod, replicaset, running, service
+from pathops_testbed.peak_rss import run_measured
 
 NAMESPACE = "shop-frontend-production"
 
@@ -68,30 +68,11 @@ def populate(api: FakeKubernetes, pods: int, log_bytes: int, restarted: bool) ->
                           "Readiness probe failed: HTTP probe failed with statuscode: 503", 2, count=40))
 
 
-# Linux carries a parent's RSS high-water mark into a forked child across exec, and this
-# process holds the fake API: children are started by a small launcher that reports their own peak.
-LAUNCHER = """
-import os, sys
-pid = os.fork()
-if pid == 0:
-    os.execvp(sys.argv[2], sys.argv[2:])
-_, status, usage = os.wait4(pid, 0)
-with open(sys.argv[1], "w") as out:
-    out.write(f"{usage.ru_maxrss} {usage.ru_utime + usage.ru_stime}")
-sys.exit(os.waitstatus_to_exitcode(status))
-"""
-
-
 def run_with_rusage(command: list[str], env: dict[str, str], stdout_path: Path) -> tuple[float, int, float, int]:
-    """(wall seconds, peak RSS KiB, CPU seconds, exit code) of one child."""
-    peak = stdout_path.with_suffix(".peak-rss")
+    """(wall seconds, peak RSS KiB, CPU seconds, exit code) of one child (pathops_testbed.peak_rss)."""
     with stdout_path.open("w") as out:
-        started = time.perf_counter()
-        code = subprocess.run([sys.executable, "-c", LAUNCHER, str(peak), *command], env=env, stdout=out,
-                              stderr=subprocess.DEVNULL, check=False).returncode
-        elapsed = time.perf_counter() - started
-    rss, cpu = peak.read_text().split()
-    return elapsed, int(rss), float(cpu), code
+        run = run_measured(command, env, stdout=out)
+    return run.seconds, run.peak_rss_kib, run.cpu_seconds, run.returncode
 
 
 def folder_size(path: Path) -> int:

@@ -18,14 +18,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pathops_testbed.git_http import init_bare_repository
-from tests.conftest import free_port, wait_for_http
-from tests.git_fixtures import git
+from pathops_testbed.git_repos import git, init_bare_repository
+from pathops_testbed.oci_registry import oci_registry, push_busybox_image
 
 
 def folder_size(path: Path) -> int:
@@ -37,24 +37,10 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=3000)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-image-"))
-    registry = None
+    stack = ExitStack()  # the registry
     try:
-        port = free_port()
-        (work / "config.yml").write_text(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {work}/data\n"
-                                         f"http:\n  addr: 127.0.0.1:{port}\n")
-        registry = subprocess.Popen(["docker-registry", "serve", str(work / "config.yml")],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        address = f"127.0.0.1:{port}"
-        wait_for_http(f"http://{address}/v2/")
-        runtime = work / "runtime"
-        runtime.mkdir()
-        shutil.copy(shutil.which("busybox") or "", runtime / "busybox")
-        (runtime / "Containerfile").write_text("FROM scratch\nCOPY busybox /bin/busybox\nUSER 10001\n")
-        buildah = ["buildah", "--root", str(work / "b"), "--runroot", str(work / "rr"), "--storage-driver", "vfs"]
-        subprocess.run([*buildah, "bud", "-q", "--isolation", "chroot", "-t", f"{address}/pathops/runtime:0.1.0",
-                        str(runtime)], check=True, capture_output=True)
-        subprocess.run([*buildah, "push", "-q", "--tls-verify=false", f"{address}/pathops/runtime:0.1.0"],
-                       check=True, capture_output=True)
+        address = stack.enter_context(oci_registry(work))
+        push_busybox_image(f"{address}/pathops/runtime:0.1.0", work)
 
         source = work / "source"
         for index in range(args.files):
@@ -88,9 +74,7 @@ def main() -> None:
         print(f"cold build + push: {cold_seconds:6.2f} s, {pushed / 1e6:.2f} MB pushed (registry growth)")
         print(f"reuse, same SHA:   {reuse_seconds:6.2f} s ({cold_seconds / reuse_seconds:.1f}x faster)")
     finally:
-        if registry is not None:
-            registry.terminate()
-            registry.wait(timeout=10)
+        stack.close()
         shutil.rmtree(work, ignore_errors=True)
 
 

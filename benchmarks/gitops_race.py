@@ -23,8 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pathops_testbed.git_http import init_bare_repository
-from tests.git_fixtures import git
+from pathops_testbed.git_repos import git, init_bare_repository
 
 IMAGE = "harbor.demo.pathops.io/pathops/evidence-collector:0.1.0@sha256:" + "3" * 64
 

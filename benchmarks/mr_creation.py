@@ -28,9 +28,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import ExitStack
 from pathlib import Path
-
-from werkzeug import Response
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -41,14 +40,16 @@ from mr_creator.merge_requests import GitLabProject
 from pathops_contracts.bundles import read_member, write_bundle
 from pathops_runtime.artifact_store import ArtifactKind, ArtifactStore, StoreSettings
 from pathops_runtime.git_env import GitIdentity, git_environment
-from pathops_testbed.git_http import init_bare_repository
+from pathops_testbed.control_plane import ControlPlaneReceiver
+from pathops_testbed.git_repos import DEPLOYMENT, fix_probe_path, init_bare_repository
 from pathops_testbed.gitlab_api import FakeGitLab
 from pathops_testbed.http_server import BackgroundServer
-from tests.conftest import free_port, wait_for_http
-from tests.git_fixtures import DEPLOYMENT, build_patch_bundle, fix_probe_path, upload_bundle
+from pathops_testbed.patch_bundles import build_patch_bundle, upload_bundle
+from pathops_testbed.s3 import moto_s3_server
 
 FILES = 20
 RUNS = 3
+SIGNING_KEY = "bench-signing-key"
 
 
 def generate_history(bare: Path, commits: int, blob_kib: int) -> str:
@@ -124,7 +125,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     work = Path(tempfile.mkdtemp(prefix="bench-mr-"))
-    moto = None
+    stack = ExitStack()  # the stand-ins
     try:
         bare = init_bare_repository(work / "repos" / "shop" / "shop-frontend.git")
         started = time.perf_counter()
@@ -142,11 +143,7 @@ def main() -> None:
             shutil.rmtree(work / "clone")
         clone_seconds = statistics.median(clone_times)
 
-        port = free_port()
-        moto = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        endpoint = f"http://127.0.0.1:{port}"
-        wait_for_http(endpoint)
+        endpoint = stack.enter_context(moto_s3_server())
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench-secret")
         store = ArtifactStore.from_settings(StoreSettings(endpoint, "pathops-bench"))
@@ -158,10 +155,8 @@ def main() -> None:
         gitlab = FakeGitLab("bench-token")
         gitlab.add_project("shop/shop-frontend", bare.as_uri())
 
-        def receiver(environ: dict[str, object], start_response: object) -> object:
-            return Response("{}", status=202)(environ, start_response)  # type: ignore[arg-type]
-
-        with BackgroundServer(gitlab) as gitlab_server, BackgroundServer(receiver) as control_plane:
+        with BackgroundServer(gitlab) as gitlab_server, \
+                BackgroundServer(ControlPlaneReceiver(SIGNING_KEY)) as control_plane:
             env = {
                 **os.environ,
                 "SRC_REPO": "shop/shop-frontend", "SOURCE_COMMIT_SHA": sha, "PATCH_ID": patch_id,
@@ -169,7 +164,7 @@ def main() -> None:
                 "MINIO_ENDPOINT": endpoint, "MINIO_BUCKET": "pathops-bench",
                 "CONTROL_PLANE_CALLBACK_URL": f"{control_plane.url}/webhooks/jenkins",
                 "SCRATCH_DIR": str(work / "scratch"), "GIT_CONFIG_GLOBAL": os.devnull,
-                "CALLBACK_SIGNING_KEY": "bench-signing-key",
+                "CALLBACK_SIGNING_KEY": SIGNING_KEY,
             }
             # The whole CLI as Jenkins runs it: each run a new change set, so a new branch and MR.
             cli_times, cli_cpu = [], []
@@ -188,7 +183,7 @@ def main() -> None:
             core_times = []
             for run in range(RUNS):
                 order = MergeRequestOrder("shop/shop-frontend", sha, patch_id, f"CS-CORE-{run}", default_template(),
-                                          marker_key=b"bench-signing-key")
+                                          marker_key=SIGNING_KEY.encode())
                 started = time.perf_counter()
                 with tempfile.TemporaryDirectory(dir=work) as scratch:
                     outcome = create_merge_request(
@@ -211,9 +206,7 @@ def main() -> None:
         print(f"mr-creator core in-process (median of {RUNS}):    {core_seconds:6.2f} s  "
               f"ratio {core_seconds / clone_seconds:6.1%}  (no interpreter start, imports or clients)")
     finally:
-        if moto is not None:
-            moto.terminate()
-            moto.wait(timeout=10)
+        stack.close()
         shutil.rmtree(work, ignore_errors=True)
 
 

@@ -1,59 +1,21 @@
-"""Shared fixtures: real servers on 127.0.0.1 (S3 via moto, HTTP receivers, bare git repos)."""
+"""Shared fixtures: the agent Job's environment, and a bucket per test on the S3 stand-in (pathops_testbed)."""
 
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
 import pytest
-import requests
 
 from pathops_runtime.artifact_store import ArtifactStore, StoreSettings
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def wait_for_http(url: str, seconds: float = 20.0) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            requests.get(url, timeout=5)
-            return
-        except (requests.ConnectionError, requests.Timeout):  # a loaded machine answers late
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+from pathops_testbed.s3 import moto_s3_server
 
 
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[str]:
-    """A moto S3 server in its own process, speaking the real S3 wire protocol over HTTP.
-
-    Its own process, so that what it stores never counts against the memory of the
-    code under test.
-    """
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(endpoint)
+    """MinIO's stand-in for the whole session: a moto S3 server in its own process (pathops_testbed.s3)."""
+    with moto_s3_server() as endpoint:
         yield endpoint
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 @pytest.fixture(autouse=True)

@@ -41,8 +41,8 @@ def run(tool: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProce
                                     "AGENT_IMAGE": "harbor.demo.pathops.io/pathops/evidence-collector:0.1.0",
                                     "OUTPUT_DIR": "/nonexistent/out", "CONTROL_PLANE_URL": "control-plane:8443"},
      "--control-plane-url"),
-    ("pathops", ["notify-job"], {"JOB_NAME_PATHOPS": "create-mr-from-patch", "JOB_STATUS": "success",
-                                 "CONTROL_PLANE_CALLBACK_URL": "http://user:pw@127.0.0.1:9/webhooks/jenkins"},
+    ("jenkins-notifier", ["notify-job"], {"JOB_NAME_PATHOPS": "create-mr-from-patch", "JOB_STATUS": "success",
+                                          "CONTROL_PLANE_CALLBACK_URL": "http://user:pw@127.0.0.1:9/webhooks/jenkins"},
      "--callback-url"),
 ])
 def test_a_malformed_endpoint_is_a_usage_error_naming_the_option(tool: str, args: list[str], env: dict[str, str],

@@ -22,6 +22,7 @@ CLIS = {
     "verification_agent.cli": "verify",
     "gitops_patcher.cli": "schedule",
     "mr_creator.cli": "create",
+    "jenkins_notifier.cli": "notify-job",
     "golden_path.cli": "demo",
 }
 PROBE = """

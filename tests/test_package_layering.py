@@ -12,14 +12,17 @@ from pathlib import Path
 import pytest
 
 AGENTS = Path(__file__).resolve().parents[1] / "agents"
-TOOLS = {"evidence_collector", "fix_agent", "verification_agent", "gitops_patcher", "mr_creator"}
+TOOLS = {"evidence_collector", "fix_agent", "verification_agent", "gitops_patcher", "mr_creator", "jenkins_notifier"}
 # What each package may import among the first-party ones (besides itself).
 ALLOWED = {
     "pathops_contracts": set(),
     "pathops_runtime": {"pathops_contracts"},
     **{tool: {"pathops_contracts", "pathops_runtime"} for tool in TOOLS},
+    # The stand-ins speak the contracts; the demo drives the tools only as processes.
+    "pathops_testbed": {"pathops_contracts", "pathops_runtime"},
+    "golden_path": {"pathops_contracts", "pathops_runtime", "pathops_testbed"},
 }
-FIRST_PARTY = set(ALLOWED) | {"golden_path", "pathops_testbed"}
+FIRST_PARTY = set(ALLOWED)
 # Network clients the pure half must not import.
 NETWORK = {"boto3", "botocore", "requests", "urllib3", "kubernetes", "gitlab", "openai", "git"}
 

@@ -33,7 +33,7 @@ def call(Map userConfig = [:]) {
     }
     withCredentials([string(credentialsId: cfg.callbackCredentialsId, variable: 'CALLBACK_SIGNING_KEY')]) {
         withEnv(environment) {
-            sh(label: 'pathops notify-job', script: 'pathops notify-job')
+            sh(label: 'jenkins-notifier notify-job', script: 'jenkins-notifier notify-job')
         }
     }
 }

@@ -1,4 +1,4 @@
-"""Command line of pathops, the local golden-path runner."""
+"""Command line of pathops, the local golden-path demo: `demo` and `kind-manifests`, nothing run in production."""
 
 from __future__ import annotations
 
@@ -9,17 +9,12 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
 from pathops_contracts import __version__
 from pathops_contracts.errors import InvalidInput, NegativeOutcome, PathOpsError
-from pathops_contracts.identifiers import CHANGESET_ID, ENDPOINT_URL, INCIDENT_ID
-from pathops_runtime.cli import IdentifierType, at_boundary, callback_options, env_option, tool_group
-
-if TYPE_CHECKING:  # requests and jsonschema are imported where notify-job runs, not for --help
-    from pathops_runtime.callbacks import CallbackSettings
+from pathops_runtime.cli import at_boundary, env_option, tool_group
 
 # Package data (a link to the repository's examples/ in a checkout, a copy in a wheel).
 EXAMPLE = Path(__file__).resolve().parent / "examples" / "shop-frontend"
@@ -98,34 +93,6 @@ def demo(workdir: Path | None, example: Path, kube_context: str | None, gitlab_u
     if summary.get("verification_status", "passed") != "passed":
         raise NegativeOutcome(f"preflight verification {summary['verification_status']}: the merge request stays "
                               f"Draft (report {summary['report_id']})")
-
-
-@main.command("notify-job")
-@at_boundary("pathops")
-@env_option("--job", envvar="JOB_NAME_PATHOPS", required=True, help="The PathOps job, e.g. create-mr-from-patch.")
-@env_option("--status", envvar="JOB_STATUS", required=True,
-            type=click.Choice(["success", "failure", "unstable", "aborted", "not_built", "unknown"]),
-            help="How the build ended.")
-@env_option("--build-url", envvar="BUILD_URL_PATHOPS", default="", help="The Jenkins build URL.")
-@env_option("--incident-id", envvar="INCIDENT_ID", type=IdentifierType(INCIDENT_ID), default=None, help="Incident.")
-@env_option("--changeset-id", envvar="CHANGESET_ID", type=IdentifierType(CHANGESET_ID), default=None,
-            help="Change set.")
-@env_option("--callback-url", envvar="CONTROL_PLANE_CALLBACK_URL", required=True, type=IdentifierType(ENDPOINT_URL),
-            help="The control plane's /webhooks/jenkins.")
-@callback_options
-def notify_job(job: str, status: str, build_url: str, incident_id: str | None, changeset_id: str | None,
-               callback_url: str, callbacks: CallbackSettings) -> None:
-    """Tell PathOps how a Jenkins job ended (run from the pipeline's post { always { } })."""
-    from pathops_contracts.contracts import JENKINS_JOB
-    from pathops_runtime.callbacks import ControlPlane
-
-    payload: dict[str, str] = {"schema_version": JENKINS_JOB, "job": job, "status": status, "build_url": build_url}
-    if incident_id:
-        payload["incident_id"] = incident_id
-    if changeset_id:
-        payload["changeset_id"] = changeset_id
-    result = ControlPlane(callbacks).post(callback_url, payload, JENKINS_JOB)
-    click.echo(json.dumps({"delivered": True, "status_code": result.status_code, "attempts": result.attempts}))
 
 
 @main.command("kind-manifests")

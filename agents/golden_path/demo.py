@@ -14,7 +14,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -24,14 +23,15 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from golden_path.control_plane import ControlPlaneReceiver
-from golden_path.preflight import ServiceProxy, free_port, http_status, running_release, sync_to_cluster
+from golden_path.preflight import ServiceProxy, running_release, serving_app, sync_to_cluster
 from golden_path.sample_app import create_gitops_repository, create_source_repository, load_cluster
 from pathops_contracts.errors import NegativeOutcome, UpstreamError
+from pathops_testbed.control_plane import ControlPlaneReceiver
 from pathops_testbed.git_http import GitHttpBackend
 from pathops_testbed.gitlab_api import FakeGitLab
 from pathops_testbed.http_server import BackgroundServer
 from pathops_testbed.kube_api import FakeKubernetes, write_kubeconfig
+from pathops_testbed.s3 import moto_s3_server
 
 APP = "shop-frontend"
 ENV = "preflight"
@@ -135,7 +135,7 @@ class Demo:
                                  "KUBECONFIG": os.environ.get("KUBECONFIG", str(Path.home() / ".kube" / "config"))}
             self.control_plane = ControlPlaneReceiver(SIGNING_KEY)
             self.control_plane_url = stack.enter_context(BackgroundServer(self.control_plane)).url
-            self.minio_url = stack.enter_context(_moto_server())
+            self.minio_url = stack.enter_context(moto_s3_server())
             self.base_env = {**os.environ, "AWS_ACCESS_KEY_ID": SECRETS[("pathops-minio", "access-key")],
                              "AWS_SECRET_ACCESS_KEY": SECRETS[("pathops-minio", "secret-key")],
                              "CALLBACK_SIGNING_KEY": SIGNING_KEY, "GITLAB_TOKEN": TOKEN,
@@ -376,45 +376,12 @@ def probe_check(bare: Path, broken: str, patched: str, workdir: Path) -> dict[st
         checkout_commit(bare, sha, tree)
         deployment = YAML(typ="safe").load((tree / "deploy" / "deployment.yaml").read_text())
         probe = deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]
-        results[label] = (probe["path"], _serve_and_get(tree / "app.py", probe["path"]))
+        with serving_app(tree / "app.py", probe["path"], what="the sample app") as (_, status):
+            results[label] = (probe["path"], status)
     passed = results["broken"][1] != 200 and results["patched"][1] == 200
     detail = (f"probe {results['broken'][0]} -> HTTP {results['broken'][1]} before, "
               f"{results['patched'][0]} -> HTTP {results['patched'][1]} after")
     return {"passed": passed, "detail": detail, "before": results["broken"], "after": results["patched"]}
-
-
-def _serve_and_get(app: Path, path: str) -> int:
-    port = free_port()
-    server = subprocess.Popen([sys.executable, str(app)], env={**os.environ, "PORT": str(port), "LOCAL": "1"},
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        return http_status(port, path, what=f"the sample app ({app.name})")
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-@contextmanager
-def _moto_server() -> Iterator[str]:
-    port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=5).close()
-                break
-            # A loaded machine: moto may accept the connection and answer its first request late.
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                if time.monotonic() > deadline:
-                    raise UpstreamError("the S3 stand-in (moto) did not start") from None
-                time.sleep(0.1)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def _create_bucket(url: str, env: dict[str, str]) -> None:

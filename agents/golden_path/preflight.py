@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -24,9 +23,9 @@ from typing import Any
 from ruamel.yaml import YAML
 from werkzeug import Request, Response
 
-from pathops_contracts.errors import UpstreamError
 from pathops_testbed.kube_api import FakeKubernetes
 from pathops_testbed.kube_objects import deployment, pod, replicaset, running
+from pathops_testbed.loopback import free_port, wait_for_http
 
 SOURCE_COMMIT = "pathops.io/source-commit"
 
@@ -68,29 +67,17 @@ class Release:
     probe_status: int  # what the release's readiness probe got from the running app
 
 
-def free_port() -> int:
-    """A loopback port nobody listens on now (the demo's stand-ins and apps bind to it)."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-def http_status(port: int, path: str, seconds: float = 10.0, what: str = "the preflight app") -> int:
-    """The HTTP status of GET path on a local app that may still be starting."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
-                return int(response.status)
-        except urllib.error.HTTPError as error:
-            return int(error.code)
-        except (urllib.error.URLError, ConnectionError):
-            if time.monotonic() > deadline:
-                raise UpstreamError(f"{what} did not answer on port {port}") from None
-            time.sleep(0.05)
+@contextmanager
+def serving_app(app: Path, probe_path: str, what: str = "the preflight app") -> Iterator[tuple[int, int]]:
+    """The sample app's app.py running on a free loopback port: (port, HTTP status of GET probe_path)."""
+    port = free_port()
+    process = subprocess.Popen([sys.executable, str(app)], env={**os.environ, "PORT": str(port), "LOCAL": "1"},
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        yield port, wait_for_http(f"http://127.0.0.1:{port}{probe_path}", 10.0, what=f"{what} ({app.name})")
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 @contextmanager
@@ -98,15 +85,8 @@ def running_release(tree: Path, sha: str) -> Iterator[Release]:
     """The release at `tree` (a checkout of `sha`) running, probed as its readinessProbe says."""
     manifest: dict[str, Any] = YAML(typ="safe").load((tree / "deploy" / "deployment.yaml").read_text())
     probe = manifest["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]
-    port = free_port()
-    process = subprocess.Popen([sys.executable, str(tree / "app.py")],
-                               env={**os.environ, "PORT": str(port), "LOCAL": "1"},
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        yield Release(sha, port, manifest, str(probe["path"]), http_status(port, str(probe["path"])))
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with serving_app(tree / "app.py", str(probe["path"])) as (port, status):
+        yield Release(sha, port, manifest, str(probe["path"]), status)
 
 
 def sync_to_cluster(cluster: FakeKubernetes, namespace: str, release: Release) -> dict[str, Any]:

@@ -9,21 +9,13 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from pathops_runtime.git_env import GitIdentity, git_environment
-from pathops_testbed.git_http import init_bare_repository
+from pathops_testbed.git_repos import git, init_bare_repository
 from pathops_testbed.kube_api import FakeKubernetes, StaticLog
 from pathops_testbed.kube_objects import ago, endpoints, event, pod, replicaset, running, service
 
-DEVELOPER = GitIdentity("Dana Developer", "dana@shop.example")
 # The line of the sample's deploy/deployment.yaml that the breaking commit turns into /healthz.
 HEALTHY_PROBE = "path: /health "
 BREAKING_MESSAGE = "Standardize the health endpoint on /healthz\n\nOur platform convention is /healthz.\n"
-
-
-def _git(cwd: Path, *args: str, date: str | None = None) -> str:
-    env = git_environment(DEVELOPER, commit_date=date)
-    return subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True,
-                          check=True).stdout.strip()
 
 
 def create_source_repository(example: Path, repos: Path) -> tuple[Path, str, str]:
@@ -31,15 +23,15 @@ def create_source_repository(example: Path, repos: Path) -> tuple[Path, str, str
     bare = init_bare_repository(repos / "shop" / "shop-frontend.git")
     work = repos.parent / "work" / "shop-frontend"
     shutil.copytree(example, work)
-    _git(work, "init", "-q", "-b", "main")
-    _git(work, "add", "-A")
-    _git(work, "commit", "-q", "-m", "Release 1.4.0 of the storefront", date="2026-11-20T09:00:00Z")
-    good = _git(work, "rev-parse", "HEAD")
+    git(work, "init", "-q", "-b", "main")
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", "Release 1.4.0 of the storefront", date="2026-11-20T09:00:00Z")
+    good = git(work, "rev-parse", "HEAD")
     deployment = work / "deploy" / "deployment.yaml"
     deployment.write_text(deployment.read_text().replace(HEALTHY_PROBE, "path: /healthz"))
-    _git(work, "commit", "-q", "-am", BREAKING_MESSAGE, date="2026-11-27T08:40:00Z")
-    broken = _git(work, "rev-parse", "HEAD")
-    _git(work, "push", "-q", str(bare), "HEAD:refs/heads/main")
+    git(work, "commit", "-q", "-am", BREAKING_MESSAGE, date="2026-11-27T08:40:00Z")
+    broken = git(work, "rev-parse", "HEAD")
+    git(work, "push", "-q", str(bare), "HEAD:refs/heads/main")
     return bare, good, broken
 
 
@@ -50,10 +42,10 @@ def create_gitops_repository(repos: Path) -> Path:
     (work / "apps" / "shop-frontend").mkdir(parents=True)
     (work / "apps" / "shop-frontend" / "kustomization.yaml").write_text(
         "resources:\n  - https://gitlab.demo.pathops.io/shop/shop-frontend//deploy?ref=main\n")
-    _git(work, "init", "-q", "-b", "main")
-    _git(work, "add", "-A")
-    _git(work, "commit", "-q", "-m", "GitOps repository of shop-frontend")
-    _git(work, "push", "-q", str(bare), "HEAD:refs/heads/main")
+    git(work, "init", "-q", "-b", "main")
+    git(work, "add", "-A")
+    git(work, "commit", "-q", "-m", "GitOps repository of shop-frontend")
+    git(work, "push", "-q", str(bare), "HEAD:refs/heads/main")
     return bare
 
 

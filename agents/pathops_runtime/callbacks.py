@@ -76,7 +76,7 @@ def verify_signature(signing_key: str, timestamp: str, key: str, body: bytes, he
 def verify_request(signing_key: str, timestamp: str, key: str, body: bytes, header: str, now: float) -> str | None:
     """What a receiver checks before anything else; returns why it refuses, or None.
 
-    (Replays, a signature seen before, need the receiver's memory: see golden_path.control_plane.)
+    (Replays, a signature seen before, need the receiver's memory: see pathops_testbed.control_plane.)
     """
     if not verify_signature(signing_key, timestamp, key, body, header):
         return "bad signature"

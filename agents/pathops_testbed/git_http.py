@@ -68,11 +68,3 @@ class GitHttpBackend:
         _, _, password = base64.b64decode(header[6:]).decode().partition(":")
         return password == self.token
 
-
-def init_bare_repository(path: Path, default_branch: str = "main") -> Path:
-    """A bare repository that accepts pushes over HTTP and fetches of any reachable commit."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["git", "init", "-q", "--bare", f"--initial-branch={default_branch}", str(path)], check=True)
-    for key, value in (("http.receivepack", "true"), ("uploadpack.allowReachableSHA1InWant", "true")):
-        subprocess.run(["git", "-C", str(path), "config", key, value], check=True)
-    return path

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,37 +12,21 @@ from typing import Any
 from pathops_testbed.http_server import BackgroundServer
 from pathops_testbed.kube_api import EndlessLog, FakeKubernetes, SharedLog, StaticLog, write_kubeconfig
 from pathops_testbed.kube_objects import ago, container, deployment, event, pod, replicaset, running
+from pathops_testbed.peak_rss import run_measured
 from tests.evidence_collector import scenarios
 from tests.evidence_collector.conftest import BIN, Cluster, unpack
 
 RSS_LIMIT_MB = 150  # the Job's memory limit is 256 Mi; Python and the client take about 60 of it
 
 
-# ru_maxrss of a child counts the memory of the process it was forked from (Linux keeps the
-# high-water mark across exec): a test process holding 60,000 events would inflate it. So the
-# collector is started by a small launcher, and the launcher reports its child's own peak.
-LAUNCHER = """
-import os, sys
-pid = os.fork()
-if pid == 0:
-    os.execv(sys.argv[2], sys.argv[2:])
-_, status, usage = os.wait4(pid, 0)
-with open(sys.argv[1], "w") as out:
-    out.write(str(usage.ru_maxrss))
-sys.exit(os.waitstatus_to_exitcode(status))
-"""
-
-
 def _collect_measured(kubeconfig: Path, out: Path, *args: str, namespace: str = scenarios.NS) -> tuple[float, str]:
-    """Run the collector; (its peak RSS in MB, stdout)."""
+    """Run the collector; (its own peak RSS in MB, stdout), not this process's (pathops_testbed.peak_rss)."""
     env = {**os.environ, "KUBECONFIG": str(kubeconfig), "INCIDENT_ID": "INC-1042", "APP_ID": "shop-frontend",
            "TARGET_NAMESPACE": namespace}
-    peak = out.parent / f"{out.name}.peak-rss"
-    result = subprocess.run([sys.executable, "-c", LAUNCHER, str(peak), str(BIN / "evidence-collector"), "collect",
-                             "--no-upload", "--output-dir", str(out), *args], env=env, capture_output=True, text=True,
-                            stdin=subprocess.DEVNULL, timeout=300, check=False)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return int(peak.read_text()) / 1024, result.stdout
+    run = run_measured([str(BIN / "evidence-collector"), "collect", "--no-upload", "--output-dir", str(out), *args],
+                       env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+    assert run.returncode == 0, (run.stderr or "")[-2000:]
+    return run.peak_rss_mb, run.stdout or ""
 
 
 def _manifest(folder: Path) -> dict[str, Any]:

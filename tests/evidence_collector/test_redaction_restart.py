@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from golden_path.control_plane import ControlPlaneReceiver
+from pathops_testbed.control_plane import ControlPlaneReceiver
 from pathops_testbed.http_server import BackgroundServer
 from tests.evidence_collector.conftest import Cluster, unpack
 

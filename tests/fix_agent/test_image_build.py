@@ -16,8 +16,8 @@ import pytest
 from fix_agent.image_build import DockerBuilder, ImageOrder, Registry, build_context, fetch_source
 from pathops_contracts.errors import UpstreamError
 from pathops_runtime.git_env import GitIdentity, git_environment
-from tests.conftest import free_port, wait_for_http
-from tests.git_fixtures import git, make_source_remote
+from pathops_testbed.git_repos import git, make_source_remote
+from pathops_testbed.oci_registry import oci_registry, push_busybox_image
 
 RUNTIME = "pathops/fix-agent-runtime:0.1.0"
 
@@ -33,28 +33,9 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """docker-registry on 127.0.0.1 holding a runtime image built FROM scratch with busybox."""
     _need("docker-registry", "buildah", "skopeo", "busybox")
     root = tmp_path_factory.mktemp("registry")
-    port = free_port()
-    (root / "config.yml").write_text(f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {root}/data\n"
-                                     f"http:\n  addr: 127.0.0.1:{port}\n")
-    server = subprocess.Popen(["docker-registry", "serve", str(root / "config.yml")], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
-    address = f"127.0.0.1:{port}"
-    try:
-        wait_for_http(f"http://{address}/v2/")
-        context = root / "runtime"
-        context.mkdir()
-        shutil.copy(shutil.which("busybox") or "", context / "busybox")
-        (context / "Containerfile").write_text(
-            "FROM scratch\nCOPY busybox /bin/busybox\nLABEL org.opencontainers.image.version=0.1.0\nUSER 10001\n")
-        buildah = ["buildah", "--root", str(root / "b"), "--runroot", str(root / "rr"), "--storage-driver", "vfs"]
-        subprocess.run([*buildah, "bud", "-q", "--isolation", "chroot", "-t", f"{address}/{RUNTIME}", str(context)],
-                       check=True, capture_output=True)
-        subprocess.run([*buildah, "push", "-q", "--tls-verify=false", f"{address}/{RUNTIME}"], check=True,
-                       capture_output=True)
+    with oci_registry(root) as address:
+        push_busybox_image(f"{address}/{RUNTIME}", root, labels={"org.opencontainers.image.version": "0.1.0"})
         yield address
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
 
 
 def build(registry: str, remote: Path, sha: str, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:

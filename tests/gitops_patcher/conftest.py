@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pathops_testbed.git_http import init_bare_repository
-from tests.git_fixtures import git
+from pathops_testbed.git_repos import git, init_bare_repository
 
 BIN = Path(sys.executable).parent
 DIGEST = "sha256:" + "3" * 64

@@ -11,7 +11,7 @@ from pathlib import Path
 from gitops_patcher.core import prune_in
 from gitops_patcher.gitops_repository import GitOpsRepository
 from pathops_runtime.git_env import GitIdentity, git_environment
-from tests.git_fixtures import git
+from pathops_testbed.git_repos import git
 from tests.gitops_patcher.conftest import agent_args, patcher
 from tests.manifest_checks import kustomize, run_checkov, validate_schemas
 

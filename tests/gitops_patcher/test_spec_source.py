@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.git_fixtures import git
+from pathops_testbed.git_repos import git
 from tests.gitops_patcher.conftest import BIN, IMAGES, patcher
 
 VALID_SPEC = (Path(__file__).parent / "verification-spec.yaml").read_text()

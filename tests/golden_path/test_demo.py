@@ -96,29 +96,6 @@ def test_the_unfixed_release_in_preflight_fails_verification_and_the_mr_stays_dr
     assert "failed: `rollout of deployment-shop-frontend`: rollout did not finish" in note["body"]
 
 
-def test_notify_job_posts_a_signed_outcome(tmp_path: Path) -> None:
-    from golden_path.control_plane import ControlPlaneReceiver
-    from pathops_testbed.http_server import BackgroundServer
-
-    receiver = ControlPlaneReceiver("k3y-for-jenkins")
-    with BackgroundServer(receiver) as server:
-        env = {**os.environ, "JOB_NAME_PATHOPS": "create-mr-from-patch", "JOB_STATUS": "failure",
-               "BUILD_URL_PATHOPS": "https://jenkins.demo.pathops.io/job/create-mr-from-patch/12/",
-               "CHANGESET_ID": "CS-17", "CONTROL_PLANE_CALLBACK_URL": f"{server.url}/webhooks/jenkins",
-               "CALLBACK_SIGNING_KEY": "k3y-for-jenkins"}
-        result = subprocess.run([str(Path(sys.executable).parent / "pathops"), "notify-job"], env=env,
-                                capture_output=True, text=True, check=False)
-        wrong_key = subprocess.run([str(Path(sys.executable).parent / "pathops"), "notify-job"],
-                                   env={**env, "CALLBACK_SIGNING_KEY": "not-the-key"}, capture_output=True,
-                                   text=True, check=False)
-    assert result.returncode == 0, result.stderr
-    (received,) = receiver.received
-    assert received.payload == {"schema_version": "jenkins-job/v1", "job": "create-mr-from-patch",
-                                "status": "failure", "changeset_id": "CS-17",
-                                "build_url": "https://jenkins.demo.pathops.io/job/create-mr-from-patch/12/"}
-    assert wrong_key.returncode == 6  # the receiver refuses a bad signature with 401
-
-
 def test_kind_manifests_deploy_the_commit_the_demo_expects(tmp_path: Path) -> None:
     import kubernetes_validate
     from ruamel.yaml import YAML

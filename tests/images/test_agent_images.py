@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from golden_path.cli import EXAMPLE
-from golden_path.control_plane import ControlPlaneReceiver
 from golden_path.sample_app import create_source_repository, load_cluster
 from pathops_contracts import __version__
 from pathops_runtime.artifact_store import ArtifactStore
+from pathops_testbed.control_plane import ControlPlaneReceiver
 from pathops_testbed.http_server import BackgroundServer
 from pathops_testbed.kube_api import FakeKubernetes, write_kubeconfig
 
@@ -36,7 +36,7 @@ IMAGES = {
     "evidence-collector": ["evidence-collector"],
     "fix-agent-runtime": ["fix-agent"],
     "verification-agent": ["verification-agent"],
-    "jenkins-tools": ["gitops-patcher", "mr-creator", "fix-agent", "pathops"],
+    "jenkins-tools": ["gitops-patcher", "mr-creator", "fix-agent", "jenkins-notifier"],
 }
 BUILT = os.environ.get("PATHOPS_IMAGES", " ".join(IMAGES)).split()  # which of them make images-test built
 NAMESPACE = "shop-frontend-preflight"

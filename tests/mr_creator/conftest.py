@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
-from pytest_httpserver import HTTPServer
-from werkzeug import Request, Response
 
 from mr_creator.marker import ChangeSetMarker, MarkerScope, verified_marker
 from pathops_runtime.artifact_store import ArtifactStore, StoreSettings
+from pathops_testbed.control_plane import ControlPlaneReceiver
 from pathops_testbed.git_http import GitHttpBackend
+from pathops_testbed.git_repos import fix_probe_path, make_source_remote
 from pathops_testbed.gitlab_api import FakeGitLab, FakeProject
 from pathops_testbed.http_server import BackgroundServer
-from tests.git_fixtures import build_patch_bundle, fix_probe_path, make_source_remote, upload_bundle
+from pathops_testbed.patch_bundles import build_patch_bundle, upload_bundle
 
 TOKEN = "glpat-test-token-123456"
 SIGNING_KEY = "callback-signing-key-for-tests"
@@ -37,8 +37,13 @@ class World:
     store: ArtifactStore
     store_settings: StoreSettings
     callback_url: str
-    callbacks: list[dict[str, object]] = field(default_factory=list)
+    control_plane: ControlPlaneReceiver
     git_http: GitHttpBackend | None = None
+
+    @property
+    def callbacks(self) -> list[dict[str, Any]]:
+        """What the control plane accepted (signature checked; once per Idempotency-Key), in order."""
+        return [callback.payload for callback in self.control_plane.received]
 
     def bundle(self, name: str = "patch.tar.gz", **kwargs: object) -> str:
         edit = kwargs.pop("edit", fix_probe_path)
@@ -74,19 +79,15 @@ class World:
 
 
 @pytest.fixture
-def control_plane(httpserver: HTTPServer) -> tuple[str, list[dict[str, object]]]:
-    received: list[dict[str, object]] = []
-
-    def handler(request: Request) -> Response:
-        received.append(json.loads(request.get_data()))
-        return Response("{}", status=202, content_type="application/json")
-
-    httpserver.expect_request("/webhooks/jenkins", method="POST").respond_with_handler(handler)
-    return httpserver.url_for("/webhooks/jenkins"), received
+def control_plane() -> Iterator[tuple[str, ControlPlaneReceiver]]:
+    """The control plane's /webhooks/jenkins: checks each callback's signature as the real one must."""
+    receiver = ControlPlaneReceiver(SIGNING_KEY)
+    with BackgroundServer(receiver) as server:
+        yield f"{server.url}/webhooks/jenkins", receiver
 
 
 def _world(tmp_path: Path, artifact_store: ArtifactStore, store_settings: StoreSettings,
-           control_plane: tuple[str, list[dict[str, object]]], over_http: bool) -> Iterator[World]:
+           control_plane: tuple[str, ControlPlaneReceiver], over_http: bool) -> Iterator[World]:
     remote, sha = make_source_remote(tmp_path / "gitlab-repos")
     gitlab = FakeGitLab(TOKEN)
     servers = [BackgroundServer(gitlab).start()]
@@ -99,10 +100,10 @@ def _world(tmp_path: Path, artifact_store: ArtifactStore, store_settings: StoreS
     else:
         clone_url = remote.as_uri()
     project = gitlab.add_project("shop/shop-frontend", clone_url)
-    url, received = control_plane
+    url, receiver = control_plane
     try:
         yield World(tmp_path, remote, sha, gitlab, servers[0].url, project, artifact_store, store_settings, url,
-                    received, git_http)
+                    receiver, git_http)
     finally:
         for server in servers:
             server.stop()
@@ -110,13 +111,13 @@ def _world(tmp_path: Path, artifact_store: ArtifactStore, store_settings: StoreS
 
 @pytest.fixture
 def world(tmp_path: Path, artifact_store: ArtifactStore, store_settings: StoreSettings,
-          control_plane: tuple[str, list[dict[str, object]]]) -> Iterator[World]:
+          control_plane: tuple[str, ControlPlaneReceiver]) -> Iterator[World]:
     yield from _world(tmp_path, artifact_store, store_settings, control_plane, over_http=False)
 
 
 @pytest.fixture
 def http_world(tmp_path: Path, artifact_store: ArtifactStore, store_settings: StoreSettings,
-               control_plane: tuple[str, list[dict[str, object]]]) -> Iterator[World]:
+               control_plane: tuple[str, ControlPlaneReceiver]) -> Iterator[World]:
     yield from _world(tmp_path, artifact_store, store_settings, control_plane, over_http=True)
 
 

@@ -14,8 +14,9 @@ import pytest
 
 from mr_creator.patch_bundle import open_patch_bundle
 from pathops_contracts.bundles import write_bundle
+from pathops_testbed.git_repos import fix_probe_path
+from pathops_testbed.patch_bundles import build_patch_bundle, upload_bundle
 from tests.bundle_bombs import HEADER_BOMBS, deep_json
-from tests.git_fixtures import build_patch_bundle, fix_probe_path, upload_bundle
 from tests.mr_creator.conftest import World
 
 

@@ -12,7 +12,8 @@ import pytest
 
 from pathops_contracts.bundles import read_member, write_bundle
 from pathops_runtime.artifact_store import artifact_key
-from tests.git_fixtures import DEVELOPER, build_patch_bundle, fix_probe_path, git, upload_bundle
+from pathops_testbed.git_repos import DEVELOPER, fix_probe_path, git
+from pathops_testbed.patch_bundles import build_patch_bundle, upload_bundle
 from tests.mr_creator.conftest import World, parse_marker
 
 BRANCH = "cs-17-fix-readiness-probe-path-healthz-health"

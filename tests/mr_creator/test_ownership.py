@@ -8,7 +8,7 @@ from pathlib import Path
 import gitlab
 
 from mr_creator.marker import ChangeSetMarker, MarkerScope, render_marker
-from tests.git_fixtures import DEVELOPER, git
+from pathops_testbed.git_repos import DEVELOPER, git
 from tests.mr_creator.conftest import World
 
 BRANCH = "cs-17-fix-readiness-probe-path-healthz-health"

@@ -11,7 +11,8 @@ import pytest
 
 from pathops_contracts.bundles import sha256_file, write_bundle
 from pathops_runtime.git_env import GitIdentity
-from tests.git_fixtures import build_patch_bundle, fix_probe_path, git, upload_bundle
+from pathops_testbed.git_repos import fix_probe_path, git
+from pathops_testbed.patch_bundles import build_patch_bundle, upload_bundle
 from tests.mr_creator.conftest import World
 from tests.mr_creator.test_untrusted_text import CLOSING, MENTION, QUICK_ACTION
 

@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from tests.git_fixtures import make_source_remote
+from pathops_testbed.git_repos import make_source_remote
 from tests.mr_creator.conftest import BIN, World
 
 

@@ -15,7 +15,8 @@ from mr_creator.evidence_quotes import render_evidence
 from pathops_contracts.bundles import read_member, write_bundle
 from pathops_runtime.artifact_store import ArtifactKind
 from pathops_runtime.git_env import GitIdentity
-from tests.git_fixtures import build_patch_bundle, fix_probe_path, git, upload_bundle
+from pathops_testbed.git_repos import fix_probe_path, git
+from pathops_testbed.patch_bundles import build_patch_bundle, upload_bundle
 from tests.mr_creator.conftest import World, parse_marker
 
 RELEASER = GitIdentity("Ann Releaser", "ann@shop.example")

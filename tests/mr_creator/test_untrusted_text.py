@@ -15,7 +15,8 @@ from pathlib import Path
 from mr_creator.marker import ChangeSetMarker, MarkerScope, render_marker
 from mr_creator.untrusted_text import code_span, fenced, neutralize
 from pathops_contracts.bundles import read_member, write_bundle
-from tests.git_fixtures import build_patch_bundle, fix_probe_path, upload_bundle
+from pathops_testbed.git_repos import fix_probe_path
+from pathops_testbed.patch_bundles import build_patch_bundle, upload_bundle
 from tests.mr_creator.conftest import World, parse_marker
 
 BRANCH = "cs-17-fix-readiness-probe-path-healthz-health"

@@ -13,10 +13,9 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPTS = sorted(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"])
 
 
-def test_the_six_tools_are_declared() -> None:
-    assert sorted(
-        ["evidence-collector", "fix-agent", "verification-agent", "gitops-patcher", "mr-creator", "pathops"]
-    ) == SCRIPTS
+def test_the_tools_and_the_demo_are_declared() -> None:
+    assert sorted(["evidence-collector", "fix-agent", "verification-agent", "gitops-patcher", "mr-creator",
+                   "jenkins-notifier", "pathops"]) == SCRIPTS
 
 
 @pytest.mark.parametrize("script", SCRIPTS)

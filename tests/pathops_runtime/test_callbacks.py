@@ -11,7 +11,6 @@ import requests
 from pytest_httpserver import HTTPServer
 from werkzeug import Request, Response
 
-from golden_path.control_plane import ControlPlaneReceiver
 from pathops_contracts.contracts import EVIDENCE_CALLBACK
 from pathops_contracts.errors import ContractViolation, ExitCode, Forbidden, UpstreamError
 from pathops_runtime.callbacks import (
@@ -20,6 +19,7 @@ from pathops_runtime.callbacks import (
     canonical_body,
     verify_signature,
 )
+from pathops_testbed.control_plane import ControlPlaneReceiver
 from pathops_testbed.http_server import BackgroundServer
 
 PAYLOAD = {

@@ -11,8 +11,8 @@ from pathops_contracts.errors import ExitCode, Forbidden, InvalidInput, Upstream
 from pathops_runtime.git_env import GitIdentity, git_environment
 from pathops_runtime.source_commit import CommitNotFound, fetch_commit
 from pathops_testbed.git_http import GitHttpBackend
+from pathops_testbed.git_repos import git, make_source_remote
 from pathops_testbed.http_server import BackgroundServer
-from tests.git_fixtures import git, make_source_remote
 
 TOKEN = "glpat-source-commit-test-0001"
 

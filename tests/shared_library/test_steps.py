@@ -288,7 +288,7 @@ def test_update_mr_from_verification_step(results: dict[str, dict[str, Any]]) ->
 
 def test_notify_reports_the_build_result(results: dict[str, dict[str, Any]]) -> None:
     (sh,) = shells(results["notify"])
-    assert sh["script"] == "pathops notify-job"
+    assert sh["script"] == "jenkins-notifier notify-job"
     assert sh["env"]["JOB_STATUS"] == "failure" and sh["env"]["CHANGESET_ID"] == "CS-17"
     assert sh["env"]["BUILD_URL_PATHOPS"] == "https://jenkins.demo.pathops.io/job/x/7/"
 

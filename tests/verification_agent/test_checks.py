@@ -18,7 +18,7 @@ from pathops_runtime.kube_reader import KubeReader
 from pathops_testbed.http_server import BackgroundServer
 from pathops_testbed.kube_api import FakeKubernetes, write_kubeconfig
 from pathops_testbed.kube_objects import container, deployment, pod, replicaset, running, waiting
-from tests.conftest import free_port
+from pathops_testbed.loopback import free_port
 from verification_agent.checks import Context, http_check, overall, prometheus_check, restarts_check, rollout_check
 
 SHA = "4f2c1d8e9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d"

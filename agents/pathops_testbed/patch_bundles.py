@@ -1,4 +1,4 @@
-"""Helpers for real git repositories in tests (bare remotes, commits, patch bundles)."""
+"""The fix agent's stand-in: patch bundles as the contract defines them, made with git from a real commit."""
 
 from __future__ import annotations
 
@@ -12,48 +12,7 @@ from pathlib import Path
 from pathops_contracts.bundles import sha256_file, write_bundle
 from pathops_runtime.artifact_store import ArtifactKind, ArtifactStore
 from pathops_runtime.git_env import GitIdentity, git_environment
-
-DEVELOPER = GitIdentity("Dana Developer", "dana@shop.example")
-
-DEPLOYMENT = """\
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: shop-frontend  # the storefront
-spec:
-  template:
-    spec:
-      containers:
-        - name: web
-          image: harbor.demo.pathops.io/shop/shop-frontend:1.4.0
-          readinessProbe:
-            httpGet:
-              path: /healthz
-              port: 8080
-"""
-
-
-def git(cwd: Path, *args: str, identity: GitIdentity = DEVELOPER, date: str | None = None) -> str:
-    env = git_environment(identity, commit_date=date)
-    result = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=True)
-    return result.stdout.strip()
-
-
-def make_source_remote(root: Path, files: dict[str, str] | None = None) -> tuple[Path, str]:
-    """A bare repository with one commit of a small app; returns (bare path, commit sha)."""
-    from pathops_testbed.git_http import init_bare_repository
-
-    bare = init_bare_repository(root / "shop" / "shop-frontend.git")
-    work = root / "seed-work"
-    work.mkdir(parents=True)
-    git(work, "init", "-q", "-b", "main")
-    for name, text in (files or {"deploy/deployment.yaml": DEPLOYMENT, "app.py": "ROUTES = ['/health']\n"}).items():
-        (work / name).parent.mkdir(parents=True, exist_ok=True)
-        (work / name).write_text(text)
-    git(work, "add", "-A")
-    git(work, "commit", "-q", "-m", "Initial storefront", date="2026-11-01T10:00:00Z")
-    git(work, "push", "-q", str(bare), "HEAD:refs/heads/main")
-    return bare, git(work, "rev-parse", "HEAD")
+from pathops_testbed.git_repos import DEVELOPER, git
 
 
 def build_patch_bundle(
@@ -107,9 +66,5 @@ def build_patch_bundle(
 
 
 def upload_bundle(store: ArtifactStore, bundle: Path) -> str:
+    """Put a patch bundle into the artifact store; its patch id."""
     return store.put(bundle, ArtifactKind.PATCH).artifact_id
-
-
-def fix_probe_path(work: Path) -> None:
-    path = work / "deploy" / "deployment.yaml"
-    path.write_text(path.read_text().replace("path: /healthz", "path: /health"))
