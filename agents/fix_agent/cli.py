@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import TYPE_CHECKING
 import click
 
 from pathops_contracts import __version__
+from pathops_contracts.errors import PathOpsError
 from pathops_contracts.identifiers import APP_ID, ARTIFACT_ID, COMMIT_SHA, ENDPOINT_URL, IMAGE_REF, INCIDENT_ID
 from pathops_runtime.cli import IdentifierType, at_boundary, callback_options, env_option, store_options, tool_group
 from pathops_runtime.logs import mask_secret
@@ -20,7 +22,9 @@ from pathops_runtime.logs import mask_secret
 if TYPE_CHECKING:
     from fix_agent.proposal import Engine
     from pathops_runtime.artifact_store import StoreSettings
-    from pathops_runtime.callbacks import CallbackSettings
+    from pathops_runtime.callbacks import CallbackSettings, ControlPlane
+
+log = logging.getLogger("fix_agent")
 
 main = tool_group(
     "fix-agent",
@@ -79,7 +83,9 @@ def run(*, snapshot_id: str, source_dir: Path, source_commit_sha: str, callback_
     """Download SNAPSHOT_ID, propose a fix to the source, upload the patch bundle, call back with its patch_id.
 
     Exit codes: 0 a patch or a no-fix bundle was delivered (the callback's status says
-    which); 2 bad input; 4 the snapshot broke its contract; 5 MinIO or the control plane failed.
+    which); 2 bad input; 4 the snapshot broke its contract, or it says another commit runs than
+    the embedded SOURCE_COMMIT_SHA; 5 MinIO or the control plane failed. Once the snapshot is
+    read, a failure is also reported with a callback of status failed.
     """
     from fix_agent.fix import find_fix
     from fix_agent.snapshot import open_snapshot
@@ -94,8 +100,13 @@ def run(*, snapshot_id: str, source_dir: Path, source_commit_sha: str, callback_
         scratch_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="fix-agent-", dir=scratch_dir) as scratch:
         snapshot = open_snapshot(artifacts, snapshot_id, Path(scratch))
-        outcome = find_fix(snapshot, source_dir, source_commit_sha, engines, Path(scratch))
-        stored = artifacts.put(outcome.bundle, ArtifactKind.PATCH)
+        try:
+            outcome = find_fix(snapshot, source_dir, source_commit_sha, engines, Path(scratch))
+            stored = artifacts.put(outcome.bundle, ArtifactKind.PATCH)
+        except PathOpsError as error:  # the incident is known from here on: say why no bundle comes
+            _announce_failure(control_plane, callback_url, snapshot.incident_id, snapshot_id, source_commit_sha,
+                              error)
+            raise
         if output_dir is not None:
             output_dir.mkdir(parents=True, exist_ok=True)
             (output_dir / f"{stored.artifact_id}.tar.gz").write_bytes(outcome.bundle.read_bytes())
@@ -105,14 +116,27 @@ def run(*, snapshot_id: str, source_dir: Path, source_commit_sha: str, callback_
                   "patch": outcome.mbox}
         control_plane.post(inline_url, inline, FIX_PATCH_INLINE)
     control_plane.post(callback_url, {
-        "schema_version": FIX_CALLBACK, "incident_id": snapshot.incident_id, "patch_id": stored.artifact_id,
-        "status": outcome.status, "summary": outcome.summary,
-        "recommended_checks": outcome.metadata["recommended_checks"],
+        "schema_version": FIX_CALLBACK, "incident_id": snapshot.incident_id, "snapshot_id": snapshot_id,
+        "source_commit_sha": source_commit_sha, "patch_id": stored.artifact_id, "status": outcome.status,
+        "summary": outcome.summary, "recommended_checks": outcome.metadata["recommended_checks"],
         "pointers": {"bundle": stored.uri, **({"verification_spec": f"{stored.uri}#verification.yaml"}
                                               if "verification_spec" in outcome.metadata else {})},
     }, FIX_CALLBACK)
     click.echo(json.dumps({"patch_id": stored.artifact_id, "status": outcome.status, "summary": outcome.summary,
                            "files_touched": outcome.metadata["files_touched"], "bundle": stored.uri}))
+
+
+def _announce_failure(control_plane: ControlPlane, url: str, incident_id: str, snapshot_id: str,
+                      source_commit_sha: str, error: PathOpsError) -> None:
+    """The fix callback with status failed; the original error stays the one reported (and its exit code)."""
+    from pathops_contracts.contracts import FIX_CALLBACK
+
+    payload = {"schema_version": FIX_CALLBACK, "incident_id": incident_id, "snapshot_id": snapshot_id,
+               "source_commit_sha": source_commit_sha, "status": "failed", "summary": str(error)[:4000] or "failed"}
+    try:
+        control_plane.post(url, payload, FIX_CALLBACK)
+    except PathOpsError as callback_error:
+        log.error("could not report the failure to the control plane", extra={"reason": str(callback_error)})
 
 
 @main.command("build-image")
