@@ -133,3 +133,16 @@ def test_the_callback_names_the_source_commit_and_a_snapshot_without_one_is_said
     artifact_store.get(callback["patch_id"], tmp_path / "patch.tar.gz")
     analysis = read_member(tmp_path / "patch.tar.gz", "analysis.md").decode()
     assert "records no source commit" in analysis and SHA[:12] in analysis
+
+
+def test_no_fix_is_delivered_and_exits_0(tmp_path: Path, artifact_store: ArtifactStore,
+                                         store_settings: StoreSettings, httpserver: HTTPServer) -> None:
+    # "No fix" is an honest answer, not a failure (pathops_contracts/errors.py, README exit codes).
+    snapshot_dir(tmp_path / "snap", [], "", commit=SHA)
+    snapshot_id = upload_snapshot(artifact_store, tmp_path / "snap", tmp_path / "snap.tar.gz")
+    received = _record_callbacks(httpserver)
+    result = _run_fix_agent(tmp_path, store_settings, httpserver, snapshot_id, source_tree(tmp_path / "src", "plain"))
+    assert result.returncode == 0, result.stderr
+    (callback,) = received
+    assert callback["status"] == "no_fix" and json.loads(result.stdout)["status"] == "no_fix"
+    artifact_store.get(callback["patch_id"], tmp_path / "no-fix.tar.gz")  # the analysis of why, delivered
