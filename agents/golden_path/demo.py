@@ -189,8 +189,10 @@ class Demo:
             if self.gitlab_url and self.gitlab_project:
                 gitlab_url, project = self.gitlab_url, self.gitlab_project
                 push_to_real_gitlab(self.source_bare, self.gitlab_url, self.gitlab_project, fetch=None)
-            mr = self.tool("mr-creator", "create", "--src-repo", project, "--source-commit-sha", sha,
-                           "--patch-id", fix["patch_id"], "--changeset-id", CHANGESET, "--gitlab-url",
+            # The commit the fix callback names (the bundle names it too: the flag is a check).
+            mr = self.tool("mr-creator", "create", "--src-repo", project,
+                           "--source-commit-sha", fix["source_commit_sha"], "--patch-id", fix["patch_id"],
+                           "--changeset-id", CHANGESET, "--gitlab-url",
                            gitlab_url, "--minio-endpoint", self.minio_url, "--minio-bucket", BUCKET,
                            "--callback-url", f"{self.control_plane_url}/webhooks/jenkins",
                            "--scratch-dir", str(self.workdir / "jenkins" / "mr-creator"),

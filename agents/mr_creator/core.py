@@ -53,7 +53,7 @@ class MergeRequestOrder:
     """What the create-mr-from-patch job asks for."""
 
     src_repo: str
-    source_commit_sha: str
+    source_commit_sha: str | None  # when given, the bundle's must equal it; the bundle's metadata names the base
     patch_id: str
     changeset_id: str
     template_text: str
@@ -87,19 +87,19 @@ def create_merge_request(
                            "or CALLBACK_SIGNING_KEY")
     bundle = open_patch_bundle(store, order.patch_id, order.source_commit_sha, scratch)
     metadata = bundle.metadata
+    base: str = metadata["source_commit_sha"]  # the commit the fix agent's image embedded
     branch = branch_name(order.changeset_id, metadata["summary"])
     scope = MarkerScope(order.marker_key, order.src_repo, branch)
     project = gitlab.info()
     source = SourceRepository.fetch_commit(
-        order.git_url or project.http_url_to_repo, order.source_commit_sha, scratch / "source", git_env
+        order.git_url or project.http_url_to_repo, base, scratch / "source", git_env
     )
     source.apply_mbox(bundle.mbox)
-    base = order.source_commit_sha
     commits = source.commits(base)
     ci_paths = ci_protected_patterns(project.ci_config_path, order.src_repo,
                                      lambda path: source.read_at(base, path, MAX_CI_FILE_BYTES),
                                      lambda: source.files_at(base))
-    _check_policy(source, order, commits, ci_paths, bundle.mbox.stat().st_size, metadata["files_touched"])
+    _check_policy(source, base, order, commits, ci_paths, bundle.mbox.stat().st_size, metadata["files_touched"])
     head = source.rewrite(base, commits, lambda commit: commit_message(commit.message, commit.author))
 
     existing = gitlab.find_open(branch)
@@ -130,7 +130,7 @@ def create_merge_request(
         incident_id=metadata["incident_id"],
         snapshot_id=metadata["snapshot_id"],
         patch_id=order.patch_id,
-        base_sha=order.source_commit_sha,
+        base_sha=base,
         bundle_sha256=bundle.bundle_sha256,
         last_pushed_head=head,
         tool_version=__version__,
@@ -174,7 +174,7 @@ def _tell_story(order: MergeRequestOrder, store: ArtifactStore, source: SourceRe
     rollout = snapshot.rollout_of(focus)
     previous = _sha(rollout.get("previous_source_commit")) if rollout else None
     current = _sha(rollout.get("current_source_commit")) if rollout else None
-    base = order.source_commit_sha
+    base: str = metadata["source_commit_sha"]
     culprit = find_culprit(source, previous, current, base, head)
     blob_url = blob_link_maker(project.web_url, base) if project.web_url else None
     shown, more = render_evidence(snapshot.findings, source.files_at(base), blob_url)
@@ -213,10 +213,10 @@ def _not_ours(mr: MergeRequest, branch: str, remote: str | None, why: str) -> Ou
     return Outcome("conflict", mr.web_url, branch, remote or "", detail)
 
 
-def _check_policy(source: SourceRepository, order: MergeRequestOrder, commits: list[PatchCommit],
+def _check_policy(source: SourceRepository, base: str, order: MergeRequestOrder, commits: list[PatchCommit],
                   ci_paths: tuple[str, ...], patch_bytes: int, declared: list[str]) -> None:
     """The policy on the net diff AND on every commit: a commit that a later one reverts is pushed too."""
-    problems = violations(source.changes(order.source_commit_sha), patch_bytes, order.policy, ci_paths)
+    problems = violations(source.changes(base), patch_bytes, order.policy, ci_paths)
     touched: set[str] = set()
     for commit in commits:
         changes = source.changes(f"{commit.sha}^", commit.sha)

@@ -28,8 +28,9 @@ class PatchBundle:
     verification_spec: str | None = None  # the checks the patch brings (verification.yaml), verified
 
 
-def open_patch_bundle(store: ArtifactStore, patch_id: str, expected_sha: str, scratch: Path) -> PatchBundle:
-    """Download, verify, extract safely and validate; raise on anything off-contract."""
+def open_patch_bundle(store: ArtifactStore, patch_id: str, expected_sha: str | None, scratch: Path) -> PatchBundle:
+    """Download, verify, extract safely and validate; raise on anything off-contract, and on a bundle made
+    against another commit than expected_sha (when given: the bundle's metadata names its base)."""
     archive = scratch / f"{patch_id}.tar.gz"
     stored = store.get(patch_id, archive, max_size=LIMITS.max_archive_bytes)
     contents = scratch / "bundle"
@@ -39,9 +40,10 @@ def open_patch_bundle(store: ArtifactStore, patch_id: str, expected_sha: str, sc
         raise ContractViolation(f"patch bundle {patch_id} has no metadata.json")
     metadata = read_json_document(metadata_path, f"metadata.json of {patch_id}", MAX_METADATA_BYTES)
     validate_document(metadata, PATCH_METADATA)
-    if metadata["source_commit_sha"] != expected_sha:
+    if expected_sha is not None and metadata["source_commit_sha"] != expected_sha:
         raise ContractViolation(
-            f"patch bundle {patch_id} was made for {metadata['source_commit_sha']}, not {expected_sha}"
+            f"patch bundle {patch_id} was made against {metadata['source_commit_sha'][:12]}, not the given "
+            f"source commit {expected_sha[:12]} (SOURCE_COMMIT_SHA is optional: the bundle names its base)"
         )
     if metadata["status"] != "patch":
         raise NegativeOutcome(f"patch bundle {patch_id} carries no patch (status {metadata['status']})")
