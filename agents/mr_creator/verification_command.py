@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # gitlab and boto3 are imported where the command runs, not f
 
 
 @click.command("update-from-verification")
+@at_boundary("mr-creator")
 @env_option("--src-repo", envvar="SRC_REPO", required=True, type=IdentifierType(PROJECT_PATH),
             help="GitLab project path of the merge request, e.g. shop/shop-frontend.")
 @env_option("--mr-iid", envvar="MR_IID", required=True, type=click.IntRange(min=1),
@@ -36,7 +37,6 @@ if TYPE_CHECKING:  # gitlab and boto3 are imported where the command runs, not f
 @env_option("--scratch-dir", envvar="SCRATCH_DIR", default=None,
             type=click.Path(file_okay=False, path_type=Path), help="Writable directory.")
 @store_options
-@at_boundary("mr-creator")
 def update_from_verification_command(*, src_repo: str, mr_iid: int, report_id: str, verification_id: str | None,
                                      gitlab_url: str, gitlab_token: str, marker_key: str | None,
                                      callback_signing_key: str | None, scratch_dir: Path | None,

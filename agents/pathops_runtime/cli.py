@@ -60,7 +60,13 @@ class ToolFailure(click.ClickException):
 
 
 def at_boundary(tool: str) -> Callable[[F], F]:
-    """Turn domain errors raised by a command into ToolFailure."""
+    """Turn domain errors raised by a command into ToolFailure.
+
+    One placement everywhere: directly under `@main.command(...)`, above every option and every
+    settings decorator (store_options, callback_options), so that an error raised while the
+    settings are built gets the same one line and exit code as one raised in the body.
+    `is_boundary(command.callback)` checks it (tests/test_cli_boundary.py, for every command).
+    """
 
     def decorate(command: F) -> F:
         @functools.wraps(command)
@@ -70,9 +76,17 @@ def at_boundary(tool: str) -> Callable[[F], F]:
             except PathOpsError as error:
                 raise ToolFailure(tool, error) from error
 
+        # functools.wraps copies __dict__ outwards: a wrapper around this one would inherit the
+        # attribute, but it would point at this function, not at the wrapper.
+        run.__pathops_boundary__ = run  # type: ignore[attr-defined]
         return run  # type: ignore[return-value]
 
     return decorate
+
+
+def is_boundary(callback: Callable[..., Any] | None) -> bool:
+    """Whether a click command's callback is at_boundary's wrapper itself (the outermost one)."""
+    return callback is not None and getattr(callback, "__pathops_boundary__", None) is callback
 
 
 def store_options(command: F) -> F:
