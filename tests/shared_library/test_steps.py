@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -297,3 +298,43 @@ def test_every_step_is_documented() -> None:
     steps = sorted(p.stem for p in (ROOT / "vars").glob("*.groovy"))
     assert steps == sorted(p.stem for p in (ROOT / "vars").glob("*.txt"))
     assert steps == sorted({case["step"] for case in CASES.values()})
+
+
+JENKINSFILES = [ROOT / "Jenkinsfile", *sorted((ROOT / "jenkins").glob("*/Jenkinsfile"))]
+
+
+@pytest.fixture(scope="module")
+def pipelines() -> dict[str, dict[str, Any]]:
+    """Each Jenkinsfile run under jenkinsfile_harness.groovy: which library it loaded, what it called."""
+    groovy = shutil.which("groovy")
+    if groovy is None:
+        pytest.fail("groovy is missing: `make test` installs it (apt-get install groovy)")
+    env = {**os.environ, "JAVA_HOME": os.environ.get("JAVA_HOME", "/usr/lib/jvm/java-17-openjdk-amd64")}
+    result = subprocess.run([groovy, str(Path(__file__).parent / "jenkinsfile_harness.groovy"), str(ROOT),
+                             *map(str, JENKINSFILES)], capture_output=True, text=True, env=env, timeout=300,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    runs = json.loads(result.stdout.strip().splitlines()[-1])
+    return {str(Path(run["path"]).relative_to(ROOT)): run for run in runs}
+
+
+@pytest.mark.parametrize("jenkinsfile", [str(path.relative_to(ROOT)) for path in JENKINSFILES])
+def test_every_pipeline_loads_the_library_before_it_uses_it(pipelines: dict[str, dict[str, Any]],
+                                                             jenkinsfile: str) -> None:
+    run = pipelines[jenkinsfile]
+    assert run["error"] is None, f"{jenkinsfile}: {run['error']}"
+    assert [call["args"] for call in run["calls"] if call["step"] == "libraryResource"] == [
+        ["io/pathops/jenkins/pod-template.yaml"]]
+
+
+def test_this_repositorys_ci_loads_the_library_from_the_commit_under_test(
+        pipelines: dict[str, dict[str, Any]]) -> None:
+    (library,) = pipelines["Jenkinsfile"]["libraries"]
+    assert library == {"identifier": "pathops-golden-path@ci", "how": "library", "retriever": "legacySCM"}
+
+
+def test_the_paths_the_jenkins_readme_points_at_exist() -> None:
+    text = (ROOT / "jenkins" / "README.md").read_text(encoding="utf-8")
+    paths = set(re.findall(r"`((?:tests|src|vars|resources|jenkins)/[^`\s<>]+)`", text))
+    assert "tests/shared_library/harness.groovy" in paths
+    assert [path for path in sorted(paths) if not (ROOT / path).exists()] == []
