@@ -68,7 +68,8 @@ GOOD: dict[str, dict[str, Any]] = {
     },
     contracts.FIX_CALLBACK: {
         "schema_version": "fix-callback/v2", "incident_id": "INC-1042", "snapshot_id": SNAP,
-        "source_commit_sha": SHA, "patch_id": PATCH, "status": "patch", "summary": "Fix readiness probe path", "recommended_checks": ["probe passes"],
+        "source_commit_sha": SHA, "patch_id": PATCH, "status": "patch", "summary": "Fix readiness probe path",
+        "recommended_checks": ["probe passes"],
         "pointers": {"bundle": f"s3://pathops-evidence/patches/{PATCH}.tar.gz"},
     },
     contracts.FIX_PATCH_INLINE: {
