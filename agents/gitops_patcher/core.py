@@ -30,9 +30,10 @@ def schedule(run: AgentRun, repository: GitOpsRepository, scheduled_at: str, egr
     rendered = render_run(run, scheduled_at)
     namespace_files = render_namespace(run.app, run.agents_namespace, preflight_namespace, egress)
     message = (
-        f"Schedule {run.agent} for {run.incident_id} ({run.app}, {run.env})\n\n"
+        f"Schedule {run.agent} for {run.subject} ({run.app}, {run.env})\n\n"
         f"Runs {run.image} in {run.agents_namespace} against {run.target_namespace}.\n\n"
-        f"Incident-Id: {run.incident_id}\nAgent: {run.agent}\nRun-Id: {run.name}\n"
+        + (f"Incident-Id: {run.incident_id}\n" if run.incident_id else "")
+        + f"Agent: {run.agent}\nRun-Id: {run.name}\n"
     )
     result = repository.commit_and_push(
         lambda root: add_run(root, run.app, rendered.name, rendered.files, namespace_files), message
