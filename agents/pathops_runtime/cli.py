@@ -17,16 +17,42 @@ import click
 
 # StoreSettings and CallbackSettings are imported where a command runs: they bring boto3 and
 # requests, which --help and --version must not pay for.
-from pathops_contracts.errors import InvalidInput, PathOpsError
+from pathops_contracts.errors import ExitCode, InvalidInput, PathOpsError
 from pathops_contracts.identifiers import BUCKET, ENDPOINT_URL, IdentifierRule
 from pathops_runtime.logs import configure_logging, mask_secret
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class MissingSetting(click.ClickException):
+    """A required option that is neither given nor in its environment variable: one line, exit 2."""
+
+    exit_code = int(ExitCode.USAGE)
+
+    def __init__(self, tool: str, option: str, envvar: str) -> None:
+        # No endpoint has a default: a forgotten one must stop the run, not point it at another system.
+        super().__init__(f"{option} is required: pass it or set {envvar}")
+        self.tool = tool
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"{self.tool}: error: {self.format_message()}", err=True)
+
+
+class EnvOption(click.Option):
+    """An option read from its environment variable; a missing required one is a one-line error
+    naming both (click's own form is the usage text plus "Missing option", without the variable)."""
+
+    def process_value(self, ctx: click.Context, value: Any) -> Any:
+        try:
+            return super().process_value(ctx, value)
+        except click.MissingParameter:
+            option = max(self.opts, key=len)
+            raise MissingSetting(ctx.find_root().info_name or "pathops", option, str(self.envvar)) from None
+
+
 def env_option(*declarations: str, envvar: str, **attrs: Any) -> Callable[[F], F]:
     """click.option that also reads `envvar` and says so in --help."""
-    return click.option(*declarations, envvar=envvar, show_envvar=True, **attrs)
+    return click.option(*declarations, cls=EnvOption, envvar=envvar, show_envvar=True, **attrs)
 
 
 class IdentifierType(click.ParamType[str]):
