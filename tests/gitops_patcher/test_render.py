@@ -250,3 +250,9 @@ def test_an_incident_agent_without_an_incident_id_is_exit_2(tmp_path: Path, agen
     assert result.returncode == 2
     assert result.stderr.strip() == f"gitops-patcher: error: {agent} needs --incident-id (INCIDENT_ID)"
     assert not (tmp_path / "out").exists()
+
+
+def test_no_template_value_survives_in_a_rendered_run(all_rendered: Path) -> None:
+    # The templates' placeholders (*.example.invalid) are always replaced by the run's own endpoints.
+    texts = [path.read_text() for path in all_rendered.rglob("*.yaml")]
+    assert texts and not [text for text in texts if "example.invalid" in text or "demo.pathops.io/api" in text]
