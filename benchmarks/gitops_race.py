@@ -44,7 +44,8 @@ def schedule(remote: Path, incident: str, scratch: Path) -> dict[str, object]:
     result = subprocess.run(
         [str(Path(sys.executable).parent / "gitops-patcher"), "schedule", "--agent", "evidence-collector",
          "--app", "shop-frontend", "--incident-id", incident, "--image", IMAGE, "--repo", remote.as_uri(),
-         "--scratch-dir", str(scratch)],
+         "--scratch-dir", str(scratch), "--minio-endpoint", "https://minio.pathops.example",
+         "--control-plane-url", "https://control-plane.pathops.example"],
         capture_output=True, text=True, check=False, env={**os.environ, "GIT_CONFIG_GLOBAL": os.devnull},
     )
     if result.returncode != 0:

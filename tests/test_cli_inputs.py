@@ -62,3 +62,32 @@ def test_a_malformed_callback_url_is_refused_before_the_snapshot_is_downloaded(h
     assert result.returncode == 2, result.stderr
     assert "--callback-url" in result.stderr
     assert httpserver.log == []
+
+
+GITOPS_FIX = ["render", "--agent", "fix-agent", "--app", "shop", "--incident-id", "INC-1", "--image",
+              "registry.example/pathops/fix:1", "--snapshot-id", SNAPSHOT, "--output-dir", "/nonexistent/out"]
+ENDPOINTS = ("MINIO_ENDPOINT", "CONTROL_PLANE_URL", "CONTROL_PLANE_CALLBACK_URL", "GITLAB_URL")
+
+
+@pytest.mark.parametrize(("tool", "args", "env", "option", "variable"), [
+    ("gitops-patcher", GITOPS_FIX, {"CONTROL_PLANE_URL": "http://127.0.0.1:9"}, "--minio-endpoint", "MINIO_ENDPOINT"),
+    ("gitops-patcher", GITOPS_FIX, {"MINIO_ENDPOINT": "http://127.0.0.1:9"}, "--control-plane-url",
+     "CONTROL_PLANE_URL"),
+    ("fix-agent", ["run"], {"SNAPSHOT_ID": SNAPSHOT, "SOURCE_COMMIT_SHA": SHA, "MINIO_BUCKET": "pathops",
+                            "CONTROL_PLANE_CALLBACK_URL": "http://127.0.0.1:9/cb"}, "--minio-endpoint",
+     "MINIO_ENDPOINT"),
+    ("mr-creator", ["create"], {"SRC_REPO": "shop/shop-frontend", "PATCH_ID": "patch-" + "0" * 32,
+                                "CHANGESET_ID": "CS-1", "GITLAB_TOKEN": "t0ken", "MINIO_ENDPOINT": "http://127.0.0.1:9",
+                                "MINIO_BUCKET": "pathops", "CONTROL_PLANE_CALLBACK_URL": "http://127.0.0.1:9/cb"},
+     "--gitlab-url", "GITLAB_URL"),
+    ("verification-agent", ["verify"], {"APP_ID": "shop", "VERIFICATION_ID": "VER-1", "VERIFICATION_SPEC": "/dev/null",
+                                        "MINIO_ENDPOINT": "http://127.0.0.1:9", "MINIO_BUCKET": "pathops"},
+     "--callback-url", "CONTROL_PLANE_CALLBACK_URL"),
+])
+def test_a_missing_endpoint_is_one_line_naming_the_option_and_its_variable(
+        tool: str, args: list[str], env: dict[str, str], option: str, variable: str) -> None:
+    # No endpoint has a default (a forgotten flag must not point a Job at the demo's hosts).
+    unset = {name: "" for name in ENDPOINTS if name not in env}  # an empty variable is an unset one
+    result = run(tool, *args, env={**unset, **env})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [f"{tool}: error: {option} is required: pass it or set {variable}"]

@@ -6,9 +6,10 @@ import io.pathops.jenkins.Inputs
  * Documentation: buildFixAgent.txt.
  */
 def call(Map userConfig = [:]) {
+    String registry = Inputs.endpoints(env).registry
     Map defaults = [
-        harborRepo           : 'harbor.demo.pathops.io/pathops/agents',
-        runtimeImage         : 'harbor.demo.pathops.io/pathops/fix-agent-runtime:0.1.0',
+        harborRepo           : registry ? "${registry}/agents".toString() : null,
+        runtimeImage         : registry ? "${registry}/fix-agent-runtime:0.1.0".toString() : null,
         builder              : 'buildah',
         gitlabCredentialsId  : 'pathops-gitlab-token',
         harborCredentialsId  : 'pathops-harbor',
@@ -18,7 +19,7 @@ def call(Map userConfig = [:]) {
         [app: 'app', srcRepo: 'gitUrl', sourceCommitSha: 'sha', snapshotId: 'snapshotId', incidentId: 'id',
          harborRepo: 'imageRepository', runtimeImage: 'image', builder: 'label', gitopsRepo: 'gitUrl',
          gitlabCredentialsId: 'credentialsId', harborCredentialsId: 'credentialsId'],
-        ['app', 'srcRepo', 'sourceCommitSha', 'snapshotId', 'incidentId', 'gitopsRepo'])
+        ['app', 'srcRepo', 'sourceCommitSha', 'snapshotId', 'incidentId', 'gitopsRepo', 'harborRepo', 'runtimeImage'])
     if (!(cfg.builder in ['buildah', 'docker'])) {
         error('[buildFixAgent] builder must be buildah or docker')
     }
@@ -43,6 +44,6 @@ def call(Map userConfig = [:]) {
     String pushed = readFile('fix-agent-image.txt').trim()
     scheduleFixAgent(cfg.subMap(['app', 'env', 'incidentId', 'snapshotId', 'gitopsRepo', 'gitopsBranch',
                                  'minioEndpoint', 'minioBucket', 'controlPlaneUrl', 'gitlabCredentialsId'])
-                     + [image: pushed])
+                        .findAll { key, value -> value != null } + [image: pushed])
     return pushed
 }

@@ -6,11 +6,8 @@ import io.pathops.jenkins.Inputs
  * Documentation: createMrFromPatch.txt.
  */
 def call(Map userConfig = [:]) {
-    Map defaults = [
-        gitlabUrl              : 'https://gitlab.demo.pathops.io',
-        minioEndpoint          : 'https://minio.demo.pathops.io',
+    Map defaults = Inputs.endpoints(env) + [
         minioBucket            : 'pathops-evidence',
-        callbackUrl            : 'https://control-plane.pathops.io/webhooks/jenkins',
         draft                  : true,
         labels                 : [],
         titlePrefix            : '',
@@ -24,7 +21,7 @@ def call(Map userConfig = [:]) {
         [srcRepo: 'projectPath', sourceCommitSha: 'sha', patchId: 'patchId', changesetId: 'id', gitlabUrl: 'url',
          minioEndpoint: 'url', minioBucket: 'bucket', callbackUrl: 'url', gitlabCredentialsId: 'credentialsId',
          minioCredentialsId: 'credentialsId', callbackCredentialsId: 'credentialsId'],
-        ['srcRepo', 'sourceCommitSha', 'patchId', 'changesetId'])
+        ['srcRepo', 'patchId', 'changesetId', 'gitlabUrl', 'minioEndpoint', 'callbackUrl'])
     List labels = [cfg.labels].flatten().findAll { it != null }
     labels.each { Object label ->
         if (!(label.toString() ==~ Inputs.PATTERNS.label)) {
@@ -43,7 +40,8 @@ def call(Map userConfig = [:]) {
     ]) {
         withEnv([
             "SRC_REPO=${cfg.srcRepo}",
-            "SOURCE_COMMIT_SHA=${cfg.sourceCommitSha}",
+            // Optional: the bundle names its base commit; when given, mr-creator checks they agree.
+            "SOURCE_COMMIT_SHA=${cfg.sourceCommitSha ?: ''}",
             "PATCH_ID=${cfg.patchId}",
             "CHANGESET_ID=${cfg.changesetId}",
             "GITLAB_URL=${cfg.gitlabUrl}",

@@ -6,15 +6,14 @@ import io.pathops.jenkins.Inputs
  * Documentation: notifyControlPlane.txt.
  */
 def call(Map userConfig = [:]) {
-    Map defaults = [
-        callbackUrl           : 'https://control-plane.pathops.io/webhooks/jenkins',
+    Map defaults = Inputs.endpoints(env) + [
         callbackCredentialsId : 'pathops-callback-signing-key',
         status                : currentBuild?.currentResult ?: 'UNKNOWN',
     ]
     Map cfg = defaults << userConfig
     Inputs.check(this, 'notifyControlPlane', cfg,
         [job: 'label', incidentId: 'id', changesetId: 'id', callbackUrl: 'url', callbackCredentialsId: 'credentialsId'],
-        ['job'])
+        ['job', 'callbackUrl'])
     String status = cfg.status.toString().toLowerCase()
     if (!(status in ['success', 'failure', 'unstable', 'aborted', 'not_built', 'unknown'])) {
         error('[notifyControlPlane] status must be a Jenkins build result')

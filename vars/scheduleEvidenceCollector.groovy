@@ -6,16 +6,17 @@ import io.pathops.jenkins.Inputs
  * app's GitOps repository; Argo CD runs it. Documentation: scheduleEvidenceCollector.txt.
  */
 def call(Map userConfig = [:]) {
-    Map cfg = GitopsRun.DEFAULTS + [
+    Map endpoints = Inputs.endpoints(env)
+    Map cfg = GitopsRun.DEFAULTS + endpoints + [
         timeWindow: '30m',
-        image     : 'harbor.demo.pathops.io/pathops/evidence-collector:0.1.0',
+        image     : GitopsRun.image(endpoints, 'evidence-collector:0.1.0'),
     ] << userConfig
     cfg.targetNamespace = cfg.targetNamespace ?: "${cfg.app}-${cfg.env}"
     cfg.agentsNamespace = cfg.agentsNamespace ?: "${cfg.app}-agents"
     Inputs.check(this, 'scheduleEvidenceCollector', cfg,
         GitopsRun.RULES + [targetNamespace: 'namespace', agentsNamespace: 'namespace', timeWindow: 'timeWindow',
                            workload: 'workload'],
-        ['app', 'incidentId', 'gitopsRepo'])
+        GitopsRun.REQUIRED + ['incidentId'])
 
     List<String> environment = GitopsRun.environment('evidence-collector', cfg) + [
         "TARGET_NAMESPACE=${cfg.targetNamespace}",

@@ -6,9 +6,9 @@ import io.pathops.jenkins.Inputs
  * Documentation: scheduleFixAgent.txt.
  */
 def call(Map userConfig = [:]) {
-    Map cfg = GitopsRun.DEFAULTS + userConfig
+    Map cfg = GitopsRun.DEFAULTS + Inputs.endpoints(env) << userConfig
     Inputs.check(this, 'scheduleFixAgent', cfg, GitopsRun.RULES + [snapshotId: 'snapshotId'],
-        ['app', 'incidentId', 'snapshotId', 'image', 'gitopsRepo'])
+        GitopsRun.REQUIRED + ['incidentId', 'snapshotId'])
     if (!cfg.image.toString().contains('@sha256:')) {
         error('[scheduleFixAgent] image must be pinned by digest (name@sha256:...)')
     }

@@ -9,18 +9,20 @@ import io.pathops.jenkins.Inputs
  * Documentation: scheduleVerificationAgent.txt.
  */
 def call(Map userConfig = [:]) {
-    Map cfg = GitopsRun.DEFAULTS + [
-        image             : 'harbor.demo.pathops.io/pathops/verification-agent:0.1.0',
+    Map endpoints = Inputs.endpoints(env)
+    Map cfg = GitopsRun.DEFAULTS + endpoints + [
+        image             : GitopsRun.image(endpoints, 'verification-agent:0.1.0'),
         specRoot          : 'verification-spec',
         specFile          : 'verification.yaml',
         minioCredentialsId: 'pathops-minio',
     ] << userConfig
     cfg.env = 'preflight'
-    cfg.incidentId = cfg.incidentId ?: cfg.verificationId
+    // The run's own id from PathOps (VER-...), never an incident id; incidentId only when the
+    // verified change answers one.
     Inputs.check(this, 'scheduleVerificationAgent', cfg,
-        GitopsRun.RULES + [verificationId: 'id', expectedCommitSha: 'sha', specRoot: 'path', specFile: 'path',
-                           patchId: 'patchId', minioCredentialsId: 'credentialsId'],
-        ['app', 'verificationId', 'gitopsRepo'])
+        GitopsRun.RULES + [verificationId: 'verificationId', expectedCommitSha: 'sha', specRoot: 'path',
+                           specFile: 'path', patchId: 'patchId', minioCredentialsId: 'credentialsId'],
+        GitopsRun.REQUIRED + ['verificationId'])
     List<String> environment = GitopsRun.environment('verification-agent', cfg) + [
         "VERIFICATION_ID=${cfg.verificationId}",
     ]*.toString()

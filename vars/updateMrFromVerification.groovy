@@ -6,9 +6,7 @@ import io.pathops.jenkins.Inputs
  * failed or inconclusive: it stays Draft with a note. Documentation: updateMrFromVerification.txt.
  */
 def call(Map userConfig = [:]) {
-    Map defaults = [
-        gitlabUrl            : 'https://gitlab.demo.pathops.io',
-        minioEndpoint        : 'https://minio.demo.pathops.io',
+    Map defaults = Inputs.endpoints(env) + [
         minioBucket          : 'pathops-evidence',
         gitlabCredentialsId  : 'pathops-gitlab-token',
         minioCredentialsId   : 'pathops-minio',
@@ -16,10 +14,10 @@ def call(Map userConfig = [:]) {
     ]
     Map cfg = defaults << userConfig
     Inputs.check(this, 'updateMrFromVerification', cfg,
-        [srcRepo: 'projectPath', mrIid: 'mrIid', reportId: 'reportId', verificationId: 'id', gitlabUrl: 'url',
-         minioEndpoint: 'url', minioBucket: 'bucket', gitlabCredentialsId: 'credentialsId',
+        [srcRepo: 'projectPath', mrIid: 'mrIid', reportId: 'reportId', verificationId: 'verificationId',
+         gitlabUrl: 'url', minioEndpoint: 'url', minioBucket: 'bucket', gitlabCredentialsId: 'credentialsId',
          minioCredentialsId: 'credentialsId', callbackCredentialsId: 'credentialsId'],
-        ['srcRepo', 'mrIid', 'reportId'])
+        ['srcRepo', 'mrIid', 'reportId', 'gitlabUrl', 'minioEndpoint'])
     List<String> environment = [
         "SRC_REPO=${cfg.srcRepo}",
         "MR_IID=${cfg.mrIid}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -11,6 +12,7 @@ import click
 
 from fix_agent.settings import ImageSettings, RunSettings
 from pathops_contracts import __version__
+from pathops_contracts.errors import PathOpsError
 from pathops_contracts.identifiers import APP_ID, ARTIFACT_ID, COMMIT_SHA, ENDPOINT_URL, IMAGE_REF, INCIDENT_ID
 from pathops_runtime.cli import IdentifierType, at_boundary, callback_options, env_option, store_options, tool_group
 from pathops_runtime.logs import mask_secret
@@ -19,7 +21,9 @@ from pathops_runtime.logs import mask_secret
 # requests, GitPython and ruamel.yaml.
 if TYPE_CHECKING:
     from pathops_runtime.artifact_store import StoreSettings
-    from pathops_runtime.callbacks import CallbackSettings
+    from pathops_runtime.callbacks import CallbackSettings, ControlPlane
+
+log = logging.getLogger("fix_agent")
 
 main = tool_group(
     "fix-agent",
@@ -64,7 +68,9 @@ def run(*, snapshot_id: str, source_dir: Path, source_commit_sha: str, callback_
     """Download SNAPSHOT_ID, propose a fix to the source, upload the patch bundle, call back with its patch_id.
 
     Exit codes: 0 a patch or a no-fix bundle was delivered (the callback's status says
-    which); 2 bad input; 4 the snapshot broke its contract; 5 MinIO or the control plane failed.
+    which); 2 bad input; 4 the snapshot broke its contract, or it says another commit runs than
+    the embedded SOURCE_COMMIT_SHA; 5 MinIO or the control plane failed. Once the snapshot is
+    read, a failure is also reported with a callback of status failed.
     """
     from fix_agent import core
 
@@ -80,6 +86,19 @@ def run(*, snapshot_id: str, source_dir: Path, source_commit_sha: str, callback_
                            callbacks=callbacks, inline_url=inline_url, llm=llm, output_dir=output_dir,
                            scratch_dir=scratch_dir)
     click.echo(json.dumps(core.run(settings).as_json()))
+
+
+def _announce_failure(control_plane: ControlPlane, url: str, incident_id: str, snapshot_id: str,
+                      source_commit_sha: str, error: PathOpsError) -> None:
+    """The fix callback with status failed; the original error stays the one reported (and its exit code)."""
+    from pathops_contracts.contracts import FIX_CALLBACK
+
+    payload = {"schema_version": FIX_CALLBACK, "incident_id": incident_id, "snapshot_id": snapshot_id,
+               "source_commit_sha": source_commit_sha, "status": "failed", "summary": str(error)[:4000] or "failed"}
+    try:
+        control_plane.post(url, payload, FIX_CALLBACK)
+    except PathOpsError as callback_error:
+        log.error("could not report the failure to the control plane", extra={"reason": str(callback_error)})
 
 
 @main.command("build-image")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,11 +26,13 @@ from fix_agent.snapshot import open_snapshot
 from pathops_contracts import __version__
 from pathops_contracts.bundles import sha256_file
 from pathops_contracts.contracts import FIX_CALLBACK, FIX_PATCH_INLINE
-from pathops_contracts.errors import InvalidInput
+from pathops_contracts.errors import InvalidInput, PathOpsError
 from pathops_runtime.artifact_store import ArtifactKind, ArtifactStore, StoredArtifact, artifact_id_for
 from pathops_runtime.callbacks import ControlPlane
 from pathops_runtime.delivery import Announcement, deliver
 from pathops_runtime.git_env import GitIdentity, git_environment
+
+log = logging.getLogger("fix_agent")
 
 
 @dataclass(frozen=True)
@@ -66,33 +69,50 @@ def run(settings: RunSettings) -> Delivery:
         settings.scratch_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="fix-agent-", dir=settings.scratch_dir) as scratch:
         snapshot = open_snapshot(artifacts, settings.snapshot_id, Path(scratch))
-        outcome = find_fix(snapshot, settings.source_dir, settings.source_commit_sha, chosen, Path(scratch))
+        try:
+            outcome = find_fix(snapshot, settings.source_dir, settings.source_commit_sha, chosen, Path(scratch))
 
-        def announce(stored: StoredArtifact) -> list[Announcement]:
-            """The small patch inline (when an inline URL is set), then the fix callback."""
-            announcements = []
-            if (outcome.mbox is not None and settings.inline_url
-                    and len(outcome.mbox.encode()) <= settings.inline_max_bytes):
-                announcements.append(Announcement(settings.inline_url, {
-                    "schema_version": FIX_PATCH_INLINE, "incident_id": snapshot.incident_id,
-                    "patch_id": stored.artifact_id, "patch_sha256": outcome.metadata["patch_sha256"],
-                    "patch": outcome.mbox}, FIX_PATCH_INLINE))
-            announcements.append(Announcement(settings.callback_url, {
-                "schema_version": FIX_CALLBACK, "incident_id": snapshot.incident_id, "patch_id": stored.artifact_id,
-                "status": outcome.status, "summary": outcome.summary,
-                "recommended_checks": outcome.metadata["recommended_checks"],
-                "pointers": {"bundle": stored.uri, **({"verification_spec": f"{stored.uri}#verification.yaml"}
-                                                      if "verification_spec" in outcome.metadata else {})},
-            }, FIX_CALLBACK))
-            return announcements
+            def announce(stored: StoredArtifact) -> list[Announcement]:
+                """The small patch inline (when an inline URL is set), then the fix callback."""
+                announcements = []
+                if (outcome.mbox is not None and settings.inline_url
+                        and len(outcome.mbox.encode()) <= settings.inline_max_bytes):
+                    announcements.append(Announcement(settings.inline_url, {
+                        "schema_version": FIX_PATCH_INLINE, "incident_id": snapshot.incident_id,
+                        "patch_id": stored.artifact_id, "patch_sha256": outcome.metadata["patch_sha256"],
+                        "patch": outcome.mbox}, FIX_PATCH_INLINE))
+                announcements.append(Announcement(settings.callback_url, {
+                    "schema_version": FIX_CALLBACK, "incident_id": snapshot.incident_id,
+                    "snapshot_id": settings.snapshot_id, "source_commit_sha": settings.source_commit_sha,
+                    "patch_id": stored.artifact_id, "status": outcome.status, "summary": outcome.summary,
+                    "recommended_checks": outcome.metadata["recommended_checks"],
+                    "pointers": {"bundle": stored.uri, **({"verification_spec": f"{stored.uri}#verification.yaml"}
+                                                          if "verification_spec" in outcome.metadata else {})},
+                }, FIX_CALLBACK))
+                return announcements
 
-        patch_id = artifact_id_for(ArtifactKind.PATCH, sha256_file(outcome.bundle))
-        if settings.output_dir is not None:
-            settings.output_dir.mkdir(parents=True, exist_ok=True)
-            (settings.output_dir / f"{patch_id}.tar.gz").write_bytes(outcome.bundle.read_bytes())
-        stored = deliver(artifacts, outcome.bundle, ArtifactKind.PATCH, control_plane, announce,
-                         expected_id=patch_id).artifact
+            patch_id = artifact_id_for(ArtifactKind.PATCH, sha256_file(outcome.bundle))
+            if settings.output_dir is not None:
+                settings.output_dir.mkdir(parents=True, exist_ok=True)
+                (settings.output_dir / f"{patch_id}.tar.gz").write_bytes(outcome.bundle.read_bytes())
+            stored = deliver(artifacts, outcome.bundle, ArtifactKind.PATCH, control_plane, announce,
+                             expected_id=patch_id).artifact
+        except PathOpsError as error:  # the incident is known from here on: say why no bundle comes
+            _announce_failure(control_plane, settings, snapshot.incident_id, error)
+            raise
     return Delivery(stored.artifact_id, outcome.status, outcome.summary, outcome.metadata["files_touched"], stored.uri)
+
+
+def _announce_failure(control_plane: ControlPlane, settings: RunSettings, incident_id: str,
+                      error: PathOpsError) -> None:
+    """The fix callback with status failed; the original error stays the one reported (and its exit code)."""
+    payload = {"schema_version": FIX_CALLBACK, "incident_id": incident_id, "snapshot_id": settings.snapshot_id,
+               "source_commit_sha": settings.source_commit_sha, "status": "failed",
+               "summary": str(error)[:4000] or "failed"}
+    try:
+        control_plane.post(settings.callback_url, payload, FIX_CALLBACK)
+    except PathOpsError as callback_error:
+        log.error("could not report the failure to the control plane", extra={"reason": str(callback_error)})
 
 
 def build_image(settings: ImageSettings) -> BuildResult:

@@ -17,6 +17,7 @@ from fix_agent.playbooks.change_judge import change_judge
 from fix_agent.proof import Expectation, prove_edits
 from fix_agent.proposal import Attempt, Engine, Proposal
 from fix_agent.snapshot import Snapshot
+from fix_agent.source_commit import check_source_commit
 from fix_agent.verification_checks import SPEC_FILE, carry_checks, verification_file
 from fix_agent.worktree import Worktree, verify_applies
 from pathops_contracts.bundles import sha256_bytes, write_bundle
@@ -39,6 +40,8 @@ class FixOutcome:
 
 def find_fix(snapshot: Snapshot, source: Path, source_commit: str, engines: Sequence[Engine], scratch: Path,
              limits: PolicyLimits = DEFAULT_LIMITS) -> FixOutcome:
+    # Before any engine runs: a patch against a commit that is not deployed fixes nothing (exit 4).
+    commit_note = check_source_commit(source_commit, snapshot.manifest["source"])
     # The commit date is the snapshot's: a rerun on the same evidence gives the same patch, hence the same id.
     commit_date = str(snapshot.manifest["collected_at"])
     tree = Worktree.create(source, scratch, commit_date)
@@ -51,8 +54,8 @@ def find_fix(snapshot: Snapshot, source: Path, source_commit: str, engines: Sequ
         if mbox is None:
             continue
         verify_applies(source, mbox, scratch, commit_date)
-        return _bundle(snapshot, source_commit, proposal, mbox, attempts, scratch)
-    return _no_fix(snapshot, source_commit, attempts, scratch)
+        return _bundle(snapshot, source_commit, proposal, mbox, attempts, scratch, commit_note)
+    return _no_fix(snapshot, source_commit, attempts, scratch, commit_note)
 
 
 def _try(proposal: Proposal, snapshot: Snapshot, tree: Worktree, attempts: list[Attempt],
@@ -117,12 +120,14 @@ def _unproven(proposal: Proposal, snapshot: Snapshot, tree: Worktree) -> list[st
         return [str(error)]
 
 
-def analysis_markdown(snapshot: Snapshot, attempts: list[Attempt], proposal: Proposal | None) -> str:
+def analysis_markdown(snapshot: Snapshot, attempts: list[Attempt], proposal: Proposal | None,
+                      commit_note: str | None = None) -> str:
     """analysis.md: Markdown that reads on its own; findings grouped across pods, with the lines that
     prove them and their pointers into the snapshot (the same the merge request shows)."""
     lines = [f"# Analysis of {snapshot.incident_id}", "", f"Snapshot `{snapshot.snapshot_id}` of "
              f"`{snapshot.manifest['target_namespace']}` ({snapshot.manifest['time_window']['start']} to "
-             f"{snapshot.manifest['time_window']['end']}).", "", "## Findings", ""]
+             f"{snapshot.manifest['time_window']['end']}).", *(["", commit_note] if commit_note else []), "",
+             "## Findings", ""]
     lines += _findings_markdown(snapshot.findings) or ["- none"]
     lines += ["", "## Playbooks: preconditions and confidence", ""]
     lines += [f"- `{p.name}` (confidence {p.confidence:g}): {p.preconditions}" for p in PLAYBOOKS if p.confidence]
@@ -182,7 +187,7 @@ def _metadata(snapshot: Snapshot, source_commit: str, status: str, summary: str,
 
 
 def _bundle(snapshot: Snapshot, source_commit: str, proposal: Proposal, mbox: str, attempts: list[Attempt],
-            scratch: Path) -> FixOutcome:
+            scratch: Path, commit_note: str) -> FixOutcome:
     data = mbox.encode()
     engine = {"name": proposal.engine, "playbook": proposal.playbook, "model": proposal.model}
     metadata = _metadata(snapshot, source_commit, "patch", proposal.summary, proposal.rationale,
@@ -192,18 +197,20 @@ def _bundle(snapshot: Snapshot, source_commit: str, proposal: Proposal, mbox: st
     metadata = carry_checks(metadata, checks)
     bundle = scratch / "patch.tar.gz"
     write_bundle(bundle, {"patch.mbox": data, "metadata.json": (json.dumps(metadata, indent=2) + "\n").encode(),
-                          "analysis.md": analysis_markdown(snapshot, attempts, proposal).encode(),
+                          "analysis.md": analysis_markdown(snapshot, attempts, proposal, commit_note).encode(),
                           **({SPEC_FILE: checks} if checks is not None else {})})
     return FixOutcome("patch", proposal.summary, metadata, bundle, mbox, attempts)
 
 
-def _no_fix(snapshot: Snapshot, source_commit: str, attempts: list[Attempt], scratch: Path) -> FixOutcome:
+def _no_fix(snapshot: Snapshot, source_commit: str, attempts: list[Attempt], scratch: Path,
+            commit_note: str) -> FixOutcome:
     reasons = "; ".join(f"{a.name}: {a.notes[-1]}" for a in attempts if a.notes and a.outcome != "not_applicable")
     summary = "No fix proposed: " + (reasons or "no engine recognised the problem in the evidence")
-    metadata = _metadata(snapshot, source_commit, "no_fix", summary[:4000], analysis_markdown(snapshot, attempts, None),
+    analysis = analysis_markdown(snapshot, attempts, None, commit_note)
+    metadata = _metadata(snapshot, source_commit, "no_fix", summary[:4000], analysis,
                          ["a person reviews the snapshot's findings"], {"name": "none", "playbook": None,
                                                                          "model": None}, [], None, None)
     bundle = scratch / "patch.tar.gz"
     write_bundle(bundle, {"metadata.json": (json.dumps(metadata, indent=2) + "\n").encode(),
-                          "analysis.md": analysis_markdown(snapshot, attempts, None).encode()})
+                          "analysis.md": analysis.encode()})
     return FixOutcome("no_fix", summary[:4000], metadata, bundle, None, attempts)

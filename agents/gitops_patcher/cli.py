@@ -60,8 +60,9 @@ def run_options(command: F) -> F:
         env_option("--app", envvar="APP_ID", required=True, type=IdentifierType(APP_ID), help="App id."),
         env_option("--env", "environment", envvar="ENV", type=click.Choice(["preflight", "production"]),
                    default="preflight", show_default=True, help="Environment the agent targets."),
-        env_option("--incident-id", envvar="INCIDENT_ID", required=True, type=IdentifierType(INCIDENT_ID),
-                   help="Incident id from PathOps."),
+        env_option("--incident-id", envvar="INCIDENT_ID", type=IdentifierType(INCIDENT_ID), default=None,
+                   help="Incident id from PathOps (evidence-collector, fix-agent; for verification-agent only "
+                        "when the verified change answers one: the run is named after its verification id)."),
         env_option("--image", envvar="AGENT_IMAGE", required=True, type=IdentifierType(IMAGE_REF),
                    help="Agent image, pinned by @sha256 digest when known."),
         env_option("--target-namespace", envvar="TARGET_NAMESPACE", type=IdentifierType(NAMESPACE), default=None,
@@ -96,13 +97,12 @@ def run_options(command: F) -> F:
                    default=None, help="Commit the preflight pods must run (verification-agent)."),
         env_option("--read-node-conditions", envvar="READ_NODE_CONDITIONS", is_flag=True,
                    help="Also grant read-only node conditions (a separate ClusterRole; evidence-collector)."),
-        env_option("--minio-endpoint", envvar="MINIO_ENDPOINT", type=IdentifierType(ENDPOINT_URL),
-                   default="https://minio.demo.pathops.io", show_default=True, help="MinIO endpoint for the Job."),
+        env_option("--minio-endpoint", envvar="MINIO_ENDPOINT", type=IdentifierType(ENDPOINT_URL), required=True,
+                   help="MinIO endpoint for the Job."),
         env_option("--minio-bucket", envvar="MINIO_BUCKET", type=IdentifierType(BUCKET), default="pathops-evidence",
                    show_default=True, help="Bucket for the Job."),
         env_option("--control-plane-url", envvar="CONTROL_PLANE_URL", type=IdentifierType(ENDPOINT_URL),
-                   default="https://control-plane.pathops.io", show_default=True,
-                   help="Control plane base URL; the agent's callback path is appended."),
+                   required=True, help="Control plane base URL; the agent's callback path is appended."),
     ]
 
     @functools.wraps(command)

@@ -44,6 +44,8 @@ def agent_run(settings: RunSettings) -> AgentRun:
     a verification spec is read and checked."""
     s = dataclasses.replace(settings, target_namespace=settings.target_namespace
                             or f"{settings.app}-{settings.environment}")
+    if s.incident_id is None and s.agent != "verification-agent":
+        raise InvalidInput(f"{s.agent} needs --incident-id (INCIDENT_ID)")
     spec_text = None
     if s.agent == "fix-agent":
         if s.snapshot_id is None or not s.snapshot_id.startswith("snap-"):
@@ -150,9 +152,10 @@ def schedule_in(repository: GitOpsRepository, run: AgentRun, scheduled_at: str, 
     rendered = render_run(run, scheduled_at)
     namespace_files = render_namespace(run.app, run.agents_namespace, preflight_namespace, egress)
     message = (
-        f"Schedule {run.agent} for {run.incident_id} ({run.app}, {run.env})\n\n"
+        f"Schedule {run.agent} for {run.subject} ({run.app}, {run.env})\n\n"
         f"Runs {run.image} in {run.agents_namespace} against {run.target_namespace}.\n\n"
-        f"Incident-Id: {run.incident_id}\nAgent: {run.agent}\nRun-Id: {run.name}\n"
+        + (f"Incident-Id: {run.incident_id}\n" if run.incident_id else "")
+        + f"Agent: {run.agent}\nRun-Id: {run.name}\n"
     )
     result = repository.commit_and_push(
         lambda root: add_run(root, run.app, rendered.name, rendered.files, namespace_files), message

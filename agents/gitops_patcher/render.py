@@ -60,7 +60,7 @@ class AgentRun:
     agent: str
     app: str
     env: str
-    incident_id: str
+    incident_id: str | None  # a verification run may answer no incident: it has its own id
     image: str
     agents_namespace: str
     target_namespace: str
@@ -83,9 +83,14 @@ class AgentRun:
         return hashlib.sha256(identity).hexdigest()[:10]
 
     @property
+    def subject(self) -> str:
+        """What the run is for: its incident, else (a verification run) its verification id."""
+        return self.incident_id or dict(self.agent_env).get("VERIFICATION_ID", "")
+
+    @property
     def name(self) -> str:
-        """`<short agent>-<incident>-<run id>`: unique per run, a valid DNS label under 63 characters."""
-        incident = re.sub(r"[^a-z0-9-]+", "-", self.incident_id.lower()).strip("-")[:30].strip("-")
+        """`<short agent>-<subject>-<run id>`: unique per run, a valid DNS label under 63 characters."""
+        incident = re.sub(r"[^a-z0-9-]+", "-", self.subject.lower()).strip("-")[:30].strip("-")
         return f"{self.job.run_prefix}-{incident}-{self.run_id}"
 
 
@@ -163,11 +168,13 @@ def render_run(run: AgentRun, scheduled_at: str, root: Path | None = None) -> Re
 
 
 def _labels(run: AgentRun) -> dict[str, str]:
+    ids = {"pathops.io/incident-id": run.incident_id,
+           "pathops.io/verification-id": dict(run.agent_env).get("VERIFICATION_ID")}
     return {
         "app.kubernetes.io/instance": run.name,
         "pathops.io/agent": run.agent,
         "pathops.io/app": run.app,
-        "pathops.io/incident-id": run.incident_id,
+        **{label: value for label, value in ids.items() if value},
     }
 
 

@@ -18,7 +18,7 @@ class RunSettings:
     agent: str
     app: str
     environment: str  # preflight | production
-    incident_id: str
+    incident_id: str | None  # verification-agent: only when the verified change answers an incident
     image: str
     time_window: str  # evidence-collector
     verification_spec_root: Path  # the only directory a verification spec is read from

@@ -26,7 +26,7 @@ from ruamel.yaml import YAML
 from golden_path.preflight import ServiceProxy, running_release, serving_app, sync_to_cluster
 from golden_path.sample_app import create_gitops_repository, create_source_repository, load_cluster
 from pathops_contracts.errors import NegativeOutcome, UpstreamError
-from pathops_testbed.control_plane import ControlPlaneReceiver
+from pathops_testbed.control_plane import ControlPlaneReceiver, new_verification_id
 from pathops_testbed.git_http import GitHttpBackend
 from pathops_testbed.gitlab_api import FakeGitLab
 from pathops_testbed.http_server import BackgroundServer
@@ -47,7 +47,6 @@ IMAGES = {
     "verification-agent": "harbor.demo.pathops.io/pathops/verification-agent:0.1.0",
 }
 FIX_AGENT_REPO = "harbor.demo.pathops.io/pathops/agents"  # where build-image would push fix-<app>:<sha12>-<version>
-VERIFICATION = "VER-2042"
 # How long the derived checks watch preflight (the operator's settings of the fix agent): short for a demo.
 CHECK_TIMINGS = {"VERIFICATION_ROLLOUT_TIMEOUT": "3s", "VERIFICATION_RESTARTS_WINDOW": "2s"}
 # A container sees its image's environment and the Job's, nothing of the machine's but these.
@@ -198,8 +197,10 @@ class Demo:
             if self.gitlab_url and self.gitlab_project:
                 gitlab_url, project = self.gitlab_url, self.gitlab_project
                 push_to_real_gitlab(self.source_bare, self.gitlab_url, self.gitlab_project, fetch=None)
-            mr = self.tool("mr-creator", "create", "--src-repo", project, "--source-commit-sha", sha,
-                           "--patch-id", fix["patch_id"], "--changeset-id", CHANGESET, "--gitlab-url",
+            # The commit the fix callback names (the bundle names it too: the flag is a check).
+            mr = self.tool("mr-creator", "create", "--src-repo", project,
+                           "--source-commit-sha", fix["source_commit_sha"], "--patch-id", fix["patch_id"],
+                           "--changeset-id", CHANGESET, "--gitlab-url",
                            gitlab_url, "--minio-endpoint", self.minio_url, "--minio-bucket", BUCKET,
                            "--callback-url", f"{self.control_plane_url}/webhooks/jenkins",
                            "--scratch-dir", str(self.workdir / "jenkins" / "mr-creator"),
@@ -238,6 +239,7 @@ class Demo:
         namespace = f"{APP}-{ENV}"
         release_sha = mr["head"] if self.preflight == "patched" else self.broken_sha
         proxy = ServiceProxy()
+        verification = new_verification_id()  # the control plane's id of this run, not the incident's
         with ExitStack() as stack:
             what = "the MR head" if self.preflight == "patched" else "the unfixed release"
             with self.step(f"13 Argo CD deploys {what} to {namespace}") as note:
@@ -251,7 +253,7 @@ class Demo:
                                   f"{synced['ready_replicas']}/{synced['replicas']} ready")
             with self.step("14 Jenkins: gitops change for the Verification Agent (spec from the patch bundle)") as note:
                 scheduled = self.tool("gitops-patcher", "schedule", "--agent", "verification-agent", *common,
-                                      "--image", IMAGES["verification-agent"], "--verification-id", VERIFICATION,
+                                      "--image", IMAGES["verification-agent"], "--verification-id", verification,
                                       "--patch-id", patch_id, "--expected-commit-sha", mr["head"], *gitops)
                 note["detail"] = f"run {scheduled['run']} committed as {scheduled['commit'][:12]}"
             with self.step("15 Argo CD runs the Verification Agent Job") as note:
@@ -266,12 +268,12 @@ class Demo:
         with self.step("17 Jenkins: update the merge request from the verification") as note:
             updated = self.tool("mr-creator", "update-from-verification", "--src-repo", "shop/shop-frontend",
                                 "--mr-iid", str(mr["mr_url"]).rsplit("/", 1)[-1], "--report-id",
-                                callback["report_id"], "--verification-id", VERIFICATION, "--gitlab-url",
+                                callback["report_id"], "--verification-id", verification, "--gitlab-url",
                                 self.gitlab_api_url, "--minio-endpoint", self.minio_url, "--minio-bucket", BUCKET,
                                 "--scratch-dir", str(self.workdir / "jenkins" / "mr-update"))
             note["detail"] = f"{updated['status']}: {'still Draft' if updated['draft'] else 'ready for review'}"
         return {"preflight": {"release": release_sha, **synced, "service_requests": proxy.requests},
-                "verification_id": VERIFICATION, "verification_status": callback["status"],
+                "verification_id": verification, "verification_status": callback["status"],
                 "report_id": callback["report_id"], "mr_draft": updated["draft"], "mr_update": updated}
 
     def _keep_artifacts(self) -> None:

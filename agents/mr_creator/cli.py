@@ -75,10 +75,12 @@ def _fields(values: tuple[str, ...]) -> dict[str, str]:
 
 
 @main.command("create")
+@at_boundary("mr-creator")
 @env_option("--src-repo", envvar="SRC_REPO", required=True, type=IdentifierType(PROJECT_PATH),
             help="GitLab project path of the source, e.g. shop/shop-frontend.")
-@env_option("--source-commit-sha", envvar="SOURCE_COMMIT_SHA", required=True, type=IdentifierType(COMMIT_SHA),
-            help="Commit the patch was made against.")
+@env_option("--source-commit-sha", envvar="SOURCE_COMMIT_SHA", default=None, type=IdentifierType(COMMIT_SHA),
+            help="Optional check: the commit the patch must have been made against. The bundle's metadata.json "
+                 "names its base (source_commit_sha); a different one here is refused (exit 4).")
 @env_option("--patch-id", envvar="PATCH_ID", required=True, type=IdentifierType(ARTIFACT_ID),
             help="Patch bundle id in the artifact store.")
 @env_option("--changeset-id", envvar="CHANGESET_ID", required=True, type=IdentifierType(CHANGESET_ID),
@@ -116,11 +118,10 @@ def _fields(values: tuple[str, ...]) -> dict[str, str]:
             type=click.Path(file_okay=False, path_type=Path), help="Writable directory for the work tree.")
 @store_options
 @callback_options
-@at_boundary("mr-creator")
 def create(
     *,
     src_repo: str,
-    source_commit_sha: str,
+    source_commit_sha: str | None,
     patch_id: str,
     changeset_id: str,
     gitlab_url: str,
@@ -140,11 +141,12 @@ def create(
     store: StoreSettings,
     callbacks: CallbackSettings,
 ) -> None:
-    """Apply PATCH_ID at SOURCE_COMMIT_SHA, push the branch, open or update the MR, notify PathOps.
+    """Apply PATCH_ID at the commit its bundle names, push the branch, open or update the MR, notify PathOps.
 
     Exit codes: 0 MR created, updated or unchanged; 3 conflict (a person pushed to the
     branch, or the branch's open MR is not this tool's) or the patch no longer applies;
-    4 bundle or patch refused; 5 GitLab, git, S3 or the control plane failed; 6 credentials refused.
+    4 bundle or patch refused, or made against another commit than SOURCE_COMMIT_SHA;
+    5 GitLab, git, S3 or the control plane failed; 6 credentials refused.
     """
     from mr_creator.core import MergeRequestOrder, create_merge_request
     from mr_creator.description import default_template

@@ -56,7 +56,7 @@ class MergeRequestOrder:
     """What the create-mr-from-patch job asks for."""
 
     src_repo: str
-    source_commit_sha: str
+    source_commit_sha: str | None  # when given, the bundle's must equal it; the bundle's metadata names the base
     patch_id: str
     changeset_id: str
     template_text: str
@@ -95,13 +95,18 @@ def create_merge_request(
         bundle_read = reads.submit(open_patch_bundle, store, order.patch_id, order.source_commit_sha, scratch)
         try:
             project = gitlab.info()
-            source = SourceRepository.fetch_commit(
-                order.git_url or project.http_url_to_repo, order.source_commit_sha, scratch / "source", git_env
-            )
+            remote = order.git_url or project.http_url_to_repo
+            # Given, the commit is fetched while the bundle is read (the bundle must name the same one);
+            # otherwise the bundle's metadata names the base, fetched once it is read.
+            source = (SourceRepository.fetch_commit(remote, order.source_commit_sha, scratch / "source", git_env)
+                      if order.source_commit_sha else None)
         except BaseException:
             bundle_read.result()  # a refused bundle is the error to report, as if it had been read first
             raise
         bundle = bundle_read.result()
+        if source is None:
+            source = SourceRepository.fetch_commit(remote, bundle.metadata["source_commit_sha"], scratch / "source",
+                                                   git_env)
         snapshot_read = reads.submit(read_incident_snapshot, store, bundle.metadata["snapshot_id"], scratch)
         return _apply_and_propose(order, bundle, project, source, gitlab, snapshot_read)
 
@@ -110,15 +115,15 @@ def _apply_and_propose(order: MergeRequestOrder, bundle: PatchBundle, project: P
                        gitlab: MergeRequests, snapshot_read: Future[IncidentSnapshot]) -> Outcome:
     """Apply the verified bundle on the fetched commit, check the policy, push, open or update the MR."""
     metadata = bundle.metadata
+    base: str = metadata["source_commit_sha"]  # the commit the fix agent's image embedded
     branch = branch_name(order.changeset_id, metadata["summary"])
     scope = MarkerScope(order.marker_key, order.src_repo, branch)
     source.apply_mbox(bundle.mbox)
-    base = order.source_commit_sha
     commits = source.commits(base)
     ci_paths = ci_protected_patterns(project.ci_config_path, order.src_repo,
                                      lambda path: source.read_at(base, path, MAX_CI_FILE_BYTES),
                                      lambda: source.files_at(base))
-    _check_policy(source, order, commits, ci_paths, bundle.mbox.stat().st_size, metadata["files_touched"])
+    _check_policy(source, base, order, commits, ci_paths, bundle.mbox.stat().st_size, metadata["files_touched"])
     head = source.rewrite(base, commits, lambda commit: commit_message(commit.message, commit.author))
 
     existing = gitlab.find_open(branch)
@@ -149,7 +154,7 @@ def _apply_and_propose(order: MergeRequestOrder, bundle: PatchBundle, project: P
         incident_id=metadata["incident_id"],
         snapshot_id=metadata["snapshot_id"],
         patch_id=order.patch_id,
-        base_sha=order.source_commit_sha,
+        base_sha=base,
         bundle_sha256=bundle.bundle_sha256,
         last_pushed_head=head,
         tool_version=__version__,
@@ -192,7 +197,7 @@ def _tell_story(order: MergeRequestOrder, snapshot: IncidentSnapshot, source: So
     rollout = snapshot.rollout_of(focus)
     previous = _sha(rollout.get("previous_source_commit")) if rollout else None
     current = _sha(rollout.get("current_source_commit")) if rollout else None
-    base = order.source_commit_sha
+    base: str = metadata["source_commit_sha"]
     culprit = find_culprit(source, previous, current, base, head)
     blob_url = blob_link_maker(project.web_url, base) if project.web_url else None
     shown, more = render_evidence(snapshot.findings, source.files_at(base), blob_url)
@@ -231,10 +236,10 @@ def _not_ours(mr: MergeRequest, branch: str, remote: str | None, why: str) -> Ou
     return Outcome("conflict", mr.web_url, branch, remote or "", detail)
 
 
-def _check_policy(source: SourceRepository, order: MergeRequestOrder, commits: list[PatchCommit],
+def _check_policy(source: SourceRepository, base: str, order: MergeRequestOrder, commits: list[PatchCommit],
                   ci_paths: tuple[str, ...], patch_bytes: int, declared: list[str]) -> None:
     """The policy on the net diff AND on every commit: a commit that a later one reverts is pushed too."""
-    net = source.changes(order.source_commit_sha)
+    net = source.changes(base)
     problems = violations(net, patch_bytes, order.policy, ci_paths)
     touched: set[str] = set()
     for commit in commits:

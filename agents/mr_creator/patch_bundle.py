@@ -30,13 +30,15 @@ class PatchBundle:
     verification_spec: str | None = None  # the checks the patch brings (verification.yaml), verified
 
 
-def open_patch_bundle(store: ArtifactReader, patch_id: str, expected_sha: str, scratch: Path) -> PatchBundle:
-    """Download, verify, extract safely and validate; raise on anything off-contract."""
+def open_patch_bundle(store: ArtifactReader, patch_id: str, expected_sha: str | None, scratch: Path) -> PatchBundle:
+    """Download, verify, extract safely and validate; raise on anything off-contract, and on a bundle made
+    against another commit than expected_sha (when given: the bundle's metadata names its base)."""
     opened = open_bundle(store, patch_id, PATCH_BUNDLE, scratch / "bundle")
     metadata = opened.metadata
-    if metadata["source_commit_sha"] != expected_sha:
+    if expected_sha is not None and metadata["source_commit_sha"] != expected_sha:
         raise ContractViolation(
-            f"patch bundle {patch_id} was made for {metadata['source_commit_sha']}, not {expected_sha}"
+            f"patch bundle {patch_id} was made against {metadata['source_commit_sha'][:12]}, not the given "
+            f"source commit {expected_sha[:12]} (SOURCE_COMMIT_SHA is optional: the bundle names its base)"
         )
     if metadata["status"] != "patch":
         raise NegativeOutcome(f"patch bundle {patch_id} carries no patch (status {metadata['status']})")

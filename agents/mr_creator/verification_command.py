@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import click
 
 from pathops_contracts.errors import InvalidInput
-from pathops_contracts.identifiers import ARTIFACT_ID, PROJECT_PATH, VERIFICATION_ID
+from pathops_contracts.identifiers import ARTIFACT_ID, ENDPOINT_URL, PROJECT_PATH, VERIFICATION_ID
 from pathops_runtime.cli import IdentifierType, at_boundary, env_option, store_options
 from pathops_runtime.logs import mask_secret
 
@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # gitlab and boto3 are imported where the command runs, not f
 
 
 @click.command("update-from-verification")
+@at_boundary("mr-creator")
 @env_option("--src-repo", envvar="SRC_REPO", required=True, type=IdentifierType(PROJECT_PATH),
             help="GitLab project path of the merge request, e.g. shop/shop-frontend.")
 @env_option("--mr-iid", envvar="MR_IID", required=True, type=click.IntRange(min=1),
@@ -27,7 +28,8 @@ if TYPE_CHECKING:  # gitlab and boto3 are imported where the command runs, not f
             help="The verification report (report-<32 hex>) in the artifact store.")
 @env_option("--verification-id", envvar="VERIFICATION_ID", type=IdentifierType(VERIFICATION_ID), default=None,
             help="When given, the report must be of this verification.")
-@env_option("--gitlab-url", envvar="GITLAB_URL", required=True, help="GitLab base URL.")
+@env_option("--gitlab-url", envvar="GITLAB_URL", required=True, type=IdentifierType(ENDPOINT_URL),
+            help="GitLab base URL.")
 @env_option("--gitlab-token", envvar="GITLAB_TOKEN", required=True, help="GitLab token (api).")
 @env_option("--marker-key", envvar="MR_MARKER_KEY", default=None,
             help="HMAC key of the changeset marker; default: CALLBACK_SIGNING_KEY.")
@@ -36,7 +38,6 @@ if TYPE_CHECKING:  # gitlab and boto3 are imported where the command runs, not f
 @env_option("--scratch-dir", envvar="SCRATCH_DIR", default=None,
             type=click.Path(file_okay=False, path_type=Path), help="Writable directory.")
 @store_options
-@at_boundary("mr-creator")
 def update_from_verification_command(*, src_repo: str, mr_iid: int, report_id: str, verification_id: str | None,
                                      gitlab_url: str, gitlab_token: str, marker_key: str | None,
                                      callback_signing_key: str | None, scratch_dir: Path | None,

@@ -103,11 +103,13 @@ CHANGESET_ID = _rule(
     48,
     "letters, digits, '.', '_' and '-', starting and ending with a letter or digit",
 )
+# A verification run has its own id from the control plane, never an incident id reused: the
+# prefix makes a copied INC-... fail here, in the schemas (defs.schema.json) and in Groovy (Inputs).
 VERIFICATION_ID = _rule(
     "verification id",
-    r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?",
+    r"VER-[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?",
     48,
-    "letters, digits, '.', '_' and '-', starting and ending with a letter or digit",
+    "VER- then letters, digits, '.', '_' and '-', ending with a letter or digit (e.g. VER-7f3a9c)",
 )
 # An app name becomes `<app>-preflight`, `<app>-production` and `<app>-agents`: 40 leaves room.
 APP_ID = _rule(

@@ -17,16 +17,42 @@ import click
 
 # StoreSettings and CallbackSettings are imported where a command runs: they bring boto3 and
 # requests, which --help and --version must not pay for.
-from pathops_contracts.errors import InvalidInput, PathOpsError
+from pathops_contracts.errors import ExitCode, InvalidInput, PathOpsError
 from pathops_contracts.identifiers import BUCKET, ENDPOINT_URL, IdentifierRule
 from pathops_runtime.logs import configure_logging, mask_secret
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class MissingSetting(click.ClickException):
+    """A required option that is neither given nor in its environment variable: one line, exit 2."""
+
+    exit_code = int(ExitCode.USAGE)
+
+    def __init__(self, tool: str, option: str, envvar: str) -> None:
+        # No endpoint has a default: a forgotten one must stop the run, not point it at another system.
+        super().__init__(f"{option} is required: pass it or set {envvar}")
+        self.tool = tool
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"{self.tool}: error: {self.format_message()}", err=True)
+
+
+class EnvOption(click.Option):
+    """An option read from its environment variable; a missing required one is a one-line error
+    naming both (click's own form is the usage text plus "Missing option", without the variable)."""
+
+    def process_value(self, ctx: click.Context, value: Any) -> Any:
+        try:
+            return super().process_value(ctx, value)
+        except click.MissingParameter:
+            option = max(self.opts, key=len)
+            raise MissingSetting(ctx.find_root().info_name or "pathops", option, str(self.envvar)) from None
+
+
 def env_option(*declarations: str, envvar: str, **attrs: Any) -> Callable[[F], F]:
     """click.option that also reads `envvar` and says so in --help."""
-    return click.option(*declarations, envvar=envvar, show_envvar=True, **attrs)
+    return click.option(*declarations, cls=EnvOption, envvar=envvar, show_envvar=True, **attrs)
 
 
 class IdentifierType(click.ParamType[str]):
@@ -60,7 +86,13 @@ class ToolFailure(click.ClickException):
 
 
 def at_boundary(tool: str) -> Callable[[F], F]:
-    """Turn domain errors raised by a command into ToolFailure."""
+    """Turn domain errors raised by a command into ToolFailure.
+
+    One placement everywhere: directly under `@main.command(...)`, above every option and every
+    settings decorator (store_options, callback_options), so that an error raised while the
+    settings are built gets the same one line and exit code as one raised in the body.
+    `is_boundary(command.callback)` checks it (tests/test_cli_boundary.py, for every command).
+    """
 
     def decorate(command: F) -> F:
         @functools.wraps(command)
@@ -70,9 +102,17 @@ def at_boundary(tool: str) -> Callable[[F], F]:
             except PathOpsError as error:
                 raise ToolFailure(tool, error) from error
 
+        # functools.wraps copies __dict__ outwards: a wrapper around this one would inherit the
+        # attribute, but it would point at this function, not at the wrapper.
+        run.__pathops_boundary__ = run  # type: ignore[attr-defined]
         return run  # type: ignore[return-value]
 
     return decorate
+
+
+def is_boundary(callback: Callable[..., Any] | None) -> bool:
+    """Whether a click command's callback is at_boundary's wrapper itself (the outermost one)."""
+    return callback is not None and getattr(callback, "__pathops_boundary__", None) is callback
 
 
 def store_options(command: F) -> F:

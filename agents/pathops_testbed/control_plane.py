@@ -8,6 +8,7 @@ signature never seen before (no replays); one effect per Idempotency-Key.
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -16,6 +17,7 @@ from typing import Any
 
 from werkzeug import Request, Response
 
+from pathops_contracts.identifiers import VERIFICATION_ID
 from pathops_runtime.callbacks import (
     IDEMPOTENCY_HEADER,
     MAX_SKEW_SECONDS,
@@ -23,6 +25,11 @@ from pathops_runtime.callbacks import (
     TIMESTAMP_HEADER,
     verify_request,
 )
+
+
+def new_verification_id() -> str:
+    """A verification run's own id, as the control plane makes one: never derived from the incident."""
+    return VERIFICATION_ID.check(f"VER-{secrets.token_hex(8)}")
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """fix-agent against crafted evidence snapshots: exit 4 with one line, no traceback, nothing uploaded.
 
-fix-agent sends no callback on failure (its callback announces a patch bundle); the Jenkins
-step reports the exit code. The same reader as mr-creator's refuses the same bombs.
+A snapshot that cannot be opened (a bomb, a broken manifest) gets no callback: its incident id
+is not known. A failure once the manifest is read is announced with a fix callback of status
+failed, without a patch. The same reader as mr-creator's refuses the same bombs.
 """
 
 from __future__ import annotations
@@ -29,18 +30,22 @@ def _run(tmp_path: Path, snapshot_id: str, store_settings: StoreSettings, httpse
            "SOURCE_COMMIT_SHA": SHA, "MINIO_ENDPOINT": store_settings.endpoint,
            "MINIO_BUCKET": store_settings.bucket, "CONTROL_PLANE_CALLBACK_URL": httpserver.url_for("/api/fix/callback"),
            "CALLBACK_DEADLINE_SECONDS": "5", "SCRATCH_DIR": str(tmp_path / "scratch"), **extra}
+    httpserver.expect_request("/api/fix/callback").respond_with_data("{}", status=202)
     return subprocess.run([str(Path(sys.executable).parent / "fix-agent"), "run"], env=env, capture_output=True,
                           text=True, stdin=subprocess.DEVNULL, timeout=120, check=False)
 
 
 def _assert_refused(result: subprocess.CompletedProcess[str], words: str, httpserver: HTTPServer,
-                    store: ArtifactStore | None, code: int = 4) -> None:
+                    store: ArtifactStore | None, code: int = 4, failed_callback: bool | None = False) -> None:
     assert result.returncode == code, result.stderr
     assert "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("fix-agent: error: ") and words in last, last
     assert result.stdout == ""
-    assert httpserver.log == []
+    callbacks = [json.loads(request.get_data()) for request, _ in httpserver.log]
+    assert all(callback["status"] == "failed" and "patch_id" not in callback for callback in callbacks)
+    if failed_callback is not None:
+        assert len(callbacks) == int(failed_callback)
     if store is not None:
         listing = store._client.list_objects_v2(Bucket=store.bucket, Prefix="patches/")
         assert listing.get("KeyCount", 0) == 0
@@ -58,7 +63,6 @@ def test_a_snapshot_bomb_is_refused_with_exit_4(tmp_path: Path, artifact_store: 
 @pytest.mark.parametrize(("name", "content", "words"), [
     ("manifest.json", deep_json(), "manifest.json of snap-"),
     ("findings.json", deep_json(), "findings.json of snap-"),
-    ("objects/configmaps.json", deep_json(), "objects/configmaps.json of snap-"),
     ("findings.json", json.dumps({"findings": {"kind": "oom-killed"}}).encode(), "is not a list of findings"),
     ("findings.json", json.dumps({"findings": [{"kind": "oom-killed"}]}).encode(), "is not a list of findings"),
 ])
@@ -70,6 +74,16 @@ def test_a_broken_json_document_of_the_snapshot_is_exit_4(tmp_path: Path, artifa
     (folder / name).write_bytes(content)
     snapshot_id = upload_snapshot(artifact_store, folder, tmp_path / "snap.tar.gz")
     _assert_refused(_run(tmp_path, snapshot_id, store_settings, httpserver), words, httpserver, artifact_store)
+
+
+def test_a_broken_document_read_after_the_manifest_is_exit_4_with_a_failed_callback(
+        tmp_path: Path, artifact_store: ArtifactStore, store_settings: StoreSettings, httpserver: HTTPServer) -> None:
+    folder = tmp_path / "snap"
+    snapshot_dir(folder, [scenarios.configmap_finding()], SERVED_LOG)
+    (folder / "objects/configmaps.json").write_bytes(deep_json())
+    snapshot_id = upload_snapshot(artifact_store, folder, tmp_path / "snap.tar.gz")
+    _assert_refused(_run(tmp_path, snapshot_id, store_settings, httpserver), "objects/configmaps.json of snap-",
+                    httpserver, artifact_store, failed_callback=True)
 
 
 def test_a_missing_bucket_is_named_and_is_exit_5(tmp_path: Path, store_settings: StoreSettings,

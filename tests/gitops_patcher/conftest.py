@@ -32,9 +32,13 @@ def agent_args(agent: str, incident: str = "INC-1042") -> list[str]:
     return args
 
 
+# Every endpoint is passed explicitly, as Jenkins does: gitops-patcher has no default for any.
+ENDPOINTS = {"MINIO_ENDPOINT": "https://minio.pathops.example", "CONTROL_PLANE_URL": "https://control-plane.pathops.example"}
+
+
 def patcher(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BIN / "gitops-patcher"), *args], env={**os.environ, **env}, capture_output=True,
-                          text=True, stdin=subprocess.DEVNULL, timeout=120, check=False)
+    return subprocess.run([str(BIN / "gitops-patcher"), *args], env={**os.environ, **ENDPOINTS, **env},
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120, check=False)
 
 
 @pytest.fixture

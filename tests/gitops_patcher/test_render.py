@@ -142,7 +142,8 @@ def test_job_env_is_the_seed_list_and_secrets_come_by_reference(tmp_path: Path, 
     assert env["MINIO_BUCKET"] == "pathops-evidence"
     if agent == "evidence-collector":  # a retried Job collects the window it was scheduled for
         assert env["EVIDENCE_AS_OF"] == job["metadata"]["annotations"]["pathops.io/scheduled-at"]
-    assert env["CONTROL_PLANE_CALLBACK_URL"].startswith("https://control-plane.pathops.io/api/")
+    assert env["CONTROL_PLANE_CALLBACK_URL"].startswith("https://control-plane.pathops.example/api/")
+    assert env["MINIO_ENDPOINT"] == "https://minio.pathops.example"
     spec = job["spec"]
     pod = spec["template"]["spec"]
     container = pod["containers"][0]
@@ -225,3 +226,33 @@ def test_incident_ids_stay_strings_for_yaml_1_1_readers(tmp_path: Path, incident
     for text in namespace.values():
         for document in yaml.safe_load_all(text):
             assert all(isinstance(v, str) for v in document.get("metadata", {}).get("labels", {}).values())
+
+
+def test_a_verification_run_is_named_and_labelled_by_its_own_id(tmp_path: Path) -> None:
+    args = [arg for arg in agent_args("verification-agent") if arg not in ("--incident-id", "INC-1042")]
+    result = patcher("render", *args, "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    folder = Path(json.loads(result.stdout)["path"])
+    (job,) = load_documents(folder / "job.yaml")
+    assert job["metadata"]["name"].startswith("verify-ver-7-")
+    for labels in (job["metadata"]["labels"], job["spec"]["template"]["metadata"]["labels"]):
+        assert labels["pathops.io/verification-id"] == "VER-7" and "pathops.io/incident-id" not in labels
+    # With the incident its change answers, both: never one id standing in for the other.
+    _, documents = render(tmp_path / "with-incident", "verification-agent")
+    labels = documents["job.yaml"][0]["metadata"]["labels"]
+    assert (labels["pathops.io/incident-id"], labels["pathops.io/verification-id"]) == ("INC-1042", "VER-7")
+
+
+@pytest.mark.parametrize("agent", ["evidence-collector", "fix-agent"])
+def test_an_incident_agent_without_an_incident_id_is_exit_2(tmp_path: Path, agent: str) -> None:
+    args = [arg for arg in agent_args(agent) if arg not in ("--incident-id", "INC-1042")]
+    result = patcher("render", *args, "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"gitops-patcher: error: {agent} needs --incident-id (INCIDENT_ID)"
+    assert not (tmp_path / "out").exists()
+
+
+def test_no_template_value_survives_in_a_rendered_run(all_rendered: Path) -> None:
+    # The templates' placeholders (*.example.invalid) are always replaced by the run's own endpoints.
+    texts = [path.read_text() for path in all_rendered.rglob("*.yaml")]
+    assert texts and not [text for text in texts if "example.invalid" in text or "demo.pathops.io/api" in text]

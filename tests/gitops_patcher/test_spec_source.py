@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from pathops_testbed.git_repos import git
-from tests.gitops_patcher.conftest import BIN, IMAGES, patcher
+from tests.gitops_patcher.conftest import BIN, ENDPOINTS, IMAGES, patcher
 
 VALID_SPEC = (Path(__file__).parent / "verification-spec.yaml").read_text()
 PLANTED = "glpat-PLANTEDsecretVALUE0123"
@@ -67,7 +68,8 @@ def test_the_spec_root_defaults_to_the_working_directory(gitops_remote: Path, wo
                                                         tmp_path: Path) -> None:
     args = verifier_args(None, "deploy/verification.yaml")
     scheduled = subprocess.run([str(BIN / "gitops-patcher"), "schedule", *args, "--repo", gitops_remote.as_uri()],
-                               cwd=workspace, capture_output=True, text=True, timeout=120, check=False)
+                               cwd=workspace, env={**os.environ, **ENDPOINTS}, capture_output=True, text=True,
+                               timeout=120, check=False)
     assert scheduled.returncode == 0, scheduled.stderr
     run = json.loads(scheduled.stdout)["run"]
     work = tmp_path / "check"

@@ -15,6 +15,7 @@ from pathops_contracts.contracts import (
     VERIFICATION_CALLBACK,
     validate_document,
 )
+from pathops_contracts.identifiers import VERIFICATION_ID
 
 
 def test_the_golden_path_from_alert_to_merge_request(tmp_path: Path) -> None:
@@ -50,7 +51,10 @@ def test_the_golden_path_from_alert_to_merge_request(tmp_path: Path) -> None:
                        "Schedule evidence-collector for INC-2042 (shop-frontend, preflight)"]
     # Section 3: the MR's head ran in preflight, its own checks (from the bundle) passed, the MR left Draft.
     assert summary["verification_status"] == "passed" and summary["mr_draft"] is False
-    assert summary["verification_id"] == "VER-2042" and summary["report_id"].startswith("report-")
+    # The verification run has its own id from the control plane, not one made from the incident's.
+    assert VERIFICATION_ID.check(summary["verification_id"]) != "VER-2042"
+    assert callbacks["/api/verification/callback"]["payload"]["verification_id"] == summary["verification_id"]
+    assert summary["report_id"].startswith("report-")
     assert summary["preflight"]["probe"] == "/health -> HTTP 200"
     assert "GET http://shop-frontend.shop-frontend-preflight.svc/health" in summary["preflight"]["service_requests"]
     (mr,) = json.loads((workdir / "merge_request.json").read_text())

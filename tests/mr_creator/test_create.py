@@ -170,7 +170,18 @@ def test_metadata_for_another_sha_is_refused(world: World) -> None:
     other = "f" * 40
     result = world.run(patch_id, SOURCE_COMMIT_SHA=other)
     assert result.returncode == 4
-    assert f"not {other}" in result.stderr
+    (line,) = [line for line in result.stderr.splitlines() if line.startswith("mr-creator: error:")]
+    assert f"made against {world.base_sha[:12]}, not the given source commit {other[:12]}" in line
+    assert world.project.merge_requests == [] and world.callbacks[-1]["status"] == "failed"
+
+
+def test_the_base_commit_comes_from_the_bundle_when_no_source_commit_is_given(world: World) -> None:
+    patch_id = world.bundle()
+    result = world.run(patch_id, SOURCE_COMMIT_SHA="")  # an empty variable is an unset one
+    assert result.returncode == 0, result.stderr
+    branch = _output(result)["branch"]
+    head = world.remote_head(branch)
+    assert head is not None and git(world.remote, "rev-parse", f"{head}^") == world.base_sha
 
 
 def test_patch_that_no_longer_applies_reports_failed(world: World) -> None:

@@ -67,8 +67,9 @@ GOOD: dict[str, dict[str, Any]] = {
         "summary": "1 pod not ready", "pointers": {"bundle": f"s3://pathops-evidence/snapshots/{SNAP}.tar.gz"},
     },
     contracts.FIX_CALLBACK: {
-        "schema_version": "fix-callback/v1", "incident_id": "INC-1042", "patch_id": PATCH, "status": "patch",
-        "summary": "Fix readiness probe path", "recommended_checks": ["probe passes"],
+        "schema_version": "fix-callback/v2", "incident_id": "INC-1042", "snapshot_id": SNAP,
+        "source_commit_sha": SHA, "patch_id": PATCH, "status": "patch", "summary": "Fix readiness probe path",
+        "recommended_checks": ["probe passes"],
         "pointers": {"bundle": f"s3://pathops-evidence/patches/{PATCH}.tar.gz"},
     },
     contracts.FIX_PATCH_INLINE: {
@@ -127,7 +128,8 @@ def test_broken_document_fails_naming_the_field(contract: str) -> None:
 
 @pytest.mark.parametrize("contract", contracts.ALL_CONTRACTS)
 def test_document_of_another_version_fails(contract: str) -> None:
-    document = {**GOOD[contract], "schema_version": contract.replace("/v1", "/v2")}
+    name, version = contract.split("/v")
+    document = {**GOOD[contract], "schema_version": f"{name}/v{int(version) + 1}"}
     with pytest.raises(ContractViolation, match="schema_version"):
         contracts.validate_document(document, contract)
 
@@ -167,3 +169,15 @@ def test_thousands_of_entries_are_judged_as_the_full_validator_judges_them(
         assert contracts.validate_document(document, contracts.EVIDENCE_MANIFEST) is document
     document[array][1234] = entry
     assert contracts.validate_document(document, contracts.EVIDENCE_MANIFEST) is document
+
+
+def test_a_fix_callback_carries_its_source_commit_and_a_failure_carries_no_patch() -> None:
+    good = GOOD[contracts.FIX_CALLBACK]
+    failed = {key: good[key] for key in ("schema_version", "incident_id", "snapshot_id", "source_commit_sha")}
+    contracts.validate_document({**failed, "status": "failed", "summary": "source commit mismatch"},
+                                contracts.FIX_CALLBACK)
+    for broken in ({**failed, "status": "failed", "summary": "x", "patch_id": PATCH},
+                   {**failed, "status": "patch", "summary": "x"},
+                   {key: value for key, value in good.items() if key != "source_commit_sha"}):
+        with pytest.raises(ContractViolation):
+            contracts.validate_document(broken, contracts.FIX_CALLBACK)

@@ -7,8 +7,9 @@ import logging
 
 import pytest
 
-from pathops_contracts.errors import InvalidInput
-from pathops_contracts.identifiers import APP_ID, COMMIT_SHA, INCIDENT_ID, PROJECT_PATH
+from pathops_contracts.contracts import VERIFICATION_CALLBACK, validate_document
+from pathops_contracts.errors import ContractViolation, InvalidInput
+from pathops_contracts.identifiers import APP_ID, COMMIT_SHA, INCIDENT_ID, PROJECT_PATH, VERIFICATION_ID
 from pathops_runtime.logs import JsonLinesFormatter, mask_secret
 
 
@@ -23,6 +24,24 @@ def test_incident_ids_accepted(value: str) -> None:
 def test_incident_ids_refused(value: str) -> None:
     with pytest.raises(InvalidInput):
         INCIDENT_ID.check(value)
+
+
+@pytest.mark.parametrize(("value", "valid"), [
+    ("VER-7", True), ("VER-7f3a9c2e1b", True), ("VER-" + "a" * 44, True),
+    ("INC-1042", False), ("1042", False), ("VER-", False), ("ver-7", False), ("VER-7-", False),
+    ("VER-" + "a" * 45, False),
+])
+def test_a_verification_id_is_its_own_never_a_copied_incident_id(value: str, valid: bool) -> None:
+    callback = {"schema_version": VERIFICATION_CALLBACK, "app_id": "shop-frontend", "env": "preflight",
+                "verification_id": value, "status": "passed"}
+    if valid:
+        assert VERIFICATION_ID.check(value) == value
+        validate_document(callback, VERIFICATION_CALLBACK)
+        return
+    with pytest.raises(InvalidInput):
+        VERIFICATION_ID.check(value)
+    with pytest.raises(ContractViolation):
+        validate_document(callback, VERIFICATION_CALLBACK)
 
 
 def test_other_rules() -> None:

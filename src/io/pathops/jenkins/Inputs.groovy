@@ -32,6 +32,7 @@ class Inputs implements Serializable {
         namespace       : /[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?/,
         env             : /preflight|production/,
         id              : /[A-Za-z0-9]([A-Za-z0-9._-]{0,46}[A-Za-z0-9])?/,
+        verificationId  : /VER-[A-Za-z0-9]([A-Za-z0-9._-]{0,42}[A-Za-z0-9])?/,
         sha             : /[0-9a-f]{40}|[0-9a-f]{64}/,
         bucket          : /[a-z0-9][a-z0-9.-]*[a-z0-9]/,
         snapshotId      : /snap-[0-9a-f]{32}/,
@@ -54,7 +55,7 @@ class Inputs implements Serializable {
     // corpus through both and fails on any value they judge differently (tests/shared_library).
     // Rules not listed are Jenkins' own (env, mrIid, imageRepository, gitUrl, credentialsId, path, label).
     static final Map<String, List<String>> MIRRORS = [
-        app: ['app id'], namespace: ['namespace'], id: ['incident id', 'verification id', 'change set id'],
+        app: ['app id'], namespace: ['namespace'], id: ['incident id', 'change set id'], verificationId: ['verification id'],
         sha: ['commit sha'], snapshotId: ['artifact id'], patchId: ['artifact id'], reportId: ['artifact id'],
         projectPath: ['project path'], timeWindow: ['time window'], image: ['image'], url: ['endpoint URL'],
         workload: ['workload'], bucket: ['bucket'],
@@ -62,15 +63,45 @@ class Inputs implements Serializable {
 
     // The max_length of each mirrored rule (and of path); any other value is at most 512 characters.
     static final Map<String, Integer> MAX_LENGTHS = [
-        app: 40, namespace: 63, id: 48, sha: 64, snapshotId: 39, patchId: 39, reportId: 39, projectPath: 255,
+        app: 40, namespace: 63, id: 48, verificationId: 48, sha: 64, snapshotId: 39, patchId: 39, reportId: 39, projectPath: 255,
         timeWindow: 64, image: 512, url: 512, workload: 300, bucket: 63, path: 255,
     ]
+
+    /**
+     * Where a step's endpoints come from when its caller does not pass them: the controller's global
+     * environment (jenkins/casc.yaml). No endpoint has a default: a forgotten one stops the step
+     * instead of pointing a Job at someone else's MinIO, control plane, GitLab or registry.
+     */
+    static final Map<String, String> ENDPOINT_VARIABLES = [
+        minioEndpoint  : 'PATHOPS_MINIO_ENDPOINT',
+        controlPlaneUrl: 'PATHOPS_CONTROL_PLANE_URL',
+        gitlabUrl      : 'PATHOPS_GITLAB_URL',
+        callbackUrl    : 'PATHOPS_JENKINS_WEBHOOK_URL',
+        registry       : 'PATHOPS_REGISTRY',
+    ]
+    // The image arguments default to images of PATHOPS_REGISTRY.
+    private static final Map<String, String> DERIVED = [image: 'registry', runtimeImage: 'registry',
+                                                        harborRepo: 'registry']
+
+    /** The endpoints the global environment sets, by step argument name. */
+    static Map endpoints(Object env) {
+        Map found = [:]
+        ENDPOINT_VARIABLES.each { String key, String variable ->
+            Object value = env?."${variable}"
+            if (value) {
+                found[key] = value.toString()
+            }
+        }
+        return found
+    }
 
     /** Fails the step unless every required key is present and every present key matches its rule. */
     static void check(Object script, String step, Map cfg, Map<String, String> rules, List<String> required) {
         required.each { String key ->
             if (cfg[key] == null || cfg[key].toString().trim().isEmpty()) {
-                script.error("[${step}] ${key} is required")
+                String variable = ENDPOINT_VARIABLES[DERIVED[key] ?: key]
+                script.error("[${step}] ${key} is required" +
+                             (variable ? ": pass it or set ${variable} in the Jenkins global environment" : ''))
             }
         }
         rules.each { String key, String rule ->
