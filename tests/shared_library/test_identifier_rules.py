@@ -20,6 +20,7 @@ from gitops_patcher.cli import run_options
 from pathops_contracts.agent_job import JobEnv, agent_names, load_agent_job
 from pathops_contracts.errors import InvalidInput
 from pathops_contracts.identifiers import RULES_BY_NAME
+from tests.shared_library.test_steps import GLOBAL_ENV  # the steps' endpoints (jenkins/casc.yaml)
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENTS = agent_names()
@@ -181,7 +182,7 @@ def step_checks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str,
         job = load_agent_job(agent)
         config = {**BASE_CONFIG[agent], **{parameter_of(str(v.option)): sample(v, agent)
                                            for v in job.env if v.source == "run"}}
-        cases.append({"name": agent, "step": step_of(agent), "config": config})
+        cases.append({"name": agent, "step": step_of(agent), "config": config, "env": GLOBAL_ENV})
     path = tmp_path_factory.mktemp("steps") / "cases.json"
     path.write_text(json.dumps(cases))
     env = {**os.environ, "JAVA_HOME": os.environ.get("JAVA_HOME", "/usr/lib/jvm/java-17-openjdk-amd64")}
