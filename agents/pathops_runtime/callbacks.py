@@ -44,6 +44,9 @@ from pathops_contracts.contracts import validate_document
 from pathops_contracts.errors import Forbidden, UpstreamError
 from pathops_contracts.redaction import Redactor
 
+# Re-exported: the settings live apart so that reading a command's options does not import requests.
+from pathops_runtime.callback_settings import CallbackSettings as CallbackSettings
+
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-PathOps-Signature"
@@ -92,15 +95,6 @@ def verify_request(signing_key: str, timestamp: str, key: str, body: bytes, head
 
 class _Retryable(Exception):
     """An attempt failed in a way worth trying again."""
-
-
-@dataclass(frozen=True)
-class CallbackSettings:
-    signing_key: str | None = None
-    token: str | None = None
-    deadline_seconds: float = 120.0
-    attempt_timeout_seconds: float = 10.0
-    backoff_max_seconds: float = 10.0
 
 
 @dataclass(frozen=True)
