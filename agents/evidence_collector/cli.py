@@ -118,14 +118,17 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
         plural = {**{k.lower(): v for k, v in KIND_TO_PLURAL.items()}, "service": "services"}[kind]
         focus_workload = (plural, name)
     reader = KubeReader.connect(kubeconfig, context, concurrency)
+    # Imported before the thread below starts: detect-secrets (the redactor's) has import cycles, and two
+    # threads importing it at once fail (ImportError: partially initialized module).
+    from evidence_collector.collector import Bounds, Collector, Focus
+    from evidence_collector.redaction import Redactor, load_extra_rules, token_key
+    from evidence_collector.staging import Staging
+
     # What is needed only once the first file is written (the final scan's detectors) or at the end
     # (boto3 alone takes a tenth of a second) is imported by a thread while the collection waits on the
     # API; the imports where it is used then find it done.
     _import_in_background("pathops_contracts.secret_scan", "pathops_runtime.artifact_store",
                           "evidence_collector.snapshot", *(() if no_upload else ("evidence_collector.delivery",)))
-    from evidence_collector.collector import Bounds, Collector, Focus
-    from evidence_collector.redaction import Redactor, load_extra_rules, token_key
-    from evidence_collector.staging import Staging
 
     # Token keys per incident, not per run: a restarted Job writes the same tokens, hence the same snapshot.
     redactor = Redactor(load_extra_rules(redaction_patterns) if redaction_patterns else (),
