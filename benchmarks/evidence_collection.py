@@ -4,7 +4,9 @@ A fake Kubernetes API with 15 ms of latency per request serves a namespace of 30
 x 2 containers with 2 MB of logs each, in two shapes:
 - "steady": three pods unready, nothing restarted;
 - "restarted": every container restarted once (current and previous logs), the whole namespace.
-For each, in the same run and against the same server, with --concurrency 16:
+For each, in the same run and against the same server (HTTP/1.1, connections kept alive as
+kube-apiserver keeps them; the TCP connections each client opened are printed), with
+--concurrency 16 (--concurrency N to compare):
 - evidence-collector collect --no-upload (the real CLI, a child process),
 - kubectl cluster-info dump --namespaces <ns> --output-directory <dir> (the baseline),
 and the floor: the collector's requests x latency / concurrency (the wait no client avoids).
@@ -17,6 +19,7 @@ from source at every start as PYTHONDONTWRITEBYTECODE=1 makes a development venv
 Targets: >= 10x faster than the baseline, within 2x of the floor, peak RSS <= 150 MB.
 
     python benchmarks/evidence_collection.py [--pods 300] [--log-mb 2] [--latency-ms 15] [--shape both] [--runs 3]
+        [--concurrency 16]
 """
 
 from __future__ import annotations
@@ -88,32 +91,36 @@ class Figures:
     note: str
 
 
-def run_collector(api: FakeKubernetes, work: Path, env: dict[str, str]) -> Figures:
+def run_collector(api: FakeKubernetes, server: BackgroundServer, work: Path, env: dict[str, str],
+                  concurrency: int) -> Figures:
     command = [str(Path(sys.executable).parent / "evidence-collector"), "collect", "--no-upload",
                "--incident-id", "INC-BENCH", "--app-id", "shop-frontend", "--target-namespace", NAMESPACE,
                "--output-dir", str(work / "collector"), "--scratch-dir", str(work / "scratch"),
-               "--time-window", "1h", "--concurrency", str(CONCURRENCY)]
+               "--time-window", "1h", "--concurrency", str(concurrency)]
     shutil.rmtree(work / "collector", ignore_errors=True)
     api.requests.clear()
+    connections = server.connections
     seconds, rss, cpu, code = run_with_rusage(command, env, work / "collector.json")
     if code != 0:
         raise SystemExit(f"evidence-collector failed with {code}")
     summary = json.loads((work / "collector.json").read_text())
     bundle = next((work / "collector").glob("snap-*.tar.gz"))
     return Figures(seconds, rss / 1024, cpu, len(api.requests),
-                   f"bundle {bundle.stat().st_size / 1e6:5.2f} MB, {summary['files']} files, "
-                   f"{summary['findings']} findings, {summary['gaps']} gaps")
+                   f"{server.connections - connections} connections, bundle {bundle.stat().st_size / 1e6:5.2f} MB, "
+                   f"{summary['files']} files, {summary['findings']} findings, {summary['gaps']} gaps")
 
 
-def run_kubectl(api: FakeKubernetes, work: Path, env: dict[str, str]) -> Figures:
+def run_kubectl(api: FakeKubernetes, server: BackgroundServer, work: Path, env: dict[str, str]) -> Figures:
     api.requests.clear()
+    connections = server.connections
     command = ["kubectl", "cluster-info", "dump", "--namespaces", NAMESPACE, "--output-directory",
                str(work / "kubectl")]
     seconds, rss, cpu, code = run_with_rusage(command, env, work / "kubectl.out")
     if code != 0:
         raise SystemExit(f"kubectl cluster-info dump failed with {code}")
     return Figures(seconds, rss / 1024, cpu, len(api.requests),
-                   f"output {folder_size(work / 'kubectl') / 1e6:7.1f} MB")
+                   f"{server.connections - connections} connections, output "
+                   f"{folder_size(work / 'kubectl') / 1e6:7.1f} MB")
 
 
 def load() -> str:
@@ -131,10 +138,10 @@ def bench_shape(shape: str, args: argparse.Namespace) -> tuple[list[Figures], Fi
             if not args.source_only:  # into agents/**/__pycache__ (git ignores it), read despite the variable
                 subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "agents")], check=True,
                                stdout=subprocess.DEVNULL)
-            ours = [run_collector(api, work, env) for _ in range(args.runs)]
-            theirs = run_kubectl(api, work, env)
+            ours = [run_collector(api, server, work, env, args.concurrency) for _ in range(args.runs)]
+            theirs = run_kubectl(api, server, work, env)
         ours.sort(key=lambda figures: figures.seconds)
-        floor = ours[len(ours) // 2].requests * args.latency_ms / 1000 / CONCURRENCY
+        floor = ours[len(ours) // 2].requests * args.latency_ms / 1000 / args.concurrency
         return ours, theirs, floor
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -147,11 +154,12 @@ def main() -> None:
     parser.add_argument("--latency-ms", type=float, default=15.0)
     parser.add_argument("--shape", choices=["steady", "restarted", "both"], default="both")
     parser.add_argument("--runs", type=int, default=3, help="collector runs per shape (the median is shown)")
+    parser.add_argument("--concurrency", type=int, default=CONCURRENCY, help="the collector's --concurrency")
     parser.add_argument("--source-only", action="store_true", help="no bytecode compiled beforehand")
     args = parser.parse_args()
     shapes = ["steady", "restarted"] if args.shape == "both" else [args.shape]
     print(f"namespace: {args.pods} pods x 2 containers, {args.log_mb:g} MB of logs each, "
-          f"{args.latency_ms:g} ms latency per request, --concurrency {CONCURRENCY}; "
+          f"{args.latency_ms:g} ms latency per request, --concurrency {args.concurrency}; "
           f"{os.cpu_count()} CPUs, load average {load()}; "
           f"{'compiled from source at each start' if args.source_only else 'bytecode compiled beforehand'}")
     rows = []
@@ -163,7 +171,8 @@ def main() -> None:
               f"{ours.rss_mb:6.1f} MB  {ours.requests} requests  {ours.note}  (runs: {walls} s)")
         print(f"[{shape}] kubectl dump:       {theirs.seconds:6.2f} s  CPU {theirs.cpu:5.2f} s  peak RSS "
               f"{theirs.rss_mb:6.1f} MB  {theirs.requests} requests  {theirs.note}")
-        print(f"[{shape}] floor {floor:5.2f} s ({ours.requests} requests x {args.latency_ms:g} ms / {CONCURRENCY}); "
+        print(f"[{shape}] floor {floor:5.2f} s ({ours.requests} requests x {args.latency_ms:g} ms / "
+              f"{args.concurrency}); "
               f"speed-up vs kubectl {theirs.seconds / ours.seconds:5.1f}x (target >= 10x); "
               f"{ours.seconds / floor:4.1f}x the floor (target <= 2x); peak RSS {ours.rss_mb:.0f} MB (target <= 150); "
               f"load average {load()}")

@@ -28,7 +28,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -42,6 +42,9 @@ from tenacity import (
 
 from pathops_contracts.contracts import validate_document
 from pathops_contracts.errors import Forbidden, UpstreamError
+
+# Re-exported: the settings live apart so that reading a command's options does not import requests.
+from pathops_runtime.callback_settings import CallbackSettings as CallbackSettings
 
 log = logging.getLogger(__name__)
 
@@ -91,16 +94,6 @@ def verify_request(signing_key: str, timestamp: str, key: str, body: bytes, head
 
 class _Retryable(Exception):
     """An attempt failed in a way worth trying again."""
-
-
-@dataclass(frozen=True)
-class CallbackSettings:
-    # Credentials: never in a repr (the tools' settings carry these, and a repr can reach a log line).
-    signing_key: str | None = field(default=None, repr=False)
-    token: str | None = field(default=None, repr=False)
-    deadline_seconds: float = 120.0
-    attempt_timeout_seconds: float = 10.0
-    backoff_max_seconds: float = 10.0
 
 
 @dataclass(frozen=True)

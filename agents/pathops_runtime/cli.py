@@ -15,10 +15,12 @@ from typing import IO, Any, TypeVar
 
 import click
 
-# StoreSettings and CallbackSettings are imported where a command runs: they bring boto3 and
-# requests, which --help and --version must not pay for.
+# StoreSettings is imported where a command runs: it brings boto3, which --help and --version must
+# not pay for. CallbackSettings comes from its own light module: requests, tenacity and jsonschema are
+# imported only when a callback is sent.
 from pathops_contracts.errors import ExitCode, InvalidInput, PathOpsError
 from pathops_contracts.identifiers import BUCKET, ENDPOINT_URL, IdentifierRule
+from pathops_runtime.callback_settings import CallbackSettings
 from pathops_runtime.logs import configure_logging, mask_secret
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -152,8 +154,6 @@ def callback_options(command: F) -> F:
     @functools.wraps(command)
     def run(*args: Any, callback_signing_key: str | None, control_plane_token: str | None,
             callback_deadline: float, **kwargs: Any) -> Any:
-        from pathops_runtime.callbacks import CallbackSettings
-
         mask_secret(callback_signing_key)
         mask_secret(control_plane_token)
         settings = CallbackSettings(callback_signing_key, control_plane_token, callback_deadline)

@@ -82,9 +82,13 @@ class KubeReader:
 
     @classmethod
     def connect(cls, kubeconfig: str | None, context: str | None, pool_size: int) -> KubeReader:
-        """In-cluster config inside a pod, else the kubeconfig (KUBECONFIG or --kubeconfig)."""
+        """In-cluster config inside a pod, else the kubeconfig (KUBECONFIG or --kubeconfig).
+
+        `pool_size` workers plus the caller's own thread may be in flight at once: the pool keeps one
+        connection for each, so none is opened only to be thrown away when it comes back.
+        """
         connection = load_connection(kubeconfig, context)
-        return cls(connection, connection.pool(max(pool_size, 4)))
+        return cls(connection, connection.pool(max(pool_size + 1, 4)))
 
     def remaining(self) -> float:
         return float("inf") if self.deadline is None else self.deadline - time.monotonic()

@@ -23,6 +23,7 @@ BIN = Path(sys.executable).parent
 class Cluster:
     api: FakeKubernetes
     kubeconfig: Path
+    server: BackgroundServer | None = None
 
     def collect(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
         variables = {**os.environ, "KUBECONFIG": str(self.kubeconfig), "INCIDENT_ID": "INC-1042",
@@ -36,7 +37,7 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
     api = FakeKubernetes()
     scenarios.build(api)
     with BackgroundServer(api) as server:
-        yield Cluster(api, write_kubeconfig(tmp_path / "kubeconfig", server.url, scenarios.NS))
+        yield Cluster(api, write_kubeconfig(tmp_path / "kubeconfig", server.url, scenarios.NS), server)
 
 
 def unpack(output_dir: Path) -> Path:
