@@ -15,6 +15,11 @@ if [ "${PUSH:-0}" = 1 ] && [ -z "${PYTHON_IMAGE:-}" ]; then
        "(e.g. PYTHON_IMAGE=python:3.12.8-slim-bookworm); without it the base is made here, for local use" >&2
   exit 2
 fi
+if [ "${PUSH:-0}" = 1 ] && [ -z "${REGISTRY:-}" ]; then
+  # The default below names the demo's registry: a push goes only where it is told.
+  echo "build-images: PUSH=1 needs REGISTRY, the registry path to push to (e.g. REGISTRY=harbor.example/pathops)" >&2
+  exit 2
+fi
 registry=${REGISTRY:-harbor.demo.pathops.io/pathops}
 version=${IMAGE_VERSION:-$(sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)}
 revision=${IMAGE_REVISION:-$(git rev-parse HEAD)}
