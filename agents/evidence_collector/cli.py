@@ -137,7 +137,8 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
     # it: two threads entering one package's import cycle from different modules get a half-made module
     # (detect_secrets did exactly that: "cannot import name 'Plugin' from partially initialized module").
     _import_in_background(*BACKGROUND_IMPORTS, *(() if no_upload else ("evidence_collector.delivery",)))
-    from evidence_collector.collector import Bounds, Collector, Focus
+    from evidence_collector.bounds import Bounds
+    from evidence_collector.collector import Collector, Focus
     from evidence_collector.redaction import Redactor, load_extra_rules, token_key
     from evidence_collector.staging import Staging
 

@@ -5,6 +5,11 @@ then the logs (container_logs). Every list is read page by page within one wall-
 deadline and one byte budget; whatever could not be read (403, 404, 5xx after retries,
 deadline, truncation, budget) becomes a gap in the manifest, never silence, and a section
 that was not read completely is never taken as empty by the detectors.
+
+This module is the traversal; the rest is elsewhere: the budget (`bounds`), the logs
+(`container_logs`, `stack_traces`), events (`events`), ConfigMap and Secret references
+(`references`), rollout diffs (`rollouts`), the source commit (`source_commit`), the
+findings (`detectors`) and the written files (`staging`).
 """
 
 from __future__ import annotations
@@ -16,11 +21,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from evidence_collector.bounds import Bounds
 from evidence_collector.container_logs import LogBounds, LogReader, plan
 from evidence_collector.detectors import Evidence, Finding, detect
 from evidence_collector.events import EventSpool
 from evidence_collector.references import configmap_references, secret_references
-from evidence_collector.source_commit import find_source_commit, replicaset_commit
+from evidence_collector.rollouts import template_diff
+from evidence_collector.source_commit import replicaset_commit, workload_source
 from evidence_collector.staging import Staging
 from evidence_collector.window import TimeWindow
 from pathops_contracts.errors import Forbidden, UpstreamError
@@ -35,23 +42,6 @@ PAGE_SIZE = 500
 READ_AHEAD = ("events", "services", "endpoints", "endpointslices", "horizontalpodautoscalers",
               "poddisruptionbudgets", "resourcequotas", "limitranges")
 CONFIGMAP_PAGE_SIZE = 50  # ConfigMaps can be large (up to 1 MiB each): fewer per page
-
-
-@dataclass(frozen=True)
-class Bounds:
-    total_bytes: int = 50 * 1024 * 1024
-    log_bytes: int = 256 * 1024
-    tail_lines: int = 2000
-    concurrency: int = 8
-    deadline_seconds: float = 300.0
-    healthy_tail_lines: int = 200  # containers with nothing wrong get a short tail, for comparison
-    excerpt_head: int = 20
-    excerpt_tail: int = 60
-    stream_seconds: float = 60.0  # one log stream's time, whatever the server does
-
-    def section_cap(self, name: str) -> int:
-        """Object files share the budget with the logs: pods and events a quarter each, others less."""
-        return self.total_bytes // (4 if name in ("objects/pods.jsonl", "objects/events.jsonl") else 16)
 
 
 @dataclass(frozen=True)
@@ -91,29 +81,6 @@ def _selector_string(selector: dict[str, Any]) -> str:
             terms.append(f"!{key}")
     return ",".join(terms)
 
-
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            out.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    if isinstance(value, list):
-        out = {}
-        for index, item in enumerate(value):
-            name = item.get("name") if isinstance(item, dict) else None
-            out.update(_flatten(item, f"{prefix}[{name if name is not None else index}]"))
-        return out
-    return {prefix: value}
-
-
-def template_diff(current: dict[str, Any], previous: dict[str, Any]) -> list[dict[str, Any]]:
-    """Paths of the pod template that changed from the previous ReplicaSet to the current one."""
-    old = _flatten(previous.get("spec", {}).get("template", {}))
-    new = _flatten(current.get("spec", {}).get("template", {}))
-    ignored = ("metadata.labels.pod-template-hash",)
-    return [{"path": path, "previous": old.get(path), "current": new.get(path)}
-            for path in sorted(set(old) | set(new)) if old.get(path) != new.get(path) and path not in ignored]
 
 
 class Collector:
@@ -229,7 +196,7 @@ class Collector:
         evidence = Evidence(pods, events, services, endpoints, configmaps, replicasets, workloads, log_tails,
                             self.rollouts, frozenset(self.unread), dict(self.kept_lines))
         findings = detect(evidence)
-        image, commit, found_in = self._source(pods, workloads, workload_obj)
+        image, commit, found_in = workload_source(pods, workloads, workload_obj)
         workload = None
         if workload_obj is not None:
             workload = {"kind": workload_obj["kind"], "name": workload_obj["metadata"]["name"]}
@@ -403,26 +370,3 @@ class Collector:
             summary.append(entry)
         self.staging.write_json("objects/configmaps.json", {"configmaps": summary, "referenced": sorted(referenced)})
         return summary
-
-    def _source(self, pods: list[dict[str, Any]], workloads: list[dict[str, Any]],
-                focused: dict[str, Any] | None) -> tuple[str | None, str | None, str | None]:
-        candidates: list[tuple[str, dict[str, Any]]] = []
-        if focused is not None:
-            candidates.append((f"{focused['kind'].lower()}/{focused['metadata']['name']}", focused))
-            template = focused.get("spec", {}).get("template")
-            if template:
-                candidates.append((f"{focused['kind'].lower()} pod template", template))
-        candidates += [(f"{w.get('kind', '').lower()}/{w['metadata']['name']}", w) for w in workloads]
-        candidates += [(f"pod/{p['metadata']['name']}", p) for p in pods]
-        image = None
-        for pod in pods:
-            containers = pod["spec"].get("containers", [])
-            if containers:
-                image = containers[0].get("image")
-                break
-        if image is None and focused is not None:
-            containers = focused.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
-            image = containers[0].get("image") if containers else None
-        commit, found_in = find_source_commit(candidates, image)
-        return image, commit, found_in
-

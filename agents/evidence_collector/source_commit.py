@@ -36,3 +36,28 @@ def replicaset_commit(replicaset: dict[str, Any]) -> str | None:
     commit, _ = find_source_commit([("replicaset", replicaset), ("pod template", template)],
                                    containers[0].get("image"))
     return commit
+
+
+def workload_source(pods: list[dict[str, Any]], workloads: list[dict[str, Any]],
+                    focused: dict[str, Any] | None) -> tuple[str | None, str | None, str | None]:
+    """(image, commit, where the commit was found) of the affected workload: the focused object and its
+    pod template first, then the owners, then the pods; the image is the first pod's first container's."""
+    candidates: list[tuple[str, dict[str, Any]]] = []
+    if focused is not None:
+        candidates.append((f"{focused['kind'].lower()}/{focused['metadata']['name']}", focused))
+        template = focused.get("spec", {}).get("template")
+        if template:
+            candidates.append((f"{focused['kind'].lower()} pod template", template))
+    candidates += [(f"{w.get('kind', '').lower()}/{w['metadata']['name']}", w) for w in workloads]
+    candidates += [(f"pod/{p['metadata']['name']}", p) for p in pods]
+    image = None
+    for pod in pods:
+        containers = pod["spec"].get("containers", [])
+        if containers:
+            image = containers[0].get("image")
+            break
+    if image is None and focused is not None:
+        containers = focused.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
+        image = containers[0].get("image") if containers else None
+    commit, found_in = find_source_commit(candidates, image)
+    return image, commit, found_in

@@ -1,0 +1,100 @@
+"""Crash findings: OOMKilled containers and crash loops, with their last error lines or stack trace."""
+
+from __future__ import annotations
+
+import re
+
+from evidence_collector.findings import (
+    MAX_QUOTES,
+    Evidence,
+    Finding,
+    Pointer,
+    Quote,
+    _containers,
+    _line_quotes,
+    _name,
+    _pod_pointer,
+    _statuses,
+)
+from evidence_collector.stack_traces import stack_traces
+
+ERROR_WORDS = ("error", "exception", "fatal", "panic", "traceback", "failed", "refused", "denied", "killed")
+ERROR_LINE = re.compile(r"(?i)\b(" + "|".join(ERROR_WORDS) + r")\b")
+
+
+def _may_hold_error(text: str) -> bool:
+    """False only when no line of text can match ERROR_LINE: on ASCII text a case-insensitive match
+    holds one of the words, lower-cased; substring tests are far faster than the case-folding regex.
+    (Other text: Unicode case folding matches more than lower() shows, so the regex decides.)"""
+    if not text.isascii():
+        return True
+    lowered = text.lower()
+    return any(word in lowered for word in ERROR_WORDS)
+
+
+def _last_error_line(lines: list[str]) -> int | None:
+    """Index of the last line matching ERROR_LINE (searched from the end), or None."""
+    if not _may_hold_error("".join(lines)):
+        return None
+    return next((i for i in range(len(lines) - 1, -1, -1) if ERROR_LINE.search(lines[i])), None)
+
+
+def _last_error_lines(evidence: Evidence, pod: str, container: str
+                      ) -> tuple[list[str], Pointer | None, list[Quote]]:
+    """The last error lines of a container's log (the previous one first), and the quotes that show
+    them: its last stack trace when the tail holds one, else those lines."""
+    for previous in (True, False):
+        entry = evidence.log_tails.get((pod, container, previous))
+        if entry is None:
+            continue
+        file, lines, first = entry
+        traces = stack_traces(lines)
+        trace_quotes: list[Quote] = []
+        if traces:
+            trace = traces[-1][-MAX_QUOTES:]
+            start = max((i for i, line in enumerate(lines) if line is trace[0]), default=0)
+            trace_quotes = _line_quotes(file, first, trace, start)
+        last = _last_error_line(lines)
+        if last is not None:
+            start = max(last - 4, 0)
+            found = lines[start: last + 1]
+            return found, Pointer(file, (first + start, first + last)), \
+                trace_quotes or _line_quotes(file, first, found, start)
+        if lines:
+            start = max(len(lines) - 5, 0)
+            return lines[start:], Pointer(file, (first + start, first + len(lines) - 1)), \
+                trace_quotes or _line_quotes(file, first, lines[start:], start)
+    return [], None, []
+
+
+def detect_crashes(evidence: Evidence) -> list[Finding]:
+    findings = []
+    for pod in evidence.pods:
+        limits = {c["name"]: c.get("resources", {}).get("limits", {}) for c in _containers(pod)}
+        for status in _statuses(pod):
+            name = status["name"]
+            waiting = status.get("state", {}).get("waiting", {})
+            terminated = status.get("lastState", {}).get("terminated") or status.get("state", {}).get("terminated")
+            objects = [f"pod/{_name(pod)}", f"container/{name}"]
+            if terminated and terminated.get("reason") == "OOMKilled":
+                memory = limits.get(name, {}).get("memory")
+                findings.append(Finding(
+                    "oom-killed", "critical", f"{_name(pod)}/{name} was OOMKilled",
+                    f"Container {name} was killed for exceeding its memory limit ({memory or 'no limit set'}); "
+                    f"restarts: {status.get('restartCount', 0)}.",
+                    objects, [_pod_pointer(evidence, pod)],
+                    {"pod": _name(pod), "container": name, "memory_limit": memory,
+                     "restart_count": status.get("restartCount", 0)}))
+            elif waiting.get("reason") == "CrashLoopBackOff" or (
+                    terminated and terminated.get("exitCode", 0) != 0 and status.get("restartCount", 0) > 0):
+                lines, pointer, quotes = _last_error_lines(evidence, _name(pod), name)
+                code = (terminated or {}).get("exitCode")
+                signal = (terminated or {}).get("signal")
+                excerpt = "\n".join(line.rstrip() for line in lines)
+                findings.append(Finding(
+                    "crash-loop", "critical", f"{_name(pod)}/{name} is crash-looping (exit code {code})",
+                    f"Exit code {code}{f', signal {signal}' if signal else ''}, restarts "
+                    f"{status.get('restartCount', 0)}. Last error lines:\n{excerpt}",
+                    objects, [_pod_pointer(evidence, pod), *([pointer] if pointer else [])],
+                    {"pod": _name(pod), "container": name, "exit_code": code, "last_lines": lines[-5:]}, quotes))
+    return findings

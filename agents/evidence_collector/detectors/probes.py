@@ -1,0 +1,70 @@
+"""Probe findings: readiness, liveness and startup probes that fail, with the container's own access log."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from evidence_collector.findings import (
+    Evidence,
+    Finding,
+    Quote,
+    _containers,
+    _event_pointers,
+    _event_quote,
+    _name,
+    _pod_pointer,
+)
+
+_PROBE = re.compile(r"(?i)(readiness|liveness|startup) probe failed: (.*)")
+
+
+def detect_probe_failures(evidence: Evidence) -> list[Finding]:
+    findings = []
+    seen: set[tuple[str, str]] = set()
+    for event in evidence.events:
+        match = _PROBE.search(event.get("message", ""))
+        if event.get("reason") != "Unhealthy" or not match:
+            continue
+        pod_name = event.get("involvedObject", {}).get("name", "")
+        probe_kind = match[1].lower()
+        if (pod_name, probe_kind) in seen:
+            continue
+        seen.add((pod_name, probe_kind))
+        pod = next((p for p in evidence.pods if _name(p) == pod_name), None)
+        container, probe = None, {}
+        field_path = event.get("involvedObject", {}).get("fieldPath", "")
+        for spec in _containers(pod) if pod else []:
+            if probe_kind + "Probe" in spec and (not field_path or spec["name"] in field_path or container is None):
+                container, probe = spec, spec[probe_kind + "Probe"]
+        http = probe.get("httpGet", {})
+        status = re.search(r"statuscode: (\d+)", match[2])
+        ports = [p.get("containerPort") for p in (container or {}).get("ports", [])]
+        facts = {"pod": pod_name, "container": (container or {}).get("name"), "probe": probe_kind,
+                 "path": http.get("path"), "port": http.get("port"), "status_code": int(status[1]) if status else None,
+                 "container_ports": ports, "message": match[2][:300]}
+        target = f"{http.get('path', '')}:{http.get('port', '')}" if http else "probe"
+
+        def same_probe(other: dict[str, Any], pod_name: str = pod_name, probe_kind: str = probe_kind) -> bool:
+            return bool(other.get("involvedObject", {}).get("name") == pod_name
+                        and probe_kind in other.get("message", "").lower())
+
+        pointers = [_pod_pointer(evidence, pod)] if pod else []
+        quotes = _event_quote(evidence, same_probe) + _probe_log_quotes(evidence, pod_name, facts)
+        findings.append(Finding(
+            "probe-failure", "high", f"{probe_kind} probe of {pod_name} fails ({target})",
+            f"{match[1]} probe failed: {match[2][:300]} ({event.get('count', 1)} times).",
+            [f"pod/{pod_name}"], [*pointers, *_event_pointers(evidence, same_probe)], facts, quotes))
+    return findings
+
+
+def _probe_log_quotes(evidence: Evidence, pod: str, facts: dict[str, Any]) -> list[Quote]:
+    """The container's own last log lines that mention the probe's path (its access log)."""
+    path, container = facts.get("path"), facts.get("container")
+    entry = evidence.log_tails.get((pod, str(container), False))
+    if not isinstance(path, str) or len(path) < 2 or entry is None:
+        return []
+    file, lines, first = entry
+    pattern = re.compile(re.escape(path) + r"(?![\w/.-])")
+    hits = [i for i, line in enumerate(lines) if pattern.search(line)][-2:]
+    return [Quote(file, first + i, lines[i].rstrip("\n")) for i in hits]

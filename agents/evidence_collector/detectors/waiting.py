@@ -1,0 +1,45 @@
+"""Findings of containers that never start: image pull errors and CreateContainerConfigError."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from evidence_collector.findings import Evidence, Finding, Quote, _name, _pod_pointer, _statuses
+
+
+def _status_quote(evidence: Evidence, pod: dict[str, Any], container: str, reason: str, message: str) -> Quote:
+    """A container's waiting state, as its pod's line in pods.jsonl records it."""
+    return Quote("objects/pods.jsonl", evidence.pod_lines[id(pod)], f"{container}: {reason}: {message}")
+
+
+def detect_waiting_errors(evidence: Evidence) -> list[Finding]:
+    """Image pull errors and CreateContainerConfigError (missing ConfigMap, Secret or key)."""
+    findings = []
+    for pod in evidence.pods:
+        for status in _statuses(pod):
+            waiting = status.get("state", {}).get("waiting", {})
+            reason = waiting.get("reason", "")
+            message = waiting.get("message", "")
+            objects = [f"pod/{_name(pod)}", f"container/{status['name']}"]
+            if reason in {"ErrImagePull", "ImagePullBackOff", "InvalidImageName"}:
+                findings.append(Finding(
+                    "image-pull", "critical", f"{_name(pod)}/{status['name']} cannot pull {status.get('image')}",
+                    f"{reason}: {message[:400]}", objects, [_pod_pointer(evidence, pod)],
+                    {"pod": _name(pod), "container": status["name"], "image": status.get("image")},
+                    [_status_quote(evidence, pod, status["name"], reason, message)]))
+            elif reason == "CreateContainerConfigError":
+                facts: dict[str, Any] = {"pod": _name(pod), "container": status["name"], "message": message[:400]}
+                if match := re.search(r'configmap "([^"]+)" not found', message):
+                    facts["missing_configmap"] = match[1]
+                if match := re.search(r"couldn't find key (\S+) in ConfigMap \S+/(\S+)", message):
+                    facts["missing_key"], facts["configmap"] = match[1], match[2]
+                if match := re.search(r'secret "([^"]+)" not found', message):
+                    facts["missing_secret"] = match[1]
+                if match := re.search(r"couldn't find key (\S+) in Secret \S+/(\S+)", message):
+                    facts["missing_secret_key"], facts["secret"] = match[1], match[2]
+                findings.append(Finding(
+                    "config-error", "critical", f"{_name(pod)}/{status['name']} cannot start: {message[:120]}",
+                    f"CreateContainerConfigError: {message[:400]}", objects, [_pod_pointer(evidence, pod)], facts,
+                    [_status_quote(evidence, pod, status["name"], reason, message)]))
+    return findings

@@ -1,0 +1,98 @@
+"""Secrets by name and structure: values assigned to secret names in running text.
+
+Every syntax that reaches the evidence: `k=v`, `k: v`, JSON and JSON inside JSON strings, headers,
+`--flag value`; names are secret by their words (see `secret_names`). Pure; no I/O.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Iterator
+
+from pathops_contracts.redaction_screen import Screen, lower_ascii
+from pathops_contracts.redaction_tokens import TOKEN
+from pathops_contracts.secret_names import is_secret_name as _is_secret_name_uncached
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_short_secret_name(name: str) -> bool:
+    return _is_secret_name_uncached(name)
+
+
+def is_secret_name(name: str) -> bool:
+    """secret_names.is_secret_name, remembered for short names: objects repeat the same keys (300
+    replicas of one pod template), and splitting a name into words is a regex each time."""
+    return _is_short_secret_name(name) if len(name) <= 256 else _is_secret_name_uncached(name)
+
+
+# Where a name is spelled in running text: every keyword of `secret_names` as a substring.
+NAME_ANCHORS = ("pass", "pwd", "secret", "token", "credential", "creds", "auth", "key", "cookie", "session")
+_NAME_CHAR = re.compile(r"[A-Za-z0-9_.-]")
+# After a name: optional closing quote(s) (plain or JSON-escaped), then `=`/`:`/`:=` and a value,
+# plain, quoted, JSON-escaped-quoted, or after an auth scheme word.
+_ASSIGNED = re.compile(
+    r"""(?:\\*["'])?[ \t]*(?::=|=>|[:=])[ \t]*(?:"""
+    r"""(?P<esc>\\+)"(?P<v_esc>(?:[^"\\\n]|\\(?!(?P=esc)")[^\n])*?)(?P=esc)"|"""
+    r""""(?P<v_dq>(?:[^"\\\n]|\\.)*)"|"""
+    r"""'(?P<v_sq>[^'\n]*)'|"""
+    r"""(?:(?i:bearer|basic|token|digest|negotiate)[ \t]+)?(?P<v_plain>[^\s"'`,;&\\{}]+))""")
+# `--db-password VALUE` in running text (argv items in objects are handled structurally).
+_FLAG_VALUE = re.compile(r"[ \t]+(?P<v_plain>[^\s\"'`,;&\\-][^\s\"'`,;&\\]*)")
+BENIGN_VALUES = frozenset({"", "true", "false", "yes", "no", "null", "none", "nil", "on", "off", "[]", "{}"})
+
+
+def is_benign_value(value: str) -> bool:
+    """Values that are never secrets: booleans, nulls, references to other variables, tokens."""
+    stripped = value.strip()
+    bare = stripped.rstrip(")]>.")
+    return (stripped.lower() in BENIGN_VALUES or bool(TOKEN.fullmatch(bare)) or not stripped.strip("[]()<>")
+            or bool(re.fullmatch(r"\$\(?\{?[A-Za-z_][A-Za-z0-9_]*\}?\)?|\*+", stripped)))
+
+
+def _hints(lowered: str, screen: Screen | None = None) -> list[tuple[int, int]]:
+    """Where a name anchor occurs, found by plain substring search (far faster than a regex)."""
+    found = []
+    for anchor in NAME_ANCHORS:
+        if screen is not None and not screen.holds(anchor, True):
+            continue
+        position = lowered.find(anchor)
+        while position != -1:
+            found.append((position, position + len(anchor)))
+            position = lowered.find(anchor, position + 1)
+    return sorted(found)
+
+
+def assignment_spans(text: str, lowered: str | None = None, screen: Screen | None = None
+                     ) -> Iterator[tuple[int, int]]:
+    """Spans of values assigned to secret names, in any of the syntaxes above."""
+    last_name_end = -1  # names and values already read: hints inside them are not names
+    tokens = [match.span() for match in TOKEN.finditer(text)] if "[REDACTED:" in text else []
+    for start, end in _hints(lower_ascii(text) if lowered is None else lowered, screen):
+        if start < last_name_end or any(t_start <= start < t_end for t_start, t_end in tokens):
+            continue
+        while start > 0 and _NAME_CHAR.match(text, start - 1):
+            start -= 1
+        while end < len(text) and _NAME_CHAR.match(text, end):
+            end += 1
+        last_name_end = end
+        name = text[start:end].rstrip(".-")
+        end = start + len(name)
+        if not is_secret_name(name):
+            continue
+        match = _ASSIGNED.match(text, end)
+        if match is None and name.startswith("-"):
+            match = _FLAG_VALUE.match(text, end)
+        if match is None:
+            continue
+        for group in ("v_esc", "v_dq", "v_sq", "v_plain"):
+            value = match.groupdict().get(group)
+            if value is not None:
+                last_name_end = match.end(group)
+                if not is_benign_value(value):
+                    yield match.span(group)
+                break
+
+
+def _is_secret_flag(item: str) -> bool:
+    return item.startswith("-") and "=" not in item and " " not in item and is_secret_name(item.lstrip("-"))
