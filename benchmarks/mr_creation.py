@@ -179,7 +179,8 @@ def main() -> None:
                     raise SystemExit(f"mr-creator failed ({result.returncode}): {result.stderr}")
                 assert json.loads(result.stdout)["status"] == "created", result.stdout
             # The core, in this process (imports and clients already paid for): bundle to pushed branch and MR.
-            git_env = git_environment(GitIdentity(), token="bench-token")
+            def git_env(remote: str) -> dict[str, str]:
+                return git_environment(GitIdentity(), token="bench-token", token_url=remote)
             core_times = []
             for run in range(RUNS):
                 order = MergeRequestOrder("shop/shop-frontend", sha, patch_id, f"CS-CORE-{run}", default_template(),

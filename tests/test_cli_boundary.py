@@ -58,3 +58,13 @@ def test_an_error_while_settings_are_built_reads_like_one_in_the_body() -> None:
     result = CliRunner().invoke(outermost, [])
     assert (result.exit_code, result.output) == (2, "tool: error: MINIO_BUCKET is not a bucket\n")
     assert isinstance(CliRunner().invoke(innermost, []).exception, InvalidInput)  # a traceback, exit 1
+
+
+def test_an_error_with_control_characters_still_prints_one_line() -> None:
+    """A message that carries text from outside (git's stderr, a URL) cannot forge lines or drive the terminal."""
+    def refuse() -> None:
+        raise InvalidInput("commit abc does not exist in repo\n# FIXED\x1b[2J")
+
+    result = CliRunner().invoke(click.command()(at_boundary("tool")(refuse)), [])
+    assert result.exit_code == 2
+    assert result.output == "tool: error: commit abc does not exist in repo\\n# FIXED\\x1b[2J\n"

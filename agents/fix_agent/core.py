@@ -130,7 +130,7 @@ def build_image(settings: ImageSettings) -> BuildResult:
         builder: Builder = (BuildahBuilder(Path(scratch) / "storage") if settings.builder == "buildah"
                             else DockerBuilder() if settings.builder == "docker"
                             else DirectoryBuilder(settings.output_dir or Path()))
-        env = git_environment(GitIdentity(), token=settings.gitlab_token)
+        env = git_environment(GitIdentity(), token=settings.gitlab_token, token_url=settings.source_repo)
         result = build_fix_agent_image(order, builder, registry, Path(scratch), env, __version__, force=settings.force,
                                        max_source_bytes=settings.max_source_bytes)
     if settings.image_ref_file is not None:

@@ -114,7 +114,8 @@ def open_repository(settings: RepositorySettings) -> Iterator[GitOpsRepository]:
     from gitops_patcher.gitops_repository import GitOpsRepository
 
     mask_secret(settings.token)
-    env = git_environment(GitIdentity(settings.author_name, settings.author_email), token=settings.token)
+    env = git_environment(GitIdentity(settings.author_name, settings.author_email), token=settings.token,
+                          token_url=settings.url)
     if settings.scratch_dir is not None:
         settings.scratch_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="gitops-patcher-", dir=settings.scratch_dir) as scratch:

@@ -328,7 +328,7 @@ def push_to_real_gitlab(bare: Path, gitlab_url: str, project_path: str, fetch: s
 
     token = os.environ["GITLAB_TOKEN"]
     url = str(gitlab.Gitlab(gitlab_url, private_token=token).projects.get(project_path).http_url_to_repo)
-    env = git_environment(GitIdentity(), token=token)
+    env = git_environment(GitIdentity(), token=token, token_url=url)
     command = ["fetch", url, f"+{fetch}:{fetch}"] if fetch else ["push", "--force", url, "main:main"]
     subprocess.run(["git", "-C", str(bare), *command], env=env, check=True, capture_output=True)
 

@@ -176,7 +176,11 @@ def create(
     )
     control_plane = ControlPlane(callbacks)
     identity = GitIdentity(git_author_name, git_author_email)
-    env = git_environment(identity, token=gitlab_token)
+
+    def env(remote: str) -> dict[str, str]:
+        """git's environment for the remote fetched and pushed: the token goes to its origin only."""
+        return git_environment(identity, token=gitlab_token, token_url=remote)
+
     if scratch_dir is not None:
         scratch_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mr-creator-", dir=scratch_dir) as scratch:

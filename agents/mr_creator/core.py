@@ -10,6 +10,7 @@ GitLab says who the token is, was opened by the tool's own account).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,9 +83,10 @@ def create_merge_request(
     order: MergeRequestOrder,
     store: ArtifactReader,
     gitlab: MergeRequests,
-    git_env: dict[str, str],
+    git_env: Callable[[str], dict[str, str]],
     scratch: Path,
 ) -> Outcome:
+    """git_env gives git's environment for a remote URL, with the token (if any) scoped to that remote."""
     if not order.marker_key:
         raise InvalidInput("mr-creator needs a key to sign its changeset marker: set MR_MARKER_KEY "
                            "or CALLBACK_SIGNING_KEY")
@@ -96,9 +98,13 @@ def create_merge_request(
         try:
             project = gitlab.info()
             remote = order.git_url or project.http_url_to_repo
+            # The token goes to this remote's origin only (the one named by the operator or by the token's
+            # own GitLab): never to a redirect's, a submodule's or another remote's host.
+            remote_env = git_env(remote)
             # Given, the commit is fetched while the bundle is read (the bundle must name the same one);
             # otherwise the bundle's metadata names the base, fetched once it is read.
-            source = (SourceRepository.fetch_commit(remote, order.source_commit_sha, scratch / "source", git_env)
+            source = (SourceRepository.fetch_commit(remote, order.source_commit_sha, scratch / "source",
+                                                    remote_env)
                       if order.source_commit_sha else None)
         except BaseException:
             bundle_read.result()  # a refused bundle is the error to report, as if it had been read first
@@ -106,7 +112,7 @@ def create_merge_request(
         bundle = bundle_read.result()
         if source is None:
             source = SourceRepository.fetch_commit(remote, bundle.metadata["source_commit_sha"], scratch / "source",
-                                                   git_env)
+                                                   remote_env)
         snapshot_read = reads.submit(read_incident_snapshot, store, bundle.metadata["snapshot_id"], scratch)
         return _apply_and_propose(order, bundle, project, source, gitlab, snapshot_read)
 

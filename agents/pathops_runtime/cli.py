@@ -74,11 +74,19 @@ class IdentifierType(click.ParamType[str]):
             self.fail(str(error), param, ctx)
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def one_line(message: str) -> str:
+    """The message with every control character (newline, ESC, ...) written out as a visible escape."""
+    return _CONTROL.sub(lambda match: repr(match.group())[1:-1], message)
+
+
 class ToolFailure(click.ClickException):
-    """A PathOpsError on its way out: one line, documented exit code."""
+    """A PathOpsError on its way out: one line, no control characters, documented exit code."""
 
     def __init__(self, tool: str, error: PathOpsError) -> None:
-        super().__init__(str(error))
+        super().__init__(one_line(str(error)))
         self.tool = tool
         # click declares exit_code as a class default; each failure carries its own.
         self.exit_code = int(error.exit_code)  # type: ignore[misc]

@@ -2,8 +2,14 @@
 
 Agents run with an empty or unwritable HOME and no git identity, so every git call
 gets its configuration from the environment built here, never from the machine.
-Credentials for HTTP remotes travel as an `http.extraHeader` through
-GIT_CONFIG_COUNT variables: they never appear in argv, in a remote URL or in .git/config.
+Credentials for HTTP remotes travel as an `http.<origin>/.extraHeader` through
+GIT_CONFIG_COUNT variables: they never appear in argv, in a remote URL or in .git/config,
+and git sends them only to the origin (scheme, host, port) of the remote they are meant for,
+never to a second remote or a submodule elsewhere.
+
+Nothing of the caller's git configuration reaches git: GIT_CONFIG_PARAMETERS, GIT_CONFIG_*,
+GIT_ALLOW_PROTOCOL and the like are dropped, and the `ext::` and `fd::` transports (which run
+commands) are switched off, so a remote URL can never make git run a program.
 """
 
 from __future__ import annotations
@@ -13,11 +19,34 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from pathops_contracts.patch_policy import FileChange
 
 if TYPE_CHECKING:  # GitPython costs a quarter of a second to import; the CLIs' --help does not need it
     from git import GitCommandError, Repo
+
+
+# Variables of the caller's environment that would reconfigure git (or make it run programs):
+# none of them passes into the environment built here.
+_CALLER_GIT_VARIABLES = frozenset({
+    "GIT_CONFIG", "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_GLOBAL",
+    "GIT_ALLOW_PROTOCOL", "GIT_PROTOCOL_FROM_USER", "GIT_SSH", "GIT_SSH_COMMAND", "GIT_PROXY_COMMAND",
+    "GIT_EXEC_PATH", "GIT_TEMPLATE_DIR", "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_NAMESPACE",
+})
+
+
+def _callers_git_variable(name: str) -> bool:
+    return name in _CALLER_GIT_VARIABLES or name.startswith(("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_"))
+
+
+def token_origin(remote_url: str) -> str | None:
+    """`scheme://host[:port]/` of an http(s) remote, the URL prefix git matches `http.<url>.*` against."""
+    parts = urlsplit(remote_url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.netloc.rpartition("@")[2].lower()
+    return f"{parts.scheme.lower()}://{host}/"
 
 
 @dataclass(frozen=True)
@@ -30,12 +59,20 @@ def git_environment(
     identity: GitIdentity,
     *,
     token: str | None = None,
+    token_url: str | None = None,
     token_user: str = "oauth2",  # noqa: S107 -- the user name GitLab expects with a token
     commit_date: str | None = None,
     base: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
-    """Environment for git subprocesses; commit_date pins author and committer dates (reproducible SHAs)."""
-    env = dict(base if base is not None else os.environ)
+    """Environment for git subprocesses; commit_date pins author and committer dates (reproducible SHAs).
+
+    The token goes, as an HTTP basic Authorization header, only to the origin of `token_url`
+    (the remote it is meant for); to no one if that is no http(s) URL.
+    """
+    if token and token_url is None:
+        raise ValueError("a token needs the URL of the remote it is meant for (token_url)")
+    source = base if base is not None else os.environ
+    env = {name: value for name, value in source.items() if not _callers_git_variable(name)}
     env.update(
         {
             "GIT_TERMINAL_PROMPT": "0",
@@ -50,10 +87,12 @@ def git_environment(
             "LC_ALL": "C",
         }
     )
-    config = {"advice.detachedHead": "false", "init.defaultBranch": "main", "core.hooksPath": os.devnull}
-    if token:
+    config = {"advice.detachedHead": "false", "init.defaultBranch": "main", "core.hooksPath": os.devnull,
+              "protocol.ext.allow": "never", "protocol.fd.allow": "never"}
+    origin = token_origin(token_url) if token and token_url else None
+    if token and origin:
         basic = base64.b64encode(f"{token_user}:{token}".encode()).decode()
-        config["http.extraHeader"] = f"Authorization: Basic {basic}"
+        config[f"http.{origin}.extraHeader"] = f"Authorization: Basic {basic}"
     for index, (key, value) in enumerate(config.items()):
         env[f"GIT_CONFIG_KEY_{index}"] = key
         env[f"GIT_CONFIG_VALUE_{index}"] = value

@@ -7,14 +7,15 @@ refused credential read the same and exit the same everywhere:
 | what | error | exit |
 |---|---|---|
 | the SHA is not a commit of the repository | `CommitNotFound`: "commit X does not exist in URL" | 2 |
-| the URL carries credentials, the SHA is malformed | `InvalidInput` | 2 |
+| the URL is no plain https://, http:// or file:// URL; the SHA is malformed | `InvalidInput` | 2 |
 | the remote refuses the credentials | `Forbidden` | 6 |
 | the remote is unreachable, or has no such repository | `UpstreamError` | 5 |
 
 The fetch is shallow (`--depth=1`), without tags, into a fresh repository whose only remote,
 `origin`, is the URL. Git runs with the Job's environment (`git_env.git_environment`): the token
-travels as an `http.extraHeader` through GIT_CONFIG_* variables, never in argv, a URL or an error
-text; a URL with user info is refused rather than passed on.
+travels as an `http.<origin>/.extraHeader` (sent to the remote's origin only) through GIT_CONFIG_*
+variables, never in argv, a URL or an error text; a URL with user info, a query or a fragment is
+refused (without repeating it) rather than passed on.
 """
 
 from __future__ import annotations
@@ -44,13 +45,30 @@ def _shown(remote_url: str) -> str:
     return remote_url
 
 
+_SCHEMES = ("https://", "http://", "file://")
+
+
 def _check_remote(remote_url: str) -> None:
-    parts = urlsplit(remote_url)
-    if parts.username is not None or parts.password is not None:
-        raise InvalidInput(f"the source repository URL {_shown(remote_url)} carries credentials; "
-                           "give the token as GITLAB_TOKEN instead")
+    """Only https://, http:// and file:// URLs, without user info, query or fragment.
+
+    scp-style (`user@host:path`), `ext::`/`fd::` and other transports are refused; the errors
+    never repeat the URL, since the part refused may be a credential.
+    """
     if not remote_url or remote_url.startswith("-"):
         raise InvalidInput("the source repository URL must not be empty or start with '-'")
+    if any(character.isspace() or ord(character) < 0x20 or ord(character) == 0x7F for character in remote_url):
+        raise InvalidInput("the source repository URL must not contain spaces or control characters")
+    if not remote_url.startswith(_SCHEMES):
+        raise InvalidInput("the source repository URL must be an https://, http:// or file:// URL")
+    parts = urlsplit(remote_url)
+    if "@" in parts.netloc:
+        raise InvalidInput("the source repository URL carries credentials (user info); "
+                           "give the token as GITLAB_TOKEN instead")
+    if "?" in remote_url or "#" in remote_url:
+        raise InvalidInput("the source repository URL must not have a query or a fragment "
+                           "(a token goes in GITLAB_TOKEN)")
+    if parts.scheme != "file" and not parts.hostname:
+        raise InvalidInput("the source repository URL names no host")
 
 
 def _git(args: list[str], cwd: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:

@@ -56,7 +56,7 @@ def test_without_checkout_only_the_objects_are_there(tmp_path: Path, remote: tup
 
 def test_over_http_the_token_travels_in_no_url_argv_or_config(tmp_path: Path, http_remote: tuple[str, str]) -> None:
     url, sha = http_remote
-    work = fetch_commit(url, sha, tmp_path / "work", git_environment(GitIdentity(), token=TOKEN))
+    work = fetch_commit(url, sha, tmp_path / "work", git_environment(GitIdentity(), token=TOKEN, token_url=url))
     assert git(work, "rev-parse", "HEAD") == sha
     assert TOKEN not in (work / ".git" / "config").read_text()
 
@@ -72,7 +72,7 @@ def test_a_missing_commit_is_named_and_exit_2(tmp_path: Path, remote: tuple[Path
 def test_a_missing_commit_over_http_reads_the_same(tmp_path: Path, http_remote: tuple[str, str]) -> None:
     url, _ = http_remote
     with pytest.raises(CommitNotFound, match=f"^commit {'e' * 40} does not exist in {url}$"):
-        fetch_commit(url, "e" * 40, tmp_path / "work", git_environment(GitIdentity(), token=TOKEN))
+        fetch_commit(url, "e" * 40, tmp_path / "work", git_environment(GitIdentity(), token=TOKEN, token_url=url))
 
 
 def test_a_sha_that_names_a_file_is_no_commit(tmp_path: Path, remote: tuple[Path, str]) -> None:
@@ -86,7 +86,7 @@ def test_a_refused_token_is_forbidden_and_never_shown(tmp_path: Path, http_remot
     url, sha = http_remote
     wrong = "glpat-wrong-token-99999999"
     with pytest.raises(Forbidden) as caught:
-        fetch_commit(url, sha, tmp_path / "work", git_environment(GitIdentity(), token=wrong))
+        fetch_commit(url, sha, tmp_path / "work", git_environment(GitIdentity(), token=wrong, token_url=url))
     assert caught.value.exit_code == ExitCode.FORBIDDEN
     assert "GITLAB_TOKEN" in str(caught.value) and wrong not in str(caught.value)
 
@@ -115,4 +115,26 @@ def test_an_abbreviated_sha_is_bad_input(tmp_path: Path, remote: tuple[Path, str
     bare, sha = remote
     with pytest.raises(InvalidInput):
         fetch_commit(bare.as_uri(), sha[:12], tmp_path / "work", git_environment(GitIdentity()))
+    assert not (tmp_path / "work").exists()
+
+
+@pytest.mark.parametrize(("url", "secret"), [
+    ("oauth2:glpat-scp-secret@gitlab.example:shop/app.git", "glpat-scp-secret"),
+    ("git@gitlab.example:shop/app.git", "gitlab.example"),
+    ("https://gitlab.example/shop/app.git?private_token=glpat-query-secret", "glpat-query-secret"),
+    ("https://gitlab.example/shop/app.git#glpat-fragment-secret", "glpat-fragment-secret"),
+    ("https://glpat-user-only@gitlab.example/shop/app.git", "glpat-user-only"),
+    ("ssh://git@gitlab.example/shop/app.git", "gitlab.example"),
+    ("ext::sh -c touch% /tmp/pathops-ext-ran", "touch"),
+    ("fd::3", "fd::"),
+    ("https://gitlab.example/shop/app.git\n# FIXED", "FIXED"),
+])
+def test_only_plain_http_and_file_urls_are_fetched_and_the_refused_part_is_never_shown(
+        tmp_path: Path, remote: tuple[Path, str], url: str, secret: str) -> None:
+    _, sha = remote
+    with pytest.raises(InvalidInput) as caught:
+        fetch_commit(url, sha, tmp_path / "work", git_environment(GitIdentity()))
+    message = str(caught.value)
+    assert "\n" not in message and secret not in message
+    assert caught.value.exit_code == ExitCode.USAGE
     assert not (tmp_path / "work").exists()
