@@ -98,3 +98,14 @@ def test_the_fake_gitlab_answers_merge_base_as_gitlab_does(world: World, tmp_pat
     with pytest.raises(gle.GitlabGetError) as unrelated:
         project.repository_merge_base(["lonely", "main"])
     assert unrelated.value.response_code == 404
+
+
+def test_a_bundle_commit_missing_from_the_git_remote_is_a_contract_violation(world: World, tmp_path: Path) -> None:
+    # GitLab knows the commit, the git URL the job was given does not: the bundle, which chose it, is refused.
+    other = tmp_path / "other.git"
+    git(tmp_path, "init", "-q", "--bare", str(other))
+    patch_id = world.bundle()
+    result = world.run(patch_id, SOURCE_COMMIT_SHA="", SRC_REPO_GIT_URL=other.as_uri())
+    assert result.returncode == 4, result.stderr
+    assert f"patch bundle {patch_id} names base commit {world.base_sha[:12]}" in _error_line(result.stderr)
+    assert world.project.merge_requests == []
