@@ -88,7 +88,7 @@ def main() -> None:
         store.ensure_bucket()
         remote, sha = make_source_remote(work / "repos")
         gitlab = FakeGitLab("bench-token")
-        gitlab.add_project("shop/shop-frontend", remote.as_uri())
+        gitlab.add_project("shop/shop-frontend", remote.as_uri(), repository=remote)
         source = scenarios.source_tree(work / "source", "plain")
 
         with BackgroundServer(gitlab) as gitlab_server, \

@@ -153,7 +153,7 @@ def main() -> None:
         patch_id = upload_bundle(store, with_snapshot(bundle, snapshot_id, work / "story.tar.gz"))
 
         gitlab = FakeGitLab("bench-token")
-        gitlab.add_project("shop/shop-frontend", bare.as_uri())
+        gitlab.add_project("shop/shop-frontend", bare.as_uri(), repository=bare)
 
         with BackgroundServer(gitlab) as gitlab_server, \
                 BackgroundServer(ControlPlaneReceiver(SIGNING_KEY)) as control_plane:

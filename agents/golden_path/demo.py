@@ -120,7 +120,7 @@ class Demo:
             git_server = stack.enter_context(BackgroundServer(GitHttpBackend(repos, TOKEN)))
             self.gitlab = FakeGitLab(TOKEN, base_url="https://gitlab.demo.pathops.io")
             self.source_url = f"{git_server.url}/shop/shop-frontend.git"
-            self.gitlab.add_project("shop/shop-frontend", self.source_url)
+            self.gitlab.add_project("shop/shop-frontend", self.source_url, repository=self.source_bare)
             self.gitlab_api_url = stack.enter_context(BackgroundServer(self.gitlab)).url
             self.gitops_url = f"{git_server.url}/shop/shop-frontend-gitops.git"
             if self.kube_context is None:

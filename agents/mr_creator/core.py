@@ -33,6 +33,7 @@ from pathops_contracts.errors import ContractViolation, InvalidInput
 from pathops_contracts.identifiers import COMMIT_SHA
 from pathops_contracts.patch_policy import MAX_CI_FILE_BYTES, PolicyLimits, ci_protected_patterns, violations
 from pathops_contracts.verification_spec import MAX_SPEC_BYTES
+from pathops_runtime.source_commit import CommitNotFound
 
 if TYPE_CHECKING:  # the store (boto3) is built on the worker thread that first reads it
     from pathops_runtime.artifact_reader import ArtifactReader
@@ -45,6 +46,7 @@ class MergeRequests(Protocol):
 
     def info(self) -> ProjectInfo: ...
     def tool_user_id(self) -> int | None: ...
+    def merge_base(self, commit: str, branch: str) -> str | None: ...
     def find_open(self, source_branch: str) -> MergeRequest | None: ...
     def create(self, source_branch: str, target_branch: str, title: str, description: str,
                labels: list[str]) -> tuple[MergeRequest, bool]: ...
@@ -110,11 +112,29 @@ def create_merge_request(
             bundle_read.result()  # a refused bundle is the error to report, as if it had been read first
             raise
         bundle = bundle_read.result()
+        _require_base_on_target(gitlab, bundle.metadata["source_commit_sha"], project.default_branch,
+                                None if order.source_commit_sha else order.patch_id)
         if source is None:
-            source = SourceRepository.fetch_commit(remote, bundle.metadata["source_commit_sha"], scratch / "source",
-                                                   remote_env)
+            try:
+                source = SourceRepository.fetch_commit(remote, bundle.metadata["source_commit_sha"],
+                                                       scratch / "source", remote_env)
+            except CommitNotFound as error:  # the bundle named it, not the operator: the bundle is wrong
+                raise ContractViolation(f"patch bundle {order.patch_id} names base commit "
+                                        f"{bundle.metadata['source_commit_sha'][:12]}, which the project's repository "
+                                        "does not hold: refusing the bundle") from error
         snapshot_read = reads.submit(read_incident_snapshot, store, bundle.metadata["snapshot_id"], scratch)
         return _apply_and_propose(order, bundle, project, source, gitlab, snapshot_read)
+
+
+def _require_base_on_target(gitlab: MergeRequests, base: str, target: str, bundle_id: str | None) -> None:
+    """The MR's diff against the target branch is base..head only when base is on that branch (its head or
+    an ancestor): a base on an unmerged branch would smuggle that branch's changes (a CI file, say) past the
+    policy, which looks at base..head alone. GitLab answers over the full history (our fetch is shallow)."""
+    if gitlab.merge_base(base, target) == base:
+        return
+    named = f"patch bundle {bundle_id} names base commit" if bundle_id else "base commit"
+    raise ContractViolation(f"{named} {base[:12]}, which is not on the target branch {target} (nor an ancestor of "
+                            "its head): refusing to open a merge request from it")
 
 
 def _apply_and_propose(order: MergeRequestOrder, bundle: PatchBundle, project: ProjectInfo, source: SourceRepository,

@@ -108,6 +108,19 @@ class GitLabProject:
                 self._tool_user = (None,)
         return self._tool_user[0]
 
+    def merge_base(self, commit: str, branch: str) -> str | None:
+        """The common ancestor of commit and branch's head as GitLab computes it over the project's full
+        history (`GET repository/merge_base`); None when GitLab knows no such commit or ancestor (400, 404)."""
+        with _translated(f"compute the merge base of {commit[:12]} and {branch}"):
+            try:
+                found = self._project.repository_merge_base([commit, branch])
+            except gle.GitlabGetError as error:
+                if error.response_code in (400, 404):  # unknown ref / no common history
+                    return None
+                raise
+        sha = found.get("id") if isinstance(found, dict) else None
+        return sha if isinstance(sha, str) else None
+
     def find_open(self, source_branch: str) -> MergeRequest | None:
         with _translated(f"list merge requests of {source_branch}"):
             found = self._project.mergerequests.list(source_branch=source_branch, state="opened", get_all=True)

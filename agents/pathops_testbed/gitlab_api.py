@@ -4,7 +4,10 @@ Covers what mr-creator uses: project lookup by id or URL-encoded path (with
 `ci_config_path`), the token's own user (`GET /user`), merge request
 list/create/get/update (409 for a second open MR of a source branch, as GitLab does;
 each MR carries its `author`, the user whose token opened it; `draft` follows the title's
-`Draft:` prefix, as GitLab derives it) and MR notes (create and list, each with its `author`).
+`Draft:` prefix, as GitLab derives it), MR notes (create and list, each with its `author`) and
+`GET repository/merge_base?refs[]=..&refs[]=..`, computed with `git merge-base` in the project's bare
+repository (GitLab's answers: the commit JSON; 400 "Could not find ref" for an unknown ref, 404 when
+the refs share no history).
 Authentication by `PRIVATE-TOKEN` or `Authorization: Bearer`; every token is a user
 (`add_user` adds people). Faults can be injected to test retries (5xx) and auth
 failures (401).
@@ -13,8 +16,10 @@ failures (401).
 from __future__ import annotations
 
 import json
+import subprocess
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -29,6 +34,7 @@ class FakeProject:
     http_url_to_repo: str
     web_url: str
     ci_config_path: str | None = None
+    repository: Path | None = None  # the bare repository the repository API reads (merge_base)
     merge_requests: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -46,13 +52,15 @@ class FakeGitLab:
         self._faults: list[int] = []
         self._lock = threading.Lock()
 
-    def add_project(self, path: str, http_url_to_repo: str, default_branch: str = "main") -> FakeProject:
+    def add_project(self, path: str, http_url_to_repo: str, default_branch: str = "main",
+                    repository: Path | None = None) -> FakeProject:
         project = FakeProject(
             id=len(self.projects) + 1,
             path_with_namespace=path,
             default_branch=default_branch,
             http_url_to_repo=http_url_to_repo,
             web_url=f"{self.base_url}/{path}",
+            repository=repository,
         )
         self.projects[project.id] = project
         return project
@@ -122,6 +130,8 @@ class FakeGitLab:
         rest = parts[2:]
         if not rest and request.method == "GET":
             return _json(self._project_json(project))
+        if rest == ["repository", "merge_base"] and request.method == "GET":
+            return self._merge_base(project, request.args.getlist("refs[]"))
         if rest == ["merge_requests"]:
             if request.method == "GET":
                 return self._list_merge_requests(project, request)
@@ -161,6 +171,25 @@ class FakeGitLab:
             "web_url": project.web_url,
             "ci_config_path": project.ci_config_path,
         }
+
+    @staticmethod
+    def _merge_base(project: FakeProject, refs: list[str]) -> Response:
+        """GitLab's merge_base: every ref resolved to a commit first, then their common ancestor."""
+        if project.repository is None:
+            return _json({"message": "404 Repository Not Found"}, 404)
+        if len(refs) < 2:
+            return _json({"message": "Provide at least 2 refs"}, 400)
+        shas = []
+        for ref in refs:
+            sha = None if ref.startswith("-") else _git(project.repository, "rev-parse", "--verify", "-q",
+                                                           f"{ref}^{{commit}}")
+            if not sha:
+                return _json({"message": f"Could not find ref: {ref}"}, 400)
+            shas.append(sha)
+        base = _git(project.repository, "merge-base", *shas)
+        if not base:
+            return _json({"message": "404 Merge Base Not Found"}, 404)
+        return _json(_commit_json(project, base))
 
     def _list_merge_requests(self, project: FakeProject, request: Request) -> Response:
         found = project.merge_requests
@@ -218,6 +247,28 @@ class FakeGitLab:
         if "remove_source_branch" in body:
             mr["force_remove_source_branch"] = bool(body["remove_source_branch"])
         mr["draft"] = str(mr.get("title", "")).startswith("Draft:")
+
+
+def _git(repository: Path, *args: str) -> str | None:
+    """git's one-line answer in the bare repository, or None when git says no."""
+    done = subprocess.run(["git", "-C", str(repository), *args], capture_output=True, text=True, check=False)
+    return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else None
+
+
+def _commit_json(project: FakeProject, sha: str) -> dict[str, Any]:
+    """A commit as GitLab's API shows it."""
+    fields = (_git(project.repository, "log", "-1", "--format=%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%s",
+                   sha) if project.repository else None) or ""
+    parents, author, author_email, authored, committer, committer_email, committed, title = (
+        fields.split("\0") + [""] * 8)[:8]
+    message = _git(project.repository, "log", "-1", "--format=%B", sha) if project.repository else None
+    return {
+        "id": sha, "short_id": sha[:8], "title": title, "message": (message or "") + "\n",
+        "parent_ids": parents.split(), "author_name": author, "author_email": author_email,
+        "authored_date": authored, "committer_name": committer, "committer_email": committer_email,
+        "committed_date": committed, "created_at": committed, "trailers": {}, "extended_trailers": {},
+        "web_url": f"{project.web_url}/-/commit/{sha}",
+    }
 
 
 def _body(request: Request) -> dict[str, Any]:

@@ -99,7 +99,7 @@ def _world(tmp_path: Path, artifact_store: ArtifactStore, store_settings: StoreS
         clone_url = f"{git_server.url}/shop/shop-frontend.git"
     else:
         clone_url = remote.as_uri()
-    project = gitlab.add_project("shop/shop-frontend", clone_url)
+    project = gitlab.add_project("shop/shop-frontend", clone_url, repository=remote)
     url, receiver = control_plane
     try:
         yield World(tmp_path, remote, sha, gitlab, servers[0].url, project, artifact_store, store_settings, url,
