@@ -45,7 +45,8 @@ def schedule(remote: Path, incident: str, scratch: Path) -> dict[str, object]:
         [str(Path(sys.executable).parent / "gitops-patcher"), "schedule", "--agent", "evidence-collector",
          "--app", "shop-frontend", "--incident-id", incident, "--image", IMAGE, "--repo", remote.as_uri(),
          "--scratch-dir", str(scratch), "--minio-endpoint", "https://minio.pathops.example",
-         "--control-plane-url", "https://control-plane.pathops.example"],
+         "--control-plane-url", "https://control-plane.pathops.example",
+         "--control-plane-egress", "10.40.0.7/32:8443", "--kube-api-egress", "10.43.0.1/32:443"],
         capture_output=True, text=True, check=False, env={**os.environ, "GIT_CONFIG_GLOBAL": os.devnull},
     )
     if result.returncode != 0:

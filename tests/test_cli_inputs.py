@@ -92,3 +92,22 @@ def test_a_missing_endpoint_is_one_line_naming_the_option_and_its_variable(
     result = run(tool, *args, env={**unset, **env})
     assert result.returncode == 2, result.stderr
     assert result.stderr.splitlines() == [f"{tool}: error: {option} is required: pass it or set {variable}"]
+
+
+COLLECT = {"INCIDENT_ID": "INC-1", "APP_ID": "shop", "TARGET_NAMESPACE": "shop-x"}
+UPLOAD = {"MINIO_ENDPOINT": "http://127.0.0.1:9", "MINIO_BUCKET": "pathops",
+          "CONTROL_PLANE_CALLBACK_URL": "http://127.0.0.1:9/cb"}
+
+
+@pytest.mark.parametrize(("unset", "named"), [
+    (["MINIO_ENDPOINT"], "--minio-endpoint (MINIO_ENDPOINT) is"),
+    (["MINIO_BUCKET"], "--minio-bucket (MINIO_BUCKET) is"),
+    (["CONTROL_PLANE_CALLBACK_URL"], "--callback-url (CONTROL_PLANE_CALLBACK_URL) is"),
+    (["MINIO_ENDPOINT", "CONTROL_PLANE_CALLBACK_URL"],
+     "--minio-endpoint (MINIO_ENDPOINT) and --callback-url (CONTROL_PLANE_CALLBACK_URL) are"),
+])
+def test_the_collector_names_exactly_the_missing_upload_settings(unset: list[str], named: str) -> None:
+    result = run("evidence-collector", "collect", env={**COLLECT, **UPLOAD, **{name: "" for name in unset}})
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [
+        f"evidence-collector: error: {named} required to upload (or pass --no-upload)"]

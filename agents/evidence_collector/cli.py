@@ -120,8 +120,13 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
     from pathops_runtime.kube_reader import KIND_TO_PLURAL, KubeReader
     from pathops_runtime.progress import terminal_progress
 
-    if not no_upload and not (minio_endpoint and minio_bucket and callback_url):
-        raise InvalidInput("MINIO_ENDPOINT, MINIO_BUCKET and CONTROL_PLANE_CALLBACK_URL are needed (or --no-upload)")
+    if not no_upload:
+        missing = [f"{option} ({variable})" for option, variable, value in (
+            ("--minio-endpoint", "MINIO_ENDPOINT", minio_endpoint), ("--minio-bucket", "MINIO_BUCKET", minio_bucket),
+            ("--callback-url", "CONTROL_PLANE_CALLBACK_URL", callback_url)) if not value]
+        if missing:
+            raise InvalidInput(f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
+                               "required to upload (or pass --no-upload)")
     now = parse_timestamp(as_of) if as_of else datetime.now(UTC)
     window = resolve_window(time_window, now, parse_timestamp(alert_starts_at) if alert_starts_at else None)
     focus_workload = None

@@ -189,17 +189,18 @@ def repository_options(command: F) -> F:
 @run_options
 @env_option("--minio-egress", envvar="EGRESS_MINIO", default="ns/minio:9000", show_default=True,
             help="Egress to MinIO: CIDR:PORT or ns/NAMESPACE:PORT.")
-@env_option("--control-plane-egress", envvar="EGRESS_CONTROL_PLANE", default="203.0.113.10/32:443",
-            show_default=True, help="Egress to the control plane.")
-@env_option("--kube-api-egress", envvar="EGRESS_KUBE_API", default="10.96.0.1/32:443", show_default=True,
-            help="Egress to the Kubernetes API (collector, verifier).")
-@env_option("--llm-egress", envvar="EGRESS_LLM", default="198.51.100.20/32:443", show_default=True,
-            help="Egress to the LLM endpoint (fix agent).")
+@env_option("--control-plane-egress", envvar="EGRESS_CONTROL_PLANE", required=True,
+            help="Egress to the control plane (required: no default).")
+@env_option("--kube-api-egress", envvar="EGRESS_KUBE_API", required=True,
+            help="Egress to the Kubernetes API (collector, verifier; required: no default).")
+@env_option("--llm-egress", envvar="EGRESS_LLM", default=None,
+            help="Egress to the LLM endpoint (fix agent); without it the fix agent gets no LLM egress.")
 @env_option("--preflight-port", envvar="EGRESS_PREFLIGHT_PORT", type=click.IntRange(1, 65535), default=8080,
             show_default=True, help="Port of the preflight service (verifier).")
 @repository_options
 def schedule_command(run: RunSettings, repository: RepositorySettings, minio_egress: str,
-                     control_plane_egress: str, kube_api_egress: str, llm_egress: str, preflight_port: int) -> None:
+                     control_plane_egress: str, kube_api_egress: str, llm_egress: str | None,
+                     preflight_port: int) -> None:
     """Commit one agent run to the GitOps repository and push it; a second identical call changes nothing."""
     from gitops_patcher import core
 

@@ -127,8 +127,10 @@ def schedule(settings: ScheduleSettings) -> ScheduleResult:
     with open_repository(settings.repository) as repository:
         run = agent_run(settings.run)
         egress = settings.egress
-        allowed = Egress(Destination.parse(egress.minio), Destination.parse(egress.control_plane),
-                         Destination.parse(egress.kube_api), Destination.parse(egress.llm), egress.preflight_port)
+        allowed = Egress(control_plane=Destination.parse(egress.control_plane),
+                         kube_api=Destination.parse(egress.kube_api), minio=Destination.parse(egress.minio),
+                         llm=Destination.parse(egress.llm) if egress.llm else None,
+                         preflight_port=egress.preflight_port)
         return schedule_in(repository, run, now_utc(), allowed, f"{run.app}-preflight")
 
 

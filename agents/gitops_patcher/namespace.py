@@ -45,10 +45,14 @@ COMMON_POLICY = "agents-common-egress"
 
 @dataclass(frozen=True)
 class Egress:
+    """Where the agents may connect. The control plane and the Kubernetes API have no default: a
+    guessed address would render a NetworkPolicy that silently cuts the agents off. Without an LLM
+    destination the fix agent's policy allows nothing beyond the common egress."""
+
+    control_plane: Destination
+    kube_api: Destination
     minio: Destination = Destination(None, "minio", 9000)
-    control_plane: Destination = Destination("203.0.113.10/32", None, 443)
-    kube_api: Destination = Destination("10.96.0.1/32", None, 443)
-    llm: Destination = Destination("198.51.100.20/32", None, 443)
+    llm: Destination | None = None
     preflight_port: int = 8080
 
 
@@ -68,9 +72,10 @@ def render_namespace(app: str, agents_namespace: str, preflight_namespace: str, 
     policies = _load(folder / "networkpolicy.yaml")
     preflight = Destination(None, preflight_namespace, egress.preflight_port)
     kube_api_extra = (6443,) if egress.kube_api.port == 443 else ()
-    rules_to = {
+    rules_to: dict[str, CommentedMap | None] = {
         "minio": _rule(egress.minio), "control-plane": _rule(egress.control_plane),
-        "kube-api": _rule(egress.kube_api, kube_api_extra), "llm": _rule(egress.llm), "preflight": _rule(preflight),
+        "kube-api": _rule(egress.kube_api, kube_api_extra), "llm": _rule(egress.llm) if egress.llm else None,
+        "preflight": _rule(preflight),
     }
     # Each agent's own policy allows what its description lists beyond the common destinations.
     own = {job.egress_policy: job.own_egress for job in map(load_agent_job, agent_names())}
@@ -86,6 +91,10 @@ def render_namespace(app: str, agents_namespace: str, preflight_namespace: str, 
         for index, destination in enumerate(destinations):
             if destination != "dns":  # the template's rule: kube-dns in kube-system
                 rules[index] = rules_to[destination]
+        # A destination that is not configured (the LLM) gets no rule at all, never a guessed one.
+        for index in reversed(range(len(rules))):
+            if rules[index] is None:
+                del rules[index]
     if own:
         raise InvalidInput(f"no NetworkPolicy {', '.join(sorted(own))} in agents-namespace/networkpolicy.yaml")
     return {

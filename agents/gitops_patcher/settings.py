@@ -53,12 +53,12 @@ class RepositorySettings:
 
 @dataclass(frozen=True)
 class EgressSettings:
-    """Where the agent Jobs may connect: CIDR:PORT or ns/NAMESPACE:PORT each."""
+    """Where the agent Jobs may connect: CIDR:PORT or ns/NAMESPACE:PORT each; no LLM, no LLM rule."""
 
     minio: str
     control_plane: str
     kube_api: str
-    llm: str
+    llm: str | None
     preflight_port: int
 
 

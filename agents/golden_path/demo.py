@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from ruamel.yaml import YAML
 
@@ -47,6 +48,9 @@ IMAGES = {
     "verification-agent": "harbor.demo.pathops.io/pathops/verification-agent:0.1.0",
 }
 FIX_AGENT_REPO = "harbor.demo.pathops.io/pathops/agents"  # where build-image would push fix-<app>:<sha12>-<version>
+# Where the demo's agents may reach the Kubernetes API (gitops-patcher has no default): the ClusterIP of
+# kind's `kubernetes` Service. The control plane's egress is its stand-in's port here; no LLM egress.
+KUBE_API_EGRESS = "10.96.0.1/32:443"
 # How long the derived checks watch preflight (the operator's settings of the fix agent): short for a demo.
 CHECK_TIMINGS = {"VERIFICATION_ROLLOUT_TIMEOUT": "3s", "VERIFICATION_RESTARTS_WINDOW": "2s"}
 # A container sees its image's environment and the Job's, nothing of the machine's but these.
@@ -153,7 +157,8 @@ class Demo:
             note["detail"] = f"{labels['alertname']} on {workload} in {namespace}"
         common = ["--app", APP, "--env", ENV, "--incident-id", INCIDENT, "--minio-endpoint", self.minio_url,
                   "--minio-bucket", BUCKET, "--control-plane-url", self.control_plane_url]
-        gitops = ["--repo", self.gitops_url]
+        gitops = ["--repo", self.gitops_url, "--kube-api-egress", KUBE_API_EGRESS,
+                  "--control-plane-egress", f"127.0.0.1/32:{urlsplit(self.control_plane_url).port}"]
         with self.step("2-3 Jenkins: gitops change for the Evidence Collector") as note:
             scheduled = self.tool("gitops-patcher", "schedule", "--agent", "evidence-collector", *common,
                                   "--image", IMAGES["evidence-collector"], "--workload", workload,

@@ -32,8 +32,10 @@ def agent_args(agent: str, incident: str = "INC-1042") -> list[str]:
     return args
 
 
-# Every endpoint is passed explicitly, as Jenkins does: gitops-patcher has no default for any.
-ENDPOINTS = {"MINIO_ENDPOINT": "https://minio.pathops.example", "CONTROL_PLANE_URL": "https://control-plane.pathops.example"}
+# Every endpoint is passed explicitly, as Jenkins does: gitops-patcher has no default for any,
+# nor for the egress to the control plane and the Kubernetes API (the LLM egress is optional).
+ENDPOINTS = {"MINIO_ENDPOINT": "https://minio.pathops.example", "CONTROL_PLANE_URL": "https://control-plane.pathops.example",
+             "EGRESS_CONTROL_PLANE": "10.40.0.7/32:8443", "EGRESS_KUBE_API": "10.43.0.1/32:443"}
 
 
 def patcher(*args: str, **env: str) -> subprocess.CompletedProcess[str]:

@@ -8,12 +8,15 @@ from typing import Any
 
 import pytest
 
-from gitops_patcher.namespace import Egress, render_namespace
+from gitops_patcher.namespace import Destination, Egress, render_namespace
 from tests.gitops_patcher.conftest import IMAGES, agent_args, patcher
 from tests.manifest_checks import kustomize, load_documents, run_checkov, validate_schemas
 
 AGENTS = ["evidence-collector", "fix-agent", "verification-agent"]
 WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection", "escalate", "bind", "impersonate", "*"}
+
+EGRESS = Egress(control_plane=Destination.parse("10.40.0.7/32:8443"), kube_api=Destination.parse("10.43.0.1/32:443"),
+                llm=Destination.parse("10.50.0.9/32:443"))
 
 
 def render(tmp_path: Path, agent: str, *extra: str) -> tuple[Path, dict[str, list[dict[str, Any]]]]:
@@ -34,7 +37,7 @@ def all_rendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
     namespace = root / "namespace"
     namespace.mkdir()
     for name, text in render_namespace("shop-frontend", "shop-frontend-agents", "shop-frontend-preflight",
-                                       Egress()).items():
+                                       EGRESS).items():
         (namespace / name).write_text(text)
     return root
 
@@ -222,7 +225,7 @@ def test_incident_ids_stay_strings_for_yaml_1_1_readers(tmp_path: Path, incident
                 labels = document.get("metadata", {}).get("labels", {})
                 if "pathops.io/incident-id" in labels:
                     assert labels["pathops.io/incident-id"] == incident and labels["pathops.io/app"] == "on"
-    namespace = render_namespace("on", "on-agents", "on-preflight", Egress())
+    namespace = render_namespace("on", "on-agents", "on-preflight", EGRESS)
     for text in namespace.values():
         for document in yaml.safe_load_all(text):
             assert all(isinstance(v, str) for v in document.get("metadata", {}).get("labels", {}).values())

@@ -7,6 +7,10 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
 
 from gitops_patcher.core import prune_in
 from gitops_patcher.gitops_repository import GitOpsRepository
@@ -108,6 +112,47 @@ def test_prune_refuses_a_bad_duration(gitops_remote: Path) -> None:
 def test_prune_refuses_an_absurd_duration_before_touching_the_repository(tmp_path: Path) -> None:
     result = patcher("prune", "--older-than", "99999999999999999999d", "--repo", (tmp_path / "none").as_uri())
     assert result.returncode == 2 and "is longer than" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(("option", "variable"), [("--control-plane-egress", "EGRESS_CONTROL_PLANE"),
+                                                  ("--kube-api-egress", "EGRESS_KUBE_API")])
+def test_a_missing_egress_is_one_line_and_commits_nothing(gitops_remote: Path, option: str, variable: str) -> None:
+    # No guessed address: a NetworkPolicy to the wrong IP would cut the agents off without a word.
+    head = git(gitops_remote, "rev-parse", "main")
+    result = patcher("schedule", *agent_args("evidence-collector"), "--repo", gitops_remote.as_uri(),
+                     **{variable: ""})  # an empty variable is an unset one
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.splitlines() == [f"gitops-patcher: error: {option} is required: pass it or set {variable}"]
+    assert git(gitops_remote, "rev-parse", "main") == head
+
+
+def egress_policies(remote: Path, where: Path) -> dict[str, list[Any]]:
+    work = checkout(remote, where)
+    text = (work / "agents" / "shop-frontend" / "namespace" / "networkpolicy.yaml").read_text()
+    return {doc["metadata"]["name"]: doc["spec"].get("egress") or [] for doc in yaml.safe_load_all(text)}
+
+
+def cidrs(rules: list[Any]) -> list[tuple[str, list[int]]]:
+    return [(peer["ipBlock"]["cidr"], [port["port"] for port in rule["ports"]])
+            for rule in rules for peer in rule["to"] if "ipBlock" in peer]
+
+
+def test_the_network_policies_allow_exactly_the_given_egress(gitops_remote: Path, tmp_path: Path) -> None:
+    result = patcher("schedule", *agent_args("fix-agent"), "--repo", gitops_remote.as_uri(),
+                     "--llm-egress", "10.50.0.9/32:443")
+    assert result.returncode == 0, result.stderr
+    policies = egress_policies(gitops_remote, tmp_path / "check")
+    assert cidrs(policies["agents-common-egress"]) == [("10.40.0.7/32", [8443])]
+    assert cidrs(policies["evidence-collector-kube-api"]) == [("10.43.0.1/32", [443, 6443])]
+    assert cidrs(policies["fix-agent-llm"]) == [("10.50.0.9/32", [443])]
+
+
+def test_without_an_llm_egress_the_fix_agent_may_reach_no_llm(gitops_remote: Path, tmp_path: Path) -> None:
+    result = patcher("schedule", *agent_args("fix-agent"), "--repo", gitops_remote.as_uri(), EGRESS_LLM="")
+    assert result.returncode == 0, result.stderr
+    policies = egress_policies(gitops_remote, tmp_path / "check")
+    assert policies["fix-agent-llm"] == []  # Egress policy type with no rule: nothing beyond the common egress
+    assert all("198.51.100.20/32" not in str(rules) for rules in policies.values())
 
 
 def test_unreachable_repository_is_exit_5(tmp_path: Path) -> None:

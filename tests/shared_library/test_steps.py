@@ -25,7 +25,8 @@ GLOBAL_ENV = {"PATHOPS_MINIO_ENDPOINT": "https://minio.pathops.example",
               "PATHOPS_CONTROL_PLANE_URL": "https://control-plane.pathops.example",
               "PATHOPS_GITLAB_URL": "https://gitlab.pathops.example",
               "PATHOPS_JENKINS_WEBHOOK_URL": "https://control-plane.pathops.example/webhooks/jenkins",
-              "PATHOPS_REGISTRY": "harbor.pathops.example/pathops"}
+              "PATHOPS_REGISTRY": "harbor.pathops.example/pathops",
+              "PATHOPS_EGRESS_CONTROL_PLANE": "10.40.0.7/32:8443", "PATHOPS_EGRESS_KUBE_API": "10.43.0.1/32:443"}
 
 CASES: dict[str, dict[str, Any]] = {
     "evidence defaults": {"step": "scheduleEvidenceCollector",
@@ -135,11 +136,23 @@ CASES: dict[str, dict[str, Any]] = {
            ("PATHOPS_GITLAB_URL", "createMrFromPatch",
             {"srcRepo": "shop/shop-frontend", "patchId": "patch-" + "b" * 32, "changesetId": "CS-17"}),
            ("PATHOPS_JENKINS_WEBHOOK_URL", "notifyControlPlane", {"job": "create-mr-from-patch"}),
+           ("PATHOPS_EGRESS_CONTROL_PLANE", "scheduleEvidenceCollector",
+            {"app": "shop-frontend", "incidentId": "INC-1042", "gitopsRepo": GITOPS}),
+           ("PATHOPS_EGRESS_KUBE_API", "scheduleVerificationAgent",
+            {"app": "shop-frontend", "verificationId": "VER-7", "gitopsRepo": GITOPS}),
        ]},
+    "fix schedule with an llm egress": {
+        "step": "scheduleFixAgent", "env": {**GLOBAL_ENV, "PATHOPS_EGRESS_LLM": "10.50.0.9/32:443"},
+        "config": {"app": "shop-frontend", "incidentId": "INC-1042", "gitopsRepo": GITOPS,
+                   "snapshotId": "snap-" + "a" * 32, "image": f"harbor.pathops.example/pathops/agents/fix:x@{DIGEST}"}},
+    "evidence evil egress": {"step": "scheduleEvidenceCollector",
+                             "config": {"app": "shop-frontend", "incidentId": "INC-1042", "gitopsRepo": GITOPS,
+                                        "kubeApiEgress": "0.0.0.0/0:443; rm -rf /"}},
     "explicit endpoints without a global environment": {
         "step": "scheduleEvidenceCollector", "env": {},
         "config": {"app": "shop-frontend", "incidentId": "INC-1042", "gitopsRepo": GITOPS,
                    "minioEndpoint": "https://minio.other.example", "controlPlaneUrl": "https://cp.other.example",
+                   "controlPlaneEgress": "ns/pathops:8443", "kubeApiEgress": "172.20.0.1/32:443",
                    "image": "harbor.other.example/pathops/evidence-collector:0.1.0"}},
 }
 
@@ -171,7 +184,8 @@ def test_evidence_collector_defaults(results: dict[str, dict[str, Any]]) -> None
         "AGENTS_NAMESPACE": "shop-frontend-agents", "TIME_WINDOW": "30m",
         "AGENT_IMAGE": "harbor.pathops.example/pathops/evidence-collector:0.1.0", "GITOPS_REPO_URL": GITOPS,
         "GITOPS_BRANCH": "main", "MINIO_ENDPOINT": "https://minio.pathops.example",
-        "MINIO_BUCKET": "pathops-evidence", "CONTROL_PLANE_URL": "https://control-plane.pathops.example"}
+        "MINIO_BUCKET": "pathops-evidence", "CONTROL_PLANE_URL": "https://control-plane.pathops.example",
+        "EGRESS_CONTROL_PLANE": "10.40.0.7/32:8443", "EGRESS_KUBE_API": "10.43.0.1/32:443"}
     credentials = next(c for c in results["evidence defaults"]["calls"] if c["step"] == "withCredentials")
     assert credentials["bindings"] == [{"type": "string", "credentialsId": "pathops-gitlab-token",
                                         "variable": "GITLAB_TOKEN"}]
@@ -189,6 +203,7 @@ def test_evidence_collector_options(results: dict[str, dict[str, Any]]) -> None:
     ("evidence missing app", "[scheduleEvidenceCollector] app is required"),
     ("evidence evil incident", "[scheduleEvidenceCollector] incidentId is not a valid id"),
     ("evidence bad env", "[scheduleEvidenceCollector] env is not a valid env"),
+    ("evidence evil egress", "[scheduleEvidenceCollector] kubeApiEgress is not a valid egress"),
     ("fix schedule without digest", "[scheduleFixAgent] image must be pinned by digest (name@sha256:...)"),
     ("build fix agent short sha", "[buildFixAgent] sourceCommitSha is not a valid sha"),
     ("mr evil label", "[createMrFromPatch] labels must be short words (letters, digits, : . _ -)"),
@@ -384,6 +399,8 @@ def test_the_paths_the_jenkins_readme_points_at_exist() -> None:
     ("PATHOPS_REGISTRY", "scheduleVerificationAgent", "image"),
     ("PATHOPS_GITLAB_URL", "createMrFromPatch", "gitlabUrl"),
     ("PATHOPS_JENKINS_WEBHOOK_URL", "notifyControlPlane", "callbackUrl"),
+    ("PATHOPS_EGRESS_CONTROL_PLANE", "scheduleEvidenceCollector", "controlPlaneEgress"),
+    ("PATHOPS_EGRESS_KUBE_API", "scheduleVerificationAgent", "kubeApiEgress"),
 ])
 def test_a_missing_endpoint_stops_the_step_naming_the_argument_and_the_variable(
         results: dict[str, dict[str, Any]], variable: str, step: str, argument: str) -> None:
@@ -398,6 +415,15 @@ def test_endpoints_passed_to_a_step_need_no_global_environment(results: dict[str
     (sh,) = shells(results["explicit endpoints without a global environment"])
     assert (sh["env"]["MINIO_ENDPOINT"], sh["env"]["CONTROL_PLANE_URL"]) == (
         "https://minio.other.example", "https://cp.other.example")
+    assert (sh["env"]["EGRESS_CONTROL_PLANE"], sh["env"]["EGRESS_KUBE_API"]) == ("ns/pathops:8443", "172.20.0.1/32:443")
+
+
+def test_the_llm_egress_is_passed_only_when_set(results: dict[str, dict[str, Any]]) -> None:
+    # Without one, gitops-patcher renders no LLM egress rule: never a guessed address.
+    (with_llm,) = shells(results["fix schedule with an llm egress"])
+    assert with_llm["env"]["EGRESS_LLM"] == "10.50.0.9/32:443"
+    (without,) = shells(results["fix schedule"])
+    assert "EGRESS_LLM" not in without["env"]
 
 
 def test_no_step_or_pipeline_defaults_to_a_demo_host() -> None:

@@ -9,7 +9,8 @@ class GitopsRun implements Serializable {
     private static final long serialVersionUID = 1L
 
     // No endpoint here: minioEndpoint and controlPlaneUrl come from the caller or the global
-    // environment (Inputs.endpoints) and are required.
+    // environment (Inputs.endpoints) and are required; so are controlPlaneEgress and kubeApiEgress
+    // (the agents' NetworkPolicies). llmEgress is optional: without it the fix agent gets no LLM egress.
     static final Map DEFAULTS = [
         env                 : 'preflight',
         gitopsBranch        : 'main',
@@ -17,7 +18,8 @@ class GitopsRun implements Serializable {
         gitlabCredentialsId : 'pathops-gitlab-token',
     ]
 
-    static final List<String> REQUIRED = ['app', 'gitopsRepo', 'image', 'minioEndpoint', 'controlPlaneUrl']
+    static final List<String> REQUIRED = ['app', 'gitopsRepo', 'image', 'minioEndpoint', 'controlPlaneUrl',
+                                          'controlPlaneEgress', 'kubeApiEgress']
 
     /** An agent image of the registry the global environment names (PATHOPS_REGISTRY), or none. */
     static String image(Map endpoints, String name) {
@@ -27,12 +29,14 @@ class GitopsRun implements Serializable {
     static final Map<String, String> RULES = [
         app: 'app', env: 'env', incidentId: 'id', image: 'image', gitopsRepo: 'gitUrl', gitopsBranch: 'label',
         minioEndpoint: 'url', minioBucket: 'bucket', controlPlaneUrl: 'url', gitlabCredentialsId: 'credentialsId',
+        controlPlaneEgress: 'egress', kubeApiEgress: 'egress', llmEgress: 'egress',
     ]
 
     static List<String> environment(String agent, Map cfg) {
         // A verification run may answer no incident: it is named after its own verification id.
         List<String> incident = cfg.incidentId ? ["INCIDENT_ID=${cfg.incidentId}".toString()] : []
-        return incident + [
+        List<String> llm = cfg.llmEgress ? ["EGRESS_LLM=${cfg.llmEgress}".toString()] : []
+        return incident + llm + [
             "AGENT=${agent}",
             "APP_ID=${cfg.app}",
             "ENV=${cfg.env}",
@@ -42,6 +46,8 @@ class GitopsRun implements Serializable {
             "MINIO_ENDPOINT=${cfg.minioEndpoint}",
             "MINIO_BUCKET=${cfg.minioBucket}",
             "CONTROL_PLANE_URL=${cfg.controlPlaneUrl}",
+            "EGRESS_CONTROL_PLANE=${cfg.controlPlaneEgress}",
+            "EGRESS_KUBE_API=${cfg.kubeApiEgress}",
         ]*.toString()
     }
 }

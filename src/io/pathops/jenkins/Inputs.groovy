@@ -49,11 +49,13 @@ class Inputs implements Serializable {
         path            : PATH_SEGMENT + '(/' + PATH_SEGMENT + ')*',
         workload        : WORKLOAD_KIND + /\/[a-z0-9]([a-z0-9.-]*[a-z0-9])?/,
         label           : /[A-Za-z0-9:._-]{1,64}/,
+        // gitops-patcher's egress destination (gitops_patcher.namespace): CIDR:PORT or ns/NAMESPACE:PORT.
+        egress          : /([0-9]{1,3}(\.[0-9]{1,3}){3}\/[0-9]{1,2}|ns\/[a-z0-9]([a-z0-9-]*[a-z0-9])?):[0-9]{1,5}/,
     ]
 
     // The rules of pathops_contracts.identifiers (by name) each rule here mirrors; a test feeds one
     // corpus through both and fails on any value they judge differently (tests/shared_library).
-    // Rules not listed are Jenkins' own (env, mrIid, imageRepository, gitUrl, credentialsId, path, label).
+    // Rules not listed are Jenkins' own (env, mrIid, imageRepository, gitUrl, credentialsId, path, label, egress).
     static final Map<String, List<String>> MIRRORS = [
         app: ['app id'], namespace: ['namespace'], id: ['incident id', 'change set id'], verificationId: ['verification id'],
         sha: ['commit sha'], snapshotId: ['artifact id'], patchId: ['artifact id'], reportId: ['artifact id'],
@@ -70,7 +72,9 @@ class Inputs implements Serializable {
     /**
      * Where a step's endpoints come from when its caller does not pass them: the controller's global
      * environment (jenkins/casc.yaml). No endpoint has a default: a forgotten one stops the step
-     * instead of pointing a Job at someone else's MinIO, control plane, GitLab or registry.
+     * instead of pointing a Job at someone else's MinIO, control plane, GitLab or registry. Nor has
+     * the agents' egress to the control plane and the Kubernetes API (a NetworkPolicy to a guessed
+     * address cuts the agents off silently); the LLM egress is optional (without it, none).
      */
     static final Map<String, String> ENDPOINT_VARIABLES = [
         minioEndpoint  : 'PATHOPS_MINIO_ENDPOINT',
@@ -78,6 +82,9 @@ class Inputs implements Serializable {
         gitlabUrl      : 'PATHOPS_GITLAB_URL',
         callbackUrl    : 'PATHOPS_JENKINS_WEBHOOK_URL',
         registry       : 'PATHOPS_REGISTRY',
+        controlPlaneEgress: 'PATHOPS_EGRESS_CONTROL_PLANE',
+        kubeApiEgress  : 'PATHOPS_EGRESS_KUBE_API',
+        llmEgress      : 'PATHOPS_EGRESS_LLM',
     ]
     // The image arguments default to images of PATHOPS_REGISTRY.
     private static final Map<String, String> DERIVED = [image: 'registry', runtimeImage: 'registry',
