@@ -57,7 +57,8 @@ class Inputs implements Serializable {
     // corpus through both and fails on any value they judge differently (tests/shared_library).
     // Rules not listed are Jenkins' own (env, mrIid, imageRepository, gitUrl, credentialsId, path, label, egress).
     static final Map<String, List<String>> MIRRORS = [
-        app: ['app id'], namespace: ['namespace'], id: ['incident id', 'change set id'], verificationId: ['verification id'],
+        app: ['app id'], namespace: ['namespace'], id: ['incident id', 'change set id'],
+        verificationId: ['verification id'],
         sha: ['commit sha'], snapshotId: ['artifact id'], patchId: ['artifact id'], reportId: ['artifact id'],
         projectPath: ['project path'], timeWindow: ['time window'], image: ['image'], url: ['endpoint URL'],
         workload: ['workload'], bucket: ['bucket'],
@@ -65,7 +66,8 @@ class Inputs implements Serializable {
 
     // The max_length of each mirrored rule (and of path); any other value is at most 512 characters.
     static final Map<String, Integer> MAX_LENGTHS = [
-        app: 40, namespace: 63, id: 48, verificationId: 48, sha: 64, snapshotId: 39, patchId: 39, reportId: 39, projectPath: 255,
+        app: 40, namespace: 63, id: 48, verificationId: 48, sha: 64, snapshotId: 39, patchId: 39, reportId: 39,
+        projectPath: 255,
         timeWindow: 64, image: 512, url: 512, workload: 300, bucket: 63, path: 255,
     ]
 
