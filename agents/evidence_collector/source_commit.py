@@ -19,11 +19,11 @@ def find_source_commit(objects: list[tuple[str, dict[str, Any]]], image: str | N
             values = obj.get("metadata", {}).get(f"{place}s") or {}
             for key in keys:
                 value = str(values.get(key, "")).lower()
-                if FULL_SHA.match(value):
+                if FULL_SHA.fullmatch(value):
                     return value, f"{what} {place} {key}"
     if image:
         tag = image.split("@")[0].rsplit(":", 1)[-1] if ":" in image.split("/")[-1] else ""
-        if FULL_SHA.match(tag.lower()):
+        if FULL_SHA.fullmatch(tag.lower()):
             return tag.lower(), "image tag"
     return None, None
 
