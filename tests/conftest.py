@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import socket
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -16,6 +18,33 @@ def s3_endpoint() -> Iterator[str]:
     """MinIO's stand-in for the whole session: a moto S3 server in its own process (pathops_testbed.s3)."""
     with moto_s3_server() as endpoint:
         yield endpoint
+
+
+@pytest.fixture
+def silent_s3() -> Iterator[str]:
+    """An S3 endpoint that accepts connections and never answers (a store that hangs)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for connection in held:
+        connection.close()
+    server.close()
 
 
 @pytest.fixture(autouse=True)

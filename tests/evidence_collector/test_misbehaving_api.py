@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -104,33 +101,6 @@ def test_a_trickling_log_and_a_log_that_never_ends_are_cut_at_the_deadline(clust
     assert (folder / "logs/worker-xyz/worker.previous.log").stat().st_size > 0
     assert "crash-loop" in _kinds(folder)  # the rest of the snapshot is whole
     assert out["gaps"] == len(_manifest(folder)["gaps"])
-
-
-@pytest.fixture
-def silent_s3() -> Iterator[str]:
-    """An S3 endpoint that accepts connections and never answers."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    stop.set()
-    thread.join()
-    for connection in held:
-        connection.close()
-    server.close()
 
 
 def test_a_store_that_never_answers_fails_the_run_at_the_upload_deadline(cluster: Cluster, silent_s3: str,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -113,31 +111,6 @@ def test_an_id_other_than_the_one_shown_announces_nothing(tmp_path: Path, artifa
         deliver(artifact_store, snapshot(tmp_path), ArtifactKind.SNAPSHOT, CONTROL_PLANE,
                 announce(httpserver.url_for("/api/evidence/callback")), expected_id=shown)
     assert not httpserver.log
-
-
-@pytest.fixture
-def silent_s3() -> Iterator[str]:
-    """An S3 endpoint that accepts connections and never answers."""
-    server = socket.create_server(("127.0.0.1", 0))
-    server.settimeout(0.2)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    stop.set()
-    thread.join()
-    for connection in held:
-        connection.close()
-    server.close()
 
 
 def test_a_store_that_never_answers_fails_at_the_deadline_naming_its_setting(tmp_path: Path, silent_s3: str,
