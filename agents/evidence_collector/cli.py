@@ -164,7 +164,7 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
         say(f"reading namespace {target_namespace} (deadline {deadline:g}s)")
         collected = collector.collect()
         say(f"read {collector.kept_lines.get('objects/pods.jsonl', 0)} pods, "
-            f"{sum(f.parent.parent == staging.root / 'logs' for f in staging.files())} container logs; "
+            f"{sum(name.startswith('logs/') for name in staging.members())} container logs; "
             f"{len(collected.findings)} findings, {len(staging.gaps)} gaps")
         from evidence_collector.snapshot import SnapshotIdentity, assemble
         from pathops_contracts.bundles import sha256_file
@@ -177,7 +177,8 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
         if output_dir is not None:
             output_dir.mkdir(parents=True, exist_ok=True)
             shutil.copy2(bundle, output_dir / f"{snapshot_id}.tar.gz")
-            shutil.copy2(staging.root / "findings.json", output_dir / "findings.json")
+            (output_dir / "findings.json").write_bytes(staging.read("findings.json"))
+        staging.close()
         uri = None
         if not no_upload:
             assert minio_endpoint and minio_bucket and callback_url

@@ -192,11 +192,11 @@ class LogReader:
         if not result.watched and head <= tail:  # no stack trace: its ends, kept as it was written, suffice
             text = excerpt_from_ends(result.head, result.tail, result.lines, head, tail)
         else:
-            lines = self.staging.path(task.file_name()).read_text(encoding="utf-8").splitlines(keepends=True)
+            lines = self.staging.read(task.file_name()).decode("utf-8").splitlines(keepends=True)
             text = excerpt(lines, head, tail)
         name = task.file_name(".excerpt.txt")
         # Written from the bytes the log's share set aside (no other log can take them meanwhile).
-        written = self.staging.path(name).stat().st_size if self.staging.write_text(
+        written = self.staging.size(name) if self.staging.write_text(
             name, text, budgeted=False, cap=excerpt_bytes) else 0
         self.staging.refund(excerpt_bytes - written)
 

@@ -10,11 +10,24 @@ import hashlib
 import io
 import tarfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from pathops_contracts.bundle_paths import check_member_path
 
 _CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class FileSlice:
+    """`length` bytes of the file `path` from `offset`: a member kept inside a larger file (a spool)."""
+
+    path: Path
+    offset: int
+    length: int
+
+
+Member = Path | bytes | FileSlice
 
 
 def sha256_file(path: Path) -> str:
@@ -31,8 +44,8 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def write_bundle(destination: Path, members: Mapping[str, Path | bytes], mtime: int = 0) -> str:
-    """Write members (archive path -> file on disk or bytes) as a reproducible tar.gz.
+def write_bundle(destination: Path, members: Mapping[str, Member], mtime: int = 0) -> str:
+    """Write members (archive path -> file on disk, bytes, or a slice of a file) as a reproducible tar.gz.
 
     Returns the sha256 of the written file. Files are streamed from disk, never
     read whole into memory.
@@ -52,7 +65,7 @@ def write_bundle(destination: Path, members: Mapping[str, Path | bytes], mtime: 
     return sha256_file(destination)
 
 
-def _add_member(archive: tarfile.TarFile, name: str, content: Path | bytes, mtime: int) -> None:
+def _add_member(archive: tarfile.TarFile, name: str, content: Member, mtime: int) -> None:
     info = tarfile.TarInfo(name)
     info.mtime = mtime
     info.mode = 0o644
@@ -61,6 +74,12 @@ def _add_member(archive: tarfile.TarFile, name: str, content: Path | bytes, mtim
     if isinstance(content, bytes):
         info.size = len(content)
         archive.addfile(info, io.BytesIO(content))
+        return
+    if isinstance(content, FileSlice):
+        info.size = content.length
+        with content.path.open("rb") as handle:
+            handle.seek(content.offset)
+            archive.addfile(info, handle)  # reads exactly info.size bytes (and fails if the file is shorter)
         return
     info.size = content.stat().st_size
     with content.open("rb") as handle:
