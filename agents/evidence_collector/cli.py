@@ -114,9 +114,6 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
     """
     # Here, not at the top: --help and --version do not pay for kubernetes, boto3 and requests.
     from evidence_collector.window import parse_timestamp, resolve_window
-    from pathops_contracts.bundles import sha256_file
-    from pathops_runtime.artifact_store import ArtifactKind, StoreSettings, artifact_id_for
-    from pathops_runtime.callbacks import ControlPlane
     from pathops_runtime.kube_reader import KIND_TO_PLURAL, KubeReader
     from pathops_runtime.progress import terminal_progress
 

@@ -133,7 +133,7 @@ class Staging:
     def write_json(self, name: str, document: Any, budgeted: bool = True) -> bool:
         """Every string of the document (keys too) redacted, structure-aware; the JSON text stays valid."""
         scrubbed = self.redactor.scrub_object(document, name)
-        return self._write(name, json.dumps(scrubbed, indent=2, sort_keys=True, default=str) + "\n", budgeted)
+        return self._write(name, readable_json(scrubbed) + "\n", budgeted)
 
     def write_jsonl(self, name: str, objects: Iterable[dict[str, Any]], cap: int | None = None) -> int:
         """One object a line, each scrubbed of secret env values; returns how many lines were kept."""
@@ -213,6 +213,25 @@ class Staging:
     def close(self) -> None:
         """Release the spool (its file goes with the scratch directory)."""
         self._spool.close()
+
+
+def readable_json(document: Any, levels: int = 2) -> str:
+    """JSON laid out as indent=2 lays out its first `levels` levels, each deeper value on one line.
+
+    As readable for findings and reports (one finding a line), and written by the C encoder: with
+    `indent` the json module falls back to its pure-Python encoder, ~10x slower on 600 findings.
+    """
+    def layout(value: Any, level: int) -> str:
+        pad = "  " * (level + 1)
+        if level < levels and isinstance(value, dict) and value:
+            items = [f"{pad}{json.dumps(key if isinstance(key, str) else str(key))}: {layout(item, level + 1)}"
+                     for key, item in sorted(value.items(), key=lambda pair: str(pair[0]))]
+            return "{\n" + ",\n".join(items) + "\n" + "  " * level + "}"
+        if level < levels and isinstance(value, list) and value:
+            return "[\n" + ",\n".join(pad + layout(item, level + 1) for item in value) + "\n" + "  " * level + "]"
+        return json.dumps(value, sort_keys=True, default=str)
+
+    return layout(document, 0)
 
 
 def jsonl_lines(redactor: Redactor, name: str, objects: list[dict[str, Any]]) -> bytes:

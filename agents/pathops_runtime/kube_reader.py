@@ -124,14 +124,12 @@ class KubeReader:
                 if 200 <= response.status < 300:
                     return response
                 message = _status_message(response)
-                if response.status in (401, 403):
-                    raise ReadForbidden(message)
-                if response.status == 404 or (response.status == 400 and "not found" in message):
-                    raise NotFound(message)
-                failure = UpstreamError(f"Kubernetes API answered {response.status} for {path}: {message}")
-                if response.status not in RETRIED_STATUSES or attempt == self.attempts - 1:
-                    raise failure
-                pause = _retry_after(response) or self.backoff * 2 ** attempt
+                answered = answer_error(response.status, message, path)
+                if not isinstance(answered, UpstreamError) or response.status not in RETRIED_STATUSES \
+                        or attempt == self.attempts - 1:
+                    raise answered
+                failure = answered
+                pause = capped_retry_after(response.headers.get("Retry-After")) or self.backoff * 2 ** attempt
             if pause >= self.remaining():
                 raise DeadlineReached(f"{failure}; no time left to retry before the deadline") from failure
             time.sleep(pause)
@@ -194,6 +192,15 @@ class KubeReader:
         path = f"{PATHS[plural].format(namespace=namespace)}/{name}"
         document: dict[str, Any] = json.loads(_read_all(self._call(path, {}), path))
         return document
+
+    @staticmethod
+    def log_target(namespace: str, pod: str, container: str, *, previous: bool, since_time: str | None,
+                   tail_lines: int, limit_bytes: int) -> str:
+        """Path and query of a container's log, bounded on the server (as stream_log asks for it)."""
+        fields = {"container": container, "previous": "true" if previous else None, "sinceTime": since_time,
+                  "tailLines": tail_lines, "limitBytes": limit_bytes, "timestamps": "true"}
+        query = urlencode({key: str(value) for key, value in fields.items() if value is not None})
+        return f"/api/v1/namespaces/{namespace}/pods/{pod}/log?{query}"
 
     def stream_log(self, namespace: str, pod: str, container: str, *, previous: bool, since_time: str | None,
                    tail_lines: int, limit_bytes: int, timeout: float) -> Iterator[bytes]:
@@ -283,9 +290,17 @@ def _read_all(response: urllib3.BaseHTTPResponse, path: str) -> bytes:
         response.release_conn()
 
 
-def _retry_after(response: urllib3.BaseHTTPResponse) -> float | None:
+def answer_error(status: int, message: str, path: str) -> Exception:
+    """What a non-2xx answer means: RBAC refused, no such object, or the API failing (maybe for a moment)."""
+    if status in (401, 403):
+        return ReadForbidden(message)
+    if status == 404 or (status == 400 and "not found" in message):
+        return NotFound(message)
+    return UpstreamError(f"Kubernetes API answered {status} for {path}: {message}")
+
+
+def capped_retry_after(value: str | None) -> float | None:
     """The server's Retry-After in seconds (429 and 503 carry one), capped: we have a deadline."""
-    value = response.headers.get("Retry-After")
     try:
         return min(max(float(value), 0.0), 10.0) if value else None
     except ValueError:
