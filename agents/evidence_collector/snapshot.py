@@ -25,7 +25,7 @@ from evidence_collector.redaction import Redactor, leaks_in
 from evidence_collector.staging import Staging
 from evidence_collector.window import TimeWindow
 from pathops_contracts import __version__
-from pathops_contracts.bundles import Member, write_bundle
+from pathops_contracts.bundles import Member, PackedMember, write_bundle
 from pathops_contracts.contracts import EVIDENCE_MANIFEST, validate_document
 from pathops_contracts.errors import ContractViolation
 from pathops_contracts.secret_scan import describe, scan_text
@@ -66,9 +66,13 @@ def assemble(staging: Staging, identity: SnapshotIdentity, window: TimeWindow, c
     staging.write_json("redaction-report.json", redactor.report(), budgeted=False)
     files = []
     members: dict[str, Member] = staging.members()
+    packed = staging.packed()
+    ready: dict[str, PackedMember] = {}  # packed as written, and still those bytes
     for name in members:
         content = staging.read(name)  # one read: hashed, and scanned unless these bytes were scanned as written
         digest = hashlib.sha256(content).hexdigest()
+        if name in packed and packed[name].sha256 == digest:
+            ready[name] = packed[name]
         if staging.scanned_clean(name) != digest:
             hits = leaks_in(content)
             if hits:
@@ -99,5 +103,5 @@ def assemble(staging: Staging, identity: SnapshotIdentity, window: TimeWindow, c
     if hits:
         raise ContractViolation(f"refusing to upload: the final scan still finds {describe(hits, 'manifest.json')}")
     members["manifest.json"] = text.encode()
-    write_bundle(bundle, members)
+    write_bundle(bundle, members, packed=ready)
     return manifest, summary
