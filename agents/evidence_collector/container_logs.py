@@ -213,8 +213,7 @@ class LogReader:
             text = excerpt(lines, head, tail)
         name = task.file_name(".excerpt.txt")
         # Written from the bytes the log's share set aside (no other log can take them meanwhile).
-        written = self.staging.size(name) if self.staging.write_text(
-            name, text, budgeted=False, cap=excerpt_bytes) else 0
+        written = self.staging.size(name) if self.staging.write_excerpt(name, text, cap=excerpt_bytes) else 0
         self.staging.refund(excerpt_bytes - written)
 
 

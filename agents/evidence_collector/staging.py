@@ -153,6 +153,15 @@ class Staging:
         cut at a line boundary, and says so in a gap; one that gets nothing is not written at all."""
         return self._write(name, self.redactor.redact(text, name), budgeted, cap)
 
+    def write_excerpt(self, name: str, lines_written: str, cap: int) -> bool:
+        """Write text made only of whole lines this staging already wrote redacted (an excerpt of a log).
+
+        Not redacted again: each line is as the redactor left it, and a line redacts the same alone or
+        among others. The final scan still reads it like any other file, so text that joining lines made
+        secret-looking fails the run rather than leave.
+        """
+        return self._write(name, lines_written, budgeted=False, cap=cap)
+
     def _write(self, name: str, text: str, budgeted: bool, cap: int | None = None) -> bool:
         data = text.encode()
         wanted = len(data) if cap is None else min(len(data), cap)

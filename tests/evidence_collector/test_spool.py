@@ -70,3 +70,23 @@ def test_the_spool_is_never_a_file_someone_else_made(tmp_path: Path) -> None:
     with pytest.raises(FileExistsError):
         Spool(planted).put("logs/p/c.log", b"line\n")
     assert not (tmp_path / "elsewhere").exists()
+
+
+def test_an_excerpt_is_not_redacted_again_but_is_still_scanned(tmp_path: Path) -> None:
+    """Excerpts are made of lines already redacted; whatever joining them made is caught by the final scan."""
+    from datetime import UTC, datetime
+
+    from evidence_collector.collector import Collected
+    from evidence_collector.snapshot import SnapshotIdentity, assemble
+    from evidence_collector.window import resolve_window
+
+    redactor = Redactor(key=b"k" * 32)
+    staging = Staging(tmp_path / "stage", redactor, 10**6)
+    staging.root.mkdir()
+    assert staging.write_excerpt("logs/p/c.excerpt.txt", "== head ==\nglpat-" + "aB3dE5fG7hJ9kL1mN3pQ5r\n", cap=1000)
+    assert b"glpat-" in staging.read("logs/p/c.excerpt.txt")  # as given: no second redaction
+    with pytest.raises(ContractViolation, match=r"logs/p/c\.excerpt\.txt"):
+        assemble(staging, SnapshotIdentity("INC-1", "shop", "shop-preflight", None),
+                 resolve_window("30m", datetime.now(UTC)), Collected([], None, None, None, None), redactor,
+                 tmp_path / "leaky.tar.gz")
+    assert not (tmp_path / "leaky.tar.gz").exists()
