@@ -260,9 +260,21 @@ class LineReader:
             yield pending[:MAX_LINE] + "\n"
 
 
+def _has_long_line(block: str) -> bool:
+    """Whether a line of the block is longer than MAX_LINE: a window of MAX_LINE + 1 characters with no
+    newline in it, looked for a window at a time (no split of the whole block)."""
+    start = 0
+    while len(block) - start > MAX_LINE:
+        newline = block.rfind("\n", start, start + MAX_LINE + 1)
+        if newline == -1:
+            return True
+        start = newline + 1
+    return False
+
+
 def _capped(block: str) -> str:
     """Cut the lines of a block that are longer than MAX_LINE (rare: checked before splitting)."""
-    if len(block) <= MAX_LINE or max(map(len, block.split("\n"))) <= MAX_LINE:
+    if not _has_long_line(block):
         return block
     return "\n".join(line if len(line) <= MAX_LINE else line[:MAX_LINE] + " [line cut]"
                      for line in block.split("\n"))

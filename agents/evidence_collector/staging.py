@@ -8,9 +8,7 @@ events) are files under `root`; everything else (logs, excerpts, JSON documents:
 of them in a large namespace) is a slice of one spool file beside it (`spool`), because
 creating a file costs more than the work of redacting it. `members()` lists both.
 
-Each of those is also packed for the bundle (its tar bytes compressed) as soon as it is
-written, by a thread of its own: zlib lets go of the GIL, so on a second core that work is
-done while the logs are still being read, and the bundle is then mostly a concatenation.
+Each of those is also packed for the bundle as soon as it is written (`packer`).
 """
 
 from __future__ import annotations
@@ -21,17 +19,15 @@ import os
 import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from evidence_collector.packer import Packer
 from evidence_collector.redaction import Redactor, leaks_in
 from evidence_collector.spool import Spool
-from pathops_contracts.bundle_writer import Member, PackedMember, pack_member
+from pathops_contracts.bundle_writer import Member, PackedMember
 from pathops_contracts.errors import ContractViolation
-
-PACKING_BYTES = 16 * 1024 * 1024  # waiting to be packed, at most; past it a writer packs its own
 
 
 @dataclass
@@ -70,44 +66,15 @@ class Staging:
     # the log workers, overlapping the network); the bundle re-scans any file whose bytes differ.
     _clean: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     _spool: Spool = field(init=False, repr=False, compare=False)
-    _packed: dict[str, Future[PackedMember]] = field(default_factory=dict, repr=False, compare=False)
-    _packing: int = 0  # bytes handed to the packer and not packed yet
-    _packer: ThreadPoolExecutor | None = field(default=None, repr=False, compare=False)
+    _packer: Packer = field(default_factory=Packer, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._spool = Spool(self.root.with_name(self.root.name + ".spool"))
 
-    def _pack_later(self, name: str, data: bytes) -> None:
-        """Pack what `name` now holds for the bundle, on the packer's thread (inline when it is behind)."""
-        with self._lock:
-            behind = self._packing + len(data) > PACKING_BYTES
-            if not behind:
-                self._packing += len(data)
-                if self._packer is None:
-                    self._packer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bundle-packer")
-                packer = self._packer
-        if behind:
-            done: Future[PackedMember] = Future()
-            done.set_result(pack_member(name, data))
-            future = done
-        else:
-            future = packer.submit(self._pack, name, data)
-        with self._lock:
-            self._packed[name] = future
-
-    def _pack(self, name: str, data: bytes) -> PackedMember:
-        try:
-            return pack_member(name, data)
-        finally:
-            with self._lock:
-                self._packing -= len(data)
-
     def packed(self) -> dict[str, PackedMember]:
-        """Every staged member packed as it was last written (waits for the packer); the bundle uses one only
-        when its sha256 is that of the member's bytes as they are now."""
-        with self._lock:
-            pending = dict(self._packed)
-        return {name: future.result() for name, future in pending.items()}
+        """Every staged member packed as it was last written; the bundle uses one only when its sha256 is
+        that of the member's bytes as they are now."""
+        return self._packer.packed()
 
     def scanned_clean(self, name: str) -> str | None:
         """The sha256 of `name`'s content when the final scan found it clean as it was written."""
@@ -179,7 +146,7 @@ class Staging:
             data = data[:kept]
         self._spool.put(name, data)
         self._scan_written(name, data)
-        self._pack_later(name, data)
+        self._packer.add(name, data)
         return True
 
     def write_json(self, name: str, document: Any, budgeted: bool = True) -> bool:
@@ -233,12 +200,11 @@ class Staging:
         self._spool.commit(name, offset, written)
         data = b"".join(kept)
         self._scan_written(name, data)
-        self._pack_later(name, data)
+        self._packer.add(name, data)
         return StreamResult(written, lines, cut, head, list(tail), watched)
 
     def discard(self, name: str) -> None:
-        with self._lock:
-            self._packed.pop(name, None)
+        self._packer.discard(name)
         self._spool.discard(name)
         (self.root / name).unlink(missing_ok=True)
 
@@ -268,8 +234,7 @@ class Staging:
 
     def close(self) -> None:
         """Release the spool (its file goes with the scratch directory) and the packer's thread."""
-        if self._packer is not None:
-            self._packer.shutdown(wait=True)
+        self._packer.close()
         self._spool.close()
 
 
