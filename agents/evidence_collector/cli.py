@@ -114,9 +114,6 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
     """
     # Here, not at the top: --help and --version do not pay for kubernetes, boto3 and requests.
     from evidence_collector.window import parse_timestamp, resolve_window
-    from pathops_contracts.bundles import sha256_file
-    from pathops_runtime.artifact_store import ArtifactKind, StoreSettings, artifact_id_for
-    from pathops_runtime.callbacks import ControlPlane
     from pathops_runtime.kube_reader import KIND_TO_PLURAL, KubeReader
     from pathops_runtime.progress import terminal_progress
 
@@ -164,7 +161,7 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
         say(f"reading namespace {target_namespace} (deadline {deadline:g}s)")
         collected = collector.collect()
         say(f"read {collector.kept_lines.get('objects/pods.jsonl', 0)} pods, "
-            f"{sum(f.parent.parent == staging.root / 'logs' for f in staging.files())} container logs; "
+            f"{sum(name.startswith('logs/') for name in staging.members())} container logs; "
             f"{len(collected.findings)} findings, {len(staging.gaps)} gaps")
         from evidence_collector.snapshot import SnapshotIdentity, assemble
         from pathops_contracts.bundles import sha256_file
@@ -177,7 +174,8 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
         if output_dir is not None:
             output_dir.mkdir(parents=True, exist_ok=True)
             shutil.copy2(bundle, output_dir / f"{snapshot_id}.tar.gz")
-            shutil.copy2(staging.root / "findings.json", output_dir / "findings.json")
+            (output_dir / "findings.json").write_bytes(staging.read("findings.json"))
+        staging.close()
         uri = None
         if not no_upload:
             assert minio_endpoint and minio_bucket and callback_url

@@ -100,6 +100,7 @@ class Collector:
         self.notes: list[str] = []
         self.namespace_exists: bool | None = None
         self._ahead: dict[str, Future[bytes]] = {}  # plural -> its first page, requested ahead
+        self._namespace_check: Future[bool | None] | None = None
 
     def _remaining(self) -> float:
         return self._deadline - time.monotonic()
@@ -131,11 +132,13 @@ class Collector:
     def _read_ahead(self, plurals: tuple[str, ...]) -> None:
         """Request the first page of these lists (no selector) now, all at once, while the chain that
         needs answers in turn (access, pods, owners) is read: each is a round trip off the critical path.
-        Kept unparsed, one page each (memory stays bounded); `_pages` takes it over, errors included."""
+        Kept unparsed, one page each (memory stays bounded); `_pages` takes it over, errors included.
+        Whether the namespace exists is asked alongside (`_check_namespace` reads the answer)."""
         pool = ThreadPoolExecutor(max_workers=min(len(plurals), max(self.bounds.concurrency, 1)),
                                   thread_name_prefix="read-ahead")
         for plural in plurals:
             self._ahead[plural] = pool.submit(self.reader.first_page, plural, self.namespace, page_size=PAGE_SIZE)
+        self._namespace_check = pool.submit(self.reader.namespace_exists, self.namespace)
         pool.shutdown(wait=False)  # each request ends by the deadline; the threads then end
 
     def _pages(self, plural: str, selector: str | None = None, page_size: int = PAGE_SIZE
@@ -166,6 +169,8 @@ class Collector:
         finally:
             for ahead in self._ahead.values():  # left unread (a run that failed): not started, not sent
                 ahead.cancel()
+            if self._namespace_check is not None:
+                self._namespace_check.cancel()
 
     def _collect(self) -> Collected:
         self._check_access()
@@ -192,6 +197,7 @@ class Collector:
         log_tails = LogReader(self.reader, self.staging, self.namespace, self.window, log_bounds,
                               self._deadline).read_all(plan(pods, warned))
         self._argocd_application()
+        self._check_namespace()
         self._take_notes(pods, events, services, configmaps)
         evidence = Evidence(pods, events, services, endpoints, configmaps, replicasets, workloads, log_tails,
                             self.rollouts, frozenset(self.unread), dict(self.kept_lines))
@@ -242,9 +248,17 @@ class Collector:
             return
         except UpstreamError as error:
             self._failed("access probe (pods)", error)
-        self._read_ahead(READ_AHEAD)  # after the probe: RBAC refusing pods fails the run on its one request
+        # After the probe: RBAC refusing pods fails the run on its one request. The Namespace object is asked
+        # alongside (its answer is needed only for the notes, once the rest is read).
+        self._read_ahead(READ_AHEAD)
+
+    def _check_namespace(self) -> None:
+        """Whether the namespace exists, as the API answered the question asked ahead."""
+        check, self._namespace_check = self._namespace_check, None
+        if check is None:
+            return
         try:
-            self.namespace_exists = self.reader.namespace_exists(self.namespace)
+            self.namespace_exists = check.result()
         except UpstreamError:
             self.namespace_exists = None  # unknown; an empty namespace is still reported by _take_notes
         if self.namespace_exists is False:

@@ -12,16 +12,15 @@ from __future__ import annotations
 import codecs
 import threading
 import time
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor, wait
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from evidence_collector.stack_traces import STACK_START, excerpt, excerpt_from_ends
 from evidence_collector.staging import Staging, StreamResult
 from evidence_collector.window import TimeWindow
-from pathops_contracts.errors import UpstreamError
 from pathops_runtime.kube_reader import DeadlineReached, KubeReader, NotFound, ReadForbidden
+from pathops_runtime.log_streams import LogBody, LogFetch, LogStreams
 
 FINDINGS_RESERVE = 1024 * 1024  # room kept for findings.json and the redaction report
 MIN_LOG_BYTES = 4 * 1024
@@ -45,6 +44,14 @@ class LogTask:
 
     def file_name(self, suffix: str = ".log") -> str:
         return f"logs/{self.pod}/{self.container}{'.previous' if self.previous else ''}{suffix}"
+
+
+@dataclass(frozen=True)
+class _Planned:
+    fetch: LogFetch
+    granted: int  # bytes of the budget taken for the log and its excerpt
+    excerpt_bytes: int
+    tail_lines: int
 
 
 @dataclass(frozen=True)
@@ -117,27 +124,31 @@ class LogReader:
     def read_all(self, tasks: list[LogTask]) -> LogTails:
         suspect_share, healthy_share = shares(tasks, self.staging.available(), self.bounds.log_bytes)
         tails: LogTails = {}
-        pool = ThreadPoolExecutor(max_workers=self.bounds.concurrency, thread_name_prefix="logs")
-        try:
-            futures = {pool.submit(self._one, task, suspect_share if task.suspect else healthy_share): task
-                       for task in tasks}
-            done, not_done = wait(futures, timeout=max(self.until - time.monotonic(), 0))
-            for future in not_done:
-                if future.cancel():
-                    self.staging.gap(futures[future].file_name(), "timeout", "collection deadline reached "
-                                                                             "before this log was requested")
-            # Started ones end by themselves: their streams are cut at the deadline.
-            done |= set(wait(not_done - {f for f in not_done if f.cancelled()})[0])
-            for future in done:
-                result = future.result()
-                if result is not None:
-                    tails[result[0]] = result[1]
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        plans: dict[LogTask, _Planned] = {}
+
+        def start(task: LogTask) -> LogFetch | None:
+            planned = self._plan(task, suspect_share if task.suspect else healthy_share)
+            if planned is None:
+                return None
+            plans[task] = planned
+            return planned.fetch
+
+        def finish(task: LogTask, _: LogFetch, outcome: LogBody | Exception) -> None:
+            result = self._keep(task, plans.pop(task), outcome)
+            if result is not None:
+                tails[(task.pod, task.container, task.previous)] = result
+
+        # One thread, `concurrency` streams in flight; the reader's deadline bounds retries, `until` the rest.
+        LogStreams[LogTask](self.reader.connection, self.bounds.concurrency,
+                            deadline=min(self.until, self.reader.deadline or self.until)).run(tasks, start, finish)
         return tails
 
-    def _one(self, task: LogTask, share: int) -> tuple[tuple[str, str, bool], tuple[str, list[str], int]] | None:
+    def _plan(self, task: LogTask, share: int) -> _Planned | None:
+        """The request for one log within its share of the budget; None (and a gap) when it cannot be made."""
         name = task.file_name()
+        if time.monotonic() >= self.until:
+            self.staging.gap(name, "timeout", "collection deadline reached before this log was requested")
+            return None
         granted = self.staging.reserve(share)
         if granted == 0:
             self.staging.gap(name, "budget_exhausted", "snapshot byte budget spent before this log")
@@ -150,26 +161,32 @@ class LogReader:
         # lines than the share holds at the line length seen so far, so that what comes is the newest.
         tail_lines = min(tail_lines, max(int(limit / self._line_length()), 10))
         until = min(self.until, time.monotonic() + self.bounds.stream_seconds)
-        try:
-            chunks = self.reader.stream_log(
-                self.namespace, task.pod, task.container, previous=task.previous,
-                since_time=self.window.start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                tail_lines=tail_lines, limit_bytes=limit, timeout=max(until - time.monotonic(), 0.0))
-            lines = LineReader(chunks, limit, until)
-            result = self.staging.write_stream(name, iter(lines), limit, keep=self.bounds.excerpt_tail,
-                                               watch=STACK_START if task.excerpt else ())
-        except (ReadForbidden, NotFound, UpstreamError) as error:
-            self.staging.refund(granted)
+        target = self.reader.log_target(self.namespace, task.pod, task.container, previous=task.previous,
+                                        since_time=self.window.start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                        tail_lines=tail_lines, limit_bytes=limit)
+        return _Planned(LogFetch(target, limit, until), granted, excerpt_bytes, tail_lines)
+
+    def _keep(self, task: LogTask, planned: _Planned, outcome: LogBody | Exception
+              ) -> tuple[str, list[str], int] | None:
+        """Write what arrived (redacted, cut at the share), record its gaps; its tail for the detectors."""
+        name = task.file_name()
+        limit = planned.fetch.limit
+        if isinstance(outcome, Exception):
+            self.staging.refund(planned.granted)
             self.staging.discard(name)
-            reason = "forbidden" if isinstance(error, ReadForbidden) else (
-                "not_found" if isinstance(error, NotFound) else
-                "timeout" if isinstance(error, DeadlineReached) else "error")
-            self.staging.gap(name, reason, str(error))
+            reason = "forbidden" if isinstance(outcome, ReadForbidden) else (
+                "not_found" if isinstance(outcome, NotFound) else
+                "timeout" if isinstance(outcome, DeadlineReached) else "error")
+            self.staging.gap(name, reason, str(outcome))
             return None
+        lines = LineReader(outcome.chunks, limit, outcome.cut_because)
+        result = self.staging.write_stream(name, iter(lines), limit, keep=self.bounds.excerpt_tail,
+                                           watch=STACK_START if task.excerpt else ())
         self.staging.refund(limit - result.bytes_written)
         with self._seen_lock:
             self._seen_bytes += result.bytes_written
             self._seen_lines += result.lines
+        tail_lines = planned.tail_lines
         if lines.cut_because:
             self.staging.gap(name, "truncated", f"kept the head: {result.bytes_written} bytes, {result.lines} "
                                                 f"lines; {lines.cut_because}")
@@ -182,9 +199,9 @@ class LogReader:
             self.staging.gap(name, "truncated", f"kept the tail: the last {result.lines} lines, "
                                                 f"{result.bytes_written} bytes (tailLines {tail_lines})")
         if task.excerpt:
-            self._excerpt(task, excerpt_bytes, result)
+            self._excerpt(task, planned.excerpt_bytes, result)
         first = max(result.lines - len(result.tail), 0) + 1
-        return (task.pod, task.container, task.previous), (name, result.tail, first)
+        return name, result.tail, first
 
     def _excerpt(self, task: LogTask, excerpt_bytes: int, result: StreamResult) -> None:
         """Head, tail and stack traces of a crashed container's log, within the bytes its share kept for it."""
@@ -192,69 +209,72 @@ class LogReader:
         if not result.watched and head <= tail:  # no stack trace: its ends, kept as it was written, suffice
             text = excerpt_from_ends(result.head, result.tail, result.lines, head, tail)
         else:
-            lines = self.staging.path(task.file_name()).read_text(encoding="utf-8").splitlines(keepends=True)
+            lines = self.staging.read(task.file_name()).decode("utf-8").splitlines(keepends=True)
             text = excerpt(lines, head, tail)
         name = task.file_name(".excerpt.txt")
         # Written from the bytes the log's share set aside (no other log can take them meanwhile).
-        written = self.staging.path(name).stat().st_size if self.staging.write_text(
-            name, text, budgeted=False, cap=excerpt_bytes) else 0
+        written = self.staging.size(name) if self.staging.write_excerpt(name, text, cap=excerpt_bytes) else 0
         self.staging.refund(excerpt_bytes - written)
 
 
 class LineReader:
-    """A byte stream as blocks of complete lines, with each line and the whole bounded.
+    """A received byte stream as blocks of complete lines, with each line and the whole bounded.
 
     Lines longer than MAX_LINE are cut (the rest of such a line is skipped as it arrives);
     more than `limit` bytes received means the server ignored limitBytes: reading stops.
-    A stream that breaks or outlives `until` ends here; `cut_because` says why.
+    `cut_because` says why the stream ended early (the fetch's reason, or the limit's).
     """
 
-    def __init__(self, chunks: Iterator[bytes], limit: int, until: float) -> None:
+    def __init__(self, chunks: Iterable[bytes], limit: int, cut_because: str = "") -> None:
         self.chunks = chunks
         self.limit = limit
-        self.until = until
-        self.cut_because = ""
+        self.cut_because = cut_because
 
     def __iter__(self) -> Iterator[str]:
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         pending = ""
         skipping = False  # inside an over-long line: drop until its end
         received = 0
-        try:
-            for chunk in self.chunks:
-                received += len(chunk)
-                text = decoder.decode(chunk)
-                if skipping:
-                    end = text.find("\n")
-                    if end == -1:
-                        text = ""
-                    else:
-                        text, skipping = text[end + 1:], False
-                pending += text
-                cut = pending.rfind("\n") + 1
-                if cut:
-                    yield _capped(pending[:cut])
-                    pending = pending[cut:]
-                if len(pending) > MAX_LINE:
-                    yield pending[:MAX_LINE] + " [line cut]\n"
-                    pending, skipping = "", "\n" not in pending
-                if received > self.limit:
-                    self.cut_because = f"the server sent more than limitBytes ({self.limit}): reading stopped"
-                    return
-        except UpstreamError as error:
-            if not received:
-                raise  # nothing arrived: an error, not a truncated log
-            self.cut_because = f"the stream broke: {error}"
-        if time.monotonic() >= self.until and not self.cut_because:
-            self.cut_because = "the time for this log ran out (deadline)"
+        for chunk in self.chunks:
+            received += len(chunk)
+            text = decoder.decode(chunk)
+            if skipping:
+                end = text.find("\n")
+                if end == -1:
+                    text = ""
+                else:
+                    text, skipping = text[end + 1:], False
+            pending += text
+            cut = pending.rfind("\n") + 1
+            if cut:
+                yield _capped(pending[:cut])
+                pending = pending[cut:]
+            if len(pending) > MAX_LINE:
+                yield pending[:MAX_LINE] + " [line cut]\n"
+                pending, skipping = "", "\n" not in pending
+            if received > self.limit:
+                self.cut_because = f"the server sent more than limitBytes ({self.limit}): reading stopped"
+                return
         pending += decoder.decode(b"", final=True)
         if pending and not skipping:
             yield pending[:MAX_LINE] + "\n"
 
 
+def _has_long_line(block: str) -> bool:
+    """Whether a line of the block is longer than MAX_LINE: a window of MAX_LINE + 1 characters with no
+    newline in it, looked for a window at a time (no split of the whole block)."""
+    start = 0
+    while len(block) - start > MAX_LINE:
+        newline = block.rfind("\n", start, start + MAX_LINE + 1)
+        if newline == -1:
+            return True
+        start = newline + 1
+    return False
+
+
 def _capped(block: str) -> str:
     """Cut the lines of a block that are longer than MAX_LINE (rare: checked before splitting)."""
-    if len(block) <= MAX_LINE or max(map(len, block.split("\n"))) <= MAX_LINE:
+    if not _has_long_line(block):
         return block
     return "\n".join(line if len(line) <= MAX_LINE else line[:MAX_LINE] + " [line cut]"
                      for line in block.split("\n"))

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from evidence_collector.collector import Collected
@@ -26,7 +25,7 @@ from evidence_collector.redaction import Redactor, leaks_in
 from evidence_collector.staging import Staging
 from evidence_collector.window import TimeWindow
 from pathops_contracts import __version__
-from pathops_contracts.bundles import write_bundle
+from pathops_contracts.bundles import Member, PackedMember, write_bundle
 from pathops_contracts.contracts import EVIDENCE_MANIFEST, validate_document
 from pathops_contracts.errors import ContractViolation
 from pathops_contracts.secret_scan import describe, scan_text
@@ -66,19 +65,20 @@ def assemble(staging: Staging, identity: SnapshotIdentity, window: TimeWindow, c
                        budgeted=False)
     staging.write_json("redaction-report.json", redactor.report(), budgeted=False)
     files = []
-    members: dict[str, Path | bytes] = {}
-    root = str(staging.root) + os.sep
-    for path in staging.files():
-        name = str(path).removeprefix(root).replace(os.sep, "/")
-        content = path.read_bytes()  # one read: hashed, and scanned unless these bytes were scanned as written
+    members: dict[str, Member] = staging.members()
+    packed = staging.packed()
+    ready: dict[str, PackedMember] = {}  # packed as written, and still those bytes
+    for name in members:
+        content = staging.read(name)  # one read: hashed, and scanned unless these bytes were scanned as written
         digest = hashlib.sha256(content).hexdigest()
+        if name in packed and packed[name].sha256 == digest:
+            ready[name] = packed[name]
         if staging.scanned_clean(name) != digest:
             hits = leaks_in(content)
             if hits:
                 raise ContractViolation(f"refusing to upload: the final scan still finds {describe(hits, name)}")
         files.append({"path": name, "sha256": digest, "size": len(content),
-                      "media_type": MEDIA_TYPES.get(path.suffix, "application/octet-stream")})
-        members[name] = path
+                      "media_type": MEDIA_TYPES.get(PurePosixPath(name).suffix, "application/octet-stream")})
     by_kind = redactor.report()["by_kind"]
     manifest: dict[str, Any] = {
         "schema_version": EVIDENCE_MANIFEST,
@@ -103,5 +103,5 @@ def assemble(staging: Staging, identity: SnapshotIdentity, window: TimeWindow, c
     if hits:
         raise ContractViolation(f"refusing to upload: the final scan still finds {describe(hits, 'manifest.json')}")
     members["manifest.json"] = text.encode()
-    write_bundle(bundle, members)
+    write_bundle(bundle, members, packed=ready)
     return manifest, summary

@@ -24,13 +24,22 @@ from pathlib import Path
 
 from pathops_contracts.bundle_json import MAX_JSON_DEPTH, read_json_document
 from pathops_contracts.bundle_paths import check_member_path, shown_name
-from pathops_contracts.bundle_writer import sha256_bytes, sha256_file, write_bundle
+from pathops_contracts.bundle_writer import (
+    FileSlice,
+    Member,
+    PackedMember,
+    pack_member,
+    sha256_bytes,
+    sha256_file,
+    write_bundle,
+)
 from pathops_contracts.capped_tar import DEFAULT_LIMITS, BundleMember, ExtractionLimits, TarStream, open_tar_stream
 from pathops_contracts.errors import ContractViolation
 
 __all__ = [
-    "MAX_JSON_DEPTH", "BundleMember", "ExtractionLimits", "check_member_path", "extract_bundle", "read_json_document",
-    "read_member", "read_members", "sha256_bytes", "sha256_file", "write_bundle",
+    "MAX_JSON_DEPTH", "BundleMember", "ExtractionLimits", "FileSlice", "Member", "PackedMember", "check_member_path",
+    "extract_bundle", "pack_member", "read_json_document", "read_member", "read_members", "sha256_bytes",
+    "sha256_file", "write_bundle",
 ]
 
 

@@ -27,7 +27,7 @@ def test_the_excerpt_from_the_ends_is_the_excerpt_of_the_file(tmp_path: Path, se
         head, tail = rng.randint(1, 20), rng.randint(20, 60)
         result = staging.write_stream("logs/p/c.log", iter(blocks), rng.choice([10**6, 300]), keep=tail,
                                       watch=STACK_START)
-        lines = (staging.root / "logs/p/c.log").read_text(encoding="utf-8").splitlines(keepends=True)
+        lines = staging.read("logs/p/c.log").decode("utf-8").splitlines(keepends=True)
         assert result.lines == len(lines)
         assert result.watched is any(marker in "".join(lines) for marker in STACK_START)
         if not result.watched:

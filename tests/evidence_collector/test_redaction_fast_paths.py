@@ -19,7 +19,7 @@ from evidence_collector.snapshot import SnapshotIdentity, assemble
 from evidence_collector.staging import Staging
 from evidence_collector.window import resolve_window
 from pathops_contracts import secret_scan
-from pathops_contracts.bundles import sha256_file
+from pathops_contracts.bundles import FileSlice, sha256_bytes
 from pathops_contracts.errors import ContractViolation
 from pathops_contracts.redaction import _ENTROPY_CANDIDATE, Redactor, Screen, has_candidate, lower_ascii
 from pathops_contracts.secret_scan import scan_text
@@ -124,10 +124,13 @@ def test_a_log_scanned_as_written_is_scanned_again_when_its_bytes_change(tmp_pat
     assert staging.scanned_clean("logs/web/api.log") is not None
     manifest, _ = assemble(staging, identity, window, nothing, redactor, tmp_path / "clean.tar.gz")
     entry = next(f for f in manifest["files"] if f["path"] == "logs/web/api.log")
-    assert entry["sha256"] == sha256_file(staging.root / "logs/web/api.log")
+    assert entry["sha256"] == sha256_bytes(staging.read("logs/web/api.log"))
     # Changed on disk after its scan (by a bug, or anything else): the bundle scans it again.
-    with (staging.root / "logs/web/api.log").open("a") as log:
-        log.write("glpat-" + "aB3dE5fG7hJ9kL1mN3pQ5r" + "\n")
+    where = staging.members()["logs/web/api.log"]
+    assert isinstance(where, FileSlice)  # a slice of the spool, not a file of its own
+    with where.path.open("r+b") as spool:
+        spool.seek(where.offset)
+        spool.write(("glpat-" + "aB3dE5fG7hJ9kL1mN3pQ5r" + "\n").encode())
     with pytest.raises(ContractViolation, match=r"logs/web/api\.log"):
         assemble(staging, identity, window, nothing, redactor, tmp_path / "leaky.tar.gz")
     assert not (tmp_path / "leaky.tar.gz").exists()

@@ -1,0 +1,90 @@
+"""Members packed for the bundle as they are staged: tar bytes compressed on a thread of its own.
+
+zlib lets go of the GIL while it compresses, so on a second core the bundle's compression is
+done while the logs are still being read, and the bundle is then mostly a concatenation
+(`pathops_contracts.bundle_writer`). Members are handed over in batches of about a megabyte:
+one hand-over per log would wake the thread, and pass the GIL, a thousand times more.
+A packed member is used only when its sha256 is that of the member's bytes at bundling time.
+"""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from pathops_contracts.bundle_writer import PackedMember, pack_member
+
+BATCH_BYTES = 1024 * 1024  # handed over at once
+WAITING_BYTES = 16 * 1024 * 1024  # handed over and not packed yet, at most: past it a writer packs its own
+
+
+class Packer:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._batch: list[tuple[str, int, bytes]] = []  # (name, its version, bytes)
+        self._versions: dict[str, int] = {}  # name -> the version added last (absent: discarded)
+        self._added = 0
+        self._batch_bytes = 0
+        self._waiting = 0  # bytes of batches handed over, not packed yet
+        self._done: dict[str, PackedMember] = {}
+        self._batches: list[Future[None]] = []
+        self._pool: ThreadPoolExecutor | None = None
+
+    def add(self, name: str, data: bytes) -> None:
+        """Pack what `name` now holds (replacing what it held before)."""
+        with self._lock:
+            self._done.pop(name, None)
+            self._added += 1
+            self._versions[name] = self._added
+            self._batch.append((name, self._added, data))
+            self._batch_bytes += len(data)
+            if self._batch_bytes >= BATCH_BYTES:
+                self._hand_over()
+
+    def discard(self, name: str) -> None:
+        with self._lock:
+            self._done.pop(name, None)
+            self._versions.pop(name, None)
+
+    def packed(self) -> dict[str, PackedMember]:
+        """Every member as last added, packed (what is still waiting is packed first)."""
+        with self._lock:
+            self._hand_over()
+            batches = list(self._batches)
+        for batch in batches:
+            batch.result()
+        with self._lock:
+            return dict(self._done)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
+    def _hand_over(self) -> None:
+        """(Lock held.) The current batch to the thread, or packed here when the thread is too far behind."""
+        batch, size = self._batch, self._batch_bytes
+        self._batch, self._batch_bytes = [], 0
+        if not batch:
+            return
+        if self._waiting + size > WAITING_BYTES:
+            for name, version, data in batch:
+                if self._versions.get(name) == version:
+                    self._done[name] = pack_member(name, data)
+            return
+        self._waiting += size
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bundle-packer")
+        self._batches.append(self._pool.submit(self._pack, batch, size))
+
+    def _pack(self, batch: list[tuple[str, int, bytes]], size: int) -> None:
+        try:
+            for name, version, data in batch:
+                if self._versions.get(name) != version:
+                    continue  # added again or discarded since
+                member = pack_member(name, data)
+                with self._lock:
+                    if self._versions.get(name) == version:
+                        self._done[name] = member
+        finally:
+            with self._lock:
+                self._waiting -= size
