@@ -15,7 +15,6 @@ from __future__ import annotations
 import bisect
 import math
 import re
-import string
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +22,8 @@ from dataclasses import dataclass
 from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 from detect_secrets.plugins.base import BasePlugin
 from detect_secrets.plugins.keyword import DENYLIST
+
+from pathops_contracts.redaction_screen import AnchorSet, Screen, lower_ascii
 
 TOKEN = re.compile(r"\[REDACTED:[a-z0-9-]+:[0-9a-f]{6}\]")
 MASK = "\0"
@@ -53,8 +54,6 @@ PLUGIN_ANCHORS: dict[str, tuple[str, ...]] = {
 _LINE_SCOPED = {"CloudantDetector", "IbmCloudIamDetector", "IbmCosHmacDetector", "SoftlayerDetector"}
 # Lines holding none of these cannot hold a secret name; only the others are searched for pairs.
 NAME_ANCHORS = ("key", "pass", "pwd", "pw", "secret", "token", "cred", "auth", "cookie", "session", "sig", "contrase")
-_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
-
 # Names: detect-secrets' keyword denylist plus our own, each matched as words of the name.
 _EXTRA_NAME_WORDS = ("token", "credentials?", "creds", "auth", "authorization", "cookie", "sessionid", "passcode",
                      "pass", "pw", "sig", "signature", "apikey", "accountkey", "accesskey", "secretkey",
@@ -84,39 +83,14 @@ _RANDOM = re.compile(r"(?<![A-Za-z0-9+/=_.~-])[A-Za-z0-9+/=_.~-]{20,}")
 _BENIGN = re.compile(r"(?i)[0-9]{1,9}|basic|bearer|token|digest|negotiate|true|false|yes|no|null|none|nil|on|off|"
                      r"\*+|\$\(?\{?[A-Za-z_][A-Za-z0-9_]*\}?\)?")
 
-
-# Characters from the most to the least frequent in logs and objects; any other (upper case...) is rarer.
-_FREQUENT = " etaoinsrhldcu0123456789:.-/\"mfpgwyb=,_vkxjqz"
-
-
-def _rarest(anchor: str) -> str:
-    return max(anchor, key=lambda char: _FREQUENT.find(char) if char in _FREQUENT else len(_FREQUENT))
-
-
-class _Anchors:
-    """Which anchors occur in one text: each anchor's rarest character is looked for first (one
-    memchr-fast scan shared by the anchors with that character), the anchor only when it occurs."""
-
-    def __init__(self, text: str, lowered: str) -> None:
-        self.text = text
-        self.lowered = lowered
-        self._chars: dict[str, bool] = {}  # keyed by character, "\0"-prefixed when looked for as written
-
-    def holds(self, anchor: str) -> bool:
-        """Whether anchor occurs: a lower-case one in any case, any other as written."""
-        folded = anchor.islower()
-        hay = self.lowered if folded else self.text
-        char = _RAREST.get(anchor)
-        if char is None:
-            char = _RAREST[anchor] = _rarest(anchor)
-        key = char if folded else "\0" + char
-        seen = self._chars.get(key)
-        if seen is None:
-            seen = self._chars[key] = char in hay
-        return seen and anchor in hay
-
-
-_RAREST: dict[str, str] = {}
+# The private-key markers, as written (the regex is case-sensitive).
+_PEM_ANCHORS = ("PRIVATE KEY", "PuTTY-User-Key-File")
+# Every anchor above, for one sweep of the screen per text (Screen.present: each looked for once, its
+# characters first); a plugin's anchors and the name anchors as keys of it.
+_ANCHORS = AnchorSet((*(a for anchors in PLUGIN_ANCHORS.values() for a in anchors), *NAME_ANCHORS, *_PEM_ANCHORS))
+_PLUGIN_KEYS = tuple((plugin, type(plugin).__name__, AnchorSet.keys(PLUGIN_ANCHORS.get(type(plugin).__name__, ())))
+                     for plugin in PLUGINS)
+_PEM_KEYS = AnchorSet.keys(_PEM_ANCHORS)
 # ASCII characters of _RANDOM's class as "a", every other ASCII character as a blank: a run of 20 of
 # them is a substring test on the translation, far faster than a regex search on text without one.
 # Bytes, not str: bytes.translate is several times faster, and every non-ASCII character (its UTF-8
@@ -185,19 +159,21 @@ def scan_text(text: str) -> list[Hit]:
             newlines.extend(match.start() for match in re.finditer("\n", text))
         return bisect.bisect_left(newlines, offset) + 1
 
-    # Same length as text (str.lower() is the same mapping on ASCII text, and far faster).
-    lowered = text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
-    screen = _Anchors(text, lowered)
+    lowered = lower_ascii(text)  # same length as text
+    present = Screen(text, lowered).present(_ANCHORS)
     runs = _runs(text)
-    for plugin in PLUGINS:
-        anchors = PLUGIN_ANCHORS.get(type(plugin).__name__, ())
-        if anchors and not any(screen.holds(anchor) for anchor in anchors):
+    # A run of 20 is needed by the entropy check, and implied by any longer one (the gates below).
+    long_run = b"a" * 20 in runs
+    ascii_text = text.isascii()
+    for plugin, name, keys in _PLUGIN_KEYS:
+        if keys and keys.isdisjoint(present):
             continue
-        gate = _RUN_GATED.get(type(plugin).__name__)
-        if gate and text.isascii() and b"a" * gate not in runs:
+        gate = _RUN_GATED.get(name)
+        if gate and ascii_text and not (long_run and b"a" * gate in runs):
             continue
         searched = text
-        if type(plugin).__name__ in _LINE_SCOPED:
+        if name in _LINE_SCOPED:
+            anchors = PLUGIN_ANCHORS[name]
             searched = "\n".join(line for _, line in _lines_with(text, lowered, anchors))
         for value in set(plugin.analyze_string(searched)):
             if not _clean(value):
@@ -207,13 +183,13 @@ def scan_text(text: str) -> list[Hit]:
         if not _clean(url.group(1)):
             found.add((line_of(url.start()), "url-credentials"))
     # Every match holds one of these literals; the regex (a top-level alternation) is slow on text without.
-    if "PRIVATE KEY" in text or "PuTTY-User-Key-File" in text:
+    if not _PEM_KEYS.isdisjoint(present):
         for pem in _PEM.finditer(text):
             found.add((line_of(pem.start()), "private-key"))
-    for start, line in _lines_with(masked, lowered, tuple(a for a in NAME_ANCHORS if screen.holds(a))):
+    for start, line in _lines_with(masked, lowered, tuple(a for a in NAME_ANCHORS if (a, True) in present)):
         for offset in _pair_offsets(line, start):
             found.add((line_of(offset), "secret-name-value"))
-    if b"a" * 20 in runs:  # masking only breaks runs: none in text, none in masked
+    if long_run:  # masking only breaks runs: none in text, none in masked
         for candidate in _RANDOM.finditer(masked):
             if _random(candidate.group()):
                 found.add((line_of(candidate.start()), "high-entropy"))

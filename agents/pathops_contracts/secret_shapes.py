@@ -42,13 +42,14 @@ class Rule:
     kind: str
     pattern: re.Pattern[str]
     group: int = 0  # which group holds the secret value
-    # Lower-case literals of which at least one occurs in any match: a cheap substring test
-    # decides whether the regex needs to run at all. Empty: always run (extra patterns).
+    # Literals of which at least one occurs in any match (lower-case ones in any case, others as
+    # written: a case-sensitive regex has its literal prefix as written, a rarer string): a cheap
+    # substring test decides whether the regex needs to run at all. Empty: always run (extra patterns).
     anchors: tuple[str, ...] = ()
     check: Callable[[str], bool] | None = None  # the value must also pass this
 
-    def may_match(self, lowered: str) -> bool:
-        return not self.anchors or any(anchor in lowered for anchor in self.anchors)
+    def may_match(self, text: str, lowered: str) -> bool:
+        return not self.anchors or any(anchor in (lowered if anchor.islower() else text) for anchor in self.anchors)
 
 
 def _rule(kind: str, regex: str, group: int = 0, anchors: tuple[str, ...] = (),
@@ -98,10 +99,11 @@ _ORPHAN_END = re.compile(rf"{_LINE_PREFIX}{PEM_END}")
 
 # Order matters: specific shapes first, generic assignments (below) and entropy last.
 BUILTIN_RULES: tuple[Rule, ...] = (
-    _rule("pem-private-key", rf"{PEM_BEGIN}[\s\S]*?(?:{PEM_END}|$(?![\s\S]))", anchors=("private key",)),
-    _rule("pem-private-key", r"PuTTY-User-Key-File-[0-9]:[\s\S]*?Private-MAC: *[0-9a-f]+", anchors=("putty",)),
-    _rule("jwt", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", anchors=("eyj",)),
-    _rule("aws-access-key", r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b", anchors=("akia", "asia", "abia", "acca")),
+    _rule("pem-private-key", rf"{PEM_BEGIN}[\s\S]*?(?:{PEM_END}|$(?![\s\S]))", anchors=("PRIVATE KEY",)),
+    _rule("pem-private-key", r"PuTTY-User-Key-File-[0-9]:[\s\S]*?Private-MAC: *[0-9a-f]+",
+          anchors=("PuTTY-User-Key-File-",)),
+    _rule("jwt", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", anchors=("eyJ",)),
+    _rule("aws-access-key", r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b", anchors=("AKIA", "ASIA", "ABIA", "ACCA")),
     _rule("gitlab-token", r"\bgl(?:pat|dt|rt|cbt|ptt|ft|imt|agent|oas|soat|ffct)-[A-Za-z0-9_-]{20,}",
           anchors=("glpat-", "gldt-", "glrt-", "glcbt-", "glptt-", "glft-", "glimt-", "glagent-", "gloas-",
                    "glsoat-", "glffct-")),
@@ -111,7 +113,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     _rule("slack-webhook", r"hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/+-]{20,}",
           anchors=("hooks.slack.com",)),
     _rule("stripe-key", r"\b(?:sk|rk|pk)_(?:live|test|prod)_[A-Za-z0-9]{10,}", anchors=("_live_", "_test_", "_prod_")),
-    _rule("google-api-key", r"\bAIza[0-9A-Za-z_-]{35}", anchors=("aiza",)),
+    _rule("google-api-key", r"\bAIza[0-9A-Za-z_-]{35}", anchors=("AIza",)),
     _rule("azure-storage-key", r"(?i)\b(?:AccountKey|SharedAccessKey|SharedAccessSignature|sig)=([^;\s\"'&\\]{8,})",
           1, anchors=("accountkey=", "sharedaccesskey=", "sharedaccesssignature=", "sig=")),
     # The password runs to the last '@' before the host (it may hold '/' or '@'), bounded so that a
