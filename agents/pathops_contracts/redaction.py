@@ -63,12 +63,14 @@ _ANY_ANCHOR = re.compile("|".join(re.escape(anchor) for anchor in sorted(
                                    *(a for _, anchors in CORPUS for a in anchors), *NAME_ANCHORS, PEM_ANCHOR)},
     key=lambda anchor: (-len(anchor), anchor))))
 SHORT_TEXT = 512  # longer texts are screened anchor by anchor instead (Screen.present: faster there)
-# The same anchors compiled for one sweep of the screen per text, and each rule's as keys of it.
-_ANCHORS = AnchorSet((*(a for rule in BUILTIN_RULES for a in rule.anchors),
-                      *(a for _, anchors in CORPUS for a in anchors), *NAME_ANCHORS, PEM_ANCHOR))
+# The same anchors compiled for one sweep of the screen per text, and each rule's as keys of it; the
+# run-gated plugins' anchors are looked for only where there is a run.
+_ANCHORS = AnchorSet((*(a for rule in BUILTIN_RULES for a in rule.anchors), *NAME_ANCHORS, PEM_ANCHOR,
+                      *(a for plugin, anchors in CORPUS if not isinstance(plugin, _RUN_GATED) for a in anchors)))
 _RULE_KEYS = tuple((rule, AnchorSet.keys(rule.anchors)) for rule in BUILTIN_RULES)
-_CORPUS_KEYS = tuple((plugin, AnchorSet.keys(anchors), "ds-" + re.sub(r"[^a-z0-9]+", "-", plugin.secret_type.lower())
-                      .strip("-")) for plugin, anchors in CORPUS)
+_CORPUS_KEYS = tuple((plugin, anchors, AnchorSet.keys(anchors), isinstance(plugin, _RUN_GATED),
+                      "ds-" + re.sub(r"[^a-z0-9]+", "-", plugin.secret_type.lower()).strip("-"))
+                     for plugin, anchors in CORPUS)
 _NAME_KEYS = AnchorSet.keys(NAME_ANCHORS)
 _PEM_KEY = key_of(PEM_ANCHOR)
 KNOWN_TEXT = 256  # texts up to this length have their spans remembered...
@@ -144,10 +146,11 @@ class Redactor:
         if _PEM_KEY in present:
             for start, end in orphan_key_end_spans(text):
                 take(start, end, "pem-private-key")
-        for plugin, keys, kind in _CORPUS_KEYS:
-            if keys and keys.isdisjoint(present):
-                continue
-            if isinstance(plugin, _RUN_GATED) and not (long_run or not ascii_text):
+        for plugin, anchors, keys, gated, kind in _CORPUS_KEYS:
+            if gated:  # a run first (on ASCII text), then its anchors (not in the sweep)
+                if not (long_run or not ascii_text) or (anchors and not (anchored and screen.holds_any(anchors))):
+                    continue
+            elif keys and keys.isdisjoint(present):
                 continue
             for value in set(plugin.analyze_string(text)):
                 for found in re.finditer(re.escape(value), text):

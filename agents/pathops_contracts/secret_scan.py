@@ -83,13 +83,18 @@ _RANDOM = re.compile(r"(?<![A-Za-z0-9+/=_.~-])[A-Za-z0-9+/=_.~-]{20,}")
 _BENIGN = re.compile(r"(?i)[0-9]{1,9}|basic|bearer|token|digest|negotiate|true|false|yes|no|null|none|nil|on|off|"
                      r"\*+|\$\(?\{?[A-Za-z_][A-Za-z0-9_]*\}?\)?")
 
+# Plugins whose every hit holds a run of _RANDOM's class this long: on ASCII text, searched (and their
+# anchors looked for) only where there is one. Discord, anchorless: `[MNO][a-zA-Z\d_-]{23,25}\.` (`\d` also
+# matches non-ASCII digits); Mailchimp: `[0-9a-z]{32}-us[0-9]{1,2}`, whose anchor is on every dated log line.
+_RUN_GATED = {"DiscordBotTokenDetector": 24, "MailchimpDetector": 36}
 # The private-key markers, as written (the regex is case-sensitive).
 _PEM_ANCHORS = ("PRIVATE KEY", "PuTTY-User-Key-File")
-# Every anchor above, for one sweep of the screen per text (Screen.present: each looked for once, its
-# characters first); a plugin's anchors and the name anchors as keys of it.
-_ANCHORS = AnchorSet((*(a for anchors in PLUGIN_ANCHORS.values() for a in anchors), *NAME_ANCHORS, *_PEM_ANCHORS))
-_PLUGIN_KEYS = tuple((plugin, type(plugin).__name__, AnchorSet.keys(PLUGIN_ANCHORS.get(type(plugin).__name__, ())))
-                     for plugin in PLUGINS)
+# Every anchor above but the run-gated plugins', for one sweep of the screen per text (Screen.present: each
+# looked for once, its characters first); a plugin's anchors and the name anchors as keys of it.
+_ANCHORS = AnchorSet((*NAME_ANCHORS, *_PEM_ANCHORS,
+                      *(a for name, anchors in PLUGIN_ANCHORS.items() if name not in _RUN_GATED for a in anchors)))
+_PLUGIN_KEYS = tuple((plugin, type(plugin).__name__, PLUGIN_ANCHORS.get(type(plugin).__name__, ()),
+                      AnchorSet.keys(PLUGIN_ANCHORS.get(type(plugin).__name__, ()))) for plugin in PLUGINS)
 _PEM_KEYS = AnchorSet.keys(_PEM_ANCHORS)
 # ASCII characters of _RANDOM's class as "a", every other ASCII character as a blank: a run of 20 of
 # them is a substring test on the translation, far faster than a regex search on text without one.
@@ -102,9 +107,6 @@ _RUN_MAP = bytes(ord("a") if code < 128 and re.fullmatch(r"[A-Za-z0-9+/=_.~-]", 
 def _runs(text: str) -> bytes:
     """text with _RANDOM's class as "a" and anything else as a blank (lone surrogates too)."""
     return text.encode("utf-8", "surrogatepass").translate(_RUN_MAP)
-# Anchorless plugins whose every hit holds a run of 24 of [a-zA-Z\d_-] (Discord): on ASCII text,
-# searched only where _RANDOM's class has a run that long.
-_RUN_GATED = {"DiscordBotTokenDetector": 24}
 
 
 @dataclass(frozen=True)
@@ -160,20 +162,21 @@ def scan_text(text: str) -> list[Hit]:
         return bisect.bisect_left(newlines, offset) + 1
 
     lowered = lower_ascii(text)  # same length as text
-    present = Screen(text, lowered).present(_ANCHORS)
+    screen = Screen(text, lowered)
+    present = screen.present(_ANCHORS)
     runs = _runs(text)
     # A run of 20 is needed by the entropy check, and implied by any longer one (the gates below).
     long_run = b"a" * 20 in runs
     ascii_text = text.isascii()
-    for plugin, name, keys in _PLUGIN_KEYS:
-        if keys and keys.isdisjoint(present):
-            continue
+    for plugin, name, anchors, keys in _PLUGIN_KEYS:
         gate = _RUN_GATED.get(name)
-        if gate and ascii_text and not (long_run and b"a" * gate in runs):
+        if gate:  # a run first (on ASCII text), then its anchors (not in the sweep)
+            if (ascii_text and not (long_run and b"a" * gate in runs)) or not screen.holds_any(anchors):
+                continue
+        elif keys and keys.isdisjoint(present):
             continue
         searched = text
         if name in _LINE_SCOPED:
-            anchors = PLUGIN_ANCHORS[name]
             searched = "\n".join(line for _, line in _lines_with(text, lowered, anchors))
         for value in set(plugin.analyze_string(searched)):
             if not _clean(value):

@@ -215,7 +215,8 @@ def load_extra_rules(lines: Iterable[str], source: str) -> tuple[Rule, ...]:
 
 
 
-# Anchorless detect-secrets plugins whose every hit holds a run of 24 of [a-zA-Z\d_-] (Discord:
-# `[MNO][a-zA-Z\d_-]{23,25}\.`), on ASCII text an entropy candidate: run only where there is one
-# (`\d` also matches non-ASCII digits: on other text they always run).
-_RUN_GATED = (DiscordBotTokenDetector,)
+# detect-secrets plugins whose every hit, on ASCII text, is inside an entropy candidate (a run of 24 of
+# [A-Za-z0-9+/=_-]): run, and their anchors looked for, only where there is one. Discord, anchorless:
+# `[MNO][a-zA-Z\d_-]{23,25}\.` (`\d` also matches non-ASCII digits: on other text it always runs);
+# Mailchimp: `[0-9a-z]{32}-us[0-9]{1,2}`, whose anchor "-us" is on every log line with a date.
+_RUN_GATED = (DiscordBotTokenDetector, MailchimpDetector)
