@@ -156,7 +156,7 @@ class Redactor:
                 for found in re.finditer(re.escape(value), text):
                     take(*found.span(), kind)
         if not _NAME_KEYS.isdisjoint(present):
-            for start, end in assignment_spans(text, lowered, screen):
+            for start, end in assignment_spans(text, lowered, present):
                 take(start, end, "secret-assignment")
         for start, end in candidates:
             if looks_random(text[start:end]):

@@ -42,14 +42,19 @@ def _char_keys(anchor: str, folded: bool) -> tuple[Key, ...]:
 
 
 class AnchorSet:
-    """Anchors compiled for `Screen.present`: each with the characters that rule it out when absent."""
+    """Anchors compiled for `Screen.present`: each with the characters that rule it out when absent.
+
+    Each character (with the text it is looked for in) is a bit; an anchor is a mask of its characters.
+    """
 
     def __init__(self, anchors: Iterable[str]) -> None:
         keys = sorted({key_of(anchor) for anchor in anchors})
-        self.entries: tuple[tuple[Key, frozenset[Key]], ...] = tuple(
-            (key, frozenset(_char_keys(*key))) for key in keys)
-        self.chars: tuple[Key, ...] = tuple(sorted({char for _, chars in self.entries for char in chars},
-                                                   key=lambda char: (_rarity(char[0]), char)))
+        chars = sorted({char for key in keys for char in _char_keys(*key)}, key=lambda char: (_rarity(char[0]), char))
+        bits = {char: 1 << index for index, char in enumerate(chars)}
+        self.chars: tuple[tuple[int, str, bool], ...] = tuple((bits[char], *char) for char in chars)
+        self.entries: tuple[tuple[Key, int], ...] = tuple(
+            (key, sum(bits[char] for char in _char_keys(*key))) for key in keys)
+        self.every_char = (1 << len(chars)) - 1
 
     @staticmethod
     def keys(anchors: Iterable[str]) -> frozenset[Key]:
@@ -94,18 +99,18 @@ class Screen:
         return not anchors or any(self.holds(*key_of(anchor)) for anchor in anchors)
 
     def present(self, anchors: AnchorSet) -> frozenset[Key]:
-        """The keys of every anchor of the set that occurs in the text: `holds` of each, in one sweep."""
+        """The keys of every anchor of the set that occurs in the text, as `holds` would say, in one sweep.
+
+        Bit masks rather than sets of characters: this runs once per block of every log.
+        """
         text, lowered = self.text, self.lowered
-        seen = self._chars
-        for char in anchors.chars:
-            if char not in seen:
-                seen[char] = char[0] in (lowered if char[1] else text)
-        have = {char for char in anchors.chars if seen[char]}
-        found = self._anchors
-        for key, chars in anchors.entries:
-            if key not in found:
-                found[key] = chars <= have and key[0] in (lowered if key[1] else text)
-        return frozenset(key for key, _ in anchors.entries if found[key])
+        have = 0
+        for bit, char, folded in anchors.chars:
+            if char in (lowered if folded else text):
+                have |= bit
+        missing = anchors.every_char & ~have
+        return frozenset(key for key, mask in anchors.entries
+                         if not mask & missing and key[0] in (lowered if key[1] else text))
 
 
 _CHARS: dict[Key, tuple[Key, ...]] = {}
