@@ -91,7 +91,8 @@ _RUN_GATED = {"DiscordBotTokenDetector": 24, "MailchimpDetector": 36}
 _PEM_ANCHORS = ("PRIVATE KEY", "PuTTY-User-Key-File")
 # Every anchor above but the run-gated plugins', for one sweep of the screen per text (Screen.present: each
 # looked for once, its characters first); a plugin's anchors and the name anchors as keys of it.
-_ANCHORS = AnchorSet((*NAME_ANCHORS, *_PEM_ANCHORS,
+_MASKED_START = "[REDACTED:"  # the start of every redaction token, as written
+_ANCHORS = AnchorSet((*NAME_ANCHORS, *_PEM_ANCHORS, _MASKED_START,
                       *(a for name, anchors in PLUGIN_ANCHORS.items() if name not in _RUN_GATED for a in anchors)))
 _PLUGIN_KEYS = tuple((plugin, type(plugin).__name__, PLUGIN_ANCHORS.get(type(plugin).__name__, ()),
                       AnchorSet.keys(PLUGIN_ANCHORS.get(type(plugin).__name__, ()))) for plugin in PLUGINS)
@@ -181,7 +182,7 @@ def scan_text(text: str) -> list[Hit]:
         for value in set(plugin.analyze_string(searched)):
             if not _clean(value):
                 found.add((line_of(text.find(value)), "detect-secrets:" + plugin.secret_type))
-    masked = _mask(text)
+    masked = _mask(text) if (_MASKED_START, False) in present else text  # no token: nothing to mask
     for url in _URL_CREDENTIALS.finditer(masked):
         if not _clean(url.group(1)):
             found.add((line_of(url.start()), "url-credentials"))
