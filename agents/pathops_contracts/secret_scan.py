@@ -140,11 +140,18 @@ def _clean(value: str) -> bool:
     return not rest or bool(_BENIGN.fullmatch(rest))
 
 
+_HEX_OR_DOTTED = re.compile(r"[0-9a-fA-F.-]+")
+_NOT_DOTTED = re.compile(r"[+/=]")
+_CLASSES = (re.compile(r"[a-z]"), re.compile(r"[A-Z]"), re.compile(r"[0-9]"))
+
+
 def _random(candidate: str) -> bool:
     core = candidate.strip("=.-_~")
-    if len(core) < 24 or re.fullmatch(r"[0-9a-fA-F.-]+", core) or ("." in core and not re.search(r"[+/=]", core)):
+    # One case only (paths, names: most candidates) misses a class: settled before any regex.
+    if len(core) < 24 or core.islower() or core.isupper() or _HEX_OR_DOTTED.fullmatch(core) or (
+            "." in core and not _NOT_DOTTED.search(core)):
         return False  # hex ids, digests, versions and dotted names are evidence
-    if not all(re.search(pattern, core) for pattern in (r"[a-z]", r"[A-Z]", r"[0-9]")):
+    if not all(pattern.search(core) for pattern in _CLASSES):
         return False  # before the entropy: most candidates (paths, names) miss a class, and this is cheap
     counts = Counter(core)
     bits = -sum(n / len(core) * math.log2(n / len(core)) for n in counts.values())
@@ -194,10 +201,29 @@ def scan_text(text: str) -> list[Hit]:
         for offset in _pair_offsets(line, start):
             found.add((line_of(offset), "secret-name-value"))
     if long_run:  # masking only breaks runs: none in text, none in masked
-        for candidate in _RANDOM.finditer(masked):
-            if _random(candidate.group()):
-                found.add((line_of(candidate.start()), "high-entropy"))
+        # On ASCII text, offsets in the translation are offsets in the text: the regex reads only the
+        # runs (every candidate in masked lies in one), not the whole text.
+        regions = _run_spans(runs, 20) if ascii_text else iter(((0, len(masked)),))
+        for start, end in regions:
+            for candidate in _RANDOM.finditer(masked, start, end):
+                if _random(candidate.group()):
+                    found.add((line_of(candidate.start()), "high-entropy"))
     return [Hit(kind, line) for line, kind in sorted(found)]
+
+
+def _run_spans(runs: bytes, length: int) -> Iterator[tuple[int, int]]:
+    """Start and end of every run of at least `length` in a `_runs` translation, each found by a substring search.
+
+    The first `length`-run after the end of the last one starts a run: a run starting earlier would
+    have been found there.
+    """
+    needle = b"a" * length
+    start = runs.find(needle)
+    while start != -1:
+        end = runs.find(b" ", start)
+        end = len(runs) if end == -1 else end
+        yield start, end
+        start = runs.find(needle, end)
 
 
 def _lines_with(text: str, lowered: str, anchors: tuple[str, ...]) -> list[tuple[int, str]]:

@@ -187,3 +187,40 @@ def test_a_private_key_cut_by_block_boundaries_is_held_and_redacted_whole(before
     assert out.startswith(before + "[REDACTED:pem-private-key:") and out.endswith("]\nafter\n")
     assert out.count("[REDACTED:") == 1 and B64[:30] not in out
     assert not secret_scan.scan_text(out)
+
+
+def test_the_scan_reads_entropy_candidates_in_the_runs_it_found_exactly_as_in_the_whole_text() -> None:
+    """Candidates sought only inside the runs of 20 the translation shows are every candidate of the text."""
+    rng = random.Random(3)
+    pieces = ["aZ9", "+/=", "_.~-", " ", "\n", ":", '"', "[REDACTED:jwt:0a1b2c]", "Q" * 21, "x7Y" * 9]
+    for _ in range(400):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 40)))
+        masked = secret_scan._mask(text)
+        everywhere = [match.span() for match in secret_scan._RANDOM.finditer(masked)]
+        in_runs = [match.span() for start, end in secret_scan._run_spans(secret_scan._runs(text), 20)
+                   for match in secret_scan._RANDOM.finditer(masked, start, end)]
+        assert in_runs == everywhere, text
+
+
+def reference_random(candidate: str) -> bool:
+    """The entropy check as it was written before its shortcuts."""
+    import math
+    import re
+    from collections import Counter
+
+    core = candidate.strip("=.-_~")
+    if len(core) < 24 or re.fullmatch(r"[0-9a-fA-F.-]+", core) or ("." in core and not re.search(r"[+/=]", core)):
+        return False
+    if not all(re.search(pattern, core) for pattern in (r"[a-z]", r"[A-Z]", r"[0-9]")):
+        return False
+    counts = Counter(core)
+    return -sum(n / len(core) * math.log2(n / len(core)) for n in counts.values()) >= 4.2
+
+
+def test_the_entropy_check_answers_as_before_its_shortcuts() -> None:
+    rng = random.Random(5)
+    alphabets = ["abcdefghij0123456789", "ABCDEFGHIJ0123456789-.", "aZ9+/=_.~-", "qwertyQWERTY0123456789/+"]
+    for _ in range(3000):
+        alphabet = rng.choice(alphabets)
+        candidate = "".join(rng.choice(alphabet) for _ in range(rng.randint(20, 60)))
+        assert secret_scan._random(candidate) is reference_random(candidate), candidate
