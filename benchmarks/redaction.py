@@ -2,7 +2,9 @@
 
 Prints throughput on a clean log (MB/s): once as one text, and once shaped as the evidence
 collector sees it (`benchmarks/evidence_collection.py`: logs of 36 KB arriving in blocks of
-about 16 KB, each block redacted as it arrives, then each written file scanned once). With
+about 16 KB, each block redacted as it arrives, then each written file scanned once), and the
+same for structured JSON logs (trace ids, request ids, paths, words: long runs and most letters
+on every line, the harder case for the screens). With
 `--baseline REV` the same work runs in the same process on the redactor and scan of that git
 revision, interleaved, and the ratio old/new is printed (higher is better).
 For each hostile input (text an attacker can put in a log line) it prints the time ratio between
@@ -17,11 +19,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import io
+import json
+import random
 import subprocess
 import sys
 import tarfile
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,7 +119,25 @@ def evidence_shaped(log: str, redactor_class: type[Redactor], scan: Callable[[st
     return redact_all, scan_all
 
 
-def compare(log: str, revision: str | None, rounds: int = 5) -> None:
+def structured_log(size: int) -> str:
+    """JSON log lines with trace ids, request ids, paths and words: long runs and most letters on every line."""
+    rng = random.Random(7)
+    words = ("cart", "checkout", "inventory", "payment", "price", "user", "session", "cache", "retry", "quota")
+    lines, total = [], 0
+    while total < size:
+        line = json.dumps({
+            "ts": f"2026-12-01T15:{rng.randrange(60):02d}:{rng.randrange(60):02d}.{rng.randrange(1000):03d}Z",
+            "level": rng.choice(("info", "info", "warn", "debug")),
+            "msg": f"GET /api/v1/{rng.choice(words)}/{rng.randrange(10**6)} {rng.choice((200, 200, 404, 503))}",
+            "trace_id": f"{rng.getrandbits(128):032x}", "span_id": f"{rng.getrandbits(64):016x}",
+            "request_id": str(uuid.UUID(int=rng.getrandbits(128))), "duration_ms": rng.randrange(2000),
+            "detail": " ".join(rng.choice(words) for _ in range(rng.randrange(3, 9)))})
+        lines.append(line + "\n")
+        total += len(line) + 1
+    return "".join(lines)
+
+
+def compare(label: str, log: str, revision: str | None, rounds: int = 5) -> None:
     megabytes = len(log) / 1e6
     runs = {"new": evidence_shaped(log, Redactor, scan_text)}
     if revision:
@@ -128,14 +151,14 @@ def compare(log: str, revision: str | None, rounds: int = 5) -> None:
                 run()
                 best[(code, step)] = min(best[(code, step)], time.perf_counter() - started)
     for step, name in enumerate(("redact (blocks)", "scan (files)")):
-        line = f"evidence-shaped log, {megabytes:.1f} MB, {name:16s} {megabytes / best[('new', step)]:6.1f} MB/s"
+        line = f"{label}, {megabytes:.1f} MB, {name:16s} {megabytes / best[('new', step)]:6.1f} MB/s"
         if revision:
             line += (f", {revision}: {megabytes / best[('old', step)]:6.1f} MB/s,"
                      f" {best[('old', step)] / best[('new', step)]:.2f}x faster")
         print(line)
     if revision:
         old_total, new_total = best[("old", 0)] + best[("old", 1)], best[("new", 0)] + best[("new", 1)]
-        print(f"evidence-shaped log, redact + scan: {old_total / new_total:.2f}x faster than {revision}"
+        print(f"{label}, redact + scan: {old_total / new_total:.2f}x faster than {revision}"
               f" ({old_total / megabytes * 1e3:.1f} -> {new_total / megabytes * 1e3:.1f} ms/MB)")
 
 
@@ -149,7 +172,8 @@ def main() -> None:
     megabytes = len(log) / 1e6
     print(f"clean log, {megabytes:.1f} MB: redact {megabytes / seconds(redact, log, 1):.1f} MB/s,"
           f" scan {megabytes / seconds(scan_text, redacted, 1):.1f} MB/s")
-    compare(log, args.baseline)
+    compare("evidence-shaped log", log, args.baseline)
+    compare("structured JSON log", structured_log(len(log) // 2), args.baseline)
     size = args.kb * 1024
     worst = 0.0
     for name, make in HOSTILE.items():

@@ -38,11 +38,12 @@ from pathops_contracts.secret_assignments import (
     is_secret_name,
 )
 from pathops_contracts.secret_shapes import (
-    _ENTROPY_CANDIDATE,
+    _ENTROPY_CANDIDATE,  # noqa: F401  (the regex candidate_spans answers as; its tests import it from here)
     _RUN_GATED,
     BUILTIN_RULES,
     CORPUS,
     Rule,
+    candidate_spans,
     has_candidate,
     load_extra_rules,
     looks_random,
@@ -130,12 +131,12 @@ class Redactor:
         # sweep (Screen.present), and each rule's regex runs only if one of its anchors is there.
         anchored = len(text) > SHORT_TEXT or _ANY_ANCHOR.search(lowered) is not None
         ascii_text = text.isascii()
-        long_run = has_candidate(text)  # also a necessary condition of the run-gated plugins on ASCII text
+        candidates = candidate_spans(text)
+        long_run = bool(candidates)  # also a necessary condition of the run-gated plugins on ASCII text
         if not (anchored or long_run or self.extra_rules or not ascii_text):
             return chosen  # only anchored rules, and rules needing a long run, could have matched
         screen = Screen(text, lowered)
         present = screen.present(_ANCHORS) if anchored else frozenset()
-        candidates = [match.span() for match in _ENTROPY_CANDIDATE.finditer(text)] if long_run else []
         for rule, keys in _RULE_KEYS:
             if keys and keys.isdisjoint(present):
                 continue

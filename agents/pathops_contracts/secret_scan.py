@@ -13,6 +13,7 @@ It reports kinds and line numbers, never the values. Pure: no I/O.
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 import re
 from collections import Counter
@@ -122,6 +123,16 @@ def _snake(name: str) -> str:
 
 
 def _secret_name(name: str) -> bool:
+    """Whether name is a secret's, by its words; remembered for short names (log and JSON keys repeat)."""
+    return _short_secret_name(name) if len(name) <= 256 else _judge_name(name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _short_secret_name(name: str) -> bool:
+    return _judge_name(name)
+
+
+def _judge_name(name: str) -> bool:
     snake = _snake(name)
     if _DESCRIBES.search(snake) and not re.search(r"(?:api|private|access|secret|account|client|signing)_key$", snake):
         return False
@@ -131,6 +142,8 @@ def _secret_name(name: str) -> bool:
 def _mask(text: str) -> str:
     """Each redaction token becomes NULs of its length: nothing inside one is a name or a value, and
     a value that merely starts with one (`password=[REDACTED:...]hunter2`) is still seen."""
+    if "[REDACTED:" not in text:  # every token starts so: nothing to mask (most values)
+        return text
     return TOKEN.sub(lambda token: MASK * len(token.group()), text)
 
 
@@ -247,7 +260,8 @@ def _pair_offsets(text: str, base: int = 0, depth: int = 0) -> Iterator[int]:
             name, value = pair.group("name"), pair.group("value")
             if _secret_name(name) and not _clean(value):
                 yield base + pair.start("value")
-            elif depth < 3 and len(value) > 4:
+            elif depth < 3 and len(value) > 4 and (":" in value or "=" in value):
+                # A value holds no blank (no flag pair in it); a pair in it needs its ':' or '='.
                 yield from _pair_offsets(value, base + pair.start("value"), depth + 1)
 
 

@@ -77,11 +77,16 @@ def looks_random(value: str) -> bool:
     Hex strings (commit SHAs, image digests, UUIDs, trace ids) are never random here: a fix
     needs them, and hex secrets are found by their names instead.
     """
-    if len(value) < ENTROPY_MIN_LENGTH or re.fullmatch(r"[0-9a-fA-F-]+", value):
+    # One case only (paths, names, most hex ids: most candidates) misses a class: settled before any regex.
+    if len(value) < ENTROPY_MIN_LENGTH or value.islower() or value.isupper() or _HEX.fullmatch(value):
         return False
-    if not (re.search(r"[a-z]", value) and re.search(r"[A-Z]", value) and re.search(r"[0-9]", value)):
+    if not (_LOWER.search(value) and _UPPER.search(value) and _DIGIT.search(value)):
         return False
     return shannon_entropy(value) >= ENTROPY_MIN_BITS
+
+
+_HEX = re.compile(r"[0-9a-fA-F-]+")
+_LOWER, _UPPER, _DIGIT = re.compile(r"[a-z]"), re.compile(r"[A-Z]"), re.compile(r"[0-9]")
 
 
 ENTROPY_MIN_LENGTH = 24
@@ -187,6 +192,27 @@ def has_candidate(text: str) -> bool:
     """Whether text holds an entropy candidate: a translation and a substring test, far faster than
     the regex search on text without one (most text)."""
     return _RUN in text.encode("utf-8", "surrogatepass").translate(_RUN_MAP)
+
+
+def candidate_spans(text: str) -> list[tuple[int, int]]:
+    """Every entropy candidate, as `_ENTROPY_CANDIDATE.finditer` finds them: none at once on text without a run.
+
+    On ASCII text, offsets in the translation are offsets in the text and each maximal run of 24 or more is one
+    candidate: found by substring searches, no regex at all.
+    """
+    runs = text.encode("utf-8", "surrogatepass").translate(_RUN_MAP)
+    start = runs.find(_RUN)
+    if start == -1:
+        return []
+    if not text.isascii():
+        return [match.span() for match in _ENTROPY_CANDIDATE.finditer(text)]
+    spans = []
+    while start != -1:  # the first run of 24 after the end of the last run starts a run
+        end = runs.find(b" ", start)
+        end = len(runs) if end == -1 else end
+        spans.append((start, end))
+        start = runs.find(_RUN, end)
+    return spans
 
 
 def entropy_spans(text: str) -> Iterator[tuple[int, int]]:

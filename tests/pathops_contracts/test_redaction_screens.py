@@ -224,3 +224,60 @@ def test_the_entropy_check_answers_as_before_its_shortcuts() -> None:
         alphabet = rng.choice(alphabets)
         candidate = "".join(rng.choice(alphabet) for _ in range(rng.randint(20, 60)))
         assert secret_scan._random(candidate) is reference_random(candidate), candidate
+
+
+@pytest.mark.parametrize("alphabet", ["aZ9+/=_-.~ \n", "aZ9-\u00e9\u0661 ", "aZ9_.\ud800\U0001f600:", "Zq7/+ :"])
+def test_the_redactor_finds_entropy_candidates_in_the_runs_exactly_as_the_regex_does(alphabet: str) -> None:
+    from pathops_contracts.secret_shapes import _ENTROPY_CANDIDATE, candidate_spans
+
+    rng = random.Random(len(alphabet))
+    for _ in range(400):
+        text = "".join(rng.choice(alphabet) * rng.choice((1, 1, 5, 13)) for _ in range(rng.randint(0, 30)))
+        assert candidate_spans(text) == [match.span() for match in _ENTROPY_CANDIDATE.finditer(text)], text
+
+
+def reference_pair_offsets(text: str, base: int = 0, depth: int = 0) -> Iterator[int]:
+    """The scan's pair search as it was written before its shortcuts (every value searched again)."""
+    for pattern in (secret_scan._PAIR, secret_scan._FLAG):
+        for pair in pattern.finditer(text):
+            name, value = pair.group("name"), pair.group("value")
+            if secret_scan._judge_name(name) and not secret_scan._clean(value):
+                yield base + pair.start("value")
+            elif depth < 3 and len(value) > 4:
+                yield from reference_pair_offsets(value, base + pair.start("value"), depth + 1)
+
+
+def test_the_scan_finds_the_pairs_nested_in_values_as_before_its_shortcuts() -> None:
+    """Values are searched again only when they hold ':' or '=': what a pair needs (a value holds no blank)."""
+    rng = random.Random(11)
+    pieces = ["pwd", "=", ":", "token", "config", "-", "--db-password", " ", "\t", "Zq7vLp2mX", '"', "=>", ":=",
+              "x" * 30 + "_name", "[REDACTED:jwt:0a1b2c]", "true", "api_key", "url", "/", "@"]
+    for _ in range(3000):
+        line = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 16)))
+        assert list(secret_scan._pair_offsets(line)) == list(reference_pair_offsets(line)), line
+
+
+def reference_looks_random(value: str) -> bool:
+    """The redactor's entropy check as it was written before its shortcuts."""
+    import re
+
+    from pathops_contracts.secret_shapes import ENTROPY_MIN_BITS, ENTROPY_MIN_LENGTH, shannon_entropy
+
+    if len(value) < ENTROPY_MIN_LENGTH or re.fullmatch(r"[0-9a-fA-F-]+", value):
+        return False
+    if not (re.search(r"[a-z]", value) and re.search(r"[A-Z]", value) and re.search(r"[0-9]", value)):
+        return False
+    return shannon_entropy(value) >= ENTROPY_MIN_BITS
+
+
+def test_the_redactors_entropy_check_answers_as_before_its_shortcuts() -> None:
+    from pathops_contracts.secret_shapes import looks_random
+
+    rng = random.Random(6)
+    alphabets = ["abcdef0123456789-", "ABCDEFGHIJ0123456789_", "aZ9+/=_-", "qwertyQWERTY0123456789/+", "abcXYZ"]
+    found = 0
+    for _ in range(3000):
+        value = "".join(rng.choice(rng.choice(alphabets)) for _ in range(rng.randint(20, 60)))
+        assert looks_random(value) is reference_looks_random(value), value
+        found += looks_random(value)
+    assert found > 100
