@@ -41,20 +41,44 @@ def _char_keys(anchor: str, folded: bool) -> tuple[Key, ...]:
     return tuple((char, folded and char != char.upper()) for char in chars)
 
 
-class AnchorSet:
-    """Anchors compiled for `Screen.present`: each with the characters that rule it out when absent.
+def _implies(outer: Key, inner: Key) -> bool:
+    """Whether `outer` occurring means `inner` occurs: inner is part of outer, looked for in a text where
+    outer's occurrence shows it (an anchor as written shows its lower-cased form in the lower-cased text)."""
+    (anchor, folded), (part, part_folded) = outer, inner
+    if part_folded:
+        return part in lower_ascii(anchor)
+    return not folded and part in anchor
 
-    Each character (with the text it is looked for in) is a bit; an anchor is a mask of its characters.
+
+class AnchorSet:
+    """Anchors compiled for `Screen.present`, each with what rules it out cheaply.
+
+    Each character (with the text it is looked for in) is a bit, and an anchor is a mask of its
+    characters: one absent rules it out. An anchor is also ruled out by a shorter one it holds
+    being absent (`gl` before `glpat-`, `auth` before `_authToken`), and anchors sharing their first
+    two letters, three or more, are guarded by those two (`gh` before `ghp_`, `gho_`...): on text
+    rich in letters, where characters rule out little, most substring searches are thus spared.
     """
 
     def __init__(self, anchors: Iterable[str]) -> None:
-        keys = sorted({key_of(anchor) for anchor in anchors})
-        chars = sorted({char for key in keys for char in _char_keys(*key)}, key=lambda char: (_rarity(char[0]), char))
+        keys = {key_of(anchor) for anchor in anchors}
+        prefixes: dict[str, int] = {}
+        for anchor, folded in keys:
+            if folded and len(anchor) > 2:
+                prefixes[anchor[:2]] = prefixes.get(anchor[:2], 0) + 1
+        guards = {(prefix, True) for prefix, count in prefixes.items() if count >= 3} - keys  # not reported
+        ordered = sorted(keys | guards, key=lambda key: (len(key[0]), not key[1], key[0]))
+        chars = sorted({char for key in ordered for char in _char_keys(*key)},
+                       key=lambda char: (_rarity(char[0]), char))
         bits = {char: 1 << index for index, char in enumerate(chars)}
         self.chars: tuple[tuple[int, str, bool], ...] = tuple((bits[char], *char) for char in chars)
-        self.entries: tuple[tuple[Key, int], ...] = tuple(
-            (key, sum(bits[char] for char in _char_keys(*key))) for key in keys)
+        # (key, its characters' mask, its guards' mask, its own bit, whether it is reported)
+        self.entries: tuple[tuple[Key, int, int, int, bool], ...] = tuple(
+            (key, sum(bits[char] for char in _char_keys(*key)),
+             sum(1 << inner for inner in range(index) if _implies(key, ordered[inner])), 1 << index, key in keys)
+            for index, key in enumerate(ordered))
         self.every_char = (1 << len(chars)) - 1
+        self.anchors: frozenset[Key] = frozenset(keys)  # what `present` answers about
 
     @staticmethod
     def keys(anchors: Iterable[str]) -> frozenset[Key]:
@@ -101,7 +125,8 @@ class Screen:
     def present(self, anchors: AnchorSet) -> frozenset[Key]:
         """The keys of every anchor of the set that occurs in the text, as `holds` would say, in one sweep.
 
-        Bit masks rather than sets of characters: this runs once per block of every log.
+        Bit masks rather than sets: this runs once per block of every log. `lowered` must be
+        `lower_ascii(text)` (the guards rely on it).
         """
         text, lowered = self.text, self.lowered
         have = 0
@@ -109,8 +134,15 @@ class Screen:
             if char in (lowered if folded else text):
                 have |= bit
         missing = anchors.every_char & ~have
-        return frozenset(key for key, mask in anchors.entries
-                         if not mask & missing and key[0] in (lowered if key[1] else text))
+        found = 0
+        reported = []
+        for key, mask, guards, bit, report in anchors.entries:  # guards come first
+            if mask & missing or guards & ~found or key[0] not in (lowered if key[1] else text):
+                continue
+            found |= bit
+            if report:
+                reported.append(key)
+        return frozenset(reported)
 
 
 _CHARS: dict[Key, tuple[Key, ...]] = {}

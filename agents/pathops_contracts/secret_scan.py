@@ -214,14 +214,26 @@ def scan_text(text: str) -> list[Hit]:
         for offset in _pair_offsets(line, start):
             found.add((line_of(offset), "secret-name-value"))
     if long_run:  # masking only breaks runs: none in text, none in masked
-        # On ASCII text, offsets in the translation are offsets in the text: the regex reads only the
-        # runs (every candidate in masked lies in one), not the whole text.
-        regions = _run_spans(runs, 20) if ascii_text else iter(((0, len(masked)),))
-        for start, end in regions:
-            for candidate in _RANDOM.finditer(masked, start, end):
-                if _random(candidate.group()):
-                    found.add((line_of(candidate.start()), "high-entropy"))
+        for start, end in _candidates(masked, runs, ascii_text, masked is text):
+            if _random(masked[start:end]):
+                found.add((line_of(start), "high-entropy"))
     return [Hit(kind, line) for line, kind in sorted(found)]
+
+
+def _candidates(masked: str, runs: bytes, ascii_text: bool, unmasked: bool) -> Iterator[tuple[int, int]]:
+    """The spans of _RANDOM's matches in masked, given `runs`, the translation of the text before masking.
+
+    On ASCII text, offsets in the translation are offsets in the text, and every candidate lies in one of
+    its runs of 20 (masking only breaks runs): the regex reads only those; where nothing was masked each
+    such run is a candidate (the regex takes maximal runs), found by substring searches alone.
+    """
+    if not ascii_text:
+        yield from (match.span() for match in _RANDOM.finditer(masked))
+    elif unmasked:
+        yield from _run_spans(runs, 20)
+    else:
+        for start, end in _run_spans(runs, 20):
+            yield from (match.span() for match in _RANDOM.finditer(masked, start, end))
 
 
 def _run_spans(runs: bytes, length: int) -> Iterator[tuple[int, int]]:

@@ -95,7 +95,7 @@ def holds(text: str, anchors: tuple[str, ...]) -> bool:
 def test_the_one_sweep_screen_answers_for_every_anchor_as_a_substring_search_does() -> None:
     rng = random.Random(7)
     sets = {"redactor": redaction._ANCHORS, "scan": secret_scan._ANCHORS}
-    anchors = sorted({key[0] for anchor_set in sets.values() for key, _ in anchor_set.entries})
+    anchors = sorted({key[0] for anchor_set in sets.values() for key in anchor_set.anchors})
     alphabets = ["".join(anchors) + " \n", "".join(anchors).swapcase() + "\u00e9\u0130\u212a ", "abcKEYkey_=-. \n"]
     for round_ in range(600):
         alphabet = alphabets[round_ % len(alphabets)]
@@ -108,9 +108,9 @@ def test_the_one_sweep_screen_answers_for_every_anchor_as_a_substring_search_doe
             if round_ % 2:  # answers already cached by holds() must agree too
                 for anchor in rng.sample(anchors, 5):
                     screen.holds(anchor, rng.random() < 0.5)
-            expected = {key for key, _ in anchor_set.entries if key[0] in (lowered if key[1] else text)}
+            expected = {key for key in anchor_set.anchors if key[0] in (lowered if key[1] else text)}
             assert screen.present(anchor_set) == expected, (name, text)
-            for (anchor, folded), _ in anchor_set.entries:
+            for anchor, folded in anchor_set.anchors:
                 assert screen.holds(anchor, folded) is ((anchor, folded) in expected), (anchor, text)
 
 
@@ -195,11 +195,10 @@ def test_the_scan_reads_entropy_candidates_in_the_runs_it_found_exactly_as_in_th
     pieces = ["aZ9", "+/=", "_.~-", " ", "\n", ":", '"', "[REDACTED:jwt:0a1b2c]", "Q" * 21, "x7Y" * 9]
     for _ in range(400):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 40)))
-        masked = secret_scan._mask(text)
-        everywhere = [match.span() for match in secret_scan._RANDOM.finditer(masked)]
-        in_runs = [match.span() for start, end in secret_scan._run_spans(secret_scan._runs(text), 20)
-                   for match in secret_scan._RANDOM.finditer(masked, start, end)]
-        assert in_runs == everywhere, text
+        for masked in (secret_scan._mask(text), text):
+            everywhere = [match.span() for match in secret_scan._RANDOM.finditer(masked)]
+            in_runs = list(secret_scan._candidates(masked, secret_scan._runs(text), True, masked == text))
+            assert in_runs == everywhere, text
 
 
 def reference_random(candidate: str) -> bool:
