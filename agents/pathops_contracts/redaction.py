@@ -58,10 +58,11 @@ Span = tuple[int, int, str]  # value start, value end, kind
 
 PEM_ANCHOR = "PRIVATE KEY"  # every PEM rule's match holds it as written (orphan END lines too)
 # Every anchor of every anchored rule, lower-cased (a superset of what each rule looks for): a short
-# text with none of them can only hold what the anchorless rules find.
+# text with none of them can only hold what the anchorless and the run-gated rules find.
 _ANY_ANCHOR = re.compile("|".join(re.escape(anchor) for anchor in sorted(
-    {anchor.lower() for anchor in (*(a for rule in BUILTIN_RULES for a in rule.anchors),
-                                   *(a for _, anchors in CORPUS for a in anchors), *NAME_ANCHORS, PEM_ANCHOR)},
+    {anchor.lower() for anchor in (*(a for rule in BUILTIN_RULES for a in rule.anchors), *NAME_ANCHORS, PEM_ANCHOR,
+                                   *(a for plugin, anchors in CORPUS if not isinstance(plugin, _RUN_GATED)
+                                     for a in anchors))},
     key=lambda anchor: (-len(anchor), anchor))))
 SHORT_TEXT = 512  # longer texts are screened anchor by anchor instead (Screen.present: faster there)
 # The same anchors compiled for one sweep of the screen per text, and each rule's as keys of it; the
@@ -149,7 +150,7 @@ class Redactor:
                 take(start, end, "pem-private-key")
         for plugin, anchors, keys, gated, kind in _CORPUS_KEYS:
             if gated:  # a run first (on ASCII text), then its anchors (not in the sweep)
-                if not (long_run or not ascii_text) or (anchors and not (anchored and screen.holds_any(anchors))):
+                if not (long_run or not ascii_text) or not screen.holds_any(anchors):
                     continue
             elif keys and keys.isdisjoint(present):
                 continue

@@ -47,7 +47,7 @@ PLUGIN_ANCHORS: dict[str, tuple[str, ...]] = {
     "OpenAIDetector": ("T3BlbkFJ",), "PrivateKeyDetector": ("PRIVATE KEY", "PuTTY"), "PypiTokenDetector": ("pypi-",),
     "SendGridDetector": ("SG.",), "SlackDetector": ("xox", "hooks.slack.com"), "SoftlayerDetector": (
         *_KEYWORDS, "softlayer"), "SquareOAuthDetector": ("sq0csp-",), "StripeDetector": ("k_live_",),
-    "TwilioKeyDetector": ("AC", "SK"),
+    "TwilioKeyDetector": ("AC", "SK"), "DiscordBotTokenDetector": ("M", "N", "O"),
 }
 # Plugins whose regexes cannot match across a newline (literals, blanks, quotes, classes without
 # `\s` or `\n`, `.` without DOTALL) and whose hits hold one of their lower-case anchors: searched only in

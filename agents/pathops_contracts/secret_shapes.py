@@ -148,7 +148,7 @@ CORPUS: tuple[tuple[BasePlugin, tuple[str, ...]], ...] = (
     (PypiTokenDetector(), ("pypi-",)),
     (TwilioKeyDetector(), ("AC", "SK")),
     (MailchimpDetector(), ("-us",)),
-    (DiscordBotTokenDetector(), ()),
+    (DiscordBotTokenDetector(), ("M", "N", "O")),  # `[MNO][a-zA-Z\d_-]{23,25}\.`...: one of them as written
     (SquareOAuthDetector(), ("sq0csp-",)),
     (ArtifactoryDetector(), ("AKC", "AP")),
     # Not TelegramBotTokenDetector: its only anchor, ':', is on every log line; its tokens are random
