@@ -24,11 +24,11 @@ import hmac
 import re
 import secrets
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from pathops_contracts.redaction_screen import Screen, lower_ascii
+from pathops_contracts.redaction_screen import AnchorSet, Screen, key_of, lower_ascii
 from pathops_contracts.redaction_tokens import TOKEN, token_key
 from pathops_contracts.secret_assignments import (
     NAME_ANCHORS,
@@ -38,11 +38,12 @@ from pathops_contracts.secret_assignments import (
     is_secret_name,
 )
 from pathops_contracts.secret_shapes import (
-    _ENTROPY_CANDIDATE,
+    _ENTROPY_CANDIDATE,  # noqa: F401  (the regex candidate_spans answers as; its tests import it from here)
     _RUN_GATED,
     BUILTIN_RULES,
     CORPUS,
     Rule,
+    candidate_spans,
     has_candidate,
     load_extra_rules,
     looks_random,
@@ -55,15 +56,37 @@ __all__ = ["Redactor", "Rule", "Screen", "has_candidate", "is_secret_name", "loa
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 Span = tuple[int, int, str]  # value start, value end, kind
 
+PEM_ANCHOR = "PRIVATE KEY"  # every PEM rule's match holds it as written (orphan END lines too)
 # Every anchor of every anchored rule, lower-cased (a superset of what each rule looks for): a short
-# text with none of them can only hold what the anchorless rules find.
+# text with none of them can only hold what the anchorless and the run-gated rules find.
 _ANY_ANCHOR = re.compile("|".join(re.escape(anchor) for anchor in sorted(
-    {anchor.lower() for anchor in (*(a for rule in BUILTIN_RULES for a in rule.anchors),
-                                   *(a for _, anchors in CORPUS for a in anchors), *NAME_ANCHORS, "private key")},
+    {anchor.lower() for anchor in (*(a for rule in BUILTIN_RULES for a in rule.anchors), *NAME_ANCHORS, PEM_ANCHOR,
+                                   *(a for plugin, anchors in CORPUS if not isinstance(plugin, _RUN_GATED)
+                                     for a in anchors))},
     key=lambda anchor: (-len(anchor), anchor))))
-SHORT_TEXT = 4096  # longer texts are screened anchor by anchor instead
+SHORT_TEXT = 512  # longer texts are screened anchor by anchor instead (Screen.present: faster there)
+# The same anchors compiled for one sweep of the screen per text, and each rule's as keys of it; the
+# run-gated plugins' anchors are looked for only where there is a run.
+_ANCHORS = AnchorSet((*(a for rule in BUILTIN_RULES for a in rule.anchors), *NAME_ANCHORS, PEM_ANCHOR,
+                      *(a for plugin, anchors in CORPUS if not isinstance(plugin, _RUN_GATED) for a in anchors)))
+_RULE_KEYS = tuple((rule, AnchorSet.keys(rule.anchors)) for rule in BUILTIN_RULES)
+_CORPUS_KEYS = tuple((plugin, anchors, AnchorSet.keys(anchors), isinstance(plugin, _RUN_GATED),
+                      "ds-" + re.sub(r"[^a-z0-9]+", "-", plugin.secret_type.lower()).strip("-"))
+                     for plugin, anchors in CORPUS)
+_NAME_KEYS = AnchorSet.keys(NAME_ANCHORS)
+_PEM_KEY = key_of(PEM_ANCHOR)
 KNOWN_TEXT = 256  # texts up to this length have their spans remembered...
 KNOWN_ENTRIES = 8192  # ...this many of them (about 3 MB at most)
+
+
+def _cuts_a_key(text: str, lowered: str) -> bool:
+    """Whether text ends inside a private key: a BEGIN line followed by no END line (any case)."""
+    if not text.isascii():
+        lowered = text.lower()  # the mapping this check has always used (it may change the length)
+    elif not Screen(text, lowered).holds("private key", True):
+        return False  # "private key" must follow the last BEGIN: absent (most text), a few memchr scans settle it
+    begin = lowered.rfind("-----begin")
+    return begin != -1 and "private key" in lowered[begin:] and "-----end" not in lowered[begin:]
 
 
 @dataclass
@@ -79,10 +102,10 @@ class Redactor:
         digest = hmac.new(self.key, value.encode(), hashlib.sha256).hexdigest()[:6]
         return f"[REDACTED:{kind}:{digest}]"
 
-    def spans(self, text: str) -> list[Span]:
-        """Every secret in text as non-overlapping value spans, by rule priority."""
+    def spans(self, text: str, lowered: str | None = None) -> list[Span]:
+        """Every secret in text as non-overlapping value spans, by rule priority (`lowered`: lower_ascii(text))."""
         if len(text) > KNOWN_TEXT:
-            return self._spans(text)
+            return self._spans(text, lowered)
         known = self._known.get(text)
         if known is None:
             known = tuple(self._spans(text))
@@ -91,8 +114,9 @@ class Redactor:
             self._known[text] = known
         return list(known)
 
-    def _spans(self, text: str) -> list[Span]:
-        lowered = lower_ascii(text)
+    def _spans(self, text: str, lowered: str | None = None) -> list[Span]:
+        if lowered is None:
+            lowered = lower_ascii(text)
         chosen: list[Span] = []  # sorted, non-overlapping
 
         def take(start: int, end: int, kind: str) -> None:
@@ -104,42 +128,52 @@ class Redactor:
             chosen.insert(index, (start, end, kind))
 
         # Fast paths, each a necessary condition: a short text holding no anchor at all skips every
-        # anchored rule in one regex search; a long one has each anchor looked for once (Screen).
+        # anchored rule in one regex search; a long one has each anchor looked for once, all in one
+        # sweep (Screen.present), and each rule's regex runs only if one of its anchors is there.
         anchored = len(text) > SHORT_TEXT or _ANY_ANCHOR.search(lowered) is not None
-        long_run = has_candidate(text)  # also a necessary condition of the run-gated plugins on ASCII text
-        if not (anchored or long_run or self.extra_rules or not text.isascii()):
+        ascii_text = text.isascii()
+        candidates = candidate_spans(text)
+        long_run = bool(candidates)  # also a necessary condition of the run-gated plugins on ASCII text
+        if not (anchored or long_run or self.extra_rules or not ascii_text):
             return chosen  # only anchored rules, and rules needing a long run, could have matched
         screen = Screen(text, lowered)
-        candidates = [match.span() for match in _ENTROPY_CANDIDATE.finditer(text)] if long_run else []
-        for rule in (*BUILTIN_RULES, *self.extra_rules):
-            if rule.anchors and not (anchored and any(screen.holds(anchor, True) for anchor in rule.anchors)):
+        present = screen.present(_ANCHORS) if anchored else frozenset()
+        for rule, keys in _RULE_KEYS:
+            if keys and keys.isdisjoint(present):
                 continue
-            for match in rule.pattern.finditer(text):
-                if rule.check is None or rule.check(match.group(rule.group)):
-                    take(*match.span(rule.group), rule.kind)
-        if anchored and screen.holds("private key", True):
+            self._apply(rule, text, take)
+        for rule in self.extra_rules:
+            if not rule.anchors or (anchored and screen.holds_any(rule.anchors)):
+                self._apply(rule, text, take)
+        if _PEM_KEY in present:
             for start, end in orphan_key_end_spans(text):
                 take(start, end, "pem-private-key")
-        for plugin, anchors in CORPUS:
-            if anchors and not (anchored and screen.holds_any(anchors)):
-                continue
-            if isinstance(plugin, _RUN_GATED) and not (long_run or not text.isascii()):
+        for plugin, anchors, keys, gated, kind in _CORPUS_KEYS:
+            if gated:  # a run first (on ASCII text), then its anchors (not in the sweep)
+                if not (long_run or not ascii_text) or not screen.holds_any(anchors):
+                    continue
+            elif keys and keys.isdisjoint(present):
                 continue
             for value in set(plugin.analyze_string(text)):
-                kind = "ds-" + re.sub(r"[^a-z0-9]+", "-", plugin.secret_type.lower()).strip("-")
                 for found in re.finditer(re.escape(value), text):
                     take(*found.span(), kind)
-        if anchored:
-            for start, end in assignment_spans(text, lowered, screen):
+        if not _NAME_KEYS.isdisjoint(present):
+            for start, end in assignment_spans(text, lowered, present):
                 take(start, end, "secret-assignment")
         for start, end in candidates:
             if looks_random(text[start:end]):
                 take(start, end, "high-entropy")
         return chosen
 
-    def redact(self, text: str, where: str) -> str:
+    @staticmethod
+    def _apply(rule: Rule, text: str, take: Callable[[int, int, str], None]) -> None:
+        for match in rule.pattern.finditer(text):
+            if rule.check is None or rule.check(match.group(rule.group)):
+                take(*match.span(rule.group), rule.kind)
+
+    def redact(self, text: str, where: str, lowered: str | None = None) -> str:
         """One pass: every rule's matches on the original text, non-overlapping by rule priority."""
-        chosen = self.spans(text)
+        chosen = self.spans(text, lowered)
         if not chosen:
             return text
         pieces = []
@@ -217,14 +251,12 @@ class Redactor:
         held = ""
         for block in blocks:
             text = held + block
-            lowered = text.lower()
-            begin = lowered.rfind("-----begin")
-            if begin != -1 and "private key" in lowered[begin:] and "-----end" not in lowered[begin:] \
-                    and len(text) < 1024 * 1024:
+            lowered = lower_ascii(text)
+            if len(text) < 1024 * 1024 and _cuts_a_key(text, lowered):
                 held = text
                 continue
             held = ""
-            yield self.redact(text, where)
+            yield self.redact(text, where, lowered)
         if held:
             yield self.redact(held, where)
 

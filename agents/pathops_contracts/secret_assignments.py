@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 
-from pathops_contracts.redaction_screen import Screen, lower_ascii
+from pathops_contracts.redaction_screen import Key, lower_ascii
 from pathops_contracts.redaction_tokens import TOKEN
 from pathops_contracts.secret_names import is_secret_name as _is_secret_name_uncached
 
@@ -50,11 +50,14 @@ def is_benign_value(value: str) -> bool:
             or bool(re.fullmatch(r"\$\(?\{?[A-Za-z_][A-Za-z0-9_]*\}?\)?|\*+", stripped)))
 
 
-def _hints(lowered: str, screen: Screen | None = None) -> list[tuple[int, int]]:
-    """Where a name anchor occurs, found by plain substring search (far faster than a regex)."""
+def _hints(lowered: str, present: Collection[Key] | None = None) -> list[tuple[int, int]]:
+    """Where a name anchor occurs, found by plain substring search (far faster than a regex).
+
+    `present`: the anchors known to occur (`Screen.present` of a set holding every name anchor).
+    """
     found = []
     for anchor in NAME_ANCHORS:
-        if screen is not None and not screen.holds(anchor, True):
+        if present is not None and (anchor, True) not in present:
             continue
         position = lowered.find(anchor)
         while position != -1:
@@ -63,12 +66,12 @@ def _hints(lowered: str, screen: Screen | None = None) -> list[tuple[int, int]]:
     return sorted(found)
 
 
-def assignment_spans(text: str, lowered: str | None = None, screen: Screen | None = None
+def assignment_spans(text: str, lowered: str | None = None, present: Collection[Key] | None = None
                      ) -> Iterator[tuple[int, int]]:
     """Spans of values assigned to secret names, in any of the syntaxes above."""
     last_name_end = -1  # names and values already read: hints inside them are not names
     tokens = [match.span() for match in TOKEN.finditer(text)] if "[REDACTED:" in text else []
-    for start, end in _hints(lower_ascii(text) if lowered is None else lowered, screen):
+    for start, end in _hints(lower_ascii(text) if lowered is None else lowered, present):
         if start < last_name_end or any(t_start <= start < t_end for t_start, t_end in tokens):
             continue
         while start > 0 and _NAME_CHAR.match(text, start - 1):

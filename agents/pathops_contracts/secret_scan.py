@@ -13,9 +13,9 @@ It reports kinds and line numbers, never the values. Pure: no I/O.
 from __future__ import annotations
 
 import bisect
+import functools
 import math
 import re
-import string
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
 from detect_secrets.plugins.base import BasePlugin
 from detect_secrets.plugins.keyword import DENYLIST
+
+from pathops_contracts.redaction_screen import AnchorSet, Screen, lower_ascii
 
 TOKEN = re.compile(r"\[REDACTED:[a-z0-9-]+:[0-9a-f]{6}\]")
 MASK = "\0"
@@ -45,7 +47,7 @@ PLUGIN_ANCHORS: dict[str, tuple[str, ...]] = {
     "OpenAIDetector": ("T3BlbkFJ",), "PrivateKeyDetector": ("PRIVATE KEY", "PuTTY"), "PypiTokenDetector": ("pypi-",),
     "SendGridDetector": ("SG.",), "SlackDetector": ("xox", "hooks.slack.com"), "SoftlayerDetector": (
         *_KEYWORDS, "softlayer"), "SquareOAuthDetector": ("sq0csp-",), "StripeDetector": ("k_live_",),
-    "TwilioKeyDetector": ("AC", "SK"),
+    "TwilioKeyDetector": ("AC", "SK"), "DiscordBotTokenDetector": ("M", "N", "O"),
 }
 # Plugins whose regexes cannot match across a newline (literals, blanks, quotes, classes without
 # `\s` or `\n`, `.` without DOTALL) and whose hits hold one of their lower-case anchors: searched only in
@@ -53,8 +55,6 @@ PLUGIN_ANCHORS: dict[str, tuple[str, ...]] = {
 _LINE_SCOPED = {"CloudantDetector", "IbmCloudIamDetector", "IbmCosHmacDetector", "SoftlayerDetector"}
 # Lines holding none of these cannot hold a secret name; only the others are searched for pairs.
 NAME_ANCHORS = ("key", "pass", "pwd", "pw", "secret", "token", "cred", "auth", "cookie", "session", "sig", "contrase")
-_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
-
 # Names: detect-secrets' keyword denylist plus our own, each matched as words of the name.
 _EXTRA_NAME_WORDS = ("token", "credentials?", "creds", "auth", "authorization", "cookie", "sessionid", "passcode",
                      "pass", "pw", "sig", "signature", "apikey", "accountkey", "accesskey", "secretkey",
@@ -84,39 +84,20 @@ _RANDOM = re.compile(r"(?<![A-Za-z0-9+/=_.~-])[A-Za-z0-9+/=_.~-]{20,}")
 _BENIGN = re.compile(r"(?i)[0-9]{1,9}|basic|bearer|token|digest|negotiate|true|false|yes|no|null|none|nil|on|off|"
                      r"\*+|\$\(?\{?[A-Za-z_][A-Za-z0-9_]*\}?\)?")
 
-
-# Characters from the most to the least frequent in logs and objects; any other (upper case...) is rarer.
-_FREQUENT = " etaoinsrhldcu0123456789:.-/\"mfpgwyb=,_vkxjqz"
-
-
-def _rarest(anchor: str) -> str:
-    return max(anchor, key=lambda char: _FREQUENT.find(char) if char in _FREQUENT else len(_FREQUENT))
-
-
-class _Anchors:
-    """Which anchors occur in one text: each anchor's rarest character is looked for first (one
-    memchr-fast scan shared by the anchors with that character), the anchor only when it occurs."""
-
-    def __init__(self, text: str, lowered: str) -> None:
-        self.text = text
-        self.lowered = lowered
-        self._chars: dict[str, bool] = {}  # keyed by character, "\0"-prefixed when looked for as written
-
-    def holds(self, anchor: str) -> bool:
-        """Whether anchor occurs: a lower-case one in any case, any other as written."""
-        folded = anchor.islower()
-        hay = self.lowered if folded else self.text
-        char = _RAREST.get(anchor)
-        if char is None:
-            char = _RAREST[anchor] = _rarest(anchor)
-        key = char if folded else "\0" + char
-        seen = self._chars.get(key)
-        if seen is None:
-            seen = self._chars[key] = char in hay
-        return seen and anchor in hay
-
-
-_RAREST: dict[str, str] = {}
+# Plugins whose every hit holds a run of _RANDOM's class this long: on ASCII text, searched (and their
+# anchors looked for) only where there is one. Discord, anchorless: `[MNO][a-zA-Z\d_-]{23,25}\.` (`\d` also
+# matches non-ASCII digits); Mailchimp: `[0-9a-z]{32}-us[0-9]{1,2}`, whose anchor is on every dated log line.
+_RUN_GATED = {"DiscordBotTokenDetector": 24, "MailchimpDetector": 36}
+# The private-key markers, as written (the regex is case-sensitive).
+_PEM_ANCHORS = ("PRIVATE KEY", "PuTTY-User-Key-File")
+# Every anchor above but the run-gated plugins', for one sweep of the screen per text (Screen.present: each
+# looked for once, its characters first); a plugin's anchors and the name anchors as keys of it.
+_MASKED_START = "[REDACTED:"  # the start of every redaction token, as written
+_ANCHORS = AnchorSet((*NAME_ANCHORS, *_PEM_ANCHORS, _MASKED_START,
+                      *(a for name, anchors in PLUGIN_ANCHORS.items() if name not in _RUN_GATED for a in anchors)))
+_PLUGIN_KEYS = tuple((plugin, type(plugin).__name__, PLUGIN_ANCHORS.get(type(plugin).__name__, ()),
+                      AnchorSet.keys(PLUGIN_ANCHORS.get(type(plugin).__name__, ()))) for plugin in PLUGINS)
+_PEM_KEYS = AnchorSet.keys(_PEM_ANCHORS)
 # ASCII characters of _RANDOM's class as "a", every other ASCII character as a blank: a run of 20 of
 # them is a substring test on the translation, far faster than a regex search on text without one.
 # Bytes, not str: bytes.translate is several times faster, and every non-ASCII character (its UTF-8
@@ -128,9 +109,6 @@ _RUN_MAP = bytes(ord("a") if code < 128 and re.fullmatch(r"[A-Za-z0-9+/=_.~-]", 
 def _runs(text: str) -> bytes:
     """text with _RANDOM's class as "a" and anything else as a blank (lone surrogates too)."""
     return text.encode("utf-8", "surrogatepass").translate(_RUN_MAP)
-# Anchorless plugins whose every hit holds a run of 24 of [a-zA-Z\d_-] (Discord): on ASCII text,
-# searched only where _RANDOM's class has a run that long.
-_RUN_GATED = {"DiscordBotTokenDetector": 24}
 
 
 @dataclass(frozen=True)
@@ -145,6 +123,16 @@ def _snake(name: str) -> str:
 
 
 def _secret_name(name: str) -> bool:
+    """Whether name is a secret's, by its words; remembered for short names (log and JSON keys repeat)."""
+    return _short_secret_name(name) if len(name) <= 256 else _judge_name(name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _short_secret_name(name: str) -> bool:
+    return _judge_name(name)
+
+
+def _judge_name(name: str) -> bool:
     snake = _snake(name)
     if _DESCRIBES.search(snake) and not re.search(r"(?:api|private|access|secret|account|client|signing)_key$", snake):
         return False
@@ -154,6 +142,8 @@ def _secret_name(name: str) -> bool:
 def _mask(text: str) -> str:
     """Each redaction token becomes NULs of its length: nothing inside one is a name or a value, and
     a value that merely starts with one (`password=[REDACTED:...]hunter2`) is still seen."""
+    if "[REDACTED:" not in text:  # every token starts so: nothing to mask (most values)
+        return text
     return TOKEN.sub(lambda token: MASK * len(token.group()), text)
 
 
@@ -163,11 +153,18 @@ def _clean(value: str) -> bool:
     return not rest or bool(_BENIGN.fullmatch(rest))
 
 
+_HEX_OR_DOTTED = re.compile(r"[0-9a-fA-F.-]+")
+_NOT_DOTTED = re.compile(r"[+/=]")
+_CLASSES = (re.compile(r"[a-z]"), re.compile(r"[A-Z]"), re.compile(r"[0-9]"))
+
+
 def _random(candidate: str) -> bool:
     core = candidate.strip("=.-_~")
-    if len(core) < 24 or re.fullmatch(r"[0-9a-fA-F.-]+", core) or ("." in core and not re.search(r"[+/=]", core)):
+    # One case only (paths, names: most candidates) misses a class: settled before any regex.
+    if len(core) < 24 or core.islower() or core.isupper() or _HEX_OR_DOTTED.fullmatch(core) or (
+            "." in core and not _NOT_DOTTED.search(core)):
         return False  # hex ids, digests, versions and dotted names are evidence
-    if not all(re.search(pattern, core) for pattern in (r"[a-z]", r"[A-Z]", r"[0-9]")):
+    if not all(pattern.search(core) for pattern in _CLASSES):
         return False  # before the entropy: most candidates (paths, names) miss a class, and this is cheap
     counts = Counter(core)
     bits = -sum(n / len(core) * math.log2(n / len(core)) for n in counts.values())
@@ -185,39 +182,73 @@ def scan_text(text: str) -> list[Hit]:
             newlines.extend(match.start() for match in re.finditer("\n", text))
         return bisect.bisect_left(newlines, offset) + 1
 
-    # Same length as text (str.lower() is the same mapping on ASCII text, and far faster).
-    lowered = text.lower() if text.isascii() else text.translate(_ASCII_LOWER)
-    screen = _Anchors(text, lowered)
+    lowered = lower_ascii(text)  # same length as text
+    screen = Screen(text, lowered)
+    present = screen.present(_ANCHORS)
     runs = _runs(text)
-    for plugin in PLUGINS:
-        anchors = PLUGIN_ANCHORS.get(type(plugin).__name__, ())
-        if anchors and not any(screen.holds(anchor) for anchor in anchors):
-            continue
-        gate = _RUN_GATED.get(type(plugin).__name__)
-        if gate and text.isascii() and b"a" * gate not in runs:
+    # A run of 20 is needed by the entropy check, and implied by any longer one (the gates below).
+    long_run = b"a" * 20 in runs
+    ascii_text = text.isascii()
+    for plugin, name, anchors, keys in _PLUGIN_KEYS:
+        gate = _RUN_GATED.get(name)
+        if gate:  # a run first (on ASCII text), then its anchors (not in the sweep)
+            if (ascii_text and not (long_run and b"a" * gate in runs)) or not screen.holds_any(anchors):
+                continue
+        elif keys and keys.isdisjoint(present):
             continue
         searched = text
-        if type(plugin).__name__ in _LINE_SCOPED:
+        if name in _LINE_SCOPED:
             searched = "\n".join(line for _, line in _lines_with(text, lowered, anchors))
         for value in set(plugin.analyze_string(searched)):
             if not _clean(value):
                 found.add((line_of(text.find(value)), "detect-secrets:" + plugin.secret_type))
-    masked = _mask(text)
+    masked = _mask(text) if (_MASKED_START, False) in present else text  # no token: nothing to mask
     for url in _URL_CREDENTIALS.finditer(masked):
         if not _clean(url.group(1)):
             found.add((line_of(url.start()), "url-credentials"))
     # Every match holds one of these literals; the regex (a top-level alternation) is slow on text without.
-    if "PRIVATE KEY" in text or "PuTTY-User-Key-File" in text:
+    if not _PEM_KEYS.isdisjoint(present):
         for pem in _PEM.finditer(text):
             found.add((line_of(pem.start()), "private-key"))
-    for start, line in _lines_with(masked, lowered, tuple(a for a in NAME_ANCHORS if screen.holds(a))):
+    for start, line in _lines_with(masked, lowered, tuple(a for a in NAME_ANCHORS if (a, True) in present)):
         for offset in _pair_offsets(line, start):
             found.add((line_of(offset), "secret-name-value"))
-    if b"a" * 20 in runs:  # masking only breaks runs: none in text, none in masked
-        for candidate in _RANDOM.finditer(masked):
-            if _random(candidate.group()):
-                found.add((line_of(candidate.start()), "high-entropy"))
+    if long_run:  # masking only breaks runs: none in text, none in masked
+        for start, end in _candidates(masked, runs, ascii_text, masked is text):
+            if _random(masked[start:end]):
+                found.add((line_of(start), "high-entropy"))
     return [Hit(kind, line) for line, kind in sorted(found)]
+
+
+def _candidates(masked: str, runs: bytes, ascii_text: bool, unmasked: bool) -> Iterator[tuple[int, int]]:
+    """The spans of _RANDOM's matches in masked, given `runs`, the translation of the text before masking.
+
+    On ASCII text, offsets in the translation are offsets in the text, and every candidate lies in one of
+    its runs of 20 (masking only breaks runs): the regex reads only those; where nothing was masked each
+    such run is a candidate (the regex takes maximal runs), found by substring searches alone.
+    """
+    if not ascii_text:
+        yield from (match.span() for match in _RANDOM.finditer(masked))
+    elif unmasked:
+        yield from _run_spans(runs, 20)
+    else:
+        for start, end in _run_spans(runs, 20):
+            yield from (match.span() for match in _RANDOM.finditer(masked, start, end))
+
+
+def _run_spans(runs: bytes, length: int) -> Iterator[tuple[int, int]]:
+    """Start and end of every run of at least `length` in a `_runs` translation, each found by a substring search.
+
+    The first `length`-run after the end of the last one starts a run: a run starting earlier would
+    have been found there.
+    """
+    needle = b"a" * length
+    start = runs.find(needle)
+    while start != -1:
+        end = runs.find(b" ", start)
+        end = len(runs) if end == -1 else end
+        yield start, end
+        start = runs.find(needle, end)
 
 
 def _lines_with(text: str, lowered: str, anchors: tuple[str, ...]) -> list[tuple[int, str]]:
@@ -241,7 +272,8 @@ def _pair_offsets(text: str, base: int = 0, depth: int = 0) -> Iterator[int]:
             name, value = pair.group("name"), pair.group("value")
             if _secret_name(name) and not _clean(value):
                 yield base + pair.start("value")
-            elif depth < 3 and len(value) > 4:
+            elif depth < 3 and len(value) > 4 and (":" in value or "=" in value):
+                # A value holds no blank (no flag pair in it); a pair in it needs its ':' or '='.
                 yield from _pair_offsets(value, base + pair.start("value"), depth + 1)
 
 

@@ -42,13 +42,14 @@ class Rule:
     kind: str
     pattern: re.Pattern[str]
     group: int = 0  # which group holds the secret value
-    # Lower-case literals of which at least one occurs in any match: a cheap substring test
-    # decides whether the regex needs to run at all. Empty: always run (extra patterns).
+    # Literals of which at least one occurs in any match (lower-case ones in any case, others as
+    # written: a case-sensitive regex has its literal prefix as written, a rarer string): a cheap
+    # substring test decides whether the regex needs to run at all. Empty: always run (extra patterns).
     anchors: tuple[str, ...] = ()
     check: Callable[[str], bool] | None = None  # the value must also pass this
 
-    def may_match(self, lowered: str) -> bool:
-        return not self.anchors or any(anchor in lowered for anchor in self.anchors)
+    def may_match(self, text: str, lowered: str) -> bool:
+        return not self.anchors or any(anchor in (lowered if anchor.islower() else text) for anchor in self.anchors)
 
 
 def _rule(kind: str, regex: str, group: int = 0, anchors: tuple[str, ...] = (),
@@ -76,11 +77,16 @@ def looks_random(value: str) -> bool:
     Hex strings (commit SHAs, image digests, UUIDs, trace ids) are never random here: a fix
     needs them, and hex secrets are found by their names instead.
     """
-    if len(value) < ENTROPY_MIN_LENGTH or re.fullmatch(r"[0-9a-fA-F-]+", value):
+    # One case only (paths, names, most hex ids: most candidates) misses a class: settled before any regex.
+    if len(value) < ENTROPY_MIN_LENGTH or value.islower() or value.isupper() or _HEX.fullmatch(value):
         return False
-    if not (re.search(r"[a-z]", value) and re.search(r"[A-Z]", value) and re.search(r"[0-9]", value)):
+    if not (_LOWER.search(value) and _UPPER.search(value) and _DIGIT.search(value)):
         return False
     return shannon_entropy(value) >= ENTROPY_MIN_BITS
+
+
+_HEX = re.compile(r"[0-9a-fA-F-]+")
+_LOWER, _UPPER, _DIGIT = re.compile(r"[a-z]"), re.compile(r"[A-Z]"), re.compile(r"[0-9]")
 
 
 ENTROPY_MIN_LENGTH = 24
@@ -98,10 +104,11 @@ _ORPHAN_END = re.compile(rf"{_LINE_PREFIX}{PEM_END}")
 
 # Order matters: specific shapes first, generic assignments (below) and entropy last.
 BUILTIN_RULES: tuple[Rule, ...] = (
-    _rule("pem-private-key", rf"{PEM_BEGIN}[\s\S]*?(?:{PEM_END}|$(?![\s\S]))", anchors=("private key",)),
-    _rule("pem-private-key", r"PuTTY-User-Key-File-[0-9]:[\s\S]*?Private-MAC: *[0-9a-f]+", anchors=("putty",)),
-    _rule("jwt", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", anchors=("eyj",)),
-    _rule("aws-access-key", r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b", anchors=("akia", "asia", "abia", "acca")),
+    _rule("pem-private-key", rf"{PEM_BEGIN}[\s\S]*?(?:{PEM_END}|$(?![\s\S]))", anchors=("PRIVATE KEY",)),
+    _rule("pem-private-key", r"PuTTY-User-Key-File-[0-9]:[\s\S]*?Private-MAC: *[0-9a-f]+",
+          anchors=("PuTTY-User-Key-File-",)),
+    _rule("jwt", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", anchors=("eyJ",)),
+    _rule("aws-access-key", r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b", anchors=("AKIA", "ASIA", "ABIA", "ACCA")),
     _rule("gitlab-token", r"\bgl(?:pat|dt|rt|cbt|ptt|ft|imt|agent|oas|soat|ffct)-[A-Za-z0-9_-]{20,}",
           anchors=("glpat-", "gldt-", "glrt-", "glcbt-", "glptt-", "glft-", "glimt-", "glagent-", "gloas-",
                    "glsoat-", "glffct-")),
@@ -111,7 +118,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     _rule("slack-webhook", r"hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/+-]{20,}",
           anchors=("hooks.slack.com",)),
     _rule("stripe-key", r"\b(?:sk|rk|pk)_(?:live|test|prod)_[A-Za-z0-9]{10,}", anchors=("_live_", "_test_", "_prod_")),
-    _rule("google-api-key", r"\bAIza[0-9A-Za-z_-]{35}", anchors=("aiza",)),
+    _rule("google-api-key", r"\bAIza[0-9A-Za-z_-]{35}", anchors=("AIza",)),
     _rule("azure-storage-key", r"(?i)\b(?:AccountKey|SharedAccessKey|SharedAccessSignature|sig)=([^;\s\"'&\\]{8,})",
           1, anchors=("accountkey=", "sharedaccesskey=", "sharedaccesssignature=", "sig=")),
     # The password runs to the last '@' before the host (it may hold '/' or '@'), bounded so that a
@@ -141,7 +148,7 @@ CORPUS: tuple[tuple[BasePlugin, tuple[str, ...]], ...] = (
     (PypiTokenDetector(), ("pypi-",)),
     (TwilioKeyDetector(), ("AC", "SK")),
     (MailchimpDetector(), ("-us",)),
-    (DiscordBotTokenDetector(), ()),
+    (DiscordBotTokenDetector(), ("M", "N", "O")),  # `[MNO][a-zA-Z\d_-]{23,25}\.`...: one of them as written
     (SquareOAuthDetector(), ("sq0csp-",)),
     (ArtifactoryDetector(), ("AKC", "AP")),
     # Not TelegramBotTokenDetector: its only anchor, ':', is on every log line; its tokens are random
@@ -187,6 +194,27 @@ def has_candidate(text: str) -> bool:
     return _RUN in text.encode("utf-8", "surrogatepass").translate(_RUN_MAP)
 
 
+def candidate_spans(text: str) -> list[tuple[int, int]]:
+    """Every entropy candidate, as `_ENTROPY_CANDIDATE.finditer` finds them: none at once on text without a run.
+
+    On ASCII text, offsets in the translation are offsets in the text and each maximal run of 24 or more is one
+    candidate: found by substring searches, no regex at all.
+    """
+    runs = text.encode("utf-8", "surrogatepass").translate(_RUN_MAP)
+    start = runs.find(_RUN)
+    if start == -1:
+        return []
+    if not text.isascii():
+        return [match.span() for match in _ENTROPY_CANDIDATE.finditer(text)]
+    spans = []
+    while start != -1:  # the first run of 24 after the end of the last run starts a run
+        end = runs.find(b" ", start)
+        end = len(runs) if end == -1 else end
+        spans.append((start, end))
+        start = runs.find(_RUN, end)
+    return spans
+
+
 def entropy_spans(text: str) -> Iterator[tuple[int, int]]:
     if not has_candidate(text):
         return
@@ -213,7 +241,8 @@ def load_extra_rules(lines: Iterable[str], source: str) -> tuple[Rule, ...]:
 
 
 
-# Anchorless detect-secrets plugins whose every hit holds a run of 24 of [a-zA-Z\d_-] (Discord:
-# `[MNO][a-zA-Z\d_-]{23,25}\.`), on ASCII text an entropy candidate: run only where there is one
-# (`\d` also matches non-ASCII digits: on other text they always run).
-_RUN_GATED = (DiscordBotTokenDetector,)
+# detect-secrets plugins whose every hit, on ASCII text, is inside an entropy candidate (a run of 24 of
+# [A-Za-z0-9+/=_-]): run, and their anchors looked for, only where there is one. Discord, anchorless:
+# `[MNO][a-zA-Z\d_-]{23,25}\.` (`\d` also matches non-ASCII digits: on other text it always runs);
+# Mailchimp: `[0-9a-z]{32}-us[0-9]{1,2}`, whose anchor "-us" is on every log line with a date.
+_RUN_GATED = (DiscordBotTokenDetector, MailchimpDetector)
