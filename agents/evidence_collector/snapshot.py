@@ -57,10 +57,9 @@ def assemble(staging: Staging, identity: SnapshotIdentity, window: TimeWindow, c
     hits = scan_text(summary)
     if hits:
         raise ContractViolation(f"refusing to upload: the final scan still finds {describe(hits, 'the summary')}")
-    # Gap details carry API error texts: untrusted, so redacted like any other evidence (before the
-    # redaction report is written, so that it counts them).
-    gaps = [redactor.scrub_object(gap.as_dict(), "manifest.json")
-            for gap in sorted(staging.gaps, key=lambda g: (g.what, g.reason, g.detail))]
+    # Gap details carry API error texts: untrusted, redacted as each gap was recorded (Staging.gap), so
+    # before the redaction report is written and counted there; the manifest's final scan reads them too.
+    gaps = [gap.as_dict() for gap in sorted(staging.gaps, key=lambda g: (g.what, g.reason, g.detail))]
     # Findings and the redaction report are what the snapshot is for: always written, outside the budget
     # (they are small: bounded by the number of findings and redaction kinds).
     staging.write_json("findings.json", {"summary": summary, "findings": [f.as_dict() for f in collected.findings]},
