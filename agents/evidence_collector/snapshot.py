@@ -2,8 +2,10 @@
 
 Before anything is bundled, every staged file and the manifest are scanned once more by
 an independent detector (`pathops_contracts.secret_scan`); a hit fails the run rather than
-upload it. A file the staging area scanned as it wrote it (logs, in the workers) is not
-scanned twice when its bytes are still the ones scanned (same sha256).
+upload it. A file the staging area scanned as it wrote it (logs, excerpts, JSON documents)
+is not scanned twice: it is bundled from the very bytes that scan read (packed from the same
+buffer, same sha256), never read back from the staging area. Anything else is read, hashed
+and scanned here.
 
 The bundle is content-stable: the same cluster state, window and incident give the same
 bytes and so the same snapshot id (a restarted Job re-announces what its first run did).
@@ -55,10 +57,9 @@ def assemble(staging: Staging, identity: SnapshotIdentity, window: TimeWindow, c
     hits = scan_text(summary)
     if hits:
         raise ContractViolation(f"refusing to upload: the final scan still finds {describe(hits, 'the summary')}")
-    # Gap details carry API error texts: untrusted, so redacted like any other evidence (before the
-    # redaction report is written, so that it counts them).
-    gaps = [redactor.scrub_object(gap.as_dict(), "manifest.json")
-            for gap in sorted(staging.gaps, key=lambda g: (g.what, g.reason, g.detail))]
+    # Gap details carry API error texts: untrusted, redacted as each gap was recorded (Staging.gap), so
+    # before the redaction report is written and counted there; the manifest's final scan reads them too.
+    gaps = [gap.as_dict() for gap in sorted(staging.gaps, key=lambda g: (g.what, g.reason, g.detail))]
     # Findings and the redaction report are what the snapshot is for: always written, outside the budget
     # (they are small: bounded by the number of findings and redaction kinds).
     staging.write_json("findings.json", {"summary": summary, "findings": [f.as_dict() for f in collected.findings]},
@@ -67,17 +68,22 @@ def assemble(staging: Staging, identity: SnapshotIdentity, window: TimeWindow, c
     files = []
     members: dict[str, Member] = staging.members()
     packed = staging.packed()
-    ready: dict[str, PackedMember] = {}  # packed as written, and still those bytes
+    ready: dict[str, PackedMember] = {}  # bundled from the very bytes the final scan found clean
     for name in members:
-        content = staging.read(name)  # one read: hashed, and scanned unless these bytes were scanned as written
-        digest = hashlib.sha256(content).hexdigest()
-        if name in packed and packed[name].sha256 == digest:
-            ready[name] = packed[name]
-        if staging.scanned_clean(name) != digest:
-            hits = leaks_in(content)
-            if hits:
-                raise ContractViolation(f"refusing to upload: the final scan still finds {describe(hits, name)}")
-        files.append({"path": name, "sha256": digest, "size": len(content),
+        known = packed.get(name)
+        if known is not None and staging.scanned_clean(name) == known.sha256:
+            # Packed from the buffer that was scanned as it was written: those bytes are what is bundled,
+            # whatever became of the staged copy since, so it is neither read nor scanned again.
+            ready[name] = known
+            digest, size = known.sha256, known.size
+        else:
+            content = staging.read(name)  # one read: hashed, and scanned unless scanned as written
+            digest, size = hashlib.sha256(content).hexdigest(), len(content)
+            if staging.scanned_clean(name) != digest:
+                hits = leaks_in(content)
+                if hits:
+                    raise ContractViolation(f"refusing to upload: the final scan still finds {describe(hits, name)}")
+        files.append({"path": name, "sha256": digest, "size": size,
                       "media_type": MEDIA_TYPES.get(PurePosixPath(name).suffix, "application/octet-stream")})
     by_kind = redactor.report()["by_kind"]
     manifest: dict[str, Any] = {

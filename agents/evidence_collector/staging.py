@@ -104,8 +104,10 @@ class Staging:
 
     def gap(self, what: str, reason: str, detail: str = "") -> None:
         with self._lock:
-            # Error texts are untrusted: redacted whole, before as_dict() cuts them.
-            self.gaps.append(Gap(what, reason, self.redactor.redact(detail, "manifest.json") if detail else ""))
+            # Error texts and names from the API are untrusted: redacted here, the detail whole before
+            # as_dict() cuts it; the manifest takes gaps as they are (`gap` is the only way in).
+            self.gaps.append(Gap(self.redactor.redact(what, "manifest.json"), reason,
+                                 self.redactor.redact(detail, "manifest.json") if detail else ""))
 
     def path(self, name: str) -> Path:
         """A file under root, for what is written page by page through a handle (object lists, events)."""

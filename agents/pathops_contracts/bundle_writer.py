@@ -38,6 +38,7 @@ class PackedMember:
     """A member as its tar bytes (header, content, padding), compressed as a gzip member of its own."""
 
     sha256: str  # of the content
+    size: int  # of the content
     tar_size: int  # bytes of tar it stands for
     gzip: bytes
 
@@ -107,7 +108,7 @@ def pack_member(name: str, content: Member, mtime: int = 0) -> PackedMember:
         yield bytes(-size % tarfile.BLOCKSIZE)
 
     compressed = _gzip_member(pieces())
-    return PackedMember(digest.hexdigest(), len(header) + size + (-size % tarfile.BLOCKSIZE), compressed)
+    return PackedMember(digest.hexdigest(), size, len(header) + size + (-size % tarfile.BLOCKSIZE), compressed)
 
 
 def _chunks(content: Member, size: int) -> Iterator[bytes]:

@@ -105,7 +105,8 @@ class _Connection:
 
 @dataclass
 class LogStreams(Generic[Job]):
-    """Runs `start(job)` -> fetch, the request, then `finish(job, body or error)`, `concurrency` at a time."""
+    """Runs `start(job)` -> fetch, the request, then `finish(job, body or error)`: `concurrency` requests in
+    flight, each body handled (in this thread, one at a time) while the next requests are already out."""
 
     connection: KubeConnection
     concurrency: int
@@ -122,27 +123,49 @@ class LogStreams(Generic[Job]):
 
     async def _run(self, jobs: Iterator[Job], start: Callable[[Job], LogFetch | None],
                    finish: Callable[[Job, LogFetch, LogBody | Exception], None]) -> None:
-        budget = _InFlight(self.in_flight_bytes)
+        """Fetchers send a stream's next request as soon as its body is in, before that body is
+        handled: one `finish` at a time, between which every fetcher that is ready gets to send."""
+        budget = _InFlight(self.in_flight_bytes)  # a body's bytes count until it is handled
+        arrived: asyncio.Queue[tuple[Job, LogFetch, LogBody | Exception] | None] = asyncio.Queue()
 
-        async def worker() -> None:
+        async def fetcher() -> None:
             connection = _Connection()
             try:
-                for job in jobs:  # shared: each job is taken by one worker
+                for job in jobs:  # shared: each job is taken by one fetcher
                     fetch = start(job)
                     if fetch is None:
                         continue
-                    await budget.take(fetch.limit)  # memory: the bytes of every stream in flight stay bounded
+                    await budget.take(fetch.limit)  # memory: bodies in flight and waiting stay bounded
                     try:
                         outcome: LogBody | Exception = await self._fetch(connection, fetch)
                     except (UpstreamError, ReadForbidden, NotFound) as error:
                         outcome = error
-                    finally:
+                    except BaseException:
                         await budget.give(fetch.limit)
-                    finish(job, fetch, outcome)
+                        raise
+                    arrived.put_nowait((job, fetch, outcome))
             finally:
                 connection.close()
 
-        await asyncio.gather(*(worker() for _ in range(max(self.concurrency, 1))))
+        async def fetch_all() -> None:
+            await asyncio.gather(*(fetcher() for _ in range(max(self.concurrency, 1))))
+            arrived.put_nowait(None)
+
+        async def handle_all() -> None:
+            while (item := await arrived.get()) is not None:
+                job, fetch, outcome = item
+                try:
+                    finish(job, fetch, outcome)
+                finally:
+                    await budget.give(fetch.limit)
+                await asyncio.sleep(0)  # the fetchers whose bodies came meanwhile send their next request
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                group.create_task(fetch_all())
+                group.create_task(handle_all())
+        except BaseExceptionGroup as failed:  # the first failure as it was raised (a caller maps it)
+            raise failed.exceptions[0] from None
 
     def _remaining(self) -> float:
         return float("inf") if self.deadline is None else self.deadline - time.monotonic()

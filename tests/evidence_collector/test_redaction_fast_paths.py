@@ -19,7 +19,7 @@ from evidence_collector.snapshot import SnapshotIdentity, assemble
 from evidence_collector.staging import Staging
 from evidence_collector.window import resolve_window
 from pathops_contracts import secret_scan
-from pathops_contracts.bundles import FileSlice, sha256_bytes
+from pathops_contracts.bundles import FileSlice, read_members, sha256_bytes
 from pathops_contracts.errors import ContractViolation
 from pathops_contracts.redaction import _ENTROPY_CANDIDATE, Redactor, Screen, has_candidate, lower_ascii
 from pathops_contracts.secret_scan import scan_text
@@ -112,8 +112,9 @@ def test_clean_text_is_left_alone_by_every_path() -> None:
     assert not redactor.counts
 
 
-def test_a_log_scanned_as_written_is_scanned_again_when_its_bytes_change(tmp_path: Path) -> None:
-    """The bundle skips the final scan only for bytes it scanned as they were written (same sha256)."""
+def test_a_log_scanned_as_written_is_bundled_from_the_bytes_that_were_scanned(tmp_path: Path) -> None:
+    """The bundle skips the final scan only for the very bytes scanned as they were written: it packs
+    those, so a staged copy changed since (by a bug, or anything else) never reaches the bundle."""
     redactor = Redactor(key=KEY)
     staging = Staging(tmp_path / "stage", redactor, 10**6)
     staging.root.mkdir()
@@ -121,18 +122,29 @@ def test_a_log_scanned_as_written_is_scanned_again_when_its_bytes_change(tmp_pat
     identity = SnapshotIdentity("INC-1", "shop", "shop-preflight", None)
     nothing = Collected([], None, None, None, None)
     staging.write_stream("logs/web/api.log", iter([clean_log()]), 10**6)
-    assert staging.scanned_clean("logs/web/api.log") is not None
-    manifest, _ = assemble(staging, identity, window, nothing, redactor, tmp_path / "clean.tar.gz")
-    entry = next(f for f in manifest["files"] if f["path"] == "logs/web/api.log")
-    assert entry["sha256"] == sha256_bytes(staging.read("logs/web/api.log"))
-    # Changed on disk after its scan (by a bug, or anything else): the bundle scans it again.
+    written = staging.read("logs/web/api.log")
+    assert staging.scanned_clean("logs/web/api.log") == sha256_bytes(written)
     where = staging.members()["logs/web/api.log"]
     assert isinstance(where, FileSlice)  # a slice of the spool, not a file of its own
-    with where.path.open("r+b") as spool:
+    with where.path.open("r+b") as spool:  # changed after its scan
         spool.seek(where.offset)
         spool.write(("glpat-" + "aB3dE5fG7hJ9kL1mN3pQ5r" + "\n").encode())
-    with pytest.raises(ContractViolation, match=r"logs/web/api\.log"):
-        assemble(staging, identity, window, nothing, redactor, tmp_path / "leaky.tar.gz")
+    manifest, _ = assemble(staging, identity, window, nothing, redactor, tmp_path / "clean.tar.gz")
+    entry = next(f for f in manifest["files"] if f["path"] == "logs/web/api.log")
+    assert entry["sha256"] == sha256_bytes(written) and entry["size"] == len(written)
+    assert read_members(tmp_path / "clean.tar.gz", ["logs/web/api.log"]) == {"logs/web/api.log": written}
+
+
+def test_a_log_the_scan_did_not_pass_as_written_is_scanned_again_and_refused(tmp_path: Path) -> None:
+    redactor = Redactor(key=KEY)
+    staging = Staging(tmp_path / "stage", redactor, 10**6)
+    staging.root.mkdir()
+    staging.write_excerpt("logs/web/api.excerpt.txt", "== head ==\nglpat-" + "aB3dE5fG7hJ9kL1mN3pQ5r\n", cap=1000)
+    assert staging.scanned_clean("logs/web/api.excerpt.txt") is None
+    with pytest.raises(ContractViolation, match=r"logs/web/api\.excerpt\.txt"):
+        assemble(staging, SnapshotIdentity("INC-1", "shop", "shop-preflight", None),
+                 resolve_window("30m", datetime.now(UTC)), Collected([], None, None, None, None), redactor,
+                 tmp_path / "leaky.tar.gz")
     assert not (tmp_path / "leaky.tar.gz").exists()
 
 
