@@ -89,6 +89,11 @@ def _cuts_a_key(text: str, lowered: str) -> bool:
     return begin != -1 and "private key" in lowered[begin:] and "-----end" not in lowered[begin:]
 
 
+# What a detector's match may carry around the secret itself (its regex's delimiters), never replaced.
+_VALUE_LEFT = " \t\r\n\f\v=:\"'"
+_VALUE_RIGHT = " \t\r\n\f\v\"'"
+
+
 @dataclass
 class Redactor:
     extra_rules: tuple[Rule, ...] = ()
@@ -154,7 +159,11 @@ class Redactor:
                     continue
             elif keys and keys.isdisjoint(present):
                 continue
-            for value in set(plugin.analyze_string(text)):
+            for found_value in set(plugin.analyze_string(text)):
+                # Some detectors' regexes take the delimiters around a value (Artifactory's match
+                # `(?:\s|=|:|"|^)AKC...(?:\s|"|$)`): replacing those would swallow a line break or
+                # the `=` of an assignment, joining lines into text the final scan refuses.
+                value = found_value.lstrip(_VALUE_LEFT).rstrip(_VALUE_RIGHT) or found_value
                 for found in re.finditer(re.escape(value), text):
                     take(*found.span(), kind)
         if not _NAME_KEYS.isdisjoint(present):

@@ -1,0 +1,38 @@
+"""A detector whose match takes the delimiters around a secret (Artifactory's does) redacts the secret only.
+
+Replacing the delimiters too swallowed the line break after `password: AP6...`: the next line was
+joined to the redacted one, and the final scan then refused the snapshot (exit 4) for a log the
+redactor had handled.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pathops_contracts.redaction import Redactor
+from pathops_contracts.secret_scan import scan_text
+
+TOKEN = "AKCp5budTFpbypBqQbGJPz3pGCi28pPivfWczqjfYb9drAmd9LbRZbj6UpKFxJXA8ksWGc9fM"  # Artifactory API key shape
+PASSWORD = "AP6xxxxxxxxxxxxxxxxxxxxxxxxxxx"  # Artifactory password shape
+
+
+@pytest.mark.parametrize(("line", "kept"), [
+    (f"2026-12-01T10:00:00Z password: {PASSWORD}", "2026-12-01T10:00:00Z password: "),
+    (f"token={TOKEN}", "token="),
+    (f'cfg "{TOKEN}" end', 'cfg "'),
+    (f"x {PASSWORD}AB", "x "),
+])
+def test_the_secret_is_redacted_and_its_delimiters_and_line_break_kept(line: str, kept: str) -> None:
+    text = f"{line}\nnext line\n"
+    redacted = Redactor(key=b"k" * 32).redact(text, "logs/p/c.log")
+    assert PASSWORD not in redacted and TOKEN not in redacted
+    assert redacted.startswith(kept + "[REDACTED:ds-artifactory-credentials:")
+    assert redacted.endswith("\nnext line\n") and redacted.count("\n") == 2
+    assert scan_text(redacted) == []
+
+
+def test_in_a_stream_of_blocks_too() -> None:
+    blocks = [f"line {n}\n" for n in range(5)] + [f"password: {PASSWORD}\n", "after\n"]
+    redacted = "".join(Redactor(key=b"k" * 32).redact_blocks(iter(blocks), "logs/p/c.log"))
+    assert redacted.splitlines()[5].startswith("password: [REDACTED:") and redacted.endswith("\nafter\n")
+    assert scan_text(redacted) == []
