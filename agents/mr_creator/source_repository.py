@@ -125,7 +125,9 @@ class SourceRepository:
 
     def deepen_to(self, sha: str, tip: str, max_commits: int) -> bool:
         """Deepen the shallow history of `tip` step by step until `sha` is in it (True), or
-        `max_commits` are fetched, or the history ends (False). Only that range is fetched."""
+        `max_commits` are fetched, or the history ends (False). Only that range is fetched, and of it
+        only commits and trees (`--filter=blob:none`): blame fetches the few blobs it reads on demand.
+        A server without partial fetches ignores the filter (git warns) and sends the blobs too."""
         depth = 16
         fetched = 1
         while not self.has_commit(sha):
@@ -134,7 +136,7 @@ class SourceRepository:
             step = min(depth, max_commits - fetched)
             before = self._shallow_boundary()
             try:
-                self.repo.git.fetch(f"--deepen={step}", "--no-tags", "origin", tip)
+                self.repo.git.fetch(f"--deepen={step}", "--filter=blob:none", "--no-tags", "origin", tip)
             except GitCommandError as error:
                 raise _failure(error, f"fetch of the history of {tip[:12]}") from error
             fetched += step
