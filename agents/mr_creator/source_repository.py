@@ -1,17 +1,20 @@
-"""The source repository as mr-creator needs it: one commit fetched, a patch applied, a branch pushed."""
+"""The source repository as mr-creator needs it: one commit fetched, a patch applied, a branch pushed.
+
+Plain `git` processes, one per question (GitPython cost a tenth of a second to import and ran
+`git version` twice before the first command: mr-creator's budget is a tenth of a clone).
+"""
 
 from __future__ import annotations
 
 import logging
+import subprocess
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from git import GitCommandError, Repo
-
 from pathops_contracts.errors import ContractViolation, Forbidden, NegativeOutcome, UpstreamError
 from pathops_contracts.patch_policy import FileChange
-from pathops_runtime.git_env import auth_failure_hint, changes_between, git_error_reason, is_auth_failure
+from pathops_runtime.git_env import auth_failure_hint, changes_from_diffs, is_auth_failure, stderr_reason
 from pathops_runtime.source_commit import fetch_commit
 
 log = logging.getLogger(__name__)
@@ -33,8 +36,37 @@ def scratch_environment(env: Mapping[str, str]) -> dict[str, str]:
     return scratch
 
 
-def _failure(error: GitCommandError, action: str) -> Exception:
-    reason = git_error_reason(error)
+class GitFailed(Exception):
+    """A git command exited non-zero; `stderr` is what it said."""
+
+    def __init__(self, args: tuple[str, ...], status: int, stderr: str) -> None:
+        super().__init__(f"git {args[0]} exited {status}: {stderr_reason(stderr)}")
+        self.status = status
+        self.stderr = stderr
+
+
+@dataclass(frozen=True)
+class Git:
+    """`git` in one work tree, with one environment (the token scoped to the remote, SCRATCH_CONFIG)."""
+
+    workdir: Path
+    env: Mapping[str, str]
+
+    def run(self, *args: str, check: bool = True,
+            env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+        done = subprocess.run(["git", *args], cwd=self.workdir, env=dict(env if env is not None else self.env),
+                              capture_output=True, stdin=subprocess.DEVNULL, check=False)
+        if check and done.returncode != 0:
+            raise GitFailed(args, done.returncode, done.stderr.decode("utf-8", errors="replace"))
+        return done
+
+    def text(self, *args: str, env: Mapping[str, str] | None = None) -> str:
+        """stdout of a command that must succeed, decoded, without its last newline."""
+        return self.run(*args, env=env).stdout.decode("utf-8", errors="replace").removesuffix("\n")
+
+
+def _failure(error: GitFailed, action: str) -> Exception:
+    reason = stderr_reason(error.stderr) or str(error)
     if is_auth_failure(reason):
         return Forbidden(f"git {action} was refused: {auth_failure_hint(reason)}")
     return UpstreamError(f"git {action} failed: {reason}")
@@ -54,39 +86,40 @@ class PatchCommit:
 class SourceRepository:
     """A scratch clone holding only what one change set needs."""
 
-    repo: Repo
+    git: Git
     remote_url: str
 
     @classmethod
     def fetch_commit(cls, remote_url: str, sha: str, workdir: Path, env: Mapping[str, str]) -> SourceRepository:
         """Exactly one commit (depth 1), checked out detached: the shared fetch and its errors
         (`pathops_runtime.source_commit`), so a missing commit reads and exits as in build-image."""
-        fetch_commit(remote_url, sha, workdir, scratch_environment(env))
-        repo = Repo(workdir)
-        repo.git.update_environment(**scratch_environment(env))
-        return cls(repo, remote_url)
+        scratch = scratch_environment(env)
+        fetch_commit(remote_url, sha, workdir, scratch)
+        return cls(Git(workdir, scratch), remote_url)
 
     def apply_mbox(self, mbox: Path) -> None:
         """`git am --3way` the patch: one commit per mail, still with the mail's author (see `rewrite`)."""
         try:
             # The committer date follows the author date so that the same patch on the same base
             # always gives the same commit: a rerun has nothing new to push.
-            self.repo.git.am("--3way", "--keep-cr", "--committer-date-is-author-date", str(mbox))
-        except GitCommandError as error:
-            self.repo.git.am("--abort", with_exceptions=False)
+            self.git.run("am", "--3way", "--keep-cr", "--committer-date-is-author-date", str(mbox))
+        except GitFailed as error:
+            self.git.run("am", "--abort", check=False)
             lines = (error.stderr or "").strip().splitlines()
             reason = next((line for line in lines if "patch failed" in line or "conflict" in line.lower()), None)
             raise NegativeOutcome(f"the patch does not apply: {reason or (lines[-1] if lines else error)}") from error
 
     def changes(self, base: str, head: str = "HEAD") -> list[FileChange]:
-        return changes_between(self.repo, base, head)
+        """The files changed from base to head with modes, binary flag and line counts."""
+        return changes_from_diffs(self.git.text("diff", "--raw", "-z", "--no-renames", "--no-abbrev", base, head),
+                                  self.git.text("diff", "--numstat", "-z", "--no-renames", base, head))
 
     def commits(self, base: str) -> list[PatchCommit]:
         """The commits `git am` made on base, oldest first, as the mbox's mails gave them (one `git log`)."""
         # Each record starts with a NUL (never in a commit header or message) so messages may hold newlines.
-        out = str(self.repo.git.log("--reverse", "--first-parent", "--date=raw",
-                                    "--format=%x00%H%x00%an%x00%ae%x00%ad%x00%B", f"{base}..HEAD",
-                                    strip_newline_in_stdout=False))
+        out = self.git.run("log", "--reverse", "--first-parent", "--date=raw",
+                           "--format=%x00%H%x00%an%x00%ae%x00%ad%x00%B", f"{base}..HEAD").stdout.decode(
+                               "utf-8", errors="replace")
         fields = out.split("\0")[1:]
         found = []
         for index in range(0, len(fields) - len(fields) % 5, 5):
@@ -97,16 +130,15 @@ class SourceRepository:
     def read_at(self, sha: str, path: str, max_bytes: int) -> bytes | None:
         """A file's bytes at a commit; None when there is no such file (or it is not a file)."""
         spec = f"{sha}:{path}"
-        kind = self.repo.git.cat_file("-t", spec, with_exceptions=False)
-        if kind != "blob":
+        kind = self.git.run("cat-file", "-t", spec, check=False)
+        if kind.returncode != 0 or kind.stdout.strip() != b"blob":
             return None
-        if int(self.repo.git.cat_file("-s", spec)) > max_bytes:
+        if int(self.git.text("cat-file", "-s", spec)) > max_bytes:
             raise ContractViolation(f"{path} at {sha[:12]} is over {max_bytes} bytes; cannot tell what it runs")
-        data: bytes = self.repo.git.cat_file("blob", spec, stdout_as_string=False)
-        return data
+        return self.git.run("cat-file", "blob", spec).stdout
 
     def files_at(self, sha: str) -> list[str]:
-        return [path for path in str(self.repo.git.ls_tree("-r", "-z", "--name-only", sha)).split("\0") if path]
+        return [path for path in self.git.text("ls-tree", "-r", "-z", "--name-only", sha).split("\0") if path]
 
     def rewrite(self, base: str, commits: list[PatchCommit], message: Callable[[PatchCommit], str]) -> str:
         """The same trees as new commits by this repository's git identity (the autopilot's), as
@@ -114,14 +146,13 @@ class SourceRepository:
         checks out and returns the new head."""
         parent = base
         for commit in commits:
-            with self.repo.git.custom_environment(GIT_AUTHOR_DATE=commit.date, GIT_COMMITTER_DATE=commit.date):
-                parent = str(self.repo.git.commit_tree(f"{commit.sha}^{{tree}}", "-p", parent,
-                                                       "-m", message(commit))).strip()
+            dated = {**self.git.env, "GIT_AUTHOR_DATE": commit.date, "GIT_COMMITTER_DATE": commit.date}
+            parent = self.git.text("commit-tree", f"{commit.sha}^{{tree}}", "-p", parent, "-m", message(commit),
+                                   env=dated).strip()
         return parent
 
     def has_commit(self, sha: str) -> bool:
-        status = self.repo.git.cat_file("-e", f"{sha}^{{commit}}", with_exceptions=False, with_extended_output=True)
-        return bool(status[0] == 0)
+        return self.git.run("cat-file", "-e", f"{sha}^{{commit}}", check=False).returncode == 0
 
     def deepen_to(self, sha: str, tip: str, max_commits: int) -> bool:
         """Deepen the shallow history of `tip` step by step until `sha` is in it (True), or
@@ -136,8 +167,8 @@ class SourceRepository:
             step = min(depth, max_commits - fetched)
             before = self._shallow_boundary()
             try:
-                self.repo.git.fetch(f"--deepen={step}", "--filter=blob:none", "--no-tags", "origin", tip)
-            except GitCommandError as error:
+                self.git.run("fetch", "-q", f"--deepen={step}", "--filter=blob:none", "--no-tags", "origin", tip)
+            except GitFailed as error:
                 raise _failure(error, f"fetch of the history of {tip[:12]}") from error
             fetched += step
             depth *= 4
@@ -151,7 +182,7 @@ class SourceRepository:
 
         Read from the file rather than counted with `git rev-list`: one process less per step."""
         try:
-            return (Path(self.repo.git_dir) / "shallow").read_bytes()
+            return (self.git.workdir / ".git" / "shallow").read_bytes()
         except FileNotFoundError:
             return None
 
@@ -159,15 +190,15 @@ class SourceRepository:
         """Commits of previous..current (newest first), only those touching `paths` when given."""
         args = ["--first-parent", f"{previous}..{current}"]
         try:
-            return str(self.repo.git.rev_list(*args, "--", *paths) if paths else self.repo.git.rev_list(*args)).split()
-        except GitCommandError as error:
+            return self.git.text("rev-list", *args, *(["--", *paths] if paths else [])).split()
+        except GitFailed as error:
             raise _failure(error, f"rev-list {previous[:12]}..{current[:12]}") from error
 
     def blame(self, sha: str, path: str, first: int, last: int) -> set[str]:
         """The commits that last changed lines first..last of path at sha (none past the file's end)."""
         try:
-            out = str(self.repo.git.blame("--porcelain", "-L", f"{first},{last}", sha, "--", path))
-        except GitCommandError:  # the range is past the end of the file (an insertion at its end)
+            out = self.git.text("blame", "--porcelain", "-L", f"{first},{last}", sha, "--", path)
+        except GitFailed:  # the range is past the end of the file (an insertion at its end)
             return set()
         return {line.split(" ", 1)[0] for line in out.splitlines()
                 if len(line) > 40 and all(c in "0123456789abcdef" for c in line[:40]) and line[40] == " "}
@@ -176,8 +207,8 @@ class SourceRepository:
         """Per file existing at base, the line ranges of base that the change from base to head replaces
         or inserts next to (an insertion blames its neighbour lines)."""
         try:
-            out = str(self.repo.git.diff("-U0", "--no-color", "--no-ext-diff", "--no-renames", base, head))
-        except GitCommandError as error:
+            out = self.git.text("diff", "-U0", "--no-color", "--no-ext-diff", "--no-renames", base, head)
+        except GitFailed as error:
             raise _failure(error, "diff of the fix") from error
         ranges: dict[str, list[tuple[int, int]]] = {}
         path: str | None = None
@@ -194,15 +225,15 @@ class SourceRepository:
     def commit_summary(self, sha: str) -> tuple[str, str]:
         """(subject, author name) of a commit."""
         try:
-            subject, _, author = str(self.repo.git.log("-1", "--format=%s%x00%an", sha)).partition("\0")
-        except GitCommandError as error:
+            subject, _, author = self.git.text("log", "-1", "--format=%s%x00%an", sha).partition("\0")
+        except GitFailed as error:
             raise _failure(error, f"log of {sha[:12]}") from error
         return subject, author
 
     def remote_head(self, branch: str) -> str | None:
         try:
-            listing = str(self.repo.git.ls_remote("--heads", "origin", f"refs/heads/{branch}"))
-        except GitCommandError as error:
+            listing = self.git.text("ls-remote", "--heads", "origin", f"refs/heads/{branch}")
+        except GitFailed as error:
             raise _failure(error, "ls-remote") from error
         for line in listing.splitlines():
             sha, _, ref = line.partition("\t")
@@ -217,8 +248,8 @@ class SourceRepository:
         if expected_remote is not None:
             args.insert(0, f"--force-with-lease=refs/heads/{branch}:{expected_remote}")
         try:
-            self.repo.git.push(*args)
-        except GitCommandError as error:
+            self.git.run("push", *args)
+        except GitFailed as error:
             if "stale info" in str(error.stderr) or "rejected" in str(error.stderr):
                 raise NegativeOutcome(f"branch {branch} moved while pushing; nothing was overwritten") from error
             raise _failure(error, f"push of {branch}") from error
