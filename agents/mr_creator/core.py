@@ -19,11 +19,9 @@ from typing import TYPE_CHECKING, Protocol
 from mr_creator.culprit import find_culprit
 from mr_creator.description import commit_message, render_body, title_for
 from mr_creator.evidence_quotes import blob_link_maker, render_evidence
-from mr_creator.incident_snapshot import IncidentSnapshot, read_incident_snapshot
 from mr_creator.marker import ChangeSetMarker, MarkerScope, verified_marker
 from mr_creator.merge_requests import MergeRequest, ProjectInfo
 from mr_creator.naming import branch_name
-from mr_creator.patch_bundle import PatchBundle, open_patch_bundle
 from mr_creator.source_repository import PatchCommit, SourceRepository
 from mr_creator.story import Story, checks, timeline, what_broke_it, what_fired
 from mr_creator.untrusted_text import neutralize
@@ -32,10 +30,13 @@ from pathops_contracts import __version__
 from pathops_contracts.errors import ContractViolation, InvalidInput
 from pathops_contracts.identifiers import COMMIT_SHA
 from pathops_contracts.patch_policy import MAX_CI_FILE_BYTES, PolicyLimits, ci_protected_patterns, violations
-from pathops_contracts.verification_spec import MAX_SPEC_BYTES
 from pathops_runtime.source_commit import CommitNotFound
 
-if TYPE_CHECKING:  # the store (boto3) is built on the worker thread that first reads it
+# The bundle's and the snapshot's readers (jsonschema, ~0.06 s to import) are imported by the worker
+# thread that reads them, while the main thread waits on GitLab and git.
+if TYPE_CHECKING:
+    from mr_creator.incident_snapshot import IncidentSnapshot
+    from mr_creator.patch_bundle import PatchBundle
     from pathops_runtime.artifact_reader import ArtifactReader
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,7 @@ def create_merge_request(
     # on sockets and processes): the bundle and the snapshot cost no wall time of their own. Nothing
     # is applied, pushed or written to GitLab before the bundle has passed every check.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="artifact-store") as reads:
-        bundle_read = reads.submit(open_patch_bundle, store, order.patch_id, order.source_commit_sha, scratch)
+        bundle_read = reads.submit(_open_bundle, store, order.patch_id, order.source_commit_sha, scratch)
         try:
             project = gitlab.info()
             remote = order.git_url or project.http_url_to_repo
@@ -122,8 +123,20 @@ def create_merge_request(
                 raise ContractViolation(f"patch bundle {order.patch_id} names base commit "
                                         f"{bundle.metadata['source_commit_sha'][:12]}, which the project's repository "
                                         "does not hold: refusing the bundle") from error
-        snapshot_read = reads.submit(read_incident_snapshot, store, bundle.metadata["snapshot_id"], scratch)
+        snapshot_read = reads.submit(_read_snapshot, store, bundle.metadata["snapshot_id"], scratch)
         return _apply_and_propose(order, bundle, project, source, gitlab, snapshot_read)
+
+
+def _open_bundle(store: ArtifactReader, patch_id: str, expected_sha: str | None, scratch: Path) -> PatchBundle:
+    from mr_creator.patch_bundle import open_patch_bundle
+
+    return open_patch_bundle(store, patch_id, expected_sha, scratch)
+
+
+def _read_snapshot(store: ArtifactReader, snapshot_id: str, scratch: Path) -> IncidentSnapshot:
+    from mr_creator.incident_snapshot import read_incident_snapshot
+
+    return read_incident_snapshot(store, snapshot_id, scratch)
 
 
 def _require_base_on_target(gitlab: MergeRequests, base: str, target: str, bundle_id: str | None) -> None:
@@ -237,6 +250,8 @@ def _sha(value: object) -> str | None:
 
 
 def _verification_yaml(path: Path) -> str | None:
+    from pathops_contracts.verification_spec import MAX_SPEC_BYTES
+
     if not path.is_file():
         return None
     with path.open("rb") as handle:
