@@ -14,9 +14,9 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from mr_creator.culprit import find_culprit
+from mr_creator.culprit import MAX_HISTORY, find_culprit
 from mr_creator.description import commit_message, render_body, title_for
 from mr_creator.evidence_quotes import blob_link_maker, render_evidence
 from mr_creator.marker import ChangeSetMarker, MarkerScope, verified_marker
@@ -88,32 +88,43 @@ def create_merge_request(
     gitlab: MergeRequests,
     git_env: Callable[[str], dict[str, str]],
     scratch: Path,
+    meanwhile: Callable[[], object] | None = None,
 ) -> Outcome:
-    """git_env gives git's environment for a remote URL, with the token (if any) scoped to that remote."""
+    """git_env gives git's environment for a remote URL, with the token (if any) scoped to that remote.
+
+    `meanwhile` is run while the given commit is fetched (the caller's own preparation, e.g. imports)."""
     if not order.marker_key:
         raise InvalidInput("mr-creator needs a key to sign its changeset marker: set MR_MARKER_KEY "
                            "or CALLBACK_SIGNING_KEY")
     # The artifact store is read on a worker thread while GitLab is asked and git fetches (they wait
     # on sockets and processes): the bundle and the snapshot cost no wall time of their own. Nothing
     # is applied, pushed or written to GitLab before the bundle has passed every check.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="artifact-store") as reads:
-        bundle_read = reads.submit(_open_bundle, store, order.patch_id, order.source_commit_sha, scratch)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="artifact-store") as reads, \
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="git") as fetches:
+        project = gitlab.info()
+        # Given a commit, GitLab is asked whether it is on the target branch on the same thread, after the
+        # bundle (which must name that commit) has passed its checks; the answer is judged after the fetch.
+        bundle_read = reads.submit(_open_bundle_and_ask_base, store, order, scratch, gitlab, project.default_branch)
         try:
-            project = gitlab.info()
             remote = order.git_url or project.http_url_to_repo
             # The token goes to this remote's origin only (the one named by the operator or by the token's
             # own GitLab): never to a redirect's, a submodule's or another remote's host.
             remote_env = git_env(remote)
-            # Given, the commit is fetched while the bundle is read (the bundle must name the same one);
-            # otherwise the bundle's metadata names the base, fetched once it is read.
-            source = (SourceRepository.fetch_commit(remote, order.source_commit_sha, scratch / "source",
-                                                    remote_env)
-                      if order.source_commit_sha else None)
+            # Given, the commit is fetched while the bundle is read (the bundle must name the same one) and
+            # the caller prepares; otherwise the bundle's metadata names the base, fetched once it is read.
+            fetching = (fetches.submit(SourceRepository.fetch_commit, remote, order.source_commit_sha,
+                                       scratch / "source", remote_env)
+                        if order.source_commit_sha else None)
+            if meanwhile is not None:
+                meanwhile()
+            source = fetching.result() if fetching is not None else None
         except BaseException:
             bundle_read.result()  # a refused bundle is the error to report, as if it had been read first
             raise
-        bundle = bundle_read.result()
-        _require_base_on_target(gitlab, bundle.metadata["source_commit_sha"], project.default_branch,
+        bundle, merge_base = bundle_read.result()
+        if merge_base is None:  # no commit was given: the bundle named the base
+            merge_base = (gitlab.merge_base(bundle.metadata["source_commit_sha"], project.default_branch),)
+        _require_base_on_target(merge_base[0], bundle.metadata["source_commit_sha"], project.default_branch,
                                 None if order.source_commit_sha else order.patch_id)
         if source is None:
             try:
@@ -127,10 +138,16 @@ def create_merge_request(
         return _apply_and_propose(order, bundle, project, source, gitlab, snapshot_read)
 
 
-def _open_bundle(store: ArtifactReader, patch_id: str, expected_sha: str | None, scratch: Path) -> PatchBundle:
+def _open_bundle_and_ask_base(store: ArtifactReader, order: MergeRequestOrder, scratch: Path, gitlab: MergeRequests,
+                              target: str) -> tuple[PatchBundle, tuple[str | None] | None]:
+    """The checked bundle and, when a commit was given (the bundle names the same), GitLab's merge base of
+    it and the target branch (None: not asked). The main thread makes no GitLab request meanwhile."""
     from mr_creator.patch_bundle import open_patch_bundle
 
-    return open_patch_bundle(store, patch_id, expected_sha, scratch)
+    bundle = open_patch_bundle(store, order.patch_id, order.source_commit_sha, scratch)
+    if order.source_commit_sha is None:
+        return bundle, None
+    return bundle, (gitlab.merge_base(order.source_commit_sha, target),)
 
 
 def _read_snapshot(store: ArtifactReader, snapshot_id: str, scratch: Path) -> IncidentSnapshot:
@@ -139,11 +156,12 @@ def _read_snapshot(store: ArtifactReader, snapshot_id: str, scratch: Path) -> In
     return read_incident_snapshot(store, snapshot_id, scratch)
 
 
-def _require_base_on_target(gitlab: MergeRequests, base: str, target: str, bundle_id: str | None) -> None:
+def _require_base_on_target(merge_base: str | None, base: str, target: str, bundle_id: str | None) -> None:
     """The MR's diff against the target branch is base..head only when base is on that branch (its head or
     an ancestor): a base on an unmerged branch would smuggle that branch's changes (a CI file, say) past the
-    policy, which looks at base..head alone. GitLab answers over the full history (our fetch is shallow)."""
-    if gitlab.merge_base(base, target) == base:
+    policy, which looks at base..head alone. GitLab answers over the full history (our fetch is shallow):
+    `merge_base` is its merge base of base and target."""
+    if merge_base == base:
         return
     named = f"patch bundle {bundle_id} names base commit" if bundle_id else "base commit"
     raise ContractViolation(f"{named} {base[:12]}, which is not on the target branch {target} (nor an ancestor of "
@@ -154,10 +172,44 @@ def _apply_and_propose(order: MergeRequestOrder, bundle: PatchBundle, project: P
                        gitlab: MergeRequests, snapshot_read: Future[IncidentSnapshot]) -> Outcome:
     """Apply the verified bundle on the fetched commit, check the policy, push, open or update the MR."""
     metadata = bundle.metadata
-    base: str = metadata["source_commit_sha"]  # the commit the fix agent's image embedded
     branch = branch_name(order.changeset_id, metadata["summary"])
     scope = MarkerScope(order.marker_key, order.src_repo, branch)
-    source.apply_mbox(bundle.mbox)
+    try:
+        source.apply_mbox(bundle.mbox)
+        # No command of this run applies a patch from here on: the history between the rollouts is fetched
+        # while the patch is checked and pushed (as soon as the snapshot names the rollouts).
+        snapshot_read.add_done_callback(lambda read: _fetch_history(read, order, metadata, source))
+        return _check_and_propose(order, bundle, project, source, gitlab, snapshot_read, branch, scope)
+    finally:
+        source.finish_background()
+
+
+def _rollout_commits(snapshot: IncidentSnapshot, fields: dict[str, str]) -> tuple[dict[str, Any] | None, str | None,
+                                                                                   str | None]:
+    """The focused workload's rollout in the snapshot, and the source commits of its previous and current one."""
+    workload = snapshot.manifest.get("workload")
+    focus = fields.get("workload") or (f"deployment/{workload.get('name')}" if isinstance(workload, dict) else None)
+    rollout = snapshot.rollout_of(focus)
+    previous = _sha(rollout.get("previous_source_commit")) if rollout else None
+    current = _sha(rollout.get("current_source_commit")) if rollout else None
+    return rollout, previous, current
+
+
+def _fetch_history(read: Future[IncidentSnapshot], order: MergeRequestOrder, metadata: dict[str, Any],
+                   source: SourceRepository) -> None:
+    """Start fetching the history the culprit search reads (find_culprit asks the same deepen_to)."""
+    if read.cancelled() or read.exception() is not None or read.result().unavailable:
+        return
+    _, previous, current = _rollout_commits(read.result(), order.extra_fields)
+    if previous is not None and previous != (current or metadata["source_commit_sha"]):
+        source.start_deepening(previous, current or metadata["source_commit_sha"], MAX_HISTORY)
+
+
+def _check_and_propose(order: MergeRequestOrder, bundle: PatchBundle, project: ProjectInfo, source: SourceRepository,
+                       gitlab: MergeRequests, snapshot_read: Future[IncidentSnapshot], branch: str,
+                       scope: MarkerScope) -> Outcome:
+    metadata = bundle.metadata
+    base: str = metadata["source_commit_sha"]  # the commit the fix agent's image embedded
     commits = source.commits(base)
     ci_paths = ci_protected_patterns(project.ci_config_path, order.src_repo,
                                      lambda path: source.read_at(base, path, MAX_CI_FILE_BYTES),
@@ -231,11 +283,7 @@ def _tell_story(order: MergeRequestOrder, snapshot: IncidentSnapshot, source: So
         reason = f"_{neutralize(snapshot.unavailable)}._"
         return Story(what_fired(fields, metadata["incident_id"]), f"_Cannot be determined: {reason[1:]}", reason,
                      "", timeline(None, [], fields, {}, order.patch_id), checks(verification, recommended))
-    workload = snapshot.manifest.get("workload")
-    focus = fields.get("workload") or (f"deployment/{workload.get('name')}" if isinstance(workload, dict) else None)
-    rollout = snapshot.rollout_of(focus)
-    previous = _sha(rollout.get("previous_source_commit")) if rollout else None
-    current = _sha(rollout.get("current_source_commit")) if rollout else None
+    rollout, previous, current = _rollout_commits(snapshot, fields)
     base: str = metadata["source_commit_sha"]
     culprit = find_culprit(source, previous, current, base, head)
     blob_url = blob_link_maker(project.web_url, base) if project.web_url else None

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import subprocess
+import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pathops_contracts.errors import ContractViolation, Forbidden, NegativeOutcome, UpstreamError
@@ -88,6 +90,11 @@ class SourceRepository:
 
     git: Git
     remote_url: str
+    # History fetches (deepen_to) by their arguments: started on a thread, or running in the caller.
+    _history: dict[tuple[str, str, int], Future[bool]] = field(default_factory=dict, init=False, repr=False)
+    _threads: list[threading.Thread] = field(default_factory=list, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _closed: bool = field(default=False, init=False, repr=False)
 
     @classmethod
     def fetch_commit(cls, remote_url: str, sha: str, workdir: Path, env: Mapping[str, str]) -> SourceRepository:
@@ -154,7 +161,57 @@ class SourceRepository:
     def has_commit(self, sha: str) -> bool:
         return self.git.run("cat-file", "-e", f"{sha}^{{commit}}", check=False).returncode == 0
 
+    def start_deepening(self, sha: str, tip: str, max_commits: int) -> None:
+        """Run `deepen_to(sha, tip, max_commits)` on a thread from now on, so that the history is fetched
+        while the caller goes on; `deepen_to` with the same arguments then waits for that answer.
+
+        The history fetch makes the clone a partial one (missing blobs are fetched on demand): start it
+        only once no command of the run may apply a patch (`git am --3way` would then fetch the blobs
+        it lacks instead of refusing). Nothing starts after `finish_background`."""
+        future = self._claim((sha, tip, max_commits))
+        if future is None:
+            return
+        thread = threading.Thread(target=self._deepen_into, args=(future, sha, tip, max_commits),
+                                  name="history-fetch")
+        with self._lock:
+            if self._closed:
+                future.set_result(False)
+                return
+            self._threads.append(thread)
+            thread.start()
+
+    def finish_background(self) -> None:
+        """Wait for the history fetches started, and start none from now on (the work tree may go)."""
+        with self._lock:
+            self._closed = True
+            threads = list(self._threads)
+        for thread in threads:
+            thread.join()
+
     def deepen_to(self, sha: str, tip: str, max_commits: int) -> bool:
+        """The answer of the history fetch of these arguments (`start_deepening`), else of `_deepen` now."""
+        key = (sha, tip, max_commits)
+        future = self._claim(key)
+        if future is not None:
+            self._deepen_into(future, sha, tip, max_commits)
+        return self._history[key].result()
+
+    def _claim(self, key: tuple[str, str, int]) -> Future[bool] | None:
+        """A new future for the fetch of these arguments, to fill; None when one is already there."""
+        with self._lock:
+            if key in self._history:
+                return None
+            future: Future[bool] = Future()
+            self._history[key] = future
+            return future
+
+    def _deepen_into(self, future: Future[bool], sha: str, tip: str, max_commits: int) -> None:
+        try:
+            future.set_result(self._deepen(sha, tip, max_commits))
+        except BaseException as error:  # noqa: BLE001 - handed to whoever asks deepen_to
+            future.set_exception(error)
+
+    def _deepen(self, sha: str, tip: str, max_commits: int) -> bool:
         """Deepen the shallow history of `tip` step by step until `sha` is in it (True), or
         `max_commits` are fetched, or the history ends (False). Only that range is fetched, and of it
         only commits and trees (`--filter=blob:none`): blame fetches the few blobs it reads on demand.
