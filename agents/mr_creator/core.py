@@ -102,9 +102,8 @@ def create_merge_request(
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="artifact-store") as reads, \
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="git") as fetches:
         project = gitlab.info()
-        # Given a commit, GitLab is asked whether it is on the target branch on the same thread, after the
-        # bundle (which must name that commit) has passed its checks; the answer is judged after the fetch.
-        bundle_read = reads.submit(_open_bundle_and_ask_base, store, order, scratch, gitlab, project.default_branch)
+        bundle_read = reads.submit(_open_bundle, store, order.patch_id, order.source_commit_sha, scratch)
+        merge_base: tuple[str | None] | None = None
         try:
             remote = order.git_url or project.http_url_to_repo
             # The token goes to this remote's origin only (the one named by the operator or by the token's
@@ -115,13 +114,18 @@ def create_merge_request(
             fetching = (fetches.submit(SourceRepository.fetch_commit, remote, order.source_commit_sha,
                                        scratch / "source", remote_env)
                         if order.source_commit_sha else None)
+            if order.source_commit_sha:
+                # GitLab is asked while git fetches (the bundle must name the same commit); the answer is
+                # judged once the commit is fetched and the bundle checked, so a missing commit still reads
+                # "commit ... does not exist" and a refused bundle stays the error reported.
+                merge_base = (gitlab.merge_base(order.source_commit_sha, project.default_branch),)
             if meanwhile is not None:
                 meanwhile()
             source = fetching.result() if fetching is not None else None
         except BaseException:
             bundle_read.result()  # a refused bundle is the error to report, as if it had been read first
             raise
-        bundle, merge_base = bundle_read.result()
+        bundle = bundle_read.result()
         if merge_base is None:  # no commit was given: the bundle named the base
             merge_base = (gitlab.merge_base(bundle.metadata["source_commit_sha"], project.default_branch),)
         _require_base_on_target(merge_base[0], bundle.metadata["source_commit_sha"], project.default_branch,
@@ -138,16 +142,10 @@ def create_merge_request(
         return _apply_and_propose(order, bundle, project, source, gitlab, snapshot_read)
 
 
-def _open_bundle_and_ask_base(store: ArtifactReader, order: MergeRequestOrder, scratch: Path, gitlab: MergeRequests,
-                              target: str) -> tuple[PatchBundle, tuple[str | None] | None]:
-    """The checked bundle and, when a commit was given (the bundle names the same), GitLab's merge base of
-    it and the target branch (None: not asked). The main thread makes no GitLab request meanwhile."""
+def _open_bundle(store: ArtifactReader, patch_id: str, expected_sha: str | None, scratch: Path) -> PatchBundle:
     from mr_creator.patch_bundle import open_patch_bundle
 
-    bundle = open_patch_bundle(store, order.patch_id, order.source_commit_sha, scratch)
-    if order.source_commit_sha is None:
-        return bundle, None
-    return bundle, (gitlab.merge_base(order.source_commit_sha, target),)
+    return open_patch_bundle(store, patch_id, expected_sha, scratch)
 
 
 def _read_snapshot(store: ArtifactReader, snapshot_id: str, scratch: Path) -> IncidentSnapshot:
