@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -22,7 +22,7 @@ from mr_creator.evidence_quotes import blob_link_maker, render_evidence
 from mr_creator.marker import ChangeSetMarker, MarkerScope, verified_marker
 from mr_creator.merge_requests import MergeRequest, ProjectInfo
 from mr_creator.naming import branch_name
-from mr_creator.source_repository import PatchCommit, SourceRepository
+from mr_creator.source_repository import PatchCommit, SourceRepository, start_fetch
 from mr_creator.story import Story, checks, timeline, what_broke_it, what_fired
 from mr_creator.untrusted_text import neutralize
 from mr_creator.verification_outcome import FAILED_LABEL, VERIFIED_LABEL
@@ -88,10 +88,14 @@ def create_merge_request(
     gitlab: MergeRequests,
     git_env: Callable[[str], dict[str, str]],
     scratch: Path,
+    fetching: Future[SourceRepository] | None = None,
     meanwhile: Callable[[], object] | None = None,
 ) -> Outcome:
     """git_env gives git's environment for a remote URL, with the token (if any) scoped to that remote.
 
+    `fetching` is the given commit's fetch when the caller started it (`start_fetch` of
+    order.source_commit_sha from `gitlab.info().source_url(order.git_url)` into scratch/"source", with
+    git_env of that remote): the CLI starts it before it loads this module. The caller waits for it.
     `meanwhile` is run while the given commit is fetched (the caller's own preparation, e.g. imports)."""
     if not order.marker_key:
         raise InvalidInput("mr-creator needs a key to sign its changeset marker: set MR_MARKER_KEY "
@@ -99,21 +103,22 @@ def create_merge_request(
     # The artifact store is read on a worker thread while GitLab is asked and git fetches (they wait
     # on sockets and processes): the bundle and the snapshot cost no wall time of their own. Nothing
     # is applied, pushed or written to GitLab before the bundle has passed every check.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="artifact-store") as reads, \
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix="git") as fetches:
+    started_here: Future[SourceRepository] | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="artifact-store") as reads:
         project = gitlab.info()
         bundle_read = reads.submit(_open_bundle, store, order.patch_id, order.source_commit_sha, scratch)
         merge_base: tuple[str | None] | None = None
         try:
-            remote = order.git_url or project.http_url_to_repo
+            remote = project.source_url(order.git_url)
             # The token goes to this remote's origin only (the one named by the operator or by the token's
             # own GitLab): never to a redirect's, a submodule's or another remote's host.
             remote_env = git_env(remote)
-            # Given, the commit is fetched while the bundle is read (the bundle must name the same one) and
-            # the caller prepares; otherwise the bundle's metadata names the base, fetched once it is read.
-            fetching = (fetches.submit(SourceRepository.fetch_commit, remote, order.source_commit_sha,
-                                       scratch / "source", remote_env)
-                        if order.source_commit_sha else None)
+            # Given, the commit is fetched (on the "git" thread) while the bundle is read and GitLab asked (the
+            # bundle must name the same commit); otherwise the bundle's metadata names the base, fetched once
+            # it is read.
+            if fetching is None and order.source_commit_sha:
+                fetching = started_here = start_fetch(remote, order.source_commit_sha, scratch / "source",
+                                                      remote_env)
             if order.source_commit_sha:
                 # GitLab is asked while git fetches (the bundle must name the same commit); the answer is
                 # judged once the commit is fetched and the bundle checked, so a missing commit still reads
@@ -123,6 +128,8 @@ def create_merge_request(
                 meanwhile()
             source = fetching.result() if fetching is not None else None
         except BaseException:
+            if started_here is not None:
+                wait([started_here])  # the work tree's folder may go once this returns
             bundle_read.result()  # a refused bundle is the error to report, as if it had been read first
             raise
         bundle = bundle_read.result()

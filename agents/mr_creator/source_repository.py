@@ -38,6 +38,24 @@ def scratch_environment(env: Mapping[str, str]) -> dict[str, str]:
     return scratch
 
 
+def start_fetch(remote_url: str, sha: str, workdir: Path, env: Mapping[str, str]) -> Future[SourceRepository]:
+    """`SourceRepository.fetch_commit` on a thread of its own ("git") from now on: the caller goes on
+    (loads the rest of the tool, reads the bundle, asks GitLab) while git works. Wait for the future
+    before the folder of `workdir` goes."""
+    future: Future[SourceRepository] = Future()
+
+    def fetch() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(SourceRepository.fetch_commit(remote_url, sha, workdir, env))
+        except BaseException as error:  # noqa: BLE001 - handed to whoever waits for the fetch
+            future.set_exception(error)
+
+    threading.Thread(target=fetch, name="git").start()
+    return future
+
+
 class GitFailed(Exception):
     """A git command exited non-zero; `stderr` is what it said."""
 
