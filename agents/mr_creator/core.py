@@ -11,20 +11,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from mr_creator.culprit import find_culprit
+from mr_creator.culprit import MAX_HISTORY, find_culprit
 from mr_creator.description import commit_message, render_body, title_for
 from mr_creator.evidence_quotes import blob_link_maker, render_evidence
-from mr_creator.incident_snapshot import IncidentSnapshot, read_incident_snapshot
 from mr_creator.marker import ChangeSetMarker, MarkerScope, verified_marker
 from mr_creator.merge_requests import MergeRequest, ProjectInfo
 from mr_creator.naming import branch_name
-from mr_creator.patch_bundle import PatchBundle, open_patch_bundle
-from mr_creator.source_repository import PatchCommit, SourceRepository
+from mr_creator.source_repository import PatchCommit, SourceRepository, start_fetch
 from mr_creator.story import Story, checks, timeline, what_broke_it, what_fired
 from mr_creator.untrusted_text import neutralize
 from mr_creator.verification_outcome import FAILED_LABEL, VERIFIED_LABEL
@@ -32,10 +30,13 @@ from pathops_contracts import __version__
 from pathops_contracts.errors import ContractViolation, InvalidInput
 from pathops_contracts.identifiers import COMMIT_SHA
 from pathops_contracts.patch_policy import MAX_CI_FILE_BYTES, PolicyLimits, ci_protected_patterns, violations
-from pathops_contracts.verification_spec import MAX_SPEC_BYTES
 from pathops_runtime.source_commit import CommitNotFound
 
-if TYPE_CHECKING:  # the store (boto3) is built on the worker thread that first reads it
+# The bundle's and the snapshot's readers (jsonschema, ~0.06 s to import) are imported by the worker
+# thread that reads them, while the main thread waits on GitLab and git.
+if TYPE_CHECKING:
+    from mr_creator.incident_snapshot import IncidentSnapshot
+    from mr_creator.patch_bundle import PatchBundle
     from pathops_runtime.artifact_reader import ArtifactReader
 
 log = logging.getLogger(__name__)
@@ -87,32 +88,54 @@ def create_merge_request(
     gitlab: MergeRequests,
     git_env: Callable[[str], dict[str, str]],
     scratch: Path,
+    fetching: Future[SourceRepository] | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> Outcome:
-    """git_env gives git's environment for a remote URL, with the token (if any) scoped to that remote."""
+    """git_env gives git's environment for a remote URL, with the token (if any) scoped to that remote.
+
+    `fetching` is the given commit's fetch when the caller started it (`start_fetch` of
+    order.source_commit_sha from `gitlab.info().source_url(order.git_url)` into scratch/"source", with
+    git_env of that remote): the CLI starts it before it loads this module. The caller waits for it.
+    `meanwhile` is run while the given commit is fetched (the caller's own preparation, e.g. imports)."""
     if not order.marker_key:
         raise InvalidInput("mr-creator needs a key to sign its changeset marker: set MR_MARKER_KEY "
                            "or CALLBACK_SIGNING_KEY")
     # The artifact store is read on a worker thread while GitLab is asked and git fetches (they wait
     # on sockets and processes): the bundle and the snapshot cost no wall time of their own. Nothing
     # is applied, pushed or written to GitLab before the bundle has passed every check.
+    started_here: Future[SourceRepository] | None = None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="artifact-store") as reads:
-        bundle_read = reads.submit(open_patch_bundle, store, order.patch_id, order.source_commit_sha, scratch)
+        project = gitlab.info()
+        bundle_read = reads.submit(_open_bundle, store, order.patch_id, order.source_commit_sha, scratch)
+        merge_base: tuple[str | None] | None = None
         try:
-            project = gitlab.info()
-            remote = order.git_url or project.http_url_to_repo
+            remote = project.source_url(order.git_url)
             # The token goes to this remote's origin only (the one named by the operator or by the token's
             # own GitLab): never to a redirect's, a submodule's or another remote's host.
             remote_env = git_env(remote)
-            # Given, the commit is fetched while the bundle is read (the bundle must name the same one);
-            # otherwise the bundle's metadata names the base, fetched once it is read.
-            source = (SourceRepository.fetch_commit(remote, order.source_commit_sha, scratch / "source",
-                                                    remote_env)
-                      if order.source_commit_sha else None)
+            # Given, the commit is fetched (on the "git" thread) while the bundle is read and GitLab asked (the
+            # bundle must name the same commit); otherwise the bundle's metadata names the base, fetched once
+            # it is read.
+            if fetching is None and order.source_commit_sha:
+                fetching = started_here = start_fetch(remote, order.source_commit_sha, scratch / "source",
+                                                      remote_env)
+            if order.source_commit_sha:
+                # GitLab is asked while git fetches (the bundle must name the same commit); the answer is
+                # judged once the commit is fetched and the bundle checked, so a missing commit still reads
+                # "commit ... does not exist" and a refused bundle stays the error reported.
+                merge_base = (gitlab.merge_base(order.source_commit_sha, project.default_branch),)
+            if meanwhile is not None:
+                meanwhile()
+            source = fetching.result() if fetching is not None else None
         except BaseException:
+            if started_here is not None:
+                wait([started_here])  # the work tree's folder may go once this returns
             bundle_read.result()  # a refused bundle is the error to report, as if it had been read first
             raise
         bundle = bundle_read.result()
-        _require_base_on_target(gitlab, bundle.metadata["source_commit_sha"], project.default_branch,
+        if merge_base is None:  # no commit was given: the bundle named the base
+            merge_base = (gitlab.merge_base(bundle.metadata["source_commit_sha"], project.default_branch),)
+        _require_base_on_target(merge_base[0], bundle.metadata["source_commit_sha"], project.default_branch,
                                 None if order.source_commit_sha else order.patch_id)
         if source is None:
             try:
@@ -122,15 +145,28 @@ def create_merge_request(
                 raise ContractViolation(f"patch bundle {order.patch_id} names base commit "
                                         f"{bundle.metadata['source_commit_sha'][:12]}, which the project's repository "
                                         "does not hold: refusing the bundle") from error
-        snapshot_read = reads.submit(read_incident_snapshot, store, bundle.metadata["snapshot_id"], scratch)
+        snapshot_read = reads.submit(_read_snapshot, store, bundle.metadata["snapshot_id"], scratch)
         return _apply_and_propose(order, bundle, project, source, gitlab, snapshot_read)
 
 
-def _require_base_on_target(gitlab: MergeRequests, base: str, target: str, bundle_id: str | None) -> None:
+def _open_bundle(store: ArtifactReader, patch_id: str, expected_sha: str | None, scratch: Path) -> PatchBundle:
+    from mr_creator.patch_bundle import open_patch_bundle
+
+    return open_patch_bundle(store, patch_id, expected_sha, scratch)
+
+
+def _read_snapshot(store: ArtifactReader, snapshot_id: str, scratch: Path) -> IncidentSnapshot:
+    from mr_creator.incident_snapshot import read_incident_snapshot
+
+    return read_incident_snapshot(store, snapshot_id, scratch)
+
+
+def _require_base_on_target(merge_base: str | None, base: str, target: str, bundle_id: str | None) -> None:
     """The MR's diff against the target branch is base..head only when base is on that branch (its head or
     an ancestor): a base on an unmerged branch would smuggle that branch's changes (a CI file, say) past the
-    policy, which looks at base..head alone. GitLab answers over the full history (our fetch is shallow)."""
-    if gitlab.merge_base(base, target) == base:
+    policy, which looks at base..head alone. GitLab answers over the full history (our fetch is shallow):
+    `merge_base` is its merge base of base and target."""
+    if merge_base == base:
         return
     named = f"patch bundle {bundle_id} names base commit" if bundle_id else "base commit"
     raise ContractViolation(f"{named} {base[:12]}, which is not on the target branch {target} (nor an ancestor of "
@@ -141,10 +177,44 @@ def _apply_and_propose(order: MergeRequestOrder, bundle: PatchBundle, project: P
                        gitlab: MergeRequests, snapshot_read: Future[IncidentSnapshot]) -> Outcome:
     """Apply the verified bundle on the fetched commit, check the policy, push, open or update the MR."""
     metadata = bundle.metadata
-    base: str = metadata["source_commit_sha"]  # the commit the fix agent's image embedded
     branch = branch_name(order.changeset_id, metadata["summary"])
     scope = MarkerScope(order.marker_key, order.src_repo, branch)
-    source.apply_mbox(bundle.mbox)
+    try:
+        source.apply_mbox(bundle.mbox)
+        # No command of this run applies a patch from here on: the history between the rollouts is fetched
+        # while the patch is checked and pushed (as soon as the snapshot names the rollouts).
+        snapshot_read.add_done_callback(lambda read: _fetch_history(read, order, metadata, source))
+        return _check_and_propose(order, bundle, project, source, gitlab, snapshot_read, branch, scope)
+    finally:
+        source.finish_background()
+
+
+def _rollout_commits(snapshot: IncidentSnapshot, fields: dict[str, str]) -> tuple[dict[str, Any] | None, str | None,
+                                                                                   str | None]:
+    """The focused workload's rollout in the snapshot, and the source commits of its previous and current one."""
+    workload = snapshot.manifest.get("workload")
+    focus = fields.get("workload") or (f"deployment/{workload.get('name')}" if isinstance(workload, dict) else None)
+    rollout = snapshot.rollout_of(focus)
+    previous = _sha(rollout.get("previous_source_commit")) if rollout else None
+    current = _sha(rollout.get("current_source_commit")) if rollout else None
+    return rollout, previous, current
+
+
+def _fetch_history(read: Future[IncidentSnapshot], order: MergeRequestOrder, metadata: dict[str, Any],
+                   source: SourceRepository) -> None:
+    """Start fetching the history the culprit search reads (find_culprit asks the same deepen_to)."""
+    if read.cancelled() or read.exception() is not None or read.result().unavailable:
+        return
+    _, previous, current = _rollout_commits(read.result(), order.extra_fields)
+    if previous is not None and previous != (current or metadata["source_commit_sha"]):
+        source.start_deepening(previous, current or metadata["source_commit_sha"], MAX_HISTORY)
+
+
+def _check_and_propose(order: MergeRequestOrder, bundle: PatchBundle, project: ProjectInfo, source: SourceRepository,
+                       gitlab: MergeRequests, snapshot_read: Future[IncidentSnapshot], branch: str,
+                       scope: MarkerScope) -> Outcome:
+    metadata = bundle.metadata
+    base: str = metadata["source_commit_sha"]  # the commit the fix agent's image embedded
     commits = source.commits(base)
     ci_paths = ci_protected_patterns(project.ci_config_path, order.src_repo,
                                      lambda path: source.read_at(base, path, MAX_CI_FILE_BYTES),
@@ -218,11 +288,7 @@ def _tell_story(order: MergeRequestOrder, snapshot: IncidentSnapshot, source: So
         reason = f"_{neutralize(snapshot.unavailable)}._"
         return Story(what_fired(fields, metadata["incident_id"]), f"_Cannot be determined: {reason[1:]}", reason,
                      "", timeline(None, [], fields, {}, order.patch_id), checks(verification, recommended))
-    workload = snapshot.manifest.get("workload")
-    focus = fields.get("workload") or (f"deployment/{workload.get('name')}" if isinstance(workload, dict) else None)
-    rollout = snapshot.rollout_of(focus)
-    previous = _sha(rollout.get("previous_source_commit")) if rollout else None
-    current = _sha(rollout.get("current_source_commit")) if rollout else None
+    rollout, previous, current = _rollout_commits(snapshot, fields)
     base: str = metadata["source_commit_sha"]
     culprit = find_culprit(source, previous, current, base, head)
     blob_url = blob_link_maker(project.web_url, base) if project.web_url else None
@@ -237,6 +303,8 @@ def _sha(value: object) -> str | None:
 
 
 def _verification_yaml(path: Path) -> str | None:
+    from pathops_contracts.verification_spec import MAX_SPEC_BYTES
+
     if not path.is_file():
         return None
     with path.open("rb") as handle:

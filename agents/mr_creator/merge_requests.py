@@ -42,6 +42,10 @@ class ProjectInfo:
     ci_config_path: str | None = None
     web_url: str = ""  # links to commits and blobs in the MR body
 
+    def source_url(self, git_url: str | None) -> str:
+        """Where the source is fetched from and pushed to: the URL the operator names, else the project's."""
+        return git_url or self.http_url_to_repo
+
 
 @contextmanager
 def _translated(action: str) -> Iterator[None]:

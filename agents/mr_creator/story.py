@@ -15,7 +15,6 @@ from typing import Any
 from mr_creator.culprit import CulpritFinding
 from mr_creator.untrusted_text import code_span, neutralize, one_line
 from pathops_contracts.errors import InvalidInput
-from pathops_contracts.verification_spec import parse_spec
 
 # The documented MR_FIELDS keys (Alertmanager's names), in the order they are shown.
 ALERT_FIELDS = (
@@ -143,6 +142,8 @@ def check_summary(check: dict[str, Any]) -> str:
 def checks(verification_yaml: str | None, recommended: list[str]) -> str:
     """One task item per check: `- [ ] <name>: <summary>` (verification ticks them later)."""
     if verification_yaml is not None:
+        from pathops_contracts.verification_spec import parse_spec  # jsonschema: imported where a spec is read
+
         try:
             spec = parse_spec(verification_yaml, "verification.yaml of the patch bundle")
             items = [f"- [ ] {one_line(str(c['name']))}: {one_line(check_summary(c))[:200]}" for c in spec["checks"]]

@@ -25,9 +25,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
 from pathops_contracts.errors import ContractViolation
 
 MAX_PATCH_BYTES = 256 * 1024
@@ -177,6 +174,9 @@ def ci_protected_patterns(
 def _local_includes(name: str, data: bytes, project_path: str) -> list[str]:
     if len(data) > MAX_CI_FILE_BYTES:
         raise ContractViolation(f"CI file {name} is over {MAX_CI_FILE_BYTES} bytes; cannot tell what it runs")
+    from ruamel.yaml import YAML  # imported where a CI file is read: most runs of a tool never read one
+    from ruamel.yaml.error import YAMLError
+
     yaml = YAML(typ="rt")  # round-trip: keeps GitLab's own tags (!reference) instead of refusing them
     yaml.allow_duplicate_keys = True
     try:

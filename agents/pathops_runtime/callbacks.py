@@ -40,7 +40,6 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from pathops_contracts.contracts import validate_document
 from pathops_contracts.errors import Forbidden, UpstreamError
 
 # Re-exported: the settings live apart so that reading a command's options does not import requests.
@@ -118,6 +117,9 @@ class ControlPlane:
 
     def post(self, url: str, payload: Mapping[str, Any], contract: str) -> CallbackResult:
         """Validate payload against contract, then deliver it or raise once the deadline is spent."""
+        # jsonschema (~0.05 s to import) is imported by the first post, not by every tool that may post.
+        from pathops_contracts.contracts import validate_document
+
         validate_document(payload, contract)
         body = canonical_body(payload)
         key = idempotency_key(url, body)

@@ -105,8 +105,12 @@ def git_environment(
 
 def changes_between(repo: Repo, base: str, head: str) -> list[FileChange]:
     """The files changed from base to head with modes, binary flag and line counts."""
-    raw = repo.git.diff("--raw", "-z", "--no-renames", "--no-abbrev", base, head)
-    numstat = repo.git.diff("--numstat", "-z", "--no-renames", base, head)
+    return changes_from_diffs(repo.git.diff("--raw", "-z", "--no-renames", "--no-abbrev", base, head),
+                              repo.git.diff("--numstat", "-z", "--no-renames", base, head))
+
+
+def changes_from_diffs(raw: str, numstat: str) -> list[FileChange]:
+    """FileChanges of `git diff --raw -z --no-renames --no-abbrev` and `git diff --numstat -z --no-renames`."""
     counts: dict[str, tuple[int, int, bool]] = {}
     for record in numstat.split("\0"):
         if not record:
@@ -120,8 +124,8 @@ def changes_between(repo: Repo, base: str, head: str) -> list[FileChange]:
         if not header:
             continue
         old_mode, new_mode = header.lstrip(":").split(" ")[:2]
-        added, deleted, binary = counts.get(path, (0, 0, False))
-        changes.append(FileChange(path, old_mode, new_mode, binary, added, deleted))
+        lines_added, lines_deleted, binary = counts.get(path, (0, 0, False))
+        changes.append(FileChange(path, old_mode, new_mode, binary, lines_added, lines_deleted))
     return changes
 
 

@@ -34,11 +34,15 @@ def git(cwd: Path, *args: str, identity: GitIdentity = DEVELOPER, date: str | No
     return result.stdout.strip()
 
 
-def init_bare_repository(path: Path, default_branch: str = "main") -> Path:
-    """A bare repository that accepts pushes over HTTP and fetches of any reachable commit."""
+def init_bare_repository(path: Path, default_branch: str = "main", *, allow_filter: bool = True) -> Path:
+    """A bare repository that accepts pushes over HTTP, fetches of any reachable commit and, as GitLab's
+    Gitaly does, partial fetches (`--filter=blob:none`; `allow_filter=False` for a server without them)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["git", "init", "-q", "--bare", f"--initial-branch={default_branch}", str(path)], check=True)
-    for key, value in (("http.receivepack", "true"), ("uploadpack.allowReachableSHA1InWant", "true")):
+    settings = [("http.receivepack", "true"), ("uploadpack.allowReachableSHA1InWant", "true")]
+    if allow_filter:
+        settings.append(("uploadpack.allowFilter", "true"))
+    for key, value in settings:
         subprocess.run(["git", "-C", str(path), "config", key, value], check=True)
     return path
 

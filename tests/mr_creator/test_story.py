@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
@@ -275,3 +276,22 @@ def test_the_timeline_cannot_close_an_issue() -> None:
                      [], {"alertname": f"Closes {url}"}, {}, "p1")
     assert _acts_in_gitlab(chart) == []
     assert "Alert Closes" in chart and "issues/3" in chart  # still shown, only inert
+
+
+@pytest.mark.parametrize("server", ["partial fetch over HTTP", "no partial fetch"])
+def test_the_culprit_is_named_whether_or_not_the_server_takes_partial_fetches(
+        server: str, request: pytest.FixtureRequest) -> None:
+    """The history between the rollouts is deepened without blobs (`--filter=blob:none`, as GitLab allows);
+    blame then fetches the blobs it reads, with the token, from the same remote. A server without partial
+    fetches sends everything instead: the story is the same."""
+    world: World = request.getfixturevalue("http_world" if server == "partial fetch over HTTP" else "world")
+    if server == "no partial fetch":
+        git(world.remote, "config", "--unset", "uploadpack.allowFilter")
+    healthy, culprit, deployed = _history(world)
+    world.base_sha = deployed
+    result = world.run(_patch(world, _snapshot(world, healthy, deployed), ANALYSIS), MR_FIELDS=FIELDS)
+    assert result.returncode == 0, result.stderr
+    broke = world.project.merge_requests[0]["description"].split("## What broke it")[1].split("## ")[0]
+    assert "The fix replaces lines written by:" in broke
+    assert f"/-/commit/{culprit})" in broke and "Standardize the health endpoint on /healthz" in broke
+    assert "could not be fetched" not in broke
