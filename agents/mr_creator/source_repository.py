@@ -70,7 +70,7 @@ class Git:
     """`git` in one work tree, with one environment (the token scoped to the remote, SCRATCH_CONFIG)."""
 
     workdir: Path
-    env: Mapping[str, str]
+    env: Mapping[str, str] = field(repr=False)  # holds the token's header: never in a repr, a log or an error
 
     def run(self, *args: str, check: bool = True,
             env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:

@@ -92,6 +92,28 @@ def _cuts_a_key(text: str, lowered: str) -> bool:
 # What a detector's match may carry around the secret itself (its regex's delimiters), never replaced.
 _VALUE_LEFT = " \t\r\n\f\v=:\"'"
 _VALUE_RIGHT = " \t\r\n\f\v\"'"
+_DETECTOR_ROUNDS = 8
+
+
+def _detector_values(plugin: Any, text: str) -> set[str]:
+    r"""Every secret a detect-secrets detector finds in text, trimmed of the delimiters its regex took.
+
+    Some regexes take the delimiters around a value (Artifactory's `(?:\s|=|:|"|^)AKC...(?:\s|"|$)`):
+    replacing those would swallow a line break or the `=` of an assignment. And their matches do not
+    overlap, so in `a AKC1 AKC2` the first match takes the blank the second needs: each round blanks
+    the values found and searches again, until a round finds nothing new.
+    """
+    found: set[str] = set()
+    searched = text
+    for _ in range(_DETECTOR_ROUNDS):
+        values = {value.lstrip(_VALUE_LEFT).rstrip(_VALUE_RIGHT) or value
+                  for value in plugin.analyze_string(searched)} - found
+        if not values:
+            break
+        found |= values
+        for value in values:
+            searched = searched.replace(value, " " * len(value))
+    return found
 
 
 @dataclass
@@ -159,11 +181,7 @@ class Redactor:
                     continue
             elif keys and keys.isdisjoint(present):
                 continue
-            for found_value in set(plugin.analyze_string(text)):
-                # Some detectors' regexes take the delimiters around a value (Artifactory's match
-                # `(?:\s|=|:|"|^)AKC...(?:\s|"|$)`): replacing those would swallow a line break or
-                # the `=` of an assignment, joining lines into text the final scan refuses.
-                value = found_value.lstrip(_VALUE_LEFT).rstrip(_VALUE_RIGHT) or found_value
+            for value in _detector_values(plugin, text):
                 for found in re.finditer(re.escape(value), text):
                     take(*found.span(), kind)
         if not _NAME_KEYS.isdisjoint(present):

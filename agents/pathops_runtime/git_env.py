@@ -5,7 +5,8 @@ gets its configuration from the environment built here, never from the machine.
 Credentials for HTTP remotes travel as an `http.<origin>/.extraHeader` through
 GIT_CONFIG_COUNT variables: they never appear in argv, in a remote URL or in .git/config,
 and git sends them only to the origin (scheme, host, port) of the remote they are meant for,
-never to a second remote or a submodule elsewhere.
+never to a second remote or a submodule elsewhere; redirects are not followed (git would carry
+the header to the redirect's host).
 
 Nothing of the caller's git configuration reaches git: GIT_CONFIG_PARAMETERS, GIT_CONFIG_*,
 GIT_ALLOW_PROTOCOL and the like are dropped, and the `ext::` and `fd::` transports (which run
@@ -87,8 +88,11 @@ def git_environment(
             "LC_ALL": "C",
         }
     )
+    # http.followRedirects: git's default ("initial") follows a redirect of the first request and then
+    # sends every later request, the token's header included, to the redirect's host: the header's
+    # scope is matched against the URL git was given, not the one it moved to. No redirect, then.
     config = {"advice.detachedHead": "false", "init.defaultBranch": "main", "core.hooksPath": os.devnull,
-              "protocol.ext.allow": "never", "protocol.fd.allow": "never"}
+              "protocol.ext.allow": "never", "protocol.fd.allow": "never", "http.followRedirects": "false"}
     origin = token_origin(token_url) if token and token_url else None
     if token and origin:
         basic = base64.b64encode(f"{token_user}:{token}".encode()).decode()

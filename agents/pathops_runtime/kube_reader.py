@@ -155,7 +155,7 @@ class KubeReader:
             else:
                 raw = _read_all(self._call(path, {"labelSelector": label_selector, "fieldSelector": field_selector,
                                                   "limit": page_size, "continue": token}), path)
-            page = json.loads(raw)
+            page = _document(raw, path)
             yield page.get("items") or []
             token = (page.get("metadata") or {}).get("continue")
             if not token:
@@ -188,7 +188,7 @@ class KubeReader:
 
     def get(self, plural: str, namespace: str, name: str) -> dict[str, Any]:
         path = f"{PATHS[plural].format(namespace=namespace)}/{name}"
-        document: dict[str, Any] = json.loads(_read_all(self._call(path, {}), path))
+        document: dict[str, Any] = _document(_read_all(self._call(path, {}), path), path)
         return document
 
     @staticmethod
@@ -201,6 +201,18 @@ class KubeReader:
             f"&sinceTime={quote(since_time, safe='')}" if since_time is not None else "") + (
             f"&tailLines={int(tail_lines)}&limitBytes={int(limit_bytes)}&timestamps=true")
         return f"/api/v1/namespaces/{namespace}/pods/{pod}/log?{query}"
+
+
+def _document(raw: bytes, path: str) -> dict[str, Any]:
+    """A 2xx answer's JSON object; anything else (not JSON, nested past the parser's stack) is the API failing."""
+    try:
+        document = json.loads(raw)
+    except (ValueError, RecursionError) as error:
+        raise UpstreamError(f"Kubernetes API answer for {path} is not a JSON document: "
+                            f"{type(error).__name__}") from None
+    if not isinstance(document, dict):
+        raise UpstreamError(f"Kubernetes API answer for {path} is not a JSON object")
+    return document
 
 
 def _read_all(response: urllib3.BaseHTTPResponse, path: str) -> bytes:
@@ -240,6 +252,6 @@ def _status_message(response: urllib3.BaseHTTPResponse) -> str:
     try:
         document = json.loads(body or b"{}")
         message = document.get("message") if isinstance(document, dict) else None
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deep enough to exhaust the parser's stack
         message = None
     return str(message or response.reason or response.status)[:4096]

@@ -185,15 +185,15 @@ class LogStreams(Generic[Job]):
                     raise error from None
                 failure = error
                 pause = answer.retry_after or self.backoff * 2 ** attempt
+            except TimeoutError:  # before OSError, of which it is a subclass
+                connection.close()
+                raise DeadlineReached(f"no answer for {path} before its deadline") from None
             except (OSError, h11.ProtocolError, asyncio.IncompleteReadError) as error:
                 connection.close()
                 failure = UpstreamError(f"Kubernetes API unreachable for {path}: {error or type(error).__name__}")
                 if attempt == self.attempts - 1:
                     raise failure from error
                 pause = self.backoff * 2 ** attempt
-            except TimeoutError:
-                connection.close()
-                raise DeadlineReached(f"no answer for {path} before its deadline") from None
             if pause >= self._remaining():
                 raise DeadlineReached(f"{failure}; no time left to retry before the deadline") from failure
             await asyncio.sleep(pause)
@@ -296,7 +296,7 @@ async def _error_answer(connection: _Connection, response: h11.Response, until: 
     try:
         document = json.loads(body[:ERROR_BODY] or b"{}")
         message = document.get("message") if isinstance(document, dict) else None
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deep enough to exhaust the parser's stack
         message = None
     reason = response.reason.decode("latin-1", "replace") if response.reason else ""
     return _Answer(response.status_code, str(message or reason or response.status_code)[:4096],

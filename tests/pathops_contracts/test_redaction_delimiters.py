@@ -36,3 +36,14 @@ def test_in_a_stream_of_blocks_too() -> None:
     redacted = "".join(Redactor(key=b"k" * 32).redact_blocks(iter(blocks), "logs/p/c.log"))
     assert redacted.splitlines()[5].startswith("password: [REDACTED:") and redacted.endswith("\nafter\n")
     assert scan_text(redacted) == []
+
+
+@pytest.mark.parametrize(("line", "secrets"), [
+    ("cfg AKCp8aaaaaaaaaaaaaaaaaaa AKCp8bbbbbbbbbbbbbbbbbbb", 2),
+    ("x=AP6xxxxxxxxxxx APAyyyyyyyyyyy APBzzzzzzzzzz", 3),
+])
+def test_secrets_side_by_side_are_each_redacted(line: str, secrets: int) -> None:
+    """The detector's matches do not overlap: the first took the blank the second needed."""
+    redacted = Redactor(key=b"k" * 32).redact(f"{line}\nnext\n", "logs/p/c.log")
+    assert redacted.count("[REDACTED:ds-artifactory-credentials:") == secrets
+    assert scan_text(redacted) == [] and redacted.endswith("\nnext\n")

@@ -92,6 +92,24 @@ def test_the_token_goes_to_its_remotes_origin_and_to_no_other(
     assert other.authorizations and not any(other.authorizations)  # the second remote never saw it
 
 
+def test_a_remote_that_redirects_elsewhere_never_gets_the_token_there(
+        tmp_path: Path, two_origins: tuple[str, HeaderLog, str, HeaderLog, str]) -> None:
+    """git follows a first-request redirect by default and then sends the scoped header to the new host."""
+    _, _, other_url, other, _ = two_origins
+
+    def redirect(environ: dict[str, Any], start_response: Any) -> Any:
+        query = environ.get("QUERY_STRING", "")
+        location = f"{other_url}{environ['PATH_INFO']}" + (f"?{query}" if query else "")
+        start_response("302 Found", [("Location", location), ("Content-Length", "0")])
+        return [b""]
+
+    with BackgroundServer(redirect) as redirecting:
+        url = f"{redirecting.url}/shop/shop-frontend.git"
+        done = _ls_remote(url, git_environment(GitIdentity(), token=TOKEN, token_url=url), tmp_path)
+    assert done.returncode != 0  # refused, not followed
+    assert not any(other.authorizations)  # the other host never saw the token
+
+
 def test_a_token_for_a_non_http_remote_goes_nowhere(tmp_path: Path) -> None:
     env = git_environment(GitIdentity(), token=TOKEN, token_url=(tmp_path / "repo.git").as_uri())
     assert not any(TOKEN in value or "extraHeader" in value for value in env.values())

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -123,3 +125,35 @@ def test_the_bytes_in_flight_stay_under_the_cap(api: tuple[FakeKubernetes, Path,
     done: list[str] = []
     streams.run(fetches, fetches.get, lambda key, _, outcome: done.append(key))
     assert sorted(done) == sorted(fetches) and max(in_flight) <= 2  # 2 x 40 kB fit 100 kB, 3 do not
+
+
+def _answering(status: str, body: bytes) -> Any:
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+    return app
+
+
+def test_an_error_answer_nested_past_the_parsers_stack_is_an_error_not_a_crash(tmp_path: Path) -> None:
+    with BackgroundServer(_answering("400 Bad Request", b"[" * 60_000)) as server:
+        kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", server.url, NS)
+        outcome = _run(kubeconfig, {"a": _fetch("web-1")})["a"]
+        assert isinstance(outcome, UpstreamError) and "answered 400" in str(outcome)
+        reader = KubeReader.connect(str(kubeconfig), None, 1)
+        with pytest.raises(UpstreamError, match="answered 400"):
+            reader.list("pods", NS)
+
+
+def test_a_list_answer_nested_past_the_parsers_stack_is_an_upstream_error(tmp_path: Path) -> None:
+    with BackgroundServer(_answering("200 OK", b"[" * 60_000)) as server:
+        reader = KubeReader.connect(str(write_kubeconfig(tmp_path / "kubeconfig", server.url, NS)), None, 1)
+        with pytest.raises(UpstreamError, match="not a JSON document"):
+            reader.list("pods", NS)
+
+
+def test_a_server_that_never_answers_is_a_deadline_not_an_unreachable_api(tmp_path: Path) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", f"http://127.0.0.1:{port}", NS)
+        outcome = _run(kubeconfig, {"a": _fetch("web-1", seconds=1)})["a"]
+    assert isinstance(outcome, DeadlineReached), outcome
