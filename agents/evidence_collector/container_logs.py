@@ -10,7 +10,6 @@ deadline what arrived is kept and marked truncated.
 from __future__ import annotations
 
 import codecs
-import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -112,14 +111,12 @@ class LogReader:
         self.until = until  # time.monotonic() instant: nothing is read past it
         self._seen_bytes = 0
         self._seen_lines = 0
-        self._seen_lock = threading.Lock()
 
     def _line_length(self) -> float:
         """Bytes per line to expect: the mean of the logs read so far, with a margin."""
-        with self._seen_lock:
-            if self._seen_lines < 1000:
-                return TYPICAL_LINE
-            return max(self._seen_bytes / self._seen_lines * 1.25, 16.0)
+        if self._seen_lines < 1000:
+            return TYPICAL_LINE
+        return max(self._seen_bytes / self._seen_lines * 1.25, 16.0)
 
     def read_all(self, tasks: list[LogTask]) -> LogTails:
         suspect_share, healthy_share = shares(tasks, self.staging.available(), self.bounds.log_bytes)
@@ -183,9 +180,8 @@ class LogReader:
         result = self.staging.write_stream(name, iter(lines), limit, keep=self.bounds.excerpt_tail,
                                            watch=STACK_START if task.excerpt else ())
         self.staging.refund(limit - result.bytes_written)
-        with self._seen_lock:
-            self._seen_bytes += result.bytes_written
-            self._seen_lines += result.lines
+        self._seen_bytes += result.bytes_written  # one thread: the event loop's (start and finish run there)
+        self._seen_lines += result.lines
         tail_lines = planned.tail_lines
         if lines.cut_because:
             self.staging.gap(name, "truncated", f"kept the head: {result.bytes_written} bytes, {result.lines} "

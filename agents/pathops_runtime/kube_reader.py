@@ -249,9 +249,14 @@ def _status_message(response: urllib3.BaseHTTPResponse) -> str:
         body = b""
     finally:
         response.release_conn()
+    return status_message(body, response.reason or "", response.status)
+
+
+def status_message(body: bytes, reason: str, status: int) -> str:
+    """A non-2xx answer's text: the message of its Status body, else its reason phrase (at most 4 KiB)."""
     try:
         document = json.loads(body or b"{}")
         message = document.get("message") if isinstance(document, dict) else None
     except (ValueError, RecursionError):  # not JSON, or nested deep enough to exhaust the parser's stack
         message = None
-    return str(message or response.reason or response.status)[:4096]
+    return str(message or reason or status)[:4096]

@@ -33,6 +33,7 @@ from pathops_runtime.kube_reader import (
     ReadForbidden,
     answer_error,
     capped_retry_after,
+    status_message,
 )
 
 Job = TypeVar("Job")
@@ -279,8 +280,6 @@ def _reuse(connection: _Connection) -> None:
 
 async def _error_answer(connection: _Connection, response: h11.Response, until: float) -> _Answer:
     """The Status message of a non-2xx answer (at most ERROR_BODY bytes of it)."""
-    import json
-
     body = b""
     with contextlib.suppress(TimeoutError, OSError, h11.ProtocolError, asyncio.IncompleteReadError):
         async with asyncio.timeout_at(min(until, time.monotonic() + 5)):
@@ -293,11 +292,6 @@ async def _error_answer(connection: _Connection, response: h11.Response, until: 
     if connection.http.their_state is not h11.IDLE:
         connection.close()  # not read to its end: this connection cannot carry the next request
     headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in response.headers}
-    try:
-        document = json.loads(body[:ERROR_BODY] or b"{}")
-        message = document.get("message") if isinstance(document, dict) else None
-    except (ValueError, RecursionError):  # not JSON, or nested deep enough to exhaust the parser's stack
-        message = None
     reason = response.reason.decode("latin-1", "replace") if response.reason else ""
-    return _Answer(response.status_code, str(message or reason or response.status_code)[:4096],
+    return _Answer(response.status_code, status_message(body[:ERROR_BODY], reason, response.status_code),
                    capped_retry_after(headers.get("retry-after")))
