@@ -31,10 +31,13 @@ NAME_ANCHORS = ("pass", "pwd", "secret", "token", "credential", "creds", "auth",
 _NAME_CHAR = re.compile(r"[A-Za-z0-9_.-]")
 # After a name: optional closing quote(s) (plain or JSON-escaped), then `=`/`:`/`:=` and a value,
 # plain, quoted, JSON-escaped-quoted, or after an auth scheme word.
+# The quoted values are read possessively (`*+`), one character or escape at a time, each taken only
+# when the closing quote does not start there: what a lazy `*?` would match, without the backtracking
+# state that made an escaped quote never closed cost more than linear time in its length.
 _ASSIGNED = re.compile(
     r"""(?:\\*["'])?[ \t]*(?::=|=>|[:=])[ \t]*(?:"""
-    r"""(?P<esc>\\+)"(?P<v_esc>(?:[^"\\\n]|\\(?!(?P=esc)")[^\n])*?)(?P=esc)"|"""
-    r""""(?P<v_dq>(?:[^"\\\n]|\\.)*)"|"""
+    r"""(?P<esc>\\+)"(?P<v_esc>(?:(?!(?P=esc)")(?:[^"\\\n]|\\(?!(?P=esc)")[^\n]))*+)(?P=esc)"|"""
+    r""""(?P<v_dq>(?:[^"\\\n]|\\.)*+)"|"""
     r"""'(?P<v_sq>[^'\n]*)'|"""
     r"""(?:(?i:bearer|basic|token|digest|negotiate)[ \t]+)?(?P<v_plain>[^\s"'`,;&\\{}]+))""")
 # `--db-password VALUE` in running text (argv items in objects are handled structurally).
