@@ -132,6 +132,15 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
         plural = {**{k.lower(): v for k, v in KIND_TO_PLURAL.items()}, "service": "services"}[kind]
         focus_workload = (plural, name)
     reader = KubeReader.connect(kubeconfig, context, concurrency)
+    from evidence_collector.opening import Focus, Opening, read_ahead
+
+    focus = Focus(focus_workload, label_selector,
+                  (argocd_namespace, argocd_application) if argocd_application else None)
+    deadline_seconds = deadline - min(10.0, deadline / 10)  # the rest is for assembling the snapshot
+    # The first requests go out now: their round trips overlap the imports and set-up below. Whatever ends
+    # the command, what was asked and not sent yet is then not sent.
+    opening = Opening.begin(reader, target_namespace, read_ahead(focus), deadline_seconds, concurrency)
+    click.get_current_context().call_on_close(opening.cancel)
     for name in FOREGROUND_IMPORTS:
         importlib.import_module(name)
     # boto3 alone takes a tenth of a second, needed only at the end: a thread imports it while the
@@ -140,7 +149,7 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
     # (detect_secrets did exactly that: "cannot import name 'Plugin' from partially initialized module").
     _import_in_background(*BACKGROUND_IMPORTS, *(() if no_upload else ("evidence_collector.delivery",)))
     from evidence_collector.bounds import Bounds
-    from evidence_collector.collector import Collector, Focus
+    from evidence_collector.collector import Collector
     from evidence_collector.redaction import Redactor, load_extra_rules, token_key
     from evidence_collector.staging import Staging
 
@@ -148,15 +157,13 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
     redactor = Redactor(load_extra_rules(redaction_patterns) if redaction_patterns else (),
                         token_key(incident_id, callbacks.signing_key))
     bounds = Bounds(total_bytes=max_bytes, log_bytes=min(log_bytes, max_bytes), tail_lines=tail_lines,
-                    concurrency=concurrency, deadline_seconds=deadline - min(10.0, deadline / 10))
+                    concurrency=concurrency, deadline_seconds=deadline_seconds)
     if scratch_dir is not None:
         scratch_dir.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="evidence-", dir=scratch_dir) as scratch:
         staging = Staging(Path(scratch) / "snapshot", redactor, bounds.total_bytes)
         staging.root.mkdir()
-        collector = Collector(reader, staging, target_namespace, window, bounds,
-                              Focus(focus_workload, label_selector,
-                                    (argocd_namespace, argocd_application) if argocd_application else None))
+        collector = Collector(reader, staging, target_namespace, window, bounds, focus, opening)
         say = terminal_progress("evidence-collector")  # phase lines on a terminal only; a Job's log is unchanged
         say(f"reading namespace {target_namespace} (deadline {deadline:g}s)")
         collected = collector.collect()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -25,30 +25,26 @@ from evidence_collector.bounds import Bounds
 from evidence_collector.container_logs import LogBounds, LogReader, plan
 from evidence_collector.detectors import Evidence, Finding, detect
 from evidence_collector.events import EventSpool
+from evidence_collector.opening import OWNER_LISTS, PAGE_SIZE, Ahead, Focus, Opening, read_ahead
 from evidence_collector.references import configmap_references, secret_references
 from evidence_collector.rollouts import template_diff
 from evidence_collector.source_commit import replicaset_commit, workload_source
 from evidence_collector.staging import Staging
 from evidence_collector.window import TimeWindow
 from pathops_contracts.errors import Forbidden, UpstreamError
-from pathops_runtime.kube_reader import KIND_TO_PLURAL, DeadlineReached, KubeReader, NotFound, ReadForbidden
+from pathops_runtime.kube_reader import (
+    KIND_TO_PLURAL,
+    DeadlineReached,
+    KubeReader,
+    NotFound,
+    ReadForbidden,
+    page_items,
+)
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-PAGE_SIZE = 500
-# Lists read whole whatever the focus, requested together at the start. Not ConfigMaps: a page of
-# them can weigh 50 MiB, read when its turn comes.
-READ_AHEAD = ("events", "services", "endpoints", "endpointslices", "horizontalpodautoscalers",
-              "poddisruptionbudgets", "resourcequotas", "limitranges")
 CONFIGMAP_PAGE_SIZE = 50  # ConfigMaps can be large (up to 1 MiB each): fewer per page
-
-
-@dataclass(frozen=True)
-class Focus:
-    workload: tuple[str, str] | None = None  # (plural, name)
-    label_selector: str | None = None
-    argocd_application: tuple[str, str] | None = None  # (namespace, name), read when RBAC allows
 
 
 @dataclass
@@ -85,22 +81,26 @@ def _selector_string(selector: dict[str, Any]) -> str:
 
 class Collector:
     def __init__(self, reader: KubeReader, staging: Staging, namespace: str, window: TimeWindow, bounds: Bounds,
-                 focus: Focus) -> None:
+                 focus: Focus, opening: Opening | None = None) -> None:
+        """`opening`: the first requests, begun by the caller (Opening.begin with `read_ahead(focus)`);
+        without it they are sent when the collection starts."""
         self.reader = reader
         self.staging = staging
         self.namespace = namespace
         self.window = window
         self.bounds = bounds
         self.focus = focus
-        self._deadline = time.monotonic() + bounds.deadline_seconds
-        reader.deadline = self._deadline  # no request, retry or log stream outlives it
+        self._opening = opening or Opening.begin(reader, namespace, read_ahead(focus), bounds.deadline_seconds,
+                                                 bounds.concurrency)
+        self._deadline = self._opening.deadline  # on the reader too: no request, retry or log stream outlives it
         self.rollouts: list[dict[str, Any]] = []
         self.unread: set[str] = set()  # sections not read completely
         self.kept_lines: dict[str, int] = {}
         self.notes: list[str] = []
         self.namespace_exists: bool | None = None
-        self._ahead: dict[str, Future[bytes]] = {}  # plural -> its first page, requested ahead
+        self._ahead: dict[Ahead, Future[bytes]] = {}  # (plural, selector) -> its first page, requested ahead
         self._namespace_check: Future[bool | None] | None = None
+        self._wholes: dict[str, dict[str, dict[str, Any]] | None] = {}  # plural -> its items by uid, if read whole
 
     def _remaining(self) -> float:
         return self._deadline - time.monotonic()
@@ -129,23 +129,12 @@ class Collector:
             f"{plural}/{name}", lambda: self.reader.get(plural, self.namespace, name), None)
         return found
 
-    def _read_ahead(self, plurals: tuple[str, ...]) -> None:
-        """Request the first page of these lists (no selector) now, all at once, while the chain that
-        needs answers in turn (access, pods, owners) is read: each is a round trip off the critical path.
-        Kept unparsed, one page each (memory stays bounded); `_pages` takes it over, errors included.
-        Whether the namespace exists is asked alongside (`_check_namespace` reads the answer)."""
-        pool = ThreadPoolExecutor(max_workers=min(len(plurals), max(self.bounds.concurrency, 1)),
-                                  thread_name_prefix="read-ahead")
-        for plural in plurals:
-            self._ahead[plural] = pool.submit(self.reader.first_page, plural, self.namespace, page_size=PAGE_SIZE)
-        self._namespace_check = pool.submit(self.reader.namespace_exists, self.namespace)
-        pool.shutdown(wait=False)  # each request ends by the deadline; the threads then end
-
     def _pages(self, plural: str, selector: str | None = None, page_size: int = PAGE_SIZE
                ) -> Iterator[list[dict[str, Any]]]:
         """The list page by page; a failure ends it with a gap and marks the section unread."""
         count = 0
-        ahead = self._ahead.pop(plural, None) if selector is None and page_size == PAGE_SIZE else None
+        # The first page requested ahead (Opening), kept unparsed until here; errors come with it.
+        ahead = self._ahead.pop((plural, selector), None) if page_size == PAGE_SIZE else None
         try:
             first = ahead.result() if ahead is not None else None
             for page in self.reader.pages(plural, self.namespace, label_selector=selector, page_size=page_size,
@@ -157,6 +146,30 @@ class Collector:
             self._failed(plural, UpstreamError(f"{error} (after {count} items)") if count and isinstance(
                 error, UpstreamError) and not isinstance(error, DeadlineReached) else error)
 
+    def _whole(self, plural: str) -> dict[str, dict[str, Any]] | None:
+        """The namespace's `plural` by uid, when its first page read ahead held the whole list; else None
+        (the caller then asks for what it needs, and a failure is recorded there, as a gap)."""
+        if plural not in self._wholes:
+            ahead = self._ahead.pop((plural, None), None)
+            items: dict[str, dict[str, Any]] | None = None
+            if ahead is not None:
+                try:
+                    found, more = page_items(ahead.result(), plural)
+                except (ReadForbidden, NotFound, UpstreamError):
+                    found, more = [], "unread"
+                if not more:
+                    items = {str(item["metadata"]["uid"]): _slim(item) for item in found
+                             if isinstance(item.get("metadata"), dict) and item["metadata"].get("uid")}
+            self._wholes[plural] = items
+        return self._wholes[plural]
+
+    def _owner(self, plural: str, ref: dict[str, Any]) -> dict[str, Any] | None:
+        """The object an ownerReference names: from its list read whole when it is there, else asked for."""
+        whole = self._whole(plural) if plural in OWNER_LISTS else None
+        if whole is not None and str(ref.get("uid")) in whole:
+            return whole[str(ref.get("uid"))]
+        return self._get(plural, str(ref["name"]))
+
     def _list(self, plural: str, selector: str | None = None) -> list[dict[str, Any]]:
         return [_slim(item) for page in self._pages(plural, selector) for item in page]
 
@@ -167,10 +180,7 @@ class Collector:
         try:
             return self._collect()
         finally:
-            for ahead in self._ahead.values():  # left unread (a run that failed): not started, not sent
-                ahead.cancel()
-            if self._namespace_check is not None:
-                self._namespace_check.cancel()
+            self._opening.cancel()  # what is left unread (a run that failed) is not sent
 
     def _collect(self) -> Collected:
         self._check_access()
@@ -237,9 +247,14 @@ class Collector:
             "operationState": status.get("operationState"), "conditions": status.get("conditions", [])})
 
     def _check_access(self) -> None:
-        """RBAC refusing pods fails the run (exit 6); any other failure is a gap and the run goes on."""
+        """RBAC refusing pods fails the run (exit 6); any other failure is a gap and the run goes on.
+
+        The probe was sent by the Opening, and after it the first pages read ahead (kept unparsed, one page
+        each: memory stays bounded; `_pages` takes them over) and whether the namespace exists (its answer
+        is needed only for the notes, once the rest is read: `_check_namespace`).
+        """
         try:
-            self.reader.probe("pods", self.namespace)
+            self._opening.probe.result()
         except ReadForbidden as error:
             raise Forbidden(f"the collector may not read pods in namespace {self.namespace}: {error}") from error
         except NotFound as error:
@@ -248,9 +263,8 @@ class Collector:
             return
         except UpstreamError as error:
             self._failed("access probe (pods)", error)
-        # After the probe: RBAC refusing pods fails the run on its one request. The Namespace object is asked
-        # alongside (its answer is needed only for the notes, once the rest is read).
-        self._read_ahead(READ_AHEAD)
+        self._ahead = dict(self._opening.ahead)
+        self._namespace_check = self._opening.namespace_check
 
     def _check_namespace(self) -> None:
         """Whether the namespace exists, as the API answered the question asked ahead."""
@@ -290,7 +304,7 @@ class Collector:
             plural = KIND_TO_PLURAL.get(ref.get("kind", ""))
             if plural is None or ref.get("uid") in found:
                 continue
-            obj = self._get(plural, str(ref["name"]))
+            obj = self._owner(plural, ref)
             if obj is not None:
                 obj.setdefault("kind", ref["kind"])
                 found[obj["metadata"]["uid"]] = obj
@@ -301,9 +315,11 @@ class Collector:
 
     def _rollout(self, deployment: dict[str, Any], owners: list[dict[str, Any]]) -> dict[str, Any]:
         """The deployment's ReplicaSets join the owners; returns what changed in its last rollout."""
-        selector = _selector_string(deployment.get("spec", {}).get("selector") or {})
         uid = deployment["metadata"]["uid"]
-        sets = [rs for rs in self._list("replicasets", selector)
+        whole = self._whole("replicasets")  # owned by the Deployment: they match its selector
+        candidates = list(whole.values()) if whole is not None else self._list(
+            "replicasets", _selector_string(deployment.get("spec", {}).get("selector") or {}))
+        sets = [rs for rs in candidates
                 if any(o.get("uid") == uid for o in rs["metadata"].get("ownerReferences", []))]
         known = {o["metadata"]["uid"] for o in owners}
         for rs in sets:

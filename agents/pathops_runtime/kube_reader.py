@@ -155,9 +155,8 @@ class KubeReader:
             else:
                 raw = _read_all(self._call(path, {"labelSelector": label_selector, "fieldSelector": field_selector,
                                                   "limit": page_size, "continue": token}), path)
-            page = _document(raw, path)
-            yield page.get("items") or []
-            token = (page.get("metadata") or {}).get("continue")
+            items, token = page_items(raw, path)
+            yield items
             if not token:
                 return
 
@@ -213,6 +212,12 @@ def _document(raw: bytes, path: str) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise UpstreamError(f"Kubernetes API answer for {path} is not a JSON object")
     return document
+
+
+def page_items(raw: bytes, path: str) -> tuple[list[dict[str, Any]], str | None]:
+    """A list page's items, and the token that continues the list (None on its last page)."""
+    page = _document(raw, path)
+    return page.get("items") or [], (page.get("metadata") or {}).get("continue") or None
 
 
 def _read_all(response: urllib3.BaseHTTPResponse, path: str) -> bytes:

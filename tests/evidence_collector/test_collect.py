@@ -284,3 +284,24 @@ def test_argocd_application_status_when_allowed_and_a_gap_when_not(cluster: Clus
     manifest = json.loads((unpack(tmp_path / "b") / "manifest.json").read_text())
     assert {"what": "applications/shop-frontend", "reason": "forbidden"}.items() <= next(
         g for g in manifest["gaps"] if g["what"] == "applications/shop-frontend").items()
+
+
+@pytest.mark.parametrize("others", [0, 150])
+def test_owners_and_rollout_whether_or_not_one_page_holds_every_replicaset(cluster: Cluster, tmp_path: Path,
+                                                                          others: int) -> None:
+    """Owners come from the ReplicaSets and Deployments read ahead when one page holds them all; past it
+    (150 other ReplicaSets here) each is asked for: the snapshot says the same either way."""
+    for index in range(others):
+        other = kube_objects.deployment(f"batch-{index:03d}", scenarios.NS, {"containers": []})
+        cluster.api.add(kube_objects.replicaset(other, 1, {"containers": []}, replicas=0))
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    folder = unpack(tmp_path / "out")
+    owners = {(o["kind"], o["metadata"]["name"]) for o in load_jsonl(folder / "objects/owners.jsonl")}
+    assert ("Deployment", "shop-frontend") in owners
+    assert sum(kind == "ReplicaSet" and name.startswith("shop-frontend-") for kind, name in owners) == 2
+    diffs = load_jsonl(folder / "objects/rollout-diffs.jsonl")
+    diff: Any = next(d for d in diffs if d["deployment"] == "shop-frontend")
+    assert any(c["path"].endswith("readinessProbe.httpGet.path") for c in diff["changes"])
+    asked_for = [path for path in cluster.api.requests if re.search(r"/(replicasets|deployments)/[^/?]+\??$", path)]
+    assert bool(asked_for) == bool(others), asked_for  # one page held them all: no owner asked for by name

@@ -80,7 +80,7 @@ def test_the_collector_reuses_its_connections(cluster: Cluster, tmp_path: Path) 
     assert cluster.server is not None
     result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"), "--concurrency", "4")
     assert result.returncode == 0, result.stderr
-    assert len(cluster.api.requests) > 30
+    assert len(cluster.api.requests) > 20  # enough that connections not kept would show
     # Lists: one connection per read-ahead worker and one for the traversal's own thread; logs: one per
     # stream in flight (the event loop's own). Each kept for its phase; none opened beyond what the pools
     # keep (urllib3 would log that it discards one; a log connection is reopened only after an unclean end).

@@ -1,0 +1,112 @@
+"""The first requests of a collection, sent as soon as the API is known, while the rest of the tool loads.
+
+First the access probe (does RBAC let us list pods here?); once it answers, the lists read whole
+whatever the focus (their first page, kept unparsed), the first page of pods when which pods to read
+is known without asking the API (no workload to look up first), a small first page of ReplicaSets and
+Deployments (the owners, when that page holds them all), and whether the namespace exists.
+Begun before the collector's modules are imported and its staging set up (about a tenth of a
+second), these round trips overlap that work instead of following it. The Collector reads the
+answers, errors included, as if it had asked then.
+
+Light on purpose: only the Kubernetes reader, already loaded, is imported here.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from pathops_runtime.kube_reader import KubeReader, NotFound, ReadForbidden
+
+PAGE_SIZE = 500
+# Lists read whole whatever the focus, requested together at the start. Not ConfigMaps: a page of
+# them can weigh 50 MiB, read when its turn comes.
+READ_AHEAD = ("events", "services", "endpoints", "endpointslices", "horizontalpodautoscalers",
+              "poddisruptionbudgets", "resourcequotas", "limitranges")
+
+# Owners read ahead whole, when one small page holds them all: the chain pod -> ReplicaSet -> Deployment
+# -> its ReplicaSets is then read without a round trip per link (Collector._owner_chain).
+OWNER_LISTS = ("replicasets", "deployments")
+OWNER_PAGE_SIZE = 100  # a ReplicaSet carries its pod template: a page of them parsed at once stays small
+
+Ahead = tuple[str, str | None]  # (plural, label selector): one list's first page
+
+
+@dataclass(frozen=True)
+class Focus:
+    workload: tuple[str, str] | None = None  # (plural, name)
+    label_selector: str | None = None
+    argocd_application: tuple[str, str] | None = None  # (namespace, name), read when RBAC allows
+
+    def known_pods(self) -> bool:
+        """Whether the pods to read are known without asking the API (a workload's selector is not)."""
+        return self.workload is None or self.workload[0] == "services"
+
+
+def read_ahead(focus: Focus) -> tuple[Ahead, ...]:
+    """The first pages worth asking for before anything is known: the whole lists, and the pods'."""
+    lists: tuple[Ahead, ...] = tuple((plural, None) for plural in (*READ_AHEAD, *OWNER_LISTS))
+    return (("pods", focus.label_selector), *lists) if focus.known_pods() else lists
+
+
+@dataclass
+class Opening:
+    """The answers of the first requests. `probe` answers first; `ahead` and `namespace_check` are
+    set before it does (read them once its result is in): empty and None when it said the run
+    cannot read the namespace (ReadForbidden, NotFound), when nothing more is asked."""
+
+    deadline: float  # time.monotonic() instant of the collection's deadline, set on the reader
+    probe: Future[None] = field(default_factory=Future)
+    ahead: dict[Ahead, Future[bytes]] = field(default_factory=dict)
+    namespace_check: Future[bool | None] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _cancelled: bool = False
+
+    @classmethod
+    def begin(cls, reader: KubeReader, namespace: str, lists: tuple[Ahead, ...], deadline_seconds: float,
+              concurrency: int) -> Opening:
+        """Set the reader's deadline and send the first requests from a thread of their own."""
+        opening = cls(time.monotonic() + deadline_seconds)
+        reader.deadline = opening.deadline  # no request, retry or log stream outlives it
+        threading.Thread(target=opening._open, args=(reader, namespace, lists, concurrency), name="opening",
+                         daemon=True).start()
+        return opening
+
+    def _open(self, reader: KubeReader, namespace: str, lists: tuple[Ahead, ...], concurrency: int) -> None:
+        if not self.probe.set_running_or_notify_cancel():
+            return
+        failure: BaseException | None = None
+        try:
+            reader.probe("pods", namespace)
+        except (ReadForbidden, NotFound) as error:  # RBAC refuses, or no such namespace: nothing more is asked
+            self.probe.set_exception(error)
+            return
+        except BaseException as error:  # noqa: BLE001 - the collector records it (a gap) or raises it
+            failure = error
+        # After the probe: RBAC refusing pods fails the run on its one request.
+        with self._lock:
+            if not self._cancelled:
+                pool = ThreadPoolExecutor(max_workers=min(len(lists) + 1, max(concurrency, 1)),
+                                          thread_name_prefix="read-ahead")
+                for plural, selector in lists:
+                    size = OWNER_PAGE_SIZE if plural in OWNER_LISTS else PAGE_SIZE
+                    self.ahead[(plural, selector)] = pool.submit(reader.first_page, plural, namespace,
+                                                                 label_selector=selector, page_size=size)
+                self.namespace_check = pool.submit(reader.namespace_exists, namespace)
+                pool.shutdown(wait=False)  # each request ends by the deadline; the threads then end
+        if failure is None:
+            self.probe.set_result(None)
+        else:
+            self.probe.set_exception(failure)
+
+    def cancel(self) -> None:
+        """What was asked and not sent yet is not sent, and nothing more is asked (a run that ended
+        before reading it)."""
+        with self._lock:
+            self._cancelled = True
+            for ahead in self.ahead.values():
+                ahead.cancel()
+            if self.namespace_check is not None:
+                self.namespace_check.cancel()
