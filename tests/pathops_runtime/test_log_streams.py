@@ -307,3 +307,12 @@ def test_a_target_that_would_change_the_request_is_refused_and_the_other_logs_ar
                                                   "good": _fetch("web-2")}, concurrency=1)
         assert isinstance(outcomes["bad"], UpstreamError) and "refused to request" in str(outcomes["bad"])
         assert _text(outcomes["good"]) == "log 0" and len(server.requests) == 1
+
+
+def test_a_trailer_that_never_ends_breaks_the_stream_at_its_bound_and_the_body_is_kept(
+        kubeconfig: Callable[[str], Path]) -> None:
+    answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-Trailer: " + b"a" * 300_000
+    with _RawServer(lambda n: (answer, "hold")) as server:
+        outcome = _run(kubeconfig(server.url), {"a": _fetch("web-1", seconds=30)})["a"]
+    assert _text(outcome) == "hello"
+    assert isinstance(outcome, LogBody) and "stream broke: malformed HTTP answer" in outcome.cut_because
