@@ -49,8 +49,8 @@ def check_headers(headers: Mapping[str, str]) -> None:
             raise InvalidInput(f"refused to send a request header named {name[:40]!r}: not an HTTP header name")
         if _CONTROL.search(value) or (not value.isascii() and not _latin1(value)):
             raise InvalidInput(f"refused to send the {name} header: its value holds a line break, another "
-                               "control character or a character HTTP cannot carry (a token or token file "
-                               "with a trailing newline?)")
+                               "control character or a character HTTP cannot carry (a kubeconfig token with "
+                               "a trailing newline?)")
 
 
 def _latin1(value: str) -> bool:
