@@ -20,6 +20,7 @@ from typing import Any
 import urllib3
 
 from pathops_contracts.errors import InvalidInput
+from pathops_runtime.http_answer import check_headers
 
 SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
@@ -33,11 +34,14 @@ class KubeConnection:
     tls_server_name: str | None = None  # the name the server's certificate carries, when not the host
 
     def headers(self) -> dict[str, str]:
+        """The headers of every request; InvalidInput if one cannot be sent as it is (a token with a line
+        break would inject a header, and an HTTP client's own error would quote the token)."""
         headers = {"Accept": "application/json", "User-Agent": "pathops-kube-reader"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         elif self.basic_auth:
             headers["Authorization"] = "Basic " + base64.b64encode(self.basic_auth.encode()).decode()
+        check_headers(headers)
         return headers
 
     def pool(self, size: int) -> urllib3.PoolManager:

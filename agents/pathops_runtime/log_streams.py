@@ -1,4 +1,4 @@
-"""Many pod logs at once from one thread: asyncio connections kept alive, HTTP/1.1 parsed by h11.
+"""Many pod logs at once from one thread: asyncio connections kept alive, HTTP/1.1 by `http_answer`.
 
 The collector reads hundreds of logs with a few in flight. From a pool of threads each read hands
 the GIL over (16 threads cost a third more CPU than one thread making the same requests, in
@@ -10,6 +10,14 @@ limitBytes, and reading stops), in time (`until`: what arrived is kept, the rest
 memory (the bytes of all requests in flight stay under `in_flight_bytes`). Answers are read as
 `KubeReader` reads them: 5xx and 429 retried with backoff (Retry-After honoured) inside the
 reader's deadline, 401/403 ReadForbidden, 404 NotFound, anything else an UpstreamError.
+
+On the wire (`http_answer`, answers parsed by httptools): the connection's headers are checked once
+(InvalidInput before any request if one holds a line break or another control character), each
+target before it is sent (an UpstreamError for that log alone); 1xx answers are skipped; a malformed
+answer is the API failing (retried); a connection carries the next request only after an answer read
+to its end, not delimited by the close, without `Connection: close` and with nothing after its end;
+anything else (cut, broken, malformed, refused) closes it, and the next request opens a new one, as
+does a connection the server closed while it was idle.
 """
 
 from __future__ import annotations
@@ -22,9 +30,8 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 from urllib.parse import urlsplit
 
-import h11
-
 from pathops_contracts.errors import UpstreamError
+from pathops_runtime.http_answer import Answer, MalformedAnswer, MalformedRequest, RequestHead
 from pathops_runtime.kube_connection import KubeConnection
 from pathops_runtime.kube_reader import (
     RETRIED_STATUSES,
@@ -90,18 +97,16 @@ class _InFlight:
 
 
 class _Connection:
-    """One keep-alive connection: a stream pair and its h11 state; reopened after anything unclean."""
+    """One keep-alive connection: a stream pair, reusable only after an answer read cleanly to its end."""
 
     def __init__(self) -> None:
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
-        self.http = h11.Connection(h11.CLIENT)
 
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
         self.reader = self.writer = None
-        self.http = h11.Connection(h11.CLIENT)
 
 
 @dataclass
@@ -116,10 +121,14 @@ class LogStreams(Generic[Job]):
     backoff: float = 0.2
     in_flight_bytes: int = 64 * 1024 * 1024
     connections_opened: int = 0
+    _head: RequestHead | None = field(default=None, init=False, repr=False)
 
     def run(self, jobs: Iterable[Job], start: Callable[[Job], LogFetch | None],
             finish: Callable[[Job, LogFetch, LogBody | Exception], None]) -> None:
-        """Every job, in order, `concurrency` at a time. start() returning None skips the job."""
+        """Every job, in order, `concurrency` at a time. start() returning None skips the job.
+
+        InvalidInput, before any request, when the connection's headers cannot be sent as they are."""
+        self._head = RequestHead(urlsplit(self.connection.server).netloc, self.connection.headers())
         asyncio.run(self._run(iter(jobs), start, finish))
 
     async def _run(self, jobs: Iterator[Job], start: Callable[[Job], LogFetch | None],
@@ -189,7 +198,9 @@ class LogStreams(Generic[Job]):
             except TimeoutError:  # before OSError, of which it is a subclass
                 connection.close()
                 raise DeadlineReached(f"no answer for {path} before its deadline") from None
-            except (OSError, h11.ProtocolError, asyncio.IncompleteReadError) as error:
+            except MalformedRequest as refused:
+                raise UpstreamError(str(refused)) from None
+            except (OSError, MalformedAnswer) as error:
                 connection.close()
                 failure = UpstreamError(f"Kubernetes API unreachable for {path}: {error or type(error).__name__}")
                 if attempt == self.attempts - 1:
@@ -214,84 +225,61 @@ class LogStreams(Generic[Job]):
         """One request on the connection: the status line and headers by `until` (else TimeoutError),
         then the body until its end, `limit` exceeded or `until`, keeping what arrived."""
         until = min(fetch.until, time.monotonic() + max(self._remaining(), 0))
+        assert self._head is not None
+        request = self._head.get(fetch.target)  # MalformedRequest: refused before anything is sent
+        if connection.reader is not None and connection.reader.at_eof():
+            connection.close()  # the server closed it while it was idle: a new one, not a failed attempt
         if connection.writer is None:
             await self._open(connection, until)
         assert connection.reader is not None and connection.writer is not None
-        http = connection.http
-        netloc = urlsplit(self.connection.server).netloc
-        headers = [("Host", netloc), *self.connection.headers().items()]
-        connection.writer.write(http.send(h11.Request(method="GET", target=fetch.target, headers=headers)) or b"")
-        connection.writer.write(http.send(h11.EndOfMessage()) or b"")
+        connection.writer.write(request)
+        answer = Answer()
         async with asyncio.timeout_at(until):
-            response = await _next(connection, h11.Response)
-        assert isinstance(response, h11.Response)
-        if not 200 <= response.status_code < 300:
-            raise await _error_answer(connection, response, until)
-        body = LogBody()
-        received = 0
+            while not answer.head_done:  # 1xx answers are skipped by the parser
+                await _receive(connection, answer)
+        if not 200 <= answer.status < 300:
+            raise await _error_answer(connection, answer, until)
+        body = LogBody(answer.chunks)  # the parser appends to it as the body arrives
         try:
             async with asyncio.timeout_at(until):
-                while True:
-                    event = await _next(connection, h11.Data, h11.EndOfMessage)
-                    if not isinstance(event, h11.Data):
-                        _reuse(connection)  # the end of the answer
-                        return body
-                    data = bytes(event.data)
-                    body.chunks.append(data)
-                    received += len(data)
-                    if received > fetch.limit:
-                        body.cut_because = f"the server sent more than limitBytes ({fetch.limit}): reading stopped"
-                        connection.close()
-                        return body
+                while answer.received <= fetch.limit and not answer.complete:
+                    await _receive(connection, answer)
         except TimeoutError:
             connection.close()
             body.cut_because = "the time for this log ran out (deadline)"
-        except (OSError, h11.ProtocolError, asyncio.IncompleteReadError) as error:
+        except (OSError, MalformedAnswer) as error:
             connection.close()
             if not body.chunks:
                 raise UpstreamError(f"log stream broke before any byte arrived: {error or type(error).__name__}"
                                     ) from error
             body.cut_because = f"the stream broke: {error or type(error).__name__}"
+        else:
+            if answer.received > fetch.limit:
+                body.cut_because = f"the server sent more than limitBytes ({fetch.limit}): reading stopped"
+                connection.close()
+            elif not answer.reusable:
+                connection.close()  # the server closes it, the body ran to the close, or more came after its end
         return body
 
 
-async def _next(connection: _Connection, *kinds: type) -> object:
-    """The next h11 event of one of these kinds (informational answers skipped), reading as needed."""
+async def _receive(connection: _Connection, answer: Answer) -> None:
+    """What arrives next on the connection, fed to the answer (its end of stream included)."""
     assert connection.reader is not None
-    while True:
-        event = connection.http.next_event()
-        if event is h11.NEED_DATA:
-            connection.http.receive_data(await connection.reader.read(READ_SIZE))
-            continue
-        if isinstance(event, kinds):
-            return event
-        if isinstance(event, h11.InformationalResponse):
-            continue
-        raise h11.RemoteProtocolError(f"unexpected {type(event).__name__} from the API server")
-
-
-def _reuse(connection: _Connection) -> None:
-    """After a whole answer: the next request reuses the connection, unless either side is closing it."""
-    if connection.http.our_state is h11.DONE and connection.http.their_state is h11.DONE:
-        connection.http.start_next_cycle()
+    data = await connection.reader.read(READ_SIZE)
+    if data:
+        answer.feed(data)
     else:
-        connection.close()
+        answer.end_of_stream()
 
 
-async def _error_answer(connection: _Connection, response: h11.Response, until: float) -> _Answer:
+async def _error_answer(connection: _Connection, answer: Answer, until: float) -> _Answer:
     """The Status message of a non-2xx answer (at most ERROR_BODY bytes of it)."""
-    body = b""
-    with contextlib.suppress(TimeoutError, OSError, h11.ProtocolError, asyncio.IncompleteReadError):
+    with contextlib.suppress(TimeoutError, OSError, MalformedAnswer):
         async with asyncio.timeout_at(min(until, time.monotonic() + 5)):
-            while len(body) <= ERROR_BODY:
-                event = await _next(connection, h11.Data, h11.EndOfMessage)
-                if not isinstance(event, h11.Data):
-                    _reuse(connection)  # the end of the answer
-                    break
-                body += bytes(event.data)
-    if connection.http.their_state is not h11.IDLE:
-        connection.close()  # not read to its end: this connection cannot carry the next request
-    headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in response.headers}
-    reason = response.reason.decode("latin-1", "replace") if response.reason else ""
-    return _Answer(response.status_code, status_message(body[:ERROR_BODY], reason, response.status_code),
-                   capped_retry_after(headers.get("retry-after")))
+            while not answer.complete and answer.received <= ERROR_BODY:
+                await _receive(connection, answer)
+    if not answer.reusable:
+        connection.close()  # not read to its end, or the server closes it: it cannot carry the next request
+    reason = answer.reason.decode("latin-1", "replace").strip()
+    body = b"".join(answer.chunks)[:ERROR_BODY]
+    return _Answer(answer.status, status_message(body, reason, answer.status), capped_retry_after(answer.retry_after))

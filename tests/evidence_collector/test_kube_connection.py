@@ -76,3 +76,12 @@ def test_in_a_pod_the_service_account_is_used(tmp_path: Path, monkeypatch: pytes
     assert connection.server == server
     assert connection.headers()["Authorization"] == "Bearer sa-token-789"
     assert connection.ssl_context is not None and connection.ssl_context.get_ca_certs()
+
+
+@pytest.mark.parametrize("user", [{"token": "sekrit-token\n"}, {"token": "sekrit\r\nX-Injected: yes"}])
+def test_credentials_that_would_inject_a_header_are_bad_input_that_never_quotes_them(
+        httpserver: HTTPServer, tmp_path: Path, user: dict[str, Any]) -> None:
+    config = _kubeconfig(tmp_path / "config", httpserver.url_for("/"), user)
+    with pytest.raises(InvalidInput, match="Authorization header") as refused:
+        KubeReader.connect(str(config), None, 4).list("pods", "shop")
+    assert "sekrit" not in str(refused.value) and not httpserver.log
