@@ -23,6 +23,7 @@ class Packer:
         self._lock = threading.Lock()
         self._batch: list[tuple[str, int, bytes]] = []  # (name, its version, bytes)
         self._versions: dict[str, int] = {}  # name -> the version added last (absent: discarded)
+        self._scanned: dict[str, int] = {}  # name -> the version added as scanned clean
         self._added = 0
         self._batch_bytes = 0
         self._waiting = 0  # bytes of batches handed over, not packed yet
@@ -30,12 +31,17 @@ class Packer:
         self._batches: list[Future[None]] = []
         self._pool: ThreadPoolExecutor | None = None
 
-    def add(self, name: str, data: bytes) -> None:
-        """Pack what `name` now holds (replacing what it held before)."""
+    def add(self, name: str, data: bytes, scanned_clean: bool = False) -> None:
+        """Pack what `name` now holds (replacing what it held before); `scanned_clean`: the final scan
+        passed these very bytes (`scanned_packed`)."""
         with self._lock:
             self._done.pop(name, None)
             self._added += 1
             self._versions[name] = self._added
+            if scanned_clean:
+                self._scanned[name] = self._added
+            else:
+                self._scanned.pop(name, None)
             self._batch.append((name, self._added, data))
             self._batch_bytes += len(data)
             if self._batch_bytes >= BATCH_BYTES:
@@ -45,6 +51,7 @@ class Packer:
         with self._lock:
             self._done.pop(name, None)
             self._versions.pop(name, None)
+            self._scanned.pop(name, None)
 
     def packed(self) -> dict[str, PackedMember]:
         """Every member as last added, packed (what is still waiting is packed first)."""
@@ -55,6 +62,14 @@ class Packer:
             batch.result()
         with self._lock:
             return dict(self._done)
+
+    def scanned_packed(self) -> dict[str, PackedMember]:
+        """The members packed from the very bytes the final scan passed as they were added: what the bundle
+        may take as packed, unread and unscanned, whatever became of a staged copy since."""
+        everything = self.packed()
+        with self._lock:
+            return {name: member for name, member in everything.items()
+                    if self._scanned.get(name) == self._versions.get(name)}
 
     def close(self) -> None:
         if self._pool is not None:

@@ -67,22 +67,21 @@ def assemble(staging: Staging, identity: SnapshotIdentity, window: TimeWindow, c
     staging.write_json("redaction-report.json", redactor.report(), budgeted=False)
     files = []
     members: dict[str, Member] = staging.members()
-    packed = staging.packed()
+    scanned = staging.scanned_packed()
     ready: dict[str, PackedMember] = {}  # bundled from the very bytes the final scan found clean
     for name in members:
-        known = packed.get(name)
-        if known is not None and staging.scanned_clean(name) == known.sha256:
+        known = scanned.get(name)
+        if known is not None:
             # Packed from the buffer that was scanned as it was written: those bytes are what is bundled,
             # whatever became of the staged copy since, so it is neither read nor scanned again.
             ready[name] = known
             digest, size = known.sha256, known.size
         else:
-            content = staging.read(name)  # one read: hashed, and scanned unless scanned as written
+            content = staging.read(name)  # one read: hashed and scanned
             digest, size = hashlib.sha256(content).hexdigest(), len(content)
-            if staging.scanned_clean(name) != digest:
-                hits = leaks_in(content)
-                if hits:
-                    raise ContractViolation(f"refusing to upload: the final scan still finds {describe(hits, name)}")
+            hits = leaks_in(content)
+            if hits:
+                raise ContractViolation(f"refusing to upload: the final scan still finds {describe(hits, name)}")
         files.append({"path": name, "sha256": digest, "size": size,
                       "media_type": MEDIA_TYPES.get(PurePosixPath(name).suffix, "application/octet-stream")})
     by_kind = redactor.report()["by_kind"]

@@ -13,7 +13,6 @@ Each of those is also packed for the bundle as soon as it is written (`packer`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import threading
@@ -62,30 +61,16 @@ class Staging:
     _spent: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _folders: set[Path] = field(default_factory=set)
-    # name -> sha256 of the content the final scan already found clean, scanned as it was written (in
-    # the log workers, overlapping the network); the bundle re-scans any file whose bytes differ.
-    _clean: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
     _spool: Spool = field(init=False, repr=False, compare=False)
     _packer: Packer = field(default_factory=Packer, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self._spool = Spool(self.root.with_name(self.root.name + ".spool"))
 
-    def packed(self) -> dict[str, PackedMember]:
-        """Every staged member packed as it was last written; the bundle uses one only when its sha256 is
-        that of the member's bytes as they are now."""
-        return self._packer.packed()
-
-    def scanned_clean(self, name: str) -> str | None:
-        """The sha256 of `name`'s content when the final scan found it clean as it was written."""
-        with self._lock:
-            return self._clean.get(name)
-
-    def _scan_written(self, name: str, data: bytes) -> None:
-        if not leaks_in(data):
-            digest = hashlib.sha256(data).hexdigest()
-            with self._lock:
-                self._clean[name] = digest
+    def scanned_packed(self) -> dict[str, PackedMember]:
+        """The staged members the final scan passed as they were written, packed from those very bytes:
+        the bundle takes them as they are; any other member is read and scanned when bundled."""
+        return self._packer.scanned_packed()
 
     def reserve(self, wanted: int) -> int:
         """Take up to `wanted` bytes from the budget; returns what was granted."""
@@ -147,8 +132,7 @@ class Staging:
                                         f"fit the budget")
             data = data[:kept]
         self._spool.put(name, data)
-        self._scan_written(name, data)
-        self._packer.add(name, data)
+        self._packer.add(name, data, scanned_clean=not leaks_in(data))
         return True
 
     def write_json(self, name: str, document: Any, budgeted: bool = True) -> bool:
@@ -201,8 +185,7 @@ class Staging:
                 break
         self._spool.commit(name, offset, written)
         data = b"".join(kept)
-        self._scan_written(name, data)
-        self._packer.add(name, data)
+        self._packer.add(name, data, scanned_clean=not leaks_in(data))
         return StreamResult(written, lines, cut, head, list(tail), watched)
 
     def discard(self, name: str) -> None:

@@ -123,7 +123,7 @@ def test_a_log_scanned_as_written_is_bundled_from_the_bytes_that_were_scanned(tm
     nothing = Collected([], None, None, None, None)
     staging.write_stream("logs/web/api.log", iter([clean_log()]), 10**6)
     written = staging.read("logs/web/api.log")
-    assert staging.scanned_clean("logs/web/api.log") == sha256_bytes(written)
+    assert staging.scanned_packed()["logs/web/api.log"].sha256 == sha256_bytes(written)
     where = staging.members()["logs/web/api.log"]
     assert isinstance(where, FileSlice)  # a slice of the spool, not a file of its own
     with where.path.open("r+b") as spool:  # changed after its scan
@@ -140,7 +140,7 @@ def test_a_log_the_scan_did_not_pass_as_written_is_scanned_again_and_refused(tmp
     staging = Staging(tmp_path / "stage", redactor, 10**6)
     staging.root.mkdir()
     staging.write_excerpt("logs/web/api.excerpt.txt", "== head ==\nglpat-" + "aB3dE5fG7hJ9kL1mN3pQ5r\n", cap=1000)
-    assert staging.scanned_clean("logs/web/api.excerpt.txt") is None
+    assert "logs/web/api.excerpt.txt" not in staging.scanned_packed()
     with pytest.raises(ContractViolation, match=r"logs/web/api\.excerpt\.txt"):
         assemble(staging, SnapshotIdentity("INC-1", "shop", "shop-preflight", None),
                  resolve_window("30m", datetime.now(UTC)), Collected([], None, None, None, None), redactor,
