@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -43,6 +43,7 @@ from pathops_runtime.kube_reader import (
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+U = TypeVar("U")
 
 CONFIGMAP_PAGE_SIZE = 50  # ConfigMaps can be large (up to 1 MiB each): fewer per page
 
@@ -61,6 +62,12 @@ def _slim(obj: dict[str, Any]) -> dict[str, Any]:
     """An object as kept in memory: without managedFields, which no detector reads."""
     obj.get("metadata", {}).pop("managedFields", None)
     return obj
+
+
+def _owner_key(ref: dict[str, Any]) -> tuple[str, str, str] | None:
+    """(plural, name, uid) of an ownerReference this collector follows; None for a kind it does not read."""
+    plural = KIND_TO_PLURAL.get(ref.get("kind", ""))
+    return None if plural is None else (plural, str(ref.get("name")), str(ref.get("uid")))
 
 
 def _selector_string(selector: dict[str, Any]) -> str:
@@ -295,32 +302,71 @@ class Collector:
         return None, self.focus.label_selector
 
     def _owner_chain(self, pods: list[dict[str, Any]], workload: dict[str, Any] | None) -> list[dict[str, Any]]:
+        fetched = self._fetch_owners(pods, workload)
         found: dict[str, dict[str, Any]] = {}
         pending = [ref for pod in pods for ref in pod["metadata"].get("ownerReferences", [])]
         if workload is not None and workload.get("kind") != "Pod":
             found[workload["metadata"]["uid"]] = workload
         while pending:
             ref = pending.pop()
-            plural = KIND_TO_PLURAL.get(ref.get("kind", ""))
-            if plural is None or ref.get("uid") in found:
+            key = _owner_key(ref)
+            if key is None or ref.get("uid") in found:
                 continue
-            obj = self._owner(plural, ref)
+            obj = fetched.get(key)
             if obj is not None:
                 obj.setdefault("kind", ref["kind"])
                 found[obj["metadata"]["uid"]] = obj
                 pending.extend(obj["metadata"].get("ownerReferences", []))
         owners = list(found.values())
-        self.rollouts = [self._rollout(d, owners) for d in owners if d.get("kind") == "Deployment"]
+        deployments = [d for d in owners if d.get("kind") == "Deployment"]
+        replicasets = self._concurrently(self._replicasets_of, deployments)  # their lists, at once
+        self.rollouts = [self._rollout(d, sets, owners) for d, sets in zip(deployments, replicasets, strict=True)]
         return owners
 
-    def _rollout(self, deployment: dict[str, Any], owners: list[dict[str, Any]]) -> dict[str, Any]:
-        """The deployment's ReplicaSets join the owners; returns what changed in its last rollout."""
+    def _fetch_owners(self, pods: list[dict[str, Any]], workload: dict[str, Any] | None
+                      ) -> dict[tuple[str, str, str], dict[str, Any] | None]:
+        """Every object the pods' ownerReferences lead to, each asked for once (a refused or missing one is one
+        gap, not one per pod), a generation at a time: a generation's requests at once."""
+        for plural in OWNER_LISTS:
+            self._whole(plural)  # read here, before the threads that read the answers
+        known = {workload["metadata"]["uid"]} if workload is not None and workload.get("kind") != "Pod" else set()
+        fetched: dict[tuple[str, str, str], dict[str, Any] | None] = {}
+        generation = [ref for pod in pods for ref in pod["metadata"].get("ownerReferences", [])]
+        while generation:
+            wanted: dict[tuple[str, str, str], dict[str, Any]] = {}
+            for ref in generation:
+                key = _owner_key(ref)
+                if key is not None and key not in fetched and ref.get("uid") not in known:
+                    wanted.setdefault(key, ref)
+            answers = self._concurrently(self._owner_of, list(wanted.items()))
+            fetched.update(zip(wanted, answers, strict=True))
+            generation = [ref for obj in answers if obj is not None
+                          for ref in obj["metadata"].get("ownerReferences", [])]
+        return fetched
+
+    def _owner_of(self, wanted: tuple[tuple[str, str, str], dict[str, Any]]) -> dict[str, Any] | None:
+        (plural, _, _), ref = wanted
+        return self._owner(plural, ref)
+
+    def _concurrently(self, read: Callable[[T], U], items: list[T]) -> list[U]:
+        """read(item) for each item, `concurrency` at a time; the answers in the items' order."""
+        if len(items) <= 1:
+            return [read(item) for item in items]
+        with ThreadPoolExecutor(max_workers=min(len(items), max(self.bounds.concurrency, 1)),
+                                thread_name_prefix="owners") as pool:
+            return list(pool.map(read, items))
+
+    def _replicasets_of(self, deployment: dict[str, Any]) -> list[dict[str, Any]]:
+        """The ReplicaSets the Deployment owns (they match its selector): from the list read whole, else listed."""
         uid = deployment["metadata"]["uid"]
-        whole = self._whole("replicasets")  # owned by the Deployment: they match its selector
+        whole = self._whole("replicasets")
         candidates = list(whole.values()) if whole is not None else self._list(
             "replicasets", _selector_string(deployment.get("spec", {}).get("selector") or {}))
-        sets = [rs for rs in candidates
-                if any(o.get("uid") == uid for o in rs["metadata"].get("ownerReferences", []))]
+        return [rs for rs in candidates if any(o.get("uid") == uid for o in rs["metadata"].get("ownerReferences", []))]
+
+    def _rollout(self, deployment: dict[str, Any], sets: list[dict[str, Any]], owners: list[dict[str, Any]]
+                 ) -> dict[str, Any]:
+        """The deployment's ReplicaSets (`sets`) join the owners; returns what changed in its last rollout."""
         known = {o["metadata"]["uid"] for o in owners}
         for rs in sets:
             rs.setdefault("kind", "ReplicaSet")

@@ -305,3 +305,17 @@ def test_owners_and_rollout_whether_or_not_one_page_holds_every_replicaset(clust
     assert any(c["path"].endswith("readinessProbe.httpGet.path") for c in diff["changes"])
     asked_for = [path for path in cluster.api.requests if re.search(r"/(replicasets|deployments)/[^/?]+\??$", path)]
     assert bool(asked_for) == bool(others), asked_for  # one page held them all: no owner asked for by name
+
+
+def test_an_owner_that_cannot_be_read_is_asked_for_once_and_is_one_gap(cluster: Cluster, tmp_path: Path) -> None:
+    """Both shop-frontend pods name one ReplicaSet: RBAC refusing ReplicaSets is one request and one gap for
+    it, not one per pod (300 replicas made 300 requests, one after the other, and 300 gaps)."""
+    cluster.api.forbid("replicasets")
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    manifest = json.loads((unpack(tmp_path / "out") / "manifest.json").read_text())
+    gaps = [gap["what"] for gap in manifest["gaps"] if gap["what"].startswith("replicasets/shop-frontend-")]
+    assert len(gaps) == 1 and {"what": gaps[0], "reason": "forbidden"}.items() <= next(
+        gap for gap in manifest["gaps"] if gap["what"] == gaps[0]).items()
+    asked = [path for path in cluster.api.requests if f"/{gaps[0]}?" in path or path.endswith(f"/{gaps[0]}")]
+    assert len(asked) == 1, asked
