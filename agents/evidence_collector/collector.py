@@ -317,6 +317,11 @@ class Collector:
         """The deployment's ReplicaSets join the owners; returns what changed in its last rollout."""
         uid = deployment["metadata"]["uid"]
         whole = self._whole("replicasets")  # owned by the Deployment: they match its selector
+        if whole is not None and any(o.get("kind") == "ReplicaSet" and o["metadata"]["uid"] not in whole and any(
+                r.get("uid") == uid for r in o["metadata"].get("ownerReferences", [])) for o in owners):
+            # One of its ReplicaSets was read after that page (a rollout under way): the page is older than the
+            # pods, and would report the rollout before as the last one. Listed now, as the pods were.
+            whole = None
         candidates = list(whole.values()) if whole is not None else self._list(
             "replicasets", _selector_string(deployment.get("spec", {}).get("selector") or {}))
         sets = [rs for rs in candidates

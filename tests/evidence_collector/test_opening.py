@@ -11,10 +11,11 @@ from typing import Any
 
 import pytest
 
+from pathops_testbed import kube_objects
 from pathops_testbed.http_server import BackgroundServer
 from pathops_testbed.kube_api import FakeKubernetes, write_kubeconfig
 from tests.evidence_collector import scenarios
-from tests.evidence_collector.conftest import BIN
+from tests.evidence_collector.conftest import BIN, load_jsonl, unpack
 
 
 class HeldLists:
@@ -65,3 +66,55 @@ def test_bad_input_found_after_the_first_requests_exits_2_without_waiting_for_th
     assert app.asked.is_set() and not app.answered.is_set()
     assert app.events_requests == 1
 
+
+class RolloutDuringReadAhead:
+    """The fake API, where a rollout begins between the ReplicaSets page read ahead and the pods' page:
+    a third ReplicaSet of shop-frontend, and a pod of it, appear after the first was answered."""
+
+    def __init__(self, api: FakeKubernetes) -> None:
+        self.api = api
+        self.replicasets_answered = threading.Event()
+        self.rolled_out = False
+        self.new_replicaset = ""
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path, query = environ["PATH_INFO"], environ.get("QUERY_STRING", "")
+        if path.endswith("/pods") and "limit=1&" not in query + "&" and not self.rolled_out:
+            self.replicasets_answered.wait(30)
+            self._roll_out()
+        answer = self.api(environ, start_response)
+        if path.endswith("/replicasets"):
+            self.replicasets_answered.set()
+        return answer
+
+    def _roll_out(self) -> None:
+        self.rolled_out = True
+        frontend = self.api.objects["deployments"][scenarios.NS]["shop-frontend"]
+        web = kube_objects.container("web", scenarios.IMAGE.replace(scenarios.SHA[:12], "0" * 12), probe_path="/ready")
+        replicaset = kube_objects.replicaset(frontend, 3, {"containers": [web]}, replicas=1)
+        self.new_replicaset = replicaset["metadata"]["name"]
+        self.api.add(replicaset)
+        self.api.add(kube_objects.pod(f"{self.new_replicaset}-p0", replicaset, [kube_objects.running("web", "x")]))
+
+
+def test_a_rollout_begun_after_the_replicasets_were_read_ahead_is_not_reported_as_the_one_before(
+        tmp_path: Path) -> None:
+    api = FakeKubernetes()
+    scenarios.build(api)
+    app = RolloutDuringReadAhead(api)
+    with BackgroundServer(app) as server:
+        result = subprocess.run(
+            [str(BIN / "evidence-collector"), "collect", "--no-upload", "--output-dir", str(tmp_path / "out")],
+            env={**os.environ, "KUBECONFIG": str(write_kubeconfig(tmp_path / "kubeconfig", server.url, scenarios.NS)),
+                 "INCIDENT_ID": "INC-1042", "APP_ID": "shop-frontend", "TARGET_NAMESPACE": scenarios.NS},
+            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    assert app.rolled_out
+    folder = unpack(tmp_path / "out")
+    owners = {o["metadata"]["name"] for o in load_jsonl(folder / "objects/owners.jsonl")}
+    assert app.new_replicaset in owners  # its pod was read, and the pod's owner with it
+    rollout: Any = next(d for d in load_jsonl(folder / "objects/rollout-diffs.jsonl")
+                        if d["deployment"] == "shop-frontend")
+    # The rollout under way is the last one: its ReplicaSet is the current one, not the one it replaces.
+    assert rollout["current"] == app.new_replicaset
+    assert rollout["previous"] != app.new_replicaset and rollout["previous"].startswith("shop-frontend-")
