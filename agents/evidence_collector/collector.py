@@ -181,6 +181,10 @@ class Collector:
             return self._collect()
         finally:
             self._opening.cancel()  # what is left unread (a run that failed) is not sent
+            for ahead in self._ahead.values():
+                ahead.cancel()
+            if self._namespace_check is not None:
+                self._namespace_check.cancel()
 
     def _collect(self) -> Collected:
         self._check_access()
@@ -263,8 +267,8 @@ class Collector:
             return
         except UpstreamError as error:
             self._failed("access probe (pods)", error)
-        self._ahead = dict(self._opening.ahead)
-        self._namespace_check = self._opening.namespace_check
+        # Taken over, not shared: a page popped once read is let go, not held until the run ends.
+        self._ahead, self._namespace_check = self._opening.take()
 
     def _check_namespace(self) -> None:
         """Whether the namespace exists, as the API answered the question asked ahead."""

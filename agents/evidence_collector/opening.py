@@ -58,7 +58,7 @@ def read_ahead(focus: Focus) -> tuple[Ahead, ...]:
 @dataclass
 class Opening:
     """The answers of the first requests. `probe` answers first; `ahead` and `namespace_check` are
-    set before it does (read them once its result is in): empty and None when it said the run
+    set before it does (`take` them once its result is in): empty and None when it said the run
     cannot read the namespace (ReadForbidden, NotFound), when nothing more is asked."""
 
     deadline: float  # time.monotonic() instant of the collection's deadline, set on the reader
@@ -106,6 +106,15 @@ class Opening:
             self.probe.set_result(None)
         else:
             self.probe.set_exception(failure)
+
+    def take(self) -> tuple[dict[Ahead, Future[bytes]], Future[bool | None] | None]:
+        """The first pages and the namespace check, handed over (read them once `probe` answered): the
+        reader lets each page go once it is read, and cancels what it leaves unread."""
+        with self._lock:
+            ahead, check = dict(self.ahead), self.namespace_check
+            self.ahead.clear()
+            self.namespace_check = None
+            return ahead, check
 
     def cancel(self) -> None:
         """What was asked and not sent yet is not sent, and nothing more is asked (a run that ended

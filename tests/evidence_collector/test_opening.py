@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from evidence_collector.bounds import Bounds
+from evidence_collector.collector import Collector
+from evidence_collector.opening import Focus, Opening, read_ahead
+from evidence_collector.staging import Staging
+from evidence_collector.window import resolve_window
+from pathops_contracts.redaction import Redactor
+from pathops_runtime.kube_reader import KubeReader
 from pathops_testbed import kube_objects
 from pathops_testbed.http_server import BackgroundServer
 from pathops_testbed.kube_api import FakeKubernetes, write_kubeconfig
@@ -118,3 +128,26 @@ def test_a_rollout_begun_after_the_replicasets_were_read_ahead_is_not_reported_a
     # The rollout under way is the last one: its ReplicaSet is the current one, not the one it replaces.
     assert rollout["current"] == app.new_replicaset
     assert rollout["previous"] != app.new_replicaset and rollout["previous"].startswith("shop-frontend-")
+
+
+def test_the_first_pages_read_ahead_are_let_go_once_read(tmp_path: Path) -> None:
+    """Each page read ahead is held (unparsed, up to 500 objects) until its list is read, then let go: none is
+    kept for the rest of the collection beside the objects parsed from it."""
+    api = FakeKubernetes()
+    scenarios.build(api)
+    with BackgroundServer(api) as server:
+        bounds = Bounds(deadline_seconds=60)
+        kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", server.url, scenarios.NS)
+        reader = KubeReader.connect(str(kubeconfig), None, bounds.concurrency)
+        opening = Opening.begin(reader, scenarios.NS, read_ahead(Focus()), bounds.deadline_seconds, bounds.concurrency)
+        opening.probe.result()
+        pages = {ahead: weakref.ref(future) for ahead, future in opening.ahead.items()}
+        staging = Staging(tmp_path / "snapshot", Redactor(key=b"k" * 32), bounds.total_bytes)
+        staging.root.mkdir()
+        collector = Collector(reader, staging, scenarios.NS, resolve_window("30m", datetime.now(UTC)), bounds,
+                              Focus(), opening)
+        collector.collect()
+        staging.close()
+    gc.collect()
+    assert pages[("pods", None)]() is None and pages[("events", None)]() is None
+    assert not [ahead for ahead, page in pages.items() if page() is not None]
