@@ -303,6 +303,15 @@ class Collector:
         pending = [ref for pod in pods for ref in pod["metadata"].get("ownerReferences", [])]
         if workload is not None and workload.get("kind") != "Pod":
             found[workload["metadata"]["uid"]] = workload
+        if any((whole := self._whole(plural)) is not None and str(ref.get("uid")) not in whole
+               for ref in pending if (plural := KIND_TO_PLURAL.get(ref.get("kind", ""))) in OWNER_LISTS):
+            # A pod's owner is missing from its page read ahead: the pages are older than the pods (a rollout
+            # under way changed the Deployment too). None of them is trusted: each owner is asked for, as the
+            # Deployment's ReplicaSets are listed, after the pods.
+            self._wholes.update(dict.fromkeys(OWNER_LISTS))
+            for plural in OWNER_LISTS:
+                if (unread := self._ahead.pop((plural, None), None)) is not None:
+                    unread.cancel()  # let go unread (not sent, if not sent yet)
         while pending:
             ref = pending.pop()
             plural = KIND_TO_PLURAL.get(ref.get("kind", ""))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import gc
+import json
 import os
 import subprocess
 import threading
@@ -78,36 +80,46 @@ def test_bad_input_found_after_the_first_requests_exits_2_without_waiting_for_th
 
 
 class RolloutDuringReadAhead:
-    """The fake API, where a rollout begins between the ReplicaSets page read ahead and the pods' page:
-    a third ReplicaSet of shop-frontend, and a pod of it, appear after the first was answered."""
+    """The fake API, where a rollout begins between the owners' pages read ahead and the pods' page:
+    shop-frontend is updated to a new commit, and a third ReplicaSet of it, and a pod of that, appear
+    after both pages were answered."""
+
+    NEW_SHA = "0123456789abcdef0123456789abcdef01234567"
 
     def __init__(self, api: FakeKubernetes) -> None:
         self.api = api
-        self.replicasets_answered = threading.Event()
+        self.owners_answered = {"replicasets": threading.Event(), "deployments": threading.Event()}
         self.rolled_out = False
         self.new_replicaset = ""
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path, query = environ["PATH_INFO"], environ.get("QUERY_STRING", "")
         if path.endswith("/pods") and "limit=1&" not in query + "&" and not self.rolled_out:
-            self.replicasets_answered.wait(30)
+            for answered in self.owners_answered.values():
+                answered.wait(30)
             self._roll_out()
         answer = self.api(environ, start_response)
-        if path.endswith("/replicasets"):
-            self.replicasets_answered.set()
+        if (plural := path.rsplit("/", 1)[-1]) in self.owners_answered:
+            self.owners_answered[plural].set()
         return answer
 
     def _roll_out(self) -> None:
         self.rolled_out = True
-        frontend = self.api.objects["deployments"][scenarios.NS]["shop-frontend"]
-        web = kube_objects.container("web", scenarios.IMAGE.replace(scenarios.SHA[:12], "0" * 12), probe_path="/ready")
+        frontend = copy.deepcopy(self.api.objects["deployments"][scenarios.NS]["shop-frontend"])
+        frontend["metadata"]["annotations"].update({"pathops.io/source-commit": self.NEW_SHA,
+                                                    "deployment.kubernetes.io/revision": "3"})
+        web = kube_objects.container("web", scenarios.IMAGE.replace(scenarios.SHA[:12], self.NEW_SHA[:12]),
+                                     probe_path="/ready")
+        frontend["spec"]["template"]["spec"] = {"containers": [web]}
+        self.api.add(frontend)
         replicaset = kube_objects.replicaset(frontend, 3, {"containers": [web]}, replicas=1)
+        replicaset["metadata"]["annotations"]["pathops.io/source-commit"] = self.NEW_SHA
         self.new_replicaset = replicaset["metadata"]["name"]
         self.api.add(replicaset)
         self.api.add(kube_objects.pod(f"{self.new_replicaset}-p0", replicaset, [kube_objects.running("web", "x")]))
 
 
-def test_a_rollout_begun_after_the_replicasets_were_read_ahead_is_not_reported_as_the_one_before(
+def test_a_rollout_begun_after_the_owners_were_read_ahead_is_not_reported_as_the_one_before(
         tmp_path: Path) -> None:
     api = FakeKubernetes()
     scenarios.build(api)
@@ -128,6 +140,8 @@ def test_a_rollout_begun_after_the_replicasets_were_read_ahead_is_not_reported_a
     # The rollout under way is the last one: its ReplicaSet is the current one, not the one it replaces.
     assert rollout["current"] == app.new_replicaset
     assert rollout["previous"] != app.new_replicaset and rollout["previous"].startswith("shop-frontend-")
+    # And the Deployment is the one that rollout made, not the one the page read ahead held before it.
+    assert json.loads(result.stdout)["source_commit_sha"] == app.NEW_SHA
 
 
 def test_the_first_pages_read_ahead_are_let_go_once_read(tmp_path: Path) -> None:
