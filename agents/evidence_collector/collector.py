@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 from evidence_collector.bounds import Bounds
@@ -188,6 +189,10 @@ class Collector:
             return self._collect()
         finally:
             self._opening.cancel()  # what is left unread (a run that failed) is not sent
+            for ahead in self._ahead.values():
+                ahead.cancel()
+            if self._namespace_check is not None:
+                self._namespace_check.cancel()
 
     def _collect(self) -> Collected:
         self._check_access()
@@ -270,8 +275,8 @@ class Collector:
             return
         except UpstreamError as error:
             self._failed("access probe (pods)", error)
-        self._ahead = dict(self._opening.ahead)
-        self._namespace_check = self._opening.namespace_check
+        # Taken over, not shared: a page popped once read is let go, not held until the run ends.
+        self._ahead, self._namespace_check = self._opening.take()
 
     def _check_namespace(self) -> None:
         """Whether the namespace exists, as the API answered the question asked ahead."""
@@ -319,7 +324,7 @@ class Collector:
                 pending.extend(obj["metadata"].get("ownerReferences", []))
         owners = list(found.values())
         deployments = [d for d in owners if d.get("kind") == "Deployment"]
-        replicasets = self._concurrently(self._replicasets_of, deployments)  # their lists, at once
+        replicasets = self._concurrently(partial(self._replicasets_of, owners=owners), deployments)  # at once
         self.rollouts = [self._rollout(d, sets, owners) for d, sets in zip(deployments, replicasets, strict=True)]
         return owners
 
@@ -333,6 +338,12 @@ class Collector:
         fetched: dict[tuple[str, str, str], dict[str, Any] | None] = {}
         generation = [ref for pod in pods for ref in pod["metadata"].get("ownerReferences", [])]
         while generation:
+            if any((whole := self._wholes.get(listed or "")) is not None and str(ref.get("uid")) not in whole
+                   for ref in generation if (listed := KIND_TO_PLURAL.get(ref.get("kind", ""))) in OWNER_LISTS):
+                # An owner missing from its page read ahead: the pages are older than the pods (a rollout under
+                # way changed the Deployment too). None of them is trusted: each owner is asked for, and the
+                # Deployments' ReplicaSets listed, after the pods.
+                self._wholes.update(dict.fromkeys(OWNER_LISTS))
             wanted: dict[tuple[str, str, str], dict[str, Any]] = {}
             for ref in generation:
                 key = _owner_key(ref)
@@ -356,10 +367,15 @@ class Collector:
                                 thread_name_prefix="owners") as pool:
             return list(pool.map(read, items))
 
-    def _replicasets_of(self, deployment: dict[str, Any]) -> list[dict[str, Any]]:
+    def _replicasets_of(self, deployment: dict[str, Any], owners: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The ReplicaSets the Deployment owns (they match its selector): from the list read whole, else listed."""
         uid = deployment["metadata"]["uid"]
-        whole = self._whole("replicasets")
+        whole = self._whole("replicasets")  # owned by the Deployment: they match its selector
+        if whole is not None and any(o.get("kind") == "ReplicaSet" and o["metadata"]["uid"] not in whole and any(
+                r.get("uid") == uid for r in o["metadata"].get("ownerReferences", [])) for o in owners):
+            # One of its ReplicaSets was read after that page (a rollout under way): the page is older than the
+            # pods, and would report the rollout before as the last one. Listed now, as the pods were.
+            whole = None
         candidates = list(whole.values()) if whole is not None else self._list(
             "replicasets", _selector_string(deployment.get("spec", {}).get("selector") or {}))
         return [rs for rs in candidates if any(o.get("uid") == uid for o in rs["metadata"].get("ownerReferences", []))]

@@ -15,8 +15,12 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
 from pathops_runtime.kube_reader import KubeReader, NotFound, ReadForbidden
 
@@ -54,7 +58,7 @@ def read_ahead(focus: Focus) -> tuple[Ahead, ...]:
 @dataclass
 class Opening:
     """The answers of the first requests. `probe` answers first; `ahead` and `namespace_check` are
-    set before it does (read them once its result is in): empty and None when it said the run
+    set before it does (`take` them once its result is in): empty and None when it said the run
     cannot read the namespace (ReadForbidden, NotFound), when nothing more is asked."""
 
     deadline: float  # time.monotonic() instant of the collection's deadline, set on the reader
@@ -86,20 +90,31 @@ class Opening:
         except BaseException as error:  # noqa: BLE001 - the collector records it (a gap) or raises it
             failure = error
         # After the probe: RBAC refusing pods fails the run on its one request.
-        with self._lock:
-            if not self._cancelled:
-                pool = ThreadPoolExecutor(max_workers=min(len(lists) + 1, max(concurrency, 1)),
-                                          thread_name_prefix="read-ahead")
-                for plural, selector in lists:
-                    size = OWNER_PAGE_SIZE if plural in OWNER_LISTS else PAGE_SIZE
-                    self.ahead[(plural, selector)] = pool.submit(reader.first_page, plural, namespace,
-                                                                 label_selector=selector, page_size=size)
-                self.namespace_check = pool.submit(reader.namespace_exists, namespace)
-                pool.shutdown(wait=False)  # each request ends by the deadline; the threads then end
+        try:
+            with self._lock:
+                if not self._cancelled:
+                    work: deque[tuple[Future[Any], Callable[[], Any]]] = deque()
+                    for plural, selector in lists:
+                        size = OWNER_PAGE_SIZE if plural in OWNER_LISTS else PAGE_SIZE
+                        self.ahead[(plural, selector)] = _later(work, partial(
+                            reader.first_page, plural, namespace, label_selector=selector, page_size=size))
+                    self.namespace_check = _later(work, partial(reader.namespace_exists, namespace))
+                    _send(work, min(len(work), max(concurrency, 1)))
+        except BaseException as error:  # noqa: BLE001 - the probe is always answered: the collector waits on it
+            failure = failure or error
         if failure is None:
             self.probe.set_result(None)
         else:
             self.probe.set_exception(failure)
+
+    def take(self) -> tuple[dict[Ahead, Future[bytes]], Future[bool | None] | None]:
+        """The first pages and the namespace check, handed over (read them once `probe` answered): the
+        reader lets each page go once it is read, and cancels what it leaves unread."""
+        with self._lock:
+            ahead, check = dict(self.ahead), self.namespace_check
+            self.ahead.clear()
+            self.namespace_check = None
+            return ahead, check
 
     def cancel(self) -> None:
         """What was asked and not sent yet is not sent, and nothing more is asked (a run that ended
@@ -110,3 +125,39 @@ class Opening:
                 ahead.cancel()
             if self.namespace_check is not None:
                 self.namespace_check.cancel()
+
+
+def _later(work: deque[tuple[Future[Any], Callable[[], Any]]], call: Callable[[], Any]) -> Future[Any]:
+    """A Future answered once a sender has made `call` (unless cancelled before)."""
+    future: Future[Any] = Future()
+    work.append((future, call))
+    return future
+
+
+def _send(work: deque[tuple[Future[Any], Callable[[], Any]]], senders: int) -> None:
+    """Make the calls from `senders` daemon threads. Not a ThreadPoolExecutor: the interpreter joins its
+    threads at exit, so a run that stopped early (bad input, exit 2) would wait for requests it no longer
+    reads, up to their timeouts and retries; these end with the process."""
+
+    def run() -> None:
+        while True:
+            try:
+                future, call = work.popleft()
+            except IndexError:
+                return
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(call())
+            except BaseException as error:  # noqa: BLE001 - handed to whoever reads the answer
+                future.set_exception(error)
+
+    started = 0
+    for _ in range(senders):
+        try:
+            threading.Thread(target=run, name="read-ahead", daemon=True).start()
+        except RuntimeError:  # no thread left to start: those running (or this one) make the calls
+            break
+        started += 1
+    if not started:
+        run()

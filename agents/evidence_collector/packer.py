@@ -66,9 +66,9 @@ class Packer:
     def scanned_packed(self) -> dict[str, PackedMember]:
         """The members packed from the very bytes the final scan passed as they were added: what the bundle
         may take as packed, unread and unscanned, whatever became of a staged copy since."""
-        everything = self.packed()
-        with self._lock:
-            return {name: member for name, member in everything.items()
+        self.packed()  # what is waiting is packed first
+        with self._lock:  # `_done` holds each name's last version only (add drops the one before)
+            return {name: member for name, member in self._done.items()
                     if self._scanned.get(name) == self._versions.get(name)}
 
     def close(self) -> None:

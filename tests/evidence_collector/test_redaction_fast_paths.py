@@ -15,10 +15,12 @@ from pathlib import Path
 import pytest
 
 from evidence_collector.collector import Collected
+from evidence_collector.packer import Packer
 from evidence_collector.snapshot import SnapshotIdentity, assemble
 from evidence_collector.staging import Staging
 from evidence_collector.window import resolve_window
 from pathops_contracts import secret_scan
+from pathops_contracts.bundle_writer import PackedMember
 from pathops_contracts.bundles import FileSlice, read_members, sha256_bytes
 from pathops_contracts.errors import ContractViolation
 from pathops_contracts.redaction import _ENTROPY_CANDIDATE, Redactor, Screen, has_candidate, lower_ascii
@@ -169,3 +171,22 @@ def test_remembered_secret_names_answer_as_the_words_do(name: str) -> None:
     scrubbed = Redactor(key=KEY).scrub_object({name: "Zq7vLp2mXw9K", "n": 3, "ok": True, "none": None}, "f")
     assert (scrubbed[name] != "Zq7vLp2mXw9K") is expected
     assert (scrubbed["n"], scrubbed["ok"], scrubbed["none"]) == (3, True, None)
+
+
+def test_a_member_written_again_while_the_packed_ones_are_gathered_is_never_taken_for_its_scanned_self() -> None:
+    """scanned_packed() answers with members whose bytes are the ones scanned clean: a version added between
+    its wait for the packing thread and its answer (a writer still running) is not paired with the one before."""
+    packer = Packer()
+    leaky = ("token=glpat-" + "aB3dE5fG7hJ9kL1mN3pQ5r\n").encode()
+    packer.add("logs/web/api.log", leaky)  # not scanned clean
+    gathered = packer.packed
+
+    def gathered_while_written() -> dict[str, PackedMember]:
+        everything = gathered()
+        packer.add("logs/web/api.log", b"clean\n", scanned_clean=True)  # written again, in between
+        return everything
+
+    packer.packed = gathered_while_written  # type: ignore[method-assign]
+    member = packer.scanned_packed().get("logs/web/api.log")
+    assert member is None or member.sha256 == sha256_bytes(b"clean\n")
+    packer.close()
