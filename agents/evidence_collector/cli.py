@@ -39,10 +39,12 @@ FOREGROUND_IMPORTS = ("evidence_collector.collector", "evidence_collector.redact
                       "multiprocessing.pool", "multiprocessing.managers")
 BACKGROUND_IMPORTS = ("pathops_runtime.artifact_store", "evidence_collector.snapshot")
 
+# Every file is closed when `collect` returns or raises: the process then ends without the teardown.
 main = tool_group(
     "evidence-collector",
     __version__,
     "Collect a bounded, redacted evidence snapshot of an incident and announce it.",
+    exit_when_done=True,
 )
 
 
