@@ -19,14 +19,13 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any, TypeVar
 
 from evidence_collector.bounds import Bounds
 from evidence_collector.container_logs import LogBounds, LogReader, plan
 from evidence_collector.detectors import Evidence, Finding, detect
 from evidence_collector.events import EventSpool
-from evidence_collector.opening import OWNER_LISTS, PAGE_SIZE, Ahead, Focus, Opening, read_ahead
+from evidence_collector.opening import OWNER_LISTS, PAGE_SIZE, Ahead, Focus, Opening
 from evidence_collector.references import configmap_references, secret_references
 from evidence_collector.rollouts import template_diff
 from evidence_collector.source_commit import replicaset_commit, workload_source
@@ -89,17 +88,16 @@ def _selector_string(selector: dict[str, Any]) -> str:
 
 class Collector:
     def __init__(self, reader: KubeReader, staging: Staging, namespace: str, window: TimeWindow, bounds: Bounds,
-                 focus: Focus, opening: Opening | None = None) -> None:
-        """`opening`: the first requests, begun by the caller (Opening.begin with `read_ahead(focus)`);
-        without it they are sent when the collection starts."""
+                 focus: Focus, opening: Opening) -> None:
+        """`opening`: the first requests, begun by the caller (Opening.begin with `read_ahead(focus)`) as soon
+        as the API was known; its deadline is the collection's."""
         self.reader = reader
         self.staging = staging
         self.namespace = namespace
         self.window = window
         self.bounds = bounds
         self.focus = focus
-        self._opening = opening or Opening.begin(reader, namespace, read_ahead(focus), bounds.deadline_seconds,
-                                                 bounds.concurrency)
+        self._opening = opening
         self._deadline = self._opening.deadline  # on the reader too: no request, retry or log stream outlives it
         self.rollouts: list[dict[str, Any]] = []
         self.unread: set[str] = set()  # sections not read completely
@@ -324,7 +322,7 @@ class Collector:
                 pending.extend(obj["metadata"].get("ownerReferences", []))
         owners = list(found.values())
         deployments = [d for d in owners if d.get("kind") == "Deployment"]
-        replicasets = self._concurrently(partial(self._replicasets_of, owners=owners), deployments)  # at once
+        replicasets = self._concurrently(self._replicasets_of, deployments)  # their lists, at once
         self.rollouts = [self._rollout(d, sets, owners) for d, sets in zip(deployments, replicasets, strict=True)]
         return owners
 
@@ -367,15 +365,12 @@ class Collector:
                                 thread_name_prefix="owners") as pool:
             return list(pool.map(read, items))
 
-    def _replicasets_of(self, deployment: dict[str, Any], owners: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _replicasets_of(self, deployment: dict[str, Any]) -> list[dict[str, Any]]:
         """The ReplicaSets the Deployment owns (they match its selector): from the list read whole, else listed."""
         uid = deployment["metadata"]["uid"]
-        whole = self._whole("replicasets")  # owned by the Deployment: they match its selector
-        if whole is not None and any(o.get("kind") == "ReplicaSet" and o["metadata"]["uid"] not in whole and any(
-                r.get("uid") == uid for r in o["metadata"].get("ownerReferences", [])) for o in owners):
-            # One of its ReplicaSets was read after that page (a rollout under way): the page is older than the
-            # pods, and would report the rollout before as the last one. Listed now, as the pods were.
-            whole = None
+        # Owned by the Deployment: they match its selector. The page is trusted only when every owner the pods
+        # led to was on it (_fetch_owners): a ReplicaSet read after it, in a rollout under way, makes it None.
+        whole = self._whole("replicasets")
         candidates = list(whole.values()) if whole is not None else self._list(
             "replicasets", _selector_string(deployment.get("spec", {}).get("selector") or {}))
         return [rs for rs in candidates if any(o.get("uid") == uid for o in rs["metadata"].get("ownerReferences", []))]
