@@ -155,6 +155,7 @@ class Staging:
 
         Keeps the first and last `keep` lines so callers need not read the file back, and says
         whether one of the `watch` substrings (none holding a newline) occurs in what was written.
+        Lines are what `sed -n` and editors number: each ends at a newline (`newline_lines`).
         """
         watched = False
         written = 0
@@ -175,11 +176,10 @@ class Staging:
                 self._spool.write_at(offset + written, data)
                 kept.append(data)
             written += len(data)
-            block_lines = block.splitlines(keepends=True)
-            lines += len(block_lines)
+            lines += block.count("\n")
             if len(head) < keep:
-                head.extend(block_lines[: keep - len(head)])
-            tail.extend(block_lines[-keep:])
+                head.extend(first_lines(block, keep - len(head)))
+            tail.extend(last_lines(block, keep))
             watched = watched or any(marker in block for marker in watch)
             if cut:
                 break
@@ -221,6 +221,38 @@ class Staging:
         """Release the spool (its file goes with the scratch directory) and the packer's thread."""
         self._packer.close()
         self._spool.close()
+
+
+def newline_lines(text: str) -> list[str]:
+    """text's lines, each with its newline (the last one without, if text does not end with one).
+
+    A line ends at a newline only, as `sed -n`, `grep -n` and editors number lines: a carriage return,
+    form feed or Unicode line separator inside a log line (a progress bar redrawn in place) is part of
+    it, where str.splitlines would break there and every line number after it would be off.
+    """
+    parts = text.split("\n")
+    last = parts.pop()
+    return [part + "\n" for part in parts] + ([last] if last else [])
+
+
+def first_lines(block: str, count: int) -> list[str]:
+    """The first `count` newline_lines of block, without splitting the rest of it."""
+    end = 0
+    for _ in range(count):
+        end = block.find("\n", end) + 1
+        if end == 0:
+            return newline_lines(block)
+    return newline_lines(block[:end])
+
+
+def last_lines(block: str, count: int) -> list[str]:
+    """The last `count` newline_lines of block, without splitting the rest of it."""
+    start = len(block) - 1 if block.endswith("\n") else len(block)  # the last line's own newline aside
+    for _ in range(count):
+        start = block.rfind("\n", 0, start)
+        if start == -1:
+            return newline_lines(block)
+    return newline_lines(block[start + 1:])
 
 
 def readable_json(document: Any, levels: int = 2) -> str:

@@ -1,0 +1,99 @@
+"""Findings number a log's lines as `sed -n`, `grep -n` and editors do: one line per newline.
+
+Container logs carry carriage returns (progress bars redrawn in place), form feeds and Unicode line
+separators inside their lines. Python's str.splitlines breaks at every one of those; counted that way,
+a pointer or a quote lands lines away from what it shows when a person opens the file.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evidence_collector.redaction import Redactor
+from evidence_collector.stack_traces import STACK_START
+from evidence_collector.staging import Staging
+from pathops_testbed.http_server import BackgroundServer
+from pathops_testbed.kube_api import FakeKubernetes, write_kubeconfig
+from pathops_testbed.kube_objects import ago, container, deployment, pod, replicaset, waiting
+from tests.evidence_collector import scenarios
+from tests.evidence_collector.conftest import Cluster, unpack
+
+NS = scenarios.NS
+# Each of these is ONE line of the log: the separators inside are part of what the app wrote.
+NOISY = ["downloading model 10%\rdownloading model 55%\rdownloading model 100%", "page break\x0cafter a form feed",
+         "record\x1dgroup\x1eseparators", "caf\u00e9 \u2028 line separator \u2029 paragraph \x85 next line",
+         "a windows line\r"]
+CRASH = ["Traceback (most recent call last):", '  File "/app/main.py", line 9, in <module>', "    main()",
+         "RuntimeError: model file truncated"]
+
+
+def _sed_lines(path: Path) -> list[str]:
+    """The file's lines as `sed -n Np` numbers them (1-based through the index + 1), without the newline."""
+    return path.read_bytes().decode("utf-8").split("\n")[:-1]
+
+
+@pytest.fixture
+def noisy_crash(tmp_path: Path) -> Iterator[Cluster]:
+    api = FakeKubernetes()
+    app = deployment("model", NS, {"containers": [container("model", "harbor/model:1", probe_path=None)]},
+                     revision=1, replicas=1, ready=0)
+    rs = replicaset(app, 1, app["spec"]["template"]["spec"], replicas=1)
+    crash = {"exitCode": 1, "reason": "Error", "finishedAt": ago(1)}
+    api.add_all([app, rs, pod("model-abc", rs, [waiting("model", "harbor/model:1", "CrashLoopBackOff",
+                                                        "back-off 5m0s restarting failed container", restarts=4,
+                                                        last_terminated=crash)])])
+    api.set_log(NS, "model-abc", "model", scenarios.lines("starting"))
+    api.set_log(NS, "model-abc", "model", scenarios.lines("loading model", *NOISY, *NOISY, *CRASH,
+                                                          "fatal: giving up"), previous=True)
+    with BackgroundServer(api) as server:
+        yield Cluster(api, write_kubeconfig(tmp_path / "kubeconfig", server.url, NS), server)
+
+
+def test_pointers_and_quotes_number_lines_by_newlines(noisy_crash: Cluster, tmp_path: Path) -> None:
+    result = noisy_crash.collect("--no-upload", "--output-dir", str(tmp_path / "out"), "--time-window", "30m")
+    assert result.returncode == 0, result.stderr
+    folder = unpack(tmp_path / "out")
+    findings: list[dict[str, Any]] = json.loads((folder / "findings.json").read_text())["findings"]
+    crash = next(f for f in findings if f["kind"] == "crash-loop")
+    log = "logs/model-abc/model.previous.log"
+    lines = _sed_lines(folder / log)
+    assert len(lines) == 1 + 2 * len(NOISY) + len(CRASH) + 1
+    quotes = [q for q in crash["quotes"] if q["file"] == log]
+    assert quotes, crash
+    for quote in quotes:
+        assert lines[quote["line"] - 1].endswith(quote["text"].split(" ", 1)[1]), (quote, lines)
+    assert [q["text"].split(" ", 1)[1] for q in quotes][-1] == CRASH[-1]
+    pointer = next(p for p in crash["pointers"] if p["file"] == log)
+    first, last = pointer["lines"]
+    assert 1 <= first <= last <= len(lines)
+    assert lines[last - 1].endswith("fatal: giving up") or lines[last - 1].endswith(CRASH[-1])
+
+
+def _stream(tmp_path: Path, blocks: list[str], limit: int = 10**6, keep: int = 3) -> tuple[Any, list[str]]:
+    staging = Staging(tmp_path / "stage", Redactor(key=b"k" * 32), 10**7)
+    staging.root.mkdir()
+    result = staging.write_stream("logs/p/c.log", iter(blocks), limit, keep=keep, watch=STACK_START)
+    written = staging.read("logs/p/c.log").decode("utf-8")
+    return result, [line + "\n" for line in written.split("\n")[:-1]]
+
+
+@pytest.mark.parametrize("keep", [1, 3, 50])
+def test_the_stream_counts_and_keeps_newline_lines(tmp_path: Path, keep: int) -> None:
+    blocks = ["one\rtwo\n", "three\x0cfour\nfive\u2028six\n", "seven\n\n", "eight\x85nine\n", "ten\n"]
+    result, lines = _stream(tmp_path, blocks, keep=keep)
+    assert result.lines == len(lines) == 7
+    assert result.head == lines[:keep]
+    assert result.tail == lines[-keep:]
+
+
+def test_a_cut_stream_counts_what_it_wrote(tmp_path: Path) -> None:
+    blocks = ["a\rb\n" * 10, "c\x0cd\n" * 10]
+    result, lines = _stream(tmp_path, blocks, limit=len("a\rb\n" * 10) + 12)
+    assert result.cut
+    assert result.lines == len(lines) == 13
+    assert result.tail == lines[-3:]
