@@ -236,23 +236,23 @@ def newline_lines(text: str) -> list[str]:
 
 
 def first_lines(block: str, count: int) -> list[str]:
-    """The first `count` newline_lines of block, without splitting the rest of it."""
-    end = 0
-    for _ in range(count):
-        end = block.find("\n", end) + 1
-        if end == 0:
-            return newline_lines(block)
-    return newline_lines(block[:end])
+    """The first `count` newline_lines of block; the rest of it is not split."""
+    parts = block.split("\n", count)
+    if len(parts) <= count:  # fewer than `count` newlines: every line
+        return newline_lines(block)
+    return [part + "\n" for part in parts[:count]]
 
 
 def last_lines(block: str, count: int) -> list[str]:
-    """The last `count` newline_lines of block, without splitting the rest of it."""
-    start = len(block) - 1 if block.endswith("\n") else len(block)  # the last line's own newline aside
-    for _ in range(count):
-        start = block.rfind("\n", 0, start)
-        if start == -1:
-            return newline_lines(block)
-    return newline_lines(block[start + 1:])
+    """The last `count` newline_lines of block; the rest of it is not split."""
+    if not block or count <= 0:
+        return []
+    ends = block.endswith("\n")
+    parts = (block[:-1] if ends else block).rsplit("\n", count)[-count:]
+    lines = [part + "\n" for part in parts]
+    if not ends:
+        lines[-1] = parts[-1]
+    return lines
 
 
 def readable_json(document: Any, levels: int = 2) -> str:

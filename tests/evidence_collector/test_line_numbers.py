@@ -8,6 +8,7 @@ a pointer or a quote lands lines away from what it shows when a person opens the
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import pytest
 
 from evidence_collector.redaction import Redactor
 from evidence_collector.stack_traces import STACK_START
-from evidence_collector.staging import Staging
+from evidence_collector.staging import Staging, first_lines, last_lines, newline_lines
 from pathops_testbed.http_server import BackgroundServer
 from pathops_testbed.kube_api import FakeKubernetes, write_kubeconfig
 from pathops_testbed.kube_objects import ago, container, deployment, pod, replicaset, waiting
@@ -97,3 +98,17 @@ def test_a_cut_stream_counts_what_it_wrote(tmp_path: Path) -> None:
     assert result.cut
     assert result.lines == len(lines) == 13
     assert result.tail == lines[-3:]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_ends_of_a_block_are_the_ends_of_its_lines(seed: int) -> None:
+    rng = random.Random(seed)
+    alphabet = ["a", "b", "\n", "\n", "\r", "\x0c", "\u2028", "\u00e9", " "]
+    for _ in range(5000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 40)))
+        count = rng.randrange(0, 12)
+        lines = newline_lines(text)
+        assert "".join(lines) == text
+        assert all(line.endswith("\n") for line in lines[:-1]) and all("\n" not in line[:-1] for line in lines)
+        assert first_lines(text, count) == lines[:count]
+        assert last_lines(text, count) == (lines[-count:] if count else [])
