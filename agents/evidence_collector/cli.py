@@ -173,7 +173,7 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
             f"{sum(name.startswith('logs/') for name in staging.members())} container logs; "
             f"{len(collected.findings)} findings, {len(staging.gaps)} gaps")
         from evidence_collector.snapshot import SnapshotIdentity, assemble
-        from pathops_contracts.bundles import sha256_file
+        from pathops_contracts.bundle_writer import sha256_file
         from pathops_runtime.artifact_store import ArtifactKind, StoreSettings, artifact_id_for
 
         bundle = Path(scratch) / "snapshot.tar.gz"

@@ -27,7 +27,7 @@ from evidence_collector.redaction import Redactor, leaks_in
 from evidence_collector.staging import Staging
 from evidence_collector.window import TimeWindow
 from pathops_contracts import __version__
-from pathops_contracts.bundles import Member, PackedMember, write_bundle
+from pathops_contracts.bundle_writer import Member, PackedMember, write_bundle
 from pathops_contracts.contracts import EVIDENCE_MANIFEST, validate_document
 from pathops_contracts.errors import ContractViolation
 from pathops_contracts.secret_scan import describe, scan_text
