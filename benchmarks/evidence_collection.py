@@ -9,7 +9,11 @@ kube-apiserver keeps them; the TCP connections each client opened are printed), 
 --concurrency 16 (--concurrency N to compare):
 - evidence-collector collect --no-upload (the real CLI, a child process),
 - kubectl cluster-info dump --namespaces <ns> --output-directory <dir> (the baseline),
-and the floor: the collector's requests x latency / concurrency (the wait no client avoids).
+and the floor: the collector's requests x latency / concurrency (the wait no client avoids),
+and the replay: a client that makes the very requests the collector made (the median run's),
+`concurrency` at a time on kept-alive connections, and only reads the answers (a child process
+of its own, like the collector): what any client pays on this server and machine before doing
+anything with what it reads.
 Prints wall time, CPU time (user + sys), peak RSS, requests and the ratios, with the load
 average (the machine may be shared: CPU seconds move less with load than wall seconds).
 The collector runs --runs times (the median run is shown), kubectl once. Its modules run from
@@ -89,6 +93,7 @@ class Figures:
     cpu: float
     requests: int
     note: str
+    paths: tuple[str, ...] = ()  # what was asked, in order
 
 
 def run_collector(api: FakeKubernetes, server: BackgroundServer, work: Path, env: dict[str, str],
@@ -107,7 +112,41 @@ def run_collector(api: FakeKubernetes, server: BackgroundServer, work: Path, env
     bundle = next((work / "collector").glob("snap-*.tar.gz"))
     return Figures(seconds, rss / 1024, cpu, len(api.requests),
                    f"{server.connections - connections} connections, bundle {bundle.stat().st_size / 1e6:5.2f} MB, "
-                   f"{summary['files']} files, {summary['findings']} findings, {summary['gaps']} gaps")
+                   f"{summary['files']} files, {summary['findings']} findings, {summary['gaps']} gaps",
+                   tuple(api.requests))
+
+
+def run_replay(paths: tuple[str, ...], work: Path, env: dict[str, str], concurrency: int, runs: int) -> float:
+    """Seconds a child takes to make `paths` again, `concurrency` at a time, only reading the answers
+    (the median of `runs` children)."""
+    listed = work / "replayed-paths.txt"
+    listed.write_text("".join(path + "\n" for path in paths))
+    seconds = []
+    for _ in range(runs):
+        done = subprocess.run([sys.executable, __file__, "--replay", str(listed), "--concurrency", str(concurrency)],
+                              env=env, check=True, capture_output=True, text=True)
+        seconds.append(float(done.stdout.split()[-1]))
+    return sorted(seconds)[len(seconds) // 2]
+
+
+def replay(listed: Path, concurrency: int) -> None:
+    """(In the child.) Make every request of the file, print the seconds they took."""
+    import time
+
+    from pathops_runtime.kube_connection import load_connection
+    from pathops_runtime.log_streams import LogFetch, LogStreams
+
+    streams = LogStreams[LogFetch](load_connection(None, None), concurrency)
+    limit = streams.in_flight_bytes // max(concurrency, 1)  # all `concurrency` in flight at once
+    fetches = [LogFetch(path, limit, time.monotonic() + 600) for path in listed.read_text().splitlines()]
+    failed: list[Exception] = []
+    started = time.monotonic()
+    streams.run(fetches, lambda fetch: fetch,
+                lambda _, __, outcome: failed.append(outcome) if isinstance(outcome, Exception) else None)
+    seconds = time.monotonic() - started
+    if failed:
+        raise SystemExit(f"the replay failed: {failed[0]}")
+    print(f"{seconds:.3f}")
 
 
 def run_kubectl(api: FakeKubernetes, server: BackgroundServer, work: Path, env: dict[str, str]) -> Figures:
@@ -127,7 +166,7 @@ def load() -> str:
     return "/".join(f"{value:.1f}" for value in os.getloadavg())
 
 
-def bench_shape(shape: str, args: argparse.Namespace) -> tuple[list[Figures], Figures, float]:
+def bench_shape(shape: str, args: argparse.Namespace) -> tuple[list[Figures], Figures, float, float]:
     work = Path(tempfile.mkdtemp(prefix=f"bench-evidence-{shape}-"))
     try:
         api = FakeKubernetes(latency_seconds=args.latency_ms / 1000)
@@ -139,10 +178,11 @@ def bench_shape(shape: str, args: argparse.Namespace) -> tuple[list[Figures], Fi
                 subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "agents")], check=True,
                                stdout=subprocess.DEVNULL)
             ours = [run_collector(api, server, work, env, args.concurrency) for _ in range(args.runs)]
+            ours.sort(key=lambda figures: figures.seconds)
+            replayed = run_replay(ours[len(ours) // 2].paths, work, env, args.concurrency, args.runs)
             theirs = run_kubectl(api, server, work, env)
-        ours.sort(key=lambda figures: figures.seconds)
         floor = ours[len(ours) // 2].requests * args.latency_ms / 1000 / args.concurrency
-        return ours, theirs, floor
+        return ours, theirs, floor, replayed
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -156,7 +196,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="collector runs per shape (the median is shown)")
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY, help="the collector's --concurrency")
     parser.add_argument("--source-only", action="store_true", help="no bytecode compiled beforehand")
+    parser.add_argument("--replay", type=Path, help=argparse.SUPPRESS)  # the replay's child process
     args = parser.parse_args()
+    if args.replay:
+        replay(args.replay, args.concurrency)
+        return
     shapes = ["steady", "restarted"] if args.shape == "both" else [args.shape]
     print(f"namespace: {args.pods} pods x 2 containers, {args.log_mb:g} MB of logs each, "
           f"{args.latency_ms:g} ms latency per request, --concurrency {args.concurrency}; "
@@ -164,7 +208,7 @@ def main() -> None:
           f"{'compiled from source at each start' if args.source_only else 'bytecode compiled beforehand'}")
     rows = []
     for shape in shapes:
-        runs, theirs, floor = bench_shape(shape, args)
+        runs, theirs, floor, replayed = bench_shape(shape, args)
         ours = replace(runs[len(runs) // 2], rss_mb=max(run.rss_mb for run in runs))  # the highest peak of all runs
         walls = ", ".join(f"{run.seconds:.2f}" for run in runs)
         print(f"[{shape}] evidence-collector: {ours.seconds:6.2f} s  CPU {ours.cpu:5.2f} s  peak RSS "
@@ -176,12 +220,16 @@ def main() -> None:
               f"speed-up vs kubectl {theirs.seconds / ours.seconds:5.1f}x (target >= 10x); "
               f"{ours.seconds / floor:4.1f}x the floor (target <= 2x); peak RSS {ours.rss_mb:.0f} MB (target <= 150); "
               f"load average {load()}")
-        rows.append((shape, ours, theirs, floor))
+        print(f"[{shape}] replay {replayed:5.2f} s (a client that makes the same {ours.requests} requests and only "
+              f"reads the answers); the collector takes {ours.seconds / replayed:4.2f}x as long; kubectl is "
+              f"{theirs.seconds / replayed:5.1f}x as long as the replay")
+        rows.append((shape, ours, theirs, floor, replayed))
     print(f"{'shape':10} {'collector s':>11} {'CPU s':>6} {'kubectl s':>9} {'ratio':>6} {'floor s':>7} "
-          f"{'x floor':>7} {'RSS MB':>6}")
-    for shape, ours, theirs, floor in rows:
+          f"{'x floor':>7} {'replay s':>8} {'x replay':>8} {'RSS MB':>6}")
+    for shape, ours, theirs, floor, replayed in rows:
         print(f"{shape:10} {ours.seconds:11.2f} {ours.cpu:6.2f} {theirs.seconds:9.2f} "
-              f"{theirs.seconds / ours.seconds:5.1f}x {floor:7.2f} {ours.seconds / floor:6.1f}x {ours.rss_mb:6.0f}")
+              f"{theirs.seconds / ours.seconds:5.1f}x {floor:7.2f} {ours.seconds / floor:6.1f}x "
+              f"{replayed:8.2f} {ours.seconds / replayed:7.2f}x {ours.rss_mb:6.0f}")
 
 
 if __name__ == "__main__":
