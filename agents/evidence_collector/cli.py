@@ -179,13 +179,12 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
             f"{sum(name.startswith('logs/') for name in staging.members())} container logs; "
             f"{len(collected.findings)} findings, {len(staging.gaps)} gaps")
         from evidence_collector.snapshot import SnapshotIdentity, assemble
-        from pathops_contracts.bundle_writer import sha256_file
         from pathops_runtime.artifact_store import ArtifactKind, StoreSettings, artifact_id_for
 
         bundle = Path(scratch) / "snapshot.tar.gz"
         identity = SnapshotIdentity(incident_id, app_id, target_namespace, agents_namespace)
-        manifest, summary = assemble(staging, identity, window, collected, redactor, bundle)
-        snapshot_id = artifact_id_for(ArtifactKind.SNAPSHOT, sha256_file(bundle))
+        manifest, summary, digest = assemble(staging, identity, window, collected, redactor, bundle)
+        snapshot_id = artifact_id_for(ArtifactKind.SNAPSHOT, digest)
         if output_dir is not None:
             output_dir.mkdir(parents=True, exist_ok=True)
             shutil.copy2(bundle, output_dir / f"{snapshot_id}.tar.gz")

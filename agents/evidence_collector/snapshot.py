@@ -49,8 +49,8 @@ def _iso(moment: datetime) -> str:
 
 
 def assemble(staging: Staging, identity: SnapshotIdentity, window: TimeWindow, collected: Collected,
-             redactor: Redactor, bundle: Path) -> tuple[dict[str, Any], str]:
-    """Write the bundle; returns (manifest, summary)."""
+             redactor: Redactor, bundle: Path) -> tuple[dict[str, Any], str, str]:
+    """Write the bundle; returns (manifest, summary, the bundle's sha256)."""
     # The summary travels in the callback, outside the snapshot: findings quote API messages, so it is
     # redacted and scanned like the files.
     summary = redactor.redact(summarize(collected.findings, collected.notes), "callback summary")
@@ -108,5 +108,4 @@ def assemble(staging: Staging, identity: SnapshotIdentity, window: TimeWindow, c
     if hits:
         raise ContractViolation(f"refusing to upload: the final scan still finds {describe(hits, 'manifest.json')}")
     members["manifest.json"] = text.encode()
-    write_bundle(bundle, members, packed=ready)
-    return manifest, summary
+    return manifest, summary, write_bundle(bundle, members, packed=ready)

@@ -69,16 +69,20 @@ def write_bundle(destination: Path, members: Mapping[str, Member], mtime: int = 
         check_member_path(name)
     packed = packed or {}
     offset = 0
+    digest = hashlib.sha256()  # of the bytes as they are written: the file is not read back
     with destination.open("wb") as raw:
         for name in sorted(members):
             member = packed.get(name) or pack_member(name, members[name], mtime)
             raw.write(member.gzip)
+            digest.update(member.gzip)
             offset += member.tar_size
         # The end of the archive as tarfile writes it: two zero blocks, then zeros to a whole record.
         end = 2 * tarfile.BLOCKSIZE
         end += -(offset + end) % tarfile.RECORDSIZE
-        raw.write(_gzip_member(iter([bytes(end)])))
-    return sha256_file(destination)
+        closing = _gzip_member(iter([bytes(end)]))
+        raw.write(closing)
+        digest.update(closing)
+    return digest.hexdigest()
 
 
 def pack_member(name: str, content: Member, mtime: int = 0) -> PackedMember:

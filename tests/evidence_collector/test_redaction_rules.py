@@ -126,8 +126,8 @@ def test_gap_details_are_redacted_and_the_manifest_is_scanned(tmp_path: Path) ->
     staging.gap("pods", "error", f"upstream said: connecting to postgres://shop:{PASSWORD}@db failed")
     now = datetime.now(UTC)
     identity = SnapshotIdentity("INC-1", "shop", "shop-preflight", None)
-    manifest, _ = assemble(staging, identity, resolve_window("30m", now), Collected([], None, None, None, None),
-                           redactor, tmp_path / "bundle.tar.gz")
+    manifest, _, _ = assemble(staging, identity, resolve_window("30m", now),
+                              Collected([], None, None, None, None), redactor, tmp_path / "bundle.tar.gz")
     assert PASSWORD not in json.dumps(manifest) and "[REDACTED:url-credentials:" in manifest["gaps"][0]["detail"]
     # Whatever reaches the manifest around the redactor is caught by the final scan.
     leaky = Collected([], {"kind": "Deployment", "name": f"pwd={PASSWORD}"}, None, None, None)
@@ -143,9 +143,9 @@ def test_the_callback_summary_is_redacted(tmp_path: Path) -> None:
     title = f"web/api cannot start: pulling with pwd={PASSWORD} failed"
     finding = Finding("config-error", "critical", title, title, [], [], {})
     now = datetime.now(UTC)
-    _, summary = assemble(staging, SnapshotIdentity("INC-1", "shop", "shop-preflight", None),
-                          resolve_window("30m", now), Collected([finding], None, None, None, None), redactor,
-                          tmp_path / "bundle.tar.gz")
+    _, summary, _ = assemble(staging, SnapshotIdentity("INC-1", "shop", "shop-preflight", None),
+                             resolve_window("30m", now), Collected([finding], None, None, None, None), redactor,
+                             tmp_path / "bundle.tar.gz")
     assert PASSWORD not in summary and "pwd=[REDACTED:secret-assignment:" in summary
 
 

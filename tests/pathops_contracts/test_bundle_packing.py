@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import tarfile
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pathops_contracts.bundle_writer import FileSlice, pack_member, tar_header
+from pathops_contracts.bundle_writer import FileSlice, Member, pack_member, tar_header, write_bundle
 
 NAMES = ["a", "logs/web-0/web.log", "x" * 99, "y" * 100, "z" * 101, "d/" + "e" * 150, "f" * 300,
          "logs/caf\u00e9/web.log", "logs/\u65e5\u672c/app.log", "with space/and\ttab.txt", "logs/a b/c.previous.log"]
@@ -71,3 +72,15 @@ def test_a_packed_member_reads_back_with_tarfile(tmp_path: Path) -> None:
         assert info is not None and info.name == "logs/p/c.log" and info.size == len(content)
         extracted = tar.extractfile(info)
         assert extracted is not None and extracted.read() == content
+
+
+def test_the_bundle_digest_is_the_sha256_of_the_file_written(tmp_path: Path) -> None:
+    members: dict[str, Member] = {"logs/a.log": b"a\n" * 3000, "findings.json": b"{}\n"}
+    slice_file = tmp_path / "spool"
+    slice_file.write_bytes(b"xx" + b"b\n" * 500)
+    members["logs/b.log"] = FileSlice(slice_file, 2, 1000)
+    bundle = tmp_path / "bundle.tar.gz"
+    packed = {"logs/a.log": pack_member("logs/a.log", b"a\n" * 3000)}
+    assert write_bundle(bundle, members, packed=packed) == hashlib.sha256(bundle.read_bytes()).hexdigest()
+    with tarfile.open(bundle, "r:gz") as tar:
+        assert sorted(tar.getnames()) == ["findings.json", "logs/a.log", "logs/b.log"]
