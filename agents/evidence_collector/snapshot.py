@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from evidence_collector.collector import Collected
@@ -83,7 +84,7 @@ def assemble(staging: Staging, identity: SnapshotIdentity, window: TimeWindow, c
             if hits:
                 raise ContractViolation(f"refusing to upload: the final scan still finds {describe(hits, name)}")
         files.append({"path": name, "sha256": digest, "size": size,
-                      "media_type": MEDIA_TYPES.get(PurePosixPath(name).suffix, "application/octet-stream")})
+                      "media_type": MEDIA_TYPES.get(posixpath.splitext(name)[1], "application/octet-stream")})
     by_kind = redactor.report()["by_kind"]
     manifest: dict[str, Any] = {
         "schema_version": EVIDENCE_MANIFEST,
