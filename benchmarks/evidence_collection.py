@@ -12,8 +12,8 @@ kube-apiserver keeps them; the TCP connections each client opened are printed), 
 and the floor: the collector's requests x latency / concurrency (the wait no client avoids),
 and the replay: a client that makes the very requests the collector made (the median run's),
 `concurrency` at a time on kept-alive connections, and only reads the answers (a child process
-of its own, like the collector): what any client pays on this server and machine before doing
-anything with what it reads.
+of its own, `replay_requests.py`, timed from its start to its exit like the collector; its requests
+alone are printed too): what any client pays on this server and machine before doing anything with what it reads.
 Prints wall time, CPU time (user + sys), peak RSS, requests and the ratios, with the load
 average (the machine may be shared: CPU seconds move less with load than wall seconds).
 The collector runs --runs times (the median run is shown), kubectl once. Its modules run from
@@ -116,37 +116,21 @@ def run_collector(api: FakeKubernetes, server: BackgroundServer, work: Path, env
                    tuple(api.requests))
 
 
-def run_replay(paths: tuple[str, ...], work: Path, env: dict[str, str], concurrency: int, runs: int) -> float:
-    """Seconds a child takes to make `paths` again, `concurrency` at a time, only reading the answers
-    (the median of `runs` children)."""
+def run_replay(paths: tuple[str, ...], work: Path, env: dict[str, str], concurrency: int, runs: int
+               ) -> tuple[float, float]:
+    """(wall seconds of the whole child, seconds of its requests alone) of a child that makes `paths` again,
+    `concurrency` at a time, only reading the answers (the median of `runs` children). The whole child is
+    timed as the collector is (run_measured: from its start to its exit), so the two compare."""
     listed = work / "replayed-paths.txt"
     listed.write_text("".join(path + "\n" for path in paths))
-    seconds = []
+    timed = []
     for _ in range(runs):
-        done = subprocess.run([sys.executable, __file__, "--replay", str(listed), "--concurrency", str(concurrency)],
-                              env=env, check=True, capture_output=True, text=True)
-        seconds.append(float(done.stdout.split()[-1]))
-    return sorted(seconds)[len(seconds) // 2]
-
-
-def replay(listed: Path, concurrency: int) -> None:
-    """(In the child.) Make every request of the file, print the seconds they took."""
-    import time
-
-    from pathops_runtime.kube_connection import load_connection
-    from pathops_runtime.log_streams import LogFetch, LogStreams
-
-    streams = LogStreams[LogFetch](load_connection(None, None), concurrency)
-    limit = streams.in_flight_bytes // max(concurrency, 1)  # all `concurrency` in flight at once
-    fetches = [LogFetch(path, limit, time.monotonic() + 600) for path in listed.read_text().splitlines()]
-    failed: list[Exception] = []
-    started = time.monotonic()
-    streams.run(fetches, lambda fetch: fetch,
-                lambda _, __, outcome: failed.append(outcome) if isinstance(outcome, Exception) else None)
-    seconds = time.monotonic() - started
-    if failed:
-        raise SystemExit(f"the replay failed: {failed[0]}")
-    print(f"{seconds:.3f}")
+        done = run_measured([sys.executable, str(Path(__file__).with_name("replay_requests.py")), str(listed),
+                             "--concurrency", str(concurrency)], env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if done.returncode != 0:
+            raise SystemExit(f"the replay failed with {done.returncode}: {done.stderr.strip()[-300:]}")
+        timed.append((done.seconds, float(done.stdout.split()[-1])))
+    return sorted(timed)[len(timed) // 2]
 
 
 def run_kubectl(api: FakeKubernetes, server: BackgroundServer, work: Path, env: dict[str, str]) -> Figures:
@@ -166,7 +150,7 @@ def load() -> str:
     return "/".join(f"{value:.1f}" for value in os.getloadavg())
 
 
-def bench_shape(shape: str, args: argparse.Namespace) -> tuple[list[Figures], Figures, float, float]:
+def bench_shape(shape: str, args: argparse.Namespace) -> tuple[list[Figures], Figures, float, float, float]:
     work = Path(tempfile.mkdtemp(prefix=f"bench-evidence-{shape}-"))
     try:
         api = FakeKubernetes(latency_seconds=args.latency_ms / 1000)
@@ -179,10 +163,10 @@ def bench_shape(shape: str, args: argparse.Namespace) -> tuple[list[Figures], Fi
                                stdout=subprocess.DEVNULL)
             ours = [run_collector(api, server, work, env, args.concurrency) for _ in range(args.runs)]
             ours.sort(key=lambda figures: figures.seconds)
-            replayed = run_replay(ours[len(ours) // 2].paths, work, env, args.concurrency, args.runs)
+            replayed, requested = run_replay(ours[len(ours) // 2].paths, work, env, args.concurrency, args.runs)
             theirs = run_kubectl(api, server, work, env)
         floor = ours[len(ours) // 2].requests * args.latency_ms / 1000 / args.concurrency
-        return ours, theirs, floor, replayed
+        return ours, theirs, floor, replayed, requested
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -196,11 +180,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="collector runs per shape (the median is shown)")
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY, help="the collector's --concurrency")
     parser.add_argument("--source-only", action="store_true", help="no bytecode compiled beforehand")
-    parser.add_argument("--replay", type=Path, help=argparse.SUPPRESS)  # the replay's child process
     args = parser.parse_args()
-    if args.replay:
-        replay(args.replay, args.concurrency)
-        return
     shapes = ["steady", "restarted"] if args.shape == "both" else [args.shape]
     print(f"namespace: {args.pods} pods x 2 containers, {args.log_mb:g} MB of logs each, "
           f"{args.latency_ms:g} ms latency per request, --concurrency {args.concurrency}; "
@@ -208,7 +188,7 @@ def main() -> None:
           f"{'compiled from source at each start' if args.source_only else 'bytecode compiled beforehand'}")
     rows = []
     for shape in shapes:
-        runs, theirs, floor, replayed = bench_shape(shape, args)
+        runs, theirs, floor, replayed, requested = bench_shape(shape, args)
         ours = replace(runs[len(runs) // 2], rss_mb=max(run.rss_mb for run in runs))  # the highest peak of all runs
         walls = ", ".join(f"{run.seconds:.2f}" for run in runs)
         print(f"[{shape}] evidence-collector: {ours.seconds:6.2f} s  CPU {ours.cpu:5.2f} s  peak RSS "
@@ -220,8 +200,9 @@ def main() -> None:
               f"speed-up vs kubectl {theirs.seconds / ours.seconds:5.1f}x (target >= 10x); "
               f"{ours.seconds / floor:4.1f}x the floor (target <= 2x); peak RSS {ours.rss_mb:.0f} MB (target <= 150); "
               f"load average {load()}")
-        print(f"[{shape}] replay {replayed:5.2f} s (a client that makes the same {ours.requests} requests and only "
-              f"reads the answers); the collector takes {ours.seconds / replayed:4.2f}x as long; kubectl is "
+        print(f"[{shape}] replay {replayed:5.2f} s (a client process that makes the same {ours.requests} requests and "
+              f"only reads the answers, timed from its start to its exit as the collector is; the requests alone "
+              f"{requested:.2f} s); the collector takes {ours.seconds / replayed:4.2f}x as long; kubectl is "
               f"{theirs.seconds / replayed:5.1f}x as long as the replay")
         rows.append((shape, ours, theirs, floor, replayed))
     print(f"{'shape':10} {'collector s':>11} {'CPU s':>6} {'kubectl s':>9} {'ratio':>6} {'floor s':>7} "

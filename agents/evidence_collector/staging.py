@@ -167,6 +167,11 @@ class Staging:
         offset = self._spool.reserve(limit)  # written as it arrives, into a range no other stream uses
         self._spool.discard(name)  # a stream that breaks leaves no stale bytes under its name
         for block in self.redactor.redact_blocks(blocks, name):
+            if block and not block.endswith("\n"):
+                # A private key whose END never came is redacted through the end of its block, the block's
+                # last newline with it: put back, the next block starts a line of its own and the last line
+                # is counted, as sed counts it.
+                block += "\n"
             data = block.encode()
             if written + len(data) > limit:
                 data = data[: max(data.rfind(b"\n", 0, limit - written) + 1, 0)]

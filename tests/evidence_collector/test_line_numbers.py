@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from evidence_collector.redaction import Redactor
-from evidence_collector.stack_traces import STACK_START
+from evidence_collector.stack_traces import STACK_START, excerpt
 from evidence_collector.staging import Staging, first_lines, last_lines, newline_lines
 from pathops_testbed.http_server import BackgroundServer
 from pathops_testbed.kube_api import FakeKubernetes, write_kubeconfig
@@ -112,3 +112,67 @@ def test_the_ends_of_a_block_are_the_ends_of_its_lines(seed: int) -> None:
         assert all(line.endswith("\n") for line in lines[:-1]) and all("\n" not in line[:-1] for line in lines)
         assert first_lines(text, count) == lines[:count]
         assert last_lines(text, count) == (lines[-count:] if count else [])
+
+
+# A log that ends inside a private key (the app crashed while printing it, or the stream was cut there):
+# the redactor replaces the key through the end of the text, its last newline with it.
+UNTERMINATED_KEY = ["ERROR failed to load the TLS key, it reads:", "-----BEGIN RSA PRIVATE KEY-----",
+                    "MIIEpAIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM9Oi", "Z1BjP5CE/Wm/Rr500P"]
+
+
+@pytest.fixture
+def crash_in_a_key(tmp_path: Path) -> Iterator[Cluster]:
+    api = FakeKubernetes()
+    app = deployment("tls", NS, {"containers": [container("tls", "harbor/tls:1", probe_path=None)]},
+                     revision=1, replicas=1, ready=0)
+    rs = replicaset(app, 1, app["spec"]["template"]["spec"], replicas=1)
+    crash = {"exitCode": 1, "reason": "Error", "finishedAt": ago(1)}
+    api.add_all([app, rs, pod("tls-abc", rs, [waiting("tls", "harbor/tls:1", "CrashLoopBackOff",
+                                                      "back-off 5m0s restarting failed container", restarts=4,
+                                                      last_terminated=crash)])])
+    api.set_log(NS, "tls-abc", "tls", scenarios.lines("starting"))
+    api.set_log(NS, "tls-abc", "tls", scenarios.lines(*(f"handled request {i}" for i in range(70)),
+                                                      *UNTERMINATED_KEY, minutes_ago=3), previous=True)
+    with BackgroundServer(api) as server:
+        yield Cluster(api, write_kubeconfig(tmp_path / "kubeconfig", server.url, NS), server)
+
+
+def test_a_log_that_ends_inside_a_key_is_numbered_as_sed_numbers_it(crash_in_a_key: Cluster, tmp_path: Path) -> None:
+    result = crash_in_a_key.collect("--no-upload", "--output-dir", str(tmp_path / "out"), "--time-window", "30m")
+    assert result.returncode == 0, result.stderr
+    folder = unpack(tmp_path / "out")
+    log = "logs/tls-abc/tls.previous.log"
+    written = (folder / log).read_bytes().decode("utf-8")
+    assert "MIIEpAIBAAKCAQEA" not in written and "[REDACTED:pem-private-key:" in written
+    lines = newline_lines(written)  # sed -n, grep -n and editors number an unterminated last line too
+    assert len(lines) == 70 + 2
+    crash = next(f for f in json.loads((folder / "findings.json").read_text())["findings"] if f["kind"] == "crash-loop")
+    quotes = [q for q in crash["quotes"] if q["file"] == log]
+    assert quotes, crash
+    for quote in quotes:
+        assert lines[quote["line"] - 1].rstrip("\n").endswith(quote["text"].split(" ", 1)[1]), (quote, lines[-6:])
+    assert quotes[-1]["text"].endswith(UNTERMINATED_KEY[0])
+    pointer = next(p for p in crash["pointers"] if p["file"] == log)
+    assert lines[pointer["lines"][1] - 1].rstrip("\n").endswith(UNTERMINATED_KEY[0])
+    # The excerpt made from the stream's ends is the one made from the file: head, then every later line of the tail.
+    excerpt_text = (folder / "logs/tls-abc/tls.previous.excerpt.txt").read_text()
+    assert excerpt_text == excerpt(lines, 20, 60)
+
+
+@pytest.mark.parametrize("where", ["last", "inside"])
+def test_a_key_redacted_to_the_end_of_its_block_keeps_the_lines_apart(tmp_path: Path, where: str) -> None:
+    # A block that ends inside a key is held until the END line comes, unless it is already 1 MiB long:
+    # then, or at the end of the stream, the key is redacted through the end of the block.
+    key = "-----BEGIN RSA PRIVATE KEY-----\n" + "MIIEpAIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM9Oi\n" * (
+        30_000 if where == "inside" else 3)
+    blocks = ["one\n", "two\n", "key: " + key] + (["after\n", "done\n"] if where == "inside" else [])
+    staging = Staging(tmp_path / "stage", Redactor(key=b"k" * 32), 10**8)
+    staging.root.mkdir()
+    result = staging.write_stream("logs/p/c.log", iter(blocks), 10**7, keep=3)
+    text = staging.read("logs/p/c.log").decode("utf-8")
+    written = newline_lines(text)
+    assert text.endswith("\n") and "MIIE" not in text
+    assert written[2].startswith("key: [REDACTED:pem-private-key:")
+    assert result.lines == len(written) == (5 if where == "inside" else 3)
+    assert result.head == written[:3]
+    assert result.tail == written[-3:]
