@@ -38,21 +38,25 @@ def _sed_lines(path: Path) -> list[str]:
     return path.read_bytes().decode("utf-8").split("\n")[:-1]
 
 
-@pytest.fixture
-def noisy_crash(tmp_path: Path) -> Iterator[Cluster]:
+def _crash_looping(tmp_path: Path, name: str, previous_log: list[str], minutes_ago: float = 5) -> Iterator[Cluster]:
+    """A Deployment of one pod whose container `name` crash-loops, its previous container's log given."""
     api = FakeKubernetes()
-    app = deployment("model", NS, {"containers": [container("model", "harbor/model:1", probe_path=None)]},
+    app = deployment(name, NS, {"containers": [container(name, f"harbor/{name}:1", probe_path=None)]},
                      revision=1, replicas=1, ready=0)
     rs = replicaset(app, 1, app["spec"]["template"]["spec"], replicas=1)
     crash = {"exitCode": 1, "reason": "Error", "finishedAt": ago(1)}
-    api.add_all([app, rs, pod("model-abc", rs, [waiting("model", "harbor/model:1", "CrashLoopBackOff",
-                                                        "back-off 5m0s restarting failed container", restarts=4,
-                                                        last_terminated=crash)])])
-    api.set_log(NS, "model-abc", "model", scenarios.lines("starting"))
-    api.set_log(NS, "model-abc", "model", scenarios.lines("loading model", *NOISY, *NOISY, *CRASH,
-                                                          "fatal: giving up"), previous=True)
+    api.add_all([app, rs, pod(f"{name}-abc", rs, [waiting(name, f"harbor/{name}:1", "CrashLoopBackOff",
+                                                          "back-off 5m0s restarting failed container", restarts=4,
+                                                          last_terminated=crash)])])
+    api.set_log(NS, f"{name}-abc", name, scenarios.lines("starting"))
+    api.set_log(NS, f"{name}-abc", name, scenarios.lines(*previous_log, minutes_ago=minutes_ago), previous=True)
     with BackgroundServer(api) as server:
         yield Cluster(api, write_kubeconfig(tmp_path / "kubeconfig", server.url, NS), server)
+
+
+@pytest.fixture
+def noisy_crash(tmp_path: Path) -> Iterator[Cluster]:
+    yield from _crash_looping(tmp_path, "model", ["loading model", *NOISY, *NOISY, *CRASH, "fatal: giving up"])
 
 
 def test_pointers_and_quotes_number_lines_by_newlines(noisy_crash: Cluster, tmp_path: Path) -> None:
@@ -122,19 +126,8 @@ UNTERMINATED_KEY = ["ERROR failed to load the TLS key, it reads:", "-----BEGIN R
 
 @pytest.fixture
 def crash_in_a_key(tmp_path: Path) -> Iterator[Cluster]:
-    api = FakeKubernetes()
-    app = deployment("tls", NS, {"containers": [container("tls", "harbor/tls:1", probe_path=None)]},
-                     revision=1, replicas=1, ready=0)
-    rs = replicaset(app, 1, app["spec"]["template"]["spec"], replicas=1)
-    crash = {"exitCode": 1, "reason": "Error", "finishedAt": ago(1)}
-    api.add_all([app, rs, pod("tls-abc", rs, [waiting("tls", "harbor/tls:1", "CrashLoopBackOff",
-                                                      "back-off 5m0s restarting failed container", restarts=4,
-                                                      last_terminated=crash)])])
-    api.set_log(NS, "tls-abc", "tls", scenarios.lines("starting"))
-    api.set_log(NS, "tls-abc", "tls", scenarios.lines(*(f"handled request {i}" for i in range(70)),
-                                                      *UNTERMINATED_KEY, minutes_ago=3), previous=True)
-    with BackgroundServer(api) as server:
-        yield Cluster(api, write_kubeconfig(tmp_path / "kubeconfig", server.url, NS), server)
+    yield from _crash_looping(tmp_path, "tls", [*(f"handled request {i}" for i in range(70)), *UNTERMINATED_KEY],
+                              minutes_ago=3)
 
 
 def test_a_log_that_ends_inside_a_key_is_numbered_as_sed_numbers_it(crash_in_a_key: Cluster, tmp_path: Path) -> None:

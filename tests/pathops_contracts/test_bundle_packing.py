@@ -17,12 +17,11 @@ NAMES = ["a", "logs/web-0/web.log", "x" * 99, "y" * 100, "z" * 101, "d/" + "e" *
 
 
 def _pax(name: str, size: int, mtime: int) -> bytes:
+    """The oracle: tarfile's own PAX header for a regular file of the bundle's fixed mode and owner."""
     info = tarfile.TarInfo(name)
-    info.mtime = mtime
-    info.mode = 0o644
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    info.size = size
+    for field, value in {"size": size, "mtime": mtime, "mode": 0o644, "uid": 0, "gid": 0, "uname": "",
+                         "gname": ""}.items():
+        setattr(info, field, value)
     return info.tobuf(tarfile.PAX_FORMAT, tarfile.ENCODING, "surrogateescape")
 
 
