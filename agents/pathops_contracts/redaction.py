@@ -57,6 +57,7 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 Span = tuple[int, int, str]  # value start, value end, kind
 
 PEM_ANCHOR = "PRIVATE KEY"  # every PEM rule's match holds it as written (orphan END lines too)
+PUTTY_MARKER = "PuTTY-User-Key-File"  # a PuTTY key file's first line starts so (the final scan refuses it)
 # Every anchor of every anchored rule, lower-cased (a superset of what each rule looks for): a short
 # text with none of them can only hold what the anchorless and the run-gated rules find.
 _ANY_ANCHOR = re.compile("|".join(re.escape(anchor) for anchor in sorted(
@@ -80,7 +81,11 @@ KNOWN_ENTRIES = 8192  # ...this many of them (about 3 MB at most)
 
 
 def _cuts_a_key(text: str, lowered: str) -> bool:
-    """Whether text ends inside a private key: a BEGIN line followed by no END line (any case)."""
+    """Whether text ends inside a private key: a BEGIN line followed by no END line (any case), or a
+    PuTTY key file's first line followed by no MAC line."""
+    putty = text.rfind(PUTTY_MARKER)
+    if putty != -1 and "Private-MAC:" not in text[putty:]:
+        return True
     if not text.isascii():
         lowered = text.lower()  # the mapping this check has always used (it may change the length)
     elif not Screen(text, lowered).holds("private key", True):

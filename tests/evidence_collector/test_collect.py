@@ -319,3 +319,17 @@ def test_an_owner_that_cannot_be_read_is_asked_for_once_and_is_one_gap(cluster: 
         gap for gap in manifest["gaps"] if gap["what"] == gaps[0]).items()
     asked = [path for path in cluster.api.requests if f"/{gaps[0]}?" in path or path.endswith(f"/{gaps[0]}")]
     assert len(asked) == 1, asked
+
+
+def test_a_log_line_with_a_putty_key_marker_does_not_stop_the_snapshot(cluster: Cluster, tmp_path: Path) -> None:
+    """The final scan refuses any PuTTY key marker: left unredacted, one line an app (or whoever can write to
+    its log) prints made the collector refuse the whole snapshot (exit 4)."""
+    cluster.api.set_log(scenarios.NS, "payments-abc", "api", scenarios.lines(
+        "Booting payments api", "loading deploy key: PuTTY-User-Key-File-2: ssh-rsa", "fatal: key file truncated"),
+        previous=True)
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"), "--time-window", "30m")
+    assert result.returncode == 0, result.stderr
+    folder = unpack(tmp_path / "out")
+    log = (folder / "logs/payments-abc/api.previous.log").read_text()
+    assert "PuTTY" not in log and "[REDACTED:pem-private-key:" in log and "Booting payments api" in log
+    assert "PuTTY" not in (folder / "findings.json").read_text()

@@ -155,3 +155,33 @@ def test_a_key_cut_at_its_begin_takes_its_body_and_nothing_before() -> None:
     out = Redactor().redact(text, "f.log").splitlines()
     assert len(out) == 3 and out[0] == "hello" and out[2] == "after"
     assert out[1].startswith("[REDACTED:pem-private-key:") and PASSWORD not in out[1]
+
+
+def _putty_key() -> list[str]:
+    """A PuTTY key file's lines, as an app printing one would log them."""
+    public = base64.b64encode(bytes(range(7, 103))).decode()
+    private = base64.b64encode(PASSWORD.encode() * 12).decode()
+    return ["PuTTY-User-Key-File-3: ssh-rsa", "Encryption: none", "Comment: deploy@ci", "Public-Lines: 2",
+            public[:64], public[64:], "Private-Lines: 3", *(private[n:n + 64] for n in range(0, len(private), 64)),
+            "Private-MAC: " + "5e" * 32]
+
+
+@pytest.mark.parametrize("line", ["loading deploy key: PuTTY-User-Key-File-2: ssh-rsa",
+                                  "grep -l PuTTY-User-Key-File /etc/keys found nothing"])
+def test_a_putty_marker_alone_is_redacted_not_a_reason_to_refuse_the_snapshot(line: str) -> None:
+    """The final scan refuses any PuTTY key marker; the redactor takes a marker whose MAC never comes to the
+    end of its text, as a BEGIN without END, so that one log line cannot stop a whole snapshot."""
+    text = f"2026-12-01T11:00:00.1Z starting\n2026-12-01T11:00:00.2Z {line}\n"
+    out = "".join(Redactor().redact_blocks([text], "f.log"))
+    assert out.startswith("2026-12-01T11:00:00.1Z starting\n") and "PuTTY" not in out
+    assert scan_text(out) == []
+
+
+def test_a_putty_key_cut_by_any_block_boundary_is_redacted_whole() -> None:
+    key = _putty_key()
+    lines = [f"2026-12-01T11:00:{n:02d}.0Z {text}\n" for n, text in enumerate(["starting", *key, "after the key"])]
+    for cut in range(1, len(lines)):
+        out = "".join(Redactor().redact_blocks(["".join(lines[:cut]), "".join(lines[cut:])], "f.log"))
+        assert out.startswith(lines[0]) and out.endswith(lines[-1]), cut
+        assert not any(text[-16:] in out for text in key[4:]), cut
+        assert scan_text(out) == [], cut
