@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from pathops_contracts.random_strings import random_spans
 from pathops_contracts.redaction_screen import AnchorSet, Screen, key_of, lower_ascii
 from pathops_contracts.redaction_tokens import TOKEN, token_key
 from pathops_contracts.secret_assignments import (
@@ -166,7 +167,8 @@ class Redactor:
         ascii_text = text.isascii()
         candidates = candidate_spans(text)
         long_run = bool(candidates)  # also a necessary condition of the run-gated plugins on ASCII text
-        if not (anchored or long_run or self.extra_rules or not ascii_text):
+        random_runs = random_spans(text)  # what the final scan takes for random: redacted whatever else says
+        if not (anchored or long_run or random_runs or self.extra_rules or not ascii_text):
             return chosen  # only anchored rules, and rules needing a long run, could have matched
         screen = Screen(text, lowered)
         present = screen.present(_ANCHORS) if anchored else frozenset()
@@ -192,6 +194,8 @@ class Redactor:
         if not _NAME_KEYS.isdisjoint(present):
             for start, end in assignment_spans(text, lowered, present):
                 take(start, end, "secret-assignment")
+        for start, end in random_runs:  # a run with dots or tildes, or padding: wider than the candidates below
+            take(start, end, "high-entropy")
         for start, end in candidates:
             if looks_random(text[start:end]):
                 take(start, end, "high-entropy")
@@ -216,7 +220,13 @@ class Redactor:
             self.counts[(where, kind)] += 1
             cursor = end
         pieces.append(text[cursor:])
-        return "".join(pieces)
+        redacted = "".join(pieces)
+        # A span a rule of higher priority took out of a random run leaves the rest of it, which the final
+        # scan judges alone (a token breaks a run, as its mask does there): redacted too if it looks random.
+        for start, end in reversed(random_spans(redacted)):
+            redacted = redacted[:start] + self.token("high-entropy", redacted[start:end]) + redacted[end:]
+            self.counts[(where, "high-entropy")] += 1
+        return redacted
 
     def redact_env_value(self, name: str, value: str, where: str) -> str:
         """A literal value whose name is secret (env var, ConfigMap key, flag) is replaced whole."""

@@ -27,7 +27,8 @@ def is_secret_name(name: str) -> bool:
 
 
 # Where a name is spelled in running text: every keyword of `secret_names` as a substring.
-NAME_ANCHORS = ("pass", "pwd", "secret", "token", "credential", "creds", "auth", "key", "cookie", "session")
+NAME_ANCHORS = ("pass", "pw", "secret", "token", "credential", "creds", "auth", "key", "cookie", "session", "sig",
+                "contrase")
 _NAME_CHAR = re.compile(r"[A-Za-z0-9_.-]")
 # After a name: optional closing quote(s) (plain or JSON-escaped), then `=`/`:`/`:=` and a value,
 # plain, quoted, JSON-escaped-quoted, or after an auth scheme word.

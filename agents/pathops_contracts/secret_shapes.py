@@ -110,6 +110,9 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     # refuses any "PuTTY-User-Key-File", and one log line must not stop the whole snapshot.
     _rule("pem-private-key", r"PuTTY-User-Key-File[\s\S]*?(?:Private-MAC: *[0-9a-f]+|$(?![\s\S]))",
           anchors=("PuTTY-User-Key-File",)),
+    # A key's BEGIN words without the PEM dashes around them (`openssl: expected BEGIN RSA PRIVATE KEY`)
+    # start no key: the words alone, which detect-secrets' private-key detector (in the final scan) refuses.
+    _rule("pem-private-key", r"BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?", anchors=("PRIVATE KEY",)),
     _rule("jwt", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", anchors=("eyJ",)),
     _rule("aws-access-key", r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b", anchors=("AKIA", "ASIA", "ABIA", "ACCA")),
     _rule("gitlab-token", r"\bgl(?:pat|dt|rt|cbt|ptt|ft|imt|agent|oas|soat|ffct)-[A-Za-z0-9_-]{20,}",
