@@ -77,3 +77,23 @@ def test_every_run_the_scan_takes_for_random_is_redacted(seed: int) -> None:
             assert scan_text(out) == [], (line, out)
         kept = "".join(redactor.redact_blocks([f"2026-12-01T11:00:00.2Z request id {token} done\n"], "app.log"))
         assert kept.startswith("2026-12-01T11:00:00.2Z request id ") and kept.endswith(" done\n")  # around the run
+
+
+@pytest.mark.parametrize("line", [
+    "\tat com.example.payments.SignatureVerifier.verify(SignatureVerifier.java:42)",
+    "\tat com.example.TokenService.get(TokenService.kt:7)",
+    'level=error caller=internal/auth/token.go:87 msg="refresh failed"',
+    "panic at sig.rs:9",
+])
+def test_a_line_number_after_a_source_files_name_is_kept(line: str) -> None:
+    """`SignatureVerifier.java:42` is no `name: value` pair: its line number is what a fix needs (found by the
+    reviewer: `signature` and `token` made such names secret)."""
+    text = f"2026-12-01T11:00:00.2Z {line}\n"
+    assert "".join(Redactor(key=b"k" * 32).redact_blocks([text], "app.log")) == text
+    assert scan_text(text) == []
+
+
+def test_a_secret_after_a_source_files_name_is_still_redacted() -> None:
+    text = "password.go: hunter2 and token.py=s3cr3t-value\n"
+    out = "".join(Redactor(key=b"k" * 32).redact_blocks([text], "app.log"))
+    assert "hunter2" not in out and "s3cr3t-value" not in out and scan_text(out) == []
