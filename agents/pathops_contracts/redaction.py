@@ -257,6 +257,8 @@ class Redactor:
                     scrubbed[key] = self.redact(value, where)
                 elif value is None or isinstance(value, (bool, int, float)):  # left as they are
                     scrubbed[key] = value
+                elif isinstance(value, list) and isinstance(key, str) and is_secret_name(key):
+                    scrubbed[key] = self._named_items(key, value, where)
                 else:
                     scrubbed[key] = self.scrub_object(value, where)
             return scrubbed
@@ -272,6 +274,13 @@ class Redactor:
         if isinstance(obj, str):
             return self.redact(obj, where)
         return obj
+
+    def _named_items(self, name: str, items: list[Any], where: str) -> list[Any]:
+        """The items of a list under a secret name (`password: [...]`): each string a value of the name, as
+        `password: ...`'s value is, in nested lists too; objects in it are scrubbed as objects."""
+        return [self.redact_env_value(name, item, where) if isinstance(item, str) else
+                self._named_items(name, item, where) if isinstance(item, list) else
+                self.scrub_object(item, where) for item in items]
 
     def redact_lines(self, lines: Iterable[str], where: str, batch: int = 512) -> Iterator[str]:
         """Redact a stream of lines (see redact_blocks); yields newline-terminated text."""

@@ -185,3 +185,16 @@ def test_a_putty_key_cut_by_any_block_boundary_is_redacted_whole() -> None:
         assert out.startswith(lines[0]) and out.endswith(lines[-1]), cut
         assert not any(text[-16:] in out for text in key[4:]), cut
         assert scan_text(out) == [], cut
+
+
+def test_a_list_under_a_secret_name_has_each_item_redacted() -> None:
+    """`"password": ["hunter2"]` kept its secret: the items were screened as free text only, and the final
+    scan does not refuse them either (found by the reviewer of the scan agreement)."""
+    redactor = Redactor(key=b"k" * 32)
+    obj = {"password": [PASSWORD, [PASSWORD + "-2"], {"note": "plain"}], "args": ["--verbose", "true"],
+           "names": ["web", "api"]}
+    scrubbed = redactor.scrub_object(obj, "objects/pods.jsonl")
+    text = json.dumps(scrubbed)
+    assert PASSWORD not in text and scrubbed["password"][0].startswith("[REDACTED:secret-env-value:")
+    assert scrubbed["password"][2] == {"note": "plain"} and scrubbed["args"] == ["--verbose", "true"]
+    assert scrubbed["names"] == ["web", "api"]
