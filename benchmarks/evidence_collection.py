@@ -9,7 +9,11 @@ kube-apiserver keeps them; the TCP connections each client opened are printed), 
 --concurrency 16 (--concurrency N to compare):
 - evidence-collector collect --no-upload (the real CLI, a child process),
 - kubectl cluster-info dump --namespaces <ns> --output-directory <dir> (the baseline),
-and the floor: the collector's requests x latency / concurrency (the wait no client avoids).
+and the floor: the collector's requests x latency / concurrency (the wait no client avoids),
+and the replay: a client that makes the very requests the collector made (the median run's),
+`concurrency` at a time on kept-alive connections, and only reads the answers (a child process
+of its own, `replay_requests.py`, timed from its start to its exit like the collector; its requests
+alone are printed too): what any client pays on this server and machine before doing anything with what it reads.
 Prints wall time, CPU time (user + sys), peak RSS, requests and the ratios, with the load
 average (the machine may be shared: CPU seconds move less with load than wall seconds).
 The collector runs --runs times (the median run is shown), kubectl once. Its modules run from
@@ -89,6 +93,7 @@ class Figures:
     cpu: float
     requests: int
     note: str
+    paths: tuple[str, ...] = ()  # what was asked, in order
 
 
 def run_collector(api: FakeKubernetes, server: BackgroundServer, work: Path, env: dict[str, str],
@@ -107,7 +112,25 @@ def run_collector(api: FakeKubernetes, server: BackgroundServer, work: Path, env
     bundle = next((work / "collector").glob("snap-*.tar.gz"))
     return Figures(seconds, rss / 1024, cpu, len(api.requests),
                    f"{server.connections - connections} connections, bundle {bundle.stat().st_size / 1e6:5.2f} MB, "
-                   f"{summary['files']} files, {summary['findings']} findings, {summary['gaps']} gaps")
+                   f"{summary['files']} files, {summary['findings']} findings, {summary['gaps']} gaps",
+                   tuple(api.requests))
+
+
+def run_replay(paths: tuple[str, ...], work: Path, env: dict[str, str], concurrency: int, runs: int
+               ) -> tuple[float, float]:
+    """(wall seconds of the whole child, seconds of its requests alone) of a child that makes `paths` again,
+    `concurrency` at a time, only reading the answers (the median of `runs` children). The whole child is
+    timed as the collector is (run_measured: from its start to its exit), so the two compare."""
+    listed = work / "replayed-paths.txt"
+    listed.write_text("".join(path + "\n" for path in paths))
+    timed = []
+    for _ in range(runs):
+        done = run_measured([sys.executable, str(Path(__file__).with_name("replay_requests.py")), str(listed),
+                             "--concurrency", str(concurrency)], env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        if done.returncode != 0:
+            raise SystemExit(f"the replay failed with {done.returncode}: {done.stderr.strip()[-300:]}")
+        timed.append((done.seconds, float(done.stdout.split()[-1])))
+    return sorted(timed)[len(timed) // 2]
 
 
 def run_kubectl(api: FakeKubernetes, server: BackgroundServer, work: Path, env: dict[str, str]) -> Figures:
@@ -127,7 +150,7 @@ def load() -> str:
     return "/".join(f"{value:.1f}" for value in os.getloadavg())
 
 
-def bench_shape(shape: str, args: argparse.Namespace) -> tuple[list[Figures], Figures, float]:
+def bench_shape(shape: str, args: argparse.Namespace) -> tuple[list[Figures], Figures, float, float, float]:
     work = Path(tempfile.mkdtemp(prefix=f"bench-evidence-{shape}-"))
     try:
         api = FakeKubernetes(latency_seconds=args.latency_ms / 1000)
@@ -139,10 +162,11 @@ def bench_shape(shape: str, args: argparse.Namespace) -> tuple[list[Figures], Fi
                 subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "agents")], check=True,
                                stdout=subprocess.DEVNULL)
             ours = [run_collector(api, server, work, env, args.concurrency) for _ in range(args.runs)]
+            ours.sort(key=lambda figures: figures.seconds)
+            replayed, requested = run_replay(ours[len(ours) // 2].paths, work, env, args.concurrency, args.runs)
             theirs = run_kubectl(api, server, work, env)
-        ours.sort(key=lambda figures: figures.seconds)
         floor = ours[len(ours) // 2].requests * args.latency_ms / 1000 / args.concurrency
-        return ours, theirs, floor
+        return ours, theirs, floor, replayed, requested
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -164,7 +188,7 @@ def main() -> None:
           f"{'compiled from source at each start' if args.source_only else 'bytecode compiled beforehand'}")
     rows = []
     for shape in shapes:
-        runs, theirs, floor = bench_shape(shape, args)
+        runs, theirs, floor, replayed, requested = bench_shape(shape, args)
         ours = replace(runs[len(runs) // 2], rss_mb=max(run.rss_mb for run in runs))  # the highest peak of all runs
         walls = ", ".join(f"{run.seconds:.2f}" for run in runs)
         print(f"[{shape}] evidence-collector: {ours.seconds:6.2f} s  CPU {ours.cpu:5.2f} s  peak RSS "
@@ -176,12 +200,17 @@ def main() -> None:
               f"speed-up vs kubectl {theirs.seconds / ours.seconds:5.1f}x (target >= 10x); "
               f"{ours.seconds / floor:4.1f}x the floor (target <= 2x); peak RSS {ours.rss_mb:.0f} MB (target <= 150); "
               f"load average {load()}")
-        rows.append((shape, ours, theirs, floor))
+        print(f"[{shape}] replay {replayed:5.2f} s (a client process that makes the same {ours.requests} requests and "
+              f"only reads the answers, timed from its start to its exit as the collector is; the requests alone "
+              f"{requested:.2f} s); the collector takes {ours.seconds / replayed:4.2f}x as long; kubectl is "
+              f"{theirs.seconds / replayed:5.1f}x as long as the replay")
+        rows.append((shape, ours, theirs, floor, replayed))
     print(f"{'shape':10} {'collector s':>11} {'CPU s':>6} {'kubectl s':>9} {'ratio':>6} {'floor s':>7} "
-          f"{'x floor':>7} {'RSS MB':>6}")
-    for shape, ours, theirs, floor in rows:
+          f"{'x floor':>7} {'replay s':>8} {'x replay':>8} {'RSS MB':>6}")
+    for shape, ours, theirs, floor, replayed in rows:
         print(f"{shape:10} {ours.seconds:11.2f} {ours.cpu:6.2f} {theirs.seconds:9.2f} "
-              f"{theirs.seconds / ours.seconds:5.1f}x {floor:7.2f} {ours.seconds / floor:6.1f}x {ours.rss_mb:6.0f}")
+              f"{theirs.seconds / ours.seconds:5.1f}x {floor:7.2f} {ours.seconds / floor:6.1f}x "
+              f"{replayed:8.2f} {ours.seconds / replayed:7.2f}x {ours.rss_mb:6.0f}")
 
 
 if __name__ == "__main__":

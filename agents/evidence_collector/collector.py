@@ -139,8 +139,9 @@ class Collector:
                ) -> Iterator[list[dict[str, Any]]]:
         """The list page by page; a failure ends it with a gap and marks the section unread."""
         count = 0
-        # The first page requested ahead (Opening), kept unparsed until here; errors come with it.
-        ahead = self._ahead.pop((plural, selector), None) if page_size == PAGE_SIZE else None
+        # The first page requested ahead (Opening), kept unparsed until here; errors come with it. It may be
+        # smaller than the pages after it (ConfigMaps'): the next ones continue from it, `page_size` each.
+        ahead = self._ahead.pop((plural, selector), None)
         try:
             first = ahead.result() if ahead is not None else None
             for page in self.reader.pages(plural, self.namespace, label_selector=selector, page_size=page_size,

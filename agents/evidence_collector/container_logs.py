@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from evidence_collector.stack_traces import STACK_START, excerpt, excerpt_from_ends
-from evidence_collector.staging import Staging, StreamResult
+from evidence_collector.staging import Staging, StreamResult, newline_lines
 from evidence_collector.window import TimeWindow
 from pathops_runtime.kube_reader import DeadlineReached, KubeReader, NotFound, ReadForbidden
 from pathops_runtime.log_streams import LogBody, LogFetch, LogStreams
@@ -205,7 +205,7 @@ class LogReader:
         if not result.watched and head <= tail:  # no stack trace: its ends, kept as it was written, suffice
             text = excerpt_from_ends(result.head, result.tail, result.lines, head, tail)
         else:
-            lines = self.staging.read(task.file_name()).decode("utf-8").splitlines(keepends=True)
+            lines = newline_lines(self.staging.read(task.file_name()).decode("utf-8"))
             text = excerpt(lines, head, tail)
         name = task.file_name(".excerpt.txt")
         # Written from the bytes the log's share set aside (no other log can take them meanwhile).

@@ -1,9 +1,10 @@
 """The first requests of a collection, sent as soon as the API is known, while the rest of the tool loads.
 
 First the access probe (does RBAC let us list pods here?); once it answers, the lists read whole
-whatever the focus (their first page, kept unparsed), the first page of pods when which pods to read
-is known without asking the API (no workload to look up first), a small first page of ReplicaSets and
-Deployments (the owners, when that page holds them all), and whether the namespace exists.
+whatever the focus (their first page, kept unparsed; ConfigMaps' a small one), the first page of
+pods when which pods to read is known without asking the API (no workload to look up first), a
+small first page of ReplicaSets and Deployments (the owners, when that page holds them all), and
+whether the namespace exists.
 Begun before the collector's modules are imported and its staging set up (about a tenth of a
 second), these round trips overlap that work instead of following it. The Collector reads the
 answers, errors included, as if it had asked then.
@@ -25,15 +26,18 @@ from typing import Any
 from pathops_runtime.kube_reader import KubeReader, NotFound, ReadForbidden
 
 PAGE_SIZE = 500
-# Lists read whole whatever the focus, requested together at the start. Not ConfigMaps: a page of
-# them can weigh 50 MiB, read when its turn comes.
+# Lists read whole whatever the focus, requested together at the start.
 READ_AHEAD = ("events", "services", "endpoints", "endpointslices", "horizontalpodautoscalers",
-              "poddisruptionbudgets", "resourcequotas", "limitranges")
+              "poddisruptionbudgets", "resourcequotas", "limitranges", "configmaps")
 
 # Owners read ahead whole, when one small page holds them all: the chain pod -> ReplicaSet -> Deployment
 # -> its ReplicaSets is then read without a round trip per link (Collector._owner_chain).
 OWNER_LISTS = ("replicasets", "deployments")
 OWNER_PAGE_SIZE = 100  # a ReplicaSet carries its pod template: a page of them parsed at once stays small
+# A ConfigMap may weigh 1 MiB: a first page held unparsed until its turn stays under 10 MiB; most
+# namespaces have fewer, and the rest of a longer list is read when its turn comes, 50 a page.
+CONFIGMAP_AHEAD_PAGE_SIZE = 10
+AHEAD_PAGE_SIZES = {**dict.fromkeys(OWNER_LISTS, OWNER_PAGE_SIZE), "configmaps": CONFIGMAP_AHEAD_PAGE_SIZE}
 
 Ahead = tuple[str, str | None]  # (plural, label selector): one list's first page
 
@@ -95,7 +99,7 @@ class Opening:
                 if not self._cancelled:
                     work: deque[tuple[Future[Any], Callable[[], Any]]] = deque()
                     for plural, selector in lists:
-                        size = OWNER_PAGE_SIZE if plural in OWNER_LISTS else PAGE_SIZE
+                        size = AHEAD_PAGE_SIZES.get(plural, PAGE_SIZE)
                         self.ahead[(plural, selector)] = _later(work, partial(
                             reader.first_page, plural, namespace, label_selector=selector, page_size=size))
                     self.namespace_check = _later(work, partial(reader.namespace_exists, namespace))

@@ -5,10 +5,16 @@ done while the logs are still being read, and the bundle is then mostly a concat
 (`pathops_contracts.bundle_writer`). Members are handed over in batches of about a megabyte:
 one hand-over per log would wake the thread, and pass the GIL, a thousand times more.
 A packed member is used only when its sha256 is that of the member's bytes at bundling time.
+
+The thread runs at a lower priority (nice +10): its work is needed only when the bundle is
+written, while the event loop's is on every log's round trip. Left at the same priority, on two
+busy cores it took CPU the loop and the API server were waiting for.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -16,6 +22,15 @@ from pathops_contracts.bundle_writer import PackedMember, pack_member
 
 BATCH_BYTES = 1024 * 1024  # handed over at once
 WAITING_BYTES = 16 * 1024 * 1024  # handed over and not packed yet, at most: past it a writer packs its own
+NICENESS = 10  # added to the packer thread's nice value
+
+
+def _lower_priority() -> None:
+    """(On the packer's thread.) Yield the CPU to the threads the collection waits on; where the
+    system does not let a thread change its priority, it runs as it is."""
+    with contextlib.suppress(OSError, AttributeError):  # AttributeError: no per-thread priority here
+        thread = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread, min(os.getpriority(os.PRIO_PROCESS, thread) + NICENESS, 19))
 
 
 class Packer:
@@ -88,7 +103,8 @@ class Packer:
             return
         self._waiting += size
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bundle-packer")
+            self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="bundle-packer",
+                                            initializer=_lower_priority)
         self._batches.append(self._pool.submit(self._pack, batch, size))
 
     def _pack(self, batch: list[tuple[str, int, bytes]], size: int) -> None:

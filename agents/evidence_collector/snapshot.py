@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import posixpath
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from evidence_collector.collector import Collected
@@ -27,7 +28,7 @@ from evidence_collector.redaction import Redactor, leaks_in
 from evidence_collector.staging import Staging
 from evidence_collector.window import TimeWindow
 from pathops_contracts import __version__
-from pathops_contracts.bundles import Member, PackedMember, write_bundle
+from pathops_contracts.bundle_writer import Member, PackedMember, write_bundle
 from pathops_contracts.contracts import EVIDENCE_MANIFEST, validate_document
 from pathops_contracts.errors import ContractViolation
 from pathops_contracts.secret_scan import describe, scan_text
@@ -49,8 +50,8 @@ def _iso(moment: datetime) -> str:
 
 
 def assemble(staging: Staging, identity: SnapshotIdentity, window: TimeWindow, collected: Collected,
-             redactor: Redactor, bundle: Path) -> tuple[dict[str, Any], str]:
-    """Write the bundle; returns (manifest, summary)."""
+             redactor: Redactor, bundle: Path) -> tuple[dict[str, Any], str, str]:
+    """Write the bundle; returns (manifest, summary, the bundle's sha256)."""
     # The summary travels in the callback, outside the snapshot: findings quote API messages, so it is
     # redacted and scanned like the files.
     summary = redactor.redact(summarize(collected.findings, collected.notes), "callback summary")
@@ -83,7 +84,7 @@ def assemble(staging: Staging, identity: SnapshotIdentity, window: TimeWindow, c
             if hits:
                 raise ContractViolation(f"refusing to upload: the final scan still finds {describe(hits, name)}")
         files.append({"path": name, "sha256": digest, "size": size,
-                      "media_type": MEDIA_TYPES.get(PurePosixPath(name).suffix, "application/octet-stream")})
+                      "media_type": MEDIA_TYPES.get(posixpath.splitext(name)[1], "application/octet-stream")})
     by_kind = redactor.report()["by_kind"]
     manifest: dict[str, Any] = {
         "schema_version": EVIDENCE_MANIFEST,
@@ -108,5 +109,4 @@ def assemble(staging: Staging, identity: SnapshotIdentity, window: TimeWindow, c
     if hits:
         raise ContractViolation(f"refusing to upload: the final scan still finds {describe(hits, 'manifest.json')}")
     members["manifest.json"] = text.encode()
-    write_bundle(bundle, members, packed=ready)
-    return manifest, summary
+    return manifest, summary, write_bundle(bundle, members, packed=ready)

@@ -155,6 +155,7 @@ class Staging:
 
         Keeps the first and last `keep` lines so callers need not read the file back, and says
         whether one of the `watch` substrings (none holding a newline) occurs in what was written.
+        Lines are what `sed -n` and editors number: each ends at a newline (`newline_lines`).
         """
         watched = False
         written = 0
@@ -166,6 +167,11 @@ class Staging:
         offset = self._spool.reserve(limit)  # written as it arrives, into a range no other stream uses
         self._spool.discard(name)  # a stream that breaks leaves no stale bytes under its name
         for block in self.redactor.redact_blocks(blocks, name):
+            if block and not block.endswith("\n"):
+                # A private key whose END never came is redacted through the end of its block, the block's
+                # last newline with it: put back, the next block starts a line of its own and the last line
+                # is counted, as sed counts it.
+                block += "\n"
             data = block.encode()
             if written + len(data) > limit:
                 data = data[: max(data.rfind(b"\n", 0, limit - written) + 1, 0)]
@@ -175,11 +181,10 @@ class Staging:
                 self._spool.write_at(offset + written, data)
                 kept.append(data)
             written += len(data)
-            block_lines = block.splitlines(keepends=True)
-            lines += len(block_lines)
+            lines += block.count("\n")
             if len(head) < keep:
-                head.extend(block_lines[: keep - len(head)])
-            tail.extend(block_lines[-keep:])
+                head.extend(first_lines(block, keep - len(head)))
+            tail.extend(last_lines(block, keep))
             watched = watched or any(marker in block for marker in watch)
             if cut:
                 break
@@ -221,6 +226,38 @@ class Staging:
         """Release the spool (its file goes with the scratch directory) and the packer's thread."""
         self._packer.close()
         self._spool.close()
+
+
+def newline_lines(text: str) -> list[str]:
+    """text's lines, each with its newline (the last one without, if text does not end with one).
+
+    A line ends at a newline only, as `sed -n`, `grep -n` and editors number lines: a carriage return,
+    form feed or Unicode line separator inside a log line (a progress bar redrawn in place) is part of
+    it, where str.splitlines would break there and every line number after it would be off.
+    """
+    parts = text.split("\n")
+    last = parts.pop()
+    return [part + "\n" for part in parts] + ([last] if last else [])
+
+
+def first_lines(block: str, count: int) -> list[str]:
+    """The first `count` newline_lines of block; the rest of it is not split."""
+    parts = block.split("\n", count)
+    if len(parts) <= count:  # fewer than `count` newlines: every line
+        return newline_lines(block)
+    return [part + "\n" for part in parts[:count]]
+
+
+def last_lines(block: str, count: int) -> list[str]:
+    """The last `count` newline_lines of block; the rest of it is not split."""
+    if not block or count <= 0:
+        return []
+    ends = block.endswith("\n")
+    parts = (block[:-1] if ends else block).rsplit("\n", count)[-count:]
+    lines = [part + "\n" for part in parts]
+    if not ends:
+        lines[-1] = parts[-1]
+    return lines
 
 
 def readable_json(document: Any, levels: int = 2) -> str:

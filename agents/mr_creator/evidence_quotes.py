@@ -79,7 +79,9 @@ def quote_lines(finding: dict[str, Any]) -> list[tuple[str, str]]:
     found = []
     for quote in quotes if isinstance(quotes, list) else []:
         if isinstance(quote, dict) and isinstance(quote.get("file"), str) and isinstance(quote.get("line"), int):
-            text = _text(quote.get("text"))
+            # One quote is one line of its file, numbered by newlines: a carriage return, form feed or Unicode
+            # line separator inside it (a progress bar redrawn in place) must not show as a row of its own.
+            text = " ".join(_text(quote.get("text")).splitlines())
             text = text if len(text) <= MAX_LINE_CHARS else text[:MAX_LINE_CHARS] + " …"
             found.append((f"{quote['file']}:{quote['line']}", text))
     return found[-MAX_LINES:]

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from pathops_contracts.random_strings import random_spans
 from pathops_contracts.redaction_screen import AnchorSet, Screen, key_of, lower_ascii
 from pathops_contracts.redaction_tokens import TOKEN, token_key
 from pathops_contracts.secret_assignments import (
@@ -57,6 +58,7 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 Span = tuple[int, int, str]  # value start, value end, kind
 
 PEM_ANCHOR = "PRIVATE KEY"  # every PEM rule's match holds it as written (orphan END lines too)
+PUTTY_MARKER = "PuTTY-User-Key-File"  # a PuTTY key file's first line starts so (the final scan refuses it)
 # Every anchor of every anchored rule, lower-cased (a superset of what each rule looks for): a short
 # text with none of them can only hold what the anchorless and the run-gated rules find.
 _ANY_ANCHOR = re.compile("|".join(re.escape(anchor) for anchor in sorted(
@@ -80,7 +82,11 @@ KNOWN_ENTRIES = 8192  # ...this many of them (about 3 MB at most)
 
 
 def _cuts_a_key(text: str, lowered: str) -> bool:
-    """Whether text ends inside a private key: a BEGIN line followed by no END line (any case)."""
+    """Whether text ends inside a private key: a BEGIN line followed by no END line (any case), or a
+    PuTTY key file's first line followed by no MAC line."""
+    putty = text.rfind(PUTTY_MARKER)
+    if putty != -1 and "Private-MAC:" not in text[putty:]:
+        return True
     if not text.isascii():
         lowered = text.lower()  # the mapping this check has always used (it may change the length)
     elif not Screen(text, lowered).holds("private key", True):
@@ -161,7 +167,8 @@ class Redactor:
         ascii_text = text.isascii()
         candidates = candidate_spans(text)
         long_run = bool(candidates)  # also a necessary condition of the run-gated plugins on ASCII text
-        if not (anchored or long_run or self.extra_rules or not ascii_text):
+        random_runs = random_spans(text)  # what the final scan takes for random: redacted whatever else says
+        if not (anchored or long_run or random_runs or self.extra_rules or not ascii_text):
             return chosen  # only anchored rules, and rules needing a long run, could have matched
         screen = Screen(text, lowered)
         present = screen.present(_ANCHORS) if anchored else frozenset()
@@ -187,6 +194,8 @@ class Redactor:
         if not _NAME_KEYS.isdisjoint(present):
             for start, end in assignment_spans(text, lowered, present):
                 take(start, end, "secret-assignment")
+        for start, end in random_runs:  # a run with dots or tildes, or padding: wider than the candidates below
+            take(start, end, "high-entropy")
         for start, end in candidates:
             if looks_random(text[start:end]):
                 take(start, end, "high-entropy")
@@ -211,7 +220,13 @@ class Redactor:
             self.counts[(where, kind)] += 1
             cursor = end
         pieces.append(text[cursor:])
-        return "".join(pieces)
+        redacted = "".join(pieces)
+        # A span a rule of higher priority took out of a random run leaves the rest of it, which the final
+        # scan judges alone (a token breaks a run, as its mask does there): redacted too if it looks random.
+        for start, end in reversed(random_spans(redacted)):
+            redacted = redacted[:start] + self.token("high-entropy", redacted[start:end]) + redacted[end:]
+            self.counts[(where, "high-entropy")] += 1
+        return redacted
 
     def redact_env_value(self, name: str, value: str, where: str) -> str:
         """A literal value whose name is secret (env var, ConfigMap key, flag) is replaced whole."""
@@ -242,6 +257,8 @@ class Redactor:
                     scrubbed[key] = self.redact(value, where)
                 elif value is None or isinstance(value, (bool, int, float)):  # left as they are
                     scrubbed[key] = value
+                elif isinstance(value, list) and isinstance(key, str) and is_secret_name(key):
+                    scrubbed[key] = self._named_items(key, value, where)
                 else:
                     scrubbed[key] = self.scrub_object(value, where)
             return scrubbed
@@ -257,6 +274,13 @@ class Redactor:
         if isinstance(obj, str):
             return self.redact(obj, where)
         return obj
+
+    def _named_items(self, name: str, items: list[Any], where: str) -> list[Any]:
+        """The items of a list under a secret name (`password: [...]`): each string a value of the name, as
+        `password: ...`'s value is, in nested lists too; objects in it are scrubbed as objects."""
+        return [self.redact_env_value(name, item, where) if isinstance(item, str) else
+                self._named_items(name, item, where) if isinstance(item, list) else
+                self.scrub_object(item, where) for item in items]
 
     def redact_lines(self, lines: Iterable[str], where: str, batch: int = 512) -> Iterator[str]:
         """Redact a stream of lines (see redact_blocks); yields newline-terminated text."""

@@ -27,7 +27,8 @@ def is_secret_name(name: str) -> bool:
 
 
 # Where a name is spelled in running text: every keyword of `secret_names` as a substring.
-NAME_ANCHORS = ("pass", "pwd", "secret", "token", "credential", "creds", "auth", "key", "cookie", "session")
+NAME_ANCHORS = ("pass", "pw", "secret", "token", "credential", "creds", "auth", "key", "cookie", "session", "sig",
+                "contrase")
 _NAME_CHAR = re.compile(r"[A-Za-z0-9_.-]")
 # After a name: optional closing quote(s) (plain or JSON-escaped), then `=`/`:`/`:=` and a value,
 # plain, quoted, JSON-escaped-quoted, or after an auth scheme word.
@@ -95,9 +96,22 @@ def assignment_spans(text: str, lowered: str | None = None, present: Collection[
             value = match.groupdict().get(group)
             if value is not None:
                 last_name_end = match.end(group)
-                if not is_benign_value(value):
+                if not is_benign_value(value) and not _line_number_in_source(name, value):
                     yield match.span(group)
                 break
+
+
+# A source file's name (`TokenService.java`, `auth/token.go`, `SignatureVerifier.kt`): in a stack trace or a
+# log's caller field, the number after its colon is a line number, evidence a fix needs. Only a number: any
+# other value after such a name is judged as after any name (`password.go: hunter2` is redacted).
+_SOURCE_FILE = re.compile(r"\.(?:java|kt|kts|scala|groovy|clj|go|py|rb|js|mjs|cjs|jsx|ts|tsx|cs|fs|vb|php|rs|swift|"
+                          r"c|cc|cpp|cxx|h|hpp|m|mm|ex|exs|erl|dart|lua|pl|pm)$")
+
+
+def _line_number_in_source(name: str, value: str) -> bool:
+    """Whether value is a line number after a source file's name (the final scan lets short numbers through)."""
+    number = value.strip("()[]<>.:/@")  # `Verifier.java:42)`: the frame's closing parenthesis, as the scan strips it
+    return number.isascii() and number.isdigit() and len(number) <= 9 and _SOURCE_FILE.search(name) is not None
 
 
 def _is_secret_flag(item: str) -> bool:

@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import bisect
 import functools
-import math
 import re
-from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -24,6 +22,12 @@ from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_cla
 from detect_secrets.plugins.base import BasePlugin
 from detect_secrets.plugins.keyword import DENYLIST
 
+from pathops_contracts.random_strings import (
+    _RANDOM,  # noqa: F401  (its tests read the scan's candidates here)
+    _candidates,
+    _random,
+    _runs,
+)
 from pathops_contracts.redaction_screen import AnchorSet, Screen, lower_ascii
 
 TOKEN = re.compile(r"\[REDACTED:[a-z0-9-]+:[0-9a-f]{6}\]")
@@ -77,9 +81,6 @@ _FLAG = re.compile(r"""(?<![\w-])(?P<name>--?[A-Za-z][A-Za-z0-9_.-]*+)[ \t]+["']
                    r"""(?P<value>[^\s"'`,;&\\{}-][^\s"'`,;&\\{}]*)""")
 _URL_CREDENTIALS = re.compile(r"://[^\s:/@\"'\\]{0,256}:([^\s\"'\\]{1,256})@[^\s@/\"'\\]+")
 _PEM = re.compile(r"-----(?:BEGIN|END) [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|PuTTY-User-Key-File")
-# A run is taken from its start (the look-behind): a search that tried every position inside a
-# shorter run would read each run once per character.
-_RANDOM = re.compile(r"(?<![A-Za-z0-9+/=_.~-])[A-Za-z0-9+/=_.~-]{20,}")
 # Never secrets: short numbers (counts, ports), auth scheme words, booleans, nulls, masks, variable references.
 _BENIGN = re.compile(r"(?i)[0-9]{1,9}|basic|bearer|token|digest|negotiate|true|false|yes|no|null|none|nil|on|off|"
                      r"\*+|\$\(?\{?[A-Za-z_][A-Za-z0-9_]*\}?\)?")
@@ -98,19 +99,6 @@ _ANCHORS = AnchorSet((*NAME_ANCHORS, *_PEM_ANCHORS, _MASKED_START,
 _PLUGIN_KEYS = tuple((plugin, type(plugin).__name__, PLUGIN_ANCHORS.get(type(plugin).__name__, ()),
                       AnchorSet.keys(PLUGIN_ANCHORS.get(type(plugin).__name__, ()))) for plugin in PLUGINS)
 _PEM_KEYS = AnchorSet.keys(_PEM_ANCHORS)
-# ASCII characters of _RANDOM's class as "a", every other ASCII character as a blank: a run of 20 of
-# them is a substring test on the translation, far faster than a regex search on text without one.
-# Bytes, not str: bytes.translate is several times faster, and every non-ASCII character (its UTF-8
-# bytes are all >= 0x80) is a blank there as it is in the str mapping: runs are the same.
-_RUN_MAP = bytes(ord("a") if code < 128 and re.fullmatch(r"[A-Za-z0-9+/=_.~-]", chr(code)) else ord(" ")
-                 for code in range(256))
-
-
-def _runs(text: str) -> bytes:
-    """text with _RANDOM's class as "a" and anything else as a blank (lone surrogates too)."""
-    return text.encode("utf-8", "surrogatepass").translate(_RUN_MAP)
-
-
 @dataclass(frozen=True)
 class Hit:
     kind: str
@@ -151,24 +139,6 @@ def _clean(value: str) -> bool:
     """A value that is (made of) redaction tokens, or cannot be a secret."""
     rest = _mask(value).replace(MASK, "").strip("()[]<>.:/@")
     return not rest or bool(_BENIGN.fullmatch(rest))
-
-
-_HEX_OR_DOTTED = re.compile(r"[0-9a-fA-F.-]+")
-_NOT_DOTTED = re.compile(r"[+/=]")
-_CLASSES = (re.compile(r"[a-z]"), re.compile(r"[A-Z]"), re.compile(r"[0-9]"))
-
-
-def _random(candidate: str) -> bool:
-    core = candidate.strip("=.-_~")
-    # One case only (paths, names: most candidates) misses a class: settled before any regex.
-    if len(core) < 24 or core.islower() or core.isupper() or _HEX_OR_DOTTED.fullmatch(core) or (
-            "." in core and not _NOT_DOTTED.search(core)):
-        return False  # hex ids, digests, versions and dotted names are evidence
-    if not all(pattern.search(core) for pattern in _CLASSES):
-        return False  # before the entropy: most candidates (paths, names) miss a class, and this is cheap
-    counts = Counter(core)
-    bits = -sum(n / len(core) * math.log2(n / len(core)) for n in counts.values())
-    return bits >= 4.2
 
 
 def scan_text(text: str) -> list[Hit]:
@@ -218,37 +188,6 @@ def scan_text(text: str) -> list[Hit]:
             if _random(masked[start:end]):
                 found.add((line_of(start), "high-entropy"))
     return [Hit(kind, line) for line, kind in sorted(found)]
-
-
-def _candidates(masked: str, runs: bytes, ascii_text: bool, unmasked: bool) -> Iterator[tuple[int, int]]:
-    """The spans of _RANDOM's matches in masked, given `runs`, the translation of the text before masking.
-
-    On ASCII text, offsets in the translation are offsets in the text, and every candidate lies in one of
-    its runs of 20 (masking only breaks runs): the regex reads only those; where nothing was masked each
-    such run is a candidate (the regex takes maximal runs), found by substring searches alone.
-    """
-    if not ascii_text:
-        yield from (match.span() for match in _RANDOM.finditer(masked))
-    elif unmasked:
-        yield from _run_spans(runs, 20)
-    else:
-        for start, end in _run_spans(runs, 20):
-            yield from (match.span() for match in _RANDOM.finditer(masked, start, end))
-
-
-def _run_spans(runs: bytes, length: int) -> Iterator[tuple[int, int]]:
-    """Start and end of every run of at least `length` in a `_runs` translation, each found by a substring search.
-
-    The first `length`-run after the end of the last one starts a run: a run starting earlier would
-    have been found there.
-    """
-    needle = b"a" * length
-    start = runs.find(needle)
-    while start != -1:
-        end = runs.find(b" ", start)
-        end = len(runs) if end == -1 else end
-        yield start, end
-        start = runs.find(needle, end)
 
 
 def _lines_with(text: str, lowered: str, anchors: tuple[str, ...]) -> list[tuple[int, str]]:

@@ -105,8 +105,14 @@ _ORPHAN_END = re.compile(rf"{_LINE_PREFIX}{PEM_END}")
 # Order matters: specific shapes first, generic assignments (below) and entropy last.
 BUILTIN_RULES: tuple[Rule, ...] = (
     _rule("pem-private-key", rf"{PEM_BEGIN}[\s\S]*?(?:{PEM_END}|$(?![\s\S]))", anchors=("PRIVATE KEY",)),
-    _rule("pem-private-key", r"PuTTY-User-Key-File-[0-9]:[\s\S]*?Private-MAC: *[0-9a-f]+",
-          anchors=("PuTTY-User-Key-File-",)),
+    # A PuTTY key file from its first line to its MAC; a first line whose MAC never comes (a key cut off,
+    # or the marker alone in a line) to the end of the text, as a BEGIN without END: the final scan
+    # refuses any "PuTTY-User-Key-File", and one log line must not stop the whole snapshot.
+    _rule("pem-private-key", r"PuTTY-User-Key-File[\s\S]*?(?:Private-MAC: *[0-9a-f]+|$(?![\s\S]))",
+          anchors=("PuTTY-User-Key-File",)),
+    # A key's BEGIN words without the PEM dashes around them (`openssl: expected BEGIN RSA PRIVATE KEY`)
+    # start no key: the words alone, which detect-secrets' private-key detector (in the final scan) refuses.
+    _rule("pem-private-key", r"BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?", anchors=("PRIVATE KEY",)),
     _rule("jwt", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", anchors=("eyJ",)),
     _rule("aws-access-key", r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b", anchors=("AKIA", "ASIA", "ABIA", "ACCA")),
     _rule("gitlab-token", r"\bgl(?:pat|dt|rt|cbt|ptt|ft|imt|agent|oas|soat|ffct)-[A-Za-z0-9_-]{20,}",

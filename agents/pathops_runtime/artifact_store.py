@@ -22,7 +22,7 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pathops_contracts.bundles import sha256_file
+from pathops_contracts.bundle_writer import sha256_file
 from pathops_contracts.errors import ContractViolation, Forbidden, UpstreamError
 from pathops_contracts.identifiers import ARTIFACT_ID
 

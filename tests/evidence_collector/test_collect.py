@@ -319,3 +319,20 @@ def test_an_owner_that_cannot_be_read_is_asked_for_once_and_is_one_gap(cluster: 
         gap for gap in manifest["gaps"] if gap["what"] == gaps[0]).items()
     asked = [path for path in cluster.api.requests if f"/{gaps[0]}?" in path or path.endswith(f"/{gaps[0]}")]
     assert len(asked) == 1, asked
+
+
+@pytest.mark.parametrize("line", ["loading deploy key: PuTTY-User-Key-File-2: ssh-rsa",
+                                  "openssl: expected BEGIN RSA PRIVATE KEY, got a certificate",
+                                  "verified webhook signature=valid", "retrying with pw=hunter2"])
+def test_one_log_line_the_final_scan_would_refuse_does_not_stop_the_snapshot(cluster: Cluster, tmp_path: Path,
+                                                                              line: str) -> None:
+    """The final scan refuses these; left unredacted, one line an app (or whoever can write to its log)
+    prints made the collector refuse the whole snapshot (exit 4). They are redacted, the rest is kept."""
+    cluster.api.set_log(scenarios.NS, "payments-abc", "api", scenarios.lines(
+        "Booting payments api", line, "fatal: configuration incomplete"), previous=True)
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"), "--time-window", "30m")
+    assert result.returncode == 0, result.stderr
+    folder = unpack(tmp_path / "out")
+    log = (folder / "logs/payments-abc/api.previous.log").read_text()
+    assert line not in log and "[REDACTED:" in log and "Booting payments api" in log
+    assert line not in (folder / "findings.json").read_text()

@@ -9,7 +9,7 @@ import pytest
 
 from evidence_collector.redaction import Redactor
 from evidence_collector.stack_traces import STACK_START, excerpt, excerpt_from_ends
-from evidence_collector.staging import Staging
+from evidence_collector.staging import Staging, newline_lines
 
 LINES = ["2025-01-01T00:00:00.000000Z INFO handled request\n", "ERROR db refused\n", "\n", "  indented frame\n",
          "line with a form feed \x0c inside\n", "caf\u00e9 au lait\n", "password=hunter2-hunter2\n",
@@ -27,7 +27,7 @@ def test_the_excerpt_from_the_ends_is_the_excerpt_of_the_file(tmp_path: Path, se
         head, tail = rng.randint(1, 20), rng.randint(20, 60)
         result = staging.write_stream("logs/p/c.log", iter(blocks), rng.choice([10**6, 300]), keep=tail,
                                       watch=STACK_START)
-        lines = staging.read("logs/p/c.log").decode("utf-8").splitlines(keepends=True)
+        lines = newline_lines(staging.read("logs/p/c.log").decode("utf-8"))
         assert result.lines == len(lines)
         assert result.watched is any(marker in "".join(lines) for marker in STACK_START)
         if not result.watched:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import random
+import threading
 
 from evidence_collector.container_logs import MAX_LINE, LineReader, _has_long_line
-from evidence_collector.packer import Packer
+from evidence_collector.packer import NICENESS, Packer
 from pathops_contracts.bundle_writer import pack_member
 
 
@@ -35,3 +37,17 @@ def test_the_packer_packs_each_member_as_last_written() -> None:
     assert "logs/p-8/c.log" not in packed and len(packed) == 299
     assert packed["logs/p-7/c.log"] == pack_member("logs/p-7/c.log", b"rewritten\n")
     assert packed["logs/p-9/c.log"] == pack_member("logs/p-9/c.log", b"line 9\n" * 500)
+
+
+def test_the_packer_thread_yields_the_cpu_to_the_collection() -> None:
+    """Its work waits for the bundle; the event loop's is on every log's round trip."""
+    ours = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    packer = Packer()
+    for n in range(300):  # past one batch: the thread starts
+        packer.add(f"logs/p-{n}/c.log", b"line %d\n" % n * 500)
+    packer.packed()
+    assert packer._pool is not None
+    niceness = packer._pool.submit(lambda: os.getpriority(os.PRIO_PROCESS, threading.get_native_id())).result()
+    packer.close()
+    assert niceness == min(ours + NICENESS, 19)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == ours  # the caller's thread is left as it was

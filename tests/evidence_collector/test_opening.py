@@ -165,3 +165,26 @@ def test_the_first_pages_read_ahead_are_let_go_once_read(tmp_path: Path) -> None
     gc.collect()
     assert pages[("pods", None)]() is None and pages[("events", None)]() is None
     assert not [ahead for ahead, page in pages.items() if page() is not None]
+
+
+def test_configmaps_are_read_ahead_a_small_page_and_the_rest_continued(tmp_path: Path) -> None:
+    """Their first page (10: a ConfigMap may weigh 1 MiB) is asked for with the other lists; a longer
+    list goes on from it when its turn comes, 50 a page; every ConfigMap is summarised, once."""
+    api = FakeKubernetes()
+    scenarios.build(api)
+    names = [f"extra-{n:02d}" for n in range(64)]
+    api.add_all([kube_objects.configmap(name, scenarios.NS, {"key": name}) for name in names])
+    with BackgroundServer(api) as server:
+        kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", server.url, scenarios.NS)
+        result = subprocess.run([str(BIN / "evidence-collector"), "collect", "--no-upload", "--output-dir",
+                                 str(tmp_path / "out"), "--time-window", "30m"],
+                                env={**os.environ, "KUBECONFIG": str(kubeconfig), "INCIDENT_ID": "INC-1",
+                                     "APP_ID": "shop-frontend", "TARGET_NAMESPACE": scenarios.NS},
+                                capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr
+    asked = [path for path in api.requests if path.split("?")[0].endswith("/configmaps")]
+    assert "limit=10" in asked[0] and "continue=" not in asked[0]
+    assert all("limit=50" in path and "continue=" in path for path in asked[1:]) and len(asked) == 3
+    summary = json.loads((unpack(tmp_path / "out") / "objects/configmaps.json").read_text())["configmaps"]
+    listed = [entry["name"] for entry in summary]
+    assert sorted(listed) == sorted(set(listed)) and set(names) <= set(listed)

@@ -20,7 +20,7 @@ def _collect(cluster: Cluster, tmp_path: Path) -> tuple[Path, list[dict[str, Any
 
 
 def _line(folder: Path, file: str, number: int) -> str:
-    return (folder / file).read_text().splitlines()[number - 1]
+    return (folder / file).read_bytes().decode().split("\n")[number - 1]  # numbered as sed -n numbers them
 
 
 def _strings(value: Any) -> list[str]:

@@ -131,7 +131,7 @@ def test_a_log_scanned_as_written_is_bundled_from_the_bytes_that_were_scanned(tm
     with where.path.open("r+b") as spool:  # changed after its scan
         spool.seek(where.offset)
         spool.write(("glpat-" + "aB3dE5fG7hJ9kL1mN3pQ5r" + "\n").encode())
-    manifest, _ = assemble(staging, identity, window, nothing, redactor, tmp_path / "clean.tar.gz")
+    manifest, _, _ = assemble(staging, identity, window, nothing, redactor, tmp_path / "clean.tar.gz")
     entry = next(f for f in manifest["files"] if f["path"] == "logs/web/api.log")
     assert entry["sha256"] == sha256_bytes(written) and entry["size"] == len(written)
     assert read_members(tmp_path / "clean.tar.gz", ["logs/web/api.log"]) == {"logs/web/api.log": written}

@@ -126,8 +126,8 @@ def test_gap_details_are_redacted_and_the_manifest_is_scanned(tmp_path: Path) ->
     staging.gap("pods", "error", f"upstream said: connecting to postgres://shop:{PASSWORD}@db failed")
     now = datetime.now(UTC)
     identity = SnapshotIdentity("INC-1", "shop", "shop-preflight", None)
-    manifest, _ = assemble(staging, identity, resolve_window("30m", now), Collected([], None, None, None, None),
-                           redactor, tmp_path / "bundle.tar.gz")
+    manifest, _, _ = assemble(staging, identity, resolve_window("30m", now),
+                              Collected([], None, None, None, None), redactor, tmp_path / "bundle.tar.gz")
     assert PASSWORD not in json.dumps(manifest) and "[REDACTED:url-credentials:" in manifest["gaps"][0]["detail"]
     # Whatever reaches the manifest around the redactor is caught by the final scan.
     leaky = Collected([], {"kind": "Deployment", "name": f"pwd={PASSWORD}"}, None, None, None)
@@ -143,9 +143,9 @@ def test_the_callback_summary_is_redacted(tmp_path: Path) -> None:
     title = f"web/api cannot start: pulling with pwd={PASSWORD} failed"
     finding = Finding("config-error", "critical", title, title, [], [], {})
     now = datetime.now(UTC)
-    _, summary = assemble(staging, SnapshotIdentity("INC-1", "shop", "shop-preflight", None),
-                          resolve_window("30m", now), Collected([finding], None, None, None, None), redactor,
-                          tmp_path / "bundle.tar.gz")
+    _, summary, _ = assemble(staging, SnapshotIdentity("INC-1", "shop", "shop-preflight", None),
+                             resolve_window("30m", now), Collected([finding], None, None, None, None), redactor,
+                             tmp_path / "bundle.tar.gz")
     assert PASSWORD not in summary and "pwd=[REDACTED:secret-assignment:" in summary
 
 
@@ -155,3 +155,46 @@ def test_a_key_cut_at_its_begin_takes_its_body_and_nothing_before() -> None:
     out = Redactor().redact(text, "f.log").splitlines()
     assert len(out) == 3 and out[0] == "hello" and out[2] == "after"
     assert out[1].startswith("[REDACTED:pem-private-key:") and PASSWORD not in out[1]
+
+
+def _putty_key() -> list[str]:
+    """A PuTTY key file's lines, as an app printing one would log them."""
+    public = base64.b64encode(bytes(range(7, 103))).decode()
+    private = base64.b64encode(PASSWORD.encode() * 12).decode()
+    return ["PuTTY-User-Key-File-3: ssh-rsa", "Encryption: none", "Comment: deploy@ci", "Public-Lines: 2",
+            public[:64], public[64:], "Private-Lines: 3", *(private[n:n + 64] for n in range(0, len(private), 64)),
+            "Private-MAC: " + "5e" * 32]
+
+
+@pytest.mark.parametrize("line", ["loading deploy key: PuTTY-User-Key-File-2: ssh-rsa",
+                                  "grep -l PuTTY-User-Key-File /etc/keys found nothing"])
+def test_a_putty_marker_alone_is_redacted_not_a_reason_to_refuse_the_snapshot(line: str) -> None:
+    """The final scan refuses any PuTTY key marker; the redactor takes a marker whose MAC never comes to the
+    end of its text, as a BEGIN without END, so that one log line cannot stop a whole snapshot."""
+    text = f"2026-12-01T11:00:00.1Z starting\n2026-12-01T11:00:00.2Z {line}\n"
+    out = "".join(Redactor().redact_blocks([text], "f.log"))
+    assert out.startswith("2026-12-01T11:00:00.1Z starting\n") and "PuTTY" not in out
+    assert scan_text(out) == []
+
+
+def test_a_putty_key_cut_by_any_block_boundary_is_redacted_whole() -> None:
+    key = _putty_key()
+    lines = [f"2026-12-01T11:00:{n:02d}.0Z {text}\n" for n, text in enumerate(["starting", *key, "after the key"])]
+    for cut in range(1, len(lines)):
+        out = "".join(Redactor().redact_blocks(["".join(lines[:cut]), "".join(lines[cut:])], "f.log"))
+        assert out.startswith(lines[0]) and out.endswith(lines[-1]), cut
+        assert not any(text[-16:] in out for text in key[4:]), cut
+        assert scan_text(out) == [], cut
+
+
+def test_a_list_under_a_secret_name_has_each_item_redacted() -> None:
+    """`"password": ["hunter2"]` kept its secret: the items were screened as free text only, and the final
+    scan does not refuse them either (found by the reviewer of the scan agreement)."""
+    redactor = Redactor(key=b"k" * 32)
+    obj = {"password": [PASSWORD, [PASSWORD + "-2"], {"note": "plain"}], "args": ["--verbose", "true"],
+           "names": ["web", "api"]}
+    scrubbed = redactor.scrub_object(obj, "objects/pods.jsonl")
+    text = json.dumps(scrubbed)
+    assert PASSWORD not in text and scrubbed["password"][0].startswith("[REDACTED:secret-env-value:")
+    assert scrubbed["password"][2] == {"note": "plain"} and scrubbed["args"] == ["--verbose", "true"]
+    assert scrubbed["names"] == ["web", "api"]

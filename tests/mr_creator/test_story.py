@@ -295,3 +295,20 @@ def test_the_culprit_is_named_whether_or_not_the_server_takes_partial_fetches(
     assert "The fix replaces lines written by:" in broke
     assert f"/-/commit/{culprit})" in broke and "Standardize the health endpoint on /healthz" in broke
     assert "could not be fetched" not in broke
+
+
+def test_each_quote_is_one_row_under_its_pointer() -> None:
+    # The collector numbers a log's lines by newlines: a quoted line may hold carriage returns, form feeds
+    # and Unicode line separators, which Markdown and splitlines would show as rows of their own.
+    texts = ["downloading 10%\rdownloading 55%\rdownloading 100%", "page\x0cbreak", "group\x1dsep\x1erecord",
+             "a \u2028 b \u2029 c \x85 d", "windows line\r\n", "fatal: model file truncated"]
+    findings = [{"kind": "crash-loop", "severity": "critical", "title": "model-abc/model is crash-looping",
+                 "detail": "", "facts": {"pod": "model-abc"},
+                 "quotes": [{"file": "logs/model-abc/model.previous.log", "line": n, "text": text}
+                            for n, text in enumerate(texts, 40)]}]
+    shown, _ = render_evidence(findings, [], None)
+    fence = next(t.content for t in MarkdownIt("commonmark").parse(shown) if t.type == "fence")
+    rows = fence.split("\n")[:-1]
+    assert [row.split(" | ", 1)[0] for row in rows] == [f"logs/model-abc/model.previous.log:{n}" for n in range(40, 46)]
+    assert rows[0].endswith("| downloading 10% downloading 55% downloading 100%")
+    assert rows[-1].endswith("| fatal: model file truncated")

@@ -1,0 +1,85 @@
+"""A member packs to the same bytes however it is held, and its header is tarfile's PAX header."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from pathops_contracts.bundle_writer import FileSlice, Member, pack_member, tar_header, write_bundle
+
+NAMES = ["a", "logs/web-0/web.log", "x" * 99, "y" * 100, "z" * 101, "d/" + "e" * 150, "f" * 300,
+         "logs/caf\u00e9/web.log", "logs/\u65e5\u672c/app.log", "with space/and\ttab.txt", "logs/a b/c.previous.log"]
+
+
+def _pax(name: str, size: int, mtime: int) -> bytes:
+    """The oracle: tarfile's own PAX header for a regular file of the bundle's fixed mode and owner."""
+    info = tarfile.TarInfo(name)
+    for field, value in {"size": size, "mtime": mtime, "mode": 0o644, "uid": 0, "gid": 0, "uname": "",
+                         "gname": ""}.items():
+        setattr(info, field, value)
+    return info.tobuf(tarfile.PAX_FORMAT, tarfile.ENCODING, "surrogateescape")
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("size", [0, 1, 511, 512, 10**9, 8**11 - 1, 8**11])
+@pytest.mark.parametrize("mtime", [0, 1_700_000_000, 8**11])
+def test_the_header_is_tarfiles_pax_header(name: str, size: int, mtime: int) -> None:
+    assert tar_header(name, size, mtime) == _pax(name, size, mtime)
+
+
+def _content(rng: random.Random) -> bytes:
+    size = rng.choice([0, 1, 100, 511, 512, 513, 4096, 65_536, 300_000, 1_100_000])
+    shape = rng.randrange(3)
+    if shape == 0:
+        return os.urandom(size)
+    if shape == 1:
+        return bytes(rng.choice(b"ab \n") for _ in range(size))
+    return (b"2026-12-01T22:25:19.741880Z INFO handled request 42551 in 65 ms status=200\n" * (size // 70 + 1))[:size]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_bytes_a_file_and_a_slice_pack_to_the_same_member(tmp_path: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    for run in range(12):
+        content = _content(rng)
+        name = rng.choice(NAMES)
+        spool = tmp_path / f"spool-{run}"
+        before = os.urandom(rng.randrange(3000))
+        spool.write_bytes(before + content + b"tail")
+        whole = tmp_path / f"file-{run}"
+        whole.write_bytes(content)
+        packed = {pack_member(name, content, 7), pack_member(name, whole, 7),
+                  pack_member(name, FileSlice(spool, len(before), len(content)), 7)}
+        assert len(packed) == 1
+        member = packed.pop()
+        assert member.size == len(content)
+        assert member.tar_size % 512 == 0
+
+
+def test_a_packed_member_reads_back_with_tarfile(tmp_path: Path) -> None:
+    content = b"line\n" * 1000
+    member = pack_member("logs/p/c.log", content, 0)
+    archive = tmp_path / "one.tar.gz"
+    archive.write_bytes(member.gzip)  # one member: the end-of-archive blocks are write_bundle's
+    with tarfile.open(archive, "r:gz") as tar:
+        info = tar.next()
+        assert info is not None and info.name == "logs/p/c.log" and info.size == len(content)
+        extracted = tar.extractfile(info)
+        assert extracted is not None and extracted.read() == content
+
+
+def test_the_bundle_digest_is_the_sha256_of_the_file_written(tmp_path: Path) -> None:
+    members: dict[str, Member] = {"logs/a.log": b"a\n" * 3000, "findings.json": b"{}\n"}
+    slice_file = tmp_path / "spool"
+    slice_file.write_bytes(b"xx" + b"b\n" * 500)
+    members["logs/b.log"] = FileSlice(slice_file, 2, 1000)
+    bundle = tmp_path / "bundle.tar.gz"
+    packed = {"logs/a.log": pack_member("logs/a.log", b"a\n" * 3000)}
+    assert write_bundle(bundle, members, packed=packed) == hashlib.sha256(bundle.read_bytes()).hexdigest()
+    with tarfile.open(bundle, "r:gz") as tar:
+        assert sorted(tar.getnames()) == ["findings.json", "logs/a.log", "logs/b.log"]
