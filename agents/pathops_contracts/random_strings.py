@@ -79,10 +79,18 @@ def _run_spans(runs: bytes, length: int) -> Iterator[tuple[int, int]]:
         start = runs.find(needle, end)
 
 
-def random_spans(text: str) -> list[tuple[int, int]]:
-    """The spans of text (which holds no redaction token) that the scan takes for random secrets."""
+def long_runs(text: str) -> bytes | None:
+    """text's `_runs` translation when it holds a run of 20, else None (most text). Every entropy candidate,
+    the scan's and the redactor's (`secret_shapes.candidate_spans`, 24 of a narrower class), lies in one."""
     runs = _runs(text)
-    if b"a" * 20 not in runs:  # most text: no run long enough, one translation and a substring test
+    return runs if b"a" * 20 in runs else None
+
+
+def random_spans(text: str, runs: bytes | None = None) -> list[tuple[int, int]]:
+    """The spans of text (which holds no redaction token) that the scan takes for random secrets;
+    `runs`: `long_runs(text)` when the caller has it."""
+    runs = long_runs(text) if runs is None else runs
+    if runs is None:
         return []
     return [(start, end) for start, end in _candidates(text, runs, text.isascii(), True)
             if _random(text[start:end])]

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from pathops_contracts.random_strings import random_spans
+from pathops_contracts.random_strings import long_runs, random_spans
 from pathops_contracts.redaction_screen import AnchorSet, Screen, key_of, lower_ascii
 from pathops_contracts.redaction_tokens import TOKEN, token_key
 from pathops_contracts.secret_assignments import (
@@ -43,6 +43,7 @@ from pathops_contracts.secret_shapes import (
     _RUN_GATED,
     BUILTIN_RULES,
     CORPUS,
+    PUTTY_MARKER,
     Rule,
     candidate_spans,
     has_candidate,
@@ -58,7 +59,6 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 Span = tuple[int, int, str]  # value start, value end, kind
 
 PEM_ANCHOR = "PRIVATE KEY"  # every PEM rule's match holds it as written (orphan END lines too)
-PUTTY_MARKER = "PuTTY-User-Key-File"  # a PuTTY key file's first line starts so (the final scan refuses it)
 # Every anchor of every anchored rule, lower-cased (a superset of what each rule looks for): a short
 # text with none of them can only hold what the anchorless and the run-gated rules find.
 _ANY_ANCHOR = re.compile("|".join(re.escape(anchor) for anchor in sorted(
@@ -165,9 +165,13 @@ class Redactor:
         # sweep (Screen.present), and each rule's regex runs only if one of its anchors is there.
         anchored = len(text) > SHORT_TEXT or _ANY_ANCHOR.search(lowered) is not None
         ascii_text = text.isascii()
-        candidates = candidate_spans(text)
+        # One translation settles both entropy checks on most text: without a run of 20 of the scan's class
+        # there is no candidate of the narrower class (24 long) either.
+        runs = long_runs(text)
+        candidates = candidate_spans(text) if runs is not None else []
         long_run = bool(candidates)  # also a necessary condition of the run-gated plugins on ASCII text
-        random_runs = random_spans(text)  # what the final scan takes for random: redacted whatever else says
+        # What the final scan takes for random: redacted whatever the rules below say.
+        random_runs = random_spans(text, runs) if runs is not None else []
         if not (anchored or long_run or random_runs or self.extra_rules or not ascii_text):
             return chosen  # only anchored rules, and rules needing a long run, could have matched
         screen = Screen(text, lowered)

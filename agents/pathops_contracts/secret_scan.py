@@ -22,12 +22,7 @@ from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_cla
 from detect_secrets.plugins.base import BasePlugin
 from detect_secrets.plugins.keyword import DENYLIST
 
-from pathops_contracts.random_strings import (
-    _RANDOM,  # noqa: F401  (its tests read the scan's candidates here)
-    _candidates,
-    _random,
-    _runs,
-)
+from pathops_contracts.random_strings import _candidates, _random, _runs
 from pathops_contracts.redaction_screen import AnchorSet, Screen, lower_ascii
 
 TOKEN = re.compile(r"\[REDACTED:[a-z0-9-]+:[0-9a-f]{6}\]")

@@ -102,14 +102,16 @@ _ESCAPED_BODY_LINE = re.compile(r"[A-Za-z0-9+/=]{40,}(?:\\r)?")
 _ESCAPED_LAST_BODY_LINE = re.compile(r"[A-Za-z0-9+/=]+(?:\\r)?")
 _ORPHAN_END = re.compile(rf"{_LINE_PREFIX}{PEM_END}")
 
+PUTTY_MARKER = "PuTTY-User-Key-File"  # a PuTTY key file's first line starts so (the final scan refuses it)
+
 # Order matters: specific shapes first, generic assignments (below) and entropy last.
 BUILTIN_RULES: tuple[Rule, ...] = (
     _rule("pem-private-key", rf"{PEM_BEGIN}[\s\S]*?(?:{PEM_END}|$(?![\s\S]))", anchors=("PRIVATE KEY",)),
     # A PuTTY key file from its first line to its MAC; a first line whose MAC never comes (a key cut off,
     # or the marker alone in a line) to the end of the text, as a BEGIN without END: the final scan
     # refuses any "PuTTY-User-Key-File", and one log line must not stop the whole snapshot.
-    _rule("pem-private-key", r"PuTTY-User-Key-File[\s\S]*?(?:Private-MAC: *[0-9a-f]+|$(?![\s\S]))",
-          anchors=("PuTTY-User-Key-File",)),
+    _rule("pem-private-key", rf"{PUTTY_MARKER}[\s\S]*?(?:Private-MAC: *[0-9a-f]+|$(?![\s\S]))",
+          anchors=(PUTTY_MARKER,)),
     # A key's BEGIN words without the PEM dashes around them (`openssl: expected BEGIN RSA PRIVATE KEY`)
     # start no key: the words alone, which detect-secrets' private-key detector (in the final scan) refuses.
     _rule("pem-private-key", r"BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?", anchors=("PRIVATE KEY",)),

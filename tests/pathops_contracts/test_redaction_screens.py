@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pathops_contracts import redaction, secret_scan
+from pathops_contracts import random_strings, redaction, secret_scan
 from pathops_contracts.redaction import Redactor
 from pathops_contracts.redaction_screen import AnchorSet, Screen, lower_ascii
 from pathops_contracts.secret_shapes import _RUN_GATED, BUILTIN_RULES, CORPUS, has_candidate
@@ -196,7 +196,7 @@ def test_the_scan_reads_entropy_candidates_in_the_runs_it_found_exactly_as_in_th
     for _ in range(400):
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 40)))
         for masked in (secret_scan._mask(text), text):
-            everywhere = [match.span() for match in secret_scan._RANDOM.finditer(masked)]
+            everywhere = [match.span() for match in random_strings._RANDOM.finditer(masked)]
             in_runs = list(secret_scan._candidates(masked, secret_scan._runs(text), True, masked == text))
             assert in_runs == everywhere, text
 
