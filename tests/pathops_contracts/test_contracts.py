@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -181,3 +184,93 @@ def test_a_fix_callback_carries_its_source_commit_and_a_failure_carries_no_patch
                    {key: value for key, value in good.items() if key != "source_commit_sha"}):
         with pytest.raises(ContractViolation):
             contracts.validate_document(broken, contracts.FIX_CALLBACK)
+
+
+# What the compiled checks are tried on: every value of a good document replaced by each of these,
+# each key dropped, an unknown key added to each object, and each list emptied or doubled.
+ODD_VALUES: list[Any] = [None, True, False, 0, 1, 1.0, -1, 2.5, "", "x", "x" * 5000, "../etc/passwd", "/abs",
+                         "2026-11-27T10:00:00Z", "2026-11-27T10:00:00Z\n", "a" * 64, "A" * 64, SHA, SNAP, [], {},
+                         [None], {"x": 1}, "Deployment", "passed", "patch", "s3://b/k"]
+
+
+def _mutations(value: Any) -> list[Any]:
+    """Documents one edit away from value."""
+    out: list[Any] = [copy.deepcopy(odd) for odd in ODD_VALUES]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            out.append({k: v for k, v in value.items() if k != key})
+            out.extend({**value, key: changed} for changed in _mutations(item))
+        out.append({**value, "unexpected": "x"})
+    if isinstance(value, list):
+        out.append(value + copy.deepcopy(value))
+        for index, item in enumerate(value):
+            out.extend([*value[:index], changed, *value[index + 1:]] for changed in _mutations(item))
+    return out
+
+
+@pytest.mark.parametrize("contract", contracts.ALL_CONTRACTS)
+def test_the_compiled_check_never_accepts_what_the_full_validator_refuses(contract: str) -> None:
+    """Documents the compiled check accepts are not given to jsonschema: each one edit from a good
+    document is judged by both, and the compiled check may only be stricter."""
+    check = contracts._compiled(contract)
+    if check is None:
+        pytest.skip(f"{contract} is outside the compiled subset: jsonschema judges every document")
+    full = contracts._validator(contract)
+    both = stricter = 0
+    for document in _mutations(GOOD[contract]):
+        valid = not list(full.iter_errors(document))
+        if check(document):
+            assert valid, document
+            both += 1
+        elif valid:
+            stricter += 1
+    assert both >= 5  # the edits that keep a document valid are accepted without jsonschema
+    assert stricter <= both // 4, (both, stricter)
+
+
+def test_a_valid_manifest_and_evidence_callback_are_judged_without_jsonschema() -> None:
+    """The collector validates what it makes; the full validator is imported only to explain a refusal."""
+    program = (
+        "import sys\n"
+        "from tests.pathops_contracts.test_contracts import GOOD\n"
+        "from pathops_contracts import contracts\n"
+        "for contract in (contracts.EVIDENCE_MANIFEST, contracts.EVIDENCE_CALLBACK):\n"
+        "    contracts.validate_document(GOOD[contract], contract)\n"
+        "assert 'jsonschema' not in sys.modules and 'referencing' not in sys.modules, 'imported'\n"
+        "bad = dict(GOOD[contracts.EVIDENCE_MANIFEST], collected_at='yesterday')\n"
+        "try:\n"
+        "    contracts.validate_document(bad, contracts.EVIDENCE_MANIFEST)\n"
+        "except contracts.ContractViolation as error:\n"
+        "    print(error)\n")
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.stdout.strip().startswith("evidence-manifest/v1 document is invalid at collected_at: ")
+
+
+@pytest.mark.parametrize(("schema", "instance", "accepted"), [
+    ({"oneOf": [{"type": "null"}, {"type": "string", "maxLength": 2}]}, None, True),
+    ({"oneOf": [{"type": "null"}, {"type": "string", "maxLength": 2}]}, "abc", False),
+    ({"oneOf": [{"type": "null"}, {"type": "string", "maxLength": 2}]}, 1, False),
+    ({"type": "object", "properties": {"a": {"type": "string"}}, "additionalProperties": {"type": "integer"}},
+     {"a": "x", "b": 1}, True),
+    ({"type": "object", "properties": {"a": {"type": "string"}}, "additionalProperties": {"type": "integer"}},
+     {"b": "x"}, False),
+    ({"$ref": "defs.schema.json#/$defs/sha256"}, "ab" * 32, True),
+    ({"$ref": "#/$defs/sha256"}, "AB" * 32, False),
+])
+def test_compiled_keywords(schema: dict[str, Any], instance: Any, accepted: bool) -> None:
+    check = contracts._compile(schema, "defs.schema.json")
+    assert check is not None and check(instance) is accepted
+
+
+@pytest.mark.parametrize("schema", [
+    {"oneOf": [{"type": "string"}, {"type": "string", "maxLength": 3}]},  # "ab" passes both: oneOf refuses it
+    {"oneOf": [{"type": "number"}, {"type": "integer"}]},
+    {"oneOf": [{"minLength": 1}, {"type": "null"}]},  # a branch of unknown type
+    {"$ref": "https://example.com/other.json#/x"},
+    {"$ref": "defs.schema.json#/$defs/missing"},
+    {"type": "object", "patternProperties": {"^a": {}}, "additionalProperties": {"type": "integer"}},
+    {"anyOf": [{"type": "null"}]},
+])
+def test_schemas_outside_the_subset_go_to_the_full_validator(schema: dict[str, Any]) -> None:
+    assert contracts._compile(schema, "defs.schema.json") is None
