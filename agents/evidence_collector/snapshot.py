@@ -1,11 +1,15 @@
 """Assemble the evidence snapshot: findings, redaction report, manifest, one tar.gz.
 
 Before anything is bundled, every staged file and the manifest are scanned once more by
-an independent detector (`pathops_contracts.secret_scan`); a hit fails the run rather than
-upload it. A file the staging area scanned as it wrote it (logs, excerpts, JSON documents)
-is not scanned twice: it is bundled from the very bytes that scan read (packed from the same
-buffer, same sha256), never read back from the staging area. Anything else is read, hashed
-and scanned here.
+an independent detector (`pathops_contracts.secret_scan`). What it refuses in a file is
+replaced whole, line or JSON value (`evidence_collector.refusals`), and the result scanned
+again; a hit that replacing does not clear, or one in the summary or the manifest, fails the
+run rather than upload it. Nothing the scan refuses leaves either way.
+
+A file the staging area scanned as it wrote it (logs, excerpts, JSON documents) is not
+scanned twice: it is bundled from the very bytes that scan read (packed from the same buffer,
+same sha256), never read back from the staging area. Anything else is read, hashed and
+scanned here.
 
 The bundle is content-stable: the same cluster state, window and incident give the same
 bytes and so the same snapshot id (a restarted Job re-announces what its first run did).
@@ -16,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import posixpath
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,7 +36,10 @@ from pathops_contracts import __version__
 from pathops_contracts.bundle_writer import Member, PackedMember, write_bundle
 from pathops_contracts.contracts import EVIDENCE_MANIFEST, validate_document
 from pathops_contracts.errors import ContractViolation
+from pathops_contracts.redaction import SCAN_REFUSED
 from pathops_contracts.secret_scan import describe, scan_text
+
+log = logging.getLogger(__name__)
 
 MEDIA_TYPES = {".json": "application/json", ".jsonl": "application/jsonl", ".log": "text/plain",
                ".txt": "text/plain"}
@@ -47,6 +55,19 @@ class SnapshotIdentity:
 
 def _iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _checked(staging: Staging, name: str) -> tuple[str, int, bytes | None]:
+    """(sha256, size, the content when what the scan refused was replaced) of a staged file the final scan
+    passes, read once; raises ContractViolation when it still refuses it."""
+    content = staging.read(name)
+    replaced = None
+    if leaks_in(content):
+        replaced = content = staging.without_refused(name, content)
+    hits = leaks_in(content) if replaced is not None else []
+    if hits:
+        raise ContractViolation(f"refusing to upload: the final scan still finds {describe(hits, name)}")
+    return hashlib.sha256(content).hexdigest(), len(content), replaced
 
 
 def assemble(staging: Staging, identity: SnapshotIdentity, window: TimeWindow, collected: Collected,
@@ -65,6 +86,10 @@ def assemble(staging: Staging, identity: SnapshotIdentity, window: TimeWindow, c
     # (they are small: bounded by the number of findings and redaction kinds).
     staging.write_json("findings.json", {"summary": summary, "findings": [f.as_dict() for f in collected.findings]},
                        budgeted=False)
+    # Files written page by page (object lists) were not scanned as they were written: scanned now, what the
+    # scan refuses in them replaced (`refusals`), before the redaction report counts the replacements.
+    scanned = staging.scanned_packed()
+    checked = {name: _checked(staging, name) for name in staging.members() if name not in scanned}
     staging.write_json("redaction-report.json", redactor.report(), budgeted=False)
     files = []
     members: dict[str, Member] = staging.members()
@@ -78,14 +103,16 @@ def assemble(staging: Staging, identity: SnapshotIdentity, window: TimeWindow, c
             ready[name] = known
             digest, size = known.sha256, known.size
         else:
-            content = staging.read(name)  # one read: hashed and scanned
-            digest, size = hashlib.sha256(content).hexdigest(), len(content)
-            hits = leaks_in(content)
-            if hits:
-                raise ContractViolation(f"refusing to upload: the final scan still finds {describe(hits, name)}")
+            digest, size, replaced = checked[name] if name in checked else _checked(staging, name)
+            if replaced is not None:
+                members[name] = replaced  # bundled as scanned here
         files.append({"path": name, "sha256": digest, "size": size,
                       "media_type": MEDIA_TYPES.get(posixpath.splitext(name)[1], "application/octet-stream")})
     by_kind = redactor.report()["by_kind"]
+    refused = by_kind.get(SCAN_REFUSED, 0) if isinstance(by_kind, dict) else 0
+    if refused:  # the redactor and the scan disagreed: worth a look at the redactor's rules
+        log.warning("the final scan refused %d value(s) the redactor left; each was replaced whole "
+                    "(redaction report: %s)", refused, SCAN_REFUSED)
     manifest: dict[str, Any] = {
         "schema_version": EVIDENCE_MANIFEST,
         "incident_id": identity.incident_id,

@@ -17,13 +17,14 @@ import json
 import os
 import threading
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from evidence_collector.packer import Packer
 from evidence_collector.redaction import Redactor, leaks_in
+from evidence_collector.refusals import jsonl_without_refused, without_refused_lines, without_refused_values
 from evidence_collector.spool import Spool
 from pathops_contracts.bundle_writer import Member, PackedMember
 from pathops_contracts.errors import ContractViolation
@@ -116,8 +117,14 @@ class Staging:
         """
         return self._write(name, lines_written, budgeted=False, cap=cap)
 
-    def _write(self, name: str, text: str, budgeted: bool, cap: int | None = None) -> bool:
+    def _write(self, name: str, text: str, budgeted: bool, cap: int | None = None,
+               remedy: Callable[[], str] | None = None) -> bool:
+        """`remedy`: the text again with what the final scan refuses replaced (default: its lines)."""
         data = text.encode()
+        clean = not leaks_in(data)
+        if not clean:  # the scan refuses what the redactor left: the least of it goes, not the snapshot
+            data = remedy().encode() if remedy is not None else self._without_refused_lines(name, data)
+            clean = not leaks_in(data)
         wanted = len(data) if cap is None else min(len(data), cap)
         granted = self.reserve(wanted) if budgeted else wanted  # unbudgeted: the caller holds the bytes
         if granted < len(data):
@@ -131,14 +138,26 @@ class Staging:
             self.gap(name, "truncated", f"kept the head: {kept} of {len(data)} bytes ({lines} of {total} lines) "
                                         f"fit the budget")
             data = data[:kept]
+            clean = not leaks_in(data)  # what is written is what is scanned
         self._spool.put(name, data)
-        self._packer.add(name, data, scanned_clean=not leaks_in(data))
+        self._packer.add(name, data, scanned_clean=clean)
         return True
+
+    def _without_refused_lines(self, name: str, data: bytes) -> bytes:
+        return without_refused_lines(data, lambda line: self.redactor.refused(line, name))
+
+    def without_refused(self, name: str, data: bytes) -> bytes:
+        """A staged file's bytes with what the final scan refuses replaced: values of JSON Lines (each line
+        stays an object), lines of anything else (`refusals`)."""
+        if name.endswith(".jsonl"):
+            return jsonl_without_refused(data, lambda value: self.redactor.refused(value, name))
+        return self._without_refused_lines(name, data)
 
     def write_json(self, name: str, document: Any, budgeted: bool = True) -> bool:
         """Every string of the document (keys too) redacted, structure-aware; the JSON text stays valid."""
         scrubbed = self.redactor.scrub_object(document, name)
-        return self._write(name, readable_json(scrubbed) + "\n", budgeted)
+        return self._write(name, readable_json(scrubbed) + "\n", budgeted, remedy=lambda: readable_json(
+            without_refused_values(scrubbed, lambda value: self.redactor.refused(value, name))) + "\n")
 
     def write_jsonl(self, name: str, objects: Iterable[dict[str, Any]], cap: int | None = None) -> int:
         """One object a line, each scrubbed of secret env values; returns how many lines were kept."""
@@ -188,9 +207,20 @@ class Staging:
             watched = watched or any(marker in block for marker in watch)
             if cut:
                 break
-        self._spool.commit(name, offset, written)
         data = b"".join(kept)
-        self._packer.add(name, data, scanned_clean=not leaks_in(data))
+        clean = not leaks_in(data)
+        if not clean:  # the scan refuses what the redactor left: those lines go (line for line), not the snapshot
+            data = self._without_refused_lines(name, data)
+            if len(data) > limit:  # tokens longer than the lines they replace
+                data, cut = data[: data.rfind(b"\n", 0, limit) + 1], True
+            self._spool.write_at(offset, data)
+            written, text = len(data), data.decode("utf-8", errors="replace")
+            lines = text.count("\n")
+            head, tail = first_lines(text, keep), deque(last_lines(text, keep), maxlen=keep)
+            watched = any(marker in text for marker in watch)
+            clean = not leaks_in(data)
+        self._spool.commit(name, offset, written)
+        self._packer.add(name, data, scanned_clean=clean)
         return StreamResult(written, lines, cut, head, list(tail), watched)
 
     def discard(self, name: str) -> None:

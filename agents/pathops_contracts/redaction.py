@@ -122,6 +122,9 @@ def _detector_values(plugin: Any, text: str) -> set[str]:
     return found
 
 
+SCAN_REFUSED = "scan-refused"  # the kind of a value replaced because the final scan refused it
+
+
 @dataclass
 class Redactor:
     extra_rules: tuple[Rule, ...] = ()
@@ -231,6 +234,12 @@ class Redactor:
             redacted = redacted[:start] + self.token("high-entropy", redacted[start:end]) + redacted[end:]
             self.counts[(where, "high-entropy")] += 1
         return redacted
+
+    def refused(self, value: str, where: str) -> str:
+        """A value the final scan still refuses as this redactor left it, replaced whole (see
+        `evidence_collector.refusals`): counted as its own kind, so the report shows the disagreement."""
+        self.counts[(where, SCAN_REFUSED)] += 1
+        return self.token(SCAN_REFUSED, value)
 
     def redact_env_value(self, name: str, value: str, where: str) -> str:
         """A literal value whose name is secret (env var, ConfigMap key, flag) is replaced whole."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tarfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -72,12 +73,35 @@ def test_extra_patterns_from_a_file(tmp_path: Path) -> None:
         load_extra_rules(patterns)
 
 
-def test_final_scan_refuses_a_bundle_with_a_secret(tmp_path: Path) -> None:
+def test_final_scan_replaces_what_it_refuses_in_a_file_written_around_the_redactor(tmp_path: Path) -> None:
+    """What the scan refuses never leaves: the line goes (counted as scan-refused), the rest is bundled."""
     redactor = Redactor()
     staging = Staging(tmp_path / "stage", redactor, 10**6)
     staging.root.mkdir()
-    (staging.root / "sneaky.log").write_text("written around the redactor: glpat-abcdefghijklmnopqrstuvwxyz\n")
+    (staging.root / "sneaky.log").write_text("before\nwritten around the redactor: glpat-abcdefghijklmnopqrstuvwxyz\n"
+                                             "after\n")
     assert [hit.kind for hit in find_leaks(staging.root / "sneaky.log")] == ["detect-secrets:GitLab Token"]
+    now = datetime.now(UTC)
+    manifest, _, _ = assemble(staging, SnapshotIdentity("INC-1", "shop", "shop-preflight", None),
+                              resolve_window("30m", now), Collected([], None, None, None, None), redactor,
+                              tmp_path / "bundle.tar.gz")
+    with tarfile.open(tmp_path / "bundle.tar.gz") as bundle:
+        member = bundle.extractfile("sneaky.log")
+        assert member is not None
+        lines = member.read().decode().split("\n")
+    assert lines[0] == "before" and lines[2] == "after" and lines[1].startswith("[REDACTED:scan-refused:")
+    assert manifest["redaction"] == {"scan-refused": 1}
+    entry = next(f for f in manifest["files"] if f["path"] == "sneaky.log")
+    assert entry["size"] == len("\n".join(lines).encode())
+
+
+def test_final_scan_refuses_a_bundle_when_replacing_does_not_clear_it(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    redactor = Redactor()
+    monkeypatch.setattr(Redactor, "refused", lambda self, value, where: value)  # a replacement that clears nothing
+    staging = Staging(tmp_path / "stage", redactor, 10**6)
+    staging.root.mkdir()
+    (staging.root / "sneaky.log").write_text("written around the redactor: glpat-abcdefghijklmnopqrstuvwxyz\n")
     now = datetime.now(UTC)
     with pytest.raises(ContractViolation, match=r"GitLab Token at sneaky\.log:1"):
         assemble(staging, SnapshotIdentity("INC-1", "shop", "shop-preflight", None),

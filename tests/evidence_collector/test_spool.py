@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import tarfile
 import threading
 from pathlib import Path
@@ -73,7 +74,8 @@ def test_the_spool_is_never_a_file_someone_else_made(tmp_path: Path) -> None:
 
 
 def test_an_excerpt_is_not_redacted_again_but_is_still_scanned(tmp_path: Path) -> None:
-    """Excerpts are made of lines already redacted; whatever joining them made is caught by the final scan."""
+    """Excerpts are made of lines already redacted; whatever joining them made is caught by the final scan
+    as the excerpt is written, and that line replaced: it never reaches the bundle."""
     from datetime import UTC, datetime
 
     from evidence_collector.collector import Collected
@@ -84,9 +86,10 @@ def test_an_excerpt_is_not_redacted_again_but_is_still_scanned(tmp_path: Path) -
     staging = Staging(tmp_path / "stage", redactor, 10**6)
     staging.root.mkdir()
     assert staging.write_excerpt("logs/p/c.excerpt.txt", "== head ==\nglpat-" + "aB3dE5fG7hJ9kL1mN3pQ5r\n", cap=1000)
-    assert b"glpat-" in staging.read("logs/p/c.excerpt.txt")  # as given: no second redaction
-    with pytest.raises(ContractViolation, match=r"logs/p/c\.excerpt\.txt"):
-        assemble(staging, SnapshotIdentity("INC-1", "shop", "shop-preflight", None),
-                 resolve_window("30m", datetime.now(UTC)), Collected([], None, None, None, None), redactor,
-                 tmp_path / "leaky.tar.gz")
-    assert not (tmp_path / "leaky.tar.gz").exists()
+    staged = staging.read("logs/p/c.excerpt.txt")
+    assert staged.startswith(b"== head ==\n[REDACTED:scan-refused:") and b"glpat-" not in staged
+    manifest, _, _ = assemble(staging, SnapshotIdentity("INC-1", "shop", "shop-preflight", None),
+                              resolve_window("30m", datetime.now(UTC)), Collected([], None, None, None, None),
+                              redactor, tmp_path / "bundle.tar.gz")
+    assert manifest["redaction"] == {"scan-refused": 1}
+    assert b"glpat-" not in gzip.decompress((tmp_path / "bundle.tar.gz").read_bytes())

@@ -1,0 +1,92 @@
+"""Text the final scan still refuses after redaction: the least of it replaced, not the snapshot lost.
+
+The redactor and the final scan are independent on purpose (`pathops_contracts.secret_scan`), so
+they disagree at the edges: an unclosed quote, a flag's quoted value, a name one of them takes for
+a secret's. Where the scan refuses what the redactor left, refusing the whole snapshot (exit 4)
+would hand anyone who can write one log line a way to suppress the evidence of an incident.
+Instead the unit the scan points at is replaced whole by a redaction token (`Redactor.refused`):
+
+- in text (logs, excerpts), the line: one line for one, so every line number and pointer stays;
+- in a JSON document, the value, with the name it is under when that is what the scan refuses:
+  the document stays valid JSON.
+
+The result is scanned again, for a few rounds (a hit spanning lines is gone with its first line);
+what is still refused is left for the run to refuse, as before. Nothing here runs on text the scan
+passes. Pure: the caller scans and writes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from evidence_collector.redaction import leaks_in
+from pathops_contracts.secret_scan import scan_text
+
+ROUNDS = 3
+Replace = Callable[[str], str]  # a refused value -> its token (counted by the redactor)
+
+
+def without_refused_lines(data: bytes, replace: Replace) -> bytes:
+    """data with every line the final scan points at replaced by replace(line), line for line."""
+    for _ in range(ROUNDS):
+        hits = leaks_in(data)
+        if not hits:
+            break
+        lines = data.split(b"\n")
+        for line in sorted({hit.line for hit in hits}):
+            if line <= len(lines) and lines[line - 1]:
+                lines[line - 1] = replace(lines[line - 1].decode("utf-8", errors="replace")).encode()
+        data = b"\n".join(lines)
+    return data
+
+
+def _refused(value: Any) -> bool:
+    """Whether the scan refuses value as JSON writes it (`"name": value` for a one-entry object)."""
+    return bool(scan_text(json.dumps(value, default=str)))
+
+
+def without_refused_values(document: Any, replace: Replace) -> Any:
+    """The document with every value the scan refuses, as written in it, replaced by a token string.
+
+    Looked for from the top: only a part whose JSON the scan refuses is gone into, so a document with
+    one refused value costs one scan per level on its path, not one per value.
+    """
+    if not _refused(document):
+        return document
+    if isinstance(document, dict):
+        kept: dict[Any, Any] = {}
+        for key, value in document.items():
+            value = without_refused_values(value, replace)
+            if _refused({key: value}):  # refused under its name: `"password": 12345678901`
+                value = replace(value if isinstance(value, str) else json.dumps(value, default=str))
+                if _refused({key: value}):  # the name itself
+                    key = replace(str(key))
+            kept[key] = value
+        return kept
+    if isinstance(document, list):
+        return [without_refused_values(item, replace) for item in document]
+    return replace(document if isinstance(document, str) else json.dumps(document, default=str))
+
+
+def jsonl_without_refused(data: bytes, replace: Replace) -> bytes:
+    """JSON Lines (one object a line) with the values the scan refuses replaced, line for line; a line
+    that is not JSON is replaced whole."""
+    lines = data.split(b"\n")
+    for _ in range(ROUNDS):
+        hits = leaks_in(b"\n".join(lines))
+        if not hits:
+            break
+        for line in sorted({hit.line for hit in hits}):
+            if line > len(lines) or not lines[line - 1]:
+                continue
+            text = lines[line - 1].decode("utf-8", errors="replace")
+            try:
+                fixed = json.dumps(without_refused_values(json.loads(text), replace), sort_keys=True, default=str)
+            except ValueError:
+                fixed = replace(text)
+            if fixed == text:  # refused only with its neighbours: the line goes
+                fixed = json.dumps(replace(text))
+            lines[line - 1] = fixed.encode()
+    return b"\n".join(lines)

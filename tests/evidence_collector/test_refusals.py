@@ -1,0 +1,100 @@
+"""What the final scan refuses after redaction is replaced, line for line and value for value."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from evidence_collector.redaction import Redactor, leaks_in
+from evidence_collector.refusals import jsonl_without_refused, without_refused_lines, without_refused_values
+from evidence_collector.staging import Staging
+from pathops_contracts.secret_scan import scan_text
+
+REDACTOR = Redactor(key=b"k" * 32)
+
+
+def replace(value: str) -> str:
+    return REDACTOR.refused(value, "test")
+
+
+# Each refused by the scan as the redactor leaves it (scrub_object changes none of them).
+REFUSED_DOCUMENTS: list[dict[str, Any]] = [
+    {"metadata": {"name": "web-0", "annotations": {"example.com/auth_backend": "ldap", "team": "payments"}}},
+    {"spec": {"password": 12345678901, "replicas": 3}},
+    {"spec": {"token": [12345678901], "ports": [80, 443]}},
+    {"data": {"app.conf": "key ids:\nAbCdEfGhIjKlMnOpQrStU9w\n", "flags": "checkout=on"}},
+    {"labels": {"token_store": "vault"}, "name": "cache"},
+]
+
+
+def _leaves(value: Any, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], Any]:
+    if isinstance(value, dict):
+        return {p: v for key, item in value.items() for p, v in _leaves(item, (*path, key)).items()}
+    if isinstance(value, list):
+        return {p: v for index, item in enumerate(value) for p, v in _leaves(item, (*path, index)).items()}
+    return {path: value}
+
+
+@pytest.mark.parametrize("document", REFUSED_DOCUMENTS)
+def test_only_the_refused_value_of_a_document_is_replaced(document: dict[str, Any]) -> None:
+    scrubbed = REDACTOR.scrub_object(document, "test")
+    assert scan_text(json.dumps(scrubbed)), "the premise: the scan refuses what the redactor left"
+    fixed = without_refused_values(scrubbed, replace)
+    assert not scan_text(json.dumps(fixed)) and not scan_text(json.dumps(fixed, indent=2))
+    before, after = _leaves(scrubbed), _leaves(fixed)
+    changed = [path for path in before if before[path] != after.get(path, "(gone)")]
+    assert len(changed) == 1, changed  # one value, the rest as it was
+    assert str(after.get(changed[0], "")).startswith("[REDACTED:scan-refused:") or \
+        any(str(value).startswith("[REDACTED:scan-refused:") for value in after.values())
+
+
+def test_a_document_the_scan_passes_is_returned_as_it_is() -> None:
+    document = {"a": {"b": ["c", 1, None]}}
+    assert without_refused_values(document, replace) is document
+
+
+TEXT = ("Booting payments api\nlogin with password='hunter2\nGET /health 200\n"
+        "exec app --db-password 'hunter2'\nfatal: configuration incomplete\n")
+
+
+def test_refused_lines_are_replaced_line_for_line() -> None:
+    data = TEXT.encode()
+    assert leaks_in(data)
+    fixed = without_refused_lines(data, replace).decode()
+    assert not leaks_in(fixed.encode()) and "hunter2" not in fixed
+    kept = TEXT.split("\n")
+    assert len(fixed.split("\n")) == len(kept)
+    for before, after in zip(kept, fixed.split("\n"), strict=True):
+        assert after == before or (after.startswith("[REDACTED:scan-refused:") and "hunter2" in before)
+
+
+def test_what_replacing_cannot_clear_is_left_refused_for_the_run_to_refuse() -> None:
+    data = TEXT.encode()
+    assert leaks_in(without_refused_lines(data, lambda line: line)) != []
+
+
+def test_json_lines_stay_objects_line_for_line() -> None:
+    objects = [REDACTOR.scrub_object(document, "test") for document in REFUSED_DOCUMENTS] + [{"clean": True}]
+    data = "".join(json.dumps(o, sort_keys=True) + "\n" for o in objects).encode()
+    assert leaks_in(data)
+    fixed = jsonl_without_refused(data, replace)
+    assert not leaks_in(fixed)
+    lines = fixed.decode().split("\n")
+    assert len(lines) == len(objects) + 1 and lines[-1] == ""
+    assert [json.loads(line) for line in lines[:-1]][-1] == {"clean": True}
+
+
+def test_staging_writes_a_refused_json_document_valid_and_clean(tmp_path: Any) -> None:
+    staging = Staging(tmp_path / "snapshot", Redactor(key=b"k" * 32), 10_000_000)
+    staging.root.mkdir()
+    try:
+        staging.write_json("objects/configmaps.json", REFUSED_DOCUMENTS[3])
+        data = staging.read("objects/configmaps.json")
+        assert json.loads(data)["data"]["flags"] == "checkout=on"
+        assert not leaks_in(data)
+        assert "objects/configmaps.json" in staging.scanned_packed()  # bundled as scanned, not refused
+        assert staging.redactor.report()["by_kind"] == {"scan-refused": 1}
+    finally:
+        staging.close()
