@@ -256,10 +256,12 @@ class Redactor:
         through `redact`. The last-applied-configuration annotation repeats the whole object as
         a JSON string, so it is dropped rather than parsed.
         """
+        known = self._known  # a short text known to hold nothing is kept as it is: what redact() would do
         if isinstance(obj, dict):
             scrubbed: dict[str, Any] = {}
             for raw_key, value in obj.items():
-                key = self.redact(raw_key, where) if isinstance(raw_key, str) else raw_key
+                key = raw_key if known.get(raw_key) == () or not isinstance(raw_key, str) else \
+                    self.redact(raw_key, where)
                 if key == LAST_APPLIED:
                     scrubbed[key] = "[omitted: duplicate of this object]"
                 elif isinstance(value, str) and isinstance(key, str) and is_secret_name(key):
@@ -267,7 +269,7 @@ class Redactor:
                 elif key == "value" and isinstance(value, str) and isinstance(obj.get("name"), str):
                     scrubbed[key] = self.redact_env_value(obj["name"], value, where)
                 elif isinstance(value, str):  # what scrub_object does with a string, one call fewer
-                    scrubbed[key] = self.redact(value, where)
+                    scrubbed[key] = value if known.get(value) == () else self.redact(value, where)
                 elif value is None or isinstance(value, (bool, int, float)):  # left as they are
                     scrubbed[key] = value
                 elif isinstance(value, list) and isinstance(key, str) and is_secret_name(key):
@@ -278,11 +280,14 @@ class Redactor:
         if isinstance(obj, list):
             out: list[Any] = []
             for index, item in enumerate(obj):
+                if not isinstance(item, str):
+                    out.append(self.scrub_object(item, where))
+                    continue
                 previous = obj[index - 1] if index else None
-                if isinstance(item, str) and isinstance(previous, str) and _is_secret_flag(previous):
+                if isinstance(previous, str) and _is_secret_flag(previous):
                     out.append(self.redact_env_value(previous.lstrip("-"), item, where))
                 else:
-                    out.append(self.scrub_object(item, where))
+                    out.append(item if known.get(item) == () else self.redact(item, where))
             return out
         if isinstance(obj, str):
             return self.redact(obj, where)
