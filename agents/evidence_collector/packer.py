@@ -1,6 +1,6 @@
 """Members packed for the bundle as they are staged: tar bytes compressed on a thread of its own.
 
-zlib lets go of the GIL while it compresses, so on a second core the bundle's compression is
+ISA-L (like zlib) lets go of the GIL while it compresses, so on a second core the bundle's compression is
 done while the logs are still being read, and the bundle is then mostly a concatenation
 (`pathops_contracts.bundle_writer`). Members are handed over in batches of about a megabyte:
 one hand-over per log would wake the thread, and pass the GIL, a thousand times more.
