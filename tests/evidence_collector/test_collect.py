@@ -389,3 +389,20 @@ def test_an_object_field_only_the_final_scan_refuses_is_replaced_and_the_snapsho
     assert "AbCdEfGhIjKlMnOpQrStU9w" not in "".join(p.read_text() for p in folder.rglob("*.json*"))
     report = json.loads((folder / "redaction-report.json").read_text())
     assert report["by_kind"]["scan-refused"] >= 1
+
+
+def test_one_refused_line_printed_many_times_is_replaced_every_time_and_the_snapshot_delivered(
+        cluster: Cluster, tmp_path: Path) -> None:
+    """The scan placed a detector's value at its first occurrence only: each round of replacing cleared one
+    copy, so a line printed ten times (a retry loop) refused the whole snapshot (exit 4)."""
+    line = "cache token " + "tenant-0001-region-eu-west-1-shard-000000042"
+    cluster.api.set_log(scenarios.NS, "payments-abc", "api", scenarios.lines(
+        "Booting payments api", *[line] * 10, "fatal: configuration incomplete"), previous=True)
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"), "--time-window", "30m")
+    assert result.returncode == 0, result.stderr
+    folder = unpack(tmp_path / "out")
+    log = (folder / "logs/payments-abc/api.previous.log").read_text().splitlines()
+    assert len(log) == 12 and "Booting payments api" in log[0] and "fatal: configuration incomplete" in log[-1]
+    assert all(entry.startswith("[REDACTED:scan-refused:") for entry in log[1:-1])
+    for member in folder.rglob("*"):
+        assert member.is_dir() or "tenant-0001-region" not in member.read_text(errors="replace"), member

@@ -98,3 +98,14 @@ def test_staging_writes_a_refused_json_document_valid_and_clean(tmp_path: Any) -
         assert staging.redactor.report()["by_kind"] == {"scan-refused": 1}
     finally:
         staging.close()
+
+
+def test_every_line_holding_a_refused_detector_value_is_pointed_at_and_replaced_in_one_round() -> None:
+    """A detector's value is a hit on each line that holds it, not on the first alone: replacing (a few
+    rounds) clears any number of copies, and no copy is left where the scan no longer sees its context."""
+    value = "tenant-0001-region-eu-west-1-shard-000000042"
+    text = f"shard {value} ready\n" + f"cache token {value}\n" * 5 + "done\n"
+    assert [hit.line for hit in scan_text(text)] == [1, 2, 3, 4, 5, 6]
+    fixed = without_refused_lines(text.encode(), replace).decode()
+    assert value not in fixed and not leaks_in(fixed.encode()) and fixed.endswith("\ndone\n")
+    assert len(fixed.split("\n")) == len(text.split("\n"))
