@@ -406,3 +406,32 @@ def test_one_refused_line_printed_many_times_is_replaced_every_time_and_the_snap
     assert all(entry.startswith("[REDACTED:scan-refused:") for entry in log[1:-1])
     for member in folder.rglob("*"):
         assert member.is_dir() or "tenant-0001-region" not in member.read_text(errors="replace"), member
+
+
+def test_an_image_only_the_final_scan_refuses_in_the_summary_and_the_manifest_does_not_stop_the_snapshot(
+        cluster: Cluster, tmp_path: Path) -> None:
+    """`harbor/auth_backend:ldap` is a valid image the redactor leaves and the scan refuses; it reached the
+    summary (a finding's title) and the manifest (`source.image`), where a hit refused the whole snapshot
+    (exit 4) whoever can set an image. The summary line and the manifest value are replaced instead."""
+    image = "harbor/auth_backend:ldap"
+    for kind in ("deployments", "replicasets", "pods"):
+        for name, obj in cluster.api.objects[kind][scenarios.NS].items():
+            if name.startswith("search"):
+                spec = obj["spec"] if kind == "pods" else obj["spec"]["template"]["spec"]
+                spec["containers"][0]["image"] = image
+                for status in obj.get("status", {}).get("containerStatuses", []):
+                    status["image"] = image
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"), "--workload", "deployment/search")
+    assert result.returncode == 0, result.stderr
+    assert "auth_backend" not in result.stdout + result.stderr
+    folder = unpack(tmp_path / "out")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    validate_document(manifest, EVIDENCE_MANIFEST)
+    assert manifest["source"]["image"].startswith("[REDACTED:scan-refused:")
+    findings = json.loads((folder / "findings.json").read_text())
+    assert "[REDACTED:scan-refused:" in findings["summary"]
+    assert "image-pull" in {f["kind"] for f in findings["findings"]}
+    for member in folder.rglob("*"):
+        assert member.is_dir() or "auth_backend:ldap" not in member.read_text(errors="replace"), member
+    report = json.loads((folder / "redaction-report.json").read_text())
+    assert report["by_kind"]["scan-refused"] >= 2
