@@ -70,9 +70,10 @@ def without_refused_values(document: Any, replace: Replace) -> Any:
     return replace(document if isinstance(document, str) else json.dumps(document, default=str))
 
 
-def jsonl_without_refused(data: bytes, replace: Replace) -> bytes:
+def jsonl_without_refused(data: bytes, replace: Replace, whole_lines: bool = False) -> bytes:
     """JSON Lines (one object a line) with the values the scan refuses replaced, line for line; a line
-    that is not JSON is replaced whole."""
+    that is not JSON is replaced whole. `whole_lines`: each refused line is (a token string, never longer
+    than an object the scan refuses), for when the values' tokens would not fit."""
     lines = data.split(b"\n")
     for _ in range(ROUNDS):
         hits = leaks_in(b"\n".join(lines))
@@ -82,6 +83,9 @@ def jsonl_without_refused(data: bytes, replace: Replace) -> bytes:
             if line > len(lines) or not lines[line - 1]:
                 continue
             text = lines[line - 1].decode("utf-8", errors="replace")
+            if whole_lines:
+                lines[line - 1] = json.dumps(replace(text)).encode()
+                continue
             try:
                 fixed = json.dumps(without_refused_values(json.loads(text), replace), sort_keys=True, default=str)
             except ValueError:

@@ -74,10 +74,9 @@ def _checked(staging: Staging, name: str) -> tuple[str, int, bytes | None]:
 def assemble(staging: Staging, identity: SnapshotIdentity, window: TimeWindow, collected: Collected,
              redactor: Redactor, bundle: Path) -> tuple[dict[str, Any], str, str]:
     """Write the bundle; returns (manifest, summary, the bundle's sha256)."""
-    # The summary travels in the callback, outside the snapshot: findings quote API messages, so it is
-    # redacted and scanned like the files.
-    # A finding's title quotes object fields (`cannot pull harbor/auth_backend:ldap`): a line the scan refuses
-    # is replaced whole, as in the files (`refusals`), not the snapshot refused.
+    # The summary travels in the callback, outside the snapshot: findings quote API messages and object
+    # fields (`cannot pull harbor/auth_backend:ldap`), so it is redacted and scanned like the files, a line
+    # the scan refuses replaced whole as in them (`refusals`), not the snapshot refused.
     summary = redactor.redact(summarize(collected.findings, collected.notes), "callback summary")
     if scan_text(summary):
         summary = without_refused_lines(summary.encode(), lambda line: redactor.refused(
@@ -85,6 +84,11 @@ def assemble(staging: Staging, identity: SnapshotIdentity, window: TimeWindow, c
     hits = scan_text(summary)
     if hits:
         raise ContractViolation(f"refusing to upload: the final scan still finds {describe(hits, 'the summary')}")
+    # Files written page by page (object lists) were not scanned as they were written: scanned now, what the
+    # scan refuses in them replaced (`refusals`), before the redaction report counts the replacements and
+    # the gaps are taken (a replacement the budget cannot hold is one).
+    scanned = staging.scanned_packed()
+    checked = {name: _checked(staging, name) for name in staging.members() if name not in scanned}
     # Gap details carry API error texts: untrusted, redacted as each gap was recorded (Staging.gap), so
     # before the redaction report is written and counted there; the manifest's final scan reads them too.
     # They and the workload's image (an object field) have what the scan refuses replaced here, so that
@@ -100,10 +104,6 @@ def assemble(staging: Staging, identity: SnapshotIdentity, window: TimeWindow, c
     # (they are small: bounded by the number of findings and redaction kinds).
     staging.write_json("findings.json", {"summary": summary, "findings": [f.as_dict() for f in collected.findings]},
                        budgeted=False)
-    # Files written page by page (object lists) were not scanned as they were written: scanned now, what the
-    # scan refuses in them replaced (`refusals`), before the redaction report counts the replacements.
-    scanned = staging.scanned_packed()
-    checked = {name: _checked(staging, name) for name in staging.members() if name not in scanned}
     staging.write_json("redaction-report.json", redactor.report(), budgeted=False)
     files = []
     members: dict[str, Member] = staging.members()

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import tarfile
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from evidence_collector.collector import Collected
 from evidence_collector.redaction import Redactor, leaks_in
 from evidence_collector.refusals import jsonl_without_refused, without_refused_lines, without_refused_values
-from evidence_collector.staging import Staging
+from evidence_collector.snapshot import SnapshotIdentity, assemble
+from evidence_collector.staging import Staging, jsonl_lines
+from evidence_collector.window import resolve_window
 from pathops_contracts.secret_scan import scan_text
 
 REDACTOR = Redactor(key=b"k" * 32)
@@ -109,3 +115,44 @@ def test_every_line_holding_a_refused_detector_value_is_pointed_at_and_replaced_
     fixed = without_refused_lines(text.encode(), replace).decode()
     assert value not in fixed and not leaks_in(fixed.encode()) and fixed.endswith("\ndone\n")
     assert len(fixed.split("\n")) == len(text.split("\n"))
+
+
+def _pods_with_short_refused_values(count: int) -> list[dict[str, Any]]:
+    # `"x0/auth_backend": "ab"`: the scan refuses each, and each token is 26 bytes longer than "ab".
+    return [{"metadata": {"name": f"web-{index}", "annotations": {f"x{n}/auth_backend": "ab" for n in range(20)}}}
+            for index in range(count)]
+
+
+@pytest.mark.parametrize("room", [0, 10**6])
+def test_replacing_values_never_takes_a_file_past_the_budget(tmp_path: Path, room: int) -> None:
+    """Tokens are longer than short values: pods.jsonl doubled after the budget was spent. What does not fit
+    replaces each refused line whole instead (still one line for one), said in a gap."""
+    redactor = Redactor(key=b"k" * 32)
+    pods = _pods_with_short_refused_values(10)
+    size = len(jsonl_lines(redactor, "objects/pods.jsonl", pods))
+    budget = size + 4096 + room
+    staging = Staging(tmp_path / "stage", redactor, budget)
+    staging.root.mkdir()
+    try:
+        assert staging.write_jsonl("objects/pods.jsonl", pods) == 10
+        assert staging.write_text("logs/web-0/api.log", "served product 1\n" * 256)  # the rest of the budget
+        manifest, _, _ = assemble(staging, SnapshotIdentity("INC-1", "shop", "shop-preflight", None),
+                                  resolve_window("30m", datetime.now(UTC)), Collected([], None, None, None, None),
+                                  redactor, tmp_path / "bundle.tar.gz")
+    finally:
+        staging.close()
+    sizes = {entry["path"]: entry["size"] for entry in manifest["files"]}
+    assert sizes["objects/pods.jsonl"] + sizes["logs/web-0/api.log"] <= budget
+    with tarfile.open(tmp_path / "bundle.tar.gz") as bundle:
+        member = bundle.extractfile("objects/pods.jsonl")
+        assert member is not None
+        lines = member.read().decode().splitlines()
+    assert len(lines) == 10 and not leaks_in("\n".join(lines).encode())
+    values = [json.loads(line) for line in lines]
+    if room:  # the tokens fit: every line is still the pod it was, its refused values replaced
+        assert [value["metadata"]["name"] for value in values] == [f"web-{index}" for index in range(10)]
+        assert manifest["redaction"]["scan-refused"] == 200
+    else:
+        assert all(str(value).startswith("[REDACTED:scan-refused:") for value in values)
+        assert manifest["redaction"]["scan-refused"] == 10
+        assert any(gap["what"] == "objects/pods.jsonl" and gap["reason"] == "truncated" for gap in manifest["gaps"])
