@@ -435,3 +435,19 @@ def test_an_image_only_the_final_scan_refuses_in_the_summary_and_the_manifest_do
         assert member.is_dir() or "auth_backend:ldap" not in member.read_text(errors="replace"), member
     report = json.loads((folder / "redaction-report.json").read_text())
     assert report["by_kind"]["scan-refused"] >= 2
+
+
+def test_a_service_selector_the_scan_refuses_only_sorted_leaves_findings_valid_and_clean(
+        cluster: Cluster, tmp_path: Path) -> None:
+    """A Service's selector, quoted in a finding's facts, that the scan refuses only as findings.json writes
+    it (keys sorted): the bundled findings.json was invalid JSON (a finding's line replaced by a bare
+    token: the fix-agent refuses the snapshot) and the copy in --output-dir still held what the scan refused."""
+    cluster.api.add(kube_objects.service("legacy", scenarios.NS, {"z": "0" * 40, "key": "y", "aws": "x"}))
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    kept = (tmp_path / "out" / "findings.json").read_bytes()
+    folder = unpack(tmp_path / "out")
+    assert (folder / "findings.json").read_bytes() == kept and leaks_in(kept) == []
+    findings = json.loads(kept)["findings"]
+    legacy = next(f for f in findings if f["kind"] == "service-no-pods" and f["facts"]["service"] == "legacy")
+    assert legacy["pointers"] and isinstance(legacy["facts"], dict)

@@ -14,7 +14,7 @@ from evidence_collector.collector import Collected
 from evidence_collector.redaction import Redactor, leaks_in
 from evidence_collector.refusals import jsonl_without_refused, without_refused_lines, without_refused_values
 from evidence_collector.snapshot import SnapshotIdentity, assemble
-from evidence_collector.staging import Staging, jsonl_lines
+from evidence_collector.staging import Staging, jsonl_lines, readable_json
 from evidence_collector.window import resolve_window
 from pathops_contracts.secret_scan import scan_text
 
@@ -156,3 +156,27 @@ def test_replacing_values_never_takes_a_file_past_the_budget(tmp_path: Path, roo
         assert all(str(value).startswith("[REDACTED:scan-refused:") for value in values)
         assert manifest["redaction"]["scan-refused"] == 10
         assert any(gap["what"] == "objects/pods.jsonl" and gap["reason"] == "truncated" for gap in manifest["gaps"])
+
+
+def test_a_value_refused_only_as_its_keys_are_sorted_is_found_and_replaced() -> None:
+    """Documents are written with their keys sorted; values were judged in the order they came: a selector
+    the scan refuses only sorted (`"aws": "x", "key": "y", "z": <40 digits>`, AWS's detector) was not found."""
+    selector = {"z": "0" * 40, "key": "y", "aws": "x"}
+    document = {"findings": [{"kind": "service-no-pods", "facts": {"selector": selector, "service": "legacy"}}]}
+    assert scan_text(readable_json(document)) and not scan_text(json.dumps(document)), "the premise"
+    fixed = without_refused_values(document, replace)
+    assert not scan_text(readable_json(fixed)) and not scan_text(json.dumps(fixed, sort_keys=True))
+    assert fixed["findings"][0]["facts"]["service"] == "legacy" and fixed["findings"][0]["kind"] == "service-no-pods"
+
+
+def test_a_line_of_laid_out_json_is_replaced_as_a_value_and_the_document_stays_valid() -> None:
+    """What replacing values does not clear is replaced a line at a time; in a JSON document, the line's
+    value, its name and comma kept: a bare token there made findings.json invalid JSON."""
+    text = readable_json({"a": "glpat-abcdefghijklmnopqrstuvwxyz", "b": ["x", "glpat-abcdefghijklmnopqrstuvwxyz"],
+                          "c": {"d": 1}}) + "\n"
+    assert leaks_in(text.encode())
+    fixed = without_refused_lines(text.encode(), replace, json_values=True)
+    assert not leaks_in(fixed) and len(fixed.split(b"\n")) == len(text.split("\n"))
+    document = json.loads(fixed)
+    assert document["a"].startswith("[REDACTED:scan-refused:") and document["b"][0] == "x"
+    assert document["b"][1].startswith("[REDACTED:scan-refused:") and document["c"] == {"d": 1}
