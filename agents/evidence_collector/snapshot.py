@@ -78,10 +78,11 @@ def assemble(staging: Staging, identity: SnapshotIdentity, window: TimeWindow, c
     # fields (`cannot pull harbor/auth_backend:ldap`), so it is redacted and scanned like the files, a line
     # the scan refuses replaced whole as in them (`refusals`), not the snapshot refused.
     summary = redactor.redact(summarize(collected.findings, collected.notes), "callback summary")
-    if scan_text(summary):
+    hits = scan_text(summary)
+    if hits:
         summary = without_refused_lines(summary.encode(), lambda line: redactor.refused(
             line, "callback summary")).decode()
-    hits = scan_text(summary)
+        hits = scan_text(summary)
     if hits:
         raise ContractViolation(f"refusing to upload: the final scan still finds {describe(hits, 'the summary')}")
     # Files written page by page (object lists) were not scanned as they were written: scanned now, what the
