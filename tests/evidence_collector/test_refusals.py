@@ -180,3 +180,21 @@ def test_a_line_of_laid_out_json_is_replaced_as_a_value_and_the_document_stays_v
     document = json.loads(fixed)
     assert document["a"].startswith("[REDACTED:scan-refused:") and document["b"][0] == "x"
     assert document["b"][1].startswith("[REDACTED:scan-refused:") and document["c"] == {"d": 1}
+
+
+def test_a_gap_detail_only_the_final_scan_refuses_is_replaced_in_the_manifest(tmp_path: Path) -> None:
+    """Gap details quote API error texts (untrusted); one the redactor leaves and the scan refuses refused
+    the whole snapshot at the manifest's scan. The detail is replaced, the gap kept."""
+    redactor = Redactor(key=b"k" * 32)
+    staging = Staging(tmp_path / "stage", redactor, 10**6)
+    staging.root.mkdir()
+    try:
+        staging.gap("logs/web-0/api.log", "error", "upstream said: using auth_backend=ldap")
+        manifest, _, _ = assemble(staging, SnapshotIdentity("INC-1", "shop", "shop-preflight", None),
+                                  resolve_window("30m", datetime.now(UTC)), Collected([], None, None, None, None),
+                                  redactor, tmp_path / "bundle.tar.gz")
+    finally:
+        staging.close()
+    (gap,) = manifest["gaps"]
+    assert gap["what"] == "logs/web-0/api.log" and gap["reason"] == "error"
+    assert gap["detail"].startswith("[REDACTED:scan-refused:") and manifest["redaction"] == {"scan-refused": 1}
