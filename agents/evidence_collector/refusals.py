@@ -28,8 +28,13 @@ ROUNDS = 3
 Replace = Callable[[str], str]  # a refused value -> its token (counted by the redactor)
 
 
-def without_refused_lines(data: bytes, replace: Replace) -> bytes:
-    """data with every line the final scan points at replaced by replace(line), line for line."""
+def without_refused_lines(data: bytes, replace: Replace, json_values: bool = False) -> bytes:
+    """data with every line the final scan points at replaced by replace(line), line for line.
+
+    `json_values`: data is JSON laid out a value a line (`staging.readable_json`); a line's value is
+    replaced, its name and comma kept, so the document stays valid (a line that holds no whole value is
+    left, for the run to refuse).
+    """
     for _ in range(ROUNDS):
         hits = leaks_in(data)
         if not hits:
@@ -37,14 +42,40 @@ def without_refused_lines(data: bytes, replace: Replace) -> bytes:
         lines = data.split(b"\n")
         for line in sorted({hit.line for hit in hits}):
             if line <= len(lines) and lines[line - 1]:
-                lines[line - 1] = replace(lines[line - 1].decode("utf-8", errors="replace")).encode()
+                text = lines[line - 1].decode("utf-8", errors="replace")
+                lines[line - 1] = (_json_line_replaced(text, replace) if json_values else replace(text)).encode()
         data = b"\n".join(lines)
     return data
 
 
+def _json_line_replaced(line: str, replace: Replace) -> str:
+    """A line of laid-out JSON (`  "name": value,` or `  value,`) with its value replaced by a token."""
+    body = line.strip()
+    comma = "," if body.endswith(",") else ""
+    body = body.removesuffix(",")
+    indent = line[: len(line) - len(line.lstrip())]
+    try:
+        entry = json.loads("{" + body + "}")
+    except ValueError:
+        entry = None
+    if isinstance(entry, dict) and len(entry) == 1:
+        ((name, value),) = entry.items()
+        name = replace(name) if scan_text(json.dumps(name)) else name
+        return f"{indent}{json.dumps(name)}: {json.dumps(_replaced(value, replace))}{comma}"
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return line  # `{`, `],`: no value of its own
+    return f"{indent}{json.dumps(_replaced(value, replace))}{comma}"
+
+
+def _replaced(value: Any, replace: Replace) -> str:
+    return replace(value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str))
+
+
 def _refused(value: Any) -> bool:
-    """Whether the scan refuses value as JSON writes it (`"name": value` for a one-entry object)."""
-    return bool(scan_text(json.dumps(value, default=str)))
+    """Whether the scan refuses value as JSON writes it, keys sorted (`"name": value` for a one-entry object)."""
+    return bool(scan_text(json.dumps(value, sort_keys=True, default=str)))
 
 
 def without_refused_values(document: Any, replace: Replace) -> Any:
@@ -60,19 +91,20 @@ def without_refused_values(document: Any, replace: Replace) -> Any:
         for key, value in document.items():
             value = without_refused_values(value, replace)
             if _refused({key: value}):  # refused under its name: `"password": 12345678901`
-                value = replace(value if isinstance(value, str) else json.dumps(value, default=str))
+                value = _replaced(value, replace)
                 if _refused({key: value}):  # the name itself
                     key = replace(str(key))
             kept[key] = value
         return kept
     if isinstance(document, list):
         return [without_refused_values(item, replace) for item in document]
-    return replace(document if isinstance(document, str) else json.dumps(document, default=str))
+    return _replaced(document, replace)
 
 
-def jsonl_without_refused(data: bytes, replace: Replace) -> bytes:
+def jsonl_without_refused(data: bytes, replace: Replace, whole_lines: bool = False) -> bytes:
     """JSON Lines (one object a line) with the values the scan refuses replaced, line for line; a line
-    that is not JSON is replaced whole."""
+    that is not JSON is replaced whole. `whole_lines`: each refused line is (a token string, never longer
+    than an object the scan refuses), for when the values' tokens would not fit."""
     lines = data.split(b"\n")
     for _ in range(ROUNDS):
         hits = leaks_in(b"\n".join(lines))
@@ -82,6 +114,9 @@ def jsonl_without_refused(data: bytes, replace: Replace) -> bytes:
             if line > len(lines) or not lines[line - 1]:
                 continue
             text = lines[line - 1].decode("utf-8", errors="replace")
+            if whole_lines:
+                lines[line - 1] = json.dumps(replace(text)).encode()
+                continue
             try:
                 fixed = json.dumps(without_refused_values(json.loads(text), replace), sort_keys=True, default=str)
             except ValueError:

@@ -30,6 +30,7 @@ from typing import Any
 from evidence_collector.collector import Collected
 from evidence_collector.detectors import summarize
 from evidence_collector.redaction import Redactor, leaks_in
+from evidence_collector.refusals import without_refused_lines, without_refused_values
 from evidence_collector.staging import Staging
 from evidence_collector.window import TimeWindow
 from pathops_contracts import __version__
@@ -73,23 +74,37 @@ def _checked(staging: Staging, name: str) -> tuple[str, int, bytes | None]:
 def assemble(staging: Staging, identity: SnapshotIdentity, window: TimeWindow, collected: Collected,
              redactor: Redactor, bundle: Path) -> tuple[dict[str, Any], str, str]:
     """Write the bundle; returns (manifest, summary, the bundle's sha256)."""
-    # The summary travels in the callback, outside the snapshot: findings quote API messages, so it is
-    # redacted and scanned like the files.
+    # The summary travels in the callback, outside the snapshot: findings quote API messages and object
+    # fields (`cannot pull harbor/auth_backend:ldap`), so it is redacted and scanned like the files, a line
+    # the scan refuses replaced whole as in them (`refusals`), not the snapshot refused.
     summary = redactor.redact(summarize(collected.findings, collected.notes), "callback summary")
     hits = scan_text(summary)
     if hits:
+        summary = without_refused_lines(summary.encode(), lambda line: redactor.refused(
+            line, "callback summary")).decode()
+        hits = scan_text(summary)
+    if hits:
         raise ContractViolation(f"refusing to upload: the final scan still finds {describe(hits, 'the summary')}")
+    # Files written page by page (object lists) were not scanned as they were written: scanned now, what the
+    # scan refuses in them replaced (`refusals`), before the redaction report counts the replacements and
+    # the gaps are taken (a replacement the budget cannot hold is one).
+    scanned = staging.scanned_packed()
+    checked = {name: _checked(staging, name) for name in staging.members() if name not in scanned}
     # Gap details carry API error texts: untrusted, redacted as each gap was recorded (Staging.gap), so
     # before the redaction report is written and counted there; the manifest's final scan reads them too.
+    # They and the workload's image (an object field) have what the scan refuses replaced here, so that
+    # the redaction report counts it.
+    def in_manifest(value: str) -> str:
+        return redactor.refused(value, "manifest.json")
+
     gaps = [gap.as_dict() for gap in sorted(staging.gaps, key=lambda g: (g.what, g.reason, g.detail))]
+    gaps = without_refused_values(gaps, in_manifest)
+    source = without_refused_values({"commit_sha": collected.source_commit, "image": collected.source_image,
+                                     "commit_sha_from": collected.source_from}, in_manifest)
     # Findings and the redaction report are what the snapshot is for: always written, outside the budget
     # (they are small: bounded by the number of findings and redaction kinds).
     staging.write_json("findings.json", {"summary": summary, "findings": [f.as_dict() for f in collected.findings]},
                        budgeted=False)
-    # Files written page by page (object lists) were not scanned as they were written: scanned now, what the
-    # scan refuses in them replaced (`refusals`), before the redaction report counts the replacements.
-    scanned = staging.scanned_packed()
-    checked = {name: _checked(staging, name) for name in staging.members() if name not in scanned}
     staging.write_json("redaction-report.json", redactor.report(), budgeted=False)
     files = []
     members: dict[str, Member] = staging.members()
@@ -121,8 +136,7 @@ def assemble(staging: Staging, identity: SnapshotIdentity, window: TimeWindow, c
         "time_window": {"start": _iso(window.start), "end": _iso(window.end)},
         "collected_at": _iso(window.end),
         "workload": collected.workload,
-        "source": {"commit_sha": collected.source_commit, "image": collected.source_image,
-                   "commit_sha_from": collected.source_from},
+        "source": source,
         "files": files,
         "gaps": gaps,
         "redaction": dict(by_kind) if isinstance(by_kind, dict) else {},

@@ -148,16 +148,37 @@ class Staging:
 
     def without_refused(self, name: str, data: bytes) -> bytes:
         """A staged file's bytes with what the final scan refuses replaced: values of JSON Lines (each line
-        stays an object), lines of anything else (`refusals`)."""
-        if name.endswith(".jsonl"):
-            return jsonl_without_refused(data, lambda value: self.redactor.refused(value, name))
-        return self._without_refused_lines(name, data)
+        stays an object), lines of anything else (`refusals`).
+
+        Tokens longer than the values they replace take the difference from the budget; where it does not
+        fit, each refused line of JSON Lines is replaced whole instead (one line for one: pointers hold),
+        so that no file grows past what the budget granted it.
+        """
+        if name.endswith(".json"):  # a value a line (written around write_json, or not cleared by its values)
+            return without_refused_lines(data, lambda line: self.redactor.refused(line, name), json_values=True)
+        if not name.endswith(".jsonl"):
+            return self._without_refused_lines(name, data)
+        counts = self.redactor.counts.copy()
+        fixed = jsonl_without_refused(data, lambda value: self.redactor.refused(value, name))
+        grown = len(fixed) - len(data)
+        granted = self.reserve(grown) if grown > 0 else grown
+        if granted < grown:
+            self.refund(granted)
+            self.redactor.counts = counts  # those replacements are not kept
+            fixed = jsonl_without_refused(data, lambda value: self.redactor.refused(value, name), whole_lines=True)
+            self.gap(name, "truncated", "the values the final scan refused did not fit the budget as tokens: "
+                                        "each line holding one was replaced whole")
+        return fixed
 
     def write_json(self, name: str, document: Any, budgeted: bool = True) -> bool:
         """Every string of the document (keys too) redacted, structure-aware; the JSON text stays valid."""
         scrubbed = self.redactor.scrub_object(document, name)
-        return self._write(name, readable_json(scrubbed) + "\n", budgeted, remedy=lambda: readable_json(
-            without_refused_values(scrubbed, lambda value: self.redactor.refused(value, name))) + "\n")
+
+        def remedy() -> str:  # the values the scan refuses, then what a line of the laid-out text still holds
+            fixed = readable_json(without_refused_values(scrubbed, lambda value: self.redactor.refused(value, name)))
+            return self.without_refused(name, (fixed + "\n").encode()).decode()
+
+        return self._write(name, readable_json(scrubbed) + "\n", budgeted, remedy=remedy)
 
     def write_jsonl(self, name: str, objects: Iterable[dict[str, Any]], cap: int | None = None) -> int:
         """One object a line, each scrubbed of secret env values; returns how many lines were kept."""

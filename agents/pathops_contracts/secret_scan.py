@@ -166,7 +166,8 @@ def scan_text(text: str) -> list[Hit]:
             searched = "\n".join(line for _, line in _lines_with(text, lowered, anchors))
         for value in set(plugin.analyze_string(searched)):
             if not _clean(value):
-                found.add((line_of(text.find(value)), "detect-secrets:" + plugin.secret_type))
+                for offset in _occurrences(text, value):
+                    found.add((line_of(offset), "detect-secrets:" + plugin.secret_type))
     masked = _mask(text) if (_MASKED_START, False) in present else text  # no token: nothing to mask
     for url in _URL_CREDENTIALS.finditer(masked):
         if not _clean(url.group(1)):
@@ -183,6 +184,18 @@ def scan_text(text: str) -> list[Hit]:
             if _random(masked[start:end]):
                 found.add((line_of(start), "high-entropy"))
     return [Hit(kind, line) for line, kind in sorted(found)]
+
+
+def _occurrences(text: str, value: str) -> Iterator[int]:
+    """Offsets of every occurrence of a detector's value: each line holding it is a hit, not the first
+    alone (ten copies of one line took ten rounds of replacing the first, `evidence_collector.refusals`).
+    A value not found as written (never, for the regexes run here) is reported at the text's start."""
+    offset = text.find(value)
+    if offset == -1:
+        yield 0
+    while offset != -1:
+        yield offset
+        offset = text.find(value, offset + len(value))
 
 
 def _lines_with(text: str, lowered: str, anchors: tuple[str, ...]) -> list[tuple[int, str]]:

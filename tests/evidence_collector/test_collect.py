@@ -389,3 +389,65 @@ def test_an_object_field_only_the_final_scan_refuses_is_replaced_and_the_snapsho
     assert "AbCdEfGhIjKlMnOpQrStU9w" not in "".join(p.read_text() for p in folder.rglob("*.json*"))
     report = json.loads((folder / "redaction-report.json").read_text())
     assert report["by_kind"]["scan-refused"] >= 1
+
+
+def test_one_refused_line_printed_many_times_is_replaced_every_time_and_the_snapshot_delivered(
+        cluster: Cluster, tmp_path: Path) -> None:
+    """The scan placed a detector's value at its first occurrence only: each round of replacing cleared one
+    copy, so a line printed ten times (a retry loop) refused the whole snapshot (exit 4)."""
+    line = "cache token " + "tenant-0001-region-eu-west-1-shard-000000042"
+    cluster.api.set_log(scenarios.NS, "payments-abc", "api", scenarios.lines(
+        "Booting payments api", *[line] * 10, "fatal: configuration incomplete"), previous=True)
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"), "--time-window", "30m")
+    assert result.returncode == 0, result.stderr
+    folder = unpack(tmp_path / "out")
+    log = (folder / "logs/payments-abc/api.previous.log").read_text().splitlines()
+    assert len(log) == 12 and "Booting payments api" in log[0] and "fatal: configuration incomplete" in log[-1]
+    assert all(entry.startswith("[REDACTED:scan-refused:") for entry in log[1:-1])
+    for member in folder.rglob("*"):
+        assert member.is_dir() or "tenant-0001-region" not in member.read_text(errors="replace"), member
+
+
+def test_an_image_only_the_final_scan_refuses_in_the_summary_and_the_manifest_does_not_stop_the_snapshot(
+        cluster: Cluster, tmp_path: Path) -> None:
+    """`harbor/auth_backend:ldap` is a valid image the redactor leaves and the scan refuses; it reached the
+    summary (a finding's title) and the manifest (`source.image`), where a hit refused the whole snapshot
+    (exit 4) whoever can set an image. The summary line and the manifest value are replaced instead."""
+    image = "harbor/auth_backend:ldap"
+    for kind in ("deployments", "replicasets", "pods"):
+        for name, obj in cluster.api.objects[kind][scenarios.NS].items():
+            if name.startswith("search"):
+                spec = obj["spec"] if kind == "pods" else obj["spec"]["template"]["spec"]
+                spec["containers"][0]["image"] = image
+                for status in obj.get("status", {}).get("containerStatuses", []):
+                    status["image"] = image
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"), "--workload", "deployment/search")
+    assert result.returncode == 0, result.stderr
+    assert "auth_backend" not in result.stdout + result.stderr
+    folder = unpack(tmp_path / "out")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    validate_document(manifest, EVIDENCE_MANIFEST)
+    assert manifest["source"]["image"].startswith("[REDACTED:scan-refused:")
+    findings = json.loads((folder / "findings.json").read_text())
+    assert "[REDACTED:scan-refused:" in findings["summary"]
+    assert "image-pull" in {f["kind"] for f in findings["findings"]}
+    for member in folder.rglob("*"):
+        assert member.is_dir() or "auth_backend:ldap" not in member.read_text(errors="replace"), member
+    report = json.loads((folder / "redaction-report.json").read_text())
+    assert report["by_kind"]["scan-refused"] >= 2
+
+
+def test_a_service_selector_the_scan_refuses_only_sorted_leaves_findings_valid_and_clean(
+        cluster: Cluster, tmp_path: Path) -> None:
+    """A Service's selector, quoted in a finding's facts, that the scan refuses only as findings.json writes
+    it (keys sorted): the bundled findings.json was invalid JSON (a finding's line replaced by a bare
+    token: the fix-agent refuses the snapshot) and the copy in --output-dir still held what the scan refused."""
+    cluster.api.add(kube_objects.service("legacy", scenarios.NS, {"z": "0" * 40, "key": "y", "aws": "x"}))
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr
+    kept = (tmp_path / "out" / "findings.json").read_bytes()
+    folder = unpack(tmp_path / "out")
+    assert (folder / "findings.json").read_bytes() == kept and leaks_in(kept) == []
+    findings = json.loads(kept)["findings"]
+    legacy = next(f for f in findings if f["kind"] == "service-no-pods" and f["facts"]["service"] == "legacy")
+    assert legacy["pointers"] and isinstance(legacy["facts"], dict)

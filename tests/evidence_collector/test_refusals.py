@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import tarfile
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from evidence_collector.collector import Collected
 from evidence_collector.redaction import Redactor, leaks_in
 from evidence_collector.refusals import jsonl_without_refused, without_refused_lines, without_refused_values
-from evidence_collector.staging import Staging
+from evidence_collector.snapshot import SnapshotIdentity, assemble
+from evidence_collector.staging import Staging, jsonl_lines, readable_json
+from evidence_collector.window import resolve_window
 from pathops_contracts.secret_scan import scan_text
 
 REDACTOR = Redactor(key=b"k" * 32)
@@ -98,3 +104,97 @@ def test_staging_writes_a_refused_json_document_valid_and_clean(tmp_path: Any) -
         assert staging.redactor.report()["by_kind"] == {"scan-refused": 1}
     finally:
         staging.close()
+
+
+def test_every_line_holding_a_refused_detector_value_is_pointed_at_and_replaced_in_one_round() -> None:
+    """A detector's value is a hit on each line that holds it, not on the first alone: replacing (a few
+    rounds) clears any number of copies, and no copy is left where the scan no longer sees its context."""
+    value = "tenant-0001-region-eu-west-1-shard-000000042"
+    text = f"shard {value} ready\n" + f"cache token {value}\n" * 5 + "done\n"
+    assert [hit.line for hit in scan_text(text)] == [1, 2, 3, 4, 5, 6]
+    fixed = without_refused_lines(text.encode(), replace).decode()
+    assert value not in fixed and not leaks_in(fixed.encode()) and fixed.endswith("\ndone\n")
+    assert len(fixed.split("\n")) == len(text.split("\n"))
+
+
+def _pods_with_short_refused_values(count: int) -> list[dict[str, Any]]:
+    # `"x0/auth_backend": "ab"`: the scan refuses each, and each token is 26 bytes longer than "ab".
+    return [{"metadata": {"name": f"web-{index}", "annotations": {f"x{n}/auth_backend": "ab" for n in range(20)}}}
+            for index in range(count)]
+
+
+@pytest.mark.parametrize("room", [0, 10**6])
+def test_replacing_values_never_takes_a_file_past_the_budget(tmp_path: Path, room: int) -> None:
+    """Tokens are longer than short values: pods.jsonl doubled after the budget was spent. What does not fit
+    replaces each refused line whole instead (still one line for one), said in a gap."""
+    redactor = Redactor(key=b"k" * 32)
+    pods = _pods_with_short_refused_values(10)
+    size = len(jsonl_lines(redactor, "objects/pods.jsonl", pods))
+    budget = size + 4096 + room
+    staging = Staging(tmp_path / "stage", redactor, budget)
+    staging.root.mkdir()
+    try:
+        assert staging.write_jsonl("objects/pods.jsonl", pods) == 10
+        assert staging.write_text("logs/web-0/api.log", "served product 1\n" * 256)  # the rest of the budget
+        manifest, _, _ = assemble(staging, SnapshotIdentity("INC-1", "shop", "shop-preflight", None),
+                                  resolve_window("30m", datetime.now(UTC)), Collected([], None, None, None, None),
+                                  redactor, tmp_path / "bundle.tar.gz")
+    finally:
+        staging.close()
+    sizes = {entry["path"]: entry["size"] for entry in manifest["files"]}
+    assert sizes["objects/pods.jsonl"] + sizes["logs/web-0/api.log"] <= budget
+    with tarfile.open(tmp_path / "bundle.tar.gz") as bundle:
+        member = bundle.extractfile("objects/pods.jsonl")
+        assert member is not None
+        lines = member.read().decode().splitlines()
+    assert len(lines) == 10 and not leaks_in("\n".join(lines).encode())
+    values = [json.loads(line) for line in lines]
+    if room:  # the tokens fit: every line is still the pod it was, its refused values replaced
+        assert [value["metadata"]["name"] for value in values] == [f"web-{index}" for index in range(10)]
+        assert manifest["redaction"]["scan-refused"] == 200
+    else:
+        assert all(str(value).startswith("[REDACTED:scan-refused:") for value in values)
+        assert manifest["redaction"]["scan-refused"] == 10
+        assert any(gap["what"] == "objects/pods.jsonl" and gap["reason"] == "truncated" for gap in manifest["gaps"])
+
+
+def test_a_value_refused_only_as_its_keys_are_sorted_is_found_and_replaced() -> None:
+    """Documents are written with their keys sorted; values were judged in the order they came: a selector
+    the scan refuses only sorted (`"aws": "x", "key": "y", "z": <40 digits>`, AWS's detector) was not found."""
+    selector = {"z": "0" * 40, "key": "y", "aws": "x"}
+    document = {"findings": [{"kind": "service-no-pods", "facts": {"selector": selector, "service": "legacy"}}]}
+    assert scan_text(readable_json(document)) and not scan_text(json.dumps(document)), "the premise"
+    fixed = without_refused_values(document, replace)
+    assert not scan_text(readable_json(fixed)) and not scan_text(json.dumps(fixed, sort_keys=True))
+    assert fixed["findings"][0]["facts"]["service"] == "legacy" and fixed["findings"][0]["kind"] == "service-no-pods"
+
+
+def test_a_line_of_laid_out_json_is_replaced_as_a_value_and_the_document_stays_valid() -> None:
+    """What replacing values does not clear is replaced a line at a time; in a JSON document, the line's
+    value, its name and comma kept: a bare token there made findings.json invalid JSON."""
+    text = readable_json({"a": "glpat-abcdefghijklmnopqrstuvwxyz", "b": ["x", "glpat-abcdefghijklmnopqrstuvwxyz"],
+                          "c": {"d": 1}}) + "\n"
+    assert leaks_in(text.encode())
+    fixed = without_refused_lines(text.encode(), replace, json_values=True)
+    assert not leaks_in(fixed) and len(fixed.split(b"\n")) == len(text.split("\n"))
+    document = json.loads(fixed)
+    assert document["a"].startswith("[REDACTED:scan-refused:") and document["b"][0] == "x"
+    assert document["b"][1].startswith("[REDACTED:scan-refused:") and document["c"] == {"d": 1}
+
+
+def test_a_gap_detail_only_the_final_scan_refuses_is_replaced_in_the_manifest(tmp_path: Path) -> None:
+    """Gap details quote API error texts (untrusted); one the redactor leaves and the scan refuses refused
+    the whole snapshot at the manifest's scan. The detail is replaced, the gap kept."""
+    redactor = Redactor(key=b"k" * 32)
+    staging = Staging(tmp_path / "stage", redactor, 10**6)
+    staging.root.mkdir()
+    try:
+        staging.gap("logs/web-0/api.log", "error", "upstream said: using auth_backend=ldap")
+        manifest, _, _ = assemble(staging, SnapshotIdentity("INC-1", "shop", "shop-preflight", None),
+                                  resolve_window("30m", datetime.now(UTC)), Collected([], None, None, None, None),
+                                  redactor, tmp_path / "bundle.tar.gz")
+    finally:
+        staging.close()
+    (gap,) = manifest["gaps"]
+    assert gap["what"] == "logs/web-0/api.log" and gap["reason"] == "error"
+    assert gap["detail"].startswith("[REDACTED:scan-refused:") and manifest["redaction"] == {"scan-refused": 1}
