@@ -25,6 +25,7 @@ from evidence_collector.redaction import leaks_in
 from pathops_contracts.secret_scan import scan_text
 
 ROUNDS = 3
+VALUE_PASS_BYTES = 256 * 1024  # of refused JSON Lines looked into value by value (about 1 s); the rest go whole
 Replace = Callable[[str], str]  # a refused value -> its token (counted by the redactor)
 
 
@@ -104,8 +105,14 @@ def without_refused_values(document: Any, replace: Replace) -> Any:
 def jsonl_without_refused(data: bytes, replace: Replace, whole_lines: bool = False) -> bytes:
     """JSON Lines (one object a line) with the values the scan refuses replaced, line for line; a line
     that is not JSON is replaced whole. `whole_lines`: each refused line is (a token string, never longer
-    than an object the scan refuses), for when the values' tokens would not fit."""
+    than an object the scan refuses), for when the values' tokens would not fit.
+
+    Looking for the values costs about 4 s a MB of refused lines (each part scanned at every level it is
+    nested in); past VALUE_PASS_BYTES of them, the rest are replaced whole, so that objects made to be
+    refused (an annotation on every pod) cannot hold the run for minutes.
+    """
     lines = data.split(b"\n")
+    value_bytes = 0
     for _ in range(ROUNDS):
         hits = leaks_in(b"\n".join(lines))
         if not hits:
@@ -114,7 +121,8 @@ def jsonl_without_refused(data: bytes, replace: Replace, whole_lines: bool = Fal
             if line > len(lines) or not lines[line - 1]:
                 continue
             text = lines[line - 1].decode("utf-8", errors="replace")
-            if whole_lines:
+            value_bytes += len(lines[line - 1])
+            if whole_lines or value_bytes > VALUE_PASS_BYTES:
                 lines[line - 1] = json.dumps(replace(text)).encode()
                 continue
             try:

@@ -198,3 +198,21 @@ def test_a_gap_detail_only_the_final_scan_refuses_is_replaced_in_the_manifest(tm
     (gap,) = manifest["gaps"]
     assert gap["what"] == "logs/web-0/api.log" and gap["reason"] == "error"
     assert gap["detail"].startswith("[REDACTED:scan-refused:") and manifest["redaction"] == {"scan-refused": 1}
+
+
+def test_past_the_value_pass_bytes_refused_lines_go_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Looking into values costs seconds a MB: past VALUE_PASS_BYTES of refused lines the rest are replaced
+    whole (still line for line), so objects made to be refused cannot hold the run."""
+    from evidence_collector import refusals
+
+    monkeypatch.setattr(refusals, "VALUE_PASS_BYTES", 2_000)
+    pods = [{"metadata": {"name": f"web-{i}", "annotations": {"example.com/auth_backend": "ldap"}}, "pad": "x" * 300}
+            for i in range(20)]
+    data = "".join(json.dumps(p, sort_keys=True) + "\n" for p in pods).encode()
+    fixed = jsonl_without_refused(data, replace)
+    assert not leaks_in(fixed)
+    lines = [json.loads(line) for line in fixed.decode().splitlines()]
+    assert len(lines) == 20
+    objects = [line for line in lines if isinstance(line, dict)]
+    assert 1 <= len(objects) < 20 and lines[: len(objects)] == objects  # the first ones kept as objects
+    assert all(isinstance(line, str) and line.startswith("[REDACTED:scan-refused:") for line in lines[len(objects):])
