@@ -322,6 +322,16 @@ def test_an_owner_that_cannot_be_read_is_asked_for_once_and_is_one_gap(cluster: 
     assert len(asked) == 1, asked
 
 
+def _collect_with_crash_log_line(cluster: Cluster, tmp_path: Path, line: str) -> tuple[Path, str]:
+    """Collect with `line` in the middle of payments' crash log: (the unpacked snapshot, that log as kept)."""
+    cluster.api.set_log(scenarios.NS, "payments-abc", "api", scenarios.lines(
+        "Booting payments api", line, "fatal: configuration incomplete"), previous=True)
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"), "--time-window", "30m")
+    assert result.returncode == 0, result.stderr
+    folder = unpack(tmp_path / "out")
+    return folder, (folder / "logs/payments-abc/api.previous.log").read_text()
+
+
 @pytest.mark.parametrize("line", ["loading deploy key: PuTTY-User-Key-File-2: ssh-rsa",
                                   "openssl: expected BEGIN RSA PRIVATE KEY, got a certificate",
                                   "verified webhook signature=valid", "retrying with pw=hunter2"])
@@ -329,12 +339,7 @@ def test_one_log_line_the_final_scan_would_refuse_does_not_stop_the_snapshot(clu
                                                                               line: str) -> None:
     """The final scan refuses these; left unredacted, one line an app (or whoever can write to its log)
     prints made the collector refuse the whole snapshot (exit 4). They are redacted, the rest is kept."""
-    cluster.api.set_log(scenarios.NS, "payments-abc", "api", scenarios.lines(
-        "Booting payments api", line, "fatal: configuration incomplete"), previous=True)
-    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"), "--time-window", "30m")
-    assert result.returncode == 0, result.stderr
-    folder = unpack(tmp_path / "out")
-    log = (folder / "logs/payments-abc/api.previous.log").read_text()
+    folder, log = _collect_with_crash_log_line(cluster, tmp_path, line)
     assert line not in log and "[REDACTED:" in log and "Booting payments api" in log
     assert line not in (folder / "findings.json").read_text()
 
@@ -353,12 +358,7 @@ def test_a_log_line_only_the_final_scan_refuses_is_redacted_whole_and_the_snapsh
         cluster: Cluster, tmp_path: Path, line: str) -> None:
     """Whatever line a log carries, the run delivers: a line the final scan still refuses after redaction
     is replaced whole by a token (counted in the redaction report), not the snapshot refused (exit 4)."""
-    cluster.api.set_log(scenarios.NS, "payments-abc", "api", scenarios.lines(
-        "Booting payments api", line, "fatal: configuration incomplete"), previous=True)
-    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"), "--time-window", "30m")
-    assert result.returncode == 0, result.stderr
-    folder = unpack(tmp_path / "out")
-    log = (folder / "logs/payments-abc/api.previous.log").read_text()
+    folder, log = _collect_with_crash_log_line(cluster, tmp_path, line)
     assert "hunter2" not in log and line not in log
     assert "Booting payments api" in log and "fatal: configuration incomplete" in log
     assert len(log.splitlines()) == 3  # one line for one: every pointer still lands where it did
