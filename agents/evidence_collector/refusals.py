@@ -76,7 +76,11 @@ def _replaced(value: Any, replace: Replace) -> str:
 
 def _refused(value: Any) -> bool:
     """Whether the scan refuses value as JSON writes it, keys sorted (`"name": value` for a one-entry object)."""
-    return bool(scan_text(json.dumps(value, sort_keys=True, default=str)))
+    try:
+        text = json.dumps(value, sort_keys=True, default=str)
+    except TypeError:  # keys of mixed types cannot be sorted: as they come (readable_json sorts them as strings)
+        text = json.dumps(value, default=str)
+    return bool(scan_text(text))
 
 
 def without_refused_values(document: Any, replace: Replace) -> Any:

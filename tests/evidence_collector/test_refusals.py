@@ -216,3 +216,10 @@ def test_past_the_value_pass_bytes_refused_lines_go_whole(monkeypatch: pytest.Mo
     objects = [line for line in lines if isinstance(line, dict)]
     assert 1 <= len(objects) < 20 and lines[: len(objects)] == objects  # the first ones kept as objects
     assert all(isinstance(line, str) and line.startswith("[REDACTED:scan-refused:") for line in lines[len(objects):])
+
+
+def test_a_document_with_keys_of_mixed_types_is_judged_too() -> None:
+    document = {1: "one", "auth_backend": "ldap", "team": "payments"}
+    fixed = without_refused_values(document, replace)
+    assert fixed[1] == "one" and fixed["team"] == "payments"
+    assert fixed["auth_backend"].startswith("[REDACTED:scan-refused:")
