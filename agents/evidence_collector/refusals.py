@@ -36,17 +36,23 @@ def without_refused_lines(data: bytes, replace: Replace, json_values: bool = Fal
     replaced, its name and comma kept, so the document stays valid (a line that holds no whole value is
     left, for the run to refuse).
     """
+    if json_values:
+        return _each_refused_line(data, lambda line: _json_line_replaced(line, replace))
+    return _each_refused_line(data, replace)
+
+
+def _each_refused_line(data: bytes, fix: Callable[[str], str]) -> bytes:
+    """data with each line the final scan points at (a non-empty one) replaced by fix(line), for up to
+    ROUNDS rounds of scanning: a hit spanning lines is gone with its first line."""
+    lines = data.split(b"\n")
     for _ in range(ROUNDS):
-        hits = leaks_in(data)
+        hits = leaks_in(b"\n".join(lines))
         if not hits:
             break
-        lines = data.split(b"\n")
         for line in sorted({hit.line for hit in hits}):
             if line <= len(lines) and lines[line - 1]:
-                text = lines[line - 1].decode("utf-8", errors="replace")
-                lines[line - 1] = (_json_line_replaced(text, replace) if json_values else replace(text)).encode()
-        data = b"\n".join(lines)
-    return data
+                lines[line - 1] = fix(lines[line - 1].decode("utf-8", errors="replace")).encode()
+    return b"\n".join(lines)
 
 
 def _json_line_replaced(line: str, replace: Replace) -> str:
@@ -115,25 +121,17 @@ def jsonl_without_refused(data: bytes, replace: Replace, whole_lines: bool = Fal
     nested in); past VALUE_PASS_BYTES of them, the rest are replaced whole, so that objects made to be
     refused (an annotation on every pod) cannot hold the run for minutes.
     """
-    lines = data.split(b"\n")
     value_bytes = 0
-    for _ in range(ROUNDS):
-        hits = leaks_in(b"\n".join(lines))
-        if not hits:
-            break
-        for line in sorted({hit.line for hit in hits}):
-            if line > len(lines) or not lines[line - 1]:
-                continue
-            text = lines[line - 1].decode("utf-8", errors="replace")
-            value_bytes += len(lines[line - 1])
-            if whole_lines or value_bytes > VALUE_PASS_BYTES:
-                lines[line - 1] = json.dumps(replace(text)).encode()
-                continue
-            try:
-                fixed = json.dumps(without_refused_values(json.loads(text), replace), sort_keys=True, default=str)
-            except ValueError:
-                fixed = replace(text)
-            if fixed == text:  # refused only with its neighbours: the line goes
-                fixed = json.dumps(replace(text))
-            lines[line - 1] = fixed.encode()
-    return b"\n".join(lines)
+
+    def fix(text: str) -> str:
+        nonlocal value_bytes
+        value_bytes += len(text.encode())
+        if whole_lines or value_bytes > VALUE_PASS_BYTES:
+            return json.dumps(replace(text))
+        try:
+            fixed = json.dumps(without_refused_values(json.loads(text), replace), sort_keys=True, default=str)
+        except ValueError:
+            fixed = replace(text)
+        return json.dumps(replace(text)) if fixed == text else fixed  # refused only with its neighbours: it goes
+
+    return _each_refused_line(data, fix)

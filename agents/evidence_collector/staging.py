@@ -143,8 +143,12 @@ class Staging:
         self._packer.add(name, data, scanned_clean=clean)
         return True
 
+    def _replacing(self, name: str) -> Callable[[str], str]:
+        """What replaces a value of `name` the final scan refuses (a counted scan-refused token)."""
+        return lambda value: self.redactor.refused(value, name)
+
     def _without_refused_lines(self, name: str, data: bytes) -> bytes:
-        return without_refused_lines(data, lambda line: self.redactor.refused(line, name))
+        return without_refused_lines(data, self._replacing(name))
 
     def without_refused(self, name: str, data: bytes) -> bytes:
         """A staged file's bytes with what the final scan refuses replaced: values of JSON Lines (each line
@@ -154,18 +158,18 @@ class Staging:
         fit, each refused line of JSON Lines is replaced whole instead (one line for one: pointers hold),
         so that no file grows past what the budget granted it.
         """
-        if name.endswith(".json"):  # a value a line (written around write_json, or not cleared by its values)
-            return without_refused_lines(data, lambda line: self.redactor.refused(line, name), json_values=True)
+        if name.endswith(".json"):  # a value a line (written around write_json)
+            return without_refused_lines(data, self._replacing(name), json_values=True)
         if not name.endswith(".jsonl"):
             return self._without_refused_lines(name, data)
         counts = self.redactor.counts.copy()
-        fixed = jsonl_without_refused(data, lambda value: self.redactor.refused(value, name))
+        fixed = jsonl_without_refused(data, self._replacing(name))
         grown = len(fixed) - len(data)
         granted = self.reserve(grown) if grown > 0 else grown
         if granted < grown:
             self.refund(granted)
             self.redactor.counts = counts  # those replacements are not kept
-            fixed = jsonl_without_refused(data, lambda value: self.redactor.refused(value, name), whole_lines=True)
+            fixed = jsonl_without_refused(data, self._replacing(name), whole_lines=True)
             self.gap(name, "truncated", "the values the final scan refused did not fit the budget as tokens: "
                                         "each line holding one was replaced whole")
         return fixed
@@ -175,8 +179,8 @@ class Staging:
         scrubbed = self.redactor.scrub_object(document, name)
 
         def remedy() -> str:  # the values the scan refuses, then what a line of the laid-out text still holds
-            fixed = readable_json(without_refused_values(scrubbed, lambda value: self.redactor.refused(value, name)))
-            return self.without_refused(name, (fixed + "\n").encode()).decode()
+            fixed = readable_json(without_refused_values(scrubbed, self._replacing(name))) + "\n"
+            return without_refused_lines(fixed.encode(), self._replacing(name), json_values=True).decode()
 
         return self._write(name, readable_json(scrubbed) + "\n", budgeted, remedy=remedy)
 
