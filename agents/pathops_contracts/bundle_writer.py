@@ -98,9 +98,6 @@ def pack_member(name: str, content: Member, mtime: int = 0) -> PackedMember:
         content.length if isinstance(content, FileSlice) else content.stat().st_size)
     header = tar_header(name, size, mtime)
     padding = bytes(-size % tarfile.BLOCKSIZE)
-    if isinstance(content, bytes):
-        return PackedMember(hashlib.sha256(content).hexdigest(), size, len(header) + size + len(padding),
-                            _gzip_member(iter((header, *_chunks(content, size), padding))))
     digest = hashlib.sha256()
     read = 0
 
