@@ -158,9 +158,10 @@ def _findings_markdown(findings: list[dict[str, Any]], limit: int = 10) -> list[
         groups.setdefault(key, []).append(finding)
     lines: list[str] = []
     for (severity, title), members in list(groups.items())[:limit]:
-        pods = [str((f.get("facts") or {}).get("pod")) for f in members if (f.get("facts") or {}).get("pod")]
+        pods, count = _pods_of(members)
         label = title.replace("\0", "each pod" if len(pods) > 1 else (pods[0] if pods else ""))
-        lines.append(f"- **{severity}** {label}" + (f" ({len(pods)} pods: {', '.join(pods)})" if len(pods) > 1 else ""))
+        shown = ", ".join(pods[:20]) + (", …" if count > min(len(pods), 20) else "")
+        lines.append(f"- **{severity}** {label}" + (f" ({count} pods: {shown})" if count > 1 else ""))
         quotes = [q for q in members[0].get("quotes") or [] if isinstance(q, dict)][-8:]
         if quotes:
             # One quote, one line: any line break inside a quoted log line would leave the list item.
@@ -170,6 +171,21 @@ def _findings_markdown(findings: list[dict[str, Any]], limit: int = 10) -> list[
             # At the left margin: a fence that opens and closes there is what mr-creator shows as Markdown.
             lines += ["", f"{fence}text", *text.split("\n"), fence, ""]
     return lines
+
+
+def _pods_of(findings: list[dict[str, Any]]) -> tuple[list[str], int]:
+    """The pods the findings are seen in (each finding's pod, or the pods the collector merged it for:
+    `facts.pods`, `facts.pod_count`), and how many."""
+    pods: list[str] = []
+    unnamed = 0
+    for finding in findings:
+        facts: dict[str, Any] = finding["facts"] if isinstance(finding.get("facts"), dict) else {}
+        named: list[Any] = facts["pods"] if isinstance(facts.get("pods"), list) else [facts.get("pod")]
+        new = [str(pod) for pod in named if pod and str(pod) not in pods]
+        pods += new
+        count = facts.get("pod_count")
+        unnamed += max(count - len(named), 0) if new and isinstance(count, int) else 0
+    return pods, len(pods) + unnamed
 
 
 def _metadata(snapshot: Snapshot, source_commit: str, status: str, summary: str, rationale: str,

@@ -41,6 +41,11 @@ class FindingGroup:
     pods: list[str] = field(default_factory=list)
     first: dict[str, Any] = field(default_factory=dict)
     others: list[dict[str, Any]] = field(default_factory=list)
+    unnamed: int = 0  # pods counted by a merged finding past those it names
+
+    @property
+    def count(self) -> int:
+        return len(self.pods) + self.unnamed
 
 
 def _text(value: Any) -> str:
@@ -52,6 +57,19 @@ def _pod(finding: dict[str, Any]) -> str:
     return _text(facts.get("pod")) if isinstance(facts, dict) else ""
 
 
+def _pods(finding: dict[str, Any]) -> tuple[list[str], int]:
+    """The pods a finding is seen in, and how many: its pod, or the pods the collector merged it for
+    (`facts.pods`, at most a hundred named, `facts.pod_count` counting them all)."""
+    facts = finding.get("facts")
+    named = facts.get("pods") if isinstance(facts, dict) else None
+    if isinstance(named, list) and named:
+        pods = [pod for pod in named if isinstance(pod, str) and pod]
+        count = facts.get("pod_count") if isinstance(facts, dict) else None
+        return pods, max(count if isinstance(count, int) else 0, len(pods))
+    pod = _pod(finding)
+    return ([pod], 1) if pod else ([], 0)
+
+
 def group_findings(findings: list[dict[str, Any]]) -> list[FindingGroup]:
     """Findings that differ only by their pod are one group, most severe first."""
     groups: dict[tuple[str, str, str], FindingGroup] = {}
@@ -61,13 +79,15 @@ def group_findings(findings: list[dict[str, Any]]) -> list[FindingGroup]:
         label = title.replace(f"{pod}/", "").replace(pod, "\0") if len(pod) > 2 else title
         key = (kind, severity, label)
         group = groups.get(key)
+        pods, count = _pods(finding)
         if group is None:
-            groups[key] = FindingGroup(kind, severity, label, [pod] if pod else [], finding)
+            group = groups[key] = FindingGroup(kind, severity, label, [], finding)
         else:
             group.others.append(finding)
-            if pod and pod not in group.pods:
-                group.pods.append(pod)
-    ordered = sorted(groups.values(), key=lambda g: (SEVERITY_ORDER.get(g.severity, 9), -len(g.pods), g.kind))
+        new = [pod for pod in pods if pod not in group.pods]
+        group.pods += new
+        group.unnamed += count - len(pods) if new else 0
+    ordered = sorted(groups.values(), key=lambda g: (SEVERITY_ORDER.get(g.severity, 9), -g.count, g.kind))
     for group in ordered:
         group.label = group.label.replace("\0", "each pod" if len(group.pods) > 1 else (group.pods or [""])[0])
     return ordered
@@ -90,9 +110,9 @@ def quote_lines(finding: dict[str, Any]) -> list[tuple[str, str]]:
 def group_heading(group: FindingGroup) -> str:
     """One Markdown line: severity, what, and the pods it is seen in (neutralised)."""
     pods = ""
-    if len(group.pods) > 1:
+    if group.count > 1:
         shown = ", ".join(code_span(pod) for pod in group.pods[:5])
-        pods = f" — {len(group.pods)} pods: {shown}" + (" …" if len(group.pods) > 5 else "")
+        pods = f" — {group.count} pods: {shown}" + (" …" if group.count > 5 else "")
     return f"**{one_line(group.severity)}** {one_line(group.label)}{pods}"
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from markdown_it import MarkdownIt
 
-from fix_agent.fix import _readable, find_fix
+from fix_agent.fix import _findings_markdown, _readable, find_fix
 from fix_agent.playbooks import PLAYBOOKS
 from tests.fix_agent import scenarios
 from tests.fix_agent.scenarios import SERVED_LOG, snapshot_dir, source_tree
@@ -44,3 +44,13 @@ def test_findings_are_grouped_quoted_and_free_of_reprs(tmp_path: Path) -> None:
     assert "/healthz was renamed to /health" in analysis  # the playbook's notes, as text
     # A note that still carries a list repr is shown as code spans, not as Python.
     assert _readable("routes in the source: ['/cart', '/health']") == "routes in the source: `/cart`, `/health`"
+
+
+def test_a_finding_the_collector_merged_across_pods_shows_their_count() -> None:
+    merged = _probe("web-1", 40)
+    merged["title"] = "readiness probe fails in 250 pods of deployment/web"
+    merged["facts"] = {**merged["facts"], "pods": [f"web-{n}" for n in range(1, 101)], "pod_count": 250}
+    lines = _findings_markdown([merged, _probe("web-300", 41)])
+    assert lines[0] == ("- **high** readiness probe fails in 250 pods of deployment/web "
+                        f"(250 pods: {', '.join(f'web-{n}' for n in range(1, 21))}, …)")
+    assert "- **high** readiness probe of web-300 fails (/healthz:8080)" in lines

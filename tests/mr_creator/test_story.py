@@ -267,6 +267,20 @@ def test_findings_past_the_first_five_groups_fold_into_more_findings() -> None:
     assert next(t.content for t in tokens if t.type == "fence") == "objects/events.jsonl:1 | event 1\n"
 
 
+def test_a_finding_the_collector_merged_across_pods_counts_them_all() -> None:
+    merged = {"kind": "crash-loop", "severity": "critical", "detail": "",
+              "title": "web is crash-looping in 300 pods of deployment/shop (exit code 1)",
+              "facts": {"pod": "shop-0", "pods": [f"shop-{n}" for n in range(100)], "pod_count": 300},
+              "quotes": [{"file": "logs/shop-0/web.previous.log", "line": 9, "text": "KeyError: 'ROUTES'"}]}
+    alone = {"kind": "probe-failure", "severity": "high", "title": "readiness probe of cart-1 fails", "detail": "",
+             "facts": {"pod": "cart-1"}, "quotes": []}
+    shown, _ = render_evidence([alone, merged], [], None)
+    first = shown.splitlines()[0]
+    assert first.startswith("- **critical** web is crash-looping in 300 pods of deployment/shop (exit code 1)")
+    assert "300 pods: `shop-0`, `shop-1`, `shop-2`, `shop-3`, `shop-4` …" in first
+    assert shown.endswith("- **high** readiness probe of cart-1 fails")  # one pod: no count
+
+
 def test_the_timeline_cannot_close_an_issue() -> None:
     """GitLab's closing-keyword scan reads the raw description, the mermaid block included."""
     from mr_creator.story import timeline

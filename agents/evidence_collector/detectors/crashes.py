@@ -1,9 +1,13 @@
-"""Crash findings: OOMKilled containers and crash loops, with their last error lines or stack trace."""
+"""Crash findings: OOMKilled containers and crash loops, with their last error lines or stack trace.
+
+The pods of one controller that crash the same way (`grouping`) are one finding.
+"""
 
 from __future__ import annotations
 
 import re
 
+from evidence_collector.detectors.grouping import controller, grouped, masked
 from evidence_collector.findings import (
     MAX_QUOTES,
     Evidence,
@@ -67,9 +71,25 @@ def _last_error_lines(evidence: Evidence, pod: str, container: str
     return [], None, []
 
 
+def _describe(first: Finding, workload: str, members: list[Finding]) -> tuple[str, str]:
+    """Title and detail of the pods of `workload` that crash as `first` does."""
+    container, count = first.facts["container"], len(members)
+    restarts = sorted(int(member.facts.get("restart_count", 0)) for member in members)
+    spread = f"{restarts[0]}" if restarts[0] == restarts[-1] else f"{restarts[0]} to {restarts[-1]}"
+    if first.kind == "oom-killed":
+        return (f"{container} was OOMKilled in {count} pods of {workload}",
+                f"Container {container} was killed for exceeding its memory limit "
+                f"({first.facts.get('memory_limit') or 'no limit set'}) in {count} pods of {workload}; restarts: "
+                f"{spread}. First: {first.facts['pod']}.")
+    return (f"{container} is crash-looping in {count} pods of {workload} (exit code {first.facts['exit_code']})",
+            f"{count} pods of {workload}, the same way; restarts {spread}. {first.facts['pod']}: {first.detail}")
+
+
 def detect_crashes(evidence: Evidence) -> list[Finding]:
-    findings = []
+    """One finding per crashing container, those of one controller that crash the same way merged."""
+    findings: list[tuple[Finding, tuple[object, ...] | None]] = []
     for pod in evidence.pods:
+        owner = controller(pod)
         limits = {c["name"]: c.get("resources", {}).get("limits", {}) for c in _containers(pod)}
         for status in _statuses(pod):
             name = status["name"]
@@ -78,23 +98,27 @@ def detect_crashes(evidence: Evidence) -> list[Finding]:
             objects = [f"pod/{_name(pod)}", f"container/{name}"]
             if terminated and terminated.get("reason") == "OOMKilled":
                 memory = limits.get(name, {}).get("memory")
-                findings.append(Finding(
+                findings.append((Finding(
                     "oom-killed", "critical", f"{_name(pod)}/{name} was OOMKilled",
                     f"Container {name} was killed for exceeding its memory limit ({memory or 'no limit set'}); "
                     f"restarts: {status.get('restartCount', 0)}.",
                     objects, [_pod_pointer(evidence, pod)],
                     {"pod": _name(pod), "container": name, "memory_limit": memory,
-                     "restart_count": status.get("restartCount", 0)}))
+                     "restart_count": status.get("restartCount", 0)}),
+                    None if owner is None else ("oom-killed", owner, name, str(memory))))
             elif waiting.get("reason") == "CrashLoopBackOff" or (
                     terminated and terminated.get("exitCode", 0) != 0 and status.get("restartCount", 0) > 0):
                 lines, pointer, quotes = _last_error_lines(evidence, _name(pod), name)
                 code = (terminated or {}).get("exitCode")
                 signal = (terminated or {}).get("signal")
                 excerpt = "\n".join(line.rstrip() for line in lines)
-                findings.append(Finding(
+                findings.append((Finding(
                     "crash-loop", "critical", f"{_name(pod)}/{name} is crash-looping (exit code {code})",
                     f"Exit code {code}{f', signal {signal}' if signal else ''}, restarts "
                     f"{status.get('restartCount', 0)}. Last error lines:\n{excerpt}",
                     objects, [_pod_pointer(evidence, pod), *([pointer] if pointer else [])],
-                    {"pod": _name(pod), "container": name, "exit_code": code, "last_lines": lines[-5:]}, quotes))
-    return findings
+                    {"pod": _name(pod), "container": name, "exit_code": code, "last_lines": lines[-5:],
+                     "restart_count": status.get("restartCount", 0)}, quotes),
+                    None if owner is None else ("crash-loop", owner, name, code, signal,
+                                                masked(lines, _name(pod)))))
+    return grouped(evidence, findings, _describe)

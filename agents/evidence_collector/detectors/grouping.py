@@ -1,0 +1,91 @@
+"""One finding for the pods of one workload that fail the same way, not one per pod.
+
+A Deployment of 300 replicas crash-looping on the same error made 600 findings: the summary
+showed the first five (all the same), the fix agent's model saw the first eight (all the same,
+whatever else was wrong in the namespace), and findings.json weighed more than a megabyte.
+
+Findings are merged only when nothing but the pod tells them apart: the same kind, the same
+controller (ReplicaSet, StatefulSet...), the same container, and the same signature, which each
+detector states (a crash: exit code, signal and its last error lines with numbers, hex ids and
+the pod's name masked; an OOM kill: the memory limit). A pod that fails differently keeps a finding
+of its own. The merged finding is its first pod's (pointers, quotes, facts), counted and named:
+`facts.pods` lists the pods (at most MAX_PODS of them), `facts.pod_count` counts them all.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from evidence_collector.findings import Evidence, Finding
+
+MAX_PODS = 100  # pod names listed in a merged finding; pod_count counts them all
+_HEX_ID = re.compile(r"\b(?=[0-9a-fA-F-]*[0-9])[0-9a-fA-F-]{8,}\b")  # uuids, hashes, trace ids
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def masked(lines: list[str], pod: str) -> tuple[str, ...]:
+    """Log lines as a signature: what differs from one replica to the next (times, counters, ids, its
+    own name) masked, what says how it failed kept."""
+    return tuple(_DIGITS.sub("0", _HEX_ID.sub("<id>", line.replace(pod, "<pod>"))).rstrip() for line in lines)
+
+
+def controller(pod: dict[str, Any]) -> tuple[str, str, str] | None:
+    """(kind, name, uid) of the pod's controller, or None for a pod that has none."""
+    for ref in pod.get("metadata", {}).get("ownerReferences") or []:
+        if isinstance(ref, dict) and ref.get("controller") and ref.get("uid"):
+            return str(ref.get("kind", "")), str(ref.get("name", "")), str(ref["uid"])
+    return None
+
+
+def _workload_name(evidence: Evidence, owner: tuple[str, str, str]) -> str:
+    """`deployment/shop` for a ReplicaSet a Deployment owns (what a person knows it by), else the owner's."""
+    kind, name, uid = owner
+    if kind == "ReplicaSet":
+        for replicaset in evidence.replicasets:
+            if str(replicaset.get("metadata", {}).get("uid")) == uid:
+                top = controller(replicaset)
+                if top is not None:
+                    return f"{top[0].lower()}/{top[1]}"
+    return f"{kind.lower()}/{name}"
+
+
+Describe = Callable[[Finding, str, list[Finding]], tuple[str, str]]
+
+
+def grouped(evidence: Evidence, findings: list[tuple[Finding, tuple[Any, ...] | None]],
+            describe: Describe) -> list[Finding]:
+    """The findings with those of one group merged into their first.
+
+    `findings`: each finding with its group key (None: never merged); the key must hold the kind, the
+    pod's controller (second) and the container. `describe(first, workload, members)` returns the merged
+    finding's (title, detail).
+    """
+    groups: dict[tuple[Any, ...], list[Finding]] = {}
+    order: list[tuple[Any, ...] | Finding] = []
+    for finding, key in findings:
+        if key is None:
+            order.append(finding)
+            continue
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append(finding)
+    result = []
+    for entry in order:
+        if isinstance(entry, Finding):
+            result.append(entry)
+            continue
+        members = groups[entry]
+        if len(members) == 1:
+            result.append(members[0])
+            continue
+        first = members[0]
+        pods = [str(member.facts.get("pod", "")) for member in members]
+        owner = entry[1]
+        title, detail = describe(first, _workload_name(evidence, owner), members)
+        objects = [f"{owner[0].lower()}/{owner[1]}", *first.objects]
+        result.append(Finding(first.kind, first.severity, title, detail, objects, first.pointers,
+                              {**first.facts, "pods": pods[:MAX_PODS], "pod_count": len(pods)}, first.quotes))
+    return result

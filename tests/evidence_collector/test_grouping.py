@@ -1,0 +1,123 @@
+"""The pods of one controller that crash the same way are one finding; a pod that fails otherwise keeps its own."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from evidence_collector.detectors import detect, summarize
+from evidence_collector.detectors.grouping import MAX_PODS, masked
+from evidence_collector.findings import Evidence
+from pathops_testbed.http_server import BackgroundServer
+from pathops_testbed.kube_api import FakeKubernetes, write_kubeconfig
+from pathops_testbed.kube_objects import ago, container, deployment, pod, replicaset, running
+from tests.evidence_collector.conftest import Cluster, unpack
+from tests.evidence_collector.scenarios import lines
+
+NS = "shop-frontend-production"
+SPEC = {"containers": [container("web", "harbor/shop:1"), container("sidecar", "harbor/proxy:1", port=9090)]}
+
+
+def _pods(owner: dict[str, Any], count: int, prefix: str, code: int = 1) -> list[dict[str, Any]]:
+    return [pod(f"{prefix}-{index}", owner, [
+        running("web", "harbor/shop:1", ready=False, restarts=3 + index,
+                last_terminated={"exitCode": code, "reason": "Error", "finishedAt": ago(2)}),
+        running("sidecar", "harbor/proxy:1")]) for index in range(count)]
+
+
+def _tail(pod_name: str, error: str, number: int) -> tuple[str, list[str], int]:
+    """A previous log's last lines: the same error, its own times, request ids and name."""
+    lines = [f"2026-12-01T20:0{number}:00.{number}12Z INFO {pod_name} served request {4000 + number}\n",
+             f"2026-12-01T20:0{number}:01.{number}34Z ERROR {error} (trace 9f{number}c2a7e1b4d)\n"]
+    return f"logs/{pod_name}/web.previous.log", lines, 1
+
+
+def _evidence(pods: list[dict[str, Any]], errors: dict[str, str], sets: list[dict[str, Any]]) -> Evidence:
+    tails = {(p["metadata"]["name"], "web", True): _tail(p["metadata"]["name"], errors[p["metadata"]["name"]], i)
+             for i, p in enumerate(pods)}
+    return Evidence(pods, [], [], [], [], sets, [], tails)
+
+
+def test_replicas_that_crash_the_same_way_are_one_finding_that_counts_and_names_them() -> None:
+    shop = deployment("shop", NS, SPEC, replicas=4)
+    current = replicaset(shop, 2, SPEC, replicas=4)
+    pods = _pods(current, 4, "shop-7d9f")
+    findings = detect(_evidence(pods, dict.fromkeys((p["metadata"]["name"] for p in pods),
+                                                    "database is unreachable: connection refused"), [current]))
+    crashes = [f for f in findings if f.kind == "crash-loop"]
+    assert len(crashes) == 1
+    merged = crashes[0]
+    assert merged.title == "web is crash-looping in 4 pods of deployment/shop (exit code 1)"
+    assert merged.facts["pods"] == [f"shop-7d9f-{i}" for i in range(4)] and merged.facts["pod_count"] == 4
+    # The first pod's evidence, as it stands: its pointers and quotes, its facts (the fix agent locates it).
+    assert merged.facts["pod"] == "shop-7d9f-0" and merged.facts["container"] == "web"
+    assert [q.file for q in merged.quotes] == ["logs/shop-7d9f-0/web.previous.log"] * 2
+    assert "restarts 3 to 6" in merged.detail and "connection refused" in merged.detail
+    assert "replicaset/" + current["metadata"]["name"] in merged.objects
+    summary = summarize(findings)
+    assert "4 pods of deployment/shop" in summary and "shop-7d9f-1" not in summary
+
+
+def test_a_pod_that_fails_otherwise_keeps_a_finding_of_its_own() -> None:
+    shop = deployment("shop", NS, SPEC, replicas=4)
+    current = replicaset(shop, 2, SPEC, replicas=4)
+    other = deployment("cart", NS, SPEC, replicas=2)
+    other_set = replicaset(other, 1, SPEC, replicas=2)
+    pods = [*_pods(current, 3, "shop-7d9f"), *_pods(other_set, 2, "cart-5c4b"),
+            *_pods(current, 1, "shop-exit-2", code=2)]
+    orphan = _pods(current, 1, "bare")[0]
+    orphan["metadata"]["ownerReferences"] = []
+    pods.append(orphan)
+    errors = {p["metadata"]["name"]: "database is unreachable: connection refused" for p in pods}
+    errors["shop-7d9f-2"] = "KeyError: 'PAYMENT_URL'"  # another cause, in the same ReplicaSet
+    findings = [f for f in detect(_evidence(pods, errors, [current, other_set])) if f.kind == "crash-loop"]
+    counts = sorted((f.facts.get("pod_count", 1), f.facts["pod"]) for f in findings)
+    assert counts == [(1, "bare-0"), (1, "shop-7d9f-2"), (1, "shop-exit-2-0"), (2, "cart-5c4b-0"), (2, "shop-7d9f-0")]
+    alone = next(f for f in findings if f.facts["pod"] == "shop-7d9f-2")
+    assert alone.title == "shop-7d9f-2/web is crash-looping (exit code 1)" and "pods" not in alone.facts
+
+
+def test_a_merged_finding_names_at_most_max_pods_and_counts_them_all() -> None:
+    shop = deployment("shop", NS, SPEC, replicas=MAX_PODS + 5)
+    current = replicaset(shop, 2, SPEC, replicas=MAX_PODS + 5)
+    pods = _pods(current, MAX_PODS + 5, "shop")
+    errors = dict.fromkeys((p["metadata"]["name"] for p in pods), "boom")
+    merged = next(f for f in detect(_evidence(pods, errors, [current])) if f.kind == "crash-loop")
+    assert len(merged.facts["pods"]) == MAX_PODS and merged.facts["pod_count"] == MAX_PODS + 5
+
+
+def test_the_signature_masks_what_differs_between_replicas_and_keeps_how_they_failed() -> None:
+    first = masked(["2026-12-01T20:00:00Z shop-1 request 4001 trace 9fa3c2a7e1b4d failed: exit 1\n"], "shop-1")
+    second = masked(["2026-12-01T20:05:09Z shop-2 request 4977 trace 11b0ffe2a9c3d failed: exit 1\n"], "shop-2")
+    assert first == second
+    assert masked(["failed: connection refused\n"], "a") != masked(["failed: permission denied\n"], "a")
+
+
+def test_the_collector_writes_one_finding_for_a_deployment_crash_looping_in_every_replica(tmp_path: Path) -> None:
+    api = FakeKubernetes()
+    shop = deployment("shop", NS, SPEC, replicas=6)
+    current = replicaset(shop, 2, SPEC, replicas=6)
+    api.add_all([shop, current])
+    for index, item in enumerate(_pods(current, 6, "shop-7d9f")):
+        api.add(item)
+        name = item["metadata"]["name"]
+        api.set_log(NS, name, "web", lines(f"starting {name}"))
+        api.set_log(NS, name, "web", lines(f"INFO {name} served request {900 + index}",
+                                           f"ERROR database is unreachable at 10.0.3.{index}: connection refused"),
+                    previous=True)
+        api.set_log(NS, name, "sidecar", lines("proxy up"))
+    with BackgroundServer(api) as server:
+        cluster = Cluster(api, write_kubeconfig(tmp_path / "kubeconfig", server.url, NS), server)
+        result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"), "--time-window", "30m",
+                                 TARGET_NAMESPACE=NS)
+    assert result.returncode == 0, result.stderr
+    folder = unpack(tmp_path / "out")
+    findings = json.loads((folder / "findings.json").read_text())["findings"]
+    crashes = [f for f in findings if f["kind"] == "crash-loop"]
+    assert len(crashes) == 1 and crashes[0]["facts"]["pod_count"] == 6
+    assert crashes[0]["title"] == "web is crash-looping in 6 pods of deployment/shop (exit code 1)"
+    quote = crashes[0]["quotes"][-1]
+    line = (folder / quote["file"]).read_text().split("\n")[quote["line"] - 1]
+    assert line == quote["text"] and "connection refused" in line
+    assert "web is crash-looping in 6 pods of deployment/shop" in json.loads(result.stdout)["summary"]
