@@ -28,8 +28,8 @@ def _pods(owner: dict[str, Any], count: int, prefix: str, code: int = 1) -> list
 
 def _tail(pod_name: str, error: str, number: int) -> tuple[str, list[str], int]:
     """A previous log's last lines: the same error, its own times, request ids and name."""
-    lines = [f"2026-12-01T20:0{number}:00.{number}12Z INFO {pod_name} served request {4000 + number}\n",
-             f"2026-12-01T20:0{number}:01.{number}34Z ERROR {error} (trace 9f{number}c2a7e1b4d)\n"]
+    lines = [f"2026-12-01T20:{number % 60:02d}:00.{number}12Z INFO {pod_name} served request {4000 + number}\n",
+             f"2026-12-01T20:{number % 60:02d}:01.{number}34Z ERROR {error} (trace 9f{number}c2a7e1b4d)\n"]
     return f"logs/{pod_name}/web.previous.log", lines, 1
 
 
@@ -91,7 +91,12 @@ def test_the_signature_masks_what_differs_between_replicas_and_keeps_how_they_fa
     first = masked(["2026-12-01T20:00:00Z shop-1 request 4001 trace 9fa3c2a7e1b4d failed: exit 1\n"], "shop-1")
     second = masked(["2026-12-01T20:05:09Z shop-2 request 4977 trace 11b0ffe2a9c3d failed: exit 1\n"], "shop-2")
     assert first == second
+    assert masked(["10.0.3.4:5432 uuid 3f2a9c1e-5b7d-4e8f-9a0b-1c2d3e4f5a6b pid 81231"], "x") == masked(
+        ["10.0.17.250:5432 uuid 0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e pid 90210"], "x")
     assert masked(["failed: connection refused\n"], "a") != masked(["failed: permission denied\n"], "a")
+    # Short numbers say how it failed: a 503 is not a 500, nor a missing VAR_2 a missing VAR_1.
+    assert masked(["upstream answered HTTP 500"], "a") != masked(["upstream answered HTTP 503"], "a")
+    assert masked(["KeyError: 'VAR_1'"], "a") != masked(["KeyError: 'VAR_2'"], "a")
 
 
 def test_the_collector_writes_one_finding_for_a_deployment_crash_looping_in_every_replica(tmp_path: Path) -> None:
@@ -103,7 +108,7 @@ def test_the_collector_writes_one_finding_for_a_deployment_crash_looping_in_ever
         api.add(item)
         name = item["metadata"]["name"]
         api.set_log(NS, name, "web", lines(f"starting {name}"))
-        api.set_log(NS, name, "web", lines(f"INFO {name} served request {900 + index}",
+        api.set_log(NS, name, "web", lines(f"INFO {name} served request {9000 + index}",
                                            f"ERROR database is unreachable at 10.0.3.{index}: connection refused"),
                     previous=True)
         api.set_log(NS, name, "sidecar", lines("proxy up"))

@@ -21,14 +21,33 @@ from typing import Any
 from evidence_collector.findings import Evidence, Finding
 
 MAX_PODS = 100  # pod names listed in a merged finding; pod_count counts them all
-_HEX_ID = re.compile(r"\b(?=[0-9a-fA-F-]*[0-9])[0-9a-fA-F-]{8,}\b")  # uuids, hashes, trace ids
-_DIGITS = re.compile(r"[0-9]+")
+# What differs from one replica to the next, masked after the ids (`_HEX_RUN`): times, addresses, long numbers.
+_VARYING = (
+    (re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"), "<time>"),
+    (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"), "<ip>"),
+    (re.compile(r"\d{4,}"), "<n>"),  # request ids, counters, pids
+)
+# Uuids and hashes: a whole run of hex digits and dashes (possessive, and only where a run starts:
+# linear on a hostile line of `a-a-a-...`), masked when it holds a digit and a letter.
+_HEX_RUN = re.compile(r"(?<![\w-])[0-9a-fA-F-]{8,}+(?![\w-])")
+
+
+def _hex_id(match: re.Match[str]) -> str:
+    run = match[0]
+    return "<id>" if any(c.isdigit() for c in run) and any(c.isalpha() for c in run) else run
 
 
 def masked(lines: list[str], pod: str) -> tuple[str, ...]:
-    """Log lines as a signature: what differs from one replica to the next (times, counters, ids, its
-    own name) masked, what says how it failed kept."""
-    return tuple(_DIGITS.sub("0", _HEX_ID.sub("<id>", line.replace(pod, "<pod>"))).rstrip() for line in lines)
+    """Log lines as a signature: what differs from one replica to the next (times, addresses, ids, long
+    numbers, its own name) masked; what says how it failed kept, short numbers too (`HTTP 503`, `VAR_2`)."""
+    signature = []
+    for line in lines:
+        line = line.replace(pod, "<pod>") if pod else line
+        line = _HEX_RUN.sub(_hex_id, line)
+        for pattern, mask in _VARYING:
+            line = pattern.sub(mask, line)
+        signature.append(line.rstrip())
+    return tuple(signature)
 
 
 def controller(pod: dict[str, Any]) -> tuple[str, str, str] | None:
