@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from evidence_collector.findings import Evidence, Finding
@@ -40,14 +41,16 @@ def _hex_id(match: re.Match[str]) -> str:
 def masked(lines: list[str], pod: str) -> tuple[str, ...]:
     """Log lines as a signature: what differs from one replica to the next (times, addresses, ids, long
     numbers, its own name) masked; what says how it failed kept, short numbers too (`HTTP 503`, `VAR_2`)."""
-    signature = []
-    for line in lines:
-        line = line.replace(pod, "<pod>") if pod else line
-        line = _HEX_RUN.sub(_hex_id, line)
-        for pattern, mask in _VARYING:
-            line = pattern.sub(mask, line)
-        signature.append(line.rstrip())
-    return tuple(signature)
+    return tuple(_masked_line(line.replace(pod, "<pod>") if pod else line) for line in lines)
+
+
+@lru_cache(maxsize=4096)
+def _masked_line(line: str) -> str:
+    """(Cached: replicas logging the very same line, as one image's replicas do, pay for it once.)"""
+    line = _HEX_RUN.sub(_hex_id, line)
+    for pattern, mask in _VARYING:
+        line = pattern.sub(mask, line)
+    return line.rstrip()
 
 
 def controller(pod: dict[str, Any]) -> tuple[str, str, str] | None:
