@@ -74,8 +74,10 @@ def test_oom_killed_with_memory_limit(snapshot: tuple[Path, dict[str, Any], Clus
 def test_failing_readiness_probe(snapshot: tuple[Path, dict[str, Any], Cluster]) -> None:
     folder = snapshot[0]
     probes = _findings(folder)["probe-failure"]
-    assert len(probes) == 2  # one per pod
+    assert len(probes) == 1  # the Deployment's two pods fail alike: one finding that names both
     facts = probes[0]["facts"]
+    assert facts["pod_count"] == 2 and len(set(facts["pods"])) == 2 and facts["pod"] == facts["pods"][0]
+    assert probes[0]["title"] == "readiness probe fails in 2 pods of deployment/shop-frontend (/healthz:8080)"
     assert (facts["probe"], facts["path"], facts["port"], facts["status_code"]) == ("readiness", "/healthz", 8080, 404)
     pointer = next(p for p in probes[0]["pointers"] if p["file"] == "objects/events.jsonl")
     event = load_jsonl(folder / "objects/events.jsonl")[pointer["lines"][0] - 1]

@@ -11,12 +11,13 @@ from evidence_collector.detectors.grouping import MAX_PODS, masked
 from evidence_collector.findings import Evidence
 from pathops_testbed.http_server import BackgroundServer
 from pathops_testbed.kube_api import FakeKubernetes, write_kubeconfig
-from pathops_testbed.kube_objects import ago, container, deployment, pod, replicaset, running
+from pathops_testbed.kube_objects import ago, container, deployment, event, pod, replicaset, running, waiting
 from tests.evidence_collector.conftest import Cluster, unpack
 from tests.evidence_collector.scenarios import lines
 
 NS = "shop-frontend-production"
-SPEC = {"containers": [container("web", "harbor/shop:1"), container("sidecar", "harbor/proxy:1", port=9090)]}
+SPEC = {"containers": [container("web", "harbor/shop:1"),
+                       container("sidecar", "harbor/proxy:1", port=9090, probe_path=None)]}
 
 
 def _pods(owner: dict[str, Any], count: int, prefix: str, code: int = 1) -> list[dict[str, Any]]:
@@ -126,3 +127,37 @@ def test_the_collector_writes_one_finding_for_a_deployment_crash_looping_in_ever
     line = (folder / quote["file"]).read_text().split("\n")[quote["line"] - 1]
     assert line == quote["text"] and "connection refused" in line
     assert "web is crash-looping in 6 pods of deployment/shop" in json.loads(result.stdout)["summary"]
+
+
+def test_replicas_that_cannot_pull_or_start_alike_are_one_finding_each_way() -> None:
+    shop = deployment("shop", NS, SPEC, replicas=5)
+    current = replicaset(shop, 2, SPEC, replicas=5)
+    pull = "Back-off pulling image \"harbor/shop:1.4.2\""
+    config = "couldn't find key DB_HOST in ConfigMap shop-frontend-production/shop-config"
+    pods = [pod(f"shop-{n}", current, [waiting("web", "harbor/shop:1.4.2", "ImagePullBackOff", pull)])
+            for n in range(3)]
+    pods += [pod(f"shop-cfg-{n}", current, [waiting("web", "harbor/shop:1", "CreateContainerConfigError", config)])
+             for n in range(2)]
+    pods.append(pod("shop-other", current, [waiting("web", "harbor/shop:1", "CreateContainerConfigError",
+                                                    config.replace("DB_HOST", "DB_PORT"))]))
+    findings = detect(Evidence(pods, [], [], [], [], [current], [], {}))
+    titles = sorted(f.title for f in findings)
+    assert titles == ["shop-other/web cannot start: " + config.replace("DB_HOST", "DB_PORT"),
+                      "web cannot pull harbor/shop:1.4.2 in 3 pods of deployment/shop",
+                      "web cannot start in 2 pods of deployment/shop: " + config]
+    merged = next(f for f in findings if f.kind == "config-error" and "pods" in f.facts)
+    assert merged.facts["missing_key"] == "DB_HOST" and merged.facts["pods"] == ["shop-cfg-0", "shop-cfg-1"]
+
+
+def test_replicas_whose_probe_fails_alike_are_one_finding_a_different_status_is_not() -> None:
+    shop = deployment("shop", NS, SPEC, replicas=4)
+    current = replicaset(shop, 2, SPEC, replicas=4)
+    pods = [pod(f"shop-{n}", current, [running("web", "harbor/shop:1", ready=False)]) for n in range(4)]
+    failing = "Readiness probe failed: HTTP probe failed with statuscode: 404"
+    events = [event(NS, "Pod", f"shop-{n}", "Unhealthy", failing, 2, count=10 + n) for n in range(3)]
+    events.append(event(NS, "Pod", "shop-3", "Unhealthy", failing.replace("404", "503"), 2))
+    findings = [f for f in detect(Evidence(pods, events, [], [], [], [current], [], {})) if f.kind == "probe-failure"]
+    assert sorted(f.title for f in findings) == ["readiness probe fails in 3 pods of deployment/shop (/healthz:8080)",
+                                                 "readiness probe of shop-3 fails (/healthz:8080)"]
+    merged = next(f for f in findings if "pods" in f.facts)
+    assert merged.facts["status_code"] == 404 and merged.facts["pod_count"] == 3

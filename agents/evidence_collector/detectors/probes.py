@@ -1,10 +1,14 @@
-"""Probe findings: readiness, liveness and startup probes that fail, with the container's own access log."""
+"""Probe findings: readiness, liveness and startup probes that fail, with the container's own access log.
+
+The pods of one controller whose same probe fails the same way (`grouping`) are one finding.
+"""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
+from evidence_collector.detectors.grouping import controller, grouped, masked
 from evidence_collector.findings import (
     Evidence,
     Finding,
@@ -19,8 +23,17 @@ from evidence_collector.findings import (
 _PROBE = re.compile(r"(?i)(readiness|liveness|startup) probe failed: (.*)")
 
 
+def _describe(first: Finding, workload: str, members: list[Finding]) -> tuple[str, str]:
+    """Title and detail of the pods of `workload` whose probe fails as `first`'s does."""
+    facts = first.facts
+    target = f"{facts.get('path') or ''}:{facts.get('port') or ''}" if facts.get("path") or facts.get("port") \
+        else "probe"
+    return (f"{facts['probe']} probe fails in {len(members)} pods of {workload} ({target})",
+            f"{len(members)} pods of {workload}. {facts['pod']}: {first.detail}")
+
+
 def detect_probe_failures(evidence: Evidence) -> list[Finding]:
-    findings = []
+    findings: list[tuple[Finding, tuple[object, ...] | None]] = []
     seen: set[tuple[str, str]] = set()
     for event in evidence.events:
         match = _PROBE.search(event.get("message", ""))
@@ -51,11 +64,15 @@ def detect_probe_failures(evidence: Evidence) -> list[Finding]:
 
         pointers = [_pod_pointer(evidence, pod)] if pod else []
         quotes = _event_quote(evidence, same_probe) + _probe_log_quotes(evidence, pod_name, facts)
-        findings.append(Finding(
+        owner = controller(pod) if pod else None
+        # The same controller, container, probe (kind, path, port), status code and message: one finding.
+        key = None if owner is None else ("probe-failure", owner, facts["container"], probe_kind, str(facts["path"]),
+                                          str(facts["port"]), facts["status_code"], masked([match[2]], pod_name))
+        findings.append((Finding(
             "probe-failure", "high", f"{probe_kind} probe of {pod_name} fails ({target})",
             f"{match[1]} probe failed: {match[2][:300]} ({event.get('count', 1)} times).",
-            [f"pod/{pod_name}"], [*pointers, *_event_pointers(evidence, same_probe)], facts, quotes))
-    return findings
+            [f"pod/{pod_name}"], [*pointers, *_event_pointers(evidence, same_probe)], facts, quotes), key))
+    return grouped(evidence, findings, _describe)
 
 
 def _probe_log_quotes(evidence: Evidence, pod: str, facts: dict[str, Any]) -> list[Quote]:
