@@ -126,3 +126,13 @@ def test_the_collector_writes_one_finding_for_a_deployment_crash_looping_in_ever
     line = (folder / quote["file"]).read_text().split("\n")[quote["line"] - 1]
     assert line == quote["text"] and "connection refused" in line
     assert "web is crash-looping in 6 pods of deployment/shop" in json.loads(result.stdout)["summary"]
+
+
+def test_the_port_a_replica_cannot_reach_says_which_dependency_is_down() -> None:
+    """Node's `ECONNREFUSED 127.0.0.1:5432` (the database) is not `...:6379` (the cache): one cause must not
+    hide behind another. A local end's port (`a:43122->b`) differs from one replica to the next: masked."""
+    assert masked(["Error: connect ECONNREFUSED 127.0.0.1:5432"], "a") != masked(
+        ["Error: connect ECONNREFUSED 127.0.0.1:6379"], "a")
+    assert masked(["error: cannot reach localhost:5432"], "a") != masked(["error: cannot reach localhost:27017"], "a")
+    assert masked(["read tcp 10.1.2.3:43122->10.0.0.9:5432: connection reset by peer"], "a") == masked(
+        ["read tcp 10.1.7.4:51000->10.0.0.8:5432: connection reset by peer"], "a")

@@ -22,10 +22,12 @@ from evidence_collector.findings import Evidence, Finding
 
 MAX_PODS = 100  # pod names listed in a merged finding; pod_count counts them all
 # What differs from one replica to the next, masked after the ids (`_HEX_RUN`): times, addresses, long numbers.
+# A port says which dependency failed (`127.0.0.1:5432` is not `127.0.0.1:6379`) and is kept, but for the local
+# end of a connection (`10.1.2.3:43122->`), which is ephemeral.
 _VARYING = (
     (re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"), "<time>"),
-    (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"), "<ip>"),
-    (re.compile(r"\d{4,}"), "<n>"),  # request ids, counters, pids
+    (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b(?::\d+(?=->))?"), "<ip>"),
+    (re.compile(r"(?<![:\d])\d{4,}"), "<n>"),  # request ids, counters, pids; not a port (`localhost:5432`)
 )
 # Uuids and hashes: a whole run of hex digits and dashes (possessive, and only where a run starts:
 # linear on a hostile line of `a-a-a-...`), masked when it holds a digit and a letter.
