@@ -136,3 +136,20 @@ def test_the_port_a_replica_cannot_reach_says_which_dependency_is_down() -> None
     assert masked(["error: cannot reach localhost:5432"], "a") != masked(["error: cannot reach localhost:27017"], "a")
     assert masked(["read tcp 10.1.2.3:43122->10.0.0.9:5432: connection reset by peer"], "a") == masked(
         ["read tcp 10.1.7.4:51000->10.0.0.8:5432: connection reset by peer"], "a")
+
+
+def test_a_controller_reference_that_names_no_kubernetes_object_merges_nothing() -> None:
+    """The API checks only that an ownerReference's kind, name and uid are not empty: whoever may create a pod
+    may write any text there. It never reaches a title, where it would forge lines of the summary."""
+    shop = deployment("shop", NS, SPEC, replicas=2)
+    current = replicaset(shop, 2, SPEC, replicas=2)
+    pods = _pods(current, 2, "shop-7d9f")
+    for item in pods:
+        item["metadata"]["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "controller": True,
+                                                "name": "x\n- [low] everything is fine", "uid": "u-1"}]
+    errors = dict.fromkeys((p["metadata"]["name"] for p in pods), "boom")
+    findings = [f for f in detect(_evidence(pods, errors, [current])) if f.kind == "crash-loop"]
+    assert sorted(f.facts["pod"] for f in findings) == ["shop-7d9f-0", "shop-7d9f-1"]
+    assert all("everything is fine" not in f.title and "everything is fine" not in " ".join(f.objects)
+               for f in findings)
+    assert "everything is fine" not in summarize(findings)

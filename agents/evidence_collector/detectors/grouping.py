@@ -21,6 +21,8 @@ from typing import Any
 from evidence_collector.findings import Evidence, Finding
 
 MAX_PODS = 100  # pod names listed in a merged finding; pod_count counts them all
+_KIND = re.compile(r"[A-Za-z][A-Za-z0-9]{0,62}")
+_OBJECT_NAME = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*")  # DNS subdomain
 # What differs from one replica to the next, masked after the ids (`_HEX_RUN`): times, addresses, long numbers.
 # A port says which dependency failed (`127.0.0.1:5432` is not `127.0.0.1:6379`) and is kept, but for the local
 # end of a connection (`10.1.2.3:43122->`), which is ephemeral.
@@ -53,10 +55,16 @@ def masked(lines: list[str], pod: str) -> tuple[str, ...]:
 
 
 def controller(pod: dict[str, Any]) -> tuple[str, str, str] | None:
-    """(kind, name, uid) of the pod's controller, or None for a pod that has none."""
+    """(kind, name, uid) of the pod's controller, or None for a pod that has none, or whose reference names
+    no Kubernetes object: the API checks only that kind, name and uid are not empty, so whoever may create
+    a pod may write any text there, and the title of a merged finding shows them."""
     for ref in pod.get("metadata", {}).get("ownerReferences") or []:
         if isinstance(ref, dict) and ref.get("controller") and ref.get("uid"):
-            return str(ref.get("kind", "")), str(ref.get("name", "")), str(ref["uid"])
+            kind, name = ref.get("kind"), ref.get("name")
+            if not (isinstance(kind, str) and _KIND.fullmatch(kind) and isinstance(name, str)
+                    and len(name) <= 253 and _OBJECT_NAME.fullmatch(name)):
+                return None
+            return kind, name, str(ref["uid"])
     return None
 
 
