@@ -153,3 +153,19 @@ def test_a_controller_reference_that_names_no_kubernetes_object_merges_nothing()
     assert all("everything is fine" not in f.title and "everything is fine" not in " ".join(f.objects)
                for f in findings)
     assert "everything is fine" not in summarize(findings)
+
+
+def test_a_pod_the_api_lists_twice_is_counted_once() -> None:
+    """A list that repeats an item (a misbehaving API, a page sent twice) must not make one pod two."""
+    shop = deployment("shop", NS, SPEC, replicas=2)
+    current = replicaset(shop, 2, SPEC, replicas=2)
+    pods = _pods(current, 2, "shop-7d9f")
+    errors = dict.fromkeys((p["metadata"]["name"] for p in pods), "boom")
+    evidence = _evidence(pods, errors, [current])
+    evidence.pods = [pods[0], pods[0]]
+    alone = [f for f in detect(evidence) if f.kind == "crash-loop"]
+    assert [(f.title, "pods" in f.facts) for f in alone] == [("shop-7d9f-0/web is crash-looping (exit code 1)", False)]
+    evidence.pods = [pods[0], pods[1], pods[0]]
+    merged = [f for f in detect(evidence) if f.kind == "crash-loop"]
+    assert [(f.facts["pods"], f.facts["pod_count"]) for f in merged] == [(["shop-7d9f-0", "shop-7d9f-1"], 2)]
+    assert merged[0].title == "web is crash-looping in 2 pods of deployment/shop (exit code 1)"

@@ -93,6 +93,7 @@ def grouped(evidence: Evidence, findings: list[tuple[Finding, tuple[Any, ...] | 
     """
     groups: dict[tuple[Any, ...], list[Finding]] = {}
     order: list[tuple[Any, ...] | Finding] = []
+    seen: set[tuple[tuple[Any, ...], Any]] = set()
     for finding, key in findings:
         if key is None:
             order.append(finding)
@@ -100,7 +101,9 @@ def grouped(evidence: Evidence, findings: list[tuple[Finding, tuple[Any, ...] | 
         if key not in groups:
             groups[key] = []
             order.append(key)
-        groups[key].append(finding)
+        if (key, finding.facts.get("pod")) not in seen:  # a pod the API listed twice is one pod
+            seen.add((key, finding.facts.get("pod")))
+            groups[key].append(finding)
     result = []
     for entry in order:
         if isinstance(entry, Finding):
