@@ -169,3 +169,13 @@ def test_a_pod_the_api_lists_twice_is_counted_once() -> None:
     merged = [f for f in detect(evidence) if f.kind == "crash-loop"]
     assert [(f.facts["pods"], f.facts["pod_count"]) for f in merged] == [(["shop-7d9f-0", "shop-7d9f-1"], 2)]
     assert merged[0].title == "web is crash-looping in 2 pods of deployment/shop (exit code 1)"
+
+
+def test_the_times_of_go_and_klog_lines_are_masked_too() -> None:
+    """Go's log (`2026/12/01 20:00:01`) and klog (`E1201 20:00:01.123456`) stamp a time without an ISO date:
+    replicas failing alike differ there only, and were one finding each."""
+    assert masked(["2026/12/01 20:00:01 failed to connect: connection refused"], "a") == masked(
+        ["2026/12/01 20:03:17 failed to connect: connection refused"], "a")
+    assert masked(["E1201 20:00:01.123456       1 main.go:42] failed to sync"], "a") == masked(
+        ["E1201 20:07:59.654321       1 main.go:42] failed to sync"], "a")
+    assert masked(["main.go:42] failed"], "a") != masked(["main.go:57] failed"], "a")

@@ -27,7 +27,7 @@ _OBJECT_NAME = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z
 # A port says which dependency failed (`127.0.0.1:5432` is not `127.0.0.1:6379`) and is kept, but for the local
 # end of a connection (`10.1.2.3:43122->`), which is ephemeral.
 _VARYING = (
-    (re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"), "<time>"),
+    (re.compile(r"(?:\d{4}[-/]\d\d[-/]\d\d[T ]|\b)\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"), "<time>"),
     (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b(?::\d+(?=->))?"), "<ip>"),
     (re.compile(r"(?<![:\d])\d{4,}"), "<n>"),  # request ids, counters, pids; not a port (`localhost:5432`)
 )
