@@ -179,3 +179,21 @@ def test_the_times_of_go_and_klog_lines_are_masked_too() -> None:
     assert masked(["E1201 20:00:01.123456       1 main.go:42] failed to sync"], "a") == masked(
         ["E1201 20:07:59.654321       1 main.go:42] failed to sync"], "a")
     assert masked(["main.go:42] failed"], "a") != masked(["main.go:57] failed"], "a")
+
+
+def test_pods_that_end_for_different_reasons_are_not_merged_for_their_exit_code() -> None:
+    """Exit code 128 is 'Error' in one pod, 'ContainerCannotRun' (its termination message naming the missing
+    executable) in another: with no log to tell them apart they were one finding, 'the same way'."""
+    shop = deployment("shop", NS, SPEC, replicas=3)
+    current = replicaset(shop, 2, SPEC, replicas=3)
+    ends = [{"reason": "Error"}, {"reason": "ContainerCannotRun", "message": 'exec: "/app/serve": not found'},
+            {"reason": "ContainerCannotRun", "message": 'exec: "/app/serve": permission denied'}]
+    pods = [pod(f"shop-{n}", current, [running("web", "harbor/shop:1", ready=False, restarts=3, last_terminated={
+        "exitCode": 128, "finishedAt": ago(2), **end})]) for n, end in enumerate(ends)]
+    findings = [f for f in detect(Evidence(pods, [], [], [], [], [current], [], {})) if f.kind == "crash-loop"]
+    assert sorted(f.facts["pod"] for f in findings) == ["shop-0", "shop-1", "shop-2"]
+    alike = [pod(f"shop-{n}", current, [running("web", "harbor/shop:1", ready=False, restarts=3, last_terminated={
+        "exitCode": 128, "finishedAt": ago(2), "reason": "ContainerCannotRun",
+        "message": f'container {n}c0ffee{n}1234abcd: exec: "/app/serve": not found'})]) for n in range(3)]
+    findings = [f for f in detect(Evidence(alike, [], [], [], [], [current], [], {})) if f.kind == "crash-loop"]
+    assert [f.facts.get("pod_count") for f in findings] == [3]

@@ -6,11 +6,12 @@ whatever else was wrong in the namespace), and findings.json weighed more than a
 
 Findings are merged only when nothing but the pod tells them apart: the same kind, the same
 controller (ReplicaSet, StatefulSet...), the same container, and the same signature, which each
-detector states (a crash: exit code, signal and its last error lines with times, addresses, long
-numbers, hex ids and the pod's name masked, ports kept; an OOM kill: the memory limit). A pod that
-fails differently keeps a finding of its own, as does one whose controller reference names no
-Kubernetes object. The merged finding is its first pod's (pointers, quotes, facts), counted and named:
-`facts.pods` lists the pods (at most MAX_PODS of them), `facts.pod_count` counts them all.
+detector states (a crash: exit code, signal, how it ended and its last error lines with times,
+addresses, long numbers, hex ids and the pod's name masked, ports kept; an OOM kill: the memory
+limit). A pod that fails differently keeps a finding of its own, as does one whose controller
+reference names no Kubernetes object. The merged finding is its first pod's (pointers, quotes,
+facts), counted and named: `facts.pods` lists the pods (at most MAX_PODS of them), `facts.pod_count`
+counts them all.
 """
 
 from __future__ import annotations
