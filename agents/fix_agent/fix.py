@@ -150,14 +150,16 @@ def _readable(note: str) -> str:
 
 def _findings_markdown(findings: list[dict[str, Any]], limit: int = 10) -> list[str]:
     """One item per problem, its pods counted once ("2 pods: ..."), its quotes fenced with their pointers."""
-    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
     for finding in findings:
         pod = str((finding.get("facts") or {}).get("pod") or "")
         title = str(finding["title"])
         key = (str(finding["severity"]), title.replace(f"{pod}/", "").replace(pod, "\0") if len(pod) > 2 else title)
-        groups.setdefault(key, []).append(finding)
+        # A finding the collector merged is a group already: another with the same title failed otherwise.
+        merged = isinstance((finding.get("facts") or {}).get("pods"), list)
+        groups.setdefault((*key, pod) if merged else key, []).append(finding)
     lines: list[str] = []
-    for (severity, title), members in list(groups.items())[:limit]:
+    for (severity, title, *_), members in list(groups.items())[:limit]:
         pods, count = _pods_of(members)
         label = title.replace("\0", "each pod" if len(pods) > 1 else (pods[0] if pods else ""))
         shown = ", ".join(pods[:20]) + (", …" if count > min(len(pods), 20) else "")

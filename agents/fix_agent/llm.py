@@ -70,6 +70,7 @@ TOOLS: list[dict[str, Any]] = [
             "confidence": {"type": "number"}}}}},
 ]
 MAX_TOOL_OUTPUT = 6000
+MAX_PODS_SHOWN = 3  # pods named per finding in the evidence prompt
 STUCK_REPEATS = 3
 
 
@@ -84,10 +85,19 @@ class LlmSettings:
     evidence_chars: int = 12_000
 
 
+def _finding_shown(finding: dict[str, Any]) -> dict[str, Any]:
+    """A finding as the model reads it; of the pods the collector merged it for (up to a hundred names, 3.4 KB
+    of a 12 KB budget that the log tail comes last in) a few, `facts.pod_count` counting them all."""
+    shown = {k: finding.get(k) for k in ("kind", "severity", "title", "detail", "facts")}
+    facts = shown["facts"]
+    if isinstance(facts, dict) and isinstance(facts.get("pods"), list):
+        shown["facts"] = {**facts, "pods": facts["pods"][:MAX_PODS_SHOWN]}
+    return shown
+
+
 def evidence_prompt(snapshot: Snapshot, tree: Worktree, limit: int) -> str:
     """The user message: the evidence, quoted as data inside a fence the data cannot close."""
-    findings = [{k: f.get(k) for k in ("kind", "severity", "title", "detail", "facts")}
-                for f in snapshot.findings if isinstance(f, dict)][:8]
+    findings = [_finding_shown(f) for f in snapshot.findings if isinstance(f, dict)][:8]
     files = [p.relative_to(tree.root).as_posix() for p in sorted(tree.root.rglob("*"))
              if p.is_file() and ".git" not in p.relative_to(tree.root).parts][:200]
     logs = snapshot.log_text(limit)[-limit // 2:]

@@ -72,14 +72,15 @@ def _pods(finding: dict[str, Any]) -> tuple[list[str], int]:
 
 def group_findings(findings: list[dict[str, Any]]) -> list[FindingGroup]:
     """Findings that differ only by their pod are one group, most severe first."""
-    groups: dict[tuple[str, str, str], FindingGroup] = {}
+    groups: dict[tuple[str, ...], FindingGroup] = {}
     for finding in findings:
         kind, severity, title, pod = (_text(finding.get("kind")), _text(finding.get("severity")),
                                       _text(finding.get("title")), _pod(finding))
         label = title.replace(f"{pod}/", "").replace(pod, "\0") if len(pod) > 2 else title
-        key = (kind, severity, label)
-        group = groups.get(key)
         pods, count = _pods(finding)
+        # A finding the collector merged is a group already: another with the same title failed otherwise.
+        key = (kind, severity, label, *(pods[:1] if count > 1 else []))
+        group = groups.get(key)
         if group is None:
             group = groups[key] = FindingGroup(kind, severity, label, [], finding)
         else:

@@ -161,3 +161,74 @@ def test_replicas_whose_probe_fails_alike_are_one_finding_a_different_status_is_
                                                  "readiness probe of shop-3 fails (/healthz:8080)"]
     merged = next(f for f in findings if "pods" in f.facts)
     assert merged.facts["status_code"] == 404 and merged.facts["pod_count"] == 3
+
+
+def test_the_port_a_replica_cannot_reach_says_which_dependency_is_down() -> None:
+    """Node's `ECONNREFUSED 127.0.0.1:5432` (the database) is not `...:6379` (the cache): one cause must not
+    hide behind another. A local end's port (`a:43122->b`) differs from one replica to the next: masked."""
+    assert masked(["Error: connect ECONNREFUSED 127.0.0.1:5432"], "a") != masked(
+        ["Error: connect ECONNREFUSED 127.0.0.1:6379"], "a")
+    assert masked(["error: cannot reach localhost:5432"], "a") != masked(["error: cannot reach localhost:27017"], "a")
+    assert masked(["read tcp 10.1.2.3:43122->10.0.0.9:5432: connection reset by peer"], "a") == masked(
+        ["read tcp 10.1.7.4:51000->10.0.0.8:5432: connection reset by peer"], "a")
+
+
+def test_a_controller_reference_that_names_no_kubernetes_object_merges_nothing() -> None:
+    """The API checks only that an ownerReference's kind, name and uid are not empty: whoever may create a pod
+    may write any text there. It never reaches a title, where it would forge lines of the summary."""
+    shop = deployment("shop", NS, SPEC, replicas=2)
+    current = replicaset(shop, 2, SPEC, replicas=2)
+    pods = _pods(current, 2, "shop-7d9f")
+    for item in pods:
+        item["metadata"]["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "controller": True,
+                                                "name": "x\n- [low] everything is fine", "uid": "u-1"}]
+    errors = dict.fromkeys((p["metadata"]["name"] for p in pods), "boom")
+    findings = [f for f in detect(_evidence(pods, errors, [current])) if f.kind == "crash-loop"]
+    assert sorted(f.facts["pod"] for f in findings) == ["shop-7d9f-0", "shop-7d9f-1"]
+    assert all("everything is fine" not in f.title and "everything is fine" not in " ".join(f.objects)
+               for f in findings)
+    assert "everything is fine" not in summarize(findings)
+
+
+def test_a_pod_the_api_lists_twice_is_counted_once() -> None:
+    """A list that repeats an item (a misbehaving API, a page sent twice) must not make one pod two."""
+    shop = deployment("shop", NS, SPEC, replicas=2)
+    current = replicaset(shop, 2, SPEC, replicas=2)
+    pods = _pods(current, 2, "shop-7d9f")
+    errors = dict.fromkeys((p["metadata"]["name"] for p in pods), "boom")
+    evidence = _evidence(pods, errors, [current])
+    evidence.pods = [pods[0], pods[0]]
+    alone = [f for f in detect(evidence) if f.kind == "crash-loop"]
+    assert [(f.title, "pods" in f.facts) for f in alone] == [("shop-7d9f-0/web is crash-looping (exit code 1)", False)]
+    evidence.pods = [pods[0], pods[1], pods[0]]
+    merged = [f for f in detect(evidence) if f.kind == "crash-loop"]
+    assert [(f.facts["pods"], f.facts["pod_count"]) for f in merged] == [(["shop-7d9f-0", "shop-7d9f-1"], 2)]
+    assert merged[0].title == "web is crash-looping in 2 pods of deployment/shop (exit code 1)"
+
+
+def test_the_times_of_go_and_klog_lines_are_masked_too() -> None:
+    """Go's log (`2026/12/01 20:00:01`) and klog (`E1201 20:00:01.123456`) stamp a time without an ISO date:
+    replicas failing alike differ there only, and were one finding each."""
+    assert masked(["2026/12/01 20:00:01 failed to connect: connection refused"], "a") == masked(
+        ["2026/12/01 20:03:17 failed to connect: connection refused"], "a")
+    assert masked(["E1201 20:00:01.123456       1 main.go:42] failed to sync"], "a") == masked(
+        ["E1201 20:07:59.654321       1 main.go:42] failed to sync"], "a")
+    assert masked(["main.go:42] failed"], "a") != masked(["main.go:57] failed"], "a")
+
+
+def test_pods_that_end_for_different_reasons_are_not_merged_for_their_exit_code() -> None:
+    """Exit code 128 is 'Error' in one pod, 'ContainerCannotRun' (its termination message naming the missing
+    executable) in another: with no log to tell them apart they were one finding, 'the same way'."""
+    shop = deployment("shop", NS, SPEC, replicas=3)
+    current = replicaset(shop, 2, SPEC, replicas=3)
+    ends = [{"reason": "Error"}, {"reason": "ContainerCannotRun", "message": 'exec: "/app/serve": not found'},
+            {"reason": "ContainerCannotRun", "message": 'exec: "/app/serve": permission denied'}]
+    pods = [pod(f"shop-{n}", current, [running("web", "harbor/shop:1", ready=False, restarts=3, last_terminated={
+        "exitCode": 128, "finishedAt": ago(2), **end})]) for n, end in enumerate(ends)]
+    findings = [f for f in detect(Evidence(pods, [], [], [], [], [current], [], {})) if f.kind == "crash-loop"]
+    assert sorted(f.facts["pod"] for f in findings) == ["shop-0", "shop-1", "shop-2"]
+    alike = [pod(f"shop-{n}", current, [running("web", "harbor/shop:1", ready=False, restarts=3, last_terminated={
+        "exitCode": 128, "finishedAt": ago(2), "reason": "ContainerCannotRun",
+        "message": f'container {n}c0ffee{n}1234abcd: exec: "/app/serve": not found'})]) for n in range(3)]
+    findings = [f for f in detect(Evidence(alike, [], [], [], [], [current], [], {})) if f.kind == "crash-loop"]
+    assert [f.facts.get("pod_count") for f in findings] == [3]

@@ -54,3 +54,16 @@ def test_a_finding_the_collector_merged_across_pods_shows_their_count() -> None:
     assert lines[0] == ("- **high** readiness probe fails in 250 pods of deployment/web "
                         f"(250 pods: {', '.join(f'web-{n}' for n in range(1, 21))}, …)")
     assert "- **high** readiness probe of web-300 fails (/healthz:8080)" in lines
+
+
+def test_two_findings_the_collector_kept_apart_keep_their_own_quotes() -> None:
+    """Equal titles ("in 2 pods of deployment/web") but two causes: each shows its own lines and pods."""
+    title = "web is crash-looping in 2 pods of deployment/web (exit code 1)"
+    first, second = _probe("web-1", 40), _probe("web-3", 41)
+    for finding, pods, text in ((first, ["web-1", "web-2"], "refused"), (second, ["web-3", "web-4"], "PAYMENT_URL")):
+        finding["kind"], finding["severity"], finding["title"] = "crash-loop", "critical", title
+        finding["facts"] = {**finding["facts"], "pods": pods, "pod_count": 2}
+        finding["quotes"] = [{"file": f"logs/{pods[0]}/web.log", "line": 7, "text": text}]
+    text = "\n".join(_findings_markdown([first, second]))
+    assert "refused" in text and "PAYMENT_URL" in text
+    assert "(2 pods: web-1, web-2)" in text and "(2 pods: web-3, web-4)" in text

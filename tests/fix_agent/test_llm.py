@@ -160,3 +160,24 @@ def test_against_a_real_openai_compatible_endpoint(tmp_path: Path) -> None:
     _, outcome = run(tmp_path, llm, log=scenarios.SERVED_LOG)
     assert outcome.status == "patch", outcome.attempts
     assert outcome.metadata["files_touched"] == ["deploy/deployment.yaml"]
+
+
+def test_the_pods_of_merged_findings_leave_the_model_room_for_the_logs(tmp_path: Path) -> None:
+    """Two findings the collector merged across 300 pods each named a hundred of them: 7 KB of pod names in
+    a 12 KB evidence budget, and the log tail (the lines the model most needs) was cut off."""
+    from fix_agent.llm import evidence_prompt
+    from fix_agent.worktree import Worktree
+
+    findings = []
+    for container in ("web", "sidecar"):
+        finding = scenarios.oom_finding()
+        pods = [f"shop-frontend-7d9f8c6b5-{n:05d}" for n in range(100)]
+        finding["facts"] = {**finding["facts"], "container": container, "pods": pods, "pod_count": 300}
+        findings.append(finding)
+    log = "".join(f"2026-11-27T09:59:{n % 60:02d}Z INFO request {n} served\n" for n in range(200))
+    snapshot = snapshot_dir(tmp_path / "snapshot", findings, log + "2026-11-27T09:59:59Z ERROR the last line\n")
+    (tmp_path / "scratch").mkdir()
+    tree = Worktree.create(source_tree(tmp_path / "source", "plain"), tmp_path / "scratch", "2026-11-27T10:00:00Z")
+    prompt = evidence_prompt(snapshot, tree, LlmSettings("http://unused", "", "m").evidence_chars)
+    assert "ERROR the last line" in prompt
+    assert '"pod_count": 300' in prompt and "shop-frontend-7d9f8c6b5-00000" in prompt

@@ -281,6 +281,21 @@ def test_a_finding_the_collector_merged_across_pods_counts_them_all() -> None:
     assert shown.endswith("- **high** readiness probe of cart-1 fails")  # one pod: no count
 
 
+def test_two_findings_the_collector_kept_apart_are_not_merged_again_for_their_title() -> None:
+    """Two pods of one ReplicaSet fail on the database, two on a missing variable: two findings whose titles
+    agree ("in 2 pods of deployment/shop"). Shown as one group, the second cause was hidden behind
+    "Same in the other pods"."""
+    def merged(first: str, second: str, line: str) -> dict[str, Any]:
+        return {"kind": "crash-loop", "severity": "critical", "detail": "",
+                "title": "web is crash-looping in 2 pods of deployment/shop (exit code 1)",
+                "facts": {"pod": first, "pods": [first, second], "pod_count": 2},
+                "quotes": [{"file": f"logs/{first}/web.previous.log", "line": 9, "text": line}]}
+    shown, _ = render_evidence([merged("shop-a", "shop-b", "database unreachable: connection refused"),
+                                merged("shop-c", "shop-d", "KeyError: 'PAYMENT_URL'")], [], None)
+    assert "connection refused" in shown and "PAYMENT_URL" in shown and "Same in the other pods" not in shown
+    assert shown.count("2 pods: `shop-a`, `shop-b`") == 1 and shown.count("2 pods: `shop-c`, `shop-d`") == 1
+
+
 def test_the_timeline_cannot_close_an_issue() -> None:
     """GitLab's closing-keyword scan reads the raw description, the mermaid block included."""
     from mr_creator.story import timeline

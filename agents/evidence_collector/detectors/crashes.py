@@ -119,6 +119,11 @@ def detect_crashes(evidence: Evidence) -> list[Finding]:
                     objects, [_pod_pointer(evidence, pod), *([pointer] if pointer else [])],
                     {"pod": _name(pod), "container": name, "exit_code": code, "last_lines": lines[-5:],
                      "restart_count": status.get("restartCount", 0)}, quotes),
+                    # How the container ended (reason, termination message: 4 KB from the kubelet) tells apart
+                    # pods that no log does.
                     None if owner is None else ("crash-loop", owner, name, code, signal,
+                                                str((terminated or {}).get("reason")),
+                                                masked([str((terminated or {}).get("message") or "")[:4096]],
+                                                       _name(pod)),
                                                 masked(lines, _name(pod)))))
     return grouped(evidence, findings, _describe)

@@ -6,10 +6,12 @@ whatever else was wrong in the namespace), and findings.json weighed more than a
 
 Findings are merged only when nothing but the pod tells them apart: the same kind, the same
 controller (ReplicaSet, StatefulSet...), the same container, and the same signature, which each
-detector states (a crash: exit code, signal and its last error lines with numbers, hex ids and
-the pod's name masked; an OOM kill: the memory limit). A pod that fails differently keeps a finding
-of its own. The merged finding is its first pod's (pointers, quotes, facts), counted and named:
-`facts.pods` lists the pods (at most MAX_PODS of them), `facts.pod_count` counts them all.
+detector states (a crash: exit code, signal, how it ended and its last error lines with times,
+addresses, long numbers, hex ids and the pod's name masked, ports kept; an OOM kill: the memory
+limit). A pod that fails differently keeps a finding of its own, as does one whose controller
+reference names no Kubernetes object. The merged finding is its first pod's (pointers, quotes,
+facts), counted and named: `facts.pods` lists the pods (at most MAX_PODS of them), `facts.pod_count`
+counts them all.
 """
 
 from __future__ import annotations
@@ -22,11 +24,15 @@ from typing import Any
 from evidence_collector.findings import Evidence, Finding
 
 MAX_PODS = 100  # pod names listed in a merged finding; pod_count counts them all
+_KIND = re.compile(r"[A-Za-z][A-Za-z0-9]{0,62}")
+_OBJECT_NAME = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*")  # DNS subdomain
 # What differs from one replica to the next, masked after the ids (`_HEX_RUN`): times, addresses, long numbers.
+# A port says which dependency failed (`127.0.0.1:5432` is not `127.0.0.1:6379`) and is kept, but for the local
+# end of a connection (`10.1.2.3:43122->`), which is ephemeral.
 _VARYING = (
-    (re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"), "<time>"),
-    (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b"), "<ip>"),
-    (re.compile(r"\d{4,}"), "<n>"),  # request ids, counters, pids
+    (re.compile(r"(?:\d{4}[-/]\d\d[-/]\d\d[T ]|\b)\d\d:\d\d:\d\d(?:[.,]\d+)?(?:Z|[+-]\d\d:?\d\d)?"), "<time>"),
+    (re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b(?::\d+(?=->))?"), "<ip>"),
+    (re.compile(r"(?<![:\d])\d{4,}"), "<n>"),  # request ids, counters, pids; not a port (`localhost:5432`)
 )
 # Uuids and hashes: a whole run of hex digits and dashes (possessive, and only where a run starts:
 # linear on a hostile line of `a-a-a-...`), masked when it holds a digit and a letter.
@@ -54,10 +60,16 @@ def _masked_line(line: str) -> str:
 
 
 def controller(pod: dict[str, Any]) -> tuple[str, str, str] | None:
-    """(kind, name, uid) of the pod's controller, or None for a pod that has none."""
+    """(kind, name, uid) of the pod's controller, or None for a pod that has none, or whose reference names
+    no Kubernetes object: the API checks only that kind, name and uid are not empty, so whoever may create
+    a pod may write any text there, and the title of a merged finding shows them."""
     for ref in pod.get("metadata", {}).get("ownerReferences") or []:
         if isinstance(ref, dict) and ref.get("controller") and ref.get("uid"):
-            return str(ref.get("kind", "")), str(ref.get("name", "")), str(ref["uid"])
+            kind, name = ref.get("kind"), ref.get("name")
+            if not (isinstance(kind, str) and _KIND.fullmatch(kind) and isinstance(name, str)
+                    and len(name) <= 253 and _OBJECT_NAME.fullmatch(name)):
+                return None
+            return kind, name, str(ref["uid"])
     return None
 
 
@@ -86,6 +98,7 @@ def grouped(evidence: Evidence, findings: list[tuple[Finding, tuple[Any, ...] | 
     """
     groups: dict[tuple[Any, ...], list[Finding]] = {}
     order: list[tuple[Any, ...] | Finding] = []
+    seen: set[tuple[tuple[Any, ...], Any]] = set()
     for finding, key in findings:
         if key is None:
             order.append(finding)
@@ -93,7 +106,9 @@ def grouped(evidence: Evidence, findings: list[tuple[Finding, tuple[Any, ...] | 
         if key not in groups:
             groups[key] = []
             order.append(key)
-        groups[key].append(finding)
+        if (key, finding.facts.get("pod")) not in seen:  # a pod the API listed twice is one pod
+            seen.add((key, finding.facts.get("pod")))
+            groups[key].append(finding)
     result = []
     for entry in order:
         if isinstance(entry, Finding):
