@@ -232,3 +232,15 @@ def test_pods_that_end_for_different_reasons_are_not_merged_for_their_exit_code(
         "message": f'container {n}c0ffee{n}1234abcd: exec: "/app/serve": not found'})]) for n in range(3)]
     findings = [f for f in detect(Evidence(alike, [], [], [], [], [current], [], {})) if f.kind == "crash-loop"]
     assert [f.facts.get("pod_count") for f in findings] == [3]
+
+
+def test_restart_counts_the_api_leaves_out_do_not_stop_the_merge() -> None:
+    shop = deployment("shop", NS, SPEC, replicas=2)
+    current = replicaset(shop, 2, SPEC, replicas=2)
+    pods = _pods(current, 2, "shop")
+    for item in pods:
+        item["status"]["containerStatuses"][0]["restartCount"] = None  # a malformed answer
+        item["status"]["containerStatuses"][0]["state"] = {"waiting": {"reason": "CrashLoopBackOff"}}
+    merged = next(f for f in detect(_evidence(pods, dict.fromkeys(("shop-0", "shop-1"), "boom"), [current]))
+                  if f.kind == "crash-loop")
+    assert merged.facts["pod_count"] == 2 and "restarts unknown" in merged.detail

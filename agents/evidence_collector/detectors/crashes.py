@@ -74,8 +74,9 @@ def _last_error_lines(evidence: Evidence, pod: str, container: str
 def _describe(first: Finding, workload: str, members: list[Finding]) -> tuple[str, str]:
     """Title and detail of the pods of `workload` that crash as `first` does."""
     container, count = first.facts["container"], len(members)
-    restarts = sorted(int(member.facts.get("restart_count", 0)) for member in members)
-    spread = f"{restarts[0]}" if restarts[0] == restarts[-1] else f"{restarts[0]} to {restarts[-1]}"
+    restarts = sorted(n for member in members if isinstance(n := member.facts.get("restart_count"), int))
+    spread = "unknown" if not restarts else f"{restarts[0]}" if restarts[0] == restarts[-1] else \
+        f"{restarts[0]} to {restarts[-1]}"
     if first.kind == "oom-killed":
         return (f"{container} was OOMKilled in {count} pods of {workload}",
                 f"Container {container} was killed for exceeding its memory limit "
