@@ -163,7 +163,9 @@ def _findings_markdown(findings: list[dict[str, Any]], limit: int = 10) -> list[
         pods, count = _pods_of(members)
         label = title.replace("\0", "each pod" if len(pods) > 1 else (pods[0] if pods else ""))
         shown = ", ".join(pods[:20]) + (", …" if count > min(len(pods), 20) else "")
-        lines.append(f"- **{severity}** {label}" + (f" ({count} pods: {shown})" if count > 1 else ""))
+        # A finding the collector merged says how many pods in its title ("in 300 pods of deployment/shop").
+        counted = "pods" if isinstance((members[0].get("facts") or {}).get("pods"), list) else f"{count} pods"
+        lines.append(f"- **{severity}** {label}" + (f" ({counted}: {shown})" if count > 1 else ""))
         quotes = [q for q in members[0].get("quotes") or [] if isinstance(q, dict)][-8:]
         if quotes:
             # One quote, one line: any line break inside a quoted log line would leave the list item.

@@ -113,7 +113,9 @@ def group_heading(group: FindingGroup) -> str:
     pods = ""
     if group.count > 1:
         shown = ", ".join(code_span(pod) for pod in group.pods[:5])
-        pods = f" — {group.count} pods: {shown}" + (" …" if group.count > 5 else "")
+        # A finding the collector merged says how many pods in its title ("in 300 pods of deployment/shop").
+        counted = "pods" if group.unnamed or _pods(group.first)[1] > 1 else f"{group.count} pods"
+        pods = f" — {counted}: {shown}" + (" …" if group.count > 5 else "")
     return f"**{one_line(group.severity)}** {one_line(group.label)}{pods}"
 
 

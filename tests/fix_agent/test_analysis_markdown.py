@@ -52,7 +52,7 @@ def test_a_finding_the_collector_merged_across_pods_shows_their_count() -> None:
     merged["facts"] = {**merged["facts"], "pods": [f"web-{n}" for n in range(1, 101)], "pod_count": 250}
     lines = _findings_markdown([merged, _probe("web-300", 41)])
     assert lines[0] == ("- **high** readiness probe fails in 250 pods of deployment/web "
-                        f"(250 pods: {', '.join(f'web-{n}' for n in range(1, 21))}, …)")
+                        f"(pods: {', '.join(f'web-{n}' for n in range(1, 21))}, …)")
     assert "- **high** readiness probe of web-300 fails (/healthz:8080)" in lines
 
 
@@ -66,4 +66,4 @@ def test_two_findings_the_collector_kept_apart_keep_their_own_quotes() -> None:
         finding["quotes"] = [{"file": f"logs/{pods[0]}/web.log", "line": 7, "text": text}]
     text = "\n".join(_findings_markdown([first, second]))
     assert "refused" in text and "PAYMENT_URL" in text
-    assert "(2 pods: web-1, web-2)" in text and "(2 pods: web-3, web-4)" in text
+    assert "(pods: web-1, web-2)" in text and "(pods: web-3, web-4)" in text

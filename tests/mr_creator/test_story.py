@@ -277,7 +277,7 @@ def test_a_finding_the_collector_merged_across_pods_counts_them_all() -> None:
     shown, _ = render_evidence([alone, merged], [], None)
     first = shown.splitlines()[0]
     assert first.startswith("- **critical** web is crash-looping in 300 pods of deployment/shop (exit code 1)")
-    assert "300 pods: `shop-0`, `shop-1`, `shop-2`, `shop-3`, `shop-4` …" in first
+    assert "(exit code 1) — pods: `shop-0`, `shop-1`, `shop-2`, `shop-3`, `shop-4` …" in first
     assert shown.endswith("- **high** readiness probe of cart-1 fails")  # one pod: no count
 
 
@@ -293,7 +293,7 @@ def test_two_findings_the_collector_kept_apart_are_not_merged_again_for_their_ti
     shown, _ = render_evidence([merged("shop-a", "shop-b", "database unreachable: connection refused"),
                                 merged("shop-c", "shop-d", "KeyError: 'PAYMENT_URL'")], [], None)
     assert "connection refused" in shown and "PAYMENT_URL" in shown and "Same in the other pods" not in shown
-    assert shown.count("2 pods: `shop-a`, `shop-b`") == 1 and shown.count("2 pods: `shop-c`, `shop-d`") == 1
+    assert shown.count("— pods: `shop-a`, `shop-b`") == 1 and shown.count("— pods: `shop-c`, `shop-d`") == 1
 
 
 def test_the_timeline_cannot_close_an_issue() -> None:
