@@ -77,9 +77,11 @@ def test_the_golden_path_from_alert_to_merge_request(tmp_path: Path) -> None:
     assert "The fix replaces lines written by:" in broke
     assert "Standardize the health endpoint on /healthz — Dana Developer" in broke
     evidence = body.split("## The evidence")[1].split("## Timeline")[0]
-    assert evidence.count("2 pods:") == 1 and "objects/events.jsonl:" in evidence and "GET /healthz 404" in evidence
+    # The Deployment's two pods fail alike: one finding, titled by the workload, naming both.
+    assert evidence.count("readiness probe fails in 2 pods of deployment/shop-frontend (/healthz:8080) — pods: ") == 1
+    assert "objects/events.jsonl:" in evidence and "GET /healthz 404" in evidence
     analysis = body.split("Analysis by the fix agent</summary>")[1].split("</details>")[0]
-    assert "**Analysis of INC-2042**" in analysis and "(2 pods: " in analysis  # Markdown, not a code block
+    assert "**Analysis of INC-2042**" in analysis and "(pods: " in analysis  # Markdown, not a code block
 
 
 def test_the_unfixed_release_in_preflight_fails_verification_and_the_mr_stays_draft(tmp_path: Path) -> None:
