@@ -266,3 +266,20 @@ def test_a_probe_failure_is_its_own_containers_whose_name_the_event_names_exactl
     found = sorted((f.facts["container"], f.facts["path"], f.facts["port"], f.facts["status_code"],
                     f.facts.get("pod_count")) for f in findings)
     assert found == [("web", "/healthz", 8080, 503, 2), ("web-proxy", "/ready", 9090, 404, 2)]
+
+
+def test_config_errors_naming_other_objects_or_keys_are_not_merged_whatever_their_digits() -> None:
+    # A StatefulSet's pods have one controller across revisions: mid-rollout web-0 (new revision) and web-1 (old)
+    # reference other dated ConfigMaps, and web-2 and web-3 other keys. Both are missing, but they are not one
+    # problem: the names hold the long numbers and hex runs a crash's log lines have masked.
+    web = {**deployment("web", NS, SPEC, replicas=6), "kind": "StatefulSet"}
+    errors = {"web-0": 'configmap "app-config-20241201" not found',
+              "web-1": 'configmap "app-config-20241130" not found',
+              "web-2": f"couldn't find key TLS_2048 in Secret {NS}/certs-5f3a9c1d",
+              "web-3": f"couldn't find key TLS_4096 in Secret {NS}/certs-7b2e4f8a",
+              "web-4": 'secret "certs-5f3a9c1d" not found', "web-5": 'secret "certs-7b2e4f8a" not found'}
+    pods = [pod(name, web, [waiting("web", "harbor/shop:1", "CreateContainerConfigError", message)])
+            for name, message in errors.items()]
+    findings = detect(Evidence(pods, [], [], [], [], [], [], {}))
+    assert sorted(f.facts["pod"] for f in findings if f.kind == "config-error") == sorted(errors)
+    assert not any("pods" in f.facts for f in findings)
