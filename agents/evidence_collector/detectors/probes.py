@@ -41,13 +41,13 @@ def detect_probe_failures(evidence: Evidence) -> list[Finding]:
             continue
         pod_name = event.get("involvedObject", {}).get("name", "")
         probe_kind = match[1].lower()
-        pod = next((p for p in evidence.pods if _name(p) == pod_name), None)
-        field_path = event.get("involvedObject", {}).get("fieldPath", "")
-        container = _probed_container(pod, probe_kind, field_path)
+        field_path = str(event.get("involvedObject", {}).get("fieldPath") or "")
         # One finding per pod, probe and container: each container's probe is a problem of its own.
         if (pod_name, probe_kind, field_path) in seen:
             continue
         seen.add((pod_name, probe_kind, field_path))
+        pod = next((p for p in evidence.pods if _name(p) == pod_name), None)
+        container = _probed_container(pod, probe_kind, field_path)
         probe = (container or {}).get(probe_kind + "Probe") or {}
         http = probe.get("httpGet", {})
         status = re.search(r"statuscode: (\d+)", match[2])
@@ -60,7 +60,7 @@ def detect_probe_failures(evidence: Evidence) -> list[Finding]:
         def same_probe(other: dict[str, Any], pod_name: str = pod_name, probe_kind: str = probe_kind,
                        field_path: str = field_path) -> bool:
             return bool(other.get("involvedObject", {}).get("name") == pod_name
-                        and other.get("involvedObject", {}).get("fieldPath", "") == field_path
+                        and str(other.get("involvedObject", {}).get("fieldPath") or "") == field_path
                         and probe_kind in other.get("message", "").lower())
 
         pointers = [_pod_pointer(evidence, pod)] if pod else []
