@@ -154,9 +154,11 @@ def _findings_markdown(findings: list[dict[str, Any]], limit: int = 10) -> list[
     for finding in findings:
         pod = str((finding.get("facts") or {}).get("pod") or "")
         title = str(finding["title"])
-        key = (str(finding["severity"]), title.replace(f"{pod}/", "").replace(pod, "\0") if len(pod) > 2 else title)
-        # A finding the collector merged is a group already: another with the same title failed otherwise.
+        # A finding the collector merged is a group already: another with the same title failed otherwise. Its
+        # title names its workload, not a pod: where it quotes its first pod's name, that stays as it is.
         merged = isinstance((finding.get("facts") or {}).get("pods"), list)
+        key = (str(finding["severity"]),
+               title.replace(f"{pod}/", "").replace(pod, "\0") if len(pod) > 2 and not merged else title)
         groups.setdefault((*key, pod) if merged else key, []).append(finding)
     lines: list[str] = []
     for (severity, title, *_), members in list(groups.items())[:limit]:

@@ -80,6 +80,20 @@ def locate(snapshot: Snapshot, pod_name: str | None, container: str | None) -> T
                   dict((pod.get("metadata") or {}).get("labels") or {}))
 
 
+def replicas(snapshot: Snapshot, pod_name: str) -> set[str]:
+    """The pods of the snapshot with the same controller (uid) as pod_name, itself included: replicas, one pod
+    spec. Just pod_name when it has no controller, or is listed under that name more than once."""
+    owners: dict[str, list[str]] = {}
+    for pod in snapshot_objects(snapshot, "objects/pods.jsonl"):
+        ref = _controller(pod)
+        owners.setdefault(str((pod.get("metadata") or {}).get("name")), []).append(
+            str(ref.get("uid") or "") if isinstance(ref, dict) else "")
+    mine = owners.get(pod_name, [])
+    if len(mine) != 1 or not mine[0]:
+        return {pod_name}
+    return {name for name, uids in owners.items() if uids == mine}
+
+
 def find_in_root(root: Root, target: Target, any_namespace: bool = False) -> tuple[ObjectKey, dict[str, Any]] | None:
     """The object of a rendered root that is the target workload: same kind and name (any namespace the root
     gives, or none), else, for Helm (names derive from the release), the one object of that kind with the

@@ -76,8 +76,9 @@ def group_findings(findings: list[dict[str, Any]]) -> list[FindingGroup]:
     for finding in findings:
         kind, severity, title, pod = (_text(finding.get("kind")), _text(finding.get("severity")),
                                       _text(finding.get("title")), _pod(finding))
-        label = title.replace(f"{pod}/", "").replace(pod, "\0") if len(pod) > 2 else title
         pods, count = _pods(finding)
+        # A merged title names its workload, not a pod: where it quotes its first pod's name, that stays as it is.
+        label = title.replace(f"{pod}/", "").replace(pod, "\0") if len(pod) > 2 and count <= 1 else title
         # A finding the collector merged is a group already: another with the same title failed otherwise.
         key = (kind, severity, label, *(pods[:1] if count > 1 else []))
         group = groups.get(key)

@@ -244,3 +244,42 @@ def test_restart_counts_the_api_leaves_out_do_not_stop_the_merge() -> None:
     merged = next(f for f in detect(_evidence(pods, dict.fromkeys(("shop-0", "shop-1"), "boom"), [current]))
                   if f.kind == "crash-loop")
     assert merged.facts["pod_count"] == 2 and "restarts unknown" in merged.detail
+
+
+def test_a_probe_failure_is_its_own_containers_whose_name_the_event_names_exactly() -> None:
+    # Two containers with readiness probes; "web" is a part of "web-proxy", and web-proxy comes first in the spec.
+    # In every pod web-proxy's probe fails first (404 on /ready), then web's (503 on /healthz): two problems, each
+    # in both pods, each found with its own container's probe.
+    spec = {"containers": [container("web-proxy", "harbor/proxy:1", port=9090, probe_path="/ready"),
+                           container("web", "harbor/shop:1")]}
+    shop = deployment("shop", NS, spec, replicas=2)
+    current = replicaset(shop, 2, spec, replicas=2)
+    pods = [pod(f"shop-{n}", current, [running("web-proxy", "harbor/proxy:1", ready=False),
+                                       running("web", "harbor/shop:1", ready=False)]) for n in range(2)]
+    events = []
+    for n in range(2):
+        events += [event(NS, "Pod", f"shop-{n}", "Unhealthy", "Readiness probe failed: HTTP probe failed with "
+                         "statuscode: 404", 3, field_path="spec.containers{web-proxy}"),
+                   event(NS, "Pod", f"shop-{n}", "Unhealthy", "Readiness probe failed: HTTP probe failed with "
+                         "statuscode: 503", 2, field_path="spec.containers{web}")]
+    findings = [f for f in detect(Evidence(pods, events, [], [], [], [current], [], {})) if f.kind == "probe-failure"]
+    found = sorted((f.facts["container"], f.facts["path"], f.facts["port"], f.facts["status_code"],
+                    f.facts.get("pod_count")) for f in findings)
+    assert found == [("web", "/healthz", 8080, 503, 2), ("web-proxy", "/ready", 9090, 404, 2)]
+
+
+def test_config_errors_naming_other_objects_or_keys_are_not_merged_whatever_their_digits() -> None:
+    # A StatefulSet's pods have one controller across revisions: mid-rollout web-0 (new revision) and web-1 (old)
+    # reference other dated ConfigMaps, and web-2 and web-3 other keys. Both are missing, but they are not one
+    # problem: the names hold the long numbers and hex runs a crash's log lines have masked.
+    web = {**deployment("web", NS, SPEC, replicas=6), "kind": "StatefulSet"}
+    errors = {"web-0": 'configmap "app-config-20241201" not found',
+              "web-1": 'configmap "app-config-20241130" not found',
+              "web-2": f"couldn't find key TLS_2048 in Secret {NS}/certs-5f3a9c1d",
+              "web-3": f"couldn't find key TLS_4096 in Secret {NS}/certs-7b2e4f8a",
+              "web-4": 'secret "certs-5f3a9c1d" not found', "web-5": 'secret "certs-7b2e4f8a" not found'}
+    pods = [pod(name, web, [waiting("web", "harbor/shop:1", "CreateContainerConfigError", message)])
+            for name, message in errors.items()]
+    findings = detect(Evidence(pods, [], [], [], [], [], [], {}))
+    assert sorted(f.facts["pod"] for f in findings if f.kind == "config-error") == sorted(errors)
+    assert not any("pods" in f.facts for f in findings)

@@ -67,3 +67,11 @@ def test_two_findings_the_collector_kept_apart_keep_their_own_quotes() -> None:
     text = "\n".join(_findings_markdown([first, second]))
     assert "refused" in text and "PAYMENT_URL" in text
     assert "(pods: web-1, web-2)" in text and "(pods: web-3, web-4)" in text
+
+
+def test_a_merged_title_that_quotes_its_first_pods_name_is_shown_as_written() -> None:
+    message = 'container has runAsNonRoot and image will run as root (pod: "web-1_shop(0d9c)", container: web)'
+    merged = _probe("web-1", 40)
+    merged["title"] = f"web cannot start in 2 pods of deployment/web: {message[:120]}"
+    merged["facts"] = {**merged["facts"], "pods": ["web-1", "web-2"], "pod_count": 2}
+    assert _findings_markdown([merged])[0] == f"- **high** {merged['title']} (pods: web-1, web-2)"

@@ -341,3 +341,16 @@ def test_each_quote_is_one_row_under_its_pointer() -> None:
     assert [row.split(" | ", 1)[0] for row in rows] == [f"logs/model-abc/model.previous.log:{n}" for n in range(40, 46)]
     assert rows[0].endswith("| downloading 10% downloading 55% downloading 100%")
     assert rows[-1].endswith("| fatal: model file truncated")
+
+
+def test_a_merged_title_that_quotes_its_first_pods_name_is_shown_as_written() -> None:
+    """The kubelet's runAsNonRoot message names the pod; the collector's merged title quotes it. Taken for a
+    per-pod title, the name became "each pod" in the middle of the quoted message."""
+    message = ('container has runAsNonRoot and image will run as root (pod: "shop-7d9f-abcde_shop(0d9c)", '
+               "container: web)")
+    title = f"web cannot start in 2 pods of deployment/shop: {message[:120]}"
+    merged = {"kind": "config-error", "severity": "critical", "detail": "", "title": title,
+              "facts": {"pod": "shop-7d9f-abcde", "pods": ["shop-7d9f-abcde", "shop-7d9f-fghij"], "pod_count": 2},
+              "quotes": []}
+    shown, _ = render_evidence([merged], [], None)
+    assert shown.splitlines()[0].startswith(f"- **critical** {title} — pods:")

@@ -34,22 +34,21 @@ def _describe(first: Finding, workload: str, members: list[Finding]) -> tuple[st
 
 def detect_probe_failures(evidence: Evidence) -> list[Finding]:
     findings: list[tuple[Finding, tuple[object, ...] | None]] = []
-    seen: set[tuple[str, str]] = set()
+    seen: set[tuple[str, str, str]] = set()
     for event in evidence.events:
         match = _PROBE.search(event.get("message", ""))
         if event.get("reason") != "Unhealthy" or not match:
             continue
         pod_name = event.get("involvedObject", {}).get("name", "")
         probe_kind = match[1].lower()
-        if (pod_name, probe_kind) in seen:
+        field_path = str(event.get("involvedObject", {}).get("fieldPath") or "")
+        # One finding per pod, probe and container: each container's probe is a problem of its own.
+        if (pod_name, probe_kind, field_path) in seen:
             continue
-        seen.add((pod_name, probe_kind))
+        seen.add((pod_name, probe_kind, field_path))
         pod = next((p for p in evidence.pods if _name(p) == pod_name), None)
-        container, probe = None, {}
-        field_path = event.get("involvedObject", {}).get("fieldPath", "")
-        for spec in _containers(pod) if pod else []:
-            if probe_kind + "Probe" in spec and (not field_path or spec["name"] in field_path or container is None):
-                container, probe = spec, spec[probe_kind + "Probe"]
+        container = _probed_container(pod, probe_kind, field_path)
+        probe = (container or {}).get(probe_kind + "Probe") or {}
         http = probe.get("httpGet", {})
         status = re.search(r"statuscode: (\d+)", match[2])
         ports = [p.get("containerPort") for p in (container or {}).get("ports", [])]
@@ -58,8 +57,10 @@ def detect_probe_failures(evidence: Evidence) -> list[Finding]:
                  "container_ports": ports, "message": match[2][:300]}
         target = f"{http.get('path', '')}:{http.get('port', '')}" if http else "probe"
 
-        def same_probe(other: dict[str, Any], pod_name: str = pod_name, probe_kind: str = probe_kind) -> bool:
+        def same_probe(other: dict[str, Any], pod_name: str = pod_name, probe_kind: str = probe_kind,
+                       field_path: str = field_path) -> bool:
             return bool(other.get("involvedObject", {}).get("name") == pod_name
+                        and str(other.get("involvedObject", {}).get("fieldPath") or "") == field_path
                         and probe_kind in other.get("message", "").lower())
 
         pointers = [_pod_pointer(evidence, pod)] if pod else []
@@ -73,6 +74,19 @@ def detect_probe_failures(evidence: Evidence) -> list[Finding]:
             f"{match[1]} probe failed: {match[2][:300]} ({event.get('count', 1)} times).",
             [f"pod/{pod_name}"], [*pointers, *_event_pointers(evidence, same_probe)], facts, quotes), key))
     return grouped(evidence, findings, _describe)
+
+
+_FIELD_PATH = re.compile(r"spec\.(?:initContainers|containers)\{([^{}]+)\}")
+
+
+def _probed_container(pod: dict[str, Any] | None, probe_kind: str, field_path: str) -> dict[str, Any] | None:
+    """The container whose probe the event reports: the one its fieldPath names (`spec.containers{web}`, the name
+    whole: "web" is not "web-proxy"), else the only container with a probe of that kind; None when it is not known."""
+    probed = [spec for spec in (_containers(pod) if pod else []) if isinstance(spec.get(probe_kind + "Probe"), dict)]
+    if field_path:
+        named = _FIELD_PATH.fullmatch(field_path)
+        probed = [spec for spec in probed if named and spec.get("name") == named[1]]
+    return probed[0] if len(probed) == 1 else None
 
 
 def _probe_log_quotes(evidence: Evidence, pod: str, facts: dict[str, Any]) -> list[Quote]:

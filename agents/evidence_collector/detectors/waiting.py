@@ -56,8 +56,12 @@ def detect_waiting_errors(evidence: Evidence) -> list[Finding]:
                     facts["missing_secret"] = match[1]
                 if match := re.search(r"couldn't find key (\S+) in Secret \S+/(\S+)", message):
                     facts["missing_secret_key"], facts["secret"] = match[1], match[2]
+                # The objects and keys it names are kept whole: masked digits would make `app-config-20241130`
+                # `app-config-20241201` (a StatefulSet's pods have one controller across revisions).
+                named = tuple(sorted((k, v) for k, v in facts.items() if k not in {"pod", "container", "message"}))
                 findings.append((Finding(
                     "config-error", "critical", f"{_name(pod)}/{status['name']} cannot start: {message[:120]}",
                     f"CreateContainerConfigError: {message[:400]}", objects, [_pod_pointer(evidence, pod)], facts,
-                    [_status_quote(evidence, pod, status["name"], reason, message)]), key))
+                    [_status_quote(evidence, pod, status["name"], reason, message)]),
+                    None if key is None else (*key, named)))
     return grouped(evidence, findings, _describe)

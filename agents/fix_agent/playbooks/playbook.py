@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fix_agent.argocd_source import render_context
-from fix_agent.identity import Target, locate
+from fix_agent.identity import Target, locate, replicas
 from fix_agent.line_edits import LineEdit
 from fix_agent.proof import Expectation, Search
 from fix_agent.proposal import Attempt, Proposal
@@ -70,6 +70,15 @@ def findings_of_kind(snapshot: Snapshot, kind: str) -> list[dict[str, Any]]:
     """The snapshot's findings of a kind that are well formed (a dict of facts): evidence is input, not trusted."""
     return [f for f in snapshot.findings if isinstance(f, dict) and f.get("kind") == kind
             and isinstance(f.get("facts"), dict)]
+
+
+def of_container(snapshot: Snapshot, findings: list[dict[str, Any]], target: Target) -> list[dict[str, Any]]:
+    """The findings about target's container in its pod or in a replica of it (the same controller, so the same
+    spec): the collector merges a probe's failures across replicas, and each merged finding is its own first
+    pod's, so the readiness finding may name one pod and the liveness finding another."""
+    pods = replicas(snapshot, target.pod)
+    return [f for f in findings if f["facts"].get("container") == target.container
+            and isinstance(f["facts"].get("pod"), str) and f["facts"]["pod"] in pods]
 
 
 def probe_status(finding: dict[str, Any]) -> int | None:

@@ -12,6 +12,7 @@ from fix_agent.playbooks.playbook import (
     field_at,
     findings_of_kind,
     no_fix,
+    of_container,
     open_case,
     probe_status,
     prove_and_propose,
@@ -87,8 +88,7 @@ class ProbePathPlaybook(Playbook):
             return None
         attempt, target = case.attempt, case.target
         # Every probe of this container that fails with 4xx is fixed together (renames come in sets), or none.
-        roles = sorted({str(f["facts"].get("probe")) for f in findings
-                        if (f["facts"].get("pod"), f["facts"].get("container")) == (target.pod, target.container)})
+        roles = sorted({str(f["facts"].get("probe")) for f in of_container(snapshot, findings, target)})
         routes = source_routes(tree.root)
         served = served_paths(pod_log(snapshot, target))
         changes: list[tuple[str, str, str, str]] = []  # probe, old, new, why

@@ -19,6 +19,7 @@ from fix_agent.playbooks.playbook import (
     field_at,
     findings_of_kind,
     no_fix,
+    of_container,
     probe_status,
     prove_and_propose,
 )
@@ -63,8 +64,7 @@ class StockProbePlaybook(Playbook):
         target = failing_target(snapshot, findings[0]["facts"], attempt)
         if target is None:
             return None
-        roles = sorted({str(f["facts"].get("probe")) for f in findings
-                        if (f["facts"].get("pod"), f["facts"].get("container")) == (target.pod, target.container)})
+        roles = sorted({str(f["facts"].get("probe")) for f in of_container(snapshot, findings, target)})
         served = served_paths(pod_log(snapshot, target))
         required = {}
         for probe in roles:
