@@ -23,6 +23,7 @@ from fix_agent.worktree import Worktree, verify_applies
 from pathops_contracts.bundles import sha256_bytes, write_bundle
 from pathops_contracts.contracts import PATCH_METADATA, validate_document
 from pathops_contracts.errors import ContractViolation
+from pathops_contracts.finding_pods import merged, pods_of
 from pathops_contracts.patch_policy import DEFAULT_LIMITS, PolicyLimits
 
 log = logging.getLogger(__name__)
@@ -156,17 +157,17 @@ def _findings_markdown(findings: list[dict[str, Any]], limit: int = 10) -> list[
         title = str(finding["title"])
         # A finding the collector merged is a group already: another with the same title failed otherwise. Its
         # title names its workload, not a pod: where it quotes its first pod's name, that stays as it is.
-        merged = isinstance((finding.get("facts") or {}).get("pods"), list)
+        is_merged = merged(finding)
         key = (str(finding["severity"]),
-               title.replace(f"{pod}/", "").replace(pod, "\0") if len(pod) > 2 and not merged else title)
-        groups.setdefault((*key, pod) if merged else key, []).append(finding)
+               title.replace(f"{pod}/", "").replace(pod, "\0") if len(pod) > 2 and not is_merged else title)
+        groups.setdefault((*key, pod) if is_merged else key, []).append(finding)
     lines: list[str] = []
     for (severity, title, *_), members in list(groups.items())[:limit]:
-        pods, count = _pods_of(members)
+        pods, count = pods_of(members)
         label = title.replace("\0", "each pod" if len(pods) > 1 else (pods[0] if pods else ""))
         shown = ", ".join(pods[:20]) + (", …" if count > min(len(pods), 20) else "")
         # A finding the collector merged says how many pods in its title ("in 300 pods of deployment/shop").
-        counted = "pods" if isinstance((members[0].get("facts") or {}).get("pods"), list) else f"{count} pods"
+        counted = "pods" if merged(members[0]) else f"{count} pods"
         lines.append(f"- **{severity}** {label}" + (f" ({counted}: {shown})" if count > 1 else ""))
         quotes = [q for q in members[0].get("quotes") or [] if isinstance(q, dict)][-8:]
         if quotes:
@@ -177,21 +178,6 @@ def _findings_markdown(findings: list[dict[str, Any]], limit: int = 10) -> list[
             # At the left margin: a fence that opens and closes there is what mr-creator shows as Markdown.
             lines += ["", f"{fence}text", *text.split("\n"), fence, ""]
     return lines
-
-
-def _pods_of(findings: list[dict[str, Any]]) -> tuple[list[str], int]:
-    """The pods the findings are seen in (each finding's pod, or the pods the collector merged it for:
-    `facts.pods`, `facts.pod_count`), and how many."""
-    pods: list[str] = []
-    unnamed = 0
-    for finding in findings:
-        facts: dict[str, Any] = finding["facts"] if isinstance(finding.get("facts"), dict) else {}
-        named: list[Any] = facts["pods"] if isinstance(facts.get("pods"), list) else [facts.get("pod")]
-        new = [str(pod) for pod in named if pod and str(pod) not in pods]
-        pods += new
-        count = facts.get("pod_count")
-        unnamed += max(count - len(named), 0) if new and isinstance(count, int) else 0
-    return pods, len(pods) + unnamed
 
 
 def _metadata(snapshot: Snapshot, source_commit: str, status: str, summary: str, rationale: str,

@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import quote as url_quote
 
 from mr_creator.untrusted_text import code_span, fenced, one_line
+from pathops_contracts.finding_pods import finding_pods, merged, pods_of
 
 MAX_GROUPS_QUOTED = 5
 MAX_LINES = 8
@@ -41,11 +42,7 @@ class FindingGroup:
     pods: list[str] = field(default_factory=list)
     first: dict[str, Any] = field(default_factory=dict)
     others: list[dict[str, Any]] = field(default_factory=list)
-    unnamed: int = 0  # pods counted by a merged finding past those it names
-
-    @property
-    def count(self) -> int:
-        return len(self.pods) + self.unnamed
+    count: int = 0  # pods it is seen in: a merged finding counts past the pods it names
 
 
 def _text(value: Any) -> str:
@@ -57,38 +54,24 @@ def _pod(finding: dict[str, Any]) -> str:
     return _text(facts.get("pod")) if isinstance(facts, dict) else ""
 
 
-def _pods(finding: dict[str, Any]) -> tuple[list[str], int]:
-    """The pods a finding is seen in, and how many: its pod, or the pods the collector merged it for
-    (`facts.pods`, at most a hundred named, `facts.pod_count` counting them all)."""
-    facts = finding.get("facts")
-    named = facts.get("pods") if isinstance(facts, dict) else None
-    if isinstance(named, list) and named:
-        pods = [pod for pod in named if isinstance(pod, str) and pod]
-        count = facts.get("pod_count") if isinstance(facts, dict) else None
-        return pods, max(count if isinstance(count, int) else 0, len(pods))
-    pod = _pod(finding)
-    return ([pod], 1) if pod else ([], 0)
-
-
 def group_findings(findings: list[dict[str, Any]]) -> list[FindingGroup]:
     """Findings that differ only by their pod are one group, most severe first."""
     groups: dict[tuple[str, ...], FindingGroup] = {}
     for finding in findings:
         kind, severity, title, pod = (_text(finding.get("kind")), _text(finding.get("severity")),
                                       _text(finding.get("title")), _pod(finding))
-        pods, count = _pods(finding)
         # A merged title names its workload, not a pod: where it quotes its first pod's name, that stays as it is.
-        label = title.replace(f"{pod}/", "").replace(pod, "\0") if len(pod) > 2 and count <= 1 else title
         # A finding the collector merged is a group already: another with the same title failed otherwise.
-        key = (kind, severity, label, *(pods[:1] if count > 1 else []))
+        is_merged = merged(finding)
+        label = title.replace(f"{pod}/", "").replace(pod, "\0") if len(pod) > 2 and not is_merged else title
+        key = (kind, severity, label, *(finding_pods(finding)[0][:1] if is_merged else []))
         group = groups.get(key)
         if group is None:
-            group = groups[key] = FindingGroup(kind, severity, label, [], finding)
+            groups[key] = FindingGroup(kind, severity, label, [], finding)
         else:
             group.others.append(finding)
-        new = [pod for pod in pods if pod not in group.pods]
-        group.pods += new
-        group.unnamed += count - len(pods) if new else 0
+    for group in groups.values():
+        group.pods, group.count = pods_of([group.first, *group.others])
     ordered = sorted(groups.values(), key=lambda g: (SEVERITY_ORDER.get(g.severity, 9), -g.count, g.kind))
     for group in ordered:
         group.label = group.label.replace("\0", "each pod" if len(group.pods) > 1 else (group.pods or [""])[0])
@@ -115,7 +98,7 @@ def group_heading(group: FindingGroup) -> str:
     if group.count > 1:
         shown = ", ".join(code_span(pod) for pod in group.pods[:5])
         # A finding the collector merged says how many pods in its title ("in 300 pods of deployment/shop").
-        counted = "pods" if group.unnamed or _pods(group.first)[1] > 1 else f"{group.count} pods"
+        counted = "pods" if merged(group.first) else f"{group.count} pods"
         pods = f" — {counted}: {shown}" + (" …" if group.count > 5 else "")
     return f"**{one_line(group.severity)}** {one_line(group.label)}{pods}"
 

@@ -11,6 +11,8 @@ from typing import Any
 from evidence_collector.detectors.grouping import controller, grouped, masked
 from evidence_collector.findings import Evidence, Finding, Quote, _name, _pod_pointer, _statuses
 
+PULL_ERRORS = frozenset({"ErrImagePull", "ImagePullBackOff", "InvalidImageName"})
+
 
 def _status_quote(evidence: Evidence, pod: dict[str, Any], container: str, reason: str, message: str) -> Quote:
     """A container's waiting state, as its pod's line in pods.jsonl records it."""
@@ -35,12 +37,14 @@ def detect_waiting_errors(evidence: Evidence) -> list[Finding]:
         for status in _statuses(pod):
             waiting = status.get("state", {}).get("waiting", {})
             reason = waiting.get("reason", "")
+            if reason not in PULL_ERRORS and reason != "CreateContainerConfigError":
+                continue  # running, or waiting for another reason: no signature to compute
             message = waiting.get("message", "")
             objects = [f"pod/{_name(pod)}", f"container/{status['name']}"]
             # The same controller, container, reason, image and message (its pod's name masked): one finding.
             key = None if owner is None else (reason, owner, status["name"], str(status.get("image")),
                                               masked([message], _name(pod)))
-            if reason in {"ErrImagePull", "ImagePullBackOff", "InvalidImageName"}:
+            if reason in PULL_ERRORS:
                 findings.append((Finding(
                     "image-pull", "critical", f"{_name(pod)}/{status['name']} cannot pull {status.get('image')}",
                     f"{reason}: {message[:400]}", objects, [_pod_pointer(evidence, pod)],
