@@ -28,6 +28,7 @@ from evidence_collector.events import EventSpool
 from evidence_collector.opening import OWNER_LISTS, PAGE_SIZE, Ahead, Focus, Opening
 from evidence_collector.references import configmap_references, secret_references
 from evidence_collector.rollouts import template_diff
+from evidence_collector.shapes import DNS_SUBDOMAIN_NAME, conform
 from evidence_collector.source_commit import replicaset_commit, workload_source
 from evidence_collector.staging import Staging
 from evidence_collector.window import TimeWindow
@@ -46,6 +47,7 @@ T = TypeVar("T")
 U = TypeVar("U")
 
 CONFIGMAP_PAGE_SIZE = 50  # ConfigMaps can be large (up to 1 MiB each): fewer per page
+MALFORMED_EXAMPLES = 5  # of each kind, named in its gap
 
 
 @dataclass
@@ -86,6 +88,17 @@ def _selector_string(selector: dict[str, Any]) -> str:
 
 
 
+def services_near(services: list[dict[str, Any]], pods: list[dict[str, Any]], chosen: str | None
+                  ) -> list[dict[str, Any]]:
+    """Of a focused collection: the Services that select the pods, the one the focus names (`chosen`), and
+    those one label value off the pods' labels (a Service that selects no pod because of a typo is what the
+    incident is about)."""
+    labels = [p["metadata"].get("labels", {}) for p in pods]
+    return [s for s in services if s["metadata"]["name"] == chosen or (
+        (sel := s.get("spec", {}).get("selector"))
+        and any(sum(lab.get(k) != v for k, v in sel.items()) <= 1 and all(k in lab for k in sel) for lab in labels))]
+
+
 class Collector:
     def __init__(self, reader: KubeReader, staging: Staging, namespace: str, window: TimeWindow, bounds: Bounds,
                  focus: Focus, opening: Opening) -> None:
@@ -107,6 +120,7 @@ class Collector:
         self._ahead: dict[Ahead, Future[bytes]] = {}  # (plural, selector) -> its first page, requested ahead
         self._namespace_check: Future[bool | None] | None = None
         self._wholes: dict[str, dict[str, dict[str, Any]] | None] = {}  # plural -> its items by uid, if read whole
+        self._malformed: dict[str, list[str]] = {}  # plural -> what was left out of its objects, one per object
 
     def _remaining(self) -> float:
         return self._deadline - time.monotonic()
@@ -130,10 +144,31 @@ class Collector:
             self._failed(what, error)
         return default
 
-    def _get(self, plural: str, name: str) -> dict[str, Any] | None:
+    def _get(self, plural: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
         found: dict[str, Any] | None = self._read(
-            f"{plural}/{name}", lambda: self.reader.get(plural, self.namespace, name), None)
-        return found
+            f"{plural}/{name}", lambda: self.reader.get(plural, namespace or self.namespace, name), None)
+        if found is None:
+            return None
+        kept = self._conformed(plural, [found])
+        return kept[0] if kept else None
+
+    def _conformed(self, plural: str, items: list[Any]) -> list[dict[str, Any]]:
+        """The items with the shape the collector reads (`shapes`): a malformed one without what is wrong, or
+        left out; either is remembered for the kind's gap, and the kind counts as not read completely."""
+        kept: list[dict[str, Any]] = []
+        for index, item in enumerate(items):
+            obj, problems = conform(plural, item)
+            if problems:
+                name = item.get("metadata", {}).get("name") if isinstance(item, dict) and isinstance(
+                    item.get("metadata"), dict) else None
+                who = f"{plural}/{name}" if isinstance(name, str) and DNS_SUBDOMAIN_NAME.match(name) else \
+                    f"item {index} of a page of {plural}"
+                self._malformed.setdefault(plural, []).append(
+                    f"{who}{'' if obj is not None else ' (left out whole)'}: {'; '.join(problems[:3])}")
+                self.unread.add(plural)
+            if obj is not None:
+                kept.append(obj)
+        return kept
 
     def _pages(self, plural: str, selector: str | None = None, page_size: int = PAGE_SIZE
                ) -> Iterator[list[dict[str, Any]]]:
@@ -147,7 +182,7 @@ class Collector:
             for page in self.reader.pages(plural, self.namespace, label_selector=selector, page_size=page_size,
                                           first=first):
                 count += len(page)
-                yield page
+                yield self._conformed(plural, page)
         except (ReadForbidden, NotFound, UpstreamError) as error:
             self.unread.add(plural)
             self._failed(plural, UpstreamError(f"{error} (after {count} items)") if count and isinstance(
@@ -165,8 +200,8 @@ class Collector:
                 except (ReadForbidden, NotFound, UpstreamError):
                     found, more = [], "unread"
                 if not more:
-                    items = {str(item["metadata"]["uid"]): _slim(item) for item in found
-                             if isinstance(item.get("metadata"), dict) and item["metadata"].get("uid")}
+                    items = {str(item["metadata"]["uid"]): _slim(item) for item in self._conformed(plural, found)
+                             if item["metadata"].get("uid")}
             self._wholes[plural] = items
         return self._wholes[plural]
 
@@ -219,6 +254,9 @@ class Collector:
                               self._deadline).read_all(plan(pods, warned))
         self._argocd_application()
         self._check_namespace()
+        for plural, malformed in self._malformed.items():
+            self.staging.gap(plural, "error", f"the API sent {len(malformed)} malformed object(s), read without what "
+                                              f"was wrong: {' | '.join(malformed[:MALFORMED_EXAMPLES])}")
         self._take_notes(pods, events, services, configmaps)
         evidence = Evidence(pods, events, services, endpoints, configmaps, replicasets, workloads, log_tails,
                             self.rollouts, frozenset(self.unread), dict(self.kept_lines))
@@ -247,8 +285,7 @@ class Collector:
         if self.focus.argocd_application is None:
             return
         namespace, name = self.focus.argocd_application
-        application: dict[str, Any] | None = self._read(
-            f"applications/{name}", lambda: self.reader.get("applications", namespace, name), None)
+        application = self._get("applications", name, namespace)
         if application is None:
             return
         status = application.get("status", {})
@@ -296,6 +333,8 @@ class Collector:
                 self.notes.append(f"focused on service/{name}: the namespace's pods are read to find those it fronts")
                 return None, self.focus.label_selector
             obj = self._get(plural, name)
+            if obj is not None:  # a GET names the kind; an API that does not is taken at its word on the plural
+                obj.setdefault("kind", next(k for k, p in KIND_TO_PLURAL.items() if p == plural))
             if obj is None:
                 self.notes.append(f"{plural}/{name} could not be read (see the gaps): the namespace is read whole")
                 return None, self.focus.label_selector
@@ -429,14 +468,8 @@ class Collector:
         services = self._list("services")
         focused = self.focus.workload is not None or self.focus.label_selector is not None
         if focused:
-            labels = [p["metadata"].get("labels", {}) for p in pods]
             chosen = self.focus.workload[1] if self.focus.workload and self.focus.workload[0] == "services" else None
-            # Kept: the Services that select the pods, the one the focus names, and those one label value off
-            # the pods' labels (a Service that selects no pod because of a typo is what the incident is about).
-            services = [s for s in services if s["metadata"]["name"] == chosen or (
-                (sel := s.get("spec", {}).get("selector"))
-                and any(sum(lab.get(k) != v for k, v in sel.items()) <= 1 and all(k in lab for k in sel)
-                        for lab in labels))]
+            services = services_near(services, pods, chosen)
         names = {s["metadata"]["name"] for s in services}
         endpoints = [e for e in self._list("endpoints") if e["metadata"]["name"] in names]
         slices = [s for s in self._list("endpointslices")

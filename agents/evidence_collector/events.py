@@ -17,18 +17,23 @@ from typing import Any
 
 from evidence_collector.staging import Staging, jsonl_lines
 from evidence_collector.window import TimeWindow, parse_timestamp
+from pathops_contracts.errors import InvalidInput
 
 EVENTS_FILE = "objects/events.jsonl"
 MESSAGE_CHARS = 512  # what the detectors need of a message (the file keeps it whole)
 
 
 def timestamp(event: dict[str, Any]) -> datetime | None:
-    for key in ("lastTimestamp", "eventTime", "firstTimestamp"):
-        value = event.get(key)
-        if value:
-            return parse_timestamp(str(value))
+    """When the event last happened; None when the API gave no time (or, past `shapes`, no real one:
+    30 February): such an event is outside every window."""
     created = event.get("metadata", {}).get("creationTimestamp")
-    return parse_timestamp(created) if created else None
+    for value in (*(event.get(key) for key in ("lastTimestamp", "eventTime", "firstTimestamp")), created):
+        if value:
+            try:
+                return parse_timestamp(str(value))
+            except InvalidInput:
+                return None
+    return None
 
 
 def slim(event: dict[str, Any]) -> dict[str, Any]:

@@ -155,6 +155,12 @@ def _compile(schema: Any, base: str, depth: int = 0) -> Check | None:
     return _all_of([check for check in checks if check is not None])
 
 
+def compile_check(schema: Mapping[str, Any]) -> Check | None:
+    """A plain-Python check that accepts only what `schema` accepts, or None when the schema uses a
+    keyword outside the compiled subset (see _compile) or a $ref: for schemas written in Python."""
+    return _compile(dict(schema), "")
+
+
 def _all_of(every: list[Check]) -> Check:
     """One check passing when each of `every` passes (plain loops: a manifest has thousands of entries)."""
     if len(every) == 1:

@@ -217,7 +217,11 @@ def _document(raw: bytes, path: str) -> dict[str, Any]:
 def page_items(raw: bytes, path: str) -> tuple[list[dict[str, Any]], str | None]:
     """A list page's items, and the token that continues the list (None on its last page)."""
     page = _document(raw, path)
-    return page.get("items") or [], (page.get("metadata") or {}).get("continue") or None
+    items, metadata = page.get("items") or [], page.get("metadata") or {}
+    if not isinstance(items, list) or not isinstance(metadata, dict) or not isinstance(
+            metadata.get("continue") or "", str):
+        raise UpstreamError(f"Kubernetes API answer for {path} is not a list (items and metadata.continue)")
+    return items, metadata.get("continue") or None
 
 
 def _read_all(response: urllib3.BaseHTTPResponse, path: str) -> bytes:

@@ -1,0 +1,233 @@
+"""An API that sends malformed objects costs the run those objects or fields, never the snapshot.
+
+kube-apiserver validates what it stores, but the collector reads whatever answers on the wire (an
+aggregated API, a proxy, a broken or hostile server). Each object is checked where it comes in
+(`evidence_collector.shapes`): a field of the wrong type is left out, an object without a usable
+identity (a name the API would refuse, such as "..") is left out whole, and either is a gap naming
+the kind and the field, without the value. The run goes on and delivers what the rest says.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from evidence_collector.collector import _owner_key, _selector_string, _slim, services_near
+from evidence_collector.container_logs import plan
+from evidence_collector.detectors import Evidence, detect
+from evidence_collector.events import slim, timestamp
+from evidence_collector.references import configmap_references, secret_references
+from evidence_collector.rollouts import template_diff
+from evidence_collector.shapes import DNS_LABEL, DNS_SUBDOMAIN, REVISION, SHAPES, TIMESTAMP, conform
+from evidence_collector.source_commit import replicaset_commit, workload_source
+from pathops_testbed.kube_api import FakeKubernetes
+from tests.evidence_collector import scenarios
+from tests.evidence_collector.conftest import Cluster, unpack
+
+Mutation = Callable[[FakeKubernetes], None]
+
+
+def _pod(api: FakeKubernetes, name: str) -> dict[str, Any]:
+    found: dict[str, Any] = api.objects["pods"][scenarios.NS][name]
+    return found
+
+
+def _rename_pod(api: FakeKubernetes, old: str, new: str) -> None:
+    pods = api.objects["pods"][scenarios.NS]
+    moved = pods.pop(old)
+    moved["metadata"]["name"] = new
+    pods[new] = moved
+
+
+def _first(api: FakeKubernetes, plural: str, prefix: str) -> dict[str, Any]:
+    return next(obj for name, obj in sorted(api.objects[plural][scenarios.NS].items()) if name.startswith(prefix))
+
+
+# (what the API sends, the gap's `what`, a word of its detail): each breaks a run of the code before shapes.
+CASES: dict[str, tuple[Mutation, str, str]] = {
+    "a restart count that is null": (
+        lambda api: _pod(api, "payments-abc")["status"]["containerStatuses"][0].update(restartCount=None),
+        "pods", "restartCount"),
+    "container statuses that are null": (
+        lambda api: _pod(api, "payments-abc")["status"].update(containerStatuses=None),
+        "pods", "containerStatuses"),
+    "a pod named '..'": (lambda api: _rename_pod(api, "payments-abc", ".."), "pods", "metadata.name"),
+    "an owner reference without a name": (
+        lambda api: _pod(api, "payments-abc")["metadata"]["ownerReferences"][0].pop("name"),
+        "pods", "ownerReferences"),
+    "an event time that is no time": (
+        lambda api: _first(api, "events", "shop-frontend-644734495b-p1").update(lastTimestamp="yesterday"),
+        "events", "lastTimestamp"),
+    "a revision that is no number": (
+        lambda api: _first(api, "replicasets", "payments")["metadata"]["annotations"].update(
+            {"deployment.kubernetes.io/revision": "latest"}),
+        "replicasets", "revision"),
+    "labels that are a list": (
+        lambda api: _pod(api, "payments-abc")["metadata"].update(labels=["app=payments"]), "pods", "labels"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_a_malformed_object_is_a_gap_and_the_rest_is_read(cluster: Cluster, tmp_path: Path, case: str) -> None:
+    mutate, plural, field = CASES[case]
+    mutate(cluster.api)
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    folder = unpack(tmp_path / "out")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    gap = next(g for g in manifest["gaps"] if g["what"] == plural and g["reason"] == "error")
+    assert "malformed" in gap["detail"] and field in gap["detail"], gap
+    kinds = {f["kind"] for f in json.loads((folder / "findings.json").read_text())["findings"]}
+    assert {"probe-failure", "oom-killed"} <= kinds  # what the other objects say is still found
+
+
+def test_a_malformed_value_is_named_not_quoted(cluster: Cluster, tmp_path: Path) -> None:
+    status = _pod(cluster.api, "payments-abc")["status"]["containerStatuses"][0]
+    status["restartCount"] = f"{scenarios.LEAKED_PASSWORD} restarts"
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    manifest = (unpack(tmp_path / "out") / "manifest.json").read_text()
+    assert "restartCount" in manifest and scenarios.LEAKED_PASSWORD not in manifest
+
+
+def test_a_pod_the_api_would_refuse_is_left_out_and_the_service_detector_does_not_guess(
+        cluster: Cluster, tmp_path: Path) -> None:
+    _rename_pod(cluster.api, "payments-abc", "../../payments")
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    folder = unpack(tmp_path / "out")
+    assert '"../../payments"' not in (folder / "objects/pods.jsonl").read_text()
+    assert not [p for p in (folder / "logs").rglob("*") if "payments" in str(p)]
+    summary = json.loads(result.stdout)["summary"]
+    assert "not read completely" in summary and "pods" in summary
+    # A pod left out may be the one a Service selects: no "selects no pod" from a list known to be short.
+    kinds = {f["kind"] for f in json.loads((folder / "findings.json").read_text())["findings"]}
+    assert "service-no-pods" not in kinds
+
+
+# --- every field the collector reads, given every wrong type -------------------------------------
+
+
+def _objects() -> dict[str, list[dict[str, Any]]]:
+    api = FakeKubernetes()
+    scenarios.build(api)
+    # As they come off the wire: JSON, where no two paths lead to one value.
+    listed = {plural: sorted(api.objects[plural].get(scenarios.NS, {}).items()) for plural in SHAPES}
+    return {plural: [json.loads(json.dumps(obj)) for _, obj in items] + [_example(SHAPES[plural])]
+            for plural, items in listed.items()}
+
+
+def _example(schema: dict[str, Any]) -> Any:
+    """A valid object with every field the schema names: the fields the scenarios lack get mutated too."""
+    kind = schema.get("type")
+    kind = kind[0] if isinstance(kind, list) else kind
+    if kind == "object":
+        example = {key: _example(sub) for key, sub in schema.get("properties", {}).items()}
+        if isinstance(schema.get("additionalProperties"), dict):
+            example["extra"] = _example(schema["additionalProperties"])
+        return example
+    if kind == "array":
+        return [_example(schema["items"])]
+    return {"integer": 1, "number": 1, "boolean": True}.get(str(kind)) or {
+        TIMESTAMP: "2026-12-01T00:00:00Z", REVISION: "2", DNS_SUBDOMAIN: "web-1", DNS_LABEL: "web"}.get(
+        schema.get("pattern", ""), "a")
+
+
+def _paths(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    if path:
+        yield path
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _paths(item, (*path, index))
+
+
+def _replace(obj: Any, path: tuple[Any, ...], value: Any) -> None:
+    for key in path[:-1]:
+        obj = obj[key]
+    obj[path[-1]] = value
+
+
+WRONG = (None, "x", -7, [], {})  # null, and each JSON type in turn: what an item or field could wrongly be
+
+
+def _read_all_of(objects: dict[str, list[dict[str, Any]]]) -> None:
+    """What the collector and its detectors do with the objects once they are in (no I/O)."""
+    pods = [_slim(pod) for pod in objects["pods"]]
+    for event in objects["events"]:
+        timestamp(event)
+    events = [slim(event) for event in objects["events"]]
+    warned = {e.get("involvedObject", {}).get("name") for e in events if e.get("type") == "Warning"}
+    plan(pods, warned)
+    services_near(objects["services"], pods, "shop-frontend")
+    for pod in pods:
+        for ref in pod["metadata"].get("ownerReferences", []):
+            _owner_key(ref)
+            assert isinstance(ref["kind"], str) and isinstance(ref["name"], str)  # what the owner chain reads
+    configmap_references(pods)
+    secret_references(pods, events)
+    replicasets, deployments = objects["replicasets"], objects["deployments"]
+    for replicaset in replicasets:
+        replicaset_commit(replicaset)
+        int(replicaset["metadata"].get("annotations", {}).get("deployment.kubernetes.io/revision", 0))
+    for current, previous in itertools.pairwise(replicasets):
+        template_diff(current, previous)
+    for deployment in deployments:
+        _selector_string(deployment.get("spec", {}).get("selector") or {})
+        workload_source(pods, [dict(deployment, kind="Deployment")], dict(deployment, kind="Deployment"))
+    configmaps = [{"name": c["metadata"]["name"], "keys": sorted(c.get("data") or {}) + sorted(
+        c.get("binaryData") or {})} for c in objects["configmaps"]]
+    detect(Evidence(pods, events, objects["services"], objects["endpoints"], configmaps, replicasets,
+                    [dict(d, kind="Deployment") for d in deployments], {}))
+
+
+def test_the_scenario_objects_conform_unchanged() -> None:
+    for plural, objects in _objects().items():
+        for obj in objects:
+            before = copy.deepcopy(obj)
+            assert conform(plural, obj) == (obj, []), (plural, obj["metadata"]["name"])
+            assert obj == before
+
+
+@pytest.mark.parametrize("plural", sorted(SHAPES))
+def test_no_wrong_type_anywhere_breaks_what_reads_the_objects(plural: str) -> None:
+    """Every path of every object of the scenarios, given each wrong type: conformed, then read whole."""
+    pristine = _objects()
+    tried: set[tuple[Any, ...]] = set()  # a field of one list item, or of one object, stands for the others'
+    for index, obj in enumerate(pristine[plural]):
+        for path in list(_paths(obj)):
+            if (shape := tuple("[]" if isinstance(step, int) else step for step in path)) in tried:
+                continue
+            tried.add(shape)
+            for value in WRONG:
+                objects = {**pristine, plural: copy.deepcopy(pristine[plural])}
+                _replace(objects[plural][index], path, copy.deepcopy(value))
+                kept = []
+                for candidate in objects[plural]:
+                    conformed, _ = conform(plural, candidate)
+                    if conformed is not None:
+                        kept.append(conformed)
+                objects[plural] = kept
+                try:
+                    _read_all_of(objects)
+                except Exception as error:  # noqa: BLE001 - reported with the input that caused it
+                    pytest.fail(f"{plural}[{index}] {'.'.join(map(str, path))} = {value!r}: "
+                                f"{type(error).__name__}: {error}")
+
+
+def test_items_that_are_not_objects_are_left_out() -> None:
+    assert conform("pods", "a pod")[0] is None  # type: ignore[arg-type]
+    assert conform("pods", {"metadata": "x"})[0] is None
+    assert conform("pods", {"metadata": {"name": "UPPER"}})[0] is None
+    kept, problems = conform("pods", {"metadata": {"name": "web-1", "uid": "u1"}, "spec": {"containers": [
+        {"name": "web"}, {"name": "../x"}, "sidecar"]}})
+    assert kept is not None and kept["spec"]["containers"] == [{"name": "web"}]
+    assert len(problems) == 2 and all("spec.containers[" in p and "left out" in p for p in problems)
