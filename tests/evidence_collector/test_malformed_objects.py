@@ -29,6 +29,7 @@ from evidence_collector.source_commit import replicaset_commit, workload_source
 from pathops_testbed.kube_api import FakeKubernetes
 from tests.evidence_collector import scenarios
 from tests.evidence_collector.conftest import Cluster, unpack
+from tests.evidence_collector.test_real_shapes import FIXTURE
 
 Mutation = Callable[[FakeKubernetes], None]
 
@@ -118,9 +119,11 @@ def _objects() -> dict[str, list[dict[str, Any]]]:
     api = FakeKubernetes()
     scenarios.build(api)
     # As they come off the wire: JSON, where no two paths lead to one value.
-    listed = {plural: sorted(api.objects[plural].get(scenarios.NS, {}).items()) for plural in SHAPES}
-    return {plural: [json.loads(json.dumps(obj)) for _, obj in items] + [_example(SHAPES[plural])]
-            for plural, items in listed.items()}
+    listed = {plural: [obj for _, obj in sorted(api.objects[plural].get(scenarios.NS, {}).items())]
+              for plural in SHAPES}
+    real = json.loads(FIXTURE.read_text())  # and objects as a real API sends them (test_real_shapes)
+    return {plural: [json.loads(json.dumps(obj)) for obj in [*items, *real.get(plural, [])]]
+            + [_example(SHAPES[plural])] for plural, items in listed.items()}
 
 
 def _example(schema: dict[str, Any]) -> Any:
@@ -148,6 +151,12 @@ def _paths(value: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
     elif isinstance(value, list):
         for index, item in enumerate(value):
             yield from _paths(item, (*path, index))
+
+
+def _at(obj: Any, path: tuple[Any, ...]) -> Any:
+    for key in path:
+        obj = obj[key]
+    return obj
 
 
 def _replace(obj: Any, path: tuple[Any, ...], value: Any) -> None:
@@ -207,7 +216,10 @@ def test_no_wrong_type_anywhere_breaks_what_reads_the_objects(plural: str) -> No
             if (shape := tuple("[]" if isinstance(step, int) else step for step in path)) in tried:
                 continue
             tried.add(shape)
+            original = _at(obj, path)
             for value in WRONG:
+                if type(value) is type(original) and value is not None:
+                    continue  # not a wrong type
                 objects = {**pristine, plural: copy.deepcopy(pristine[plural])}
                 _replace(objects[plural][index], path, copy.deepcopy(value))
                 kept = []
