@@ -16,7 +16,8 @@ of its own, `replay_requests.py`, timed from its start to its exit like the coll
 alone are printed too): what any client pays on this server and machine before doing anything with what it reads.
 Prints wall time, CPU time (user + sys), peak RSS, requests and the ratios, with the load
 average (the machine may be shared: CPU seconds move less with load than wall seconds).
-The collector runs --runs times (the median run is shown), kubectl once. Its modules run from
+The collector and kubectl run --runs times each, one after the other in turn (so that a busy moment
+of the machine falls on both alike), and their median runs are compared. The collector's modules run from
 bytecode compiled beforehand, as in the image (pip compiles the wheel at install), not compiled
 from source at every start as PYTHONDONTWRITEBYTECODE=1 makes a development venv do
 (--source-only: as the venv does).
@@ -134,6 +135,7 @@ def run_replay(paths: tuple[str, ...], work: Path, env: dict[str, str], concurre
 
 
 def run_kubectl(api: FakeKubernetes, server: BackgroundServer, work: Path, env: dict[str, str]) -> Figures:
+    shutil.rmtree(work / "kubectl", ignore_errors=True)  # each run writes its dump afresh
     api.requests.clear()
     connections = server.connections
     command = ["kubectl", "cluster-info", "dump", "--namespaces", NAMESPACE, "--output-directory",
@@ -161,10 +163,16 @@ def bench_shape(shape: str, args: argparse.Namespace) -> tuple[list[Figures], Fi
             if not args.source_only:  # into agents/**/__pycache__ (git ignores it), read despite the variable
                 subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "agents")], check=True,
                                stdout=subprocess.DEVNULL)
-            ours = [run_collector(api, server, work, env, args.concurrency) for _ in range(args.runs)]
+            ours, theirs_runs = [], []
+            for _ in range(args.runs):  # in turn: a busy moment of the machine falls on both
+                ours.append(run_collector(api, server, work, env, args.concurrency))
+                theirs_runs.append(run_kubectl(api, server, work, env))
             ours.sort(key=lambda figures: figures.seconds)
+            theirs_runs.sort(key=lambda figures: figures.seconds)
+            theirs = replace(theirs_runs[len(theirs_runs) // 2],
+                             note=f"{theirs_runs[len(theirs_runs) // 2].note}  (runs: "
+                                  f"{', '.join(f'{run.seconds:.2f}' for run in theirs_runs)} s)")
             replayed, requested = run_replay(ours[len(ours) // 2].paths, work, env, args.concurrency, args.runs)
-            theirs = run_kubectl(api, server, work, env)
         floor = ours[len(ours) // 2].requests * args.latency_ms / 1000 / args.concurrency
         return ours, theirs, floor, replayed, requested
     finally:
@@ -177,7 +185,7 @@ def main() -> None:
     parser.add_argument("--log-mb", type=float, default=2.0)
     parser.add_argument("--latency-ms", type=float, default=15.0)
     parser.add_argument("--shape", choices=["steady", "restarted", "both"], default="both")
-    parser.add_argument("--runs", type=int, default=3, help="collector runs per shape (the median is shown)")
+    parser.add_argument("--runs", type=int, default=3, help="collector and kubectl runs per shape (medians shown)")
     parser.add_argument("--concurrency", type=int, default=CONCURRENCY, help="the collector's --concurrency")
     parser.add_argument("--source-only", action="store_true", help="no bytecode compiled beforehand")
     args = parser.parse_args()
