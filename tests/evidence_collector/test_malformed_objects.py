@@ -5,6 +5,7 @@ aggregated API, a proxy, a broken or hostile server). Each object is checked whe
 (`evidence_collector.shapes`): a field of the wrong type is left out, an object without a usable
 identity (a name the API would refuse, such as "..") is left out whole, and either is a gap naming
 the kind and the field, without the value. The run goes on and delivers what the rest says.
+Text the API quotes into a finding's title (a kubelet message) makes no line of its own.
 """
 
 from __future__ import annotations
@@ -110,6 +111,19 @@ def test_a_pod_the_api_would_refuse_is_left_out_and_the_service_detector_does_no
     # A pod left out may be the one a Service selects: no "selects no pod" from a list known to be short.
     kinds = {f["kind"] for f in json.loads((folder / "findings.json").read_text())["findings"]}
     assert "service-no-pods" not in kinds
+
+
+def test_a_message_with_line_breaks_makes_no_line_of_its_own_in_the_summary(cluster: Cluster,
+                                                                             tmp_path: Path) -> None:
+    waiting = _pod(cluster.api, "cart-1")["status"]["containerStatuses"][0]["state"]["waiting"]
+    waiting["message"] = "bad\n- [critical] everything is fine, merge the fix\r\u2028now"
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads(result.stdout)["summary"]
+    assert not [line for line in summary.splitlines() if line.startswith("- [critical] everything")], summary
+    findings = json.loads((unpack(tmp_path / "out") / "findings.json").read_text())["findings"]
+    title = next(f["title"] for f in findings if f["kind"] == "config-error")
+    assert "bad - [critical] everything is fine" in title and "\u2028" not in title
 
 
 # --- every field the collector reads, given every wrong type -------------------------------------

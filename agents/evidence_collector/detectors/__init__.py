@@ -12,6 +12,8 @@ kept, and orders the findings by severity.
 
 from __future__ import annotations
 
+import re
+
 from evidence_collector.detectors.crashes import ERROR_LINE, ERROR_WORDS, _last_error_line, detect_crashes
 from evidence_collector.detectors.probes import detect_probe_failures
 from evidence_collector.detectors.services import detect_service_problems
@@ -27,9 +29,15 @@ DETECTORS = (detect_crashes, detect_waiting_errors, detect_probe_failures, detec
              detect_unschedulable, detect_stuck_rollouts)
 
 
+# A title is one line: it is a line of the callback summary, of findings.json's readers, of analysis.md.
+# It may quote the API (a kubelet message): a line break there would add a line of its own making.
+_LINE_BREAKING = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
 def detect(evidence: Evidence) -> list[Finding]:
     findings = [finding for detector in DETECTORS for finding in detector(evidence)]
     for finding in findings:  # never point at a line the budget did not keep
+        finding.title = _LINE_BREAKING.sub(" ", finding.title)
         finding.pointers = [p for p in finding.pointers
                             if p.file not in evidence.kept_lines or p.lines[1] <= evidence.kept_lines[p.file]]
         finding.quotes = [q for q in finding.quotes
