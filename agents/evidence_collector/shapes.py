@@ -29,13 +29,16 @@ if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
 
+# Each pattern ends in `$(?![\s\S])`: Python's `$` alone also matches before a final newline, and a
+# container named "api\n" would become a file name.
+END = r"$(?![\s\S])"
 # The names the API accepts: a DNS subdomain (most objects), a DNS label (containers, ports).
-DNS_SUBDOMAIN = r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-DNS_LABEL = r"^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS_SUBDOMAIN = r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*" + END
+DNS_LABEL = r"^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?" + END
 # What `window.parse_timestamp` reads: an RFC 3339 time, to the second, of a real calendar day.
 TIMESTAMP = (r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
-             r"(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})$")
-REVISION = r"^[0-9]{1,18}$"
+             r"(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})" + END)
+REVISION = r"^[0-9]{1,18}" + END
 DNS_SUBDOMAIN_NAME = re.compile(DNS_SUBDOMAIN)
 
 STRING = {"type": "string"}

@@ -231,3 +231,24 @@ def test_items_that_are_not_objects_are_left_out() -> None:
         {"name": "web"}, {"name": "../x"}, "sidecar"]}})
     assert kept is not None and kept["spec"]["containers"] == [{"name": "web"}]
     assert len(problems) == 2 and all("spec.containers[" in p and "left out" in p for p in problems)
+
+
+# --- found by review: names and keys as the real API sends them, and as a hostile one would -------
+
+
+def test_a_name_ending_in_a_newline_is_no_name(cluster: Cluster, tmp_path: Path) -> None:
+    """Python's `$` also matches before a final newline: 'api\\n' passed as a DNS label, became the log
+    file 'logs/payments-abc/api\\n.log' and the manifest refused it (exit 4, no snapshot)."""
+    pod = _pod(cluster.api, "payments-abc")
+    container, status = pod["spec"]["containers"][0], pod["status"]["containerStatuses"][0]
+    container["name"] = status["name"] = container["name"] + "\n"
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    manifest = json.loads((unpack(tmp_path / "out") / "manifest.json").read_text())
+    gap = next(g for g in manifest["gaps"] if g["what"] == "pods" and g["reason"] == "error")
+    assert "spec.containers[0]" in gap["detail"], gap
+    for name in ("web\n", "web-1\n", "..\n"):
+        assert conform("pods", {"metadata": {"name": name, "uid": "u"}, "spec": {}})[0] is None, name
+    assert conform("events", {"metadata": {"name": "e", "uid": "u", "creationTimestamp": "2026-12-01T00:00:00Z\n"}}
+                   )[1], "a time with a newline after it is no time"
+
