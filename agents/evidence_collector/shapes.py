@@ -35,6 +35,9 @@ END = r"$(?![\s\S])"
 # The names the API accepts: a DNS subdomain (most objects), a DNS label (containers, ports).
 DNS_SUBDOMAIN = r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*" + END
 DNS_LABEL = r"^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?" + END
+# Any name a path can carry: all the API checks of a core/v1 Event's or a PodDisruptionBudget's name
+# (ValidatePathSegmentName, in the generic BeforeCreate; neither kind's own validation checks more).
+PATH_SEGMENT = r"^(?!\.\.?" + END + r")[^/%]+" + END
 # What `window.parse_timestamp` reads: an RFC 3339 time, to the second, of a real calendar day.
 TIMESTAMP = (r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
              r"(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})" + END)
@@ -68,6 +71,9 @@ _META_FIELDS = {"uid": STRING, "namespace": STRING, "creationTimestamp": TIME, "
                                                                                       "pattern": REVISION}}},
                 "ownerReferences": _array(OWNER_REFERENCE)}
 METADATA = _object({"name": {"type": "string", "pattern": DNS_SUBDOMAIN}, **_META_FIELDS}, required=("name", "uid"))
+# An Event's or a PodDisruptionBudget's: the API takes any name a path can carry; none becomes a file or URL here.
+LOOSE_METADATA = _object({"name": {"type": "string", "pattern": PATH_SEGMENT}, **_META_FIELDS},
+                         required=("name", "uid"))
 TEMPLATE_METADATA = _object(_META_FIELDS)  # a pod template's: no name of its own
 NAMED = {"type": "string", "pattern": DNS_LABEL}
 
@@ -105,9 +111,9 @@ CONDITIONS = _array(_object({"type": STRING, "status": STRING, "reason": STRING,
 POD_TEMPLATE = _object({"metadata": TEMPLATE_METADATA, "spec": POD_SPEC})
 
 
-def _kind(**properties: Any) -> dict[str, Any]:
+def _kind(metadata: dict[str, Any] = METADATA, **properties: Any) -> dict[str, Any]:
     """An object of one kind: a name, and `properties` (`kind` is a string where the API sends it)."""
-    return _object({"kind": STRING, "metadata": METADATA, **properties}, required=("metadata",))
+    return _object({"kind": STRING, "metadata": metadata, **properties}, required=("metadata",))
 
 
 WORKLOAD = _kind(spec=_object({"replicas": INTEGER, "selector": LABEL_SELECTOR, "template": POD_TEMPLATE}),
@@ -119,7 +125,7 @@ SHAPES: dict[str, dict[str, Any]] = {
     "pods": {**_kind(spec=POD_SPEC, status=_object({
         "phase": STRING, "conditions": CONDITIONS, "containerStatuses": _array(CONTAINER_STATUS),
         "initContainerStatuses": _array(CONTAINER_STATUS)})), "required": ["metadata", "spec"]},
-    "events": _kind(type=STRING, reason=STRING, message=STRING, count=INTEGER, firstTimestamp=TIME,
+    "events": _kind(LOOSE_METADATA, type=STRING, reason=STRING, message=STRING, count=INTEGER, firstTimestamp=TIME,
                     lastTimestamp=TIME, eventTime=TIME,
                     involvedObject=_object({"kind": STRING, "name": STRING, "fieldPath": STRING})),
     "services": _kind(spec=_object({"selector": STRING_MAP, "ports": _array(_object(
@@ -130,7 +136,7 @@ SHAPES: dict[str, dict[str, Any]] = {
     "replicasets": WORKLOAD, "deployments": WORKLOAD, "statefulsets": WORKLOAD, "daemonsets": WORKLOAD,
     "jobs": WORKLOAD, "cronjobs": _kind(spec=_object({"jobTemplate": _object({"spec": _object({
         "template": POD_TEMPLATE})})})),
-    "horizontalpodautoscalers": _kind(), "poddisruptionbudgets": _kind(), "resourcequotas": _kind(),
+    "horizontalpodautoscalers": _kind(), "poddisruptionbudgets": _kind(LOOSE_METADATA), "resourcequotas": _kind(),
     "limitranges": _kind(),
     "applications": _kind(spec=_object({"source": OBJECT}), status=OBJECT),
 }

@@ -252,3 +252,26 @@ def test_a_name_ending_in_a_newline_is_no_name(cluster: Cluster, tmp_path: Path)
     assert conform("events", {"metadata": {"name": "e", "uid": "u", "creationTimestamp": "2026-12-01T00:00:00Z\n"}}
                    )[1], "a time with a newline after it is no time"
 
+
+def test_events_named_as_the_core_api_allows_are_read(cluster: Cluster, tmp_path: Path) -> None:
+    """core/v1 Events get no name validation beyond a path segment (kubernetes pkg/apis/core/validation/
+    events.go: 'No further validation for backwards compatibility'; the generic BeforeCreate checks
+    ValidatePathSegmentName): a recorder names an event '<involved name>.<hex>', longer than 253 characters
+    for a long involved name, and other clients use capitals. Such events were left out whole, the
+    probe-failure finding lost and 'events' said unread on every run."""
+    events = cluster.api.objects["events"][scenarios.NS]
+    for index, event in enumerate(events.values()):
+        event["metadata"]["name"] = ("Probe." if index % 2 else "x" * 250 + ".") + event["metadata"]["name"]
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    folder = unpack(tmp_path / "out")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert not [g for g in manifest["gaps"] if g["what"] == "events"], manifest["gaps"]
+    kinds = {f["kind"] for f in json.loads((folder / "findings.json").read_text())["findings"]}
+    assert "probe-failure" in kinds
+    assert "not read completely" not in json.loads(result.stdout)["summary"]
+    # PodDisruptionBudgets are not name-checked either (policy validation checks only the spec).
+    assert conform("poddisruptionbudgets", {"metadata": {"name": "Web_PDB", "uid": "u"}})[1] == []
+    for name in ("..", ".", "a/b", "a%2Fb", ""):  # what no API path can name
+        assert conform("events", {"metadata": {"name": name, "uid": "u"}})[0] is None, name
+
