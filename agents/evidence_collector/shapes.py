@@ -172,8 +172,8 @@ def conform(plural: str, obj: dict[str, Any]) -> tuple[dict[str, Any] | None, li
         for error in errors:
             path, target = tuple(error.absolute_path), _target(plural, error)
             removed.add(target)
-            problems.append(f"{_where(path)}: {_expected(error.validator, error.validator_value, error.instance)} "
-                            f"({_where(target)} left out)")
+            expected = _expected(error.validator, error.validator_value, error.instance)
+            problems.append(f"{_where(plural, path)}: {expected} ({_where(plural, target)} left out)")
         if () in removed:
             return None, problems  # what names the object, or a part it cannot be read without, is wrong
         for path in sorted(removed, key=_order, reverse=True):  # a list's last items first: indices hold
@@ -212,11 +212,22 @@ def _remove(obj: Any, path: tuple[Any, ...]) -> None:
         del obj[path[-1]]
 
 
-def _where(path: tuple[Any, ...]) -> str:
-    """status.containerStatuses[0].restartCount"""
+def _where(plural: str, path: tuple[Any, ...]) -> str:
+    """status.containerStatuses[0].restartCount, in the schema's words: a key of a map (labels,
+    annotations, a ConfigMap's data) is the API's text, of any length, so it is never quoted."""
+    schema: Any = SHAPES[plural]
     text = ""
     for step in path:
-        text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else str(step))
+        properties = schema.get("properties", {}) if isinstance(schema, dict) else {}
+        if isinstance(step, int):
+            text += f"[{step}]"
+            schema = schema.get("items") if isinstance(schema, dict) else None
+        elif step in properties:
+            text += f".{step}" if text else step
+            schema = properties[step]
+        else:
+            text += "[a key]"
+            schema = schema.get("additionalProperties") if isinstance(schema, dict) else None
     return text or "(the object)"
 
 

@@ -275,3 +275,15 @@ def test_events_named_as_the_core_api_allows_are_read(cluster: Cluster, tmp_path
     for name in ("..", ".", "a/b", "a%2Fb", ""):  # what no API path can name
         assert conform("events", {"metadata": {"name": name, "uid": "u"}})[0] is None, name
 
+
+def test_a_map_key_from_the_api_is_not_quoted_in_the_gap(cluster: Cluster, tmp_path: Path) -> None:
+    """Labels, annotations and ConfigMap data are maps: their keys are the API's text, not field names."""
+    marker = "attacker says: see https://evil.example"
+    cluster.api.objects["configmaps"][scenarios.NS]["shop-config"].setdefault("data", {})[marker] = 5
+    _pod(cluster.api, "payments-abc")["metadata"]["labels"][marker] = ["x"]
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    manifest = json.loads((unpack(tmp_path / "out") / "manifest.json").read_text())
+    details = {g["what"]: g["detail"] for g in manifest["gaps"] if g["reason"] == "error"}
+    assert "data[" in details["configmaps"] and "metadata.labels[" in details["pods"], details
+    assert "attacker" not in json.dumps(manifest)
