@@ -140,6 +140,9 @@ SHAPES: dict[str, dict[str, Any]] = {
     "limitranges": _kind(),
     "applications": _kind(spec=_object({"source": OBJECT}), status=OBJECT),
 }
+# Fields whose absence a reader gives a meaning (a Service port without targetPort targets its port): when one
+# is malformed, the item holding it is left out, as if the field were required, never read as if it were absent.
+MEANINGFUL_ABSENCE = frozenset({"targetPort"})
 PASSES = 8  # rounds of leaving out what is wrong: a round can only reveal what the one before removed
 
 
@@ -192,7 +195,7 @@ def _target(plural: str, error: ValidationError) -> tuple[Any, ...]:
         holder: Any = SHAPES[plural]
         for step in at[:-2]:
             holder = holder[step]
-        if path[-1] not in holder.get("required", ()):
+        if path[-1] not in holder.get("required", ()) and path[-1] not in MEANINGFUL_ABSENCE:
             break
         path, at = path[:-1], at[:-2]
     return tuple(path)

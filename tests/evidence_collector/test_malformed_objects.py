@@ -287,3 +287,20 @@ def test_a_map_key_from_the_api_is_not_quoted_in_the_gap(cluster: Cluster, tmp_p
     details = {g["what"]: g["detail"] for g in manifest["gaps"] if g["reason"] == "error"}
     assert "data[" in details["configmaps"] and "metadata.labels[" in details["pods"], details
     assert "attacker" not in json.dumps(manifest)
+
+
+def test_a_malformed_target_port_is_not_read_as_none_given(cluster: Cluster, tmp_path: Path) -> None:
+    """A Service port without targetPort targets its `port`: leaving out only a malformed targetPort (here
+    IntOrString as a proxy might serialize its Go struct) made the detector report 'targets port 80 that no
+    pod exposes' for a Service whose pods expose 8080. The port is left out instead: no finding on it."""
+    port = cluster.api.objects["services"][scenarios.NS]["shop-frontend"]["spec"]["ports"][0]
+    port["targetPort"] = {"type": 0, "intVal": port["targetPort"]}
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    folder = unpack(tmp_path / "out")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    gap = next(g for g in manifest["gaps"] if g["what"] == "services" and g["reason"] == "error")
+    assert "targetPort" in gap["detail"], gap
+    kinds = {f["kind"] for f in json.loads((folder / "findings.json").read_text())["findings"]}
+    assert "service-port-mismatch" not in kinds
+    assert {"probe-failure", "oom-killed"} <= kinds
