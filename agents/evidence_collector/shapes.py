@@ -109,6 +109,8 @@ CONTAINER_STATUS = _object({"name": NAMED, "image": STRING, "ready": BOOLEAN, "r
                             "state": CONTAINER_STATE, "lastState": CONTAINER_STATE}, required=("name",))
 CONDITIONS = _array(_object({"type": STRING, "status": STRING, "reason": STRING, "message": STRING}))
 POD_TEMPLATE = _object({"metadata": TEMPLATE_METADATA, "spec": POD_SPEC})
+# What is read of the object --workload names, whatever its kind (collector._resolve_focus, workload_source).
+FOCUSED = {"selector": LABEL_SELECTOR, "template": POD_TEMPLATE}
 
 
 def _kind(metadata: dict[str, Any] = METADATA, **properties: Any) -> dict[str, Any]:
@@ -122,7 +124,7 @@ WORKLOAD = _kind(spec=_object({"replicas": INTEGER, "selector": LABEL_SELECTOR, 
 
 # plural -> the schema of one of its objects, as a list or a GET returns it.
 SHAPES: dict[str, dict[str, Any]] = {
-    "pods": {**_kind(spec=POD_SPEC, status=_object({
+    "pods": {**_kind(spec=_object({**POD_SPEC["properties"], **FOCUSED}), status=_object({
         "phase": STRING, "conditions": CONDITIONS, "containerStatuses": _array(CONTAINER_STATUS),
         "initContainerStatuses": _array(CONTAINER_STATUS)})), "required": ["metadata", "spec"]},
     "events": _kind(LOOSE_METADATA, type=STRING, reason=STRING, message=STRING, count=INTEGER, firstTimestamp=TIME,
@@ -134,7 +136,7 @@ SHAPES: dict[str, dict[str, Any]] = {
     "endpointslices": _kind(),
     "configmaps": _kind(data=STRING_MAP, binaryData=STRING_MAP),
     "replicasets": WORKLOAD, "deployments": WORKLOAD, "statefulsets": WORKLOAD, "daemonsets": WORKLOAD,
-    "jobs": WORKLOAD, "cronjobs": _kind(spec=_object({"jobTemplate": _object({"spec": _object({
+    "jobs": WORKLOAD, "cronjobs": _kind(spec=_object({**FOCUSED, "jobTemplate": _object({"spec": _object({
         "template": POD_TEMPLATE})})})),
     "horizontalpodautoscalers": _kind(), "poddisruptionbudgets": _kind(LOOSE_METADATA), "resourcequotas": _kind(),
     "limitranges": _kind(),

@@ -304,3 +304,35 @@ def test_a_malformed_target_port_is_not_read_as_none_given(cluster: Cluster, tmp
     kinds = {f["kind"] for f in json.loads((folder / "findings.json").read_text())["findings"]}
     assert "service-port-mismatch" not in kinds
     assert {"probe-failure", "oom-killed"} <= kinds
+
+
+def _nightly(api: FakeKubernetes, spec: dict[str, Any]) -> None:
+    api.objects["cronjobs"].setdefault(scenarios.NS, {})["nightly"] = {
+        "apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "nightly", "namespace": scenarios.NS,
+                                                                  "uid": "cronjob-nightly"},
+        "spec": {"schedule": "0 0 * * *", "jobTemplate": {"spec": {"template": {"spec": {"containers": [
+            {"name": "job", "image": "harbor/nightly:1"}]}}}}, **spec}}
+
+
+# The focused object's selector and pod template are read whatever its kind (collector._resolve_focus,
+# source_commit.workload_source): a CronJob's and a Pod's were not in their shapes, and a wrong type stopped the run.
+FOCUSED: dict[str, tuple[str, Mutation]] = {
+    "a cronjob whose selector is a string": (
+        "cronjob/nightly", lambda api: _nightly(api, {"selector": "app=nightly"})),
+    "a cronjob whose selector expression lacks its operator": (
+        "cronjob/nightly", lambda api: _nightly(api, {"selector": {"matchExpressions": [{"key": "app"}]}})),
+    "a cronjob whose template is a string": ("cronjob/nightly", lambda api: _nightly(api, {"template": "x"})),
+    "a pod whose template is a string": (
+        "pod/payments-abc", lambda api: _pod(api, "payments-abc")["spec"].update(template="x")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FOCUSED))
+def test_the_focused_object_is_read_in_its_shape(cluster: Cluster, tmp_path: Path, case: str) -> None:
+    workload, mutate = FOCUSED[case]
+    mutate(cluster.api)
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"), "--workload", workload)
+    assert result.returncode == 0, result.stderr[-2000:]
+    manifest = json.loads((unpack(tmp_path / "out") / "manifest.json").read_text())
+    plural = {"cronjob": "cronjobs", "pod": "pods"}[workload.split("/")[0]]
+    assert any(g["what"] == plural and g["reason"] == "error" for g in manifest["gaps"]), manifest["gaps"]
