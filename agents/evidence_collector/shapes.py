@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import cache
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from pathops_contracts.contracts import compile_check
@@ -145,6 +146,9 @@ SHAPES: dict[str, dict[str, Any]] = {
 # Fields whose absence a reader gives a meaning (a Service port without targetPort targets its port): when one
 # is malformed, the item holding it is left out, as if the field were required, never read as if it were absent.
 MEANINGFUL_ABSENCE = frozenset({"targetPort"})
+# An object wrong in more places than this is no object the API meant: left out whole, and checked no further
+# (each wrong field costs an error object and a described path: a pod of 20 000 wrong env entries took a second).
+MAX_PROBLEMS = 100
 PASSES = 8  # rounds of leaving out what is wrong: a round can only reveal what the one before removed
 
 
@@ -170,7 +174,9 @@ def conform(plural: str, obj: dict[str, Any]) -> tuple[dict[str, Any] | None, li
         return obj, []
     problems: list[str] = []
     for _ in range(PASSES):
-        errors = list(_validator(plural).iter_errors(obj))
+        errors = list(islice(_validator(plural).iter_errors(obj), MAX_PROBLEMS - len(problems) + 1))
+        if len(problems) + len(errors) > MAX_PROBLEMS:
+            return None, [f"more than {MAX_PROBLEMS} malformed fields ((the object) left out)"]
         if not errors:
             return obj, problems
         removed: set[tuple[Any, ...]] = set()
