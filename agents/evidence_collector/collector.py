@@ -125,6 +125,7 @@ class Collector:
         # may send any number, and the owner chain is read from threads.
         self._malformed: dict[str, tuple[int, list[str]]] = {}
         self._malformed_lock = threading.Lock()
+        self.repaired: set[str] = set()  # uids of the objects kept without what was malformed in them
 
     def _remaining(self) -> float:
         return self._deadline - time.monotonic()
@@ -173,6 +174,8 @@ class Collector:
                         examples.append(f"{who}{'' if obj is not None else ' (left out whole)'}: "
                                         f"{'; '.join(problems[:3])}")
                     self._malformed[plural] = (count + 1, examples)
+                    if obj is not None:
+                        self.repaired.add(str(obj["metadata"]["uid"]))
                 self.unread.add(plural)
             if obj is not None:
                 kept.append(obj)
@@ -267,7 +270,7 @@ class Collector:
                                               f"was wrong: {' | '.join(examples)}")
         self._take_notes(pods, events, services, configmaps)
         evidence = Evidence(pods, events, services, endpoints, configmaps, replicasets, workloads, log_tails,
-                            self.rollouts, frozenset(self.unread), dict(self.kept_lines))
+                            self.rollouts, frozenset(self.unread), dict(self.kept_lines), frozenset(self.repaired))
         findings = detect(evidence)
         image, commit, found_in = workload_source(pods, workloads, workload_obj)
         workload = None

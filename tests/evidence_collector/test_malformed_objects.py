@@ -351,3 +351,20 @@ def test_an_object_wrong_everywhere_is_left_out_whole_without_naming_each_field(
     pod["spec"]["containers"][0]["env"] = [{"name": index} for index in range(MAX_PROBLEMS)]
     kept, problems = conform("pods", pod)
     assert kept is not None and kept["spec"]["containers"][0]["env"] == [] and len(problems) == MAX_PROBLEMS
+
+
+def test_a_deployment_read_without_a_malformed_status_field_is_not_called_stuck(
+        cluster: Cluster, tmp_path: Path) -> None:
+    """updatedReplicas sent as a string (as a proxy that quotes integers would) was left out and read as 0,
+    the API's meaning of an absent updatedReplicas: 'deployment shop-frontend is stuck between ReplicaSets'
+    (high) for a rollout that had updated every replica. Marking deployments unread gated nothing."""
+    status = cluster.api.objects["deployments"][scenarios.NS]["shop-frontend"]["status"]
+    status["updatedReplicas"] = str(status["updatedReplicas"])
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    folder = unpack(tmp_path / "out")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert any(g["what"] == "deployments" and "updatedReplicas" in g["detail"] for g in manifest["gaps"])
+    kinds = {f["kind"] for f in json.loads((folder / "findings.json").read_text())["findings"]}
+    assert "rollout-stuck" not in kinds
+    assert {"probe-failure", "oom-killed"} <= kinds
