@@ -15,6 +15,7 @@ findings (`detectors`) and the written files (`staging`).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -120,7 +121,11 @@ class Collector:
         self._ahead: dict[Ahead, Future[bytes]] = {}  # (plural, selector) -> its first page, requested ahead
         self._namespace_check: Future[bool | None] | None = None
         self._wholes: dict[str, dict[str, dict[str, Any]] | None] = {}  # plural -> its items by uid, if read whole
-        self._malformed: dict[str, list[str]] = {}  # plural -> what was left out of its objects, one per object
+        # plural -> (how many of its objects were malformed, what was left out of the first few): a hostile API
+        # may send any number, and the owner chain is read from threads.
+        self._malformed: dict[str, tuple[int, list[str]]] = {}
+        self._malformed_lock = threading.Lock()
+        self.repaired: set[str] = set()  # uids of the objects kept without what was malformed in them
 
     def _remaining(self) -> float:
         return self._deadline - time.monotonic()
@@ -163,8 +168,14 @@ class Collector:
                     item.get("metadata"), dict) else None
                 who = f"{plural}/{name}" if isinstance(name, str) and DNS_SUBDOMAIN_NAME.match(name) else \
                     f"item {index} of a page of {plural}"
-                self._malformed.setdefault(plural, []).append(
-                    f"{who}{'' if obj is not None else ' (left out whole)'}: {'; '.join(problems[:3])}")
+                with self._malformed_lock:
+                    count, examples = self._malformed.get(plural, (0, []))
+                    if len(examples) < MALFORMED_EXAMPLES:
+                        examples.append(f"{who}{'' if obj is not None else ' (left out whole)'}: "
+                                        f"{'; '.join(problems[:3])}")
+                    self._malformed[plural] = (count + 1, examples)
+                    if obj is not None:
+                        self.repaired.add(str(obj["metadata"]["uid"]))
                 self.unread.add(plural)
             if obj is not None:
                 kept.append(obj)
@@ -254,12 +265,12 @@ class Collector:
                               self._deadline).read_all(plan(pods, warned))
         self._argocd_application()
         self._check_namespace()
-        for plural, malformed in self._malformed.items():
-            self.staging.gap(plural, "error", f"the API sent {len(malformed)} malformed object(s), read without what "
-                                              f"was wrong: {' | '.join(malformed[:MALFORMED_EXAMPLES])}")
+        for plural, (count, examples) in self._malformed.items():
+            self.staging.gap(plural, "error", f"the API sent {count} malformed object(s), read without what "
+                                              f"was wrong: {' | '.join(examples)}")
         self._take_notes(pods, events, services, configmaps)
         evidence = Evidence(pods, events, services, endpoints, configmaps, replicasets, workloads, log_tails,
-                            self.rollouts, frozenset(self.unread), dict(self.kept_lines))
+                            self.rollouts, frozenset(self.unread), dict(self.kept_lines), frozenset(self.repaired))
         findings = detect(evidence)
         image, commit, found_in = workload_source(pods, workloads, workload_obj)
         workload = None

@@ -78,6 +78,8 @@ class Evidence:
     unread: frozenset[str] = frozenset()
     # Lines kept of each file the budget cut (head kept): pointers past them are dropped.
     kept_lines: dict[str, int] = field(default_factory=dict)
+    # uids of objects read without a malformed field (`shapes`): what such an object lacks proves nothing.
+    repaired: frozenset[str] = frozenset()
     pod_lines: dict[int, int] = field(init=False)
 
     def __post_init__(self) -> None:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import cache
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from pathops_contracts.contracts import compile_check
@@ -29,13 +30,19 @@ if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import ValidationError
 
+# Each pattern ends in `$(?![\s\S])`: Python's `$` alone also matches before a final newline, and a
+# container named "api\n" would become a file name.
+END = r"$(?![\s\S])"
 # The names the API accepts: a DNS subdomain (most objects), a DNS label (containers, ports).
-DNS_SUBDOMAIN = r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
-DNS_LABEL = r"^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS_SUBDOMAIN = r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*" + END
+DNS_LABEL = r"^(?=.{1,63}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?" + END
+# Any name a path can carry: all the API checks of a core/v1 Event's or a PodDisruptionBudget's name
+# (ValidatePathSegmentName, in the generic BeforeCreate; neither kind's own validation checks more).
+PATH_SEGMENT = r"^(?!\.\.?" + END + r")[^/%]+" + END
 # What `window.parse_timestamp` reads: an RFC 3339 time, to the second, of a real calendar day.
 TIMESTAMP = (r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]"
-             r"(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})$")
-REVISION = r"^[0-9]{1,18}$"
+             r"(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})" + END)
+REVISION = r"^[0-9]{1,18}" + END
 DNS_SUBDOMAIN_NAME = re.compile(DNS_SUBDOMAIN)
 
 STRING = {"type": "string"}
@@ -65,6 +72,9 @@ _META_FIELDS = {"uid": STRING, "namespace": STRING, "creationTimestamp": TIME, "
                                                                                       "pattern": REVISION}}},
                 "ownerReferences": _array(OWNER_REFERENCE)}
 METADATA = _object({"name": {"type": "string", "pattern": DNS_SUBDOMAIN}, **_META_FIELDS}, required=("name", "uid"))
+# An Event's or a PodDisruptionBudget's: the API takes any name a path can carry; none becomes a file or URL here.
+LOOSE_METADATA = _object({"name": {"type": "string", "pattern": PATH_SEGMENT}, **_META_FIELDS},
+                         required=("name", "uid"))
 TEMPLATE_METADATA = _object(_META_FIELDS)  # a pod template's: no name of its own
 NAMED = {"type": "string", "pattern": DNS_LABEL}
 
@@ -100,11 +110,13 @@ CONTAINER_STATUS = _object({"name": NAMED, "image": STRING, "ready": BOOLEAN, "r
                             "state": CONTAINER_STATE, "lastState": CONTAINER_STATE}, required=("name",))
 CONDITIONS = _array(_object({"type": STRING, "status": STRING, "reason": STRING, "message": STRING}))
 POD_TEMPLATE = _object({"metadata": TEMPLATE_METADATA, "spec": POD_SPEC})
+# What is read of the object --workload names, whatever its kind (collector._resolve_focus, workload_source).
+FOCUSED = {"selector": LABEL_SELECTOR, "template": POD_TEMPLATE}
 
 
-def _kind(**properties: Any) -> dict[str, Any]:
+def _kind(metadata: dict[str, Any] = METADATA, **properties: Any) -> dict[str, Any]:
     """An object of one kind: a name, and `properties` (`kind` is a string where the API sends it)."""
-    return _object({"kind": STRING, "metadata": METADATA, **properties}, required=("metadata",))
+    return _object({"kind": STRING, "metadata": metadata, **properties}, required=("metadata",))
 
 
 WORKLOAD = _kind(spec=_object({"replicas": INTEGER, "selector": LABEL_SELECTOR, "template": POD_TEMPLATE}),
@@ -113,10 +125,10 @@ WORKLOAD = _kind(spec=_object({"replicas": INTEGER, "selector": LABEL_SELECTOR, 
 
 # plural -> the schema of one of its objects, as a list or a GET returns it.
 SHAPES: dict[str, dict[str, Any]] = {
-    "pods": {**_kind(spec=POD_SPEC, status=_object({
+    "pods": {**_kind(spec=_object({**POD_SPEC["properties"], **FOCUSED}), status=_object({
         "phase": STRING, "conditions": CONDITIONS, "containerStatuses": _array(CONTAINER_STATUS),
         "initContainerStatuses": _array(CONTAINER_STATUS)})), "required": ["metadata", "spec"]},
-    "events": _kind(type=STRING, reason=STRING, message=STRING, count=INTEGER, firstTimestamp=TIME,
+    "events": _kind(LOOSE_METADATA, type=STRING, reason=STRING, message=STRING, count=INTEGER, firstTimestamp=TIME,
                     lastTimestamp=TIME, eventTime=TIME,
                     involvedObject=_object({"kind": STRING, "name": STRING, "fieldPath": STRING})),
     "services": _kind(spec=_object({"selector": STRING_MAP, "ports": _array(_object(
@@ -125,12 +137,18 @@ SHAPES: dict[str, dict[str, Any]] = {
     "endpointslices": _kind(),
     "configmaps": _kind(data=STRING_MAP, binaryData=STRING_MAP),
     "replicasets": WORKLOAD, "deployments": WORKLOAD, "statefulsets": WORKLOAD, "daemonsets": WORKLOAD,
-    "jobs": WORKLOAD, "cronjobs": _kind(spec=_object({"jobTemplate": _object({"spec": _object({
+    "jobs": WORKLOAD, "cronjobs": _kind(spec=_object({**FOCUSED, "jobTemplate": _object({"spec": _object({
         "template": POD_TEMPLATE})})})),
-    "horizontalpodautoscalers": _kind(), "poddisruptionbudgets": _kind(), "resourcequotas": _kind(),
+    "horizontalpodautoscalers": _kind(), "poddisruptionbudgets": _kind(LOOSE_METADATA), "resourcequotas": _kind(),
     "limitranges": _kind(),
     "applications": _kind(spec=_object({"source": OBJECT}), status=OBJECT),
 }
+# Fields whose absence a reader gives a meaning (a Service port without targetPort targets its port): when one
+# is malformed, the item holding it is left out, as if the field were required, never read as if it were absent.
+MEANINGFUL_ABSENCE = frozenset({"targetPort"})
+# An object wrong in more places than this is no object the API meant: left out whole, and checked no further
+# (each wrong field costs an error object and a described path: a pod of 20 000 wrong env entries took a second).
+MAX_PROBLEMS = 100
 PASSES = 8  # rounds of leaving out what is wrong: a round can only reveal what the one before removed
 
 
@@ -156,15 +174,17 @@ def conform(plural: str, obj: dict[str, Any]) -> tuple[dict[str, Any] | None, li
         return obj, []
     problems: list[str] = []
     for _ in range(PASSES):
-        errors = list(_validator(plural).iter_errors(obj))
+        errors = list(islice(_validator(plural).iter_errors(obj), MAX_PROBLEMS - len(problems) + 1))
+        if len(problems) + len(errors) > MAX_PROBLEMS:
+            return None, [f"more than {MAX_PROBLEMS} malformed fields ((the object) left out)"]
         if not errors:
             return obj, problems
         removed: set[tuple[Any, ...]] = set()
         for error in errors:
             path, target = tuple(error.absolute_path), _target(plural, error)
             removed.add(target)
-            problems.append(f"{_where(path)}: {_expected(error.validator, error.validator_value, error.instance)} "
-                            f"({_where(target)} left out)")
+            expected = _expected(error.validator, error.validator_value, error.instance)
+            problems.append(f"{_where(plural, path)}: {expected} ({_where(plural, target)} left out)")
         if () in removed:
             return None, problems  # what names the object, or a part it cannot be read without, is wrong
         for path in sorted(removed, key=_order, reverse=True):  # a list's last items first: indices hold
@@ -183,7 +203,7 @@ def _target(plural: str, error: ValidationError) -> tuple[Any, ...]:
         holder: Any = SHAPES[plural]
         for step in at[:-2]:
             holder = holder[step]
-        if path[-1] not in holder.get("required", ()):
+        if path[-1] not in holder.get("required", ()) and path[-1] not in MEANINGFUL_ABSENCE:
             break
         path, at = path[:-1], at[:-2]
     return tuple(path)
@@ -203,11 +223,22 @@ def _remove(obj: Any, path: tuple[Any, ...]) -> None:
         del obj[path[-1]]
 
 
-def _where(path: tuple[Any, ...]) -> str:
-    """status.containerStatuses[0].restartCount"""
+def _where(plural: str, path: tuple[Any, ...]) -> str:
+    """status.containerStatuses[0].restartCount, in the schema's words: a key of a map (labels,
+    annotations, a ConfigMap's data) is the API's text, of any length, so it is never quoted."""
+    schema: Any = SHAPES[plural]
     text = ""
     for step in path:
-        text += f"[{step}]" if isinstance(step, int) else (f".{step}" if text else str(step))
+        properties = schema.get("properties", {}) if isinstance(schema, dict) else {}
+        if isinstance(step, int):
+            text += f"[{step}]"
+            schema = schema.get("items") if isinstance(schema, dict) else None
+        elif step in properties:
+            text += f".{step}" if text else step
+            schema = properties[step]
+        else:
+            text += "[a key]"
+            schema = schema.get("additionalProperties") if isinstance(schema, dict) else None
     return text or "(the object)"
 
 

@@ -25,7 +25,7 @@ from evidence_collector.detectors import Evidence, detect
 from evidence_collector.events import slim, timestamp
 from evidence_collector.references import configmap_references, secret_references
 from evidence_collector.rollouts import template_diff
-from evidence_collector.shapes import DNS_LABEL, DNS_SUBDOMAIN, REVISION, SHAPES, TIMESTAMP, conform
+from evidence_collector.shapes import DNS_LABEL, DNS_SUBDOMAIN, MAX_PROBLEMS, REVISION, SHAPES, TIMESTAMP, conform
 from evidence_collector.source_commit import replicaset_commit, workload_source
 from pathops_testbed.kube_api import FakeKubernetes
 from tests.evidence_collector import scenarios
@@ -257,3 +257,140 @@ def test_items_that_are_not_objects_are_left_out() -> None:
         {"name": "web"}, {"name": "../x"}, "sidecar"]}})
     assert kept is not None and kept["spec"]["containers"] == [{"name": "web"}]
     assert len(problems) == 2 and all("spec.containers[" in p and "left out" in p for p in problems)
+
+
+# --- found by review: names and keys as the real API sends them, and as a hostile one would -------
+
+
+def test_a_name_ending_in_a_newline_is_no_name(cluster: Cluster, tmp_path: Path) -> None:
+    """Python's `$` also matches before a final newline: 'api\\n' passed as a DNS label, became the log
+    file 'logs/payments-abc/api\\n.log' and the manifest refused it (exit 4, no snapshot)."""
+    pod = _pod(cluster.api, "payments-abc")
+    container, status = pod["spec"]["containers"][0], pod["status"]["containerStatuses"][0]
+    container["name"] = status["name"] = container["name"] + "\n"
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    manifest = json.loads((unpack(tmp_path / "out") / "manifest.json").read_text())
+    gap = next(g for g in manifest["gaps"] if g["what"] == "pods" and g["reason"] == "error")
+    assert "spec.containers[0]" in gap["detail"], gap
+    for name in ("web\n", "web-1\n", "..\n"):
+        assert conform("pods", {"metadata": {"name": name, "uid": "u"}, "spec": {}})[0] is None, name
+    assert conform("events", {"metadata": {"name": "e", "uid": "u", "creationTimestamp": "2026-12-01T00:00:00Z\n"}}
+                   )[1], "a time with a newline after it is no time"
+
+
+def test_events_named_as_the_core_api_allows_are_read(cluster: Cluster, tmp_path: Path) -> None:
+    """core/v1 Events get no name validation beyond a path segment (kubernetes pkg/apis/core/validation/
+    events.go: 'No further validation for backwards compatibility'; the generic BeforeCreate checks
+    ValidatePathSegmentName): a recorder names an event '<involved name>.<hex>', longer than 253 characters
+    for a long involved name, and other clients use capitals. Such events were left out whole, the
+    probe-failure finding lost and 'events' said unread on every run."""
+    events = cluster.api.objects["events"][scenarios.NS]
+    for index, event in enumerate(events.values()):
+        event["metadata"]["name"] = ("Probe." if index % 2 else "x" * 250 + ".") + event["metadata"]["name"]
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    folder = unpack(tmp_path / "out")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert not [g for g in manifest["gaps"] if g["what"] == "events"], manifest["gaps"]
+    kinds = {f["kind"] for f in json.loads((folder / "findings.json").read_text())["findings"]}
+    assert "probe-failure" in kinds
+    assert "not read completely" not in json.loads(result.stdout)["summary"]
+    # PodDisruptionBudgets are not name-checked either (policy validation checks only the spec).
+    assert conform("poddisruptionbudgets", {"metadata": {"name": "Web_PDB", "uid": "u"}})[1] == []
+    for name in ("..", ".", "a/b", "a%2Fb", ""):  # what no API path can name
+        assert conform("events", {"metadata": {"name": name, "uid": "u"}})[0] is None, name
+
+
+def test_a_map_key_from_the_api_is_not_quoted_in_the_gap(cluster: Cluster, tmp_path: Path) -> None:
+    """Labels, annotations and ConfigMap data are maps: their keys are the API's text, not field names."""
+    marker = "attacker says: see https://evil.example"
+    cluster.api.objects["configmaps"][scenarios.NS]["shop-config"].setdefault("data", {})[marker] = 5
+    _pod(cluster.api, "payments-abc")["metadata"]["labels"][marker] = ["x"]
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    manifest = json.loads((unpack(tmp_path / "out") / "manifest.json").read_text())
+    details = {g["what"]: g["detail"] for g in manifest["gaps"] if g["reason"] == "error"}
+    assert "data[" in details["configmaps"] and "metadata.labels[" in details["pods"], details
+    assert "attacker" not in json.dumps(manifest)
+
+
+def test_a_malformed_target_port_is_not_read_as_none_given(cluster: Cluster, tmp_path: Path) -> None:
+    """A Service port without targetPort targets its `port`: leaving out only a malformed targetPort (here
+    IntOrString as a proxy might serialize its Go struct) made the detector report 'targets port 80 that no
+    pod exposes' for a Service whose pods expose 8080. The port is left out instead: no finding on it."""
+    port = cluster.api.objects["services"][scenarios.NS]["shop-frontend"]["spec"]["ports"][0]
+    port["targetPort"] = {"type": 0, "intVal": port["targetPort"]}
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    folder = unpack(tmp_path / "out")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    gap = next(g for g in manifest["gaps"] if g["what"] == "services" and g["reason"] == "error")
+    assert "targetPort" in gap["detail"], gap
+    kinds = {f["kind"] for f in json.loads((folder / "findings.json").read_text())["findings"]}
+    assert "service-port-mismatch" not in kinds
+    assert {"probe-failure", "oom-killed"} <= kinds
+
+
+def _nightly(api: FakeKubernetes, spec: dict[str, Any]) -> None:
+    api.objects["cronjobs"].setdefault(scenarios.NS, {})["nightly"] = {
+        "apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "nightly", "namespace": scenarios.NS,
+                                                                  "uid": "cronjob-nightly"},
+        "spec": {"schedule": "0 0 * * *", "jobTemplate": {"spec": {"template": {"spec": {"containers": [
+            {"name": "job", "image": "harbor/nightly:1"}]}}}}, **spec}}
+
+
+# The focused object's selector and pod template are read whatever its kind (collector._resolve_focus,
+# source_commit.workload_source): a CronJob's and a Pod's were not in their shapes, and a wrong type stopped the run.
+FOCUSED: dict[str, tuple[str, Mutation]] = {
+    "a cronjob whose selector is a string": (
+        "cronjob/nightly", lambda api: _nightly(api, {"selector": "app=nightly"})),
+    "a cronjob whose selector expression lacks its operator": (
+        "cronjob/nightly", lambda api: _nightly(api, {"selector": {"matchExpressions": [{"key": "app"}]}})),
+    "a cronjob whose template is a string": ("cronjob/nightly", lambda api: _nightly(api, {"template": "x"})),
+    "a pod whose template is a string": (
+        "pod/payments-abc", lambda api: _pod(api, "payments-abc")["spec"].update(template="x")),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FOCUSED))
+def test_the_focused_object_is_read_in_its_shape(cluster: Cluster, tmp_path: Path, case: str) -> None:
+    workload, mutate = FOCUSED[case]
+    mutate(cluster.api)
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"), "--workload", workload)
+    assert result.returncode == 0, result.stderr[-2000:]
+    manifest = json.loads((unpack(tmp_path / "out") / "manifest.json").read_text())
+    plural = {"cronjob": "cronjobs", "pod": "pods"}[workload.split("/")[0]]
+    assert any(g["what"] == plural and g["reason"] == "error" for g in manifest["gaps"]), manifest["gaps"]
+
+
+def test_an_object_wrong_everywhere_is_left_out_whole_without_naming_each_field() -> None:
+    """Each wrong field cost a full error object and a described path, every pass: a pod with 20 000 malformed
+    env entries (320 KB) took a second of CPU, 160 times its parse, with no deadline check in between. Past
+    MAX_PROBLEMS the object is no pod the API meant: it is left out whole, and the check stops there."""
+    pod = {"metadata": {"name": "web-1", "uid": "u1"},
+           "spec": {"containers": [{"name": "web", "env": [{"name": index} for index in range(MAX_PROBLEMS * 100)]}]}}
+    kept, problems = conform("pods", pod)
+    assert kept is None
+    assert problems == [f"more than {MAX_PROBLEMS} malformed fields ((the object) left out)"]
+    # Up to the bound, what is wrong is still left out field by field.
+    pod["spec"]["containers"][0]["env"] = [{"name": index} for index in range(MAX_PROBLEMS)]
+    kept, problems = conform("pods", pod)
+    assert kept is not None and kept["spec"]["containers"][0]["env"] == [] and len(problems) == MAX_PROBLEMS
+
+
+def test_a_deployment_read_without_a_malformed_status_field_is_not_called_stuck(
+        cluster: Cluster, tmp_path: Path) -> None:
+    """updatedReplicas sent as a string (as a proxy that quotes integers would) was left out and read as 0,
+    the API's meaning of an absent updatedReplicas: 'deployment shop-frontend is stuck between ReplicaSets'
+    (high) for a rollout that had updated every replica. Marking deployments unread gated nothing."""
+    status = cluster.api.objects["deployments"][scenarios.NS]["shop-frontend"]["status"]
+    status["updatedReplicas"] = str(status["updatedReplicas"])
+    result = cluster.collect("--no-upload", "--output-dir", str(tmp_path / "out"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    folder = unpack(tmp_path / "out")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert any(g["what"] == "deployments" and "updatedReplicas" in g["detail"] for g in manifest["gaps"])
+    kinds = {f["kind"] for f in json.loads((folder / "findings.json").read_text())["findings"]}
+    assert "rollout-stuck" not in kinds
+    assert {"probe-failure", "oom-killed"} <= kinds

@@ -25,8 +25,8 @@ def _rollout_pointers(evidence: Evidence, deployment: str) -> list[Pointer]:
 def detect_stuck_rollouts(evidence: Evidence) -> list[Finding]:
     findings = []
     for workload in evidence.workloads:
-        if workload.get("kind") != "Deployment":
-            continue
+        if workload.get("kind") != "Deployment" or workload.get("metadata", {}).get("uid") in evidence.repaired:
+            continue  # a Deployment read without a malformed status field: the field's absence is not a count
         status = workload.get("status", {})
         wanted = workload.get("spec", {}).get("replicas", 1)
         uid = workload.get("metadata", {}).get("uid")
