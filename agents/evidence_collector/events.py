@@ -24,15 +24,15 @@ MESSAGE_CHARS = 512  # what the detectors need of a message (the file keeps it w
 
 
 def timestamp(event: dict[str, Any]) -> datetime | None:
-    """When the event last happened; None when the API gave no time (or, past `shapes`, no real one:
-    30 February): such an event is outside every window."""
+    """When the event last happened: its first time that is one (past `shapes`, a time may still name no
+    day: 30 February); None when it has none, and it is then outside every window."""
     created = event.get("metadata", {}).get("creationTimestamp")
     for value in (*(event.get(key) for key in ("lastTimestamp", "eventTime", "firstTimestamp")), created):
         if value:
             try:
                 return parse_timestamp(str(value))
             except InvalidInput:
-                return None
+                continue
     return None
 
 

@@ -14,6 +14,7 @@ import copy
 import itertools
 import json
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -394,3 +395,9 @@ def test_a_deployment_read_without_a_malformed_status_field_is_not_called_stuck(
     kinds = {f["kind"] for f in json.loads((folder / "findings.json").read_text())["findings"]}
     assert "rollout-stuck" not in kinds
     assert {"probe-failure", "oom-killed"} <= kinds
+
+
+def test_an_event_time_that_names_no_day_gives_way_to_its_next_time() -> None:
+    event = {"lastTimestamp": "2026-02-30T10:00:00Z", "eventTime": "2026-02-28T10:00:00.000001Z"}
+    assert timestamp(event) == datetime(2026, 2, 28, 10, 0, tzinfo=UTC)
+    assert timestamp({"lastTimestamp": "2026-02-30T10:00:00Z"}) is None
