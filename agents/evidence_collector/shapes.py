@@ -176,7 +176,7 @@ def conform(plural: str, obj: dict[str, Any]) -> tuple[dict[str, Any] | None, li
     for _ in range(PASSES):
         errors = list(islice(_validator(plural).iter_errors(obj), MAX_PROBLEMS - len(problems) + 1))
         if len(problems) + len(errors) > MAX_PROBLEMS:
-            return None, [f"more than {MAX_PROBLEMS} malformed fields ((the object) left out)"]
+            return None, [f"more than {MAX_PROBLEMS} malformed fields (the object left out)"]
         if not errors:
             return obj, problems
         removed: set[tuple[Any, ...]] = set()

@@ -373,7 +373,7 @@ def test_an_object_wrong_everywhere_is_left_out_whole_without_naming_each_field(
            "spec": {"containers": [{"name": "web", "env": [{"name": index} for index in range(MAX_PROBLEMS * 100)]}]}}
     kept, problems = conform("pods", pod)
     assert kept is None
-    assert problems == [f"more than {MAX_PROBLEMS} malformed fields ((the object) left out)"]
+    assert problems == [f"more than {MAX_PROBLEMS} malformed fields (the object left out)"]
     # Up to the bound, what is wrong is still left out field by field.
     pod["spec"]["containers"][0]["env"] = [{"name": index} for index in range(MAX_PROBLEMS)]
     kept, problems = conform("pods", pod)
