@@ -22,10 +22,10 @@ from functools import lru_cache
 from typing import Any
 
 from evidence_collector.findings import Evidence, Finding
+from evidence_collector.shapes import DNS_SUBDOMAIN_NAME
 
 MAX_PODS = 100  # pod names listed in a merged finding; pod_count counts them all
 _KIND = re.compile(r"[A-Za-z][A-Za-z0-9]{0,62}")
-_OBJECT_NAME = re.compile(r"[a-z0-9](?:[-a-z0-9]*[a-z0-9])?(?:\.[a-z0-9](?:[-a-z0-9]*[a-z0-9])?)*")  # DNS subdomain
 # What differs from one replica to the next, masked after the ids (`_HEX_RUN`): times, addresses, long numbers.
 # A port says which dependency failed (`127.0.0.1:5432` is not `127.0.0.1:6379`) and is kept, but for the local
 # end of a connection (`10.1.2.3:43122->`), which is ephemeral.
@@ -67,7 +67,7 @@ def controller(pod: dict[str, Any]) -> tuple[str, str, str] | None:
         if isinstance(ref, dict) and ref.get("controller") and ref.get("uid"):
             kind, name = ref.get("kind"), ref.get("name")
             if not (isinstance(kind, str) and _KIND.fullmatch(kind) and isinstance(name, str)
-                    and len(name) <= 253 and _OBJECT_NAME.fullmatch(name)):
+                    and DNS_SUBDOMAIN_NAME.match(name)):
                 return None
             return kind, name, str(ref["uid"])
     return None
