@@ -164,7 +164,7 @@ class Collector:
         for index, item in enumerate(items):
             obj, problems = conform(plural, item)
             if problems:
-                name = item.get("metadata", {}).get("name") if isinstance(item, dict) and isinstance(
+                name = item["metadata"].get("name") if isinstance(item, dict) and isinstance(
                     item.get("metadata"), dict) else None
                 who = f"{plural}/{name}" if isinstance(name, str) and DNS_SUBDOMAIN_NAME.match(name) else \
                     f"item {index} of a page of {plural}"
