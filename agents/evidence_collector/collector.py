@@ -39,6 +39,7 @@ from pathops_runtime.kube_reader import (
     DeadlineReached,
     KubeReader,
     NotFound,
+    PageTooLarge,
     ReadForbidden,
     page_items,
 )
@@ -48,6 +49,10 @@ T = TypeVar("T")
 U = TypeVar("U")
 
 CONFIGMAP_PAGE_SIZE = 50  # ConfigMaps can be large (up to 1 MiB each): fewer per page
+# Keys listed of a ConfigMap no pod references, and of all of those together (a referenced one's are all
+# listed): ten thousand keys in each of a hundred ConfigMaps held 2 million strings until written.
+CONFIGMAP_KEYS_LISTED = 200
+CONFIGMAP_KEYS_TOTAL = 20_000
 MALFORMED_EXAMPLES = 5  # of each kind, named in its gap
 
 
@@ -189,9 +194,14 @@ class Collector:
         # smaller than the pages after it (ConfigMaps'): the next ones continue from it, `page_size` each.
         ahead = self._ahead.pop((plural, selector), None)
         try:
-            first = ahead.result() if ahead is not None else None
+            first, start_size = None, None
+            if ahead is not None:
+                try:
+                    first = ahead.result()
+                except PageTooLarge as error:  # asked again, with fewer items
+                    start_size = error.fewer()
             for page in self.reader.pages(plural, self.namespace, label_selector=selector, page_size=page_size,
-                                          first=first):
+                                          first=first, start_size=start_size):
                 count += len(page)
                 yield self._conformed(plural, page)
         except (ReadForbidden, NotFound, UpstreamError) as error:
@@ -489,16 +499,25 @@ class Collector:
         return services, endpoints
 
     def _configmaps(self, pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Names and keys of every ConfigMap; values only of those the pods reference, redacted."""
+        """Names and keys of every ConfigMap; values only of those the pods reference, redacted. Of the others,
+        at most CONFIGMAP_KEYS_LISTED keys each and CONFIGMAP_KEYS_TOTAL in all: a list cut has `keys_cut`
+        and `key_count`."""
         referenced = configmap_references(pods)
         summary = []
+        listed = 0  # keys listed of ConfigMaps no pod references
         for configmap in (c for page in self._pages("configmaps", page_size=CONFIGMAP_PAGE_SIZE) for c in page):
             name = configmap["metadata"]["name"]
             data = configmap.get("data") or {}
-            entry: dict[str, Any] = {"name": name, "keys": sorted(data) + sorted(configmap.get("binaryData") or {})}
+            keys = sorted(data) + sorted(configmap.get("binaryData") or {})
+            entry: dict[str, Any] = {"name": name, "keys": keys}
             if name in referenced:
                 entry["data"] = {key: self.staging.redactor.redact_env_value(key, str(value), "objects/configmaps.json")
                                  for key, value in data.items()}
+            else:  # held until written: bounded, and a list cut says so
+                room = max(0, min(CONFIGMAP_KEYS_LISTED, CONFIGMAP_KEYS_TOTAL - listed))
+                if len(keys) > room:
+                    entry.update(keys=keys[:room], keys_cut=True, key_count=len(keys))
+                listed += len(entry["keys"])
             summary.append(entry)
         self.staging.write_json("objects/configmaps.json", {"configmaps": summary, "referenced": sorted(referenced)})
         return summary

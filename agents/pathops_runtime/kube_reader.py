@@ -5,6 +5,11 @@ deserialization (slow on large lists), lists read page by page. Pod logs, many a
 read by `log_streams` (one event loop), asked for here (`log_target`: bounded on the server
 with sinceTime, tailLines and limitBytes) and answered the same way (`answer_error`). 5xx and
 429 are retried with backoff, never past the caller's deadline.
+
+Memory is bounded by bytes, not by item counts: an answer is read to at most `page_bytes`. A
+page of `limit` items that is larger (ConfigMaps of dashboards near their 1 MiB limit, ten
+thousand keys each) is asked again, same continue token, with fewer items; the page after it
+may hold more again. One object past the cap is the API failing (`PageTooLarge`).
 """
 
 from __future__ import annotations
@@ -58,7 +63,28 @@ class DeadlineReached(UpstreamError):
     """The caller's wall-clock deadline passed before (or while) this was read."""
 
 
+class PageTooLarge(UpstreamError):
+    """An answer larger than the reader reads at once (`page_bytes`)."""
+
+    def __init__(self, message: str, cap: int, size: int | None = None) -> None:
+        super().__init__(message)
+        self.cap = cap
+        self.size = size  # the answer's length, when the server said it (Content-Length)
+        self.asked: int | None = None  # the items the page was asked for (its limit)
+
+    def fewer(self) -> int:
+        """How many items to ask for instead: about as many as fit when the server said the length, else half."""
+        asked = self.asked or 1
+        if self.size:
+            return max(1, min(asked // 2, int(asked * PAGE_BYTES_HEADROOM * self.cap / self.size)))
+        return max(1, asked // 2)
+
+
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
+# What one answer may hold: about 4x that once parsed (ten thousand small ConfigMap keys: 5-6x), so that
+# with the log streams the collector stays within its 150 MB. An object is at most ~1.5 MiB (etcd's limit).
+PAGE_BYTES = 4 * 1024 * 1024
+PAGE_BYTES_HEADROOM = 0.8  # a page asked for anew aims below the cap: its items are not all the same size
 
 
 @dataclass
@@ -75,6 +101,7 @@ class KubeReader:
     deadline: float | None = None
     attempts: int = 4
     backoff: float = 0.2
+    page_bytes: int = PAGE_BYTES
     _server_pool: urllib3.HTTPConnectionPool | None = field(default=None, init=False, repr=False)
     _headers: dict[str, str] | None = field(default=None, init=False, repr=False)
 
@@ -135,27 +162,52 @@ class KubeReader:
 
     def first_page(self, plural: str, namespace: str, label_selector: str | None = None,
                    field_selector: str | None = None, page_size: int = 500) -> bytes:
-        """The list's first page as the API sent it (for `pages(first=...)`): read ahead, kept unparsed."""
+        """The list's first page as the API sent it (for `pages(first=...)`): read ahead, kept unparsed.
+
+        PageTooLarge when it holds more than `page_bytes`: `pages` then asks for it with fewer items."""
         path = PATHS[plural].format(namespace=namespace)
-        return _read_all(self._call(path, {"labelSelector": label_selector, "fieldSelector": field_selector,
-                                           "limit": page_size}), path)
+        return self._page(path, label_selector, field_selector, page_size, None)
+
+    def _page(self, path: str, label_selector: str | None, field_selector: str | None, page_size: int,
+              token: str | None) -> bytes:
+        response = self._call(path, {"labelSelector": label_selector, "fieldSelector": field_selector,
+                                     "limit": page_size, "continue": token})
+        try:
+            return _read_capped(response, path, self.page_bytes)
+        except PageTooLarge as error:
+            error.asked = page_size
+            raise
 
     def pages(self, plural: str, namespace: str, label_selector: str | None = None,
-              field_selector: str | None = None, page_size: int = 500, first: bytes | None = None
-              ) -> Iterator[list[dict[str, Any]]]:
+              field_selector: str | None = None, page_size: int = 500, first: bytes | None = None,
+              start_size: int | None = None) -> Iterator[list[dict[str, Any]]]:
         """The items, one page (limit/continue) at a time: memory holds one page, not the whole list.
 
-        `first`: the first page already read (first_page with the same arguments).
+        `first`: the first page already read (first_page with the same arguments). A page larger than
+        `page_bytes` is asked again with fewer items (down to one: larger still is PageTooLarge); the
+        pages after it grow back as the items' size allows, up to `page_size`. `start_size`: the first page's items
+        (a first page read ahead was too large for `page_size`).
         """
         token: str | None = None
         path = PATHS[plural].format(namespace=namespace)
+        size = min(start_size or page_size, page_size)
         while True:
             if first is not None:
                 raw, first = first, None
             else:
-                raw = _read_all(self._call(path, {"labelSelector": label_selector, "fieldSelector": field_selector,
-                                                  "limit": page_size, "continue": token}), path)
+                try:
+                    raw = self._page(path, label_selector, field_selector, size, token)
+                except PageTooLarge as error:
+                    if size == 1:
+                        raise PageTooLarge(f"one object of {plural} is larger than the {self.page_bytes} bytes "
+                                           f"read at once: the list is left unread from there", self.page_bytes,
+                                           error.size) from None
+                    size = error.fewer()
+                    continue
+                if size < page_size and raw:  # back up towards page_size, as far as the items' size allows
+                    size = max(size, min(page_size, int(size * PAGE_BYTES_HEADROOM * self.page_bytes / len(raw))))
             items, token = page_items(raw, path)
+            del raw  # the parsed page only, while the caller works through it
             yield items
             if not token:
                 return
@@ -172,13 +224,13 @@ class KubeReader:
         The answer is read to its end, so the connection goes back to the pool intact.
         """
         path = PATHS[plural].format(namespace=namespace)
-        _read_all(self._call(path, {"limit": 1}), path)
+        _read_capped(self._call(path, {"limit": 1}), path, self.page_bytes)
 
     def namespace_exists(self, namespace: str) -> bool | None:
         """True or False when the API says so; None when RBAC does not let us ask (a Role may not)."""
         path = f"/api/v1/namespaces/{namespace}"
         try:
-            _read_all(self._call(path, {}), path)
+            _read_capped(self._call(path, {}), path, self.page_bytes)
         except NotFound:
             return False
         except ReadForbidden:
@@ -187,7 +239,7 @@ class KubeReader:
 
     def get(self, plural: str, namespace: str, name: str) -> dict[str, Any]:
         path = f"{PATHS[plural].format(namespace=namespace)}/{name}"
-        document: dict[str, Any] = _document(_read_all(self._call(path, {}), path), path)
+        document: dict[str, Any] = _document(_read_capped(self._call(path, {}), path, self.page_bytes), path)
         return document
 
     @staticmethod
@@ -224,13 +276,28 @@ def page_items(raw: bytes, path: str) -> tuple[list[dict[str, Any]], str | None]
     return items, metadata.get("continue") or None
 
 
-def _read_all(response: urllib3.BaseHTTPResponse, path: str) -> bytes:
+def _read_capped(response: urllib3.BaseHTTPResponse, path: str, cap: int) -> bytes:
+    """The answer's body, or PageTooLarge as soon as it is known to hold more than `cap` bytes: then the
+    connection is closed, not drained (the rest is never read), and the pool opens another."""
+    declared = response.headers.get("Content-Length")
+    size = int(declared) if declared and declared.isdigit() else None
+    chunks: list[bytes] = []
+    read = 0
     try:
-        return response.read()
+        while size is None or size <= cap:
+            chunk = response.read(cap + 1 - read)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            read += len(chunk)
+            if read > cap:
+                break
+        response.close()
     except (urllib3.exceptions.HTTPError, OSError) as error:
         raise UpstreamError(f"Kubernetes API answer for {path} broke off: {error}") from error
     finally:
         response.release_conn()
+    raise PageTooLarge(f"Kubernetes API answer for {path} is larger than the {cap} bytes read at once", cap, size)
 
 
 def answer_error(status: int, message: str, path: str) -> Exception:

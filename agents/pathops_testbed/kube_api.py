@@ -157,6 +157,8 @@ class FakeKubernetes:
         self.faults: list[Fault] = []
         self._selected: dict[tuple[str, str | None, str, str, int], list[dict[str, Any]]] = {}
         self.ignore_limit_bytes = False
+        # Lists streamed without a Content-Length, in 64 KiB chunks, as kube-apiserver sends a large one.
+        self.chunked_lists = False
         self._lock = threading.Lock()
         self._version = 1
 
@@ -298,7 +300,12 @@ class FakeKubernetes:
             metadata["continue"] = base64.b64encode(str(offset + limit).encode()).decode()
             metadata["remainingItemCount"] = len(items) - offset - limit
         api_version = "v1" if prefix == "/api/v1" else prefix.removeprefix("/apis/")
-        return _json({"kind": f"{kind}List", "apiVersion": api_version, "metadata": metadata, "items": page})
+        answer = {"kind": f"{kind}List", "apiVersion": api_version, "metadata": metadata, "items": page}
+        if self.chunked_lists:
+            body = json.dumps(answer).encode()
+            return Response((body[at: at + 65536] for at in range(0, len(body), 65536)),
+                            content_type="application/json")
+        return _json(answer)
 
     def _log(self, request: Request, namespace: str, pod_name: str) -> Response:
         pod = self.objects["pods"].get(namespace, {}).get(pod_name)
