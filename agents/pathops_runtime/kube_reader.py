@@ -257,13 +257,19 @@ class KubeReader:
 def _document(raw: bytes, path: str) -> dict[str, Any]:
     """A 2xx answer's JSON object; anything else (not JSON, nested past the parser's stack) is the API failing."""
     try:
-        document = json.loads(raw)
+        document = json.loads(raw, parse_constant=_not_json)
     except (ValueError, RecursionError) as error:
         raise UpstreamError(f"Kubernetes API answer for {path} is not a JSON document: "
                             f"{type(error).__name__}") from None
     if not isinstance(document, dict):
         raise UpstreamError(f"Kubernetes API answer for {path} is not a JSON object")
     return document
+
+
+def _not_json(constant: str) -> Any:
+    """NaN and Infinity: Python's parser takes them, JSON (and the API) has none; kept, they would make
+    the snapshot's JSON Lines invalid for every strict reader (jq, Go, JavaScript)."""
+    raise ValueError(f"{constant} is not JSON")
 
 
 def page_items(raw: bytes, path: str) -> tuple[list[dict[str, Any]], str | None]:
