@@ -9,6 +9,7 @@ shape under the limit, so the mark is then removed.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -18,10 +19,10 @@ import pytest
 
 from pathops_testbed.http_server import BackgroundServer
 from pathops_testbed.kube_api import FakeKubernetes, write_kubeconfig
-from pathops_testbed.kube_objects import container, deployment, pod, replicaset, running
+from pathops_testbed.kube_objects import configmap, container, deployment, pod, replicaset, running
 from pathops_testbed.peak_rss import run_measured
 from tests.evidence_collector import scenarios
-from tests.evidence_collector.conftest import BIN
+from tests.evidence_collector.conftest import BIN, unpack
 
 RSS_LIMIT_MB = 150  # as test_bounds: the Job's limit is 256 Mi
 
@@ -92,3 +93,28 @@ def test_a_pod_of_900_thousand_empty_objects_under_the_page_cap_fits_150_mb(tmp_
     api.add_all([owner, rs, member])
     peak = _peak(api, tmp_path)
     assert peak <= RSS_LIMIT_MB, f"peak RSS {peak:.0f} MB"
+
+
+def test_a_pod_mounting_fifty_dashboard_configmaps_fits_150_mb_and_says_which_values_were_cut(
+        tmp_path: Path) -> None:
+    """Grafana mounting its dashboards as ConfigMap volumes: referenced, so their values were all kept (373 MB)."""
+    api = FakeKubernetes()
+    scenarios.build(api)
+    spec = {"containers": [container("grafana", "grafana/grafana:10.4")],
+            "volumes": [{"name": f"d{index}", "configMap": {"name": f"dashboard-{index:03d}"}} for index in range(50)]}
+    owner = deployment("grafana", scenarios.NS, spec)
+    rs = replicaset(owner, 2, spec, replicas=1)
+    api.add_all([owner, rs, pod("grafana-0", rs, [running("grafana", "grafana/grafana:10.4")], ready=True)])
+    panel = '{"id": 1, "title": "Requests by route", "expr": "sum(rate(http_requests_total[5m]))"}'
+    blob = ('{"panels": [' + ",".join([panel] * 9000))[:900_000]
+    for index in range(50):
+        api.add(configmap(f"dashboard-{index:03d}", scenarios.NS, {"dash.json": blob, "small": "on"}))
+    peak = _peak(api, tmp_path)
+    assert peak <= RSS_LIMIT_MB, f"peak RSS {peak:.0f} MB"
+    listed = {entry["name"]: entry for entry in json.loads(
+        (unpack(tmp_path / "out") / "objects/configmaps.json").read_text())["configmaps"]}
+    dashboard = listed["dashboard-007"]
+    assert dashboard["keys"] == ["dash.json", "small"]  # every key, as before
+    assert dashboard["values_cut"] == ["dash.json"]
+    assert dashboard["data"]["small"] == "on" and blob.startswith(dashboard["data"]["dash.json"])
+    assert 0 < len(dashboard["data"]["dash.json"]) < len(blob)
