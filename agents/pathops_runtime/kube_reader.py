@@ -14,6 +14,7 @@ may hold more again. One object past the cap is the API failing (`PageTooLarge`)
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -189,6 +190,9 @@ class KubeReader:
         (a first page read ahead was too large for `page_size`).
         """
         token: str | None = None
+        # A token the API hands back again would page round forever, repeating items (its digest: a token is the
+        # API's to size).
+        sent: set[bytes] = set()
         path = PATHS[plural].format(namespace=namespace)
         size = min(start_size or page_size, page_size)
         while True:
@@ -208,6 +212,12 @@ class KubeReader:
                     size = max(size, min(page_size, int(size * PAGE_BYTES_HEADROOM * self.page_bytes / len(raw))))
             items, token = page_items(raw, path)
             del raw  # the parsed page only, while the caller works through it
+            if token is not None:
+                digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+                if digest in sent:
+                    raise UpstreamError(f"Kubernetes API answer for {path} continues with a continue token it sent "
+                                        f"before: the list would go round forever")
+                sent.add(digest)
             yield items
             if not token:
                 return
