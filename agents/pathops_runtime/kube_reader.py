@@ -174,7 +174,7 @@ class KubeReader:
         response = self._call(path, {"labelSelector": label_selector, "fieldSelector": field_selector,
                                      "limit": page_size, "continue": token})
         try:
-            return _read_capped(response, path, self.page_bytes)
+            return _read_capped(response, path, self.page_bytes, self.deadline)
         except PageTooLarge as error:
             error.asked = page_size
             raise
@@ -234,13 +234,13 @@ class KubeReader:
         The answer is read to its end, so the connection goes back to the pool intact.
         """
         path = PATHS[plural].format(namespace=namespace)
-        _read_capped(self._call(path, {"limit": 1}), path, self.page_bytes)
+        _read_capped(self._call(path, {"limit": 1}), path, self.page_bytes, self.deadline)
 
     def namespace_exists(self, namespace: str) -> bool | None:
         """True or False when the API says so; None when RBAC does not let us ask (a Role may not)."""
         path = f"/api/v1/namespaces/{namespace}"
         try:
-            _read_capped(self._call(path, {}), path, self.page_bytes)
+            _read_capped(self._call(path, {}), path, self.page_bytes, self.deadline)
         except NotFound:
             return False
         except ReadForbidden:
@@ -249,7 +249,8 @@ class KubeReader:
 
     def get(self, plural: str, namespace: str, name: str) -> dict[str, Any]:
         path = f"{PATHS[plural].format(namespace=namespace)}/{name}"
-        document: dict[str, Any] = _document(_read_capped(self._call(path, {}), path, self.page_bytes), path)
+        raw = _read_capped(self._call(path, {}), path, self.page_bytes, self.deadline)
+        document: dict[str, Any] = _document(raw, path)
         return document
 
     @staticmethod
@@ -286,16 +287,22 @@ def page_items(raw: bytes, path: str) -> tuple[list[dict[str, Any]], str | None]
     return items, metadata.get("continue") or None
 
 
-def _read_capped(response: urllib3.BaseHTTPResponse, path: str, cap: int) -> bytes:
+def _read_capped(response: urllib3.BaseHTTPResponse, path: str, cap: int, deadline: float | None) -> bytes:
     """The answer's body, or PageTooLarge as soon as it is known to hold more than `cap` bytes: then the
-    connection is closed, not drained (the rest is never read), and the pool opens another."""
+    connection is closed, not drained (the rest is never read), and the pool opens another.
+
+    Read as it arrives (read1), the `deadline` (a time.monotonic() instant) checked between reads: a server
+    trickling its answer a byte at a time, each within the read timeout, is DeadlineReached, not waited for."""
     declared = response.headers.get("Content-Length")
     size = int(declared) if declared and declared.isdigit() else None
     chunks: list[bytes] = []
     read = 0
     try:
         while size is None or size <= cap:
-            chunk = response.read(cap + 1 - read)
+            if deadline is not None and time.monotonic() >= deadline:
+                response.close()
+                raise DeadlineReached(f"deadline reached while the answer for {path} was read")
+            chunk = response.read1(cap + 1 - read)
             if not chunk:
                 return b"".join(chunks)
             chunks.append(chunk)
