@@ -14,6 +14,7 @@ may hold more again. One object past the cap is the API failing (`PageTooLarge`)
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Iterator
@@ -173,7 +174,7 @@ class KubeReader:
         response = self._call(path, {"labelSelector": label_selector, "fieldSelector": field_selector,
                                      "limit": page_size, "continue": token})
         try:
-            return _read_capped(response, path, self.page_bytes)
+            return _read_capped(response, path, self.page_bytes, self.deadline)
         except PageTooLarge as error:
             error.asked = page_size
             raise
@@ -189,6 +190,9 @@ class KubeReader:
         (a first page read ahead was too large for `page_size`).
         """
         token: str | None = None
+        # A token the API hands back again would page round forever, repeating items (its digest: a token is the
+        # API's to size).
+        sent: set[bytes] = set()
         path = PATHS[plural].format(namespace=namespace)
         size = min(start_size or page_size, page_size)
         while True:
@@ -208,6 +212,12 @@ class KubeReader:
                     size = max(size, min(page_size, int(size * PAGE_BYTES_HEADROOM * self.page_bytes / len(raw))))
             items, token = page_items(raw, path)
             del raw  # the parsed page only, while the caller works through it
+            if token is not None:
+                digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+                if digest in sent:
+                    raise UpstreamError(f"Kubernetes API answer for {path} continues with a continue token it sent "
+                                        f"before: the list would go round forever")
+                sent.add(digest)
             yield items
             if not token:
                 return
@@ -224,13 +234,13 @@ class KubeReader:
         The answer is read to its end, so the connection goes back to the pool intact.
         """
         path = PATHS[plural].format(namespace=namespace)
-        _read_capped(self._call(path, {"limit": 1}), path, self.page_bytes)
+        _read_capped(self._call(path, {"limit": 1}), path, self.page_bytes, self.deadline)
 
     def namespace_exists(self, namespace: str) -> bool | None:
         """True or False when the API says so; None when RBAC does not let us ask (a Role may not)."""
         path = f"/api/v1/namespaces/{namespace}"
         try:
-            _read_capped(self._call(path, {}), path, self.page_bytes)
+            _read_capped(self._call(path, {}), path, self.page_bytes, self.deadline)
         except NotFound:
             return False
         except ReadForbidden:
@@ -239,7 +249,8 @@ class KubeReader:
 
     def get(self, plural: str, namespace: str, name: str) -> dict[str, Any]:
         path = f"{PATHS[plural].format(namespace=namespace)}/{name}"
-        document: dict[str, Any] = _document(_read_capped(self._call(path, {}), path, self.page_bytes), path)
+        raw = _read_capped(self._call(path, {}), path, self.page_bytes, self.deadline)
+        document: dict[str, Any] = _document(raw, path)
         return document
 
     @staticmethod
@@ -282,16 +293,22 @@ def page_items(raw: bytes, path: str) -> tuple[list[dict[str, Any]], str | None]
     return items, metadata.get("continue") or None
 
 
-def _read_capped(response: urllib3.BaseHTTPResponse, path: str, cap: int) -> bytes:
+def _read_capped(response: urllib3.BaseHTTPResponse, path: str, cap: int, deadline: float | None) -> bytes:
     """The answer's body, or PageTooLarge as soon as it is known to hold more than `cap` bytes: then the
-    connection is closed, not drained (the rest is never read), and the pool opens another."""
+    connection is closed, not drained (the rest is never read), and the pool opens another.
+
+    Read as it arrives (read1), the `deadline` (a time.monotonic() instant) checked between reads: a server
+    trickling its answer a byte at a time, each within the read timeout, is DeadlineReached, not waited for."""
     declared = response.headers.get("Content-Length")
     size = int(declared) if declared and declared.isdigit() else None
     chunks: list[bytes] = []
     read = 0
     try:
         while size is None or size <= cap:
-            chunk = response.read(cap + 1 - read)
+            if deadline is not None and time.monotonic() >= deadline:
+                response.close()
+                raise DeadlineReached(f"deadline reached while the answer for {path} was read")
+            chunk = response.read1(cap + 1 - read)
             if not chunk:
                 return b"".join(chunks)
             chunks.append(chunk)

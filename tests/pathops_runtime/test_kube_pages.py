@@ -1,0 +1,65 @@
+"""Lists from an API that misbehaves: continue tokens that go round, an answer trickled past the deadline."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pathops_contracts.errors import UpstreamError
+from pathops_runtime.kube_reader import DeadlineReached, KubeReader
+from pathops_testbed.http_server import BackgroundServer
+from pathops_testbed.kube_api import write_kubeconfig
+
+
+class LoopingList:
+    """A ConfigMap list whose pages continue as `tokens` says, forever: page n names the item `cm-n`."""
+
+    def __init__(self, tokens: Callable[[int], str]) -> None:
+        self.tokens = tokens
+        self.requests = 0
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        number = self.requests
+        self.requests += 1
+        body = json.dumps({"kind": "ConfigMapList", "apiVersion": "v1", "metadata": {"continue": self.tokens(number)},
+                           "items": [{"metadata": {"name": f"cm-{number}"}}]}).encode()
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        return [body]
+
+
+@pytest.mark.parametrize("tokens", [lambda n: "same", lambda n: "ab"[n % 2]], ids=["repeated", "cycling"])
+def test_a_continue_token_sent_again_ends_the_list_with_an_error(tokens: Callable[[int], str],
+                                                                    tmp_path: Path) -> None:
+    api = LoopingList(tokens)
+    with BackgroundServer(api) as server:
+        reader = KubeReader.connect(str(write_kubeconfig(tmp_path / "kubeconfig", server.url, "ns")), None, 2)
+        reader.deadline = time.monotonic() + 20  # before: pages until the deadline, thousands of duplicates
+        seen: list[str] = []
+        with pytest.raises(UpstreamError, match="continue token it sent before") as raised:
+            for page in reader.pages("configmaps", "ns"):
+                seen.extend(item["metadata"]["name"] for item in page)
+    assert not isinstance(raised.value, DeadlineReached)
+    assert len(seen) == len(set(seen)) <= 2 and api.requests <= 3
+
+
+def test_an_answer_trickled_a_byte_at_a_time_ends_at_the_deadline(tmp_path: Path) -> None:
+    """Each byte within the read timeout: before, the 45-byte answer was read whole, 14 s past a 2 s deadline
+    (a 4 MiB page would have held the run for days)."""
+    body = json.dumps({"kind": "ConfigMapList", "apiVersion": "v1", "metadata": {}, "items": []}).encode()
+
+    def trickle(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        for byte in body:
+            time.sleep(0.3)
+            yield bytes([byte])
+
+    with BackgroundServer(trickle) as server:
+        reader = KubeReader.connect(str(write_kubeconfig(tmp_path / "kubeconfig", server.url, "ns")), None, 2)
+        reader.deadline = time.monotonic() + 2
+        with pytest.raises(DeadlineReached, match="while the answer for /api/v1/namespaces/ns/configmaps was read"):
+            reader.list("configmaps", "ns")
