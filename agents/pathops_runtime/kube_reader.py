@@ -9,7 +9,8 @@ with sinceTime, tailLines and limitBytes) and answered the same way (`answer_err
 Memory is bounded by bytes, not by item counts: an answer is read to at most `page_bytes`. A
 page of `limit` items that is larger (ConfigMaps of dashboards near their 1 MiB limit, ten
 thousand keys each) is asked again, same continue token, with fewer items; the page after it
-may hold more again. One object past the cap is the API failing (`PageTooLarge`).
+may hold more again. So with an answer of more than PAGE_CONTAINERS JSON objects and arrays
+(each parses to 56 bytes or more). One object past either cap ends its list, an UpstreamError.
 """
 
 from __future__ import annotations
@@ -65,10 +66,11 @@ class DeadlineReached(UpstreamError):
 
 
 class PageTooLarge(UpstreamError):
-    """An answer larger than the reader reads at once (`page_bytes`)."""
+    """An answer larger than the reader reads at once (`page_bytes`, PAGE_CONTAINERS)."""
 
-    def __init__(self, message: str, cap: int, size: int | None = None) -> None:
-        super().__init__(message)
+    def __init__(self, path: str, past: str, cap: int, size: int | None = None) -> None:
+        super().__init__(f"Kubernetes API answer for {path} holds {past}, more than is read at once")
+        self.past = past  # what it holds past the cap: "more than N bytes", "N JSON objects and arrays"
         self.cap = cap
         self.size = size  # the answer's length, when the server said it (Content-Length)
         self.asked: int | None = None  # the items the page was asked for (its limit)
@@ -86,6 +88,9 @@ RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 # with the log streams the collector stays within its 150 MB. An object is at most ~1.5 MiB (etcd's limit).
 PAGE_BYTES = 4 * 1024 * 1024
 PAGE_BYTES_HEADROOM = 0.8  # a page asked for anew aims below the cap: its items are not all the same size
+# JSON objects and arrays an answer may hold ("{" and "[", those in strings too): each parses to 56-64 bytes
+# or more whatever its size, so 4 MiB of `{},` is 80 MB. A page of 500 real pods holds about 100,000.
+PAGE_CONTAINERS = 250_000
 
 
 @dataclass
@@ -203,9 +208,8 @@ class KubeReader:
                     raw = self._page(path, label_selector, field_selector, size, token)
                 except PageTooLarge as error:
                     if size == 1:
-                        raise PageTooLarge(f"one object of {plural} is larger than the {self.page_bytes} bytes "
-                                           f"read at once: the list is left unread from there", self.page_bytes,
-                                           error.size) from None
+                        raise UpstreamError(f"one object of {plural} holds {error.past}, more than is read at "
+                                            f"once: the list is left unread from there") from None
                     size = error.fewer()
                     continue
                 if size < page_size and raw:  # back up towards page_size, as far as the items' size allows
@@ -310,7 +314,11 @@ def _read_capped(response: urllib3.BaseHTTPResponse, path: str, cap: int, deadli
                 raise DeadlineReached(f"deadline reached while the answer for {path} was read")
             chunk = response.read1(cap + 1 - read)
             if not chunk:
-                return b"".join(chunks)
+                body = b"".join(chunks)
+                containers = body.count(b"{") + body.count(b"[")
+                if containers > PAGE_CONTAINERS:
+                    raise PageTooLarge(path, f"{containers} JSON objects and arrays", cap, size)
+                return body
             chunks.append(chunk)
             read += len(chunk)
             if read > cap:
@@ -320,7 +328,7 @@ def _read_capped(response: urllib3.BaseHTTPResponse, path: str, cap: int, deadli
         raise UpstreamError(f"Kubernetes API answer for {path} broke off: {error}") from error
     finally:
         response.release_conn()
-    raise PageTooLarge(f"Kubernetes API answer for {path} is larger than the {cap} bytes read at once", cap, size)
+    raise PageTooLarge(path, f"more than {cap} bytes", cap, size)
 
 
 def answer_error(status: int, message: str, path: str) -> Exception:

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from pathops_contracts.errors import UpstreamError
 from pathops_runtime.kube_reader import KubeReader, PageTooLarge
 from pathops_testbed.http_server import BackgroundServer
 from pathops_testbed.kube_api import FakeKubernetes, write_kubeconfig
@@ -149,7 +150,7 @@ def test_one_object_larger_than_the_cap_ends_the_list_with_an_error_naming_it(
         api.add(configmap(f"cm-{index:02d}", "ns", {"data": "x" * 100}))
     api.add(configmap("cm-05-huge", "ns", {"data": "x" * 100_000}))
     seen: list[str] = []
-    with pytest.raises(PageTooLarge, match="one object of configmaps is larger than the 65536 bytes"):
+    with pytest.raises(UpstreamError, match="one object of configmaps holds more than 65536 bytes, more than is read"):
         for page in reader.pages("configmaps", "ns", page_size=4):
             seen.extend(item["metadata"]["name"] for item in page)
     assert seen[:6] == [f"cm-{index:02d}" for index in range(6)]  # what came before it was read
