@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 from evidence_collector.bounds import Bounds
@@ -53,6 +54,7 @@ CONFIGMAP_PAGE_SIZE = 50  # ConfigMaps can be large (up to 1 MiB each): fewer pe
 # listed): ten thousand keys in each of a hundred ConfigMaps held 2 million strings until written.
 CONFIGMAP_KEYS_LISTED = 200
 CONFIGMAP_KEYS_TOTAL = 20_000
+KEPT_ANNOTATION = 256  # characters of a pod annotation's value kept in memory (all are written)
 # Of a referenced ConfigMap's values, the head of each (redacted first, then cut): a pod mounting fifty Grafana
 # dashboards of 900 KB each held 45 MB of values, and 373 MB peak while they were written.
 CONFIGMAP_VALUE_KEPT = 4096
@@ -73,6 +75,39 @@ def _slim(obj: dict[str, Any]) -> dict[str, Any]:
     """An object as kept in memory: without managedFields, which no detector reads."""
     obj.get("metadata", {}).pop("managedFields", None)
     return obj
+
+
+def _slim_pod(pod: dict[str, Any]) -> dict[str, Any]:
+    """A pod as kept in memory once written to pods.jsonl: without what no detector reads and thousands of
+    pods would hold (2,000 pods with 40 KiB of annotations each were 190 MB): long annotation values (a
+    commit is at most 64 characters) and plain env values (only references to ConfigMaps and Secrets are read)."""
+    _slim(pod)
+    metadata = pod["metadata"]
+    annotations = metadata.get("annotations")
+    if annotations:
+        metadata["annotations"] = {key: value for key, value in annotations.items()
+                                   if not isinstance(value, str) or len(value) <= KEPT_ANNOTATION}
+    spec = pod.get("spec") or {}
+    for key in ("initContainers", "containers"):
+        for container in spec.get(key) or []:
+            if isinstance(container, dict) and container.get("env"):
+                container["env"] = [env for env in container["env"] if isinstance(env, dict) and "valueFrom" in env]
+    return pod
+
+
+def _revision(replicaset: dict[str, Any]) -> int:
+    return int(replicaset["metadata"].get("annotations", {}).get("deployment.kubernetes.io/revision", 0))
+
+
+def _history_only(replicaset: dict[str, Any]) -> None:
+    """An old ReplicaSet as rollout history: of its pod template, its containers' names and images (what
+    image-rollback reads); a Deployment keeps ten of them, each with the whole template."""
+    spec = replicaset.get("spec") or {}
+    template = spec.get("template")
+    if isinstance(template, dict):
+        containers = (template.get("spec") or {}).get("containers") or []
+        spec["template"] = {"spec": {"containers": [{"name": c.get("name"), "image": c.get("image")}
+                                                    for c in containers if isinstance(c, dict)]}}
 
 
 def _owner_key(ref: dict[str, Any]) -> tuple[str, str, str] | None:
@@ -122,6 +157,8 @@ class Collector:
         self._opening = opening
         self._deadline = self._opening.deadline  # on the reader too: no request, retry or log stream outlives it
         self.rollouts: list[dict[str, Any]] = []
+        self.history_only = 0  # old ReplicaSets kept as rollout history only (`_history_only`)
+        self._history_lock = threading.Lock()
         self.unread: set[str] = set()  # sections not read completely
         self.kept_lines: dict[str, int] = {}
         self.notes: list[str] = []
@@ -266,6 +303,10 @@ class Collector:
         for plural in ("horizontalpodautoscalers", "poddisruptionbudgets", "resourcequotas", "limitranges"):
             self._write(f"objects/{plural}.jsonl", self._list(plural))
         self._write("objects/owners.jsonl", owners)
+        if self.history_only:
+            self.staging.gap("objects/owners.jsonl", "truncated",
+                             f"{self.history_only} older ReplicaSet(s) running no pod keep of their pod template "
+                             f"only the containers' names and images")
         self._write("objects/rollout-diffs.jsonl", self.rollouts)
         self._write("objects/services.jsonl", services)
         self._write("objects/endpoints.jsonl", endpoints)
@@ -386,7 +427,8 @@ class Collector:
                 pending.extend(obj["metadata"].get("ownerReferences", []))
         owners = list(found.values())
         deployments = [d for d in owners if d.get("kind") == "Deployment"]
-        replicasets = self._concurrently(self._replicasets_of, deployments)  # their lists, at once
+        known = frozenset(o["metadata"]["uid"] for o in owners)
+        replicasets = self._concurrently(partial(self._replicasets_of, known=known), deployments)  # at once
         self.rollouts = [self._rollout(d, sets, owners) for d, sets in zip(deployments, replicasets, strict=True)]
         return owners
 
@@ -429,15 +471,25 @@ class Collector:
                                 thread_name_prefix="owners") as pool:
             return list(pool.map(read, items))
 
-    def _replicasets_of(self, deployment: dict[str, Any]) -> list[dict[str, Any]]:
-        """The ReplicaSets the Deployment owns (they match its selector): from the list read whole, else listed."""
+    def _replicasets_of(self, deployment: dict[str, Any], known: frozenset[str]) -> list[dict[str, Any]]:
+        """The ReplicaSets the Deployment owns (they match its selector): from the list read whole, else listed.
+
+        Those older than the two newest that run no pod and own none of the pods read (`known`) are kept as
+        history only (`_history_only`) as soon as they are read: 100 Deployments' lists of 11 ReplicaSets with
+        300 env vars each held 121 MB at once."""
         uid = deployment["metadata"]["uid"]
         # Owned by the Deployment: they match its selector. The page is trusted only when every owner the pods
         # led to was on it (_fetch_owners): a ReplicaSet read after it, in a rollout under way, makes it None.
         whole = self._whole("replicasets")
         candidates = list(whole.values()) if whole is not None else self._list(
             "replicasets", _selector_string(deployment.get("spec", {}).get("selector") or {}))
-        return [rs for rs in candidates if any(o.get("uid") == uid for o in rs["metadata"].get("ownerReferences", []))]
+        owned = [rs for rs in candidates if any(o.get("uid") == uid for o in rs["metadata"].get("ownerReferences", []))]
+        for rs in sorted(owned, key=_revision, reverse=True)[2:]:  # the current one and the one it is diffed with
+            if rs["metadata"]["uid"] not in known and not (rs.get("status") or {}).get("replicas"):
+                _history_only(rs)
+                with self._history_lock:
+                    self.history_only += 1
+        return owned
 
     def _rollout(self, deployment: dict[str, Any], sets: list[dict[str, Any]], owners: list[dict[str, Any]]
                  ) -> dict[str, Any]:
@@ -448,10 +500,7 @@ class Collector:
             if rs["metadata"]["uid"] not in known:
                 owners.append(rs)
 
-        def revision(rs: dict[str, Any]) -> int:
-            return int(rs["metadata"].get("annotations", {}).get("deployment.kubernetes.io/revision", 0))
-
-        ordered = sorted(sets, key=revision, reverse=True)
+        ordered = sorted(sets, key=_revision, reverse=True)
         return {"deployment": deployment["metadata"]["name"],
                 "current": ordered[0]["metadata"]["name"] if ordered else None,
                 "previous": ordered[1]["metadata"]["name"] if len(ordered) > 1 else None,
@@ -475,7 +524,7 @@ class Collector:
         pods: list[dict[str, Any]] = []
         for page in self._pages("pods", selector):
             section.add(page)
-            pods.extend(_slim(pod) for pod in page)
+            pods.extend(_slim_pod(pod) for pod in page)
         self.kept_lines[name] = section.close()
         return pods
 

@@ -35,3 +35,24 @@ def leaks_in(content: bytes) -> list[Hit]:
     from pathops_contracts.secret_scan import scan_text
 
     return scan_text(content.decode("utf-8", errors="replace"))
+
+
+SCAN_CHUNK = 1 << 20  # bytes of whole lines leaks_in_lines scans at a time
+
+
+def leaks_in_lines(content: bytes) -> list[Hit]:
+    """leaks_in of JSON Lines, about a megabyte of whole lines at a time: a JSON string holds no newline, so
+    no value spans two lines, and what the scan makes of its text (decoded, lower-cased, masked: five copies
+    or so) stays a few megabytes, not five times a 12 MB pods.jsonl. Line numbers are the file's."""
+    from pathops_contracts.secret_scan import Hit
+
+    hits: list[Hit] = []
+    start, lines = 0, 0
+    while start < len(content):
+        newline = content.find(b"\n", min(start + SCAN_CHUNK, len(content)) - 1)
+        end = len(content) if newline < 0 else newline + 1
+        chunk = content[start:end]
+        hits.extend(Hit(hit.kind, hit.line + lines) for hit in leaks_in(chunk))
+        lines += chunk.count(b"\n")
+        start = end
+    return hits

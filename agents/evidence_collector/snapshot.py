@@ -29,7 +29,7 @@ from typing import Any
 
 from evidence_collector.collector import Collected
 from evidence_collector.detectors import summarize
-from evidence_collector.redaction import Redactor, leaks_in
+from evidence_collector.redaction import Redactor, leaks_in, leaks_in_lines
 from evidence_collector.refusals import without_refused_lines, without_refused_values
 from evidence_collector.staging import Staging
 from evidence_collector.window import TimeWindow
@@ -63,9 +63,10 @@ def _checked(staging: Staging, name: str) -> tuple[str, int, bytes | None]:
     passes, read once; raises ContractViolation when it still refuses it."""
     content = staging.read(name)
     replaced = None
-    if leaks_in(content):
+    scan = leaks_in_lines if name.endswith(".jsonl") else leaks_in
+    if scan(content):
         replaced = content = staging.without_refused(name, content)
-    hits = leaks_in(content) if replaced is not None else []
+    hits = scan(content) if replaced is not None else []
     if hits:
         raise ContractViolation(f"refusing to upload: the final scan still finds {describe(hits, name)}")
     return hashlib.sha256(content).hexdigest(), len(content), replaced

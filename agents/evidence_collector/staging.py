@@ -29,6 +29,8 @@ from evidence_collector.spool import Spool
 from pathops_contracts.bundle_writer import Member, PackedMember
 from pathops_contracts.errors import ContractViolation
 
+JSONL_BATCH = 50  # objects redacted and written at a time (`write_jsonl`)
+
 
 @dataclass
 class Gap:
@@ -185,9 +187,18 @@ class Staging:
         return self._write(name, readable_json(scrubbed) + "\n", budgeted, remedy=remedy)
 
     def write_jsonl(self, name: str, objects: Iterable[dict[str, Any]], cap: int | None = None) -> int:
-        """One object a line, each scrubbed of secret env values; returns how many lines were kept."""
+        """One object a line, each scrubbed of secret env values; returns how many lines were kept.
+
+        Written JSONL_BATCH objects at a time: the redacted text of a batch, not of the whole file, is in
+        memory at once (a hundred Deployments' owners, templates of 300 env vars: 20 MB at once)."""
         section = self.jsonl(name, cap)
-        section.add(list(objects))
+        batch: list[dict[str, Any]] = []
+        for obj in objects:
+            batch.append(obj)
+            if len(batch) == JSONL_BATCH:
+                section.add(batch)
+                batch = []
+        section.add(batch)
         return section.close()
 
     def jsonl(self, name: str, cap: int | None = None) -> JsonlSection:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from evidence_collector.collector import Collected
-from evidence_collector.redaction import Redactor, leaks_in
+from evidence_collector.redaction import Redactor, leaks_in, leaks_in_lines
 from evidence_collector.refusals import jsonl_without_refused, without_refused_lines, without_refused_values
 from evidence_collector.snapshot import SnapshotIdentity, assemble
 from evidence_collector.staging import Staging, jsonl_lines, readable_json
@@ -223,3 +223,20 @@ def test_a_document_with_keys_of_mixed_types_is_judged_too() -> None:
     fixed = without_refused_values(document, replace)
     assert fixed[1] == "one" and fixed["team"] == "payments"
     assert fixed["auth_backend"].startswith("[REDACTED:scan-refused:")
+
+
+def test_json_lines_are_scanned_a_megabyte_at_a_time_with_the_file_s_line_numbers() -> None:
+    # 12 MB of pods.jsonl made the final scan hold five copies of it (60 MB); now a megabyte of lines at a
+    # time. Secrets on the lines around each chunk's end and in a line longer than a chunk are all found.
+    filler = json.dumps({"metadata": {"name": "web-0"}, "note": "x" * 300}) + "\n"
+    lines = [filler] * 12_000  # ~3.7 MB: four chunks
+    secret = json.dumps({"args": ["--db-url=postgres://app:Zq8rT5vW1xY3-hunter2@db:5432/shop"]}) + "\n"
+    long_line = json.dumps({"blob": "y" * 1_500_000, "token": "ghp_" + "aB3dE5fG7hJ9kL1mN3pQ5rS7tU9vW1xY3zA5"}) + "\n"
+    for index in (0, 3399, 3400, 3401, 6800, 11_999):
+        lines[index] = secret
+    lines[9000] = long_line
+    data = "".join(lines).encode()
+    whole = [(hit.kind, hit.line) for hit in leaks_in(data)]
+    chunked = [(hit.kind, hit.line) for hit in leaks_in_lines(data)]
+    assert sorted(chunked) == sorted(whole)
+    assert {line for _, line in chunked} >= {1, 3400, 3401, 3402, 6801, 9001, 12_000}
