@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tarfile
+import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -240,3 +241,23 @@ def test_json_lines_are_scanned_a_megabyte_at_a_time_with_the_file_s_line_number
     chunked = [(hit.kind, hit.line) for hit in leaks_in_lines(data)]
     assert sorted(chunked) == sorted(whole)
     assert {line for _, line in chunked} >= {1, 3400, 3401, 3402, 6801, 9001, 12_000}
+
+
+def test_json_lines_with_a_refused_value_are_fixed_a_megabyte_of_lines_at_a_time() -> None:
+    # The final scan reads a 12 MB pods.jsonl a megabyte at a time; one value it refuses (an annotation anyone
+    # who may create a pod writes) made the value pass scan the whole file at once, up to three rounds: 86 MB.
+    filler = json.dumps({"metadata": {"name": "web-0", "annotations": {"note": "x" * 3000}}}) + "\n"
+    lines = [filler] * 4000
+    lines[2000] = json.dumps({"args": ["--db-url=postgres://app:Zq8rT5vW1xY3-hunter2@db:5432/shop"]}) + "\n"
+    data = "".join(lines).encode()
+    tracemalloc.start()
+    try:
+        fixed = jsonl_without_refused(data, lambda value: "[REDACTED:scan-refused:abcdef]")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * len(data), f"{peak / 1e6:.0f} MB for {len(data) / 1e6:.0f} MB of lines"
+    assert not leaks_in(fixed)
+    out = fixed.decode().splitlines()
+    assert len(out) == 4000 and out[1999] == filler.strip() and out[2001] == filler.strip()
+    assert "hunter2" not in out[2000] and json.loads(out[2000])["args"][0].startswith("[REDACTED:scan-refused:")
