@@ -261,3 +261,18 @@ def test_json_lines_with_a_refused_value_are_fixed_a_megabyte_of_lines_at_a_time
     out = fixed.decode().splitlines()
     assert len(out) == 4000 and out[1999] == filler.strip() and out[2001] == filler.strip()
     assert "hunter2" not in out[2000] and json.loads(out[2000])["args"][0].startswith("[REDACTED:scan-refused:")
+
+
+def test_a_value_found_in_one_megabyte_of_lines_is_found_in_the_others_too() -> None:
+    # Scanned whole, every occurrence of a value a detector finds is a hit: the bare copy of a Cloudant
+    # password (hex, no name near it) a megabyte further down was one. Scanned a megabyte at a time, it was
+    # not, and once the refused lines were fixed a megabyte at a time too, the copy left in the snapshot.
+    password = "3f9a1c7e5b2d4f6a8c0e1b3d5f7a9c2e4b6d8f0a1c3e5b7d9f2a4c6e8b0d1f3a"
+    lines = [json.dumps({"note": "x" * 300}) + "\n"] * 8000
+    lines[10] = json.dumps({"metadata": {"annotations": {"note": f"cloudant_password: {password}"}}}) + "\n"
+    lines[7000] = json.dumps({"metadata": {"annotations": {"checksum": password}}}) + "\n"  # another megabyte
+    data = "".join(lines).encode()
+    assert [(hit.kind, hit.line) for hit in leaks_in_lines(data)] == [(hit.kind, hit.line) for hit in leaks_in(data)]
+    assert {hit.line for hit in leaks_in_lines(data)} == {11, 7001}
+    fixed = jsonl_without_refused(data, lambda value: "[REDACTED:scan-refused:abcdef]")
+    assert password.encode() not in fixed and len(fixed.splitlines()) == 8000
