@@ -213,7 +213,11 @@ class KubeReader:
                     size = error.fewer()
                     continue
                 if size < page_size and raw:  # back up towards page_size, as far as the items' size allows
-                    size = max(size, min(page_size, int(size * PAGE_BYTES_HEADROOM * self.page_bytes / len(raw))))
+                    # and their JSON objects and arrays: grown by bytes alone, a page of dense items (`[0,1],`)
+                    # was refused every other request, each refused answer read to its end.
+                    containers = raw.count(b"{") + raw.count(b"[")
+                    size = max(size, min(page_size, int(size * PAGE_BYTES_HEADROOM * self.page_bytes / len(raw)),
+                                         int(size * PAGE_BYTES_HEADROOM * PAGE_CONTAINERS / max(containers, 1))))
             items, token = page_items(raw, path)
             del raw  # the parsed page only, while the caller works through it
             if token is not None:
