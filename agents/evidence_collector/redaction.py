@@ -47,7 +47,7 @@ def leaks_in_lines(content: bytes) -> list[Hit]:
     from pathops_contracts.secret_scan import Hit, scan_text
 
     found: set[tuple[int, str]] = set()
-    values: dict[str, str] = {}  # what the detectors found, each a hit wherever it occurs, as in leaks_in
+    values: dict[str, set[str]] = {}  # what the detectors found, each a hit wherever it occurs, as in leaks_in
     start, lines = 0, 0
     while start < len(content):
         newline = content.find(b"\n", min(start + SCAN_CHUNK, len(content)) - 1)
@@ -57,13 +57,13 @@ def leaks_in_lines(content: bytes) -> list[Hit]:
                                                                        values))
         lines += chunk.count(b"\n")
         start = end
-    for value, kind in values.items():  # a value found in one chunk, in the others (rare: a hit first)
+    for value, kinds in values.items():  # a value found in one chunk, in the others (rare: a hit first)
         needle = value.encode()
         line, counted = 1, 0
         offset = content.find(needle)
         while offset != -1:
             line += content.count(b"\n", counted, offset)
             counted = offset
-            found.add((line, kind))
+            found.update((line, kind) for kind in kinds)
             offset = content.find(needle, offset + len(needle))
     return [Hit(kind, line) for line, kind in sorted(found)]

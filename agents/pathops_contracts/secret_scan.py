@@ -136,10 +136,10 @@ def _clean(value: str) -> bool:
     return not rest or bool(_BENIGN.fullmatch(rest))
 
 
-def scan_text(text: str, values: dict[str, str] | None = None) -> list[Hit]:
+def scan_text(text: str, values: dict[str, set[str]] | None = None) -> list[Hit]:
     """Every secret-looking thing in text that is not a redaction token: kind and line, no value.
 
-    `values`: the detectors' values found (those not clean) are added to it with their kind, for a caller
+    `values`: the detectors' values found (those not clean) are added to it with their kinds, for a caller
     that scans a file in parts: each occurrence of one is a hit wherever it is in the file, as when the
     file is scanned whole (`_occurrences`). Held in memory only, never written or logged.
     """
@@ -172,7 +172,7 @@ def scan_text(text: str, values: dict[str, str] | None = None) -> list[Hit]:
         for value in set(plugin.analyze_string(searched)):
             if not _clean(value):
                 if values is not None:
-                    values.setdefault(value, "detect-secrets:" + plugin.secret_type)
+                    values.setdefault(value, set()).add("detect-secrets:" + plugin.secret_type)
                 for offset in _occurrences(text, value):
                     found.add((line_of(offset), "detect-secrets:" + plugin.secret_type))
     masked = _mask(text) if (_MASKED_START, False) in present else text  # no token: nothing to mask
