@@ -41,3 +41,4 @@ def test_an_old_replicaset_kept_as_history_keeps_its_init_containers_images(clus
     # Kept as history: the templates of revisions 2 and 3 (running no pod, older than the two newest).
     history = [o for o in owners if o.get("kind") == "ReplicaSet" and "resources" not in json.dumps(o["spec"])]
     assert sorted(o["metadata"]["annotations"]["deployment.kubernetes.io/revision"] for o in history) == ["2", "3"]
+
