@@ -100,14 +100,16 @@ def _revision(replicaset: dict[str, Any]) -> int:
 
 
 def _history_only(replicaset: dict[str, Any]) -> None:
-    """An old ReplicaSet as rollout history: of its pod template, its containers' names and images (what
-    image-rollback reads); a Deployment keeps ten of them, each with the whole template."""
+    """An old ReplicaSet as rollout history: of its pod template, its containers' and init containers' names
+    and images (what image-rollback reads: a migration image whose tag is missing is rolled back too); a
+    Deployment keeps ten of them, each with the whole template."""
     spec = replicaset.get("spec") or {}
     template = spec.get("template")
     if isinstance(template, dict):
-        containers = (template.get("spec") or {}).get("containers") or []
-        spec["template"] = {"spec": {"containers": [{"name": c.get("name"), "image": c.get("image")}
-                                                    for c in containers if isinstance(c, dict)]}}
+        pod_spec = template.get("spec") or {}
+        spec["template"] = {"spec": {key: [{"name": c.get("name"), "image": c.get("image")}
+                                           for c in pod_spec.get(key) or [] if isinstance(c, dict)]
+                                     for key in ("initContainers", "containers") if pod_spec.get(key)}}
 
 
 def _owner_key(ref: dict[str, Any]) -> tuple[str, str, str] | None:

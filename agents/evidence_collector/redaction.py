@@ -44,15 +44,26 @@ def leaks_in_lines(content: bytes) -> list[Hit]:
     """leaks_in of JSON Lines, about a megabyte of whole lines at a time: a JSON string holds no newline, so
     no value spans two lines, and what the scan makes of its text (decoded, lower-cased, masked: five copies
     or so) stays a few megabytes, not five times a 12 MB pods.jsonl. Line numbers are the file's."""
-    from pathops_contracts.secret_scan import Hit
+    from pathops_contracts.secret_scan import Hit, scan_text
 
-    hits: list[Hit] = []
+    found: set[tuple[int, str]] = set()
+    values: dict[str, set[str]] = {}  # what the detectors found, each a hit wherever it occurs, as in leaks_in
     start, lines = 0, 0
     while start < len(content):
         newline = content.find(b"\n", min(start + SCAN_CHUNK, len(content)) - 1)
         end = len(content) if newline < 0 else newline + 1
         chunk = content[start:end]
-        hits.extend(Hit(hit.kind, hit.line + lines) for hit in leaks_in(chunk))
+        found.update((hit.line + lines, hit.kind) for hit in scan_text(chunk.decode("utf-8", errors="replace"),
+                                                                       values))
         lines += chunk.count(b"\n")
         start = end
-    return hits
+    for value, kinds in values.items():  # a value found in one chunk, in the others (rare: a hit first)
+        needle = value.encode()
+        line, counted = 1, 0
+        offset = content.find(needle)
+        while offset != -1:
+            line += content.count(b"\n", counted, offset)
+            counted = offset
+            found.update((line, kind) for kind in kinds)
+            offset = content.find(needle, offset + len(needle))
+    return [Hit(kind, line) for line, kind in sorted(found)]

@@ -136,8 +136,13 @@ def _clean(value: str) -> bool:
     return not rest or bool(_BENIGN.fullmatch(rest))
 
 
-def scan_text(text: str) -> list[Hit]:
-    """Every secret-looking thing in text that is not a redaction token: kind and line, no value."""
+def scan_text(text: str, values: dict[str, set[str]] | None = None) -> list[Hit]:
+    """Every secret-looking thing in text that is not a redaction token: kind and line, no value.
+
+    `values`: the detectors' values found (those not clean) are added to it with their kinds, for a caller
+    that scans a file in parts: each occurrence of one is a hit wherever it is in the file, as when the
+    file is scanned whole (`_occurrences`). Held in memory only, never written or logged.
+    """
     found: set[tuple[int, str]] = set()
 
     newlines: list[int] = []  # offsets of the text's newlines, found at the first hit (hits are rare)
@@ -166,6 +171,8 @@ def scan_text(text: str) -> list[Hit]:
             searched = "\n".join(line for _, line in _lines_with(text, lowered, anchors))
         for value in set(plugin.analyze_string(searched)):
             if not _clean(value):
+                if values is not None:
+                    values.setdefault(value, set()).add("detect-secrets:" + plugin.secret_type)
                 for offset in _occurrences(text, value):
                     found.add((line_of(offset), "detect-secrets:" + plugin.secret_type))
     masked = _mask(text) if (_MASKED_START, False) in present else text  # no token: nothing to mask

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -88,9 +89,26 @@ RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 # with the log streams the collector stays within its 150 MB. An object is at most ~1.5 MiB (etcd's limit).
 PAGE_BYTES = 4 * 1024 * 1024
 PAGE_BYTES_HEADROOM = 0.8  # a page asked for anew aims below the cap: its items are not all the same size
-# JSON objects and arrays an answer may hold ("{" and "[", those in strings too): each parses to 56-64 bytes
+# JSON objects and arrays an answer may hold (`containers_in`): each parses to 56-64 bytes
 # or more whatever its size, so 4 MiB of `{},` is 80 MB. A page of 500 real pods holds about 100,000.
 PAGE_CONTAINERS = 250_000
+# A JSON string, escapes and all: the brackets inside one are text (`[[[` in an annotation parses to one string).
+# One left open runs to the end (the parser fails there, past nothing it did not count): requiring the closing
+# quote, each quote after it would be tried again, quadratic (`"` then 20,000 `\"`: 5 s).
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)', re.DOTALL)
+
+
+def containers_in(body: bytes) -> int:
+    """The JSON objects and arrays body parses to (its `{` and `[` outside strings), counted exactly only past
+    PAGE_CONTAINERS: up to there every bracket counts, those in strings too (one pass of bytes.count each).
+
+    Exact for JSON: a string starts at a quote outside strings, as the parser reads it. A page refused for the
+    brackets in one pod's annotation (the API takes 256 KiB of them) was every pod after it left unread."""
+    count = body.count(b"{") + body.count(b"[")
+    if count <= PAGE_CONTAINERS:
+        return count
+    structure = _JSON_STRING.sub(b'""', body)
+    return structure.count(b"{") + structure.count(b"[")
 
 
 @dataclass
@@ -213,7 +231,11 @@ class KubeReader:
                     size = error.fewer()
                     continue
                 if size < page_size and raw:  # back up towards page_size, as far as the items' size allows
-                    size = max(size, min(page_size, int(size * PAGE_BYTES_HEADROOM * self.page_bytes / len(raw))))
+                    # and their JSON objects and arrays: grown by bytes alone, a page of dense items (`[0,1],`)
+                    # was refused every other request, each refused answer read to its end.
+                    containers = containers_in(raw)
+                    size = max(size, min(page_size, int(size * PAGE_BYTES_HEADROOM * self.page_bytes / len(raw)),
+                                         int(size * PAGE_BYTES_HEADROOM * PAGE_CONTAINERS / max(containers, 1))))
             items, token = page_items(raw, path)
             del raw  # the parsed page only, while the caller works through it
             if token is not None:
@@ -315,7 +337,7 @@ def _read_capped(response: urllib3.BaseHTTPResponse, path: str, cap: int, deadli
             chunk = response.read1(cap + 1 - read)
             if not chunk:
                 body = b"".join(chunks)
-                containers = body.count(b"{") + body.count(b"[")
+                containers = containers_in(body)
                 if containers > PAGE_CONTAINERS:
                     raise PageTooLarge(path, f"{containers} JSON objects and arrays", cap, size)
                 return body

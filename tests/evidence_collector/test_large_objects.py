@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from pathops_contracts.errors import UpstreamError
+from pathops_runtime import kube_reader
 from pathops_runtime.kube_reader import KubeReader, PageTooLarge
 from pathops_testbed.http_server import BackgroundServer
 from pathops_testbed.kube_api import FakeKubernetes, write_kubeconfig
@@ -160,3 +161,17 @@ def test_one_object_larger_than_the_cap_ends_the_list_with_an_error_naming_it(
     with pytest.raises(PageTooLarge):
         reader.get("configmaps", "ns", "cm-05-huge")
     assert reader.get("configmaps", "ns", "cm-00")["metadata"]["name"] == "cm-00"
+
+
+def test_pages_of_dense_items_grow_back_only_as_far_as_their_json_objects_allow(
+        served: tuple[FakeKubernetes, KubeReader], monkeypatch: pytest.MonkeyPatch) -> None:
+    # Items of many small arrays (`[0,1],`: 6 bytes each) reach PAGE_CONTAINERS before the byte cap. Grown back
+    # by bytes alone, every other page was refused (read to its end, then asked again): 34 requests for 17 pages.
+    api, reader = served
+    monkeypatch.setattr(kube_reader, "PAGE_CONTAINERS", 5000)  # as 250,000 is to 4 MiB, about
+    for index in range(300):
+        api.add(configmap(f"cm-{index:03d}", "ns", {"points.json": "[" + "[0,1]," * 200 + "[0,1]]"}))
+    names = _names(reader.pages("configmaps", "ns", page_size=100))
+    assert names == [f"cm-{index:03d}" for index in range(300)]
+    asked = [path for path in api.requests if "/configmaps" in path]
+    assert len(asked) <= 20, len(asked)  # 300 items of 201 arrays: 13 pages at least, and two refused first

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tarfile
+import tracemalloc
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -240,3 +241,38 @@ def test_json_lines_are_scanned_a_megabyte_at_a_time_with_the_file_s_line_number
     chunked = [(hit.kind, hit.line) for hit in leaks_in_lines(data)]
     assert sorted(chunked) == sorted(whole)
     assert {line for _, line in chunked} >= {1, 3400, 3401, 3402, 6801, 9001, 12_000}
+
+
+def test_json_lines_with_a_refused_value_are_fixed_a_megabyte_of_lines_at_a_time() -> None:
+    # The final scan reads a 12 MB pods.jsonl a megabyte at a time; one value it refuses (an annotation anyone
+    # who may create a pod writes) made the value pass scan the whole file at once, up to three rounds: 86 MB.
+    filler = json.dumps({"metadata": {"name": "web-0", "annotations": {"note": "x" * 3000}}}) + "\n"
+    lines = [filler] * 4000
+    lines[2000] = json.dumps({"args": ["--db-url=postgres://app:Zq8rT5vW1xY3-hunter2@db:5432/shop"]}) + "\n"
+    data = "".join(lines).encode()
+    tracemalloc.start()
+    try:
+        fixed = jsonl_without_refused(data, lambda value: "[REDACTED:scan-refused:abcdef]")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 * len(data), f"{peak / 1e6:.0f} MB for {len(data) / 1e6:.0f} MB of lines"
+    assert not leaks_in(fixed)
+    out = fixed.decode().splitlines()
+    assert len(out) == 4000 and out[1999] == filler.strip() and out[2001] == filler.strip()
+    assert "hunter2" not in out[2000] and json.loads(out[2000])["args"][0].startswith("[REDACTED:scan-refused:")
+
+
+def test_a_value_found_in_one_megabyte_of_lines_is_found_in_the_others_too() -> None:
+    # Scanned whole, every occurrence of a value a detector finds is a hit: the bare copy of a Cloudant
+    # password (hex, no name near it) a megabyte further down was one. Scanned a megabyte at a time, it was
+    # not, and once the refused lines were fixed a megabyte at a time too, the copy left in the snapshot.
+    password = "3f9a1c7e5b2d4f6a8c0e1b3d5f7a9c2e4b6d8f0a1c3e5b7d9f2a4c6e8b0d1f3a"
+    lines = [json.dumps({"note": "x" * 300}) + "\n"] * 8000
+    lines[10] = json.dumps({"metadata": {"annotations": {"note": f"cloudant_password: {password}"}}}) + "\n"
+    lines[7000] = json.dumps({"metadata": {"annotations": {"checksum": password}}}) + "\n"  # another megabyte
+    data = "".join(lines).encode()
+    assert [(hit.kind, hit.line) for hit in leaks_in_lines(data)] == [(hit.kind, hit.line) for hit in leaks_in(data)]
+    assert {hit.line for hit in leaks_in_lines(data)} == {11, 7001}
+    fixed = jsonl_without_refused(data, lambda value: "[REDACTED:scan-refused:abcdef]")
+    assert password.encode() not in fixed and len(fixed.splitlines()) == 8000
