@@ -14,9 +14,11 @@ import pytest
 
 from pathops_testbed.http_server import BackgroundServer
 from pathops_testbed.kube_api import FakeKubernetes, write_kubeconfig
+from pathops_testbed.peak_rss import run_measured
 from tests.evidence_collector import scenarios
 
 BIN = Path(sys.executable).parent
+RSS_LIMIT_MB = 150  # the Job's memory limit is 256 Mi; Python and the client take about 60 of it
 
 
 @dataclass
@@ -38,6 +40,24 @@ def cluster(tmp_path: Path) -> Iterator[Cluster]:
     scenarios.build(api)
     with BackgroundServer(api) as server:
         yield Cluster(api, write_kubeconfig(tmp_path / "kubeconfig", server.url, scenarios.NS), server)
+
+
+def collect_measured(kubeconfig: Path, out: Path, *args: str, namespace: str = scenarios.NS,
+                     **variables: str) -> tuple[float, str]:
+    """Run the collector; (its own peak RSS in MB, stdout), not this process's (pathops_testbed.peak_rss)."""
+    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "INCIDENT_ID": "INC-1042", "APP_ID": "shop-frontend",
+           "TARGET_NAMESPACE": namespace, **variables}
+    run = run_measured([str(BIN / "evidence-collector"), "collect", "--no-upload", "--output-dir", str(out), *args],
+                       env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+    assert run.returncode == 0, (run.stderr or "")[-2000:]
+    return run.peak_rss_mb, run.stdout or ""
+
+
+def served_peak(api: FakeKubernetes, tmp_path: Path, **variables: str) -> float:
+    """Serve `api` and run the collector on it (output in tmp_path/out); its peak RSS in MB."""
+    with BackgroundServer(api) as server:
+        kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", server.url, scenarios.NS)
+        return collect_measured(kubeconfig, tmp_path / "out", **variables)[0]
 
 
 def unpack(output_dir: Path) -> Path:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -12,21 +10,8 @@ from typing import Any
 from pathops_testbed.http_server import BackgroundServer
 from pathops_testbed.kube_api import EndlessLog, FakeKubernetes, SharedLog, StaticLog, write_kubeconfig
 from pathops_testbed.kube_objects import ago, container, deployment, event, pod, replicaset, running
-from pathops_testbed.peak_rss import run_measured
 from tests.evidence_collector import scenarios
-from tests.evidence_collector.conftest import BIN, Cluster, unpack
-
-RSS_LIMIT_MB = 150  # the Job's memory limit is 256 Mi; Python and the client take about 60 of it
-
-
-def _collect_measured(kubeconfig: Path, out: Path, *args: str, namespace: str = scenarios.NS) -> tuple[float, str]:
-    """Run the collector; (its own peak RSS in MB, stdout), not this process's (pathops_testbed.peak_rss)."""
-    env = {**os.environ, "KUBECONFIG": str(kubeconfig), "INCIDENT_ID": "INC-1042", "APP_ID": "shop-frontend",
-           "TARGET_NAMESPACE": namespace}
-    run = run_measured([str(BIN / "evidence-collector"), "collect", "--no-upload", "--output-dir", str(out), *args],
-                       env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
-    assert run.returncode == 0, (run.stderr or "")[-2000:]
-    return run.peak_rss_mb, run.stdout or ""
+from tests.evidence_collector.conftest import RSS_LIMIT_MB, Cluster, collect_measured, unpack
 
 
 def _manifest(folder: Path) -> dict[str, Any]:
@@ -46,7 +31,7 @@ def test_sixty_thousand_events_fit_150_mb_and_the_newest_are_kept(cluster: Clust
     for index in range(60_000):
         cluster.api.add(event(scenarios.NS, "Pod", f"batch-{index % 300}", "BackOff",
                               f"Back-off restarting failed container {index} {padding}", 20 - index * 19.5 / 60_000))
-    peak, _ = _collect_measured(cluster.kubeconfig, tmp_path / "out")
+    peak, _ = collect_measured(cluster.kubeconfig, tmp_path / "out")
     assert peak <= RSS_LIMIT_MB, f"peak RSS {peak:.0f} MB"
     folder = unpack(tmp_path / "out")
     events = (folder / "objects/events.jsonl").read_text().splitlines()
@@ -60,7 +45,7 @@ def test_sixty_thousand_events_fit_150_mb_and_the_newest_are_kept(cluster: Clust
 def test_one_endless_line_from_a_server_ignoring_limit_bytes_fits_150_mb(cluster: Cluster, tmp_path: Path) -> None:
     cluster.api.ignore_limit_bytes = True
     cluster.api.set_log(scenarios.NS, "catalog-1", "catalog", EndlessLog(newlines=False))
-    peak, _ = _collect_measured(cluster.kubeconfig, tmp_path / "out", "--deadline", "30")
+    peak, _ = collect_measured(cluster.kubeconfig, tmp_path / "out", "--deadline", "30")
     assert peak <= RSS_LIMIT_MB, f"peak RSS {peak:.0f} MB"
     folder = unpack(tmp_path / "out")
     kept = (folder / "logs/catalog-1/catalog.log").read_text()
@@ -108,7 +93,7 @@ def test_restarted_containers_previous_logs_and_excerpts_fit_their_shares(tmp_pa
     max_bytes = 2 * 1024 * 1024
     with BackgroundServer(api) as server:
         kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", server.url, namespace)
-        _collect_measured(kubeconfig, tmp_path / "out", "--max-bytes", str(max_bytes), namespace=namespace)
+        collect_measured(kubeconfig, tmp_path / "out", "--max-bytes", str(max_bytes), namespace=namespace)
     folder = unpack(tmp_path / "out")
     manifest = _manifest(folder)
     assert not [g for g in manifest["gaps"] if g["reason"] == "budget_exhausted"]

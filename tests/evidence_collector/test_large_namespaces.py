@@ -8,30 +8,13 @@ ReplicaSet of the chain was held parsed until the snapshot was written, and a pa
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 from typing import Any
 
-from pathops_testbed.http_server import BackgroundServer
-from pathops_testbed.kube_api import FakeKubernetes, write_kubeconfig
+from pathops_testbed.kube_api import FakeKubernetes
 from pathops_testbed.kube_objects import configmap, container, deployment, pod, replicaset, running
-from pathops_testbed.peak_rss import run_measured
 from tests.evidence_collector import scenarios
-from tests.evidence_collector.conftest import BIN, unpack
-
-RSS_LIMIT_MB = 150  # as test_bounds: the Job's limit is 256 Mi
-
-
-def _peak(api: FakeKubernetes, tmp_path: Path, **variables: str) -> float:
-    with BackgroundServer(api) as server:
-        kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", server.url, scenarios.NS)
-        env = {**os.environ, "KUBECONFIG": str(kubeconfig), "INCIDENT_ID": "INC-1042", "APP_ID": "shop-frontend",
-               "TARGET_NAMESPACE": scenarios.NS, **variables}
-        run = run_measured([str(BIN / "evidence-collector"), "collect", "--no-upload", "--output-dir",
-                            str(tmp_path / "out")], env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
-    assert run.returncode == 0, (run.stderr or "")[-2000:]
-    return run.peak_rss_mb
+from tests.evidence_collector.conftest import RSS_LIMIT_MB, served_peak, unpack
 
 
 def _env(count: int) -> list[dict[str, Any]]:
@@ -53,7 +36,7 @@ def test_a_hundred_deployments_with_ten_old_replicasets_of_300_env_vars_fit_150_
             if revision == 11:
                 api.add(pod(f"app-{index:03d}-p", rs, [running("app", f"harbor/app-{index}:11")], ready=True))
     # A budget that holds every owner (the default cuts owners.jsonl after ~140 of these, history last).
-    peak = _peak(api, tmp_path, EVIDENCE_MAX_BYTES=str(200 * 1024 * 1024))
+    peak = served_peak(api, tmp_path, EVIDENCE_MAX_BYTES=str(200 * 1024 * 1024))
     assert peak <= RSS_LIMIT_MB, f"peak RSS {peak:.0f} MB"
     folder = unpack(tmp_path / "out")
     owners = [json.loads(line) for line in (folder / "objects/owners.jsonl").read_text().splitlines()]
@@ -86,7 +69,7 @@ def test_two_thousand_pods_with_40_kib_of_annotations_fit_150_mb(tmp_path: Path)
             member = pod(f"app-{index:02d}-{number:03d}", rs, [running("app", "harbor/app:1")], ready=True)
             member["metadata"]["annotations"] = {f"example.com/note-{key}": "a" * 1000 for key in range(40)}
             api.add(member)
-    peak = _peak(api, tmp_path)
+    peak = served_peak(api, tmp_path)
     assert peak <= RSS_LIMIT_MB, f"peak RSS {peak:.0f} MB"
     first = json.loads((unpack(tmp_path / "out") / "objects/pods.jsonl").read_text().splitlines()[0])
     assert len(first["metadata"]["annotations"]) >= 40  # written whole: only the copy in memory is slim
@@ -102,7 +85,7 @@ def test_a_pod_of_900_thousand_empty_objects_under_the_page_cap_fits_150_mb(tmp_
     member = pod("hostile-0", rs, [running("app", "harbor/app:1")], ready=True)
     member["spec"]["overhead"] = [{}] * 900_000  # any field: the whole answer is parsed before it is checked
     api.add_all([owner, rs, member])
-    peak = _peak(api, tmp_path)
+    peak = served_peak(api, tmp_path)
     assert peak <= RSS_LIMIT_MB, f"peak RSS {peak:.0f} MB"
     gaps = json.loads((unpack(tmp_path / "out") / "manifest.json").read_text())["gaps"]
     assert any("JSON objects and arrays, more than is read at once" in g.get("detail", "") for g in gaps), gaps
@@ -122,7 +105,7 @@ def test_a_pod_mounting_fifty_dashboard_configmaps_fits_150_mb_and_says_which_va
     blob = ('{"panels": [' + ",".join([panel] * 9000))[:900_000]
     for index in range(50):
         api.add(configmap(f"dashboard-{index:03d}", scenarios.NS, {"dash.json": blob, "small": "on"}))
-    peak = _peak(api, tmp_path)
+    peak = served_peak(api, tmp_path)
     assert peak <= RSS_LIMIT_MB, f"peak RSS {peak:.0f} MB"
     listed = {entry["name"]: entry for entry in json.loads(
         (unpack(tmp_path / "out") / "objects/configmaps.json").read_text())["configmaps"]}

@@ -11,8 +11,6 @@ references.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,11 +23,8 @@ from pathops_runtime.kube_reader import KubeReader, PageTooLarge
 from pathops_testbed.http_server import BackgroundServer
 from pathops_testbed.kube_api import FakeKubernetes, write_kubeconfig
 from pathops_testbed.kube_objects import configmap, container, deployment, pod, replicaset, running
-from pathops_testbed.peak_rss import run_measured
 from tests.evidence_collector import scenarios
-from tests.evidence_collector.conftest import BIN, unpack
-
-RSS_LIMIT_MB = 150  # as test_bounds: the Job's limit is 256 Mi
+from tests.evidence_collector.conftest import RSS_LIMIT_MB, served_peak, unpack
 
 
 def _dashboard(size: int) -> str:
@@ -38,17 +33,6 @@ def _dashboard(size: int) -> str:
                "targets": [{"expr": f'sum(rate(http_requests_total{{route="/r{i}"}}[5m])) by (status)'}]}
               for i in range(size // 100)]
     return json.dumps({"title": "shop-frontend", "panels": panels})[:size]
-
-
-def _collect(api: FakeKubernetes, tmp_path: Path) -> tuple[float, Path, subprocess.CompletedProcess[str]]:
-    with BackgroundServer(api) as server:
-        kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", server.url, scenarios.NS)
-        env = {**os.environ, "KUBECONFIG": str(kubeconfig), "INCIDENT_ID": "INC-1042", "APP_ID": "shop-frontend",
-               "TARGET_NAMESPACE": scenarios.NS}
-        run = run_measured([str(BIN / "evidence-collector"), "collect", "--no-upload", "--output-dir",
-                            str(tmp_path / "out")], env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
-    assert run.returncode == 0, (run.stderr or "")[-2000:]
-    return run.peak_rss_mb, unpack(tmp_path / "out"), run
 
 
 def _configmaps(folder: Path) -> dict[str, dict[str, Any]]:
@@ -68,7 +52,8 @@ def test_dashboard_configmaps_near_1_mib_each_fit_150_mb_and_every_one_is_listed
     blob = _dashboard(900_000)
     for index in range(200):
         api.add(configmap(f"dashboard-{index:03d}", scenarios.NS, {"shop-frontend.json": blob}))
-    peak, folder, _ = _collect(api, tmp_path)
+    peak = served_peak(api, tmp_path)
+    folder = unpack(tmp_path / "out")
     assert peak <= RSS_LIMIT_MB, f"peak RSS {peak:.0f} MB"  # 236 MB when a page held 50 of them
     listed = _configmaps(folder)
     assert {f"dashboard-{index:03d}" for index in range(200)} <= set(listed)
@@ -92,7 +77,8 @@ def test_configmaps_with_twenty_thousand_keys_fit_and_a_cut_key_list_says_so(tmp
     rs = replicaset(owner, 2, spec, replicas=1)
     api.add_all([owner, rs, pod("flags-reader-7d9f-abcde", rs, [running("reader", "harbor/shop/flags-reader:1.0")],
                                 ready=True)])
-    peak, folder, _ = _collect(api, tmp_path)
+    peak = served_peak(api, tmp_path)
+    folder = unpack(tmp_path / "out")
     assert peak <= RSS_LIMIT_MB, f"peak RSS {peak:.0f} MB"  # 508 MB when every key of every one was held
     listed = _configmaps(folder)
     referenced = listed["flags-007"]  # a pod reads it: every key, for the fix agent's closest-key search
