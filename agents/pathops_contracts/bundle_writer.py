@@ -17,7 +17,7 @@ from pathlib import Path
 
 from isal import isal_zlib
 
-from pathops_contracts.bundle_paths import check_member_path
+from pathops_contracts.bundle_paths import check_member_name
 
 _CHUNK = 1024 * 1024
 
@@ -67,7 +67,7 @@ def write_bundle(destination: Path, members: Mapping[str, Member], mtime: int = 
     of the written file.
     """
     for name in members:
-        check_member_path(name)
+        check_member_name(name)
     packed = packed or {}
     offset = 0
     digest = hashlib.sha256()  # of the bytes as they are written: the file is not read back
@@ -93,7 +93,7 @@ def pack_member(name: str, content: Member, mtime: int = 0) -> PackedMember:
     collector's packer thread fell 16 MB behind the logs, and the snapshot waited for it at the end.
     Setting up a compressor costs ISA-L about 1 µs: every member is streamed (`_gzip_member`).
     """
-    check_member_path(name)
+    check_member_name(name)
     size = len(content) if isinstance(content, bytes) else (
         content.length if isinstance(content, FileSlice) else content.stat().st_size)
     header = tar_header(name, size, mtime)
