@@ -20,3 +20,20 @@ class Bounds:
     def section_cap(self, name: str) -> int:
         """Object files share the budget with the logs: pods and events a quarter each, others less."""
         return self.total_bytes // (4 if name in ("objects/pods.jsonl", "objects/events.jsonl") else 16)
+
+    def list_bytes(self, plural: str) -> int:
+        """Bytes of answers a list is read to at most; then it is cut, with a gap (a list that never ends, a
+        namespace of 100,000 pods): what is held of it stays bounded whatever the API has.
+
+        Twice its section's share for pods (whose managedFields are left out; they are read no further
+        anyway once pods.jsonl is full) and once for the lists held whole until written. Events and
+        ConfigMaps are reduced as they are read (to the window's, spooled to disk; to names and keys, at most
+        CONFIGMAPS_LISTED of them): twice and eight times the whole budget (200 dashboards of 900 KB are
+        read), a backstop for a list that never ends."""
+        if plural == "events":
+            return 2 * self.total_bytes
+        if plural == "configmaps":
+            return 8 * self.total_bytes
+        if plural == "pods":
+            return 2 * self.section_cap("objects/pods.jsonl")
+        return self.section_cap(f"objects/{plural}.jsonl")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
@@ -39,6 +39,7 @@ from pathops_runtime.kube_reader import (
     KIND_TO_PLURAL,
     DeadlineReached,
     KubeReader,
+    ListCut,
     NotFound,
     PageTooLarge,
     ReadForbidden,
@@ -54,6 +55,7 @@ CONFIGMAP_PAGE_SIZE = 50  # ConfigMaps can be large (up to 1 MiB each): fewer pe
 # listed): ten thousand keys in each of a hundred ConfigMaps held 2 million strings until written.
 CONFIGMAP_KEYS_LISTED = 200
 CONFIGMAP_KEYS_TOTAL = 20_000
+CONFIGMAPS_LISTED = 10_000  # ConfigMaps summarised at most: the list is read no further (a gap says so)
 KEPT_ANNOTATION = 256  # characters of a pod annotation's value kept in memory (all are written)
 # Of a referenced ConfigMap's values, the head of each (redacted first, then cut): a pod mounting fifty Grafana
 # dashboards of 900 KB each held 45 MB of values, and 373 MB peak while they were written.
@@ -229,8 +231,9 @@ class Collector:
         return kept
 
     def _pages(self, plural: str, selector: str | None = None, page_size: int = PAGE_SIZE
-               ) -> Iterator[list[dict[str, Any]]]:
-        """The list page by page; a failure ends it with a gap and marks the section unread."""
+               ) -> Generator[list[dict[str, Any]], None, None]:
+        """The list page by page; a failure ends it with a gap and marks the section unread, as does a list
+        longer than is read of it (`Bounds.list_bytes`): then what was read is kept, the rest not asked for."""
         count = 0
         # The first page requested ahead (Opening), kept unparsed until here; errors come with it. It may be
         # smaller than the pages after it (ConfigMaps'): the next ones continue from it, `page_size` each.
@@ -243,9 +246,13 @@ class Collector:
                 except PageTooLarge as error:  # asked again, with fewer items
                     start_size = error.fewer()
             for page in self.reader.pages(plural, self.namespace, label_selector=selector, page_size=page_size,
-                                          first=first, start_size=start_size):
+                                          first=first, start_size=start_size,
+                                          max_bytes=self.bounds.list_bytes(plural)):
                 count += len(page)
                 yield self._conformed(plural, page)
+        except ListCut as cut:
+            self.unread.add(plural)
+            self.staging.gap(plural, "truncated", str(cut))
         except (ReadForbidden, NotFound, UpstreamError) as error:
             self.unread.add(plural)
             self._failed(plural, UpstreamError(f"{error} (after {count} items)") if count and isinstance(
@@ -520,13 +527,20 @@ class Collector:
         return template_diff(scrub(current, where), scrub(previous, where))
 
     def _pods(self, selector: str | None) -> list[dict[str, Any]]:
-        """Pods written page by page; the ones whose line the budget did not keep stay out of the findings."""
+        """Pods written page by page, read while pods.jsonl can keep them: the ones whose line it did not keep
+        are not held, so stay out of the logs and the findings, and the pods count as not read completely."""
         name = "objects/pods.jsonl"
         section = self.staging.jsonl(name, self.bounds.section_cap(name))
         pods: list[dict[str, Any]] = []
-        for page in self._pages("pods", selector):
-            section.add(page)
-            pods.extend(_slim_pod(pod) for pod in page)
+        pages = self._pages("pods", selector)
+        for page in pages:
+            kept = section.add(page)
+            pods.extend(_slim_pod(pod) for pod in page[:kept])
+            if kept < len(page):  # full: the rest of the list is not asked for
+                pages.close()
+                self.unread.add("pods")
+                self.kept_lines[name] = section.close(read_further=False)
+                return pods
         self.kept_lines[name] = section.close()
         return pods
 
@@ -553,14 +567,21 @@ class Collector:
         return services, endpoints
 
     def _configmaps(self, pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Names and keys of every ConfigMap; values only of those the pods reference, redacted. Of the others,
+        """Names and keys of every ConfigMap (of the first CONFIGMAPS_LISTED); values only of those the pods
+        reference, redacted. Of the others,
         at most CONFIGMAP_KEYS_LISTED keys each and CONFIGMAP_KEYS_TOTAL in all: a list cut has `keys_cut`
         and `key_count`. Of a referenced one's values, the first CONFIGMAP_VALUE_KEPT characters each once
         redacted: `values_cut` names the keys whose value was cut."""
         referenced = configmap_references(pods)
-        summary = []
+        summary: list[dict[str, Any]] = []
         listed = 0  # keys listed of ConfigMaps no pod references
-        for configmap in (c for page in self._pages("configmaps", page_size=CONFIGMAP_PAGE_SIZE) for c in page):
+        pages = self._pages("configmaps", page_size=CONFIGMAP_PAGE_SIZE)
+        for configmap in (c for page in pages for c in page):
+            if len(summary) == CONFIGMAPS_LISTED:  # an entry each, however small: the rest is not asked for
+                pages.close()
+                self.unread.add("configmaps")
+                self.staging.gap("configmaps", "truncated", f"read no further than {CONFIGMAPS_LISTED} ConfigMaps")
+                break
             name = configmap["metadata"]["name"]
             data = configmap.get("data") or {}
             keys = sorted(data) + sorted(configmap.get("binaryData") or {})

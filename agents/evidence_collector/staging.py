@@ -384,8 +384,9 @@ class JsonlSection:
         self.dropped += len(objects) - kept
         return kept
 
-    def close(self) -> int:
-        """Finish the file (an empty section is still written: an empty list is a fact); returns lines kept."""
+    def close(self, read_further: bool = True) -> int:
+        """Finish the file (an empty section is still written: an empty list is a fact); returns lines kept.
+        `read_further` False: the list was not read past the objects that did not fit (the gap says so)."""
         if self._handle is None:
             if not self.dropped:
                 self.staging.path(self.name).write_bytes(b"")
@@ -394,5 +395,7 @@ class JsonlSection:
         if self.dropped:
             reason = "truncated" if self.lines else "budget_exhausted"
             self.staging.gap(self.name, reason, f"kept the head: the first {self.lines} of "
-                                                f"{self.lines + self.dropped} objects fit the budget")
+                                                f"{self.lines + self.dropped} objects fit the budget" if read_further
+                             else f"kept the head: the first {self.lines} objects fit the budget; the list was "
+                                  f"read no further")
         return self.lines

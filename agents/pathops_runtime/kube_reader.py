@@ -84,6 +84,16 @@ class PageTooLarge(UpstreamError):
         return max(1, asked // 2)
 
 
+class ListCut(Exception):
+    """A list read as far as its reader keeps (`pages(max_bytes=...)`), with more to come: read no further."""
+
+    def __init__(self, path: str, items: int, read: int) -> None:
+        super().__init__(f"read no further than {items} items ({read / 1e6:.1f} MB of answers): the API had more")
+        self.path = path
+        self.items = items  # items of the pages read
+        self.read = read  # bytes of those answers
+
+
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
 # What one answer may hold: about 4x that once parsed (ten thousand small ConfigMap keys: 5-6x), so that
 # with the log streams the collector stays within its 150 MB. An object is at most ~1.5 MiB (etcd's limit).
@@ -204,13 +214,15 @@ class KubeReader:
 
     def pages(self, plural: str, namespace: str, label_selector: str | None = None,
               field_selector: str | None = None, page_size: int = 500, first: bytes | None = None,
-              start_size: int | None = None) -> Iterator[list[dict[str, Any]]]:
+              start_size: int | None = None, max_bytes: int | None = None) -> Iterator[list[dict[str, Any]]]:
         """The items, one page (limit/continue) at a time: memory holds one page, not the whole list.
 
         `first`: the first page already read (first_page with the same arguments). A page larger than
         `page_bytes` is asked again with fewer items (down to one: larger still is PageTooLarge); the
         pages after it grow back as the items' size allows, up to `page_size`. `start_size`: the first page's items
-        (a first page read ahead was too large for `page_size`).
+        (a first page read ahead was too large for `page_size`). `max_bytes`: once the answers read add up to
+        it, a list that goes on is not asked for further (ListCut after its last page read): a caller holding
+        the items, or what it makes of them, stays bounded whatever the API has, or keeps sending.
         """
         token: str | None = None
         # A token the API hands back again would page round forever, repeating items (its digest: a token is the
@@ -218,6 +230,7 @@ class KubeReader:
         sent: set[bytes] = set()
         path = PATHS[plural].format(namespace=namespace)
         size = min(start_size or page_size, page_size)
+        items_read = bytes_read = 0
         while True:
             if first is not None:
                 raw, first = first, None
@@ -237,6 +250,8 @@ class KubeReader:
                     size = max(size, min(page_size, int(size * PAGE_BYTES_HEADROOM * self.page_bytes / len(raw)),
                                          int(size * PAGE_BYTES_HEADROOM * PAGE_CONTAINERS / max(containers, 1))))
             items, token = page_items(raw, path)
+            bytes_read += len(raw)
+            items_read += len(items)
             del raw  # the parsed page only, while the caller works through it
             if token is not None:
                 digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
@@ -247,6 +262,8 @@ class KubeReader:
             yield items
             if not token:
                 return
+            if max_bytes is not None and bytes_read >= max_bytes:
+                raise ListCut(path, items_read, bytes_read)
 
     def list(self, plural: str, namespace: str, label_selector: str | None = None,
              field_selector: str | None = None, page_size: int = 500) -> list[dict[str, Any]]:

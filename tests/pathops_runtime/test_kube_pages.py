@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from pathops_contracts.errors import UpstreamError
-from pathops_runtime.kube_reader import DeadlineReached, KubeReader
+from pathops_runtime.kube_reader import DeadlineReached, KubeReader, ListCut
 from pathops_testbed.http_server import BackgroundServer
 from pathops_testbed.kube_api import write_kubeconfig
 
@@ -45,6 +45,28 @@ def test_a_continue_token_sent_again_ends_the_list_with_an_error(tokens: Callabl
                 seen.extend(item["metadata"]["name"] for item in page)
     assert not isinstance(raised.value, DeadlineReached)
     assert len(seen) == len(set(seen)) <= 2 and api.requests <= 3
+
+
+def test_a_list_that_never_ends_is_cut_once_its_answers_reach_max_bytes(tmp_path: Path) -> None:
+    """New tokens for ever: no deadline needed, the bytes read end it, after the page that reached them."""
+    api = LoopingList(lambda n: f"token-{n}")
+    with BackgroundServer(api) as server:
+        reader = KubeReader.connect(str(write_kubeconfig(tmp_path / "kubeconfig", server.url, "ns")), None, 2)
+        seen: list[str] = []
+        with pytest.raises(ListCut) as raised:
+            for page in reader.pages("configmaps", "ns", max_bytes=1000):
+                seen.extend(item["metadata"]["name"] for item in page)
+    assert seen == [f"cm-{n}" for n in range(api.requests)] and 5 < api.requests < 20
+    assert raised.value.items == api.requests and 1000 <= raised.value.read < 1200
+    assert str(raised.value).startswith(f"read no further than {api.requests} items")
+
+
+def test_a_list_that_ends_on_the_page_reaching_max_bytes_is_not_cut(tmp_path: Path) -> None:
+    ended = LoopingList(lambda n: "" if n == 2 else f"token-{n}")  # three pages of 110-125 bytes
+    with BackgroundServer(ended) as server:
+        reader = KubeReader.connect(str(write_kubeconfig(tmp_path / "kubeconfig", server.url, "ns")), None, 2)
+        pages = list(reader.pages("configmaps", "ns", max_bytes=300))
+    assert [page[0]["metadata"]["name"] for page in pages] == ["cm-0", "cm-1", "cm-2"]
 
 
 def test_an_answer_trickled_a_byte_at_a_time_ends_at_the_deadline(tmp_path: Path) -> None:
