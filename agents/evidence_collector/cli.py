@@ -35,10 +35,12 @@ if TYPE_CHECKING:
 # Imported by the command before any thread starts (the final scan's detectors included), then the rest
 # in the background (tests/evidence_collector/test_import_race.py holds them apart).
 FOREGROUND_IMPORTS = ("evidence_collector.collector", "evidence_collector.redaction", "evidence_collector.staging",
-                      "pathops_contracts.secret_scan",
-                      # detect_secrets loads part of multiprocessing, s3transfer (boto3) the rest: ~6 ms here.
-                      "multiprocessing.pool", "multiprocessing.managers")
+                      "pathops_contracts.secret_scan")
 BACKGROUND_IMPORTS = ("pathops_runtime.artifact_store", "evidence_collector.snapshot")
+# When it uploads, the background imports boto3 too (`delivery`): detect_secrets loads part of multiprocessing,
+# s3transfer the rest, so the foreground finishes it first (~8 ms; nothing imports it without an upload).
+UPLOAD_IMPORTS = ("multiprocessing.pool", "multiprocessing.managers")
+UPLOAD_BACKGROUND_IMPORTS = ("evidence_collector.delivery",)
 
 # Every file is closed when `collect` returns or raises: the process then ends without the teardown.
 main = tool_group(
@@ -148,7 +150,7 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
     # the command, what was asked and not sent yet is then not sent.
     opening = Opening.begin(reader, target_namespace, read_ahead(focus), deadline_seconds, concurrency)
     click.get_current_context().call_on_close(opening.cancel)
-    for name in FOREGROUND_IMPORTS:
+    for name in (*FOREGROUND_IMPORTS, *(() if no_upload else UPLOAD_IMPORTS)):
         importlib.import_module(name)
     # What is loaded now lives as long as this short process: the cyclic collector stops walking it, and
     # runs less often. A run makes ~100,000 container objects (parsed pages, findings), and every full
@@ -160,7 +162,7 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
     # collection waits on the API. Only packages the foreground has finished importing may be shared with
     # it: two threads entering one package's import cycle from different modules get a half-made module
     # (detect_secrets did exactly that: "cannot import name 'Plugin' from partially initialized module").
-    _import_in_background(*BACKGROUND_IMPORTS, *(() if no_upload else ("evidence_collector.delivery",)))
+    _import_in_background(*BACKGROUND_IMPORTS, *(() if no_upload else UPLOAD_BACKGROUND_IMPORTS))
     from evidence_collector.bounds import Bounds
     from evidence_collector.collector import Collector
     from evidence_collector.redaction import Redactor, load_extra_rules, token_key

@@ -12,22 +12,28 @@ import json
 import subprocess
 import sys
 
-from evidence_collector.cli import BACKGROUND_IMPORTS, FOREGROUND_IMPORTS
+import pytest
+
+from evidence_collector.cli import BACKGROUND_IMPORTS, FOREGROUND_IMPORTS, UPLOAD_BACKGROUND_IMPORTS, UPLOAD_IMPORTS
 
 PROBE = """
 import importlib, json, sys
 for name in {foreground!r}:
     importlib.import_module(name)
 before = set(sys.modules)
-for name in {background!r} + ("evidence_collector.delivery",):
+for name in {background!r}:
     importlib.import_module(name)
 print(json.dumps({{"before": sorted(before), "added": sorted(set(sys.modules) - before)}}))
 """
 
 
-def test_the_background_imports_only_packages_the_foreground_finished_or_never_touches() -> None:
-    done = subprocess.run([sys.executable, "-c", PROBE.format(foreground=FOREGROUND_IMPORTS,
-                                                              background=BACKGROUND_IMPORTS)],
+@pytest.mark.parametrize(("foreground", "background"), [
+    (FOREGROUND_IMPORTS, BACKGROUND_IMPORTS),  # --no-upload
+    (FOREGROUND_IMPORTS + UPLOAD_IMPORTS, BACKGROUND_IMPORTS + UPLOAD_BACKGROUND_IMPORTS),
+], ids=["no-upload", "upload"])
+def test_the_background_imports_only_packages_the_foreground_finished_or_never_touches(
+        foreground: tuple[str, ...], background: tuple[str, ...]) -> None:
+    done = subprocess.run([sys.executable, "-c", PROBE.format(foreground=foreground, background=background)],
                           capture_output=True, text=True, check=True)
     seen = json.loads(done.stdout)
     foreground_packages = {name.split(".")[0] for name in seen["before"]}
