@@ -72,6 +72,32 @@ def _checked(staging: Staging, name: str) -> tuple[str, int, bytes | None]:
     return hashlib.sha256(content).hexdigest(), len(content), replaced
 
 
+# Between two items of a list laid out a line each: a control character, which the JSON encoder writes
+# escaped inside strings, so each raw one in its output is a separator it wrote.
+_ITEM_BREAK = "\x00"
+
+
+def manifest_text(manifest: dict[str, Any]) -> str:
+    """The manifest as sorted JSON, a key a line, and a list's items (files, gaps) a line each.
+
+    Written by the C encoder, a list in one call: `indent` makes the json module fall back to its
+    pure-Python encoder (15 ms on the restarted benchmark's 1,815 files and 1,200 gaps, 596 KB),
+    and one call per item cost nearly as much in calls. An item a line is as readable and smaller
+    (513 KB), so its final scan is cheaper too.
+    """
+    def value(item: Any) -> str:
+        if not (isinstance(item, list) and item):
+            return json.dumps(item, sort_keys=True, separators=(", ", ": "))
+        items = json.dumps(item, sort_keys=True, separators=("," + _ITEM_BREAK, ": "))
+        # A break between two objects (`}` before it ends one: a string ends in its quote) starts a line:
+        # the files' and gaps' entries are flat objects, one a line. The others are `, ` again.
+        lines = items[1:-1].replace("}," + _ITEM_BREAK + "{", "},\n    {").replace("," + _ITEM_BREAK, ", ")
+        return "[\n    " + lines + "\n  ]"
+
+    fields = [f"  {json.dumps(key)}: {value(manifest[key])}" for key in sorted(manifest)]
+    return "{\n" + ",\n".join(fields) + "\n}\n"
+
+
 def assemble(staging: Staging, identity: SnapshotIdentity, window: TimeWindow, collected: Collected,
              redactor: Redactor, bundle: Path) -> tuple[dict[str, Any], str, str]:
     """Write the bundle; returns (manifest, summary, the bundle's sha256)."""
@@ -146,7 +172,7 @@ def assemble(staging: Staging, identity: SnapshotIdentity, window: TimeWindow, c
     if identity.agents_namespace:
         manifest["agents_namespace"] = identity.agents_namespace
     validate_document(manifest, EVIDENCE_MANIFEST)
-    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    text = manifest_text(manifest)
     hits = scan_text(text)
     if hits:
         raise ContractViolation(f"refusing to upload: the final scan still finds {describe(hits, 'manifest.json')}")

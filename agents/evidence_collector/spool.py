@@ -27,7 +27,9 @@ class Spool:
         self.path = path
         self._fd: int | None = None
         self._end = 0  # the first offset no reservation covers
-        self._slices: dict[str, tuple[int, int]] = {}  # name -> (offset, length), committed ones only
+        # name -> where its bytes are, committed ones only: made once here, not again for every `slices()`
+        # (three times a run, 1,800 logs and excerpts: 2-3 ms each).
+        self._slices: dict[str, FileSlice] = {}
         self._lock = threading.Lock()
 
     def reserve(self, size: int) -> int:
@@ -50,7 +52,7 @@ class Spool:
     def commit(self, name: str, offset: int, length: int) -> None:
         """`name` is now these bytes (a name committed again is replaced, as a rewritten file is)."""
         with self._lock:
-            self._slices[name] = (offset, length)
+            self._slices[name] = FileSlice(self.path, offset, length)
 
     def put(self, name: str, data: bytes) -> None:
         offset = self.reserve(len(data))
@@ -67,11 +69,12 @@ class Spool:
 
     def size(self, name: str) -> int:
         with self._lock:
-            return self._slices[name][1]
+            return self._slices[name].length
 
     def read(self, name: str) -> bytes:
         with self._lock:
-            offset, length = self._slices[name]
+            where = self._slices[name]
+        offset, length = where.offset, where.length
         assert self._fd is not None
         data = os.pread(self._fd, length, offset)
         while len(data) < length:  # pread may return less than asked; the file is ours and that long
@@ -84,7 +87,7 @@ class Spool:
     def slices(self) -> dict[str, FileSlice]:
         """Every committed name and where its bytes are, for the bundle."""
         with self._lock:
-            return {name: FileSlice(self.path, offset, length) for name, (offset, length) in self._slices.items()}
+            return dict(self._slices)
 
     def close(self) -> None:
         with self._lock:

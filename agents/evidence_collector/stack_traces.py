@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
-STACK_START = ("Traceback (most recent call last)", "Exception in thread", "panic:", "goroutine ", "Caused by:")
+# Each marker with a character of it that logs seldom hold: without it, the marker is not searched for.
+_MARKER_CHARS = (("Traceback (most recent call last)", "("), ("Exception in thread", "x"), ("panic:", "p"),
+                 ("goroutine ", "g"), ("Caused by:", "C"))
+STACK_START = tuple(marker for marker, _ in _MARKER_CHARS)
 STACK_CONTINUE = (" ", "\t", "Caused by:", "...")
 EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.$]*(?:Error|Exception|Panic)\b")
 GO_FRAME = re.compile(r"^[\w./*()-]+\(.*\)$")
@@ -24,7 +27,8 @@ def stack_traces(lines: list[str], limit: int = 5, max_lines: int = 80) -> list[
     """
     traces: list[list[str]] = []
     text = "".join(lines)
-    if not any(marker in text for marker in STACK_START):  # most logs: one C-speed scan, no line loop
+    # Most logs hold no marker: C-speed scans, no line loop, and a marker's rare character looked for first.
+    if not any(char in text and marker in text for marker, char in _MARKER_CHARS):
         return traces
     current: list[str] | None = None
     for line in lines:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import tarfile
 from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from isal import isal_zlib
 from pathops_contracts.bundle_paths import check_member_name
 
 _CHUNK = 1024 * 1024
+_WRITE_BATCH = 1024 * 1024  # bytes of packed members written and hashed at once
 
 
 @dataclass(frozen=True)
@@ -71,18 +73,38 @@ def write_bundle(destination: Path, members: Mapping[str, Member], mtime: int = 
     packed = packed or {}
     offset = 0
     digest = hashlib.sha256()  # of the bytes as they are written: the file is not read back
-    with destination.open("wb") as raw:
+    batch: list[bytes] = []
+    batched = 0
+    # Members are written and hashed about a megabyte at a time: a write and an update per member
+    # (1,817 of 3 KB in the restarted benchmark) took 15-18 ms, batches 10. The hash is computed on a
+    # thread of its own (hashlib lets go of the GIL), in order, while the batch is written: 7 ms. One batch
+    # at most waits to be hashed: a slow hash holds up the writes, never more of the bundle in memory.
+    with destination.open("wb") as raw, ThreadPoolExecutor(max_workers=1, thread_name_prefix="bundle-hash") as hasher:
+        hashing: list[Future[None]] = []  # the batch being hashed, if any
+
+        def flush() -> None:
+            data = b"".join(batch)
+            batch.clear()
+            for update in hashing:
+                update.result()
+            hashing[:] = [hasher.submit(digest.update, data)]
+            raw.write(data)
+
         for name in sorted(members):
             member = packed.get(name) or pack_member(name, members[name], mtime)
-            raw.write(member.gzip)
-            digest.update(member.gzip)
+            batch.append(member.gzip)
+            batched += len(member.gzip)
             offset += member.tar_size
+            if batched >= _WRITE_BATCH:
+                flush()
+                batched = 0
         # The end of the archive as tarfile writes it: two zero blocks, then zeros to a whole record.
         end = 2 * tarfile.BLOCKSIZE
         end += -(offset + end) % tarfile.RECORDSIZE
-        closing = _gzip_member(iter([bytes(end)]))
-        raw.write(closing)
-        digest.update(closing)
+        batch.append(_gzip_member(iter([bytes(end)])))
+        flush()
+        for update in hashing:
+            update.result()
     return digest.hexdigest()
 
 

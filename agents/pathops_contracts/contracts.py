@@ -148,11 +148,63 @@ def _compile(schema: Any, base: str, depth: int = 0) -> Check | None:
             return None
         resolved = _resolve(schema["$ref"], base)
         return None if resolved is None else _compile(resolved[0], resolved[1], depth + 1)
+    keywords = set(schema) - _NOTES - _SCHEMA_ONLY
+    if schema.get("type") == "object" and schema.get("additionalProperties") is False and keywords <= _CLOSED_OBJECT:
+        return _closed_object(schema, base, depth)
+    if schema.get("type") == "string" and keywords <= _PLAIN_STRING:
+        return _plain_string(schema)
     checks = [_keyword(keyword, value, schema, base, depth) for keyword, value in schema.items()
               if keyword not in _NOTES and keyword not in _SCHEMA_ONLY]
     if any(check is None for check in checks):
         return None
     return _all_of([check for check in checks if check is not None])
+
+
+# The two shapes a manifest's thousands of entries have, each checked by one function rather than a check
+# per keyword (and a wrapper per check): 11 ms of the collector's end for 1,815 files and 1,200 gaps, 5 now.
+_CLOSED_OBJECT = {"type", "required", "additionalProperties", "properties"}
+_PLAIN_STRING = {"type", "maxLength", "minLength", "pattern"}
+
+
+def _closed_object(schema: dict[str, Any], base: str, depth: int) -> Check | None:
+    """`type: object`, `additionalProperties: false`, `properties`, `required`: an object whose every key is
+    a property, valid as that property, holding every required key."""
+    properties, required = schema.get("properties", {}), schema.get("required", [])
+    if not (isinstance(properties, dict) and isinstance(required, list)
+            and all(isinstance(name, str) for name in required)):
+        return None
+    compiled = {name: _compile(sub, base, depth + 1) for name, sub in properties.items()}
+    each = {name: check for name, check in compiled.items() if check is not None}
+    if len(each) != len(compiled):
+        return None
+    needed = frozenset(required)
+
+    def valid(instance: Any) -> bool:
+        if not isinstance(instance, dict):
+            return False
+        for name, item in instance.items():
+            check = each.get(name)
+            if check is None or not check(item):
+                return False
+        return instance.keys() >= needed
+
+    return valid
+
+
+def _plain_string(schema: dict[str, Any]) -> Check | None:
+    """`type: string` with `minLength`, `maxLength`, `pattern` (each optional)."""
+    shortest, longest, pattern = schema.get("minLength", 0), schema.get("maxLength"), schema.get("pattern")
+    if not (isinstance(shortest, int) and (longest is None or isinstance(longest, int))
+            and (pattern is None or isinstance(pattern, str))):
+        return None
+    search = None if pattern is None else re.compile(pattern).search
+    most = float("inf") if longest is None else longest
+
+    def valid(instance: Any) -> bool:
+        return isinstance(instance, str) and shortest <= len(instance) <= most and (
+            search is None or search(instance) is not None)
+
+    return valid
 
 
 def compile_check(schema: Mapping[str, Any]) -> Check | None:

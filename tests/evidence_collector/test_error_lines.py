@@ -24,3 +24,12 @@ def test_the_last_error_line_is_the_last_line_the_regex_matches(seed: int) -> No
 def test_a_kelvin_sign_still_spells_killed() -> None:
     """Unicode case folding: the regex matches 'KILLED' written with a Kelvin sign; so must the fast path."""
     assert _last_error_line(["2025-01-01T00:00:00Z \u212aILLED by the kernel\n", "ok\n"]) == 0
+
+
+def test_the_fast_paths_look_first_for_a_character_of_each_word() -> None:
+    """A log without the character cannot hold the word: skipping the word's search then is exact."""
+    from evidence_collector import stack_traces
+    from evidence_collector.detectors import crashes
+
+    for table in (crashes._WORD_LETTERS, stack_traces._MARKER_CHARS):
+        assert all(len(char) == 1 and char in word for word, char in table), table

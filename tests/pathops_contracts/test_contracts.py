@@ -247,6 +247,10 @@ def test_a_valid_manifest_and_evidence_callback_are_judged_without_jsonschema() 
     assert done.stdout.strip().startswith("evidence-manifest/v1 document is invalid at collected_at: ")
 
 
+CLOSED = {"type": "object", "required": ["a"], "additionalProperties": False,
+          "properties": {"a": {"type": "string", "maxLength": 2}, "b": {"type": "integer"}}}
+
+
 @pytest.mark.parametrize(("schema", "instance", "accepted"), [
     ({"oneOf": [{"type": "null"}, {"type": "string", "maxLength": 2}]}, None, True),
     ({"oneOf": [{"type": "null"}, {"type": "string", "maxLength": 2}]}, "abc", False),
@@ -257,6 +261,21 @@ def test_a_valid_manifest_and_evidence_callback_are_judged_without_jsonschema() 
      {"b": "x"}, False),
     ({"$ref": "defs.schema.json#/$defs/sha256"}, "ab" * 32, True),
     ({"$ref": "#/$defs/sha256"}, "AB" * 32, False),
+    # A closed object and a plain string: checked by one function each (`_closed_object`, `_plain_string`).
+    (CLOSED, {"a": "x", "b": 1}, True),
+    (CLOSED, {"a": "x"}, True),
+    (CLOSED, {"b": 1}, False),  # a required key missing
+    (CLOSED, {"a": "x", "c": 1}, False),  # a key that is no property
+    (CLOSED, {"a": "xyz"}, False),  # a property's own check
+    (CLOSED, {"a": 1}, False),
+    (CLOSED, ["a"], False),
+    (CLOSED, None, False),
+    ({"type": "string", "minLength": 2, "maxLength": 3, "pattern": "^a"}, "ab", True),
+    ({"type": "string", "minLength": 2, "maxLength": 3, "pattern": "^a"}, "a", False),
+    ({"type": "string", "minLength": 2, "maxLength": 3, "pattern": "^a"}, "abcd", False),
+    ({"type": "string", "minLength": 2, "maxLength": 3, "pattern": "^a"}, "ba", False),
+    ({"type": "string", "minLength": 2, "maxLength": 3, "pattern": "^a"}, 12, False),
+    ({"type": "string"}, "", True),
 ])
 def test_compiled_keywords(schema: dict[str, Any], instance: Any, accepted: bool) -> None:
     check = contracts._compile(schema, "defs.schema.json")
