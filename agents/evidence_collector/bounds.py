@@ -29,11 +29,12 @@ class Bounds:
         anyway once pods.jsonl is full) and once for the lists held whole until written. Events and
         ConfigMaps are reduced as they are read (to the window's, spooled to disk; to names and keys, at most
         CONFIGMAPS_LISTED of them): twice and eight times the whole budget (200 dashboards of 900 KB are
-        read), a backstop for a list that never ends."""
+        read), a backstop for a list that never ends. "owners": the owners asked for one by one (a GET per
+        ownerReference), held until owners.jsonl is written, without managedFields: twice its share."""
         if plural == "events":
             return 2 * self.total_bytes
         if plural == "configmaps":
             return 8 * self.total_bytes
-        if plural == "pods":
-            return 2 * self.section_cap("objects/pods.jsonl")
+        if plural in ("pods", "owners"):
+            return 2 * self.section_cap(f"objects/{plural}.jsonl")
         return self.section_cap(f"objects/{plural}.jsonl")

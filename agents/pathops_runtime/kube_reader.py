@@ -291,10 +291,14 @@ class KubeReader:
         return True
 
     def get(self, plural: str, namespace: str, name: str) -> dict[str, Any]:
+        return self.get_sized(plural, namespace, name)[0]
+
+    def get_sized(self, plural: str, namespace: str, name: str) -> tuple[dict[str, Any], int]:
+        """The object and the bytes of its answer: what a caller asking for many of them counts."""
         path = f"{PATHS[plural].format(namespace=namespace)}/{name}"
         raw = _read_capped(self._call(path, {}), path, self.page_bytes, self.deadline)
         document: dict[str, Any] = _document(raw, path)
-        return document
+        return document, len(raw)
 
     @staticmethod
     def log_target(namespace: str, pod: str, container: str, *, previous: bool, since_time: str | None,
