@@ -30,11 +30,15 @@ class Bounds:
         ConfigMaps are reduced as they are read (to the window's, spooled to disk; to names and keys, at most
         CONFIGMAPS_LISTED of them): twice and eight times the whole budget (200 dashboards of 900 KB are
         read), a backstop for a list that never ends. "owners": the owners asked for one by one (a GET per
-        ownerReference), held until owners.jsonl is written, without managedFields: twice its share."""
+        ownerReference), held until owners.jsonl is written, without managedFields: twice its share. "replicasets":
+        the Deployments' lists, read eight at once, share twice the owners' share, less what the older ones' history
+        leaves out (Collector._replicasets_of): what is held of them all, not of each."""
         if plural == "events":
             return 2 * self.total_bytes
         if plural == "configmaps":
             return 8 * self.total_bytes
+        if plural == "replicasets":
+            return 2 * self.section_cap("objects/owners.jsonl")
         if plural in ("pods", "owners"):
             return 2 * self.section_cap(f"objects/{plural}.jsonl")
         return self.section_cap(f"objects/{plural}.jsonl")

@@ -14,6 +14,7 @@ findings (`detectors`) and the written files (`staging`).
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -27,7 +28,7 @@ from evidence_collector.bounds import Bounds
 from evidence_collector.container_logs import LogBounds, LogReader, plan
 from evidence_collector.detectors import Evidence, Finding, detect
 from evidence_collector.events import EventSpool
-from evidence_collector.opening import OWNER_LISTS, PAGE_SIZE, Ahead, Focus, Opening
+from evidence_collector.opening import OWNER_LISTS, OWNER_PAGE_SIZE, PAGE_SIZE, Ahead, Focus, Opening
 from evidence_collector.references import configmap_references, secret_references
 from evidence_collector.rollouts import template_diff
 from evidence_collector.shapes import DNS_SUBDOMAIN_NAME, conform
@@ -37,6 +38,7 @@ from evidence_collector.window import TimeWindow
 from pathops_contracts.errors import Forbidden, UpstreamError
 from pathops_runtime.kube_reader import (
     KIND_TO_PLURAL,
+    ByteAllowance,
     DeadlineReached,
     KubeReader,
     ListCut,
@@ -128,17 +130,24 @@ def _revision(replicaset: dict[str, Any]) -> int:
     return int(replicaset["metadata"].get("annotations", {}).get("deployment.kubernetes.io/revision", 0))
 
 
-def _history_only(replicaset: dict[str, Any]) -> None:
+def _json_bytes(obj: Any) -> int:
+    """About the bytes of `obj` in an answer (what memory held of it is counted in)."""
+    return len(json.dumps(obj, separators=(",", ":")))
+
+
+def _history_only(replicaset: dict[str, Any]) -> int:
     """An old ReplicaSet as rollout history: of its pod template, its containers' and init containers' names
     and images (what image-rollback reads: a migration image whose tag is missing is rolled back too); a
-    Deployment keeps ten of them, each with the whole template."""
+    Deployment keeps ten of them, each with the whole template. Returns about the bytes no longer held."""
     spec = replicaset.get("spec") or {}
     template = spec.get("template")
-    if isinstance(template, dict):
-        pod_spec = template.get("spec") or {}
-        spec["template"] = {"spec": {key: [{"name": c.get("name"), "image": c.get("image")}
-                                           for c in pod_spec.get(key) or [] if isinstance(c, dict)]
-                                     for key in ("initContainers", "containers") if pod_spec.get(key)}}
+    if not isinstance(template, dict):
+        return 0
+    pod_spec = template.get("spec") or {}
+    spec["template"] = {"spec": {key: [{"name": c.get("name"), "image": c.get("image")}
+                                       for c in pod_spec.get(key) or [] if isinstance(c, dict)]
+                                 for key in ("initContainers", "containers") if pod_spec.get(key)}}
+    return _json_bytes(template) - _json_bytes(spec["template"])
 
 
 def _owner_key(ref: dict[str, Any]) -> tuple[str, str, str] | None:
@@ -264,10 +273,11 @@ class Collector:
                 kept.append(obj)
         return kept
 
-    def _pages(self, plural: str, selector: str | None = None, page_size: int = PAGE_SIZE
-               ) -> Generator[list[dict[str, Any]], None, None]:
+    def _pages(self, plural: str, selector: str | None = None, page_size: int = PAGE_SIZE,
+               shared: ByteAllowance | None = None) -> Generator[list[dict[str, Any]], None, None]:
         """The list page by page; a failure ends it with a gap and marks the section unread, as does a list
-        longer than is read of it (`Bounds.list_bytes`): then what was read is kept, the rest not asked for."""
+        longer than is read of it (`Bounds.list_bytes`): then what was read is kept, the rest not asked for.
+        `shared`: the bytes it shares with lists read at once; the caller says in one gap how many were cut."""
         count = 0
         # The first page requested ahead (Opening), kept unparsed until here; errors come with it. It may be
         # smaller than the pages after it (ConfigMaps'): the next ones continue from it, `page_size` each.
@@ -281,12 +291,13 @@ class Collector:
                     start_size = error.fewer()
             for page in self.reader.pages(plural, self.namespace, label_selector=selector, page_size=page_size,
                                           first=first, start_size=start_size,
-                                          max_bytes=self.bounds.list_bytes(plural)):
+                                          max_bytes=self.bounds.list_bytes(plural) if shared is None else shared):
                 count += len(page)
                 yield self._conformed(plural, page)
         except ListCut as cut:
             self.unread.add(plural)
-            self.staging.gap(plural, "truncated", str(cut))
+            if shared is None:
+                self.staging.gap(plural, "truncated", str(cut))
         except (ReadForbidden, NotFound, UpstreamError) as error:
             self.unread.add(plural)
             self._failed(plural, UpstreamError(f"{error} (after {count} items)") if count and isinstance(
@@ -320,8 +331,9 @@ class Collector:
         found = self._get(plural, str(ref["name"]), asked=asked)
         return None if found is None else _slim(found)
 
-    def _list(self, plural: str, selector: str | None = None) -> list[dict[str, Any]]:
-        return [_slim(item) for page in self._pages(plural, selector) for item in page]
+    def _list(self, plural: str, selector: str | None = None, shared: ByteAllowance | None = None,
+              page_size: int = PAGE_SIZE) -> list[dict[str, Any]]:
+        return [_slim(item) for page in self._pages(plural, selector, page_size, shared) for item in page]
 
     def _write(self, name: str, objects: list[dict[str, Any]]) -> None:
         self.kept_lines[name] = self.staging.write_jsonl(name, objects, cap=self.bounds.section_cap(name))
@@ -475,7 +487,14 @@ class Collector:
         owners = list(found.values())
         deployments = [d for d in owners if d.get("kind") == "Deployment"]
         known = frozenset(o["metadata"]["uid"] for o in owners)
-        replicasets = self._concurrently(partial(self._replicasets_of, known=known), deployments)  # at once
+        # Listed at once, all held until written: the bytes of their answers still held are shared (each list
+        # had them, eight at once, each held whole); what the older ReplicaSets' history leaves out is given back.
+        shared = ByteAllowance(self.bounds.list_bytes("replicasets"))
+        replicasets = self._concurrently(partial(self._replicasets_of, known=known, shared=shared), deployments)
+        if shared.cut:
+            self.staging.gap("replicasets", "truncated",
+                             f"the Deployments' ReplicaSets were read no further than {shared.spent / 1e6:.1f} MB of "
+                             f"answers: {shared.cut} of {len(deployments)} Deployments' lists cut or not read")
         self.rollouts = [self._rollout(d, sets, owners) for d, sets in zip(deployments, replicasets, strict=True)]
         return owners
 
@@ -533,7 +552,8 @@ class Collector:
                                 thread_name_prefix="owners") as pool:
             return list(pool.map(read, items))
 
-    def _replicasets_of(self, deployment: dict[str, Any], known: frozenset[str]) -> list[dict[str, Any]]:
+    def _replicasets_of(self, deployment: dict[str, Any], known: frozenset[str], shared: ByteAllowance
+                        ) -> list[dict[str, Any]]:
         """The ReplicaSets the Deployment owns (they match its selector): from the list read whole, else listed.
 
         Those older than the two newest that run no pod and own none of the pods read (`known`) are kept as
@@ -544,13 +564,20 @@ class Collector:
         # led to was on it (_fetch_owners): a ReplicaSet read after it, in a rollout under way, makes it None.
         whole = self._whole("replicasets")
         candidates = list(whole.values()) if whole is not None else self._list(
-            "replicasets", _selector_string(deployment.get("spec", {}).get("selector") or {}))
+            "replicasets", _selector_string(deployment.get("spec", {}).get("selector") or {}), shared,
+            OWNER_PAGE_SIZE)  # read eight at once: what the lists sharing their bytes read past them stays small
         owned = [rs for rs in candidates if any(o.get("uid") == uid for o in rs["metadata"].get("ownerReferences", []))]
+        let_go = 0  # bytes of the answers no longer held: what the lists share is what they hold
+        if whole is None and len(owned) < len(candidates):
+            let_go += sum(_json_bytes(rs) for rs in candidates if not any(
+                o.get("uid") == uid for o in rs["metadata"].get("ownerReferences", [])))
         for rs in sorted(owned, key=_revision, reverse=True)[2:]:  # the current one and the one it is diffed with
             if rs["metadata"]["uid"] not in known and not (rs.get("status") or {}).get("replicas"):
-                _history_only(rs)
+                let_go += _history_only(rs)
                 with self._history_lock:
                     self.history_only += 1
+        if whole is None:
+            shared.settle(0, -let_go)
         return owned
 
     def _rollout(self, deployment: dict[str, Any], sets: list[dict[str, Any]], owners: list[dict[str, Any]]
