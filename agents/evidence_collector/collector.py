@@ -58,6 +58,10 @@ CONFIGMAP_PAGE_SIZE = 50  # ConfigMaps can be large (up to 1 MiB each): fewer pe
 CONFIGMAP_KEYS_LISTED = 200
 CONFIGMAP_KEYS_TOTAL = 20_000
 CONFIGMAPS_LISTED = 10_000  # ConfigMaps summarised at most: the list is read no further (a gap says so)
+# Items of a list held whole until written (Services, Endpoints, EndpointSlices, HPAs, PDBs, quotas, limit ranges),
+# at most; Kubernetes is tested to 5,000 Services a namespace. 16,000 Services of 200 bytes fitted their bytes, each
+# judged against every pod and Endpoints object; with as many Endpoints, EndpointSlices and HPAs, 142 MB.
+LISTED_WHOLE = 5_000
 KEPT_ANNOTATION = 256  # characters of a pod annotation's value kept in memory (all are written)
 # Of a referenced ConfigMap's values, the head of each (redacted first, then cut): a pod mounting fifty Grafana
 # dashboards of 900 KB each held 45 MB of values, and 373 MB peak while they were written.
@@ -124,6 +128,15 @@ class OwnersAsked:
         with self._lock:
             self.read += size
             self.objects += 1
+
+
+def _ready_only(endpoints: dict[str, Any]) -> dict[str, Any]:
+    """Endpoints as held once written: their name and, of each subset, as many (empty) addresses as are ready
+    (what detect_service_problems counts)."""
+    ready: dict[str, Any] = {}  # one dict for all: a list of n references to it is what len() needs
+    return {"metadata": {"name": endpoints["metadata"]["name"]},
+            "subsets": [{"addresses": [ready] * len(subset.get("addresses") or [])}
+                        for subset in endpoints.get("subsets") or [] if isinstance(subset, dict)]}
 
 
 def _revision(replicaset: dict[str, Any]) -> int:
@@ -274,7 +287,8 @@ class Collector:
         return kept
 
     def _pages(self, plural: str, selector: str | None = None, page_size: int = PAGE_SIZE,
-               shared: ByteAllowance | None = None) -> Generator[list[dict[str, Any]], None, None]:
+               shared: ByteAllowance | None = None, max_items: int | None = None
+               ) -> Generator[list[dict[str, Any]], None, None]:
         """The list page by page; a failure ends it with a gap and marks the section unread, as does a list
         longer than is read of it (`Bounds.list_bytes`): then what was read is kept, the rest not asked for.
         `shared`: the bytes it shares with lists read at once; the caller says in one gap how many were cut."""
@@ -291,7 +305,8 @@ class Collector:
                     start_size = error.fewer()
             for page in self.reader.pages(plural, self.namespace, label_selector=selector, page_size=page_size,
                                           first=first, start_size=start_size,
-                                          max_bytes=self.bounds.list_bytes(plural) if shared is None else shared):
+                                          max_bytes=self.bounds.list_bytes(plural) if shared is None else shared,
+                                          max_items=max_items):
                 count += len(page)
                 yield self._conformed(plural, page)
         except ListCut as cut:
@@ -333,7 +348,9 @@ class Collector:
 
     def _list(self, plural: str, selector: str | None = None, shared: ByteAllowance | None = None,
               page_size: int = PAGE_SIZE) -> list[dict[str, Any]]:
-        return [_slim(item) for page in self._pages(plural, selector, page_size, shared) for item in page]
+        """The list held whole until written (LISTED_WHOLE items at most), or, `shared`, with lists read at once."""
+        return [_slim(item) for page in self._pages(plural, selector, page_size, shared,
+                                                    LISTED_WHOLE if shared is None else None) for item in page]
 
     def _write(self, name: str, objects: list[dict[str, Any]]) -> None:
         self.kept_lines[name] = self.staging.write_jsonl(name, objects, cap=self.bounds.section_cap(name))
@@ -368,7 +385,6 @@ class Collector:
                              f"only the containers' names and images")
         self._write("objects/rollout-diffs.jsonl", self.rollouts)
         self._write("objects/services.jsonl", services)
-        self._write("objects/endpoints.jsonl", endpoints)
         self.staging.write_json("objects/secret-references.json", secret_references(pods, events))
         warned = {e.get("involvedObject", {}).get("name") for e in events if e.get("type") == "Warning"}
         bounds = self.bounds
@@ -640,10 +656,23 @@ class Collector:
             chosen = self.focus.workload[1] if self.focus.workload and self.focus.workload[0] == "services" else None
             services = services_near(services, pods, chosen)
         names = {s["metadata"]["name"] for s in services}
-        endpoints = [e for e in self._list("endpoints") if e["metadata"]["name"] in names]
-        slices = [s for s in self._list("endpointslices")
-                  if s["metadata"].get("labels", {}).get("kubernetes.io/service-name") in names]
-        self._write("objects/endpointslices.jsonl", slices)
+        # Written page by page; held, of each, only what the detectors read: how many addresses are ready (5,000
+        # Endpoints of 30 addresses each, held whole with 11,000 pods: 152 MB).
+        name = "objects/endpoints.jsonl"
+        written = self.staging.jsonl(name, self.bounds.section_cap(name))
+        endpoints: list[dict[str, Any]] = []
+        for page in self._pages("endpoints", max_items=LISTED_WHOLE):
+            kept = [_slim(e) for e in page if e["metadata"]["name"] in names]
+            written.add(kept)
+            endpoints.extend(_ready_only(e) for e in kept)
+        self.kept_lines[name] = written.close()
+        # No detector reads them: written page by page, not held (dense ones, 30 addresses each, were 70 MB).
+        name = "objects/endpointslices.jsonl"
+        slices = self.staging.jsonl(name, self.bounds.section_cap(name))
+        for page in self._pages("endpointslices"):
+            slices.add([_slim(s) for s in page if s["metadata"].get("labels", {}).get("kubernetes.io/service-name")
+                        in names])
+        self.kept_lines[name] = slices.close()
         return services, endpoints
 
     def _configmaps(self, pods: list[dict[str, Any]]) -> list[dict[str, Any]]:

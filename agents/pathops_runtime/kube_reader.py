@@ -250,8 +250,8 @@ class KubeReader:
 
     def pages(self, plural: str, namespace: str, label_selector: str | None = None,
               field_selector: str | None = None, page_size: int = 500, first: bytes | None = None,
-              start_size: int | None = None, max_bytes: int | ByteAllowance | None = None
-              ) -> Iterator[list[dict[str, Any]]]:
+              start_size: int | None = None, max_bytes: int | ByteAllowance | None = None,
+              max_items: int | None = None) -> Iterator[list[dict[str, Any]]]:
         """The items, one page (limit/continue) at a time: memory holds one page, not the whole list.
 
         `first`: the first page already read (first_page with the same arguments). A page larger than
@@ -262,6 +262,7 @@ class KubeReader:
         the items, or what it makes of them, stays bounded whatever the API has, or keeps sending. A ByteAllowance:
         the bytes several lists share; a list begun once they are spent is not asked for at all (ListCut).
         The answers' bytes are counted when read, a page is asked for only while they are short of `max_bytes`.
+        `max_items`: the same, in items (the pages asked for hold no more than are left of them).
         """
         allowance = ByteAllowance(max_bytes) if isinstance(max_bytes, int) else max_bytes
         token: str | None = None
@@ -281,7 +282,8 @@ class KubeReader:
                     raise ListCut(path, items_read, bytes_read)
                 raw = b""
                 try:
-                    raw = self._page(path, label_selector, field_selector, size, token)
+                    raw = self._page(path, label_selector, field_selector,
+                                     size if max_items is None else min(size, max_items - items_read), token)
                 except PageTooLarge as error:
                     if size == 1:
                         raise UpstreamError(f"one object of {plural} holds {error.past}, more than is read at "
@@ -310,6 +312,8 @@ class KubeReader:
             yield items
             if not token:
                 return
+            if max_items is not None and items_read >= max_items:
+                raise ListCut(path, items_read, bytes_read)
 
     def list(self, plural: str, namespace: str, label_selector: str | None = None,
              field_selector: str | None = None, page_size: int = 500) -> list[dict[str, Any]]:
