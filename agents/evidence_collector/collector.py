@@ -505,7 +505,9 @@ class Collector:
         known = frozenset(o["metadata"]["uid"] for o in owners)
         # Listed at once, all held until written: the bytes of their answers still held are shared (each list
         # had them, eight at once, each held whole); what the older ReplicaSets' history leaves out is given back.
-        shared = ByteAllowance(self.bounds.list_bytes("replicasets"))
+        # Answers of at most an eighth of them each: eight lists are read at once, each page with room for it.
+        total = self.bounds.list_bytes("replicasets")
+        shared = ByteAllowance(total, page_bytes=total // max(self.bounds.concurrency, 1))
         replicasets = self._concurrently(partial(self._replicasets_of, known=known, shared=shared), deployments)
         if shared.cut:
             self.staging.gap("replicasets", "truncated",

@@ -102,8 +102,11 @@ class ByteAllowance:
     A page asked for holds room for the largest answer (`reserve`) until it is read (`settle`): eight lists
     each one page past the bytes they share held eight pages more (a page is up to PAGE_BYTES)."""
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, page_bytes: int | None = None) -> None:
+        """`page_bytes`: what one answer of these lists may hold at most (below the reader's `page_bytes`), so
+        that as many pages as are read at once can be asked for with room for each."""
         self.total = total
+        self.page_bytes = page_bytes
         self.spent = 0
         self.cut = 0  # lists cut, or not begun, for want of bytes
         self._reserved = 0
@@ -239,11 +242,11 @@ class KubeReader:
         return self._page(path, label_selector, field_selector, page_size, None)
 
     def _page(self, path: str, label_selector: str | None, field_selector: str | None, page_size: int,
-              token: str | None) -> bytes:
+              token: str | None, page_bytes: int | None = None) -> bytes:
         response = self._call(path, {"labelSelector": label_selector, "fieldSelector": field_selector,
                                      "limit": page_size, "continue": token})
         try:
-            return _read_capped(response, path, self.page_bytes, self.deadline)
+            return _read_capped(response, path, page_bytes or self.page_bytes, self.deadline)
         except PageTooLarge as error:
             error.asked = page_size
             raise
@@ -272,18 +275,20 @@ class KubeReader:
         path = PATHS[plural].format(namespace=namespace)
         size = min(start_size or page_size, page_size)
         items_read = bytes_read = 0
+        page_bytes = min(self.page_bytes, allowance.page_bytes or self.page_bytes) if allowance else self.page_bytes
         while True:
             if first is not None:
                 raw, first = first, None
                 if allowance is not None:
                     allowance.settle(0, len(raw))
             else:
-                if allowance is not None and not allowance.reserve(self.page_bytes):
+                if allowance is not None and not allowance.reserve(page_bytes):
                     raise ListCut(path, items_read, bytes_read)
                 raw = b""
                 try:
                     raw = self._page(path, label_selector, field_selector,
-                                     size if max_items is None else min(size, max_items - items_read), token)
+                                     size if max_items is None else min(size, max_items - items_read), token,
+                                     page_bytes)
                 except PageTooLarge as error:
                     if size == 1:
                         raise UpstreamError(f"one object of {plural} holds {error.past}, more than is read at "
@@ -292,12 +297,12 @@ class KubeReader:
                     continue
                 finally:
                     if allowance is not None:
-                        allowance.settle(self.page_bytes, len(raw))
+                        allowance.settle(page_bytes, len(raw))
                 if size < page_size and raw:  # back up towards page_size, as far as the items' size allows
                     # and their JSON objects and arrays: grown by bytes alone, a page of dense items (`[0,1],`)
                     # was refused every other request, each refused answer read to its end.
                     containers = containers_in(raw)
-                    size = max(size, min(page_size, int(size * PAGE_BYTES_HEADROOM * self.page_bytes / len(raw)),
+                    size = max(size, min(page_size, int(size * PAGE_BYTES_HEADROOM * page_bytes / len(raw)),
                                          int(size * PAGE_BYTES_HEADROOM * PAGE_CONTAINERS / max(containers, 1))))
             items, token = page_items(raw, path)
             bytes_read += len(raw)
