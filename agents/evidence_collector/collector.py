@@ -62,6 +62,9 @@ CONFIGMAPS_LISTED = 10_000  # ConfigMaps summarised at most: the list is read no
 # at most; Kubernetes is tested to 5,000 Services a namespace. 16,000 Services of 200 bytes fitted their bytes, each
 # judged against every pod and Endpoints object; with as many Endpoints, EndpointSlices and HPAs, 142 MB.
 LISTED_WHOLE = 5_000
+# Events read at most: an index entry each is held (EventSpool). Twice the budget in answers was 486,000 events of
+# 200 bytes, 147 MB; an event lives an hour, a namespace's are tens of thousands.
+EVENTS_LISTED = 200_000
 KEPT_ANNOTATION = 256  # characters of a pod annotation's value kept in memory (all are written)
 # Of a referenced ConfigMap's values, the head of each (redacted first, then cut): a pod mounting fifty Grafana
 # dashboards of 900 KB each held 45 MB of values, and 373 MB peak while they were written.
@@ -645,7 +648,7 @@ class Collector:
     def _events(self, names: set[str] | None) -> list[dict[str, Any]]:
         """The window's events (of the focused objects only, when focused), oldest first, slim."""
         spool = EventSpool(self.staging, self.window, names, self.staging.root.parent)
-        for page in self._pages("events"):
+        for page in self._pages("events", max_items=EVENTS_LISTED):
             spool.add(page)
         events = spool.finish(self.bounds.section_cap("objects/events.jsonl"))
         self.kept_lines["objects/events.jsonl"] = len(events)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -238,3 +239,17 @@ def test_dense_endpoints_beside_eleven_thousand_pods_fit_150_mb(tmp_path: Path) 
     assert [e["metadata"]["name"] for e in written] == [f"big-{index:05d}" for index in range(50)]
     assert all(len(e["subsets"][0]["addresses"]) == 30 for e in written)  # written whole
     assert len((folder / "objects/endpointslices.jsonl").read_text().splitlines()) == 50
+
+
+def test_an_endless_list_of_tiny_events_is_read_to_a_count(tmp_path: Path) -> None:
+    """Twice the default budget in answers is 486,000 events of 200 bytes: an index entry each, 147 MB. At most
+    EVENTS_LISTED are read (an event lives an hour: a namespace's are tens of thousands)."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    api = EndlessLists({"events": lambda n: {
+        "metadata": {"name": f"e{n}", "namespace": scenarios.NS, "uid": f"u{n}"},
+        "involvedObject": {"kind": "Pod", "name": "p"}, "reason": "R", "type": "Warning", "lastTimestamp": now}})
+    scenarios.build(api)
+    peak = served_peak(api, tmp_path, EVIDENCE_DEADLINE_SECONDS="120")
+    assert peak <= RSS_LIMIT_MB, f"peak RSS {peak:.0f} MB"
+    gap = next(g for g in _manifest(unpack(tmp_path / "out"))["gaps"] if g["what"] == "events")
+    assert gap["reason"] == "truncated" and gap["detail"].startswith("read no further than 200000 items"), gap
