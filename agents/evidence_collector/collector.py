@@ -14,6 +14,7 @@ findings (`detectors`) and the written files (`staging`).
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -27,7 +28,7 @@ from evidence_collector.bounds import Bounds
 from evidence_collector.container_logs import LogBounds, LogReader, plan
 from evidence_collector.detectors import Evidence, Finding, detect
 from evidence_collector.events import EventSpool
-from evidence_collector.opening import OWNER_LISTS, PAGE_SIZE, Ahead, Focus, Opening
+from evidence_collector.opening import OWNER_LISTS, OWNER_PAGE_SIZE, PAGE_SIZE, Ahead, Focus, Opening
 from evidence_collector.references import configmap_references, secret_references
 from evidence_collector.rollouts import template_diff
 from evidence_collector.shapes import DNS_SUBDOMAIN_NAME, conform
@@ -37,6 +38,7 @@ from evidence_collector.window import TimeWindow
 from pathops_contracts.errors import Forbidden, UpstreamError
 from pathops_runtime.kube_reader import (
     KIND_TO_PLURAL,
+    ByteAllowance,
     DeadlineReached,
     KubeReader,
     ListCut,
@@ -56,11 +58,21 @@ CONFIGMAP_PAGE_SIZE = 50  # ConfigMaps can be large (up to 1 MiB each): fewer pe
 CONFIGMAP_KEYS_LISTED = 200
 CONFIGMAP_KEYS_TOTAL = 20_000
 CONFIGMAPS_LISTED = 10_000  # ConfigMaps summarised at most: the list is read no further (a gap says so)
+# Items of a list held whole until written (Services, Endpoints, EndpointSlices, HPAs, PDBs, quotas, limit ranges),
+# at most; Kubernetes is tested to 5,000 Services a namespace. 16,000 Services of 200 bytes fitted their bytes, each
+# judged against every pod and Endpoints object; with as many Endpoints, EndpointSlices and HPAs, 142 MB.
+LISTED_WHOLE = 5_000
+# Events read at most: an index entry each is held (EventSpool). Twice the budget in answers was 486,000 events of
+# 200 bytes, 147 MB; an event lives an hour, a namespace's are tens of thousands.
+EVENTS_LISTED = 200_000
 KEPT_ANNOTATION = 256  # characters of a pod annotation's value kept in memory (all are written)
 # Of a referenced ConfigMap's values, the head of each (redacted first, then cut): a pod mounting fifty Grafana
 # dashboards of 900 KB each held 45 MB of values, and 373 MB peak while they were written.
 CONFIGMAP_VALUE_KEPT = 4096
 MALFORMED_EXAMPLES = 5  # of each kind, named in its gap
+# Links followed from a pod through ownerReferences: pod -> ReplicaSet -> Deployment and pod -> Job -> CronJob are
+# two. An API whose every owner is owned by another it makes up was asked until the deadline (1,389 MB in 30 s).
+OWNER_GENERATIONS = 4
 
 
 @dataclass
@@ -97,21 +109,61 @@ def _slim_pod(pod: dict[str, Any]) -> dict[str, Any]:
     return pod
 
 
+class OwnersAsked:
+    """The owners asked for by GET, from the threads of `_fetch_owners`: until their answers reach `cap` bytes
+    (`Bounds.list_bytes("owners")`); the ownerReferences past it are counted, by kind, not followed."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.read = 0  # bytes of the answers
+        self.objects = 0
+        self.skipped: dict[str, int] = {}  # plural -> ownerReferences not followed
+        self._lock = threading.Lock()
+
+    def may_ask(self, plural: str) -> bool:
+        with self._lock:
+            if self.read < self.cap:
+                return True
+            self.skipped[plural] = self.skipped.get(plural, 0) + 1
+            return False
+
+    def answered(self, size: int) -> None:
+        with self._lock:
+            self.read += size
+            self.objects += 1
+
+
+def _ready_only(endpoints: dict[str, Any]) -> dict[str, Any]:
+    """Endpoints as held once written: their name and, of each subset, as many (empty) addresses as are ready
+    (what detect_service_problems counts)."""
+    ready: dict[str, Any] = {}  # one dict for all: a list of n references to it is what len() needs
+    return {"metadata": {"name": endpoints["metadata"]["name"]},
+            "subsets": [{"addresses": [ready] * len(subset.get("addresses") or [])}
+                        for subset in endpoints.get("subsets") or [] if isinstance(subset, dict)]}
+
+
 def _revision(replicaset: dict[str, Any]) -> int:
     return int(replicaset["metadata"].get("annotations", {}).get("deployment.kubernetes.io/revision", 0))
 
 
-def _history_only(replicaset: dict[str, Any]) -> None:
+def _json_bytes(obj: Any) -> int:
+    """About the bytes of `obj` in an answer (what memory held of it is counted in)."""
+    return len(json.dumps(obj, separators=(",", ":")))
+
+
+def _history_only(replicaset: dict[str, Any]) -> int:
     """An old ReplicaSet as rollout history: of its pod template, its containers' and init containers' names
     and images (what image-rollback reads: a migration image whose tag is missing is rolled back too); a
-    Deployment keeps ten of them, each with the whole template."""
+    Deployment keeps ten of them, each with the whole template. Returns about the bytes no longer held."""
     spec = replicaset.get("spec") or {}
     template = spec.get("template")
-    if isinstance(template, dict):
-        pod_spec = template.get("spec") or {}
-        spec["template"] = {"spec": {key: [{"name": c.get("name"), "image": c.get("image")}
-                                           for c in pod_spec.get(key) or [] if isinstance(c, dict)]
-                                     for key in ("initContainers", "containers") if pod_spec.get(key)}}
+    if not isinstance(template, dict):
+        return 0
+    pod_spec = template.get("spec") or {}
+    spec["template"] = {"spec": {key: [{"name": c.get("name"), "image": c.get("image")}
+                                       for c in pod_spec.get(key) or [] if isinstance(c, dict)]
+                                 for key in ("initContainers", "containers") if pod_spec.get(key)}}
+    return _json_bytes(template) - _json_bytes(spec["template"])
 
 
 def _owner_key(ref: dict[str, Any]) -> tuple[str, str, str] | None:
@@ -198,9 +250,16 @@ class Collector:
             self._failed(what, error)
         return default
 
-    def _get(self, plural: str, name: str, namespace: str | None = None) -> dict[str, Any] | None:
-        found: dict[str, Any] | None = self._read(
-            f"{plural}/{name}", lambda: self.reader.get(plural, namespace or self.namespace, name), None)
+    def _get(self, plural: str, name: str, namespace: str | None = None, asked: OwnersAsked | None = None
+             ) -> dict[str, Any] | None:
+        """One object, asked for; `asked`: counted among the owners' answers."""
+        def read() -> dict[str, Any]:
+            found, size = self.reader.get_sized(plural, namespace or self.namespace, name)
+            if asked is not None:
+                asked.answered(size)
+            return found
+
+        found: dict[str, Any] | None = self._read(f"{plural}/{name}", read, None)
         if found is None:
             return None
         kept = self._conformed(plural, [found])
@@ -230,10 +289,12 @@ class Collector:
                 kept.append(obj)
         return kept
 
-    def _pages(self, plural: str, selector: str | None = None, page_size: int = PAGE_SIZE
+    def _pages(self, plural: str, selector: str | None = None, page_size: int = PAGE_SIZE,
+               shared: ByteAllowance | None = None, max_items: int | None = None
                ) -> Generator[list[dict[str, Any]], None, None]:
         """The list page by page; a failure ends it with a gap and marks the section unread, as does a list
-        longer than is read of it (`Bounds.list_bytes`): then what was read is kept, the rest not asked for."""
+        longer than is read of it (`Bounds.list_bytes`): then what was read is kept, the rest not asked for.
+        `shared`: the bytes it shares with lists read at once; the caller says in one gap how many were cut."""
         count = 0
         # The first page requested ahead (Opening), kept unparsed until here; errors come with it. It may be
         # smaller than the pages after it (ConfigMaps'): the next ones continue from it, `page_size` each.
@@ -247,12 +308,14 @@ class Collector:
                     start_size = error.fewer()
             for page in self.reader.pages(plural, self.namespace, label_selector=selector, page_size=page_size,
                                           first=first, start_size=start_size,
-                                          max_bytes=self.bounds.list_bytes(plural)):
+                                          max_bytes=self.bounds.list_bytes(plural) if shared is None else shared,
+                                          max_items=max_items):
                 count += len(page)
                 yield self._conformed(plural, page)
         except ListCut as cut:
             self.unread.add(plural)
-            self.staging.gap(plural, "truncated", str(cut))
+            if shared is None:
+                self.staging.gap(plural, "truncated", str(cut))
         except (ReadForbidden, NotFound, UpstreamError) as error:
             self.unread.add(plural)
             self._failed(plural, UpstreamError(f"{error} (after {count} items)") if count and isinstance(
@@ -275,15 +338,22 @@ class Collector:
             self._wholes[plural] = items
         return self._wholes[plural]
 
-    def _owner(self, plural: str, ref: dict[str, Any]) -> dict[str, Any] | None:
-        """The object an ownerReference names: from its list read whole when it is there, else asked for."""
+    def _owner(self, plural: str, ref: dict[str, Any], asked: OwnersAsked) -> dict[str, Any] | None:
+        """The object an ownerReference names: from its list read whole when it is there, else asked for while
+        the owners' answers are within their bytes (held without managedFields, as the listed ones are)."""
         whole = self._whole(plural) if plural in OWNER_LISTS else None
         if whole is not None and str(ref.get("uid")) in whole:
             return whole[str(ref.get("uid"))]
-        return self._get(plural, str(ref["name"]))
+        if not asked.may_ask(plural):
+            return None
+        found = self._get(plural, str(ref["name"]), asked=asked)
+        return None if found is None else _slim(found)
 
-    def _list(self, plural: str, selector: str | None = None) -> list[dict[str, Any]]:
-        return [_slim(item) for page in self._pages(plural, selector) for item in page]
+    def _list(self, plural: str, selector: str | None = None, shared: ByteAllowance | None = None,
+              page_size: int = PAGE_SIZE) -> list[dict[str, Any]]:
+        """The list held whole until written (LISTED_WHOLE items at most), or, `shared`, with lists read at once."""
+        return [_slim(item) for page in self._pages(plural, selector, page_size, shared,
+                                                    LISTED_WHOLE if shared is None else None) for item in page]
 
     def _write(self, name: str, objects: list[dict[str, Any]]) -> None:
         self.kept_lines[name] = self.staging.write_jsonl(name, objects, cap=self.bounds.section_cap(name))
@@ -318,7 +388,6 @@ class Collector:
                              f"only the containers' names and images")
         self._write("objects/rollout-diffs.jsonl", self.rollouts)
         self._write("objects/services.jsonl", services)
-        self._write("objects/endpoints.jsonl", endpoints)
         self.staging.write_json("objects/secret-references.json", secret_references(pods, events))
         warned = {e.get("involvedObject", {}).get("name") for e in events if e.get("type") == "Warning"}
         bounds = self.bounds
@@ -437,7 +506,16 @@ class Collector:
         owners = list(found.values())
         deployments = [d for d in owners if d.get("kind") == "Deployment"]
         known = frozenset(o["metadata"]["uid"] for o in owners)
-        replicasets = self._concurrently(partial(self._replicasets_of, known=known), deployments)  # at once
+        # Listed at once, all held until written: the bytes of their answers still held are shared (each list
+        # had them, eight at once, each held whole); what the older ReplicaSets' history leaves out is given back.
+        # Answers of at most an eighth of them each: eight lists are read at once, each page with room for it.
+        total = self.bounds.list_bytes("replicasets")
+        shared = ByteAllowance(total, page_bytes=total // max(self.bounds.concurrency, 1))
+        replicasets = self._concurrently(partial(self._replicasets_of, known=known, shared=shared), deployments)
+        if shared.cut:
+            self.staging.gap("replicasets", "truncated",
+                             f"the Deployments' ReplicaSets were read no further than {shared.spent / 1e6:.1f} MB of "
+                             f"answers: {shared.cut} of {len(deployments)} Deployments' lists cut or not read")
         self.rollouts = [self._rollout(d, sets, owners) for d, sets in zip(deployments, replicasets, strict=True)]
         return owners
 
@@ -450,6 +528,8 @@ class Collector:
         known = {workload["metadata"]["uid"]} if workload is not None and workload.get("kind") != "Pod" else set()
         fetched: dict[tuple[str, str, str], dict[str, Any] | None] = {}
         generation = [ref for pod in pods for ref in pod["metadata"].get("ownerReferences", [])]
+        asked = OwnersAsked(self.bounds.list_bytes("owners"))
+        links = 0
         while generation:
             if any((whole := self._wholes.get(listed or "")) is not None and str(ref.get("uid")) not in whole
                    for ref in generation if (listed := KIND_TO_PLURAL.get(ref.get("kind", ""))) in OWNER_LISTS):
@@ -462,15 +542,28 @@ class Collector:
                 key = _owner_key(ref)
                 if key is not None and key not in fetched and ref.get("uid") not in known:
                     wanted.setdefault(key, ref)
-            answers = self._concurrently(self._owner_of, list(wanted.items()))
+            if wanted and links == OWNER_GENERATIONS:  # a chain no controller makes: the API's, not followed
+                self.unread.update(plural for plural, _, _ in wanted)
+                self.staging.gap("objects/owners.jsonl", "truncated",
+                                 f"ownerReferences followed {OWNER_GENERATIONS} links from the pods and no further: "
+                                 f"{len(wanted)} owner(s) past them not asked for")
+                break
+            links += 1
+            answers = self._concurrently(partial(self._owner_of, asked=asked), list(wanted.items()))
             fetched.update(zip(wanted, answers, strict=True))
             generation = [ref for obj in answers if obj is not None
                           for ref in obj["metadata"].get("ownerReferences", [])]
+        if asked.skipped:
+            self.unread.update(asked.skipped)
+            self.staging.gap("objects/owners.jsonl", "truncated",
+                             f"owners asked for no further than {asked.objects} objects ({asked.read / 1e6:.1f} MB "
+                             f"of answers): {sum(asked.skipped.values())} ownerReference(s) not followed")
         return fetched
 
-    def _owner_of(self, wanted: tuple[tuple[str, str, str], dict[str, Any]]) -> dict[str, Any] | None:
+    def _owner_of(self, wanted: tuple[tuple[str, str, str], dict[str, Any]], asked: OwnersAsked
+                  ) -> dict[str, Any] | None:
         (plural, _, _), ref = wanted
-        return self._owner(plural, ref)
+        return self._owner(plural, ref, asked)
 
     def _concurrently(self, read: Callable[[T], U], items: list[T]) -> list[U]:
         """read(item) for each item, `concurrency` at a time; the answers in the items' order."""
@@ -480,7 +573,8 @@ class Collector:
                                 thread_name_prefix="owners") as pool:
             return list(pool.map(read, items))
 
-    def _replicasets_of(self, deployment: dict[str, Any], known: frozenset[str]) -> list[dict[str, Any]]:
+    def _replicasets_of(self, deployment: dict[str, Any], known: frozenset[str], shared: ByteAllowance
+                        ) -> list[dict[str, Any]]:
         """The ReplicaSets the Deployment owns (they match its selector): from the list read whole, else listed.
 
         Those older than the two newest that run no pod and own none of the pods read (`known`) are kept as
@@ -491,13 +585,20 @@ class Collector:
         # led to was on it (_fetch_owners): a ReplicaSet read after it, in a rollout under way, makes it None.
         whole = self._whole("replicasets")
         candidates = list(whole.values()) if whole is not None else self._list(
-            "replicasets", _selector_string(deployment.get("spec", {}).get("selector") or {}))
+            "replicasets", _selector_string(deployment.get("spec", {}).get("selector") or {}), shared,
+            OWNER_PAGE_SIZE)  # read eight at once: what the lists sharing their bytes read past them stays small
         owned = [rs for rs in candidates if any(o.get("uid") == uid for o in rs["metadata"].get("ownerReferences", []))]
+        let_go = 0  # bytes of the answers no longer held: what the lists share is what they hold
+        if whole is None and len(owned) < len(candidates):
+            let_go += sum(_json_bytes(rs) for rs in candidates if not any(
+                o.get("uid") == uid for o in rs["metadata"].get("ownerReferences", [])))
         for rs in sorted(owned, key=_revision, reverse=True)[2:]:  # the current one and the one it is diffed with
             if rs["metadata"]["uid"] not in known and not (rs.get("status") or {}).get("replicas"):
-                _history_only(rs)
+                let_go += _history_only(rs)
                 with self._history_lock:
                     self.history_only += 1
+        if whole is None:
+            shared.settle(0, -let_go)
         return owned
 
     def _rollout(self, deployment: dict[str, Any], sets: list[dict[str, Any]], owners: list[dict[str, Any]]
@@ -547,7 +648,7 @@ class Collector:
     def _events(self, names: set[str] | None) -> list[dict[str, Any]]:
         """The window's events (of the focused objects only, when focused), oldest first, slim."""
         spool = EventSpool(self.staging, self.window, names, self.staging.root.parent)
-        for page in self._pages("events"):
+        for page in self._pages("events", max_items=EVENTS_LISTED):
             spool.add(page)
         events = spool.finish(self.bounds.section_cap("objects/events.jsonl"))
         self.kept_lines["objects/events.jsonl"] = len(events)
@@ -560,10 +661,23 @@ class Collector:
             chosen = self.focus.workload[1] if self.focus.workload and self.focus.workload[0] == "services" else None
             services = services_near(services, pods, chosen)
         names = {s["metadata"]["name"] for s in services}
-        endpoints = [e for e in self._list("endpoints") if e["metadata"]["name"] in names]
-        slices = [s for s in self._list("endpointslices")
-                  if s["metadata"].get("labels", {}).get("kubernetes.io/service-name") in names]
-        self._write("objects/endpointslices.jsonl", slices)
+        # Written page by page; held, of each, only what the detectors read: how many addresses are ready (5,000
+        # Endpoints of 30 addresses each, held whole with 11,000 pods: 152 MB).
+        name = "objects/endpoints.jsonl"
+        written = self.staging.jsonl(name, self.bounds.section_cap(name))
+        endpoints: list[dict[str, Any]] = []
+        for page in self._pages("endpoints", max_items=LISTED_WHOLE):
+            kept = [_slim(e) for e in page if e["metadata"]["name"] in names]
+            written.add(kept)
+            endpoints.extend(_ready_only(e) for e in kept)
+        self.kept_lines[name] = written.close()
+        # No detector reads them: written page by page, not held (dense ones, 30 addresses each, were 70 MB).
+        name = "objects/endpointslices.jsonl"
+        slices = self.staging.jsonl(name, self.bounds.section_cap(name))
+        for page in self._pages("endpointslices"):
+            slices.add([_slim(s) for s in page if s["metadata"].get("labels", {}).get("kubernetes.io/service-name")
+                        in names])
+        self.kept_lines[name] = slices.close()
         return services, endpoints
 
     def _configmaps(self, pods: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -92,6 +93,44 @@ class ListCut(Exception):
         self.path = path
         self.items = items  # items of the pages read
         self.read = read  # bytes of those answers
+
+
+class ByteAllowance:
+    """Bytes of answers several lists read at once (from threads) share (`pages(max_bytes=...)`): once they are
+    spent, none of them is read further, and those cut are counted (one gap for them all).
+
+    A page asked for holds room for the largest answer (`reserve`) until it is read (`settle`): eight lists
+    each one page past the bytes they share held eight pages more (a page is up to PAGE_BYTES)."""
+
+    def __init__(self, total: int, page_bytes: int | None = None) -> None:
+        """`page_bytes`: what one answer of these lists may hold at most (below the reader's `page_bytes`), so
+        that as many pages as are read at once can be asked for with room for each."""
+        self.total = total
+        self.page_bytes = page_bytes
+        self.spent = 0
+        self.cut = 0  # lists cut, or not begun, for want of bytes
+        self._reserved = 0
+        self._room = threading.Condition()
+
+    def reserve(self, size: int) -> bool:
+        """Room for an answer of up to `size` bytes, once the answers under way leave it (one page is always let
+        past what is left); False once the bytes are spent: the list is cut (counted)."""
+        with self._room:
+            while self.spent < self.total and self._reserved and self.spent + self._reserved + size > self.total:
+                self._room.wait()
+            if self.spent >= self.total:
+                self.cut += 1
+                return False
+            self._reserved += size
+            return True
+
+    def settle(self, reserved: int, used: int) -> None:
+        """The answer read (`used` bytes of the room `reserved`); a negative `used`: bytes its reader no longer
+        holds (it reduced what it read), given back."""
+        with self._room:
+            self._reserved -= reserved
+            self.spent += used
+            self._room.notify_all()
 
 
 RETRIED_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -203,18 +242,19 @@ class KubeReader:
         return self._page(path, label_selector, field_selector, page_size, None)
 
     def _page(self, path: str, label_selector: str | None, field_selector: str | None, page_size: int,
-              token: str | None) -> bytes:
+              token: str | None, page_bytes: int | None = None) -> bytes:
         response = self._call(path, {"labelSelector": label_selector, "fieldSelector": field_selector,
                                      "limit": page_size, "continue": token})
         try:
-            return _read_capped(response, path, self.page_bytes, self.deadline)
+            return _read_capped(response, path, page_bytes or self.page_bytes, self.deadline)
         except PageTooLarge as error:
             error.asked = page_size
             raise
 
     def pages(self, plural: str, namespace: str, label_selector: str | None = None,
               field_selector: str | None = None, page_size: int = 500, first: bytes | None = None,
-              start_size: int | None = None, max_bytes: int | None = None) -> Iterator[list[dict[str, Any]]]:
+              start_size: int | None = None, max_bytes: int | ByteAllowance | None = None,
+              max_items: int | None = None) -> Iterator[list[dict[str, Any]]]:
         """The items, one page (limit/continue) at a time: memory holds one page, not the whole list.
 
         `first`: the first page already read (first_page with the same arguments). A page larger than
@@ -222,8 +262,12 @@ class KubeReader:
         pages after it grow back as the items' size allows, up to `page_size`. `start_size`: the first page's items
         (a first page read ahead was too large for `page_size`). `max_bytes`: once the answers read add up to
         it, a list that goes on is not asked for further (ListCut after its last page read): a caller holding
-        the items, or what it makes of them, stays bounded whatever the API has, or keeps sending.
+        the items, or what it makes of them, stays bounded whatever the API has, or keeps sending. A ByteAllowance:
+        the bytes several lists share; a list begun once they are spent is not asked for at all (ListCut).
+        The answers' bytes are counted when read, a page is asked for only while they are short of `max_bytes`.
+        `max_items`: the same, in items (the pages asked for hold no more than are left of them).
         """
+        allowance = ByteAllowance(max_bytes) if isinstance(max_bytes, int) else max_bytes
         token: str | None = None
         # A token the API hands back again would page round forever, repeating items (its digest: a token is the
         # API's to size).
@@ -231,23 +275,34 @@ class KubeReader:
         path = PATHS[plural].format(namespace=namespace)
         size = min(start_size or page_size, page_size)
         items_read = bytes_read = 0
+        page_bytes = min(self.page_bytes, allowance.page_bytes or self.page_bytes) if allowance else self.page_bytes
         while True:
             if first is not None:
                 raw, first = first, None
+                if allowance is not None:
+                    allowance.settle(0, len(raw))
             else:
+                if allowance is not None and not allowance.reserve(page_bytes):
+                    raise ListCut(path, items_read, bytes_read)
+                raw = b""
                 try:
-                    raw = self._page(path, label_selector, field_selector, size, token)
+                    raw = self._page(path, label_selector, field_selector,
+                                     size if max_items is None else min(size, max_items - items_read), token,
+                                     page_bytes)
                 except PageTooLarge as error:
                     if size == 1:
                         raise UpstreamError(f"one object of {plural} holds {error.past}, more than is read at "
                                             f"once: the list is left unread from there") from None
                     size = error.fewer()
                     continue
+                finally:
+                    if allowance is not None:
+                        allowance.settle(page_bytes, len(raw))
                 if size < page_size and raw:  # back up towards page_size, as far as the items' size allows
                     # and their JSON objects and arrays: grown by bytes alone, a page of dense items (`[0,1],`)
                     # was refused every other request, each refused answer read to its end.
                     containers = containers_in(raw)
-                    size = max(size, min(page_size, int(size * PAGE_BYTES_HEADROOM * self.page_bytes / len(raw)),
+                    size = max(size, min(page_size, int(size * PAGE_BYTES_HEADROOM * page_bytes / len(raw)),
                                          int(size * PAGE_BYTES_HEADROOM * PAGE_CONTAINERS / max(containers, 1))))
             items, token = page_items(raw, path)
             bytes_read += len(raw)
@@ -262,7 +317,7 @@ class KubeReader:
             yield items
             if not token:
                 return
-            if max_bytes is not None and bytes_read >= max_bytes:
+            if max_items is not None and items_read >= max_items:
                 raise ListCut(path, items_read, bytes_read)
 
     def list(self, plural: str, namespace: str, label_selector: str | None = None,
@@ -291,10 +346,14 @@ class KubeReader:
         return True
 
     def get(self, plural: str, namespace: str, name: str) -> dict[str, Any]:
+        return self.get_sized(plural, namespace, name)[0]
+
+    def get_sized(self, plural: str, namespace: str, name: str) -> tuple[dict[str, Any], int]:
+        """The object and the bytes of its answer: what a caller asking for many of them counts."""
         path = f"{PATHS[plural].format(namespace=namespace)}/{name}"
         raw = _read_capped(self._call(path, {}), path, self.page_bytes, self.deadline)
         document: dict[str, Any] = _document(raw, path)
-        return document
+        return document, len(raw)
 
     @staticmethod
     def log_target(namespace: str, pod: str, container: str, *, previous: bool, since_time: str | None,

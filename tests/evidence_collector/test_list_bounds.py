@@ -7,9 +7,9 @@ seconds. And pods.jsonl's share of the budget keeps the head of a large namespac
 pod listed stayed in memory (and in the findings, pointing at lines that were not kept).
 
 Now a list is read while its section can still keep what it brings: pods until pods.jsonl is full,
-the others up to their section's share in bytes of answers (twice that for pods, whose
-managedFields are left out; four times the whole budget for events and ConfigMaps, which the
-collector reduces as it reads). Then it is cut: a `truncated` gap says how far it was read, the
+the others up to twice their section's share in bytes of answers (managedFields are left out as they
+are read) and LISTED_WHOLE items; twice and eight times the whole budget for events and ConfigMaps,
+which the collector reduces as it reads. Then it is cut: a `truncated` gap says how far it was read, the
 kind counts as not read completely (no detector judges a list it knows is partial), and the run
 goes on to the logs and delivers its snapshot.
 """
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -142,3 +143,113 @@ def test_an_endless_list_of_events_is_cut_at_its_bytes(tmp_path: Path) -> None:
     assert peak <= RSS_LIMIT_MB, f"peak RSS {peak:.0f} MB"
     gap = next(g for g in _manifest(unpack(tmp_path / "out"))["gaps"] if g["what"] == "events")
     assert gap["reason"] == "truncated" and "read no further" in gap["detail"], gap
+
+
+def _applied_service(n: int) -> dict[str, Any]:
+    """A Service as `kubectl apply` leaves it: the last applied configuration and managedFields (1.4 KB)."""
+    made = service(f"svc-{n:05d}", scenarios.NS, {"app": f"app-{n}"})
+    made["metadata"].update(uid=f"uid-svc-{n}", resourceVersion="1", labels={"app": f"app-{n}", "team": "shop"},
+                            annotations={"kubectl.kubernetes.io/last-applied-configuration": json.dumps(made) * 2},
+                            managedFields=[{"manager": "kubectl-client-side-apply", "operation": "Update",
+                                            "apiVersion": "v1", "time": "2026-01-01T00:00:00Z",
+                                            "fieldsType": "FieldsV1",
+                                            "fieldsV1": {"f:metadata": {"f:annotations": {".": {}}, "f:labels": {
+                                                ".": {}, "f:app": {}, "f:team": {}}}, "f:spec": {
+                                                "f:ports": {".": {}, 'k:{"port":80,"protocol":"TCP"}': {
+                                                    ".": {}, "f:name": {}, "f:port": {}, "f:protocol": {},
+                                                    "f:targetPort": {}}}, "f:selector": {}, "f:type": {},
+                                                "f:sessionAffinity": {}, "f:internalTrafficPolicy": {}}}}])
+    made["spec"].update(clusterIP="10.96.0.1", clusterIPs=["10.96.0.1"], type="ClusterIP", sessionAffinity="None",
+                        ipFamilies=["IPv4"], ipFamilyPolicy="SingleStack", internalTrafficPolicy="Cluster")
+    return made
+
+
+def test_three_thousand_applied_services_are_read_whole(tmp_path: Path) -> None:
+    """Their answers are 4.8 MB with managedFields, services.jsonl's share 3.3 MB; written without managedFields
+    (3.1 MB) they fit it. Cut at once the share in answers' bytes, the list lost 1,000 of them and counted as not
+    read. Now the lists held whole are read to twice their share, as pods are."""
+    api = FakeKubernetes()
+    scenarios.build(api)
+    api.add_all(_applied_service(n) for n in range(3_000))
+    served_peak(api, tmp_path)
+    folder = unpack(tmp_path / "out")
+    assert not [g for g in _manifest(folder)["gaps"] if "services" in g["what"]]
+    assert len((folder / "objects/services.jsonl").read_text().splitlines()) == len(
+        api.objects["services"][scenarios.NS])
+
+
+def test_lists_held_whole_are_read_no_further_than_a_namespace_holds(tmp_path: Path) -> None:
+    """Endless lists of small Services, Endpoints, EndpointSlices and HPAs, all held at once: 16,000 Services of
+    200 bytes each fit their bytes, each judged against every pod and endpoint (142 MB with no pod). A list held
+    whole is read to LISTED_WHOLE items at most (Kubernetes' scalability limit: 5,000 Services a namespace)."""
+    ns = scenarios.NS
+    api = EndlessLists({
+        "services": _service,
+        "endpoints": lambda n: {"metadata": {"name": f"svc-{n:08d}", "namespace": ns, "uid": f"uid-ep-{n}",
+                                             "resourceVersion": "1"},
+                                "subsets": [{"addresses": [{"ip": f"10.0.{i}.1"} for i in range(3)]}]},
+        "endpointslices": lambda n: {"metadata": {"name": f"svc-{n:08d}-x", "namespace": ns, "uid": f"uid-es-{n}",
+                                                  "resourceVersion": "1",
+                                                  "labels": {"kubernetes.io/service-name": f"svc-{n:08d}"}},
+                                     "addressType": "IPv4",
+                                     "endpoints": [{"addresses": [f"10.0.{i}.1"]} for i in range(3)]},
+        "horizontalpodautoscalers": lambda n: {"metadata": {"name": f"h-{n:08d}", "namespace": ns,
+                                                            "uid": f"uid-h-{n}", "resourceVersion": "1"},
+                                               "spec": {"maxReplicas": 3}}})
+    scenarios.build(api)
+    peak = served_peak(api, tmp_path, EVIDENCE_DEADLINE_SECONDS="120")
+    assert peak <= RSS_LIMIT_MB, f"peak RSS {peak:.0f} MB"
+    folder = unpack(tmp_path / "out")
+    cut = {g["what"]: g["detail"] for g in _manifest(folder)["gaps"] if g["reason"] == "truncated"}
+    for plural in ("services", "endpoints", "horizontalpodautoscalers"):
+        assert cut[plural].startswith("read no further than 5000 items"), cut
+        assert len((folder / f"objects/{plural}.jsonl").read_text().splitlines()) <= 5_000
+    assert cut["endpointslices"].startswith("read no further than")  # not held: cut at their bytes
+    findings = json.loads((folder / "findings.json").read_text())
+    assert len(findings["findings"]) <= 5_010
+
+
+def test_dense_endpoints_beside_eleven_thousand_pods_fit_150_mb(tmp_path: Path) -> None:
+    """11,000 pods fit pods.jsonl (117 MB alone). Lists held whole are read to twice their share now: Endpoints and
+    EndpointSlices of 30 addresses each, held whole beside the pods while read (5,000 Endpoints all of whose
+    Services were kept: 152 MB), are written page by page; of the Endpoints only how many addresses are ready is
+    held, and the EndpointSlices, which no detector reads, not at all."""
+    ns = scenarios.NS
+    api = EndlessLists({
+        "endpoints": lambda n: {"metadata": {"name": f"big-{n:05d}", "namespace": ns, "uid": f"uid-ep-{n}",
+                                             "resourceVersion": "1"},
+                                "subsets": [{"addresses": [{"ip": f"10.0.{i}.1"} for i in range(30)]}]},
+        "endpointslices": lambda n: {"metadata": {"name": f"big-{n:05d}-x", "namespace": ns, "uid": f"uid-es-{n}",
+                                                  "resourceVersion": "1",
+                                                  "labels": {"kubernetes.io/service-name": f"big-{n:05d}"}},
+                                     "addressType": "IPv4",
+                                     "endpoints": [{"addresses": [f"10.0.{i}.1"]} for i in range(30)]}})
+    spec = {"containers": [container("app", "harbor/app:1")]}
+    owner = deployment("big", ns, spec, replicas=11_000)
+    rs = replicaset(owner, 1, spec, replicas=11_000)
+    api.add_all([owner, rs])
+    for index in range(11_000):
+        api.add(pod(f"big-{index:05d}", rs, [running("app", "harbor/app:1")], ready=True))
+    for index in range(50):
+        api.add(_service(index) | {"metadata": {"name": f"big-{index:05d}", "namespace": ns}})
+    peak = served_peak(api, tmp_path, EVIDENCE_DEADLINE_SECONDS="120")
+    assert peak <= RSS_LIMIT_MB, f"peak RSS {peak:.0f} MB"
+    folder = unpack(tmp_path / "out")
+    written = [json.loads(line) for line in (folder / "objects/endpoints.jsonl").read_text().splitlines()]
+    assert [e["metadata"]["name"] for e in written] == [f"big-{index:05d}" for index in range(50)]
+    assert all(len(e["subsets"][0]["addresses"]) == 30 for e in written)  # written whole
+    assert len((folder / "objects/endpointslices.jsonl").read_text().splitlines()) == 50
+
+
+def test_an_endless_list_of_tiny_events_is_read_to_a_count(tmp_path: Path) -> None:
+    """Twice the default budget in answers is 486,000 events of 200 bytes: an index entry each, 147 MB. At most
+    EVENTS_LISTED are read (an event lives an hour: a namespace's are tens of thousands)."""
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    api = EndlessLists({"events": lambda n: {
+        "metadata": {"name": f"e{n}", "namespace": scenarios.NS, "uid": f"u{n}"},
+        "involvedObject": {"kind": "Pod", "name": "p"}, "reason": "R", "type": "Warning", "lastTimestamp": now}})
+    scenarios.build(api)
+    peak = served_peak(api, tmp_path, EVIDENCE_DEADLINE_SECONDS="120")
+    assert peak <= RSS_LIMIT_MB, f"peak RSS {peak:.0f} MB"
+    gap = next(g for g in _manifest(unpack(tmp_path / "out"))["gaps"] if g["what"] == "events")
+    assert gap["reason"] == "truncated" and gap["detail"].startswith("read no further than 200000 items"), gap

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from pathops_contracts.errors import UpstreamError
-from pathops_runtime.kube_reader import DeadlineReached, KubeReader, ListCut
+from pathops_runtime.kube_reader import ByteAllowance, DeadlineReached, KubeReader, ListCut
 from pathops_testbed.http_server import BackgroundServer
 from pathops_testbed.kube_api import write_kubeconfig
 
@@ -59,6 +59,22 @@ def test_a_list_that_never_ends_is_cut_once_its_answers_reach_max_bytes(tmp_path
     assert seen == [f"cm-{n}" for n in range(api.requests)] and 5 < api.requests < 20
     assert raised.value.items == api.requests and 1000 <= raised.value.read < 1200
     assert str(raised.value).startswith(f"read no further than {api.requests} items")
+
+
+def test_lists_sharing_an_allowance_are_read_no_further_than_it_together(tmp_path: Path) -> None:
+    """Eight Deployments' ReplicaSet lists were each read to max_bytes (eight at once, all held): shared bytes
+    bound them together, a list begun once they are spent is not asked for, and each cut list is counted."""
+    api = LoopingList(lambda n: f"token-{n}")
+    with BackgroundServer(api) as server:
+        reader = KubeReader.connect(str(write_kubeconfig(tmp_path / "kubeconfig", server.url, "ns")), None, 2)
+        shared = ByteAllowance(1000)
+        for _ in range(3):
+            with pytest.raises(ListCut):
+                for _page in reader.pages("configmaps", "ns", max_bytes=shared):
+                    pass
+    assert 1000 <= shared.spent < 1200 and shared.cut == 3 and 5 < api.requests < 20
+    shared.settle(0, -shared.spent)  # given back: what its readers let go of
+    assert shared.spent == 0
 
 
 def test_a_list_that_ends_on_the_page_reaching_max_bytes_is_not_cut(tmp_path: Path) -> None:
