@@ -2,11 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from evidence_collector.findings import Evidence, Finding, Pointer, _containers, _name
 
 
-def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
-    return bool(selector) and all(labels.get(k) == v for k, v in selector.items())
+class _PodsByLabel:
+    """The pods a selector selects, found from an index of their labels: judged against every pod, 5,000
+    Services and 11,000 pods took 90 s of CPU."""
+
+    def __init__(self, pods: list[dict[str, Any]]) -> None:
+        self.pods = pods
+        self.postings: dict[tuple[Any, Any], list[int]] = {}  # (label, value) -> the indexes of the pods holding it
+        for index, pod in enumerate(pods):
+            labels = pod.get("metadata", {}).get("labels", {})
+            for pair in labels.items() if isinstance(labels, dict) else ():
+                self.postings.setdefault(pair, []).append(index)
+
+    def selected(self, selector: dict[str, Any]) -> list[dict[str, Any]]:
+        """The pods holding every label of the selector, in the pods' order (none for an empty selector)."""
+        if not selector:
+            return []
+        try:
+            lists = sorted((self.postings.get(pair, []) for pair in selector.items()), key=len)
+        except TypeError:  # a value that is no key (a list): nothing selects by it
+            return []
+        rest = [set(found) for found in lists[1:]]
+        return [self.pods[index] for index in lists[0] if all(index in found for found in rest)]
 
 
 def detect_service_problems(evidence: Evidence) -> list[Finding]:
@@ -14,15 +36,19 @@ def detect_service_problems(evidence: Evidence) -> list[Finding]:
     findings: list[Finding] = []
     if "pods" in evidence.unread:
         return findings
+    pods = _PodsByLabel(evidence.pods)
+    ready_of: dict[str, int] = {}  # Endpoints by name (the first of a name, as before): its ready addresses
+    for endpoints in evidence.endpoints:
+        ready_of.setdefault(_name(endpoints),
+                            sum(len(s.get("addresses", [])) for s in endpoints.get("subsets", []) or []))
     for index, service in enumerate(evidence.services):
         selector = service.get("spec", {}).get("selector") or {}
         if not selector:
             continue
         name = _name(service)
         pointer = Pointer("objects/services.jsonl", (index + 1, index + 1))
-        endpoints = next((e for e in evidence.endpoints if _name(e) == name), {})
-        ready = sum(len(s.get("addresses", [])) for s in endpoints.get("subsets", []) or [])
-        selected = [p for p in evidence.pods if _selects(selector, p.get("metadata", {}).get("labels", {}))]
+        ready = ready_of.get(name, 0)
+        selected = pods.selected(selector)
         ports = {p.get("containerPort") for pod in selected for c in _containers(pod) for p in c.get("ports", [])}
         named = {p.get("name") for pod in selected for c in _containers(pod) for p in c.get("ports", [])}
         for port in service.get("spec", {}).get("ports", []):
