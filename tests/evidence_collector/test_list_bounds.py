@@ -54,6 +54,19 @@ def _service(n: int) -> dict[str, Any]:
     return made
 
 
+def _endpoints(service_name: str, n: int, addresses: int) -> dict[str, Any]:
+    """The Endpoints of `service_name`: `addresses` ready addresses."""
+    return {"metadata": {"name": service_name, "namespace": scenarios.NS, "uid": f"uid-ep-{n}", "resourceVersion": "1"},
+            "subsets": [{"addresses": [{"ip": f"10.0.{i}.1"} for i in range(addresses)]}]}
+
+
+def _endpoint_slice(service_name: str, n: int, addresses: int) -> dict[str, Any]:
+    """An EndpointSlice of `service_name`: `addresses` endpoints."""
+    return {"metadata": {"name": f"{service_name}-x", "namespace": scenarios.NS, "uid": f"uid-es-{n}",
+                         "resourceVersion": "1", "labels": {"kubernetes.io/service-name": service_name}},
+            "addressType": "IPv4", "endpoints": [{"addresses": [f"10.0.{i}.1"]} for i in range(addresses)]}
+
+
 def _manifest(folder: Path) -> dict[str, Any]:
     manifest: dict[str, Any] = json.loads((folder / "manifest.json").read_text())
     return manifest
@@ -185,14 +198,8 @@ def test_lists_held_whole_are_read_no_further_than_a_namespace_holds(tmp_path: P
     ns = scenarios.NS
     api = EndlessLists({
         "services": _service,
-        "endpoints": lambda n: {"metadata": {"name": f"svc-{n:08d}", "namespace": ns, "uid": f"uid-ep-{n}",
-                                             "resourceVersion": "1"},
-                                "subsets": [{"addresses": [{"ip": f"10.0.{i}.1"} for i in range(3)]}]},
-        "endpointslices": lambda n: {"metadata": {"name": f"svc-{n:08d}-x", "namespace": ns, "uid": f"uid-es-{n}",
-                                                  "resourceVersion": "1",
-                                                  "labels": {"kubernetes.io/service-name": f"svc-{n:08d}"}},
-                                     "addressType": "IPv4",
-                                     "endpoints": [{"addresses": [f"10.0.{i}.1"]} for i in range(3)]},
+        "endpoints": lambda n: _endpoints(f"svc-{n:08d}", n, 3),
+        "endpointslices": lambda n: _endpoint_slice(f"svc-{n:08d}", n, 3),
         "horizontalpodautoscalers": lambda n: {"metadata": {"name": f"h-{n:08d}", "namespace": ns,
                                                             "uid": f"uid-h-{n}", "resourceVersion": "1"},
                                                "spec": {"maxReplicas": 3}}})
@@ -216,14 +223,8 @@ def test_dense_endpoints_beside_eleven_thousand_pods_fit_150_mb(tmp_path: Path) 
     held, and the EndpointSlices, which no detector reads, not at all."""
     ns = scenarios.NS
     api = EndlessLists({
-        "endpoints": lambda n: {"metadata": {"name": f"big-{n:05d}", "namespace": ns, "uid": f"uid-ep-{n}",
-                                             "resourceVersion": "1"},
-                                "subsets": [{"addresses": [{"ip": f"10.0.{i}.1"} for i in range(30)]}]},
-        "endpointslices": lambda n: {"metadata": {"name": f"big-{n:05d}-x", "namespace": ns, "uid": f"uid-es-{n}",
-                                                  "resourceVersion": "1",
-                                                  "labels": {"kubernetes.io/service-name": f"big-{n:05d}"}},
-                                     "addressType": "IPv4",
-                                     "endpoints": [{"addresses": [f"10.0.{i}.1"]} for i in range(30)]}})
+        "endpoints": lambda n: _endpoints(f"big-{n:05d}", n, 30),
+        "endpointslices": lambda n: _endpoint_slice(f"big-{n:05d}", n, 30)})
     spec = {"containers": [container("app", "harbor/app:1")]}
     owner = deployment("big", ns, spec, replicas=11_000)
     rs = replicaset(owner, 1, spec, replicas=11_000)
