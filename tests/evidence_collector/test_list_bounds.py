@@ -10,8 +10,9 @@ Now a list is read while its section can still keep what it brings: pods until p
 the others up to twice their section's share in bytes of answers (managedFields are left out as they
 are read) and LISTED_WHOLE items; twice and eight times the whole budget for events and ConfigMaps,
 which the collector reduces as it reads. Then it is cut: a `truncated` gap says how far it was read, the
-kind counts as not read completely (no detector judges a list it knows is partial), and the run
-goes on to the logs and delivers its snapshot.
+kind counts as not read completely (a detector that judges the whole list, such as "service selects
+no pod" on the pods, is off; findings on the objects read stand), and the run goes on to the logs and
+delivers its snapshot.
 """
 
 from __future__ import annotations
