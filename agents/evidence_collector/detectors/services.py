@@ -9,26 +9,30 @@ from evidence_collector.findings import Evidence, Finding, Pointer, _containers,
 
 class _PodsByLabel:
     """The pods a selector selects, found from an index of their labels: judged against every pod, 5,000
-    Services and 11,000 pods took 90 s of CPU."""
+    Services and 11,000 pods took 57 s of CPU."""
 
     def __init__(self, pods: list[dict[str, Any]]) -> None:
         self.pods = pods
+        self.labels: list[dict[str, Any]] = []  # each pod's labels (none when they are not a map)
         self.postings: dict[tuple[Any, Any], list[int]] = {}  # (label, value) -> the indexes of the pods holding it
         for index, pod in enumerate(pods):
             labels = pod.get("metadata", {}).get("labels", {})
-            for pair in labels.items() if isinstance(labels, dict) else ():
+            self.labels.append(labels if isinstance(labels, dict) else {})
+            for pair in self.labels[-1].items():
                 self.postings.setdefault(pair, []).append(index)
 
     def selected(self, selector: dict[str, Any]) -> list[dict[str, Any]]:
-        """The pods holding every label of the selector, in the pods' order (none for an empty selector)."""
+        """The pods holding every label of the selector, in the pods' order (none for an empty selector):
+        the pods of its rarest label, each checked for the others (a label every pod holds, `team: shop`,
+        is never gone through)."""
         if not selector:
             return []
         try:
-            lists = sorted((self.postings.get(pair, []) for pair in selector.items()), key=len)
+            rarest = min((self.postings.get(pair, []) for pair in selector.items()), key=len)
         except TypeError:  # a value that is no key (a list): nothing selects by it
             return []
-        rest = [set(found) for found in lists[1:]]
-        return [self.pods[index] for index in lists[0] if all(index in found for found in rest)]
+        return [self.pods[index] for index in rarest
+                if all(self.labels[index].get(key) == value for key, value in selector.items())]
 
 
 def detect_service_problems(evidence: Evidence) -> list[Finding]:
