@@ -587,11 +587,13 @@ class Collector:
         candidates = list(whole.values()) if whole is not None else self._list(
             "replicasets", _selector_string(deployment.get("spec", {}).get("selector") or {}), shared,
             OWNER_PAGE_SIZE)  # read eight at once: what the lists sharing their bytes read past them stays small
-        owned = [rs for rs in candidates if any(o.get("uid") == uid for o in rs["metadata"].get("ownerReferences", []))]
-        let_go = 0  # bytes of the answers no longer held: what the lists share is what they hold
-        if whole is None and len(owned) < len(candidates):
-            let_go += sum(_json_bytes(rs) for rs in candidates if not any(
-                o.get("uid") == uid for o in rs["metadata"].get("ownerReferences", [])))
+        owned: list[dict[str, Any]] = []
+        others: list[dict[str, Any]] = []
+        for rs in candidates:
+            owns = any(o.get("uid") == uid for o in rs["metadata"].get("ownerReferences", []))
+            (owned if owns else others).append(rs)
+        # Bytes of the answers no longer held: what the lists share is what they hold.
+        let_go = sum(_json_bytes(rs) for rs in others) if whole is None else 0
         for rs in sorted(owned, key=_revision, reverse=True)[2:]:  # the current one and the one it is diffed with
             if rs["metadata"]["uid"] not in known and not (rs.get("status") or {}).get("replicas"):
                 let_go += _history_only(rs)
@@ -634,15 +636,16 @@ class Collector:
         section = self.staging.jsonl(name, self.bounds.section_cap(name))
         pods: list[dict[str, Any]] = []
         pages = self._pages("pods", selector)
+        full = False
         for page in pages:
             kept = section.add(page)
             pods.extend(_slim_pod(pod) for pod in page[:kept])
             if kept < len(page):  # full: the rest of the list is not asked for
+                full = True
                 pages.close()
                 self.unread.add("pods")
-                self.kept_lines[name] = section.close(read_further=False)
-                return pods
-        self.kept_lines[name] = section.close()
+                break
+        self.kept_lines[name] = section.close(read_further=not full)
         return pods
 
     def _events(self, names: set[str] | None) -> list[dict[str, Any]]:

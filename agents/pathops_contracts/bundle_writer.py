@@ -83,8 +83,10 @@ def write_bundle(destination: Path, members: Mapping[str, Member], mtime: int = 
         hashing: list[Future[None]] = []  # the batch being hashed, if any
 
         def flush() -> None:
+            nonlocal batched
             data = b"".join(batch)
             batch.clear()
+            batched = 0
             for update in hashing:
                 update.result()
             hashing[:] = [hasher.submit(digest.update, data)]
@@ -97,7 +99,6 @@ def write_bundle(destination: Path, members: Mapping[str, Member], mtime: int = 
             offset += member.tar_size
             if batched >= _WRITE_BATCH:
                 flush()
-                batched = 0
         # The end of the archive as tarfile writes it: two zero blocks, then zeros to a whole record.
         end = 2 * tarfile.BLOCKSIZE
         end += -(offset + end) % tarfile.RECORDSIZE
