@@ -15,7 +15,9 @@ and the replay: a client that makes the very requests the collector made (the me
 of its own, `replay_requests.py`, timed from its start to its exit like the collector; its requests
 alone are printed too): what any client pays on this server and machine before doing anything with what it reads.
 Prints wall time, CPU time (user + sys), peak RSS, requests and the ratios, with the load
-average (the machine may be shared: CPU seconds move less with load than wall seconds).
+average (the machine may be shared: CPU seconds move less with load than wall seconds), and what is
+left to gain: the collector's CPU as a share of its wall time (near 100%, only less CPU makes it faster),
+and the most 10x allows, against the replay.
 The collector and kubectl run --runs times each, one after the other in turn (so that a busy moment
 of the machine falls on both alike), and their median runs are compared. The collector's modules run from
 bytecode compiled beforehand, as in the image (pip compiles the wheel at install), not compiled
@@ -212,6 +214,10 @@ def main() -> None:
               f"only reads the answers, timed from its start to its exit as the collector is; the requests alone "
               f"{requested:.2f} s); the collector takes {ours.seconds / replayed:4.2f}x as long; kubectl is "
               f"{theirs.seconds / replayed:5.1f}x as long as the replay")
+        # What is left to gain: a run busy for most of its time (one core: the Job's limit) gains nothing from
+        # overlapping its work, only from doing less of it.
+        print(f"[{shape}] the collector's CPU is {ours.cpu / ours.seconds:4.0%} of its wall time; 10x needs "
+              f"<= {theirs.seconds / 10:.2f} s, {theirs.seconds / 10 - replayed:+.2f} s against the replay")
         rows.append((shape, ours, theirs, floor, replayed))
     print(f"{'shape':10} {'collector s':>11} {'CPU s':>6} {'kubectl s':>9} {'ratio':>6} {'floor s':>7} "
           f"{'x floor':>7} {'replay s':>8} {'x replay':>8} {'RSS MB':>6}")
