@@ -62,8 +62,10 @@ lint-groovy: $(GROOVY_LINT) system-deps ## CodeNarc on the shared library and th
 typecheck: $(STAMP) ## mypy --strict on agents/
 	$(BIN)/mypy agents
 
+# Two workers on this project's 2-core machines: 8.5 minutes instead of 13 (PYTEST_WORKERS=0: one process).
+PYTEST_WORKERS ?= auto
 unit: $(STAMP) ## pytest only (PYTEST_ARGS="-k ...")
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --maxprocesses 4 $(PYTEST_ARGS)
 
 benchmarks: $(STAMP) system-deps ## speed and memory figures of benchmarks/
 	@for bench in benchmarks/*.py; do echo "== $$bench"; $(BIN)/python $$bench || exit 1; done
