@@ -32,8 +32,21 @@ def test_the_header_is_tarfiles_pax_header(name: str, size: int, mtime: int) -> 
     assert tar_header(name, size, mtime) == _pax(name, size, mtime)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_short_ascii_names_get_tarfiles_header_field_by_field(seed: int) -> None:
+    """The USTAR fast path against tarfile on random ASCII names of every length up to 100 (blanks,
+    controls and punctuation included), sizes and mtimes up to the largest that fit."""
+    rng = random.Random(seed)
+    for _ in range(2000):
+        name = "".join(chr(rng.randrange(1, 128)) for _ in range(rng.randrange(1, 101)))
+        size = rng.choice([0, 1, 511, 512, rng.randrange(8**11)])
+        mtime = rng.choice([0, rng.randrange(8**11)])
+        assert tar_header(name, size, mtime) == _pax(name, size, mtime), (name, size, mtime)
+
+
 def _content(rng: random.Random) -> bytes:
-    size = rng.choice([0, 1, 100, 511, 512, 513, 4096, 65_536, 300_000, 1_100_000])
+    # Up to 1 MiB a member is compressed in one call, past it streamed a MiB at a time: both sides of it.
+    size = rng.choice([0, 1, 100, 511, 512, 513, 4096, 65_536, 300_000, 1024 * 1024, 1024 * 1024 + 1, 1_100_000])
     shape = rng.randrange(3)
     if shape == 0:
         return os.urandom(size)
