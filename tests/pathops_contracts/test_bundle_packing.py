@@ -96,3 +96,38 @@ def test_the_bundle_digest_is_the_sha256_of_the_file_written(tmp_path: Path) -> 
     assert write_bundle(bundle, members, packed=packed) == hashlib.sha256(bundle.read_bytes()).hexdigest()
     with tarfile.open(bundle, "r:gz") as tar:
         assert sorted(tar.getnames()) == ["findings.json", "logs/a.log", "logs/b.log"]
+
+
+@pytest.mark.parametrize("length", [1, 1024 * 1024, 1024 * 1024 + 1, 2 * 1024 * 1024 + 1])
+def test_a_member_shorter_than_its_size_is_refused(tmp_path: Path, length: int) -> None:
+    """Content that ends before the size its header was written with (a file that shrank after it was
+    sized, a slice past the end of its spool) is an error, packed in one call or streamed."""
+    spool = tmp_path / "spool"
+    spool.write_bytes(bytes(length - 1))
+    with pytest.raises(OSError, match="changed size while it was bundled"):
+        pack_member("logs/a.log", FileSlice(spool, 0, length))
+    with pytest.raises(OSError, match="changed size while it was bundled"):
+        pack_member("logs/a.log", FileSlice(spool, 1, length))
+
+
+def test_a_bundle_of_members_both_sides_of_a_mebibyte_reads_back_the_same_however_they_are_held(
+        tmp_path: Path) -> None:
+    contents = {"empty": b"", "exact": os.urandom(1024 * 1024), "over": os.urandom(1024 * 1024 + 1),
+                "x" * 100: b"short\n", "y" * 101: os.urandom(2 * 1024 * 1024 + 3)}
+    spool = tmp_path / "spool"
+    spool.write_bytes(b"".join(contents.values()))
+    slices: dict[str, Member] = {}
+    offset = 0
+    for name, content in contents.items():
+        slices[name] = FileSlice(spool, offset, len(content))
+        offset += len(content)
+    digests = {write_bundle(tmp_path / "bytes.tar.gz", dict(reversed(contents.items()))),
+               write_bundle(tmp_path / "slices.tar.gz", slices)}
+    assert len(digests) == 1
+    with tarfile.open(tmp_path / "slices.tar.gz", "r:gz") as tar:
+        read = {}
+        for info in tar:
+            extracted = tar.extractfile(info)
+            assert extracted is not None
+            read[info.name] = (info.size, extracted.read())
+    assert read == {name: (len(content), content) for name, content in contents.items()}
