@@ -205,8 +205,9 @@ def _gzip_member(pieces: Iterator[bytes | memoryview]) -> bytes:
     """One gzip member: the gzip wrapper writes no file name and a zero mtime, so the bytes are reproducible.
 
     ISA-L's output depends on where its input is cut (its one-shot `compress` too differs from a stream),
-    so every member is streamed in the same pieces whatever it is read from: its header, its content in
-    blocks of _CHUNK bytes (`_chunks`), its padding. A member packs the same from bytes, a file or a slice.
+    so every member larger than _CHUNK is streamed in the same pieces whatever it is read from: its header,
+    its content in blocks of _CHUNK bytes (`_chunks`), its padding (`pack_member` compresses a smaller one in
+    one call). A member packs the same from bytes, a file or a slice.
     """
     compressor = isal_zlib.compressobj(1, isal_zlib.DEFLATED, 31)
     out = [compressor.compress(piece) for piece in pieces]
