@@ -126,11 +126,12 @@ def pack_member(name: str, content: Member, mtime: int = 0) -> PackedMember:
         content.length if isinstance(content, FileSlice) else content.stat().st_size)
     header = tar_header(name, size, mtime)
     padding = bytes(-size % tarfile.BLOCKSIZE)
+    tar_size = len(header) + size + len(padding)
     if size <= _CHUNK:
         data = content if isinstance(content, bytes) else b"".join(_chunks(content, size))
         if len(data) != size:
             raise OSError(f"{name} changed size while it was bundled ({size} then {len(data)} bytes)")
-        return PackedMember(hashlib.sha256(data).hexdigest(), size, len(header) + size + len(padding),
+        return PackedMember(hashlib.sha256(data).hexdigest(), size, tar_size,
                             isal_zlib.compress(b"".join((header, data, padding)), 1, 31))
     digest = hashlib.sha256()
     read = 0
@@ -147,7 +148,7 @@ def pack_member(name: str, content: Member, mtime: int = 0) -> PackedMember:
         yield padding
 
     compressed = _gzip_member(pieces())
-    return PackedMember(digest.hexdigest(), size, len(header) + size + len(padding), compressed)
+    return PackedMember(digest.hexdigest(), size, tar_size, compressed)
 
 
 def tar_header(name: str, size: int, mtime: int = 0) -> bytes:
