@@ -18,10 +18,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
-from detect_secrets.plugins.base import BasePlugin
-from detect_secrets.plugins.keyword import DENYLIST
-
+from pathops_contracts.detect_secrets_plugins import DENYLIST, PLUGIN_CLASSES, BasePlugin
 from pathops_contracts.random_strings import _candidates, _random, _runs
 from pathops_contracts.redaction_screen import AnchorSet, Screen, key_of, lower_ascii
 
@@ -32,8 +29,7 @@ MASK = "\0"
 # (a random Telegram token is caught by the entropy check).
 _NOT_RUN = {"KeywordDetector", "Base64HighEntropyString", "HexHighEntropyString", "IPPublicDetector",
             "TelegramBotTokenDetector"}
-_PLUGIN_CLASSES: list[type[BasePlugin]] = list(get_mapping_from_secret_type_to_class().values())
-PLUGINS: tuple[BasePlugin, ...] = tuple(cls() for cls in _PLUGIN_CLASSES if cls.__name__ not in _NOT_RUN)
+PLUGINS: tuple[BasePlugin, ...] = tuple(cls() for cls in PLUGIN_CLASSES if cls.__name__ not in _NOT_RUN)
 _KEYWORDS = ("key", "pwd", "pass", "token", "secret")
 # Substrings one of which every hit of a plugin holds (lower-case: any case; others: as written),
 # checked before its regexes run. A plugin not listed here (a newer detect-secrets) always runs.
