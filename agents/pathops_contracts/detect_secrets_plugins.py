@@ -3,29 +3,32 @@
 detect-secrets imports `requests` in its plugin modules for `verify` only: asking a provider whether
 a secret found is live, which these tools never do (it would send the secret out). Loading requests
 is a third of detect-secrets' import, 25 ms of every agent's start (urllib3, which the Kubernetes
-reader loads anyway, aside). So while detect-secrets loads, `requests` is a stand-in (`_Deferred`)
-that imports the real module the first time anything is asked of it, and it is in `sys.modules`
-only meanwhile: any later `import requests` gets the real one. `Response`, which two plugins name
-in annotations evaluated as they load, is answered without loading.
+reader loads anyway, aside). So while detect-secrets loads, its own modules' `import requests` gets a
+stand-in (`_Deferred`) that imports the real module the first time anything is asked of it.
+`Response`, which two plugins name in annotations evaluated as they load, is answered without loading.
+
+The stand-in is never in `sys.modules`: the import statement is the interpreter's own for every other
+module and thread, even meanwhile. A stand-in there was seen by another thread importing `requests`
+at that moment, and `import requests.exceptions` then loaded that submodule a second time (its
+exception classes no longer those the adapters raise). The real module is not imported for
+detect-secrets, but the stand-in does not keep a plugin from sending a secret: `verify` would.
 
 Import detect-secrets through this module, before anything else imports it.
 """
 
 from __future__ import annotations
 
+import builtins
 import importlib
 import sys
-import threading
 import types
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-_LOCK = threading.Lock()
-
 
 class _Response:
-    """What `requests.Response` is while detect-secrets loads: only annotations name it then."""
+    """What `requests.Response` is to detect-secrets' modules: only annotations name it as they load."""
 
 
 class _Deferred(types.ModuleType):
@@ -34,26 +37,34 @@ class _Deferred(types.ModuleType):
     Response = _Response
 
     def __getattr__(self, name: str) -> Any:
-        with _LOCK:
-            if sys.modules.get(self.__name__) is self:
-                del sys.modules[self.__name__]  # the real module takes its place
-            real = importlib.import_module(self.__name__)
-        return getattr(real, name)
+        return getattr(importlib.import_module("requests"), name)
 
 
 @contextmanager
 def _requests_deferred() -> Iterator[None]:
+    """Meanwhile, `import requests` in a module of detect-secrets gets the stand-in; any other import is left be."""
     if "requests" in sys.modules:
         yield
         return
     stand_in = _Deferred("requests")
-    sys.modules["requests"] = stand_in
+    interpreters = builtins.__import__
+    deferring = True
+
+    def deferred_import(name: str, globals: Mapping[str, object] | None = None,
+                        locals: Mapping[str, object] | None = None, fromlist: Sequence[str] | None = (),
+                        level: int = 0) -> types.ModuleType:
+        if (deferring and name == "requests" and not fromlist and not level
+                and str((globals or {}).get("__name__", "")).startswith("detect_secrets.")):
+            return stand_in
+        return interpreters(name, globals, locals, fromlist or (), level)
+
+    builtins.__import__ = deferred_import
     try:
         yield
     finally:
-        with _LOCK:
-            if sys.modules.get("requests") is stand_in:
-                del sys.modules["requests"]
+        deferring = False  # should another hook have wrapped this one meanwhile, it now passes everything on
+        if builtins.__import__ is deferred_import:
+            builtins.__import__ = interpreters
 
 
 with _requests_deferred():
