@@ -195,7 +195,8 @@ class Redactor:
                     continue
             elif keys and keys.isdisjoint(present):
                 continue
-            for value in _detector_values(plugin, text):
+            # Longest first: a value taken before one it begins (`AP6x`, `AP6xy`) would leave the other's tail.
+            for value in sorted(_detector_values(plugin, text), key=lambda value: (-len(value), value)):
                 for found in re.finditer(re.escape(value), text):
                     take(*found.span(), kind)
         if not _NAME_KEYS.isdisjoint(present):

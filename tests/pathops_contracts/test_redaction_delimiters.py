@@ -7,6 +7,11 @@ redactor had handled.
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+
 import pytest
 
 from pathops_contracts.redaction import Redactor
@@ -14,6 +19,7 @@ from pathops_contracts.secret_scan import scan_text
 
 TOKEN = "AKCp5budTFpbypBqQbGJPz3pGCi28pPivfWczqjfYb9drAmd9LbRZbj6UpKFxJXA8ksWGc9fM"  # Artifactory API key shape
 PASSWORD = "AP6xxxxxxxxxxxxxxxxxxxxxxxxxxx"  # Artifactory password shape
+TOKEN_LINE = re.compile(r"\[REDACTED:ds-artifactory-credentials:[0-9a-f]{6}\]")
 
 
 @pytest.mark.parametrize(("line", "kept"), [
@@ -47,3 +53,22 @@ def test_secrets_side_by_side_are_each_redacted(line: str, secrets: int) -> None
     redacted = Redactor(key=b"k" * 32).redact(f"{line}\nnext\n", "logs/p/c.log")
     assert redacted.count("[REDACTED:ds-artifactory-credentials:") == secrets
     assert scan_text(redacted) == [] and redacted.endswith("\nnext\n")
+
+
+# A detector's values are a set: in `a: AP6x` / `b: AP6xy`, the shorter one, taken first, took the head of
+# the longer, which then overlapped it and was left, its tail in clear, the final scan seeing nothing (16
+# characters). Which came first hung on the string hash: each seed below runs in a fresh interpreter.
+LEAK = """
+from pathops_contracts.redaction import Redactor
+print(Redactor(key=b"k" * 32).redact("a: AP6a1B2c3D4e5\\nb: AP6a1B2c3D4e5F6g7H8i9J0k1L2m3\\n", "x"), end="")
+"""
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_value_that_begins_another_does_not_leave_the_longer_one_s_tail(seed: int) -> None:
+    environment = {**os.environ, "PYTHONHASHSEED": str(seed)}
+    done = subprocess.run([sys.executable, "-c", LEAK], capture_output=True, text=True, check=True, env=environment)
+    lines = done.stdout.splitlines()
+    assert [line[:3] for line in lines] == ["a: ", "b: "]
+    assert all(TOKEN_LINE.fullmatch(line[3:]) for line in lines), done.stdout
+    assert lines[0] != lines[1]  # two values, two tokens
