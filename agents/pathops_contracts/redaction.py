@@ -139,7 +139,10 @@ class Redactor:
         return f"[REDACTED:{kind}:{digest}]"
 
     def spans(self, text: str, lowered: str | None = None) -> list[Span]:
-        """Every secret in text as non-overlapping value spans, by rule priority (`lowered`: lower_ascii(text))."""
+        """Every secret in text as non-overlapping value spans, by rule priority (`lowered`: lower_ascii(text)).
+
+        A value overlapping one a rule of higher priority took keeps what lies outside it (a run for the
+        entropy rules excepted: it spans keys and delimiters, and redact() judges what is left of it alone)."""
         if len(text) > KNOWN_TEXT:
             return self._spans(text, lowered)
         known = self._known.get(text)
@@ -159,9 +162,24 @@ class Redactor:
             if end <= start or TOKEN.fullmatch(text, start, end):
                 return
             index = bisect.bisect_left(chosen, (start, end, kind))
-            if (index > 0 and chosen[index - 1][1] > start) or (index < len(chosen) and chosen[index][0] < end):
-                return  # overlaps a span taken by a rule of higher priority
-            chosen.insert(index, (start, end, kind))
+            if index > 0 and chosen[index - 1][1] > start:
+                index -= 1
+            if index == len(chosen) or chosen[index][0] >= end:
+                chosen.insert(index, (start, end, kind))
+                return
+            if kind == "high-entropy":
+                return  # a run is wider than a value (its key, its delimiters): redact() judges what is left alone
+            # It overlaps spans a rule of higher priority took: those stay, and what of it lies outside them is
+            # taken too (a value that begins or ends inside another would otherwise leave the rest in clear).
+            cursor = start
+            while index < len(chosen) and chosen[index][0] < end:
+                if chosen[index][0] > cursor:
+                    chosen.insert(index, (cursor, chosen[index][0], kind))
+                    index += 1
+                cursor = max(cursor, chosen[index][1])
+                index += 1
+            if cursor < end:
+                chosen.insert(index, (cursor, end, kind))
 
         # Fast paths, each a necessary condition: a short text holding no anchor at all skips every
         # anchored rule in one regex search; a long one has each anchor looked for once, all in one

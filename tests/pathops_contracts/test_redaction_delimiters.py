@@ -72,3 +72,24 @@ def test_a_value_that_begins_another_does_not_leave_the_longer_one_s_tail(seed: 
     assert [line[:3] for line in lines] == ["a: ", "b: "]
     assert all(TOKEN_LINE.fullmatch(line[3:]) for line in lines), done.stdout
     assert lines[0] != lines[1]  # two values, two tokens
+
+
+# Secrets side by side, glued or one delimiter apart: a rule's value overlapping one a rule of higher priority
+# took was dropped whole, its part outside that one left in clear (`token: AKIA…AP6x…` kept `AP6x…`, which
+# the final scan then refused). What lies outside is now taken too: nothing is left for the final scan.
+SHAPES = [
+    "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", PASSWORD, TOKEN,
+    "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", "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx",
+    "sk_live_4eC39HqLyjWDarjtT1zdp7dc", "glpat-xxxxxxxxxxxxxxxxxxxx", "AIzaSyA-abcdefghijklmnopqrstuvwxyz12345",
+    "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+    "SG.abcdefghijklmnopqrstuv.abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNO",
+]
+
+
+@pytest.mark.parametrize("line", ["token: {}{}{}", "x {}{}{} y"])
+def test_overlapping_values_of_different_rules_leave_nothing_in_clear(line: str) -> None:
+    redactor = Redactor(key=b"k" * 32)
+    lines = [line.format(first, between, second) for first in SHAPES for second in SHAPES if first != second
+             for between in ["", ":", "/", "@", "-", "_", "."]]
+    left = [text for text in lines if scan_text(redactor.redact(text, "x"))]
+    assert left == []
