@@ -76,6 +76,10 @@ _CORPUS_KEYS = tuple((plugin, anchors, AnchorSet.keys(anchors), isinstance(plugi
                       "ds-" + re.sub(r"[^a-z0-9]+", "-", plugin.secret_type.lower()).strip("-"))
                      for plugin, anchors in CORPUS)
 _NAME_KEYS = AnchorSet.keys(NAME_ANCHORS)
+# What may apply to a text holding no anchor of the sweep (most short texts: names, paths, messages): the
+# rules and plugins without anchors, and the run-gated plugins (their anchors are not in the sweep).
+_UNANCHORED_RULE_KEYS = tuple((rule, keys) for rule, keys in _RULE_KEYS if not keys)
+_UNANCHORED_CORPUS_KEYS = tuple(entry for entry in _CORPUS_KEYS if entry[3] or not entry[2])
 _PEM_KEY = key_of(PEM_ANCHOR)
 KNOWN_TEXT = 256  # texts up to this length have their spans remembered...
 KNOWN_ENTRIES = 8192  # ...this many of them (about 3 MB at most)
@@ -197,7 +201,7 @@ class Redactor:
             return chosen  # only anchored rules, and rules needing a long run, could have matched
         screen = Screen(text, lowered)
         present = screen.present(_ANCHORS) if anchored else frozenset()
-        for rule, keys in _RULE_KEYS:
+        for rule, keys in _RULE_KEYS if present else _UNANCHORED_RULE_KEYS:
             if keys and keys.isdisjoint(present):
                 continue
             self._apply(rule, text, take)
@@ -207,7 +211,7 @@ class Redactor:
         if _PEM_KEY in present:
             for start, end in orphan_key_end_spans(text):
                 take(start, end, "pem-private-key")
-        for plugin, anchors, keys, gated, kind in _CORPUS_KEYS:
+        for plugin, anchors, keys, gated, kind in _CORPUS_KEYS if present else _UNANCHORED_CORPUS_KEYS:
             if gated:  # a run first (on ASCII text), then its anchors (not in the sweep)
                 if not (long_run or not ascii_text) or not screen.holds_any(anchors):
                     continue

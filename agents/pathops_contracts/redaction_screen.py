@@ -115,16 +115,19 @@ class Screen:
         key = (anchor, folded)
         found = self._anchors.get(key)
         if found is None:
+            where = self.lowered if folded else self.text
+            if len(where) <= _CHAR_SCREEN_TEXT or len(anchor) == 1:  # the characters would cost what the search does
+                found = self._anchors[key] = anchor in where
+                return found
             chars = _CHARS.get(key)
             if chars is None:
                 chars = _CHARS[key] = _char_keys(anchor, folded)
-            found = self._anchors[key] = all(map(self._has_char, chars)) and \
-                anchor in (self.lowered if folded else self.text)
+            found = self._anchors[key] = all(map(self._has_char, chars)) and anchor in where
         return found
 
     def holds_any(self, anchors: tuple[str, ...]) -> bool:
         """Whether one of the anchors occurs (lower-case anchors case-insensitively); no anchors: True."""
-        return not anchors or any(self.holds(*key_of(anchor)) for anchor in anchors)
+        return not anchors or any(self.holds(anchor, anchor.islower()) for anchor in anchors)
 
     def present(self, anchors: AnchorSet) -> frozenset[Key]:
         """The keys of every anchor of the set that occurs in the text, as `holds` would say, in one sweep.
@@ -153,6 +156,7 @@ class Screen:
 
 
 _CHARS: dict[Key, tuple[Key, ...]] = {}
+_CHAR_SCREEN_TEXT = 256  # on a text up to this long, an anchor is looked for at once, its characters not first
 
 
 def holds_any(text: str, lowered: str, anchors: tuple[str, ...]) -> bool:
