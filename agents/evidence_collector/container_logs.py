@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import codecs
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from evidence_collector.stack_traces import STACK_START, excerpt, excerpt_from_ends
+from evidence_collector.stack_traces import excerpt, excerpt_from_ends, holds_stack_start
 from evidence_collector.staging import Staging, StreamResult, newline_lines
 from evidence_collector.window import TimeWindow
 from pathops_runtime.kube_reader import DeadlineReached, KubeReader, NotFound, ReadForbidden
@@ -178,7 +178,7 @@ class LogReader:
             return None
         lines = LineReader(outcome.chunks, limit, outcome.cut_because)
         result = self.staging.write_stream(name, iter(lines), limit, keep=self.bounds.excerpt_tail,
-                                           watch=STACK_START if task.excerpt else ())
+                                           watch=holds_stack_start if task.excerpt else None)
         self.staging.refund(limit - result.bytes_written)
         self._seen_bytes += result.bytes_written  # one thread: the event loop's (start and finish run there)
         self._seen_lines += result.lines

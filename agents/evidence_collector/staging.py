@@ -205,11 +205,11 @@ class Staging:
         return JsonlSection(self, name, self.byte_budget if cap is None else cap)
 
     def write_stream(self, name: str, blocks: Iterator[str], limit: int, keep: int = 60,
-                     watch: tuple[str, ...] = ()) -> StreamResult:
+                     watch: Callable[[str], bool] | None = None) -> StreamResult:
         """Write redacted newline-terminated blocks up to `limit` bytes, cut at a line boundary.
 
         Keeps the first and last `keep` lines so callers need not read the file back, and says
-        whether one of the `watch` substrings (none holding a newline) occurs in what was written.
+        whether `watch` holds for a block of what was written (what it looks for holds no newline).
         Lines are what `sed -n` and editors number: each ends at a newline (`newline_lines`).
         """
         watched = False
@@ -240,7 +240,7 @@ class Staging:
             if len(head) < keep:
                 head.extend(first_lines(block, keep - len(head)))
             tail.extend(last_lines(block, keep))
-            watched = watched or any(marker in block for marker in watch)
+            watched = watched or (watch is not None and watch(block))
             if cut:
                 break
         data = b"".join(kept)
@@ -253,7 +253,7 @@ class Staging:
             written, text = len(data), data.decode("utf-8", errors="replace")
             lines = text.count("\n")
             head, tail = first_lines(text, keep), deque(last_lines(text, keep), maxlen=keep)
-            watched = any(marker in text for marker in watch)
+            watched = watch is not None and watch(text)
             clean = not leaks_in(data)
         self._spool.commit(name, offset, written)
         self._packer.add(name, data, scanned_clean=clean)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from evidence_collector.redaction import Redactor
-from evidence_collector.stack_traces import STACK_START, excerpt
+from evidence_collector.stack_traces import excerpt, holds_stack_start
 from evidence_collector.staging import Staging, first_lines, last_lines, newline_lines
 from pathops_testbed.http_server import BackgroundServer
 from pathops_testbed.kube_api import FakeKubernetes, write_kubeconfig
@@ -82,7 +82,7 @@ def test_pointers_and_quotes_number_lines_by_newlines(noisy_crash: Cluster, tmp_
 def _stream(tmp_path: Path, blocks: list[str], limit: int = 10**6, keep: int = 3) -> tuple[Any, list[str]]:
     staging = Staging(tmp_path / "stage", Redactor(key=b"k" * 32), 10**7)
     staging.root.mkdir()
-    result = staging.write_stream("logs/p/c.log", iter(blocks), limit, keep=keep, watch=STACK_START)
+    result = staging.write_stream("logs/p/c.log", iter(blocks), limit, keep=keep, watch=holds_stack_start)
     written = staging.read("logs/p/c.log").decode("utf-8")
     return result, [line + "\n" for line in written.split("\n")[:-1]]
 
