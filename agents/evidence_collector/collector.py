@@ -25,9 +25,11 @@ from functools import partial
 from typing import Any, TypeVar
 
 from evidence_collector.bounds import Bounds
-from evidence_collector.container_logs import LogBounds, LogReader, plan
+from evidence_collector.container_logs import LogBounds, LogReader, LogTail, LogTask, plan
 from evidence_collector.detectors import Evidence, Finding, detect
+from evidence_collector.detectors.crashes import read_tail
 from evidence_collector.events import EventSpool
+from evidence_collector.findings import TailReading
 from evidence_collector.opening import OWNER_LISTS, OWNER_PAGE_SIZE, PAGE_SIZE, Ahead, Focus, Opening
 from evidence_collector.references import configmap_references, secret_references
 from evidence_collector.rollouts import template_diff
@@ -393,8 +395,13 @@ class Collector:
         bounds = self.bounds
         log_bounds = LogBounds(bounds.log_bytes, bounds.tail_lines, bounds.healthy_tail_lines, bounds.excerpt_head,
                                bounds.excerpt_tail, bounds.concurrency, bounds.stream_seconds)
+        tail_readings: dict[tuple[str, str, bool], TailReading | None] = {}
+
+        def read_crashed(task: LogTask, tail: LogTail) -> None:
+            tail_readings[(task.pod, task.container, task.previous)] = read_tail(tail)
+
         log_tails = LogReader(self.reader, self.staging, self.namespace, self.window, log_bounds,
-                              self._deadline).read_all(plan(pods, warned))
+                              self._deadline).read_all(plan(pods, warned), read_crashed)
         self._argocd_application()
         self._check_namespace()
         for plural, (count, examples) in self._malformed.items():
@@ -402,7 +409,8 @@ class Collector:
                                               f"was wrong: {' | '.join(examples)}")
         self._take_notes(pods, events, services, configmaps)
         evidence = Evidence(pods, events, services, endpoints, configmaps, replicasets, workloads, log_tails,
-                            self.rollouts, frozenset(self.unread), dict(self.kept_lines), frozenset(self.repaired))
+                            self.rollouts, frozenset(self.unread), dict(self.kept_lines), frozenset(self.repaired),
+                            tail_readings)
         findings = detect(evidence)
         image, commit, found_in = workload_source(pods, workloads, workload_obj)
         workload = None

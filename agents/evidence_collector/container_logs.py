@@ -29,7 +29,8 @@ EXCERPT_SHARE = 4  # a crashed container's excerpt gets at most 1/4 of its log's
 MAX_EXCERPT = 64 * 1024  # ...and never more than this
 
 # (pod, container, previous) -> (file in the snapshot, its last lines, line number of the first of them)
-LogTails = dict[tuple[str, str, bool], tuple[str, list[str], int]]
+LogTail = tuple[str, list[str], int]  # file in the snapshot, its last lines, the line number of the first
+LogTails = dict[tuple[str, str, bool], LogTail]
 
 
 @dataclass(frozen=True)
@@ -118,7 +119,10 @@ class LogReader:
             return TYPICAL_LINE
         return max(self._seen_bytes / self._seen_lines * 1.25, 16.0)
 
-    def read_all(self, tasks: list[LogTask]) -> LogTails:
+    def read_all(self, tasks: list[LogTask], read_crashed: Callable[[LogTask, LogTail], None] | None = None
+                 ) -> LogTails:
+        """Every planned log; `read_crashed` is given a crashed container's tail as it arrives, while the
+        other logs are in flight (the loop's idle time: after the last one, the run waits on it)."""
         suspect_share, healthy_share = shares(tasks, self.staging.available(), self.bounds.log_bytes)
         tails: LogTails = {}
         plans: dict[LogTask, _Planned] = {}
@@ -134,6 +138,8 @@ class LogReader:
             result = self._keep(task, plans.pop(task), outcome)
             if result is not None:
                 tails[(task.pod, task.container, task.previous)] = result
+                if task.crashed and read_crashed is not None:
+                    read_crashed(task, result)
 
         # One thread, `concurrency` streams in flight; the reader's deadline bounds retries, `until` the rest.
         LogStreams[LogTask](self.reader.connection, self.bounds.concurrency,

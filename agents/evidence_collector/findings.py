@@ -43,6 +43,10 @@ class Quote:
         return quote
 
 
+# What a log's tail shows of a crash: its last error lines, where they are, the quotes that show them.
+TailReading = tuple[list[str], Pointer | None, list[Quote]]
+
+
 @dataclass
 class Finding:
     kind: str
@@ -80,6 +84,8 @@ class Evidence:
     kept_lines: dict[str, int] = field(default_factory=dict)
     # uids of objects read without a malformed field (`shapes`): what such an object lacks proves nothing.
     repaired: frozenset[str] = frozenset()
+    # `detectors.crashes.read_tail` of a crashed container's log tails, read as each arrived (same keys).
+    tail_readings: dict[tuple[str, str, bool], TailReading | None] = field(default_factory=dict)
     pod_lines: dict[int, int] = field(init=False)
 
     def __post_init__(self) -> None:

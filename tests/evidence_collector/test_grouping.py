@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
 from evidence_collector.detectors import detect, summarize
+from evidence_collector.detectors.crashes import read_tail
 from evidence_collector.detectors.grouping import MAX_PODS, masked
 from evidence_collector.findings import Evidence
 from pathops_testbed.http_server import BackgroundServer
@@ -283,3 +285,17 @@ def test_config_errors_naming_other_objects_or_keys_are_not_merged_whatever_thei
     findings = detect(Evidence(pods, [], [], [], [], [], [], {}))
     assert sorted(f.facts["pod"] for f in findings if f.kind == "config-error") == sorted(errors)
     assert not any("pods" in f.facts for f in findings)
+
+
+def test_tails_read_as_they_arrived_give_the_findings_read_at_the_end() -> None:
+    """The collector reads a crashed container's tail while other logs are in flight (`tail_readings`):
+    the same findings, pointers and quotes as when the detector reads every tail itself."""
+    shop = deployment("shop", NS, SPEC, replicas=4)
+    current = replicaset(shop, 2, SPEC, replicas=4)
+    pods = _pods(current, 4, "shop-7d9f")
+    errors = {p["metadata"]["name"]: f"database {i % 2} is unreachable" for i, p in enumerate(pods)}
+    at_the_end = _evidence(pods, errors, [current])
+    as_they_came = dataclasses.replace(at_the_end, tail_readings={
+        key: read_tail(tail) for key, tail in at_the_end.log_tails.items()})
+    assert as_they_came.tail_readings and len([f for f in detect(at_the_end) if f.kind == "crash-loop"]) == 2
+    assert [f.as_dict() for f in detect(as_they_came)] == [f.as_dict() for f in detect(at_the_end)]

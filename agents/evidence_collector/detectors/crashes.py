@@ -14,6 +14,7 @@ from evidence_collector.findings import (
     Finding,
     Pointer,
     Quote,
+    TailReading,
     _containers,
     _line_quotes,
     _name,
@@ -48,31 +49,43 @@ def _last_error_line(lines: list[str]) -> int | None:
     return next((i for i in range(len(lines) - 1, -1, -1) if ERROR_LINE.search(lines[i])), None)
 
 
+def read_tail(tail: tuple[str, list[str], int]) -> TailReading | None:
+    """What a crashed container's log tail shows: its last error lines (else its last lines), and the quotes
+    that show them: its last stack trace when the tail holds one, else those lines. None for an empty tail.
+
+    Pure, and one log's alone: the collector reads each crashed container's tail as it arrives, while
+    other logs are in flight (`Evidence.tail_readings`), rather than all of them after the last."""
+    file, lines, first = tail
+    traces = stack_traces(lines)
+    trace_quotes: list[Quote] = []
+    if traces:
+        trace = traces[-1][-MAX_QUOTES:]
+        start = max((i for i, line in enumerate(lines) if line is trace[0]), default=0)
+        trace_quotes = _line_quotes(file, first, trace, start)
+    last = _last_error_line(lines)
+    if last is not None:
+        start = max(last - 4, 0)
+        found = lines[start: last + 1]
+        return found, Pointer(file, (first + start, first + last)), \
+            trace_quotes or _line_quotes(file, first, found, start)
+    if lines:
+        start = max(len(lines) - 5, 0)
+        return lines[start:], Pointer(file, (first + start, first + len(lines) - 1)), \
+            trace_quotes or _line_quotes(file, first, lines[start:], start)
+    return None
+
+
 def _last_error_lines(evidence: Evidence, pod: str, container: str
                       ) -> tuple[list[str], Pointer | None, list[Quote]]:
-    """The last error lines of a container's log (the previous one first), and the quotes that show
-    them: its last stack trace when the tail holds one, else those lines."""
+    """read_tail of a container's log, the previous one first (read as it arrived when it was)."""
     for previous in (True, False):
-        entry = evidence.log_tails.get((pod, container, previous))
+        key = (pod, container, previous)
+        entry = evidence.log_tails.get(key)
         if entry is None:
             continue
-        file, lines, first = entry
-        traces = stack_traces(lines)
-        trace_quotes: list[Quote] = []
-        if traces:
-            trace = traces[-1][-MAX_QUOTES:]
-            start = max((i for i, line in enumerate(lines) if line is trace[0]), default=0)
-            trace_quotes = _line_quotes(file, first, trace, start)
-        last = _last_error_line(lines)
-        if last is not None:
-            start = max(last - 4, 0)
-            found = lines[start: last + 1]
-            return found, Pointer(file, (first + start, first + last)), \
-                trace_quotes or _line_quotes(file, first, found, start)
-        if lines:
-            start = max(len(lines) - 5, 0)
-            return lines[start:], Pointer(file, (first + start, first + len(lines) - 1)), \
-                trace_quotes or _line_quotes(file, first, lines[start:], start)
+        reading = evidence.tail_readings[key] if key in evidence.tail_readings else read_tail(entry)
+        if reading is not None:
+            return reading
     return [], None, []
 
 
