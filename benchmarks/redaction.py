@@ -50,6 +50,9 @@ HOSTILE: dict[str, Callable[[int], str]] = {
     "repeated assignments": lambda n: "AccountKey=" * (n // 11),
     "repeated pairs": lambda n: "pwd=a " * (n // 6),
     "JSON-escaped quote never closed": lambda n: 'password\\":\\"' + "a" * n,
+    # Each random run cut by a value another rule takes: what is left of each is redacted after the rest.
+    "random runs each cut by a value": lambda n: "Xq7Lm2Rt9Vw4Kp8Zs1Nb6Yc3Hd5Jf0Gu+sk_live_4eC39HqLyjWDarjtT1zdp7dc "
+                                                 * (n // 66),
 }
 
 

@@ -253,10 +253,21 @@ class Redactor:
         redacted = "".join(pieces)
         # A span a rule of higher priority took out of a random run leaves the rest of it, which the final
         # scan judges alone (a token breaks a run, as its mask does there): redacted too if it looks random.
-        for start, end in reversed(random_spans(redacted)):
-            redacted = redacted[:start] + self.token("high-entropy", redacted[start:end]) + redacted[end:]
+        return self._random_left(redacted, random_spans(redacted), where)
+
+    def _random_left(self, redacted: str, runs: list[tuple[int, int]], where: str) -> str:
+        """redacted with each of its runs (sorted) replaced by a token: in one join, linear in the text."""
+        if not runs:
+            return redacted
+        pieces = []
+        cursor = 0
+        for start, end in runs:
+            pieces.append(redacted[cursor:start])
+            pieces.append(self.token("high-entropy", redacted[start:end]))
             self.counts[(where, "high-entropy")] += 1
-        return redacted
+            cursor = end
+        pieces.append(redacted[cursor:])
+        return "".join(pieces)
 
     def refused(self, value: str, where: str) -> str:
         """A value the final scan still refuses as this redactor left it, replaced whole (see
