@@ -253,7 +253,11 @@ class Redactor:
         redacted = "".join(pieces)
         # A span a rule of higher priority took out of a random run leaves the rest of it, which the final
         # scan judges alone (a token breaks a run, as its mask does there): redacted too if it looks random.
-        return self._random_left(redacted, random_spans(redacted), where)
+        redacted = self._random_left(redacted, random_spans(redacted), where)
+        # And so does the entropy rule here with what is left of its own candidates (its narrower class: after
+        # a dotted word, `id.<random>=<stripe key>`, the scan takes the rest for a name, and it was kept).
+        return self._random_left(redacted, [(start, end) for start, end in candidate_spans(redacted)
+                                            if looks_random(redacted[start:end])], where)
 
     def _random_left(self, redacted: str, runs: list[tuple[int, int]], where: str) -> str:
         """redacted with each of its runs (sorted) replaced by a token: in one join, linear in the text."""

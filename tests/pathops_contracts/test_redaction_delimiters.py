@@ -93,3 +93,31 @@ def test_overlapping_values_of_different_rules_leave_nothing_in_clear(line: str)
              for between in ["", ":", "/", "@", "-", "_", "."]]
     left = [text for text in lines if scan_text(redactor.redact(text, "x"))]
     assert left == []
+
+
+# A random string the entropy rule redacts alone, glued to a secret another rule takes: the run holding both was
+# dropped for overlapping that value (or not random as a whole, the value's characters diluting it), and what was
+# left of it judged by the final scan's test alone, which takes a run after a dotted word (`id.`, `v1.`) for a
+# name: the random string was left in clear.
+RANDOM = "wd8S7Ba16j7pGLou3SHvV5utg79bg16"
+
+
+@pytest.mark.parametrize("line", [
+    f"id.{RANDOM}=sk_live_4eC39HqLyjWDarjtT1zdp7dc end",
+    f"a.b.{RANDOM}_password=hunter2 end",
+    f"v1.{RANDOM}-glpat-xxxxxxxxxxxxxxxxxxxx",
+    f"v1.{RANDOM}-AIzaSyA-abcdefghijklmnopqrstuvwxyz12345",
+    f"v1.{RANDOM}_eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+])
+def test_a_random_string_glued_to_another_rule_s_secret_is_redacted_as_it_is_alone(line: str) -> None:
+    redactor = Redactor(key=b"k" * 32)
+    assert RANDOM not in redactor.redact(f"x {RANDOM} y", "x")  # alone, the entropy rule takes it
+    redacted = redactor.redact(line, "x")
+    assert RANDOM not in redacted, redacted
+    assert redactor.redact(redacted, "x") == redacted  # nothing left that a rule takes
+
+
+def test_what_is_left_of_a_run_beside_a_value_is_kept_when_it_is_no_secret() -> None:
+    """The run `password=<random>` holds its name: the value is taken, the name kept."""
+    redacted = Redactor(key=b"k" * 32).redact(f"id.x password={RANDOM}Q end", "x")
+    assert redacted.startswith("id.x password=[REDACTED:") and redacted.endswith("] end")
