@@ -119,10 +119,12 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     _rule("pem-private-key", r"BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?", anchors=("PRIVATE KEY",)),
     _rule("jwt", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", anchors=("eyJ",)),
     _rule("aws-access-key", r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b", anchors=("AKIA", "ASIA", "ABIA", "ACCA")),
-    _rule("gitlab-token", r"\bgl(?:pat|dt|rt|cbt|ptt|ft|imt|agent|oas|soat|ffct)-[A-Za-z0-9_-]{20,}",
+    # GitLab and GitHub tokens also glued to a word, a JSON-escaped newline's `n` above all (`...\\nglpat-...`):
+    # detect-secrets' detectors match there too but give the prefix alone (their regex's group, `glpat`).
+    _rule("gitlab-token", r"gl(?:pat|dt|rt|cbt|ptt|ft|imt|agent|oas|soat|ffct)-[A-Za-z0-9_-]{20,}",
           anchors=("glpat-", "gldt-", "glrt-", "glcbt-", "glptt-", "glft-", "glimt-", "glagent-", "gloas-",
                    "glsoat-", "glffct-")),
-    _rule("github-token", r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})",
+    _rule("github-token", r"(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{40,})",
           anchors=("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")),
     _rule("slack-token", r"\bxox[abposre]-[A-Za-z0-9-]{10,}", anchors=("xox",)),
     _rule("slack-webhook", r"hooks\.slack\.com/(?:services|workflows|triggers)/[A-Za-z0-9_/+-]{20,}",

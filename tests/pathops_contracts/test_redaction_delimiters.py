@@ -121,3 +121,16 @@ def test_what_is_left_of_a_run_beside_a_value_is_kept_when_it_is_no_secret() -> 
     """The run `password=<random>` holds its name: the value is taken, the name kept."""
     redacted = Redactor(key=b"k" * 32).redact(f"id.x password={RANDOM}Q end", "x")
     assert redacted.startswith("id.x password=[REDACTED:") and redacted.endswith("] end")
+
+
+# A GitLab or GitHub token right after a word character, as in a JSON-escaped log line (`...\nglpat-...`): the
+# rules' `\b` kept them from matching, and detect-secrets' detectors give the prefix alone (their regex's group,
+# `glpat`), so the prefix was redacted and the token's 20 characters, too short for the entropy rule, left in
+# clear for the final scan to miss (its detectors give the same prefix, gone).
+@pytest.mark.parametrize("before", ["\\n", "\\t", "\\r\\n", "x", "_", "0"])
+@pytest.mark.parametrize("token", ["glpat-F7eDrPpDfZyDDQ1acToD", "gldt-r1RHZwTQdTTA4wUhq5fd",
+                                   "glrt-qplNS1uINw6KHmlnt1um", "ghp_lQk9Q9zwlwcqwW9RQAnDBpBqBKel7QcFRzne"])
+def test_a_token_glued_to_a_word_or_an_escaped_newline_is_redacted_whole(before: str, token: str) -> None:
+    redacted = Redactor(key=b"k" * 32).redact(f'{{"msg":"deploy{before}{token}"}}\n', "x")
+    assert redacted.startswith(f'{{"msg":"deploy{before}[REDACTED:') and redacted.endswith(']"}\n'), redacted
+    assert token[-12:] not in redacted
