@@ -53,6 +53,8 @@ HOSTILE: dict[str, Callable[[int], str]] = {
     # Each random run cut by a value another rule takes: what is left of each is redacted after the rest.
     "random runs each cut by a value": lambda n: "Xq7Lm2Rt9Vw4Kp8Zs1Nb6Yc3Hd5Jf0Gu+sk_live_4eC39HqLyjWDarjtT1zdp7dc "
                                                  * (n // 66),
+    # Each a value a detector finds, each looked for wherever it occurs: one search of the text per value.
+    "distinct key ids": lambda n: " ".join(f"AKIA{index:016X}" for index in range(n // 21)),
 }
 
 

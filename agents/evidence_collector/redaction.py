@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import bisect
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pathops_contracts.errors import InvalidInput
+from pathops_contracts.occurrences import finder
 from pathops_contracts.redaction import Redactor, Rule, token_key
 from pathops_contracts.redaction import load_extra_rules as parse_extra_rules
 
@@ -48,22 +51,36 @@ def leaks_in_lines(content: bytes) -> list[Hit]:
 
     found: set[tuple[int, str]] = set()
     values: dict[str, set[str]] = {}  # what the detectors found, each a hit wherever it occurs, as in leaks_in
-    start, lines = 0, 0
-    while start < len(content):
-        newline = content.find(b"\n", min(start + SCAN_CHUNK, len(content)) - 1)
-        end = len(content) if newline < 0 else newline + 1
+    chunks = _line_chunks(content)
+    lines = 0
+    for start, end in chunks:
         chunk = content[start:end]
         found.update((hit.line + lines, hit.kind) for hit in scan_text(chunk.decode("utf-8", errors="replace"),
                                                                        values))
         lines += chunk.count(b"\n")
-        start = end
-    for value, kinds in values.items():  # a value found in one chunk, in the others (rare: a hit first)
-        needle = value.encode()
-        line, counted = 1, 0
-        offset = content.find(needle)
-        while offset != -1:
-            line += content.count(b"\n", counted, offset)
-            counted = offset
-            found.update((line, kind) for kind in kinds)
-            offset = content.find(needle, offset + len(needle))
+    if values:  # a value found in one chunk, in the others (rare: a hit first): all of them in one pass a chunk
+        find = finder(values)
+        reach = max(len(value.encode()) for value in values) + 3  # what an occurrence starting in a chunk may take
+        lines = 0
+        for start, end in chunks:
+            text = content[start:end].decode("utf-8", errors="replace")
+            searched = text + content[end:end + reach].decode("utf-8", errors="replace")  # a line's start on
+            newlines = [match.start() for match in re.finditer("\n", text)]
+            for first, last in find(searched):
+                if first < len(text):
+                    line = lines + bisect.bisect_left(newlines, first) + 1
+                    found.update((line, kind) for kind in values.get(searched[first:last], ()))
+            lines += len(newlines)
     return [Hit(kind, line) for line, kind in sorted(found)]
+
+
+def _line_chunks(content: bytes) -> list[tuple[int, int]]:
+    """(start, end) of content's chunks: about SCAN_CHUNK bytes of whole lines each."""
+    chunks = []
+    start = 0
+    while start < len(content):
+        newline = content.find(b"\n", min(start + SCAN_CHUNK, len(content)) - 1)
+        end = len(content) if newline < 0 else newline + 1
+        chunks.append((start, end))
+        start = end
+    return chunks

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pathops_contracts.detect_secrets_plugins import DENYLIST, PLUGIN_CLASSES, BasePlugin
+from pathops_contracts.occurrences import occurrences
 from pathops_contracts.random_strings import _candidates, _random, _runs
 from pathops_contracts.redaction_screen import AnchorSet, Screen, key_of, lower_ascii
 
@@ -137,15 +138,18 @@ def scan_text(text: str, values: dict[str, set[str]] | None = None) -> list[Hit]
 
     `values`: the detectors' values found (those not clean) are added to it with their kinds, for a caller
     that scans a file in parts: each occurrence of one is a hit wherever it is in the file, as when the
-    file is scanned whole (`_occurrences`). Held in memory only, never written or logged.
+    file is scanned whole (`_offsets`). Held in memory only, never written or logged.
     """
     found: set[tuple[int, str]] = set()
 
     newlines: list[int] = []  # offsets of the text's newlines, found at the first hit (hits are rare)
+    looked = False  # once: on a text without a newline, looking again at each hit made hits quadratic
 
     def line_of(offset: int) -> int:
-        if not newlines and "\n" in text:
+        nonlocal looked
+        if not looked:
             newlines.extend(match.start() for match in re.finditer("\n", text))
+            looked = True
         return bisect.bisect_left(newlines, offset) + 1
 
     lowered = lower_ascii(text)  # same length as text
@@ -168,12 +172,13 @@ def scan_text(text: str, values: dict[str, set[str]] | None = None) -> list[Hit]
             # cost a search of the whole text, four plugins over, for nothing.
             occurring = tuple(a for a in anchors if key_of(a) in present or key_of(a) not in _ANCHORS.anchors)
             searched = "\n".join(line for _, line in _lines_with(text, lowered, occurring))
-        for value in set(plugin.analyze_string(searched)):
-            if not _clean(value):
-                if values is not None:
-                    values.setdefault(value, set()).add("detect-secrets:" + plugin.secret_type)
-                for offset in _occurrences(text, value):
-                    found.add((line_of(offset), "detect-secrets:" + plugin.secret_type))
+        kind = "detect-secrets:" + plugin.secret_type
+        unclean = {value for value in plugin.analyze_string(searched) if not _clean(value)}
+        if values is not None:
+            for value in unclean:
+                values.setdefault(value, set()).add(kind)
+        for offset in _offsets(text, unclean):
+            found.add((line_of(offset), kind))
     masked = _mask(text) if (_MASKED_START, False) in present else text  # no token: nothing to mask
     for url in _URL_CREDENTIALS.finditer(masked):
         if not _clean(url.group(1)):
@@ -192,16 +197,19 @@ def scan_text(text: str, values: dict[str, set[str]] | None = None) -> list[Hit]
     return [Hit(kind, line) for line, kind in sorted(found)]
 
 
-def _occurrences(text: str, value: str) -> Iterator[int]:
-    """Offsets of every occurrence of a detector's value: each line holding it is a hit, not the first
-    alone (ten copies of one line took ten rounds of replacing the first, `evidence_collector.refusals`).
-    A value not found as written (never, for the regexes run here) is reported at the text's start."""
-    offset = text.find(value)
-    if offset == -1:
+def _offsets(text: str, values: set[str]) -> Iterator[int]:
+    """Offsets of every occurrence of a detector's values, all found in one pass (`occurrences`: a search
+    per value was quadratic): each line holding one is a hit, not the first alone (ten copies of one line
+    took ten rounds of replacing the first, `evidence_collector.refusals`). A value not found as written
+    (never, for the regexes run here) is reported at the text's start."""
+    if not values:
+        return
+    seen: set[str] = set()
+    for start, end in occurrences(values, text):
+        seen.add(text[start:end])
+        yield start
+    if seen != values:
         yield 0
-    while offset != -1:
-        yield offset
-        offset = text.find(value, offset + len(value))
 
 
 def _lines_with(text: str, lowered: str, anchors: tuple[str, ...]) -> list[tuple[int, str]]:
