@@ -55,7 +55,19 @@ HOSTILE: dict[str, Callable[[int], str]] = {
                                                  * (n // 66),
     # Each a value a detector finds, each looked for wherever it occurs: one search of the text per value.
     "distinct key ids": lambda n: " ".join(f"AKIA{index:016X}" for index in range(n // 21)),
+    # Values each a suffix of the next: the automaton reports every one of them ending at an offset.
+    "AKC 5, 6, 7... times": lambda n: _growing(n, lambda count: "AKC" * (count + 4)),
+    "://u:a@h, ://u:aa@h...": lambda n: _growing(n, lambda count: f"://u:{'a' * count}@h"),
 }
+
+
+def _growing(n: int, word: Callable[[int], str]) -> str:
+    """word(1), word(2)... blank-separated, about n characters of them."""
+    words, size = [], 0
+    while size < n:
+        words.append(word(len(words) + 1))
+        size += len(words[-1]) + 1
+    return " ".join(words)
 
 
 def seconds(run: Callable[[str], object], text: str, repeat: int = 3) -> float:

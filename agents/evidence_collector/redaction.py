@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pathops_contracts.errors import InvalidInput
-from pathops_contracts.occurrences import finder
+from pathops_contracts.occurrences import Finder
 from pathops_contracts.redaction import Redactor, Rule, token_key
 from pathops_contracts.redaction import load_extra_rules as parse_extra_rules
 
@@ -59,17 +59,24 @@ def leaks_in_lines(content: bytes) -> list[Hit]:
                                                                        values))
         lines += chunk.count(b"\n")
     if values:  # a value found in one chunk, in the others (rare: a hit first): all of them in one pass a chunk
-        find = finder(values)
+        # A pass per kind (a few): of the values ending at an offset only the longest is reported (`Finder`).
+        finders = [(kind, Finder(value for value, kinds in values.items() if kind in kinds))
+                   for kind in sorted(set().union(*values.values()))]
         reach = max(len(value.encode()) for value in values) + 3  # what an occurrence starting in a chunk may take
         lines = 0
         for start, end in chunks:
             text = content[start:end].decode("utf-8", errors="replace")
             searched = text + content[end:end + reach].decode("utf-8", errors="replace")  # a line's start on
             newlines = [match.start() for match in re.finditer("\n", text)]
-            for first, last in find(searched):
-                if first < len(text):
-                    line = lines + bisect.bisect_left(newlines, first) + 1
-                    found.update((line, kind) for kind in values.get(searched[first:last], ()))
+            for kind, find in finders:
+                for first, last, shorter in find.longest(searched):
+                    # Its start, and those of the values inside it that end there too (as `_offsets` has them),
+                    # those in this chunk: the next one's are found there.
+                    for low, high in ((first, first), (first + 1, last - 1)) if shorter else ((first, first),):
+                        if low < len(text):
+                            high = min(high, len(text) - 1)
+                            found.update((lines + line, kind) for line in range(
+                                bisect.bisect_left(newlines, low) + 1, bisect.bisect_left(newlines, high) + 2))
             lines += len(newlines)
     return [Hit(kind, line) for line, kind in sorted(found)]
 

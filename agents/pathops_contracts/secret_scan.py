@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pathops_contracts.detect_secrets_plugins import DENYLIST, PLUGIN_CLASSES, BasePlugin
-from pathops_contracts.occurrences import occurrences
+from pathops_contracts.occurrences import Finder
 from pathops_contracts.random_strings import _candidates, _random, _runs
 from pathops_contracts.redaction_screen import AnchorSet, Screen, key_of, lower_ascii
 
@@ -177,8 +177,8 @@ def scan_text(text: str, values: dict[str, set[str]] | None = None) -> list[Hit]
         if values is not None:
             for value in unclean:
                 values.setdefault(value, set()).add(kind)
-        for offset in _offsets(text, unclean):
-            found.add((line_of(offset), kind))
+        for first, last in _offsets(text, unclean):
+            found.update((line, kind) for line in range(line_of(first), line_of(last) + 1))
     masked = _mask(text) if (_MASKED_START, False) in present else text  # no token: nothing to mask
     for url in _URL_CREDENTIALS.finditer(masked):
         if not _clean(url.group(1)):
@@ -197,19 +197,22 @@ def scan_text(text: str, values: dict[str, set[str]] | None = None) -> list[Hit]
     return [Hit(kind, line) for line, kind in sorted(found)]
 
 
-def _offsets(text: str, values: set[str]) -> Iterator[int]:
-    """Offsets of every occurrence of a detector's values, all found in one pass (`occurrences`: a search
-    per value was quadratic): each line holding one is a hit, not the first alone (ten copies of one line
-    took ten rounds of replacing the first, `evidence_collector.refusals`). A value not found as written
-    (never, for the regexes run here) is reported at the text's start."""
+def _offsets(text: str, values: set[str]) -> Iterator[tuple[int, int]]:
+    """(first, last): offsets between which occurrences of a detector's values start, each line of them a
+    hit, all found in one pass (`Finder`: a search per value was quadratic): each line holding one is a hit,
+    not the first alone (ten copies of one line took ten rounds of replacing the first,
+    `evidence_collector.refusals`). Values ending where a longer one does start inside it: its lines after
+    its first (a value's lines, as written: one). A value not found as written (never, for the regexes run
+    here) is reported at the text's start."""
     if not values:
         return
     seen: set[str] = set()
-    for start, end in occurrences(values, text):
-        seen.add(text[start:end])
-        yield start
+    for start, end, shorter in Finder(values).longest(text, seen):
+        yield start, start
+        if shorter:
+            yield start + 1, end - 1
     if seen != values:
-        yield 0
+        yield 0, 0
 
 
 def _lines_with(text: str, lowered: str, anchors: tuple[str, ...]) -> list[tuple[int, str]]:

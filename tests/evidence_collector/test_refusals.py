@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from evidence_collector import redaction
 from evidence_collector.collector import Collected
 from evidence_collector.redaction import Redactor, leaks_in, leaks_in_lines
 from evidence_collector.refusals import jsonl_without_refused, without_refused_lines, without_refused_values
@@ -276,3 +277,15 @@ def test_a_value_found_in_one_megabyte_of_lines_is_found_in_the_others_too() -> 
     assert {hit.line for hit in leaks_in_lines(data)} == {11, 7001}
     fixed = jsonl_without_refused(data, lambda value: "[REDACTED:scan-refused:abcdef]")
     assert password.encode() not in fixed and len(fixed.splitlines()) == 8000
+
+
+def test_values_each_inside_the_next_are_found_chunk_by_chunk_as_when_scanned_whole(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # `://u:a@h`, `://u:aa@h`...: each a Basic Auth password the final scan refuses, each a suffix of the next.
+    # Of the values ending at an offset only the longest is reported (`Finder`); the others' lines are still
+    # hits, in every chunk, as when the file is scanned whole. 4 KB chunks: values cross their ends.
+    monkeypatch.setattr(redaction, "SCAN_CHUNK", 4096)
+    data = "".join(json.dumps({"url": f"://u:{'a' * count}@h"}) + "\n" for count in range(1, 150)).encode()
+    hits = leaks_in_lines(data)
+    assert hits == leaks_in(data)
+    assert {hit.line for hit in hits if hit.kind == "detect-secrets:Basic Auth Credentials"} == set(range(1, 150))
