@@ -15,8 +15,10 @@ from a walk of the same automaton in Python (`_Walk`) that keeps, for each state
 
 from __future__ import annotations
 
+import heapq
 from array import array
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 import ahocorasick
 
@@ -33,12 +35,17 @@ class Finder:
 
     def __init__(self, values: Iterable[str]) -> None:
         self.values = sorted({value for value in values if value})
-        self._automaton = ahocorasick.Automaton(ahocorasick.STORE_LENGTH)
+        self._reach = max(map(len, self.values), default=0)
+        # Each value stored with its length: a slice of the text at each occurrence, to name the value, cost
+        # its length (values 300 KB long, at a few occurrences a character: quadratic).
+        self._automaton = ahocorasick.Automaton(ahocorasick.STORE_ANY)
         for value in self.values:
-            self._automaton.add_word(value)
+            self._automaton.add_word(value, (len(value), value))
         if self.values:
             self._automaton.make_automaton()
-        self._walk: _Walk | None = None  # built the first time the automaton reports too many occurrences
+        # Built the first time the automaton reports too many occurrences: a walk for the values that share an
+        # end with another, and an automaton for the others.
+        self._fallback: tuple[_Walk, Any] | None = None
 
     def longest(self, text: str, seen: set[str] | None = None) -> Iterator[Longest]:
         """(start, end, shorter) of the longest occurrence ending at each offset where one ends, in order:
@@ -48,12 +55,12 @@ class Finder:
             return
         budget = BUDGET_PER_CHAR * len(text) + 64
         pending: Longest | None = None  # the longest ending at the last end seen: more may end there
-        for reported, (last, length) in enumerate(self._automaton.iter(text)):
+        for reported, (last, (length, value)) in enumerate(self._automaton.iter(text)):
             if reported > budget:
                 break
             start, end = last + 1 - length, last + 1
             if seen is not None:
-                seen.add(text[start:end])
+                seen.add(value)
             if pending is not None and pending[1] == end:  # longest first at each end: this one lies inside
                 pending = (pending[0], end, True)
                 continue
@@ -64,18 +71,55 @@ class Finder:
             if pending is not None:
                 yield pending
             return
-        # Too many: the rest from the walk, which reports one per offset. What was yielded ends before
-        # pending's end; the walk starts far enough before it that its state there is the automaton's.
+        # Too many: the rest from the walk, which reports one per offset, for the values that share an end with
+        # another (they alone can end at one offset together), and the automaton for the others. What was
+        # yielded ends before pending's end; the walk starts far enough before it that its state there is right.
         done = 0 if pending is None else pending[1] - 1
-        if self._walk is None:
-            self._walk = _Walk(self.values)
-        yield from self._walk.longest(text, done, seen)
+        if self._fallback is None:
+            related = _sharing_ends(self.values)
+            others = ahocorasick.Automaton(ahocorasick.STORE_ANY)
+            for value in self.values:
+                if value not in related:
+                    others.add_word(value, (len(value), value))
+            if len(others):
+                others.make_automaton()
+            self._fallback = (_Walk(sorted(related)), others)
+        walk, others = self._fallback
+        found = walk.longest(text, done, seen)
+        if len(others):  # never one end in both
+            found = heapq.merge(_apart(others, text, max(0, done - self._reach), done, seen), found,
+                                key=lambda longest: longest[1])
+        yield from found
+
+
+def _apart(others: Any, text: str, begin: int, done: int, seen: set[str] | None) -> Iterator[Longest]:
+    """Occurrences of values sharing no end with another (one an offset) that end past `done`."""
+    for last, (length, value) in others.iter(text, begin):
+        if last >= done:
+            if seen is not None:
+                seen.add(value)
+            yield last + 1 - length, last + 1, False
+
+
+def _sharing_ends(values: list[str]) -> set[str]:
+    """The values that are a suffix of another or have another as a suffix: reversed and sorted, a value's
+    reversal comes before those it begins, right before them or with others it begins between."""
+    related: set[str] = set()
+    chain: list[str] = []  # reversals, each beginning the next
+    for reversal in sorted(value[::-1] for value in values):
+        while chain and not reversal.startswith(chain[-1]):
+            chain.pop()
+        if chain:  # and those below it, already taken with it
+            related.update((chain[-1][::-1], reversal[::-1]))
+        chain.append(reversal)
+    return related
 
 
 class _Walk:
     """Aho-Corasick in Python, each state keeping the longest value that ends there (and whether shorter
     ones do): one answer per offset, however many values are suffixes of one another. Transitions in one
-    dict keyed by state and character; failure links and outputs in arrays: some 100 bytes a state."""
+    dict keyed by state and character; failure links and outputs in arrays: some 220 bytes a state (the
+    automaton: 47), so it is built for the values that share an end with another only."""
 
     def __init__(self, values: list[str]) -> None:
         self.goto: dict[int, int] = {}

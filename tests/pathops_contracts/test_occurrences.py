@@ -81,8 +81,8 @@ class _Counted:
     def __init__(self, kind: int) -> None:
         self._automaton = _AUTOMATON(kind)
 
-    def add_word(self, word: str) -> bool:
-        return bool(self._automaton.add_word(word))
+    def add_word(self, word: str, *stored: object) -> bool:
+        return bool(self._automaton.add_word(word, *stored))
 
     def make_automaton(self) -> None:
         self._automaton.make_automaton()
@@ -90,9 +90,9 @@ class _Counted:
     def __len__(self) -> int:
         return len(self._automaton)
 
-    def iter(self, text: str) -> Iterator[tuple[int, int]]:
+    def iter(self, text: str, *bounds: int) -> Iterator[tuple[int, object]]:
         self.searches.append((len(text), 0))
-        for match in self._automaton.iter(text):
+        for match in self._automaton.iter(text, *bounds):
             self.searches[-1] = (len(text), self.searches[-1][1] + 1)
             yield match
 
