@@ -27,14 +27,52 @@ import ahocorasick
 BUDGET_PER_CHAR = 2
 _CHARS = 0x110000  # code points: a state and a character as one key of the walk's transitions
 
+# Values longer than this are looked for by the walk from the start: pyahocorasick has no output links, and
+# at every offset follows the failure links of its state to the root, whether a value ends there or not. A
+# value of n/4 'a's (a Basic Auth password) and a run of n/2 'a's: n^2/8 steps, 17 s at 350 KB. Each step
+# is one of a value's prefixes ending at the offset: at most this many for the values it keeps (1.4 ns a
+# step: 128 are 0.2 µs a character at worst, the walk's 0.3 µs; it also takes 220 bytes, not 47, a character
+# of the values, and most secrets are shorter: keys, tokens, passwords, hex digests).
+LONG = 128
+
 Longest = tuple[int, int, bool]  # start, end, whether shorter values end there too (inside it, as suffixes)
 
 
 class Finder:
-    """The longest occurrence of the values ending at each offset of a text, the automaton built once."""
+    """The longest occurrence of the values ending at each offset of a text, the automaton built once: the
+    short values' from pyahocorasick (`_Automaton`), the long ones' from the walk (`_Walk`)."""
 
     def __init__(self, values: Iterable[str]) -> None:
         self.values = sorted({value for value in values if value})
+        self._short = _Automaton(value for value in self.values if len(value) <= LONG)
+        long = [value for value in self.values if len(value) > LONG]
+        self._long = _Walk(long) if long else None
+
+    def longest(self, text: str, seen: set[str] | None = None) -> Iterator[Longest]:
+        """(start, end, shorter) of the longest occurrence ending at each offset where one ends, in order:
+        `shorter` when other values end there too (their starts in start + 1 .. end - 1). `seen`: every
+        value that occurs is added to it (those inside a longer one too)."""
+        found = self._short.longest(text, seen)
+        if self._long is None:
+            yield from found
+            return
+        pending: Longest | None = None
+        for start, end, shorter in heapq.merge(found, self._long.longest(text, 0, seen), key=lambda one: one[1]):
+            if pending is not None and pending[1] == end:  # a short and a long value end here: one inside
+                pending = (min(pending[0], start), end, True)
+                continue
+            if pending is not None:
+                yield pending
+            pending = (start, end, shorter)
+        if pending is not None:
+            yield pending
+
+
+class _Automaton:
+    """What `Finder.longest` reports, from pyahocorasick while it reports a few occurrences a character."""
+
+    def __init__(self, values: Iterable[str]) -> None:
+        self.values = sorted(values)
         self._reach = max(map(len, self.values), default=0)
         # Each value stored with its length: a slice of the text at each occurrence, to name the value, cost
         # its length (values 300 KB long, at a few occurrences a character: quadratic).
@@ -48,9 +86,7 @@ class Finder:
         self._fallback: tuple[_Walk, Any] | None = None
 
     def longest(self, text: str, seen: set[str] | None = None) -> Iterator[Longest]:
-        """(start, end, shorter) of the longest occurrence ending at each offset where one ends, in order:
-        `shorter` when other values end there too (their starts in start + 1 .. end - 1). `seen`: every
-        value that occurs is added to it (those inside a longer one too)."""
+        """`Finder.longest` of these values."""
         if not self.values:
             return
         budget = BUDGET_PER_CHAR * len(text) + 64

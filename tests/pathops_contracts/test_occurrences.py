@@ -40,9 +40,12 @@ def test_covered_stretches(values: set[str], text: str, stretches: list[tuple[in
     assert covered(values, text) == stretches == _searched_one_by_one(values, text)
 
 
-@pytest.mark.parametrize("budget", [occurrences.BUDGET_PER_CHAR, 0])  # 0: the walk takes over early
-def test_covered_answers_as_a_search_for_each_value(budget: int, monkeypatch: pytest.MonkeyPatch) -> None:
+# Budget 0: the walk takes over early; LONG 2: most values are the walk's from the start.
+@pytest.mark.parametrize(("budget", "long"), [(occurrences.BUDGET_PER_CHAR, occurrences.LONG), (0, occurrences.LONG),
+                                              (occurrences.BUDGET_PER_CHAR, 2)])
+def test_covered_answers_as_a_search_for_each_value(budget: int, long: int, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(occurrences, "BUDGET_PER_CHAR", budget)
+    monkeypatch.setattr(occurrences, "LONG", long)
     chance = random.Random(7)
     for _ in range(3000):
         text = "".join(chance.choice("abcé") for _ in range(chance.randint(0, 40))) * chance.choice((1, 1, 4))
@@ -77,11 +80,13 @@ class _Counted:
     """pyahocorasick's automaton, keeping (length of the text, occurrences reported) for each search."""
 
     searches: list[tuple[int, int]] = []
+    words: list[str] = []
 
     def __init__(self, kind: int) -> None:
         self._automaton = _AUTOMATON(kind)
 
     def add_word(self, word: str, *stored: object) -> bool:
+        self.words.append(word)
         return bool(self._automaton.add_word(word, *stored))
 
     def make_automaton(self) -> None:
@@ -101,6 +106,7 @@ class _Counted:
 def counted(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     monkeypatch.setattr(ahocorasick, "Automaton", _Counted)
     monkeypatch.setattr(_Counted, "searches", [])
+    monkeypatch.setattr(_Counted, "words", [])
     return _Counted.searches
 
 
@@ -125,3 +131,14 @@ def test_many_distinct_values_are_each_redacted_and_reported() -> None:
     redacted = Redactor(key=b"k" * 32).redact(text, "x")
     assert not any(key in redacted for key in keys) and redacted.count("[REDACTED:") == len(keys)
     assert scan_text(redacted) == []
+
+
+def test_long_values_are_the_walk_s_pyahocorasick_follows_every_failure_link(counted: list[tuple[int, int]]
+                                                                            ) -> None:
+    """pyahocorasick has no output links: at each offset it follows its state's failure links to the root,
+    one a prefix of a value ending there. Basic Auth passwords of n/8 'a's and a run of n/2 'a's: n^2/16
+    steps (350 KB: 17 s), with no occurrence in the run needed. Values longer than LONG are the walk's."""
+    text = f"://u:{'a' * 500}@h ://u:{'a' * 501}@h ://u:{'a' * 40}@h x{'a' * 2000}x"
+    assert {hit.kind for hit in scan_text(text)} >= {"detect-secrets:Basic Auth Credentials"}
+    assert _Counted.words and all(len(word) <= occurrences.LONG for word in _Counted.words)
+    assert covered({"a" * 500, "a" * 40}, text) == _searched_one_by_one({"a" * 500, "a" * 40}, text)
