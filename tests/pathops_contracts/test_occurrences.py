@@ -40,12 +40,18 @@ def test_covered_stretches(values: set[str], text: str, stretches: list[tuple[in
     assert covered(values, text) == stretches == _searched_one_by_one(values, text)
 
 
-# Budget 0: the walk takes over early; LONG 2: most values are the walk's from the start.
-@pytest.mark.parametrize(("budget", "long"), [(occurrences.BUDGET_PER_CHAR, occurrences.LONG), (0, occurrences.LONG),
-                                              (occurrences.BUDGET_PER_CHAR, 2)])
-def test_covered_answers_as_a_search_for_each_value(budget: int, long: int, monkeypatch: pytest.MonkeyPatch) -> None:
+# Budget 0: the walk takes over early; LONG 2: most values are the walk's from the start, but past WALK_CHARS
+# 6 of their characters (the last case) the automaton's again.
+@pytest.mark.parametrize(("budget", "long", "walk_chars"), [
+    (occurrences.BUDGET_PER_CHAR, occurrences.LONG, occurrences.WALK_CHARS),
+    (0, occurrences.LONG, occurrences.WALK_CHARS),
+    (occurrences.BUDGET_PER_CHAR, 2, occurrences.WALK_CHARS),
+    (occurrences.BUDGET_PER_CHAR, 2, 6)])
+def test_covered_answers_as_a_search_for_each_value(budget: int, long: int, walk_chars: int,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(occurrences, "BUDGET_PER_CHAR", budget)
     monkeypatch.setattr(occurrences, "LONG", long)
+    monkeypatch.setattr(occurrences, "WALK_CHARS", walk_chars)
     chance = random.Random(7)
     for _ in range(3000):
         text = "".join(chance.choice("abcé") for _ in range(chance.randint(0, 40))) * chance.choice((1, 1, 4))
@@ -142,3 +148,13 @@ def test_long_values_are_the_walk_s_pyahocorasick_follows_every_failure_link(cou
     assert {hit.kind for hit in scan_text(text)} >= {"detect-secrets:Basic Auth Credentials"}
     assert _Counted.words and all(len(word) <= occurrences.LONG for word in _Counted.words)
     assert covered({"a" * 500, "a" * 40}, text) == _searched_one_by_one({"a" * 500, "a" * 40}, text)
+
+
+def test_the_walk_takes_long_values_up_to_its_share_of_characters_the_automaton_the_rest(
+        counted: list[tuple[int, int]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Memory: the walk holds some 220 bytes a character of its values, the automaton 47."""
+    monkeypatch.setattr(occurrences, "WALK_CHARS", 1000)
+    values = {"b" * length + "x" for length in range(200, 800, 100)}  # 201 .. 701 characters, 2,706 in all
+    text = "y".join(sorted(values)) + "a" * 50
+    assert covered(values, text) == _searched_one_by_one(values, text)
+    assert sorted(map(len, _Counted.words)) == [501, 601, 701]  # 201 + 301 + 401 = 903 <= 1,000: the walk's
