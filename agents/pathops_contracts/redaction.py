@@ -242,35 +242,28 @@ class Redactor:
         chosen = self.spans(text, lowered)
         if not chosen:
             return text
+        redacted = self._replaced(text, chosen, where)
+        # A span a rule of higher priority took out of a random run leaves the rest of it, which the final
+        # scan judges alone (a token breaks a run, as its mask does there): redacted too if it looks random.
+        redacted = self._replaced(redacted, [(start, end, "high-entropy") for start, end in random_spans(redacted)],
+                                  where)
+        # And so does the entropy rule here with what is left of its own candidates (its narrower class: after
+        # a dotted word, `id.<random>=<stripe key>`, the scan takes the rest for a name, and it was kept).
+        return self._replaced(redacted, [(start, end, "high-entropy") for start, end in candidate_spans(redacted)
+                                         if looks_random(redacted[start:end])], where)
+
+    def _replaced(self, text: str, spans: list[Span], where: str) -> str:
+        """text with each span (sorted, disjoint) replaced by its kind's token, counted: one join, linear."""
+        if not spans:
+            return text
         pieces = []
         cursor = 0
-        for start, end, kind in chosen:
+        for start, end, kind in spans:
             pieces.append(text[cursor:start])
             pieces.append(self.token(kind, text[start:end]))
             self.counts[(where, kind)] += 1
             cursor = end
         pieces.append(text[cursor:])
-        redacted = "".join(pieces)
-        # A span a rule of higher priority took out of a random run leaves the rest of it, which the final
-        # scan judges alone (a token breaks a run, as its mask does there): redacted too if it looks random.
-        redacted = self._random_left(redacted, random_spans(redacted), where)
-        # And so does the entropy rule here with what is left of its own candidates (its narrower class: after
-        # a dotted word, `id.<random>=<stripe key>`, the scan takes the rest for a name, and it was kept).
-        return self._random_left(redacted, [(start, end) for start, end in candidate_spans(redacted)
-                                            if looks_random(redacted[start:end])], where)
-
-    def _random_left(self, redacted: str, runs: list[tuple[int, int]], where: str) -> str:
-        """redacted with each of its runs (sorted) replaced by a token: in one join, linear in the text."""
-        if not runs:
-            return redacted
-        pieces = []
-        cursor = 0
-        for start, end in runs:
-            pieces.append(redacted[cursor:start])
-            pieces.append(self.token("high-entropy", redacted[start:end]))
-            self.counts[(where, "high-entropy")] += 1
-            cursor = end
-        pieces.append(redacted[cursor:])
         return "".join(pieces)
 
     def refused(self, value: str, where: str) -> str:

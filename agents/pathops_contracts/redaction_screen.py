@@ -127,7 +127,7 @@ class Screen:
 
     def holds_any(self, anchors: tuple[str, ...]) -> bool:
         """Whether one of the anchors occurs (lower-case anchors case-insensitively); no anchors: True."""
-        return not anchors or any(self.holds(anchor, anchor.islower()) for anchor in anchors)
+        return not anchors or any(self.holds(*key_of(anchor)) for anchor in anchors)
 
     def present(self, anchors: AnchorSet) -> frozenset[Key]:
         """The keys of every anchor of the set that occurs in the text, as `holds` would say, in one sweep.
