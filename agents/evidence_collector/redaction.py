@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pathops_contracts.errors import InvalidInput
-from pathops_contracts.occurrences import Finder
+from pathops_contracts.occurrences import Finder, start_ranges
 from pathops_contracts.redaction import Redactor, Rule, token_key
 from pathops_contracts.redaction import load_extra_rules as parse_extra_rules
 
@@ -69,14 +69,12 @@ def leaks_in_lines(content: bytes) -> list[Hit]:
             searched = text + content[end:end + reach].decode("utf-8", errors="replace")  # a line's start on
             newlines = [match.start() for match in re.finditer("\n", text)]
             for kind, find in finders:
-                for first, last, shorter in find.longest(searched):
-                    # Its start, and those of the values inside it that end there too (as `_offsets` has them),
-                    # those in this chunk: the next one's are found there.
-                    for low, high in ((first, first), (first + 1, last - 1)) if shorter else ((first, first),):
-                        if low < len(text):
-                            high = min(high, len(text) - 1)
-                            found.update((lines + line, kind) for line in range(
-                                bisect.bisect_left(newlines, low) + 1, bisect.bisect_left(newlines, high) + 2))
+                # The starts in this chunk (as `secret_scan._offsets` has them): the next one's are found there.
+                for low, high in start_ranges(find.longest(searched)):
+                    if low < len(text):
+                        high = min(high, len(text) - 1)
+                        found.update((lines + line, kind) for line in range(
+                            bisect.bisect_left(newlines, low) + 1, bisect.bisect_left(newlines, high) + 2))
             lines += len(newlines)
     return [Hit(kind, line) for line, kind in sorted(found)]
 

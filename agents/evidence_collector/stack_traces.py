@@ -8,15 +8,15 @@ import re
 _MARKER_CHARS = (("Traceback (most recent call last)", "("), ("Exception in thread", "x"), ("panic:", "p"),
                  ("goroutine ", "g"), ("Caused by:", "C"))
 STACK_START = tuple(marker for marker, _ in _MARKER_CHARS)
+STACK_CONTINUE = (" ", "\t", "Caused by:", "...")
+EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.$]*(?:Error|Exception|Panic)\b")
+GO_FRAME = re.compile(r"^[\w./*()-]+\(.*\)$")
 
 
 def holds_stack_start(text: str) -> bool:
     """Whether a STACK_START marker occurs in text: most logs hold none, and a marker's rare character is
     looked for first (one memchr-fast scan, not a substring search for each marker: a fifth of the time)."""
     return any(char in text and marker in text for marker, char in _MARKER_CHARS)
-STACK_CONTINUE = (" ", "\t", "Caused by:", "...")
-EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.$]*(?:Error|Exception|Panic)\b")
-GO_FRAME = re.compile(r"^[\w./*()-]+\(.*\)$")
 
 
 def _without_timestamp(line: str) -> str:

@@ -238,6 +238,15 @@ class _Walk:
                         link = fail[link]
 
 
+def start_ranges(found: Iterable[Longest]) -> Iterator[tuple[int, int]]:
+    """(low, high): offsets between which occurrences start, from `Finder.longest`: the longest's start, and
+    where values ending with it start when there are some (inside it)."""
+    for start, end, shorter in found:
+        yield start, start
+        if shorter:
+            yield start + 1, end - 1
+
+
 def covered(values: Iterable[str], text: str) -> list[tuple[int, int]]:
     """The stretches of text that occurrences of the values cover, sorted and disjoint: overlapping
     occurrences make one stretch, adjacent ones stay apart (a value each)."""

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pathops_contracts.detect_secrets_plugins import DENYLIST, PLUGIN_CLASSES, BasePlugin
-from pathops_contracts.occurrences import Finder
+from pathops_contracts.occurrences import Finder, start_ranges
 from pathops_contracts.random_strings import _candidates, _random, _runs
 from pathops_contracts.redaction_screen import AnchorSet, Screen, key_of, lower_ascii
 
@@ -207,10 +207,7 @@ def _offsets(text: str, values: set[str]) -> Iterator[tuple[int, int]]:
     if not values:
         return
     seen: set[str] = set()
-    for start, end, shorter in Finder(values).longest(text, seen):
-        yield start, start
-        if shorter:
-            yield start + 1, end - 1
+    yield from start_ranges(Finder(values).longest(text, seen))
     if seen != values:
         yield 0, 0
 
