@@ -99,6 +99,12 @@ class Answer:
         self._informational = False
         self._until_close = False  # no Content-Length, not chunked: the body ends when the server closes
 
+    @property
+    def content_length(self) -> int | None:
+        """The body's length as the head declares it (Content-Length), or None."""
+        declared = self._headers.get(b"content-length", "")
+        return int(declared) if declared.isdigit() else None
+
     def feed(self, data: bytes) -> None:
         """Bytes read from the connection; MalformedAnswer if they do not continue an HTTP answer."""
         parser = self._parser

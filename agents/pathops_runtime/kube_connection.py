@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import urllib3
-
 from pathops_contracts.errors import InvalidInput
 from pathops_runtime.http_answer import check_headers
 
@@ -43,13 +41,6 @@ class KubeConnection:
             headers["Authorization"] = "Basic " + base64.b64encode(self.basic_auth.encode()).decode()
         check_headers(headers)
         return headers
-
-    def pool(self, size: int) -> urllib3.PoolManager:
-        retries = urllib3.Retry(total=0, connect=1, read=0, redirect=0, status=0, other=0, raise_on_status=False)
-        if self.ssl_context is None:
-            return urllib3.PoolManager(num_pools=2, maxsize=size, retries=retries)
-        return urllib3.PoolManager(num_pools=2, maxsize=size, retries=retries, ssl_context=self.ssl_context,
-                                   server_hostname=self.tls_server_name)
 
 
 def load_connection(kubeconfig: str | None, context: str | None) -> KubeConnection:

@@ -1,6 +1,6 @@
 """Read-only access to one namespace of the Kubernetes API, as raw JSON (shared by the agents).
 
-Plain HTTP GETs over one urllib3 pool (kube_connection says where and as whom): no model
+Plain HTTP GETs on kept-alive connections (`kube_http`; kube_connection says where and as whom): no model
 deserialization (slow on large lists), lists read page by page. Pod logs, many at once, are
 read by `log_streams` (one event loop), asked for here (`log_target`: bounded on the server
 with sinceTime, tailLines and limitBytes) and answered the same way (`answer_error`). 5xx and
@@ -21,14 +21,14 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import urllib3
-
 from pathops_contracts.errors import Forbidden, UpstreamError
+from pathops_runtime.http_answer import MalformedAnswer, MalformedRequest
 from pathops_runtime.kube_connection import KubeConnection, load_connection
+from pathops_runtime.kube_http import ApiAnswer, ApiConnections
 
 PATHS: dict[str, str] = {
     "pods": "/api/v1/namespaces/{namespace}/pods",
@@ -169,52 +169,40 @@ class KubeReader:
     """
 
     connection: KubeConnection
-    http: urllib3.PoolManager
+    http: ApiConnections
     request_timeout: float = 20.0
     deadline: float | None = None
     attempts: int = 4
     backoff: float = 0.2
     page_bytes: int = PAGE_BYTES
-    _server_pool: urllib3.HTTPConnectionPool | None = field(default=None, init=False, repr=False)
-    _headers: dict[str, str] | None = field(default=None, init=False, repr=False)
 
     @classmethod
     def connect(cls, kubeconfig: str | None, context: str | None, pool_size: int) -> KubeReader:
         """In-cluster config inside a pod, else the kubeconfig (KUBECONFIG or --kubeconfig).
 
-        `pool_size` workers plus the caller's own thread may be in flight at once: the pool keeps one
-        connection for each, so none is opened only to be thrown away when it comes back.
+        `pool_size` workers plus the caller's own thread may be in flight at once: one connection is kept
+        for each, so none is opened only to be thrown away when it comes back.
         """
         connection = load_connection(kubeconfig, context)
-        return cls(connection, connection.pool(max(pool_size + 1, 4)))
+        return cls(connection, ApiConnections(connection, max(pool_size + 1, 4)))
 
     def remaining(self) -> float:
         return float("inf") if self.deadline is None else self.deadline - time.monotonic()
 
-    def _pool(self) -> urllib3.HTTPConnectionPool:
-        """The one server's connection pool, asked of the PoolManager once (it holds the TLS settings)."""
-        if self._server_pool is None:
-            self._server_pool = self.http.connection_from_url(self.connection.server)
-        return self._server_pool
-
-    def _call(self, path: str, query: dict[str, Any], timeout: float | None = None) -> urllib3.BaseHTTPResponse:
-        # Straight to the server's pool with the query already encoded: PoolManager.request parses the
-        # URL and looks the pool up again on every call, a fair share of a small log request's CPU.
+    def _call(self, path: str, query: dict[str, Any], timeout: float | None = None) -> ApiAnswer:
         fields = {k: str(v) for k, v in query.items() if v is not None}
         target = f"{path}?{urlencode(fields)}" if fields else path
-        pool = self._pool()
-        headers = self._headers or self.connection.headers()
-        self._headers = headers
         for attempt in range(self.attempts):
             remaining = self.remaining()
             if remaining <= 0:
                 raise DeadlineReached(f"deadline reached before {path} was read")
             seconds = min(timeout or self.request_timeout, remaining)
             try:
-                response = pool.urlopen("GET", target, headers=headers, preload_content=False, redirect=False,
-                                        timeout=urllib3.Timeout(connect=seconds, read=seconds))
-            except (urllib3.exceptions.HTTPError, OSError) as error:
-                failure = UpstreamError(f"Kubernetes API unreachable for {path}: {error}")
+                response = self.http.get(target, seconds, self.deadline)
+            except MalformedRequest as refused:
+                raise UpstreamError(str(refused)) from None
+            except (OSError, MalformedAnswer) as error:
+                failure = UpstreamError(f"Kubernetes API unreachable for {path}: {error or type(error).__name__}")
                 if attempt == self.attempts - 1:
                     raise failure from error
                 pause = self.backoff * 2 ** attempt
@@ -227,7 +215,7 @@ class KubeReader:
                         or attempt == self.attempts - 1:
                     raise answered
                 failure = answered
-                pause = capped_retry_after(response.headers.get("Retry-After")) or self.backoff * 2 ** attempt
+                pause = capped_retry_after(response.retry_after) or self.backoff * 2 ** attempt
             if pause >= self.remaining():
                 raise DeadlineReached(f"{failure}; no time left to retry before the deadline") from failure
             time.sleep(pause)
@@ -395,22 +383,20 @@ def page_items(raw: bytes, path: str) -> tuple[list[dict[str, Any]], str | None]
     return items, metadata.get("continue") or None
 
 
-def _read_capped(response: urllib3.BaseHTTPResponse, path: str, cap: int, deadline: float | None) -> bytes:
+def _read_capped(response: ApiAnswer, path: str, cap: int, deadline: float | None) -> bytes:
     """The answer's body, or PageTooLarge as soon as it is known to hold more than `cap` bytes: then the
-    connection is closed, not drained (the rest is never read), and the pool opens another.
+    connection is closed, not drained (the rest is never read), and the next request opens another.
 
-    Read as it arrives (read1), the `deadline` (a time.monotonic() instant) checked between reads: a server
+    Read as it arrives, the `deadline` (a time.monotonic() instant) checked between reads: a server
     trickling its answer a byte at a time, each within the read timeout, is DeadlineReached, not waited for."""
-    declared = response.headers.get("Content-Length")
-    size = int(declared) if declared and declared.isdigit() else None
+    size = response.length
     chunks: list[bytes] = []
     read = 0
     try:
         while size is None or size <= cap:
             if deadline is not None and time.monotonic() >= deadline:
-                response.close()
                 raise DeadlineReached(f"deadline reached while the answer for {path} was read")
-            chunk = response.read1(cap + 1 - read)
+            chunk = response.read()
             if not chunk:
                 body = b"".join(chunks)
                 containers = containers_in(body)
@@ -421,11 +407,13 @@ def _read_capped(response: urllib3.BaseHTTPResponse, path: str, cap: int, deadli
             read += len(chunk)
             if read > cap:
                 break
-        response.close()
-    except (urllib3.exceptions.HTTPError, OSError) as error:
-        raise UpstreamError(f"Kubernetes API answer for {path} broke off: {error}") from error
+    except (OSError, MalformedAnswer) as error:
+        if deadline is not None and time.monotonic() >= deadline:
+            raise DeadlineReached(f"deadline reached while the answer for {path} was read") from error
+        raise UpstreamError(f"Kubernetes API answer for {path} broke off: {error or type(error).__name__}"
+                            ) from error
     finally:
-        response.release_conn()
+        response.release()  # kept only when read to its end: a cut answer's connection is closed
     raise PageTooLarge(path, f"more than {cap} bytes", cap, size)
 
 
@@ -446,15 +434,17 @@ def capped_retry_after(value: str | None) -> float | None:
         return None
 
 
-def _status_message(response: urllib3.BaseHTTPResponse) -> str:
-    """The API's Status message (never more than 4 KiB of it); the connection goes back to the pool."""
+def _status_message(response: ApiAnswer) -> str:
+    """The API's Status message (never more than 4 KiB of it); the connection is kept if read to its end."""
+    body = b""
     try:
-        body = response.read(64 * 1024)
-    except (urllib3.exceptions.HTTPError, OSError):
-        body = b""
+        while len(body) <= 64 * 1024 and (chunk := response.read()):
+            body += chunk
+    except (OSError, MalformedAnswer):
+        pass
     finally:
-        response.release_conn()
-    return status_message(body, response.reason or "", response.status)
+        response.release()
+    return status_message(body[:64 * 1024], response.reason, response.status)
 
 
 def status_message(body: bytes, reason: str, status: int) -> str:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -21,6 +19,7 @@ from pathops_testbed.http_server import BackgroundServer
 from pathops_testbed.kube_api import FakeKubernetes, write_kubeconfig
 from pathops_testbed.kube_logs import StaticLog
 from pathops_testbed.kube_objects import container, deployment, pod, replicaset, running
+from tests.pathops_runtime.raw_server import RawServer
 
 NS = "shop-preflight"
 
@@ -161,62 +160,6 @@ def test_a_server_that_never_answers_is_a_deadline_not_an_unreachable_api(tmp_pa
     assert isinstance(outcome, DeadlineReached), outcome
 
 
-class _RawServer:
-    """A loopback server that speaks bytes, not HTTP: request n (counted across connections) gets
-    `answer(n)`, the bytes sent as they are, then "keep" reading that connection, "close" it, or
-    "hold" it open without reading further (a client that reuses it waits for nothing)."""
-
-    def __init__(self, answer: Callable[[int], tuple[bytes, str]]) -> None:
-        self.answer = answer
-        self.requests: list[bytes] = []  # each request head as it arrived
-        self.connections = 0
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self._sockets: list[socket.socket] = []
-        self._lock = threading.Lock()
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._listener.getsockname()[1]}"
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                connection, _ = self._listener.accept()
-            except OSError:
-                return
-            with self._lock:
-                self.connections += 1
-                self._sockets.append(connection)
-            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
-
-    def _serve(self, connection: socket.socket) -> None:
-        pending = b""
-        with contextlib.suppress(OSError):
-            while data := connection.recv(65536):
-                pending += data
-                while (end := pending.find(b"\r\n\r\n")) >= 0:
-                    head, pending = pending[:end + 4], pending[end + 4:]
-                    with self._lock:
-                        self.requests.append(head)
-                        number = len(self.requests) - 1
-                    answer, after = self.answer(number)
-                    connection.sendall(answer)
-                    if after == "close":
-                        connection.close()
-                    if after != "keep":
-                        return
-
-    def __enter__(self) -> _RawServer:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._listener.close()
-        with self._lock:
-            for connection in self._sockets:
-                connection.close()
-
-
 def _ok(body: bytes, *headers: bytes) -> bytes:
     return b"HTTP/1.1 200 OK\r\n" + b"".join(header + b"\r\n" for header in headers) + (
         b"Content-Length: %d\r\n\r\n" % len(body)) + body
@@ -230,7 +173,7 @@ def kubeconfig(tmp_path: Path) -> Callable[[str], Path]:
 @pytest.mark.parametrize("extra", [_ok(b"not what was asked for"), b"garbage\r\n\r\n"], ids=["answer", "garbage"])
 def test_bytes_after_the_end_of_an_answer_are_not_taken_for_the_next_one(
         kubeconfig: Callable[[str], Path], extra: bytes) -> None:
-    with _RawServer(lambda n: (_ok(b"log %d" % n) + (extra if n == 0 else b""), "keep")) as server:
+    with RawServer(lambda n: (_ok(b"log %d" % n) + (extra if n == 0 else b""), "keep")) as server:
         outcomes = _run(kubeconfig(server.url), {"a": _fetch("web-1"), "b": _fetch("web-2")}, concurrency=1)
         assert _text(outcomes["a"]) == "log 0" and _text(outcomes["b"]) == "log 1"
         assert server.connections == 2 and len(server.requests) == 2  # no reuse, and no failed attempt
@@ -239,7 +182,7 @@ def test_bytes_after_the_end_of_an_answer_are_not_taken_for_the_next_one(
 def test_a_body_that_ends_when_the_server_closes_is_whole_and_its_connection_is_not_reused(
         kubeconfig: Callable[[str], Path]) -> None:
     body = b"".join(b"line %d\n" % i for i in range(5000))
-    with _RawServer(lambda n: (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n" + body, "close")) as server:
+    with RawServer(lambda n: (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n" + body, "close")) as server:
         outcomes = _run(kubeconfig(server.url), {"a": _fetch("web-1"), "b": _fetch("web-2")}, concurrency=1)
         for key in ("a", "b"):
             assert _text(outcomes[key]) == body.decode()
@@ -248,7 +191,7 @@ def test_a_body_that_ends_when_the_server_closes_is_whole_and_its_connection_is_
 
 
 def test_a_body_shorter_than_its_content_length_is_kept_and_said_to_be_cut(kubeconfig: Callable[[str], Path]) -> None:
-    with _RawServer(lambda n: (b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nonly this", "close")) as server:
+    with RawServer(lambda n: (b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nonly this", "close")) as server:
         outcome = _run(kubeconfig(server.url), {"a": _fetch("web-1")})["a"]
     assert _text(outcome) == "only this"
     assert isinstance(outcome, LogBody) and "the stream broke" in outcome.cut_because
@@ -256,7 +199,7 @@ def test_a_body_shorter_than_its_content_length_is_kept_and_said_to_be_cut(kubec
 
 def test_informational_answers_before_the_answer_are_skipped(kubeconfig: Callable[[str], Path]) -> None:
     informational = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n"
-    with _RawServer(lambda n: (informational + _ok(b"log %d" % n), "keep")) as server:
+    with RawServer(lambda n: (informational + _ok(b"log %d" % n), "keep")) as server:
         outcomes = _run(kubeconfig(server.url), {"a": _fetch("web-1"), "b": _fetch("web-2")}, concurrency=1)
         assert _text(outcomes["a"]) == "log 0" and _text(outcomes["b"]) == "log 1"
         assert server.connections == 1
@@ -266,7 +209,7 @@ def test_informational_answers_before_the_answer_are_skipped(kubeconfig: Callabl
                                      b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\nlog"], ids=["close", "http/1.0"])
 def test_a_server_closing_its_connection_gets_the_next_request_on_a_new_one(
         kubeconfig: Callable[[str], Path], closing: bytes) -> None:
-    with _RawServer(lambda n: (closing, "hold")) as server:  # says it closes, but holds the socket open
+    with RawServer(lambda n: (closing, "hold")) as server:  # says it closes, but holds the socket open
         outcomes = _run(kubeconfig(server.url), {"a": _fetch("web-1", seconds=5), "b": _fetch("web-2", seconds=5)},
                         concurrency=1)
         assert _text(outcomes["a"]) == "log" and _text(outcomes["b"]) == "log"
@@ -282,7 +225,7 @@ def test_a_server_closing_its_connection_gets_the_next_request_on_a_new_one(
     ids=["status", "not-http", "huge-head", "endless-head", "ambiguous-length", "upgrade"])
 def test_a_malformed_answer_is_an_upstream_error_after_retries(kubeconfig: Callable[[str], Path], answer: bytes,
                                                                after: str) -> None:
-    with _RawServer(lambda n: (answer, after)) as server:
+    with RawServer(lambda n: (answer, after)) as server:
         outcome = _run(kubeconfig(server.url), {"a": _fetch("web-1")})["a"]
         assert isinstance(outcome, UpstreamError) and "malformed HTTP answer" in str(outcome), outcome
         assert len(server.requests) == 4  # every attempt, each on a new connection
@@ -291,7 +234,7 @@ def test_a_malformed_answer_is_an_upstream_error_after_retries(kubeconfig: Calla
 @pytest.mark.parametrize("token", ["sekrit-token\n", "sekrit-token\r\nX-Injected: yes", "sekrit\x00token"])
 def test_credentials_that_would_inject_a_header_are_refused_before_anything_is_sent(tmp_path: Path, token: str
                                                                                     ) -> None:
-    with _RawServer(lambda n: (_ok(b"log"), "keep")) as server:
+    with RawServer(lambda n: (_ok(b"log"), "keep")) as server:
         config = write_kubeconfig(tmp_path / "kubeconfig", server.url, NS, token=token)
         with pytest.raises(InvalidInput, match="Authorization header") as refused:
             _run(config, {"a": _fetch("web-1")})
@@ -301,7 +244,7 @@ def test_credentials_that_would_inject_a_header_are_refused_before_anything_is_s
 @pytest.mark.parametrize("pod_name", ["web-1 HTTP/1.1\r\nX-Injected: yes\r\n\r\nGET /x", "web\x001", "wéb-1"])
 def test_a_target_that_would_change_the_request_is_refused_and_the_other_logs_arrive(
         kubeconfig: Callable[[str], Path], pod_name: str) -> None:
-    with _RawServer(lambda n: (_ok(b"log %d" % n), "keep")) as server:
+    with RawServer(lambda n: (_ok(b"log %d" % n), "keep")) as server:
         outcomes = _run(kubeconfig(server.url), {"bad": LogFetch(f"/api/v1/namespaces/{NS}/pods/{pod_name}/log",
                                                                  1000, time.monotonic() + 10),
                                                   "good": _fetch("web-2")}, concurrency=1)
@@ -312,7 +255,7 @@ def test_a_target_that_would_change_the_request_is_refused_and_the_other_logs_ar
 def test_a_trailer_that_never_ends_breaks_the_stream_at_its_bound_and_the_body_is_kept(
         kubeconfig: Callable[[str], Path]) -> None:
     answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-Trailer: " + b"a" * 300_000
-    with _RawServer(lambda n: (answer, "hold")) as server:
+    with RawServer(lambda n: (answer, "hold")) as server:
         outcome = _run(kubeconfig(server.url), {"a": _fetch("web-1", seconds=30)})["a"]
     assert _text(outcome) == "hello"
     assert isinstance(outcome, LogBody) and "stream broke: malformed HTTP answer" in outcome.cut_because

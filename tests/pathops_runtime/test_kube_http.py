@@ -1,0 +1,253 @@
+"""The reader's own HTTP/1.1 client (`kube_http`) on the wire: kept connections, framing, TLS, failures.
+
+Against loopback servers that send exact bytes (`RawServer`), as the log streams' wire tests do:
+what the reader makes of each answer, and which connections it keeps, opens and never reuses.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from pathops_contracts.errors import UpstreamError
+from pathops_runtime import kube_http
+from pathops_runtime.kube_reader import DeadlineReached, KubeReader, NotFound, PageTooLarge, ReadForbidden
+from pathops_testbed.kube_api import write_kubeconfig
+from tests.pathops_runtime.raw_server import RawServer
+
+NS = "shop"
+
+
+def _ok(body: bytes, *headers: bytes) -> bytes:
+    return b"HTTP/1.1 200 OK\r\n" + b"".join(header + b"\r\n" for header in headers) + (
+        b"Content-Length: %d\r\n\r\n" % len(body)) + body
+
+
+def _pod(n: int) -> bytes:
+    return json.dumps({"kind": "Pod", "metadata": {"name": f"pod-{n}", "namespace": NS}}).encode()
+
+
+@pytest.fixture
+def reader(tmp_path: Path) -> Callable[[str], KubeReader]:
+    def connect(url: str) -> KubeReader:
+        found = KubeReader.connect(str(write_kubeconfig(tmp_path / "kubeconfig", url, NS)), None, 1)
+        found.backoff = 0.01
+        found.request_timeout = 2
+        return found
+    return connect
+
+
+def test_answers_are_read_whole_over_one_kept_connection(reader: Callable[[str], KubeReader]) -> None:
+    chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    with RawServer(lambda n: ((_ok(_pod(n)) if n % 2 else chunked + b"%x\r\n%s\r\n0\r\n\r\n" % (
+            len(_pod(n)), _pod(n))), "keep")) as server:
+        client = reader(server.url)
+        names = [client.get("pods", NS, f"pod-{n}")["metadata"]["name"] for n in range(4)]
+        assert names == ["pod-0", "pod-1", "pod-2", "pod-3"]
+        assert server.connections == 1 and len(server.requests) == 4
+        head = server.requests[0].decode("latin-1")
+        assert head.startswith(f"GET /api/v1/namespaces/{NS}/pods/pod-0 HTTP/1.1\r\n")
+        assert "Authorization: Bearer fake-token\r\n" in head and f"Host: {server.url[7:]}\r\n" in head
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_used(reader: Callable[[str], KubeReader]) -> None:
+    # The server answers, then resets the connection (as one closes an idle keep-alive connection).
+    with RawServer(lambda n: (_ok(_pod(n)), "reset")) as server:
+        client = reader(server.url)
+        assert client.get("pods", NS, "pod-0")["metadata"]["name"] == "pod-0"
+        time.sleep(0.1)
+        assert client.get("pods", NS, "pod-1")["metadata"]["name"] == "pod-1"
+        assert server.connections == 2 and len(server.requests) == 2  # no failed attempt on the dead one
+
+
+def test_a_kept_connection_that_fails_before_any_answer_is_replaced_at_once(
+        reader: Callable[[str], KubeReader], monkeypatch: pytest.MonkeyPatch) -> None:
+    # The server closes it just after the idle check said it was open (a race no check can close).
+    monkeypatch.setattr(kube_http, "_quiet", lambda _: True)
+    with RawServer(lambda n: (_ok(_pod(n)), "close")) as server:
+        client = reader(server.url)
+        client.backoff = 5  # a failed attempt would wait this long
+        client.get("pods", NS, "pod-0")
+        started = time.monotonic()
+        assert client.get("pods", NS, "pod-1")["metadata"]["name"] == "pod-1"
+        assert time.monotonic() - started < 2
+        assert server.connections == 2 and len(server.requests) == 2
+
+
+@pytest.mark.parametrize("extra", [_ok(b"{}"), b"garbage\r\n\r\n"], ids=["answer", "garbage"])
+def test_bytes_after_the_end_of_an_answer_are_not_taken_for_the_next_one(
+        reader: Callable[[str], KubeReader], extra: bytes) -> None:
+    with RawServer(lambda n: (_ok(_pod(n)) + (extra if n == 0 else b""), "keep")) as server:
+        client = reader(server.url)
+        assert [client.get("pods", NS, f"pod-{n}")["metadata"]["name"] for n in range(2)] == ["pod-0", "pod-1"]
+        assert server.connections == 2 and len(server.requests) == 2
+
+
+@pytest.mark.parametrize("closing", [_ok(_pod(0), b"Connection: close"),
+                                     b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(_pod(0)), _pod(0)),
+                                     b"HTTP/1.1 200 OK\r\n\r\n" + _pod(0)],
+                         ids=["close", "http/1.0", "until-close"])
+def test_an_answer_that_ends_its_connection_is_whole_and_the_next_request_opens_another(
+        reader: Callable[[str], KubeReader], closing: bytes) -> None:
+    with RawServer(lambda n: (closing, "close")) as server:
+        client = reader(server.url)
+        assert [client.get("pods", NS, "pod-0")["metadata"]["name"] for _ in range(2)] == ["pod-0", "pod-0"]
+        assert server.connections == 2 and len(server.requests) == 2
+
+
+def test_informational_answers_are_skipped(reader: Callable[[str], KubeReader]) -> None:
+    informational = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n"
+    with RawServer(lambda n: (informational + _ok(_pod(n)), "keep")) as server:
+        client = reader(server.url)
+        assert [client.get("pods", NS, f"pod-{n}")["metadata"]["name"] for n in range(2)] == ["pod-0", "pod-1"]
+        assert server.connections == 1
+
+
+def test_a_body_cut_short_is_an_upstream_error_and_its_connection_is_not_kept(
+        reader: Callable[[str], KubeReader]) -> None:
+    with RawServer(lambda n: ((b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n{\"kind\"", "close") if n == 0
+                              else (_ok(_pod(n)), "keep"))) as server:
+        client = reader(server.url)
+        with pytest.raises(UpstreamError, match="broke off"):
+            client.get("pods", NS, "pod-0")
+        assert client.get("pods", NS, "pod-1")["metadata"]["name"] == "pod-1"
+        assert server.connections == 2
+
+
+def test_a_page_larger_than_the_cap_is_cut_off_unread_and_its_connection_closed(
+        reader: Callable[[str], KubeReader]) -> None:
+    big = json.dumps({"items": [{"metadata": {"name": "x" * 50}}] * 2000, "metadata": {}}).encode()
+    for declared in (True, False):
+        answer = _ok(big) if declared else b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"".join(
+            b"%x\r\n%s\r\n" % (len(part), part) for part in (big[i:i + 4096] for i in range(0, len(big), 4096)))
+        with RawServer(lambda n, answer=answer: (answer, "keep")) as server:
+            client = reader(server.url)
+            client.page_bytes = 10_000
+            with pytest.raises(PageTooLarge):
+                client.first_page("pods", NS)
+            with pytest.raises(PageTooLarge):
+                client.first_page("pods", NS)
+            assert server.connections == 2  # the rest never read: neither connection kept
+
+
+@pytest.mark.parametrize(("status", "error"), [(b"403 Forbidden", ReadForbidden), (b"404 Not Found", NotFound)])
+def test_refusals_carry_the_status_message_and_keep_the_connection(
+        reader: Callable[[str], KubeReader], status: bytes, error: type[Exception]) -> None:
+    body = json.dumps({"kind": "Status", "message": 'pods "pod-0" is forbidden'}).encode()
+    with RawServer(lambda n: ((b"HTTP/1.1 " + status + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+                              if n == 0 else _ok(_pod(n)), "keep")) as server:
+        client = reader(server.url)
+        with pytest.raises(error, match='pods "pod-0" is forbidden'):
+            client.get("pods", NS, "pod-0")
+        assert client.get("pods", NS, "pod-1")["metadata"]["name"] == "pod-1"
+        assert server.connections == 1 and len(server.requests) == 2
+
+
+def test_a_503_is_retried_after_its_retry_after(reader: Callable[[str], KubeReader]) -> None:
+    with RawServer(lambda n: ((b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 0\r\nContent-Length: 0\r\n\r\n")
+                              if n < 2 else _ok(_pod(n)), "keep")) as server:
+        client = reader(server.url)
+        assert client.get("pods", NS, "pod-2")["metadata"]["name"] == "pod-2"
+        assert len(server.requests) == 3 and server.connections == 1
+
+
+@pytest.mark.parametrize(("answer", "after"), [
+    (b"HTTP/1.1 2xx OK\r\n\r\n", "close"), (b"SSH-2.0-OpenSSH_9.6\r\n", "close"),
+    (b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 300_000, "hold"),  # a head that never ends: cut at its bound
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n", "close"),
+    (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n", "close"),
+    (b"", "close")],
+    ids=["status", "not-http", "endless-head", "ambiguous-length", "upgrade", "closed"])
+def test_what_is_not_an_answer_is_an_upstream_error_after_every_attempt(
+        reader: Callable[[str], KubeReader], answer: bytes, after: str) -> None:
+    with RawServer(lambda n: (answer, after)) as server:
+        with pytest.raises(UpstreamError, match="Kubernetes API unreachable") as failed:
+            reader(server.url).get("pods", NS, "pod-0")
+        assert "malformed HTTP answer" in str(failed.value) or "closed the connection" in str(failed.value)
+        assert len(server.requests) == 4 and server.connections == 4  # each attempt on a new connection
+
+
+def test_a_server_that_never_answers_is_bounded_by_the_deadline(reader: Callable[[str], KubeReader]) -> None:
+    with RawServer(lambda n: (b"", "hold")) as server:
+        client = reader(server.url)
+        client.deadline = time.monotonic() + 1
+        started = time.monotonic()
+        with pytest.raises(DeadlineReached):
+            client.get("pods", NS, "pod-0")
+        assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize("head", [True, False], ids=["head", "body"])
+def test_an_answer_trickling_past_the_deadline_is_cut_off_there(reader: Callable[[str], KubeReader],
+                                                                 head: bool) -> None:
+    answer = (b"HTTP/1.1 200 OK\r\nX-Padding: " + b"a" * 100) if head else (
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"{" * 1000)
+    with RawServer(lambda n: (answer, "trickle")) as server:
+        client = reader(server.url)
+        client.deadline = time.monotonic() + 1
+        started = time.monotonic()
+        with pytest.raises(DeadlineReached):
+            client.get("pods", NS, "pod-0")
+        assert time.monotonic() - started < 1.5
+
+
+def test_a_connection_refused_is_an_upstream_error(reader: Callable[[str], KubeReader]) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+    with pytest.raises(UpstreamError, match="unreachable"):
+        reader(f"http://127.0.0.1:{port}").get("pods", NS, "pod-0")
+
+
+def _certificate(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    key, cert = tmp_path / f"{name}.key", tmp_path / f"{name}.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}", "-days", "1",
+                    "-addext", f"subjectAltName=DNS:{name}", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    return key, cert
+
+
+def _tls_kubeconfig(tmp_path: Path, url: str, ca: Path, server_name: str | None) -> Path:
+    cluster = {"server": url, "certificate-authority": str(ca), **(
+        {"tls-server-name": server_name} if server_name else {})}
+    path = tmp_path / "kubeconfig-tls"
+    path.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "c", "cluster": cluster}], "users": [{"name": "u", "user": {"token": "tls-token"}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}]}))
+    return path
+
+
+@pytest.mark.parametrize(("server_name", "verified"), [("kubernetes", True), ("elsewhere", False), (None, False)])
+def test_tls_is_verified_against_the_kubeconfigs_ca_and_server_name(
+        tmp_path: Path, server_name: str | None, verified: bool) -> None:
+    key, cert = _certificate(tmp_path, "kubernetes")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    with RawServer(lambda n: (_ok(_pod(n)), "keep"), tls=context) as server:
+        client = KubeReader.connect(str(_tls_kubeconfig(tmp_path, server.url, cert, server_name)), None, 1)
+        client.backoff = 0.01
+        if verified:
+            assert [client.get("pods", NS, f"pod-{n}")["metadata"]["name"] for n in range(2)] == ["pod-0", "pod-1"]
+            assert server.connections == 1 and b"Authorization: Bearer tls-token" in server.requests[0]
+        else:  # the certificate names "kubernetes", not 127.0.0.1 nor "elsewhere": nothing is sent
+            with pytest.raises(UpstreamError, match="certificate verify failed"):
+                client.get("pods", NS, "pod-0")
+            assert server.requests == []
+
+
+def test_a_reader_let_go_closes_the_connections_it_kept(reader: Callable[[str], KubeReader]) -> None:
+    with RawServer(lambda n: (_ok(_pod(n)), "keep")) as server:
+        client = reader(server.url)
+        client.get("pods", NS, "pod-0")
+        kept = list(client.http._idle)
+        assert len(kept) == 1
+        del client
+        assert kept[0].fileno() == -1
+
