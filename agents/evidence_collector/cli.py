@@ -37,11 +37,11 @@ if TYPE_CHECKING:
 FOREGROUND_IMPORTS = ("evidence_collector.collector", "evidence_collector.redaction", "evidence_collector.staging",
                       "pathops_contracts.secret_scan")
 BACKGROUND_IMPORTS = ("pathops_runtime.artifact_store", "evidence_collector.snapshot")
-# When it uploads, the background imports boto3 too (`delivery`): detect_secrets loads part of multiprocessing,
-# s3transfer the rest, so the foreground finishes it first (~8 ms; nothing imports it without an upload).
-# The callback needs requests: imported here too, as its standard modules are shared (detect-secrets loads
-# without it: `pathops_contracts.detect_secrets_plugins`).
-UPLOAD_IMPORTS = ("multiprocessing.pool", "multiprocessing.managers", "requests")
+# When it uploads, the background imports boto3 too (`delivery`), and with it multiprocessing (s3transfer),
+# which the foreground no longer touches (detect-secrets is loaded without its file scanning, which loaded part
+# of it: `pathops_contracts.detect_secrets_plugins`). The callback needs requests: imported here, as its standard
+# modules are shared (detect-secrets loads without it too).
+UPLOAD_IMPORTS = ("requests",)
 UPLOAD_BACKGROUND_IMPORTS = ("evidence_collector.delivery",)
 
 # Every file is closed when `collect` returns or raises: the process then ends without the teardown.

@@ -13,6 +13,11 @@ at that moment, and `import requests.exceptions` then loaded that submodule a se
 exception classes no longer those the adapters raise). The real module is not imported for
 detect-secrets, but the stand-in does not keep a plugin from sending a secret: `verify` would.
 
+Nor is the package's own `__init__` run: it only loads `SecretsCollection`, the scanning of files
+(with it the filters, the gibberish model, part of multiprocessing: 15 ms of every start), which
+these tools never use. The package is made from its spec unexecuted, so its plugin modules load as
+its submodules do; `detect_secrets.SecretsCollection` still answers, loaded when first asked for.
+
 Import detect-secrets through this module, before anything else imports it.
 """
 
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import builtins
 import importlib
+import importlib.util
 import sys
 import types
 from collections.abc import Iterator, Mapping, Sequence
@@ -67,6 +73,27 @@ def _requests_deferred() -> Iterator[None]:
             builtins.__import__ = interpreters
 
 
+def _package_without_its_init() -> None:
+    """`detect_secrets` in sys.modules as its spec makes it, its `__init__` not run (see above)."""
+    if "detect_secrets" in sys.modules:
+        return
+    spec = importlib.util.find_spec("detect_secrets")
+    if spec is None or spec.submodule_search_locations is None:
+        return  # the import below fails as it would have
+    package = importlib.util.module_from_spec(spec)
+
+    def __getattr__(name: str) -> Any:  # what the __init__ would have set, when asked for
+        if name == "SecretsCollection":
+            from detect_secrets.core.secrets_collection import SecretsCollection
+
+            return SecretsCollection
+        raise AttributeError(f"module 'detect_secrets' has no attribute {name!r}")
+
+    package.__getattr__ = __getattr__  # type: ignore[method-assign]
+    sys.modules.setdefault("detect_secrets", package)
+
+
+_package_without_its_init()
 with _requests_deferred():
     from detect_secrets.core.plugins.util import get_mapping_from_secret_type_to_class
     from detect_secrets.plugins.artifactory import ArtifactoryDetector
