@@ -27,7 +27,14 @@ from pathops_contracts.identifiers import (
     TIME_WINDOW,
     WORKLOAD,
 )
-from pathops_runtime.cli import IdentifierType, at_boundary, callback_options, env_option, tool_group
+from pathops_runtime.cli import (
+    IdentifierType,
+    at_boundary,
+    callback_options,
+    env_option,
+    left_to_exit,
+    tool_group,
+)
 
 if TYPE_CHECKING:
     from pathops_runtime.callbacks import CallbackSettings
@@ -212,6 +219,7 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
                                    upload_deadline, ControlPlane(callbacks), callback_url,
                                    {"incident_id": incident_id, "summary": summary,
                                     "source_commit_sha": collected.source_commit}).uri
+    left_to_exit(collector, collected, manifest)  # the console script ends the process: nothing of it is freed
     click.echo(json.dumps({
         "snapshot_id": snapshot_id, "bundle": uri, "summary": summary, "findings": len(collected.findings),
         "gaps": len(manifest["gaps"]), "files": len(manifest["files"]), "source_commit_sha": collected.source_commit,

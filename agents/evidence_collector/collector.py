@@ -215,6 +215,7 @@ class Collector:
         self._opening = opening
         self._deadline = self._opening.deadline  # on the reader too: no request, retry or log stream outlives it
         self.rollouts: list[dict[str, Any]] = []
+        self.evidence: Evidence | None = None  # what the detectors read, once the collection is done
         self.history_only = 0  # old ReplicaSets kept as rollout history only (`_history_only`)
         self._history_lock = threading.Lock()
         self.unread: set[str] = set()  # sections not read completely
@@ -411,6 +412,7 @@ class Collector:
         evidence = Evidence(pods, events, services, endpoints, configmaps, replicasets, workloads, log_tails,
                             self.rollouts, frozenset(self.unread), dict(self.kept_lines), frozenset(self.repaired),
                             tail_readings)
+        self.evidence = evidence  # what the CLI leaves to the process's exit (`left_to_exit`), not freed here
         findings = detect(evidence)
         image, commit, found_in = workload_source(pods, workloads, workload_obj)
         workload = None

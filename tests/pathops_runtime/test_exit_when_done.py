@@ -10,12 +10,17 @@ import textwrap
 import pytest
 from click.testing import CliRunner
 
-from pathops_runtime.cli import tool_group
+from pathops_runtime import cli
+from pathops_runtime.cli import left_to_exit, tool_group
 
 TOOL = textwrap.dedent("""
-    import sys, click
-    from pathops_runtime.cli import tool_group
+    import sys, weakref, click
+    from pathops_runtime import cli
+    from pathops_runtime.cli import left_to_exit, tool_group
     main = tool_group("tool", "1.0", "A tool.", exit_when_done=True)
+
+    class Held:
+        pass
 
     @main.command("run")
     @click.argument("how")
@@ -29,6 +34,12 @@ TOOL = textwrap.dedent("""
             raise SystemExit(5)
         elif how == "crash":
             raise RuntimeError("unexpected")
+        elif how == "leave":
+            held = Held()
+            left_to_exit(held)
+            gone = weakref.ref(held)
+            del held
+            print("kept" if gone() is not None and cli._left_to_exit else "freed")
 
     main()
 """)
@@ -65,3 +76,15 @@ def test_called_in_process_it_returns() -> None:
     with pytest.raises(SystemExit) as done:
         main(["--version"])  # with arguments: click's own exit, the caller's process goes on
     assert done.value.code == 0
+
+
+def test_what_a_command_leaves_to_the_exit_is_not_freed_by_the_console_script_only() -> None:
+    assert _run("run", "leave").stdout == "kept\n"  # os._exit ends it: freeing it one by one is time lost
+    main = tool_group("tool", "1.0", "A tool.", exit_when_done=True)
+
+    @main.command("run")
+    def run() -> None:
+        left_to_exit(object())
+
+    assert CliRunner().invoke(main, ["run"]).exit_code == 0
+    assert cli._left_to_exit == []  # in-process callers (tests) keep nothing: their process goes on
