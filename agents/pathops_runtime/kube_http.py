@@ -11,8 +11,9 @@ Every socket operation (connect, TLS handshake, send, each read) is bounded by t
 `timeout`, and none waits past its `until` (the caller's deadline): a server trickling its answer a
 byte at a time, each within the timeout, is cut off there (TimeoutError). A kept connection
 the server closed while it was idle is not used (anything readable on an idle connection means
-that, or garbage), and a request whose kept connection fails before a byte of answer came is sent
-once more on a new one: the server may close an idle connection at any moment, as kube-apiserver does.
+that, or garbage), and a request whose kept connection is closed before a byte of answer came is sent
+once more on a new one: the server may close an idle connection at any moment, as kube-apiserver does
+(one silent until the timeout is not: sent again, the request would wait as long again).
 
 Not urllib3: the rest of a collector run never needs it, and importing it (its URL patterns,
 http.client, the email parser) took about 40 ms of every start, before the first request.
@@ -102,17 +103,20 @@ class ApiConnections:
         return sock
 
     def _exchange(self, sock: socket.socket, request: bytes, bound: _Bound, kept: bool) -> ApiAnswer | None:
-        """The answer's head; None when a `kept` connection failed before a byte of it came."""
+        """The answer's head; None when a `kept` connection failed before a byte of it came. Not when it timed
+        out: a server silent that long is slow, not gone, and the request sent again would wait as long again."""
         answer = Answer()
         received = False
         try:
             sock.settimeout(bound.seconds())
             sock.sendall(request)
             while not answer.head_done:  # 1xx answers are skipped by the parser
-                received = _receive(sock, answer, bound) or received
-        except (OSError, MalformedAnswer):
+                data = _read(sock, bound)
+                received = received or bool(data)  # before it is parsed: garbage is a byte of answer too
+                _feed(answer, data)
+        except (OSError, MalformedAnswer) as error:
             sock.close()
-            if kept and not received:
+            if kept and not received and not isinstance(error, TimeoutError):
                 return None
             raise
         except BaseException:
@@ -201,16 +205,23 @@ class _Bound:
         return min(self.timeout, left)
 
 
-def _receive(sock: socket.socket, answer: Answer, bound: _Bound) -> bool:
-    """Feed the answer what arrives next (its end of stream included); whether bytes came."""
+def _receive(sock: socket.socket, answer: Answer, bound: _Bound) -> None:
+    """Feed the answer what arrives next (its end of stream included)."""
+    _feed(answer, _read(sock, bound))
+
+
+def _read(sock: socket.socket, bound: _Bound) -> bytes:
+    """What arrives next, b"" once the server closed the connection."""
     if bound.until is not None:
         sock.settimeout(bound.seconds())
-    data = sock.recv(READ_SIZE)
+    return sock.recv(READ_SIZE)
+
+
+def _feed(answer: Answer, data: bytes) -> None:
     if data:
         answer.feed(data)
-        return True
-    answer.end_of_stream()
-    return False
+    else:
+        answer.end_of_stream()
 
 
 def _quiet(sock: socket.socket) -> bool:

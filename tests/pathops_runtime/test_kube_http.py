@@ -81,6 +81,23 @@ def test_a_kept_connection_that_fails_before_any_answer_is_replaced_at_once(
         assert server.connections == 2 and len(server.requests) == 2
 
 
+@pytest.mark.parametrize(("answer", "after"), [(b"", "hold"), (b"SSH-2.0-OpenSSH_9.6\r\n", "close")],
+                         ids=["silent", "not-http"])
+def test_a_kept_connection_that_stays_silent_or_answers_garbage_is_not_sent_the_request_again(
+        reader: Callable[[str], KubeReader], answer: bytes, after: str) -> None:
+    # Only a kept connection closed before a byte of answer came is replaced at once (the server closed it
+    # as we sent). One silent past the timeout is the server being slow: sent again, the request would wait
+    # as long once more, and the API would serve it twice.
+    with RawServer(lambda n: (_ok(_pod(n)), "keep") if n == 0 else (answer, after)) as server:
+        client = reader(server.url)
+        client.attempts = 1
+        client.request_timeout = 0.5
+        client.get("pods", NS, "pod-0")
+        with pytest.raises(UpstreamError, match="unreachable"):
+            client.get("pods", NS, "pod-1")
+        assert len(server.requests) == 2 and server.connections == 1
+
+
 @pytest.mark.parametrize("extra", [_ok(b"{}"), b"garbage\r\n\r\n"], ids=["answer", "garbage"])
 def test_bytes_after_the_end_of_an_answer_are_not_taken_for_the_next_one(
         reader: Callable[[str], KubeReader], extra: bytes) -> None:
