@@ -74,7 +74,7 @@ class ApiConnections:
             # The server closed it as we sent (it may close an idle connection at any moment): no byte
             # of an answer came, so the request is sent again, once, on a new connection.
         bound = _Bound(timeout, until)
-        answer = self._exchange(self._open(bound.seconds()), request, bound, kept=False)
+        answer = self._exchange(self._open(bound), request, bound, kept=False)
         assert answer is not None
         return answer
 
@@ -89,11 +89,12 @@ class ApiConnections:
                 return sock
             sock.close()  # closed by the server, or it sent something nobody asked for
 
-    def _open(self, timeout: float) -> socket.socket:
-        sock = socket.create_connection((self._host, self._port), timeout=timeout)
+    def _open(self, bound: _Bound) -> socket.socket:
+        sock = _connect(self._host, self._port, bound)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self._tls is not None:
+                sock.settimeout(bound.seconds())  # what the connect left: the handshake is one more wait
                 sock = self._tls.wrap_socket(sock, server_hostname=self._server_name)
         except BaseException:
             sock.close()
@@ -203,6 +204,26 @@ class _Bound:
         if left <= 0:
             raise TimeoutError("the deadline passed while the API answered")
         return min(self.timeout, left)
+
+
+def _connect(host: str, port: int, bound: _Bound) -> socket.socket:
+    """socket.create_connection, each address given only what the bound leaves: create_connection gives each
+    the whole timeout, so a name with several addresses, the first not answering, was waited on past `until`."""
+    failure: OSError | None = None
+    for family, kind, protocol, _, address in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM):
+        seconds = bound.seconds()  # TimeoutError once the deadline passed: no further address is tried
+        sock = socket.socket(family, kind, protocol)
+        try:
+            sock.settimeout(seconds)
+            sock.connect(address)
+        except BaseException as error:
+            sock.close()
+            if not isinstance(error, OSError):
+                raise
+            failure = error
+            continue
+        return sock
+    raise failure or OSError(f"no address found for {host}")
 
 
 def _receive(sock: socket.socket, answer: Answer, bound: _Bound) -> None:

@@ -6,12 +6,13 @@ what the reader makes of each answer, and which connections it keeps, opens and 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import ssl
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -191,6 +192,42 @@ def test_what_is_not_an_answer_is_an_upstream_error_after_every_attempt(
         assert len(server.requests) == 4 and server.connections == 4  # each attempt on a new connection
 
 
+@contextlib.contextmanager
+def _unanswering() -> Iterator[tuple[str, int]]:
+    """An address whose connects are never answered, as a host's that drops them: a listener that never
+    accepts, its backlog full."""
+    with socket.create_server(("127.0.0.1", 0), backlog=0) as listener, contextlib.ExitStack() as held:
+        for _ in range(64):
+            attempt = held.enter_context(socket.socket())
+            attempt.settimeout(0.2)
+            try:
+                attempt.connect(listener.getsockname())
+            except TimeoutError:
+                yield listener.getsockname()
+                return
+        pytest.skip("this system answers connects past a listener's backlog")
+
+
+def test_no_address_of_the_servers_name_is_tried_past_the_deadline(
+        reader: Callable[[str], KubeReader], monkeypatch: pytest.MonkeyPatch) -> None:
+    # A name with several addresses, the first not answering: socket.create_connection gives each address the
+    # whole timeout, so the next one was tried past the deadline (and, not answering either, waited for).
+    with _unanswering() as silent, RawServer(lambda n: (_ok(_pod(n)), "keep")) as server:
+        answering = ("127.0.0.1", int(server.url.rsplit(":", 1)[1]))
+        monkeypatch.setattr(socket, "getaddrinfo", lambda *_, **__: [
+            (socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", address) for address in (silent, answering)])
+        tried: list[object] = []
+        connect = socket.socket.connect
+        monkeypatch.setattr(socket.socket, "connect", lambda sock, address: (tried.append(address), connect(
+            sock, address))[1])
+        client = reader(f"http://kubernetes.test:{answering[1]}")
+        client.request_timeout = 10
+        client.deadline = time.monotonic() + 0.5
+        with pytest.raises(DeadlineReached):
+            client.get("pods", NS, "pod-0")
+        assert tried == [silent]
+
+
 def test_a_server_that_never_answers_is_bounded_by_the_deadline(reader: Callable[[str], KubeReader]) -> None:
     with RawServer(lambda n: (b"", "hold")) as server:
         client = reader(server.url)
@@ -257,6 +294,33 @@ def test_tls_is_verified_against_the_kubeconfigs_ca_and_server_name(
             with pytest.raises(UpstreamError, match="certificate verify failed"):
                 client.get("pods", NS, "pod-0")
             assert server.requests == []
+
+
+def test_a_tls_handshake_after_a_slow_connect_waits_no_longer_than_the_deadline_leaves(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, cert = _certificate(tmp_path, "kubernetes")
+    with socket.create_server(("127.0.0.1", 0)) as mute:  # takes connections (its backlog), never a handshake
+        connect, wrap = socket.socket.connect, ssl.SSLContext.wrap_socket
+        waits: list[tuple[float | None, float]] = []
+
+        def slow(sock: socket.socket, address: object) -> None:  # the connect answered when most time is gone
+            time.sleep(0.6)
+            connect(sock, address)
+
+        def handshake(context: ssl.SSLContext, sock: socket.socket, **kwargs: object) -> ssl.SSLSocket:
+            assert client.deadline is not None
+            waits.append((sock.gettimeout(), client.deadline - time.monotonic()))
+            return wrap(context, sock, **kwargs)  # type: ignore[arg-type]
+        monkeypatch.setattr(socket.socket, "connect", slow)
+        monkeypatch.setattr(ssl.SSLContext, "wrap_socket", handshake)
+        url = f"https://127.0.0.1:{mute.getsockname()[1]}"
+        client = KubeReader.connect(str(_tls_kubeconfig(tmp_path, url, cert, "kubernetes")), None, 1)
+        client.request_timeout = 10
+        client.deadline = time.monotonic() + 1
+        with pytest.raises(DeadlineReached):
+            client.get("pods", NS, "pod-0")
+        [(timeout, left)] = waits  # the handshake was given what the connect left, not the second before it
+        assert timeout is not None and timeout <= left + 0.1
 
 
 def test_a_reader_let_go_closes_the_connections_it_kept(reader: Callable[[str], KubeReader]) -> None:
