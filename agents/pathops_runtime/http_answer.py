@@ -65,7 +65,8 @@ class RequestHead:
     """The bytes of a GET with these headers, for any target; the headers are checked once, here."""
 
     def __init__(self, host: str, headers: Mapping[str, str]) -> None:
-        fields = {"Host": host, **headers}
+        """`host`: the server URL's netloc; a user and password in it are no part of the Host header."""
+        fields = {"Host": host.rpartition("@")[2], **headers}
         check_headers(fields)
         self._fields = "".join(f"{name}: {value}\r\n" for name, value in fields.items()).encode("latin-1") + b"\r\n"
 

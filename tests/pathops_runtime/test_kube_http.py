@@ -58,6 +58,16 @@ def test_answers_are_read_whole_over_one_kept_connection(reader: Callable[[str],
         assert "Authorization: Bearer fake-token\r\n" in head and f"Host: {server.url[7:]}\r\n" in head
 
 
+def test_the_host_header_never_carries_the_servers_user_and_password(reader: Callable[[str], KubeReader]) -> None:
+    # A server URL with userinfo: the request goes to its host, and the Host header names only that (as
+    # urllib3 sent it), not "user:password@host", which every proxy and access log on the way would keep.
+    with RawServer(lambda n: (_ok(_pod(n)), "keep")) as server:
+        client = reader(server.url.replace("http://", "http://admin:hunter2@"))
+        assert client.get("pods", NS, "pod-0")["metadata"]["name"] == "pod-0"
+        assert f"\r\nHost: {server.url[7:]}\r\n" in server.requests[0].decode("latin-1")
+        assert b"hunter2" not in server.requests[0]
+
+
 def test_a_connection_the_server_closed_while_idle_is_not_used(reader: Callable[[str], KubeReader]) -> None:
     # The server answers, then resets the connection (as one closes an idle keep-alive connection).
     with RawServer(lambda n: (_ok(_pod(n)), "reset")) as server:

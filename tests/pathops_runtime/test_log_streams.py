@@ -170,6 +170,13 @@ def kubeconfig(tmp_path: Path) -> Callable[[str], Path]:
     return lambda url: write_kubeconfig(tmp_path / "kubeconfig", url, NS)
 
 
+def test_the_host_header_never_carries_the_servers_user_and_password(kubeconfig: Callable[[str], Path]) -> None:
+    with RawServer(lambda n: (_ok(b"log %d" % n), "keep")) as server:
+        outcomes = _run(kubeconfig(server.url.replace("http://", "http://admin:hunter2@")), {"a": _fetch("web-1")})
+        assert _text(outcomes["a"]) == "log 0"
+        assert f"\r\nHost: {server.url[7:]}\r\n" in server.requests[0].decode("latin-1")
+
+
 @pytest.mark.parametrize("extra", [_ok(b"not what was asked for"), b"garbage\r\n\r\n"], ids=["answer", "garbage"])
 def test_bytes_after_the_end_of_an_answer_are_not_taken_for_the_next_one(
         kubeconfig: Callable[[str], Path], extra: bytes) -> None:
