@@ -28,6 +28,7 @@ import threading
 import time
 from urllib.parse import urlsplit
 
+from pathops_contracts.errors import InvalidInput
 from pathops_runtime.http_answer import Answer, MalformedAnswer, RequestHead
 from pathops_runtime.kube_connection import KubeConnection
 
@@ -40,18 +41,23 @@ class ApiConnections:
     """Connections to one API server, kept alive between requests (thread-safe)."""
 
     def __init__(self, connection: KubeConnection, keep: int) -> None:
+        self._idle: list[socket.socket] = []  # first: __del__ runs even when the rest raises
+        self._lock = threading.Lock()
         url = urlsplit(connection.server)
+        try:
+            port = url.port
+        except ValueError as error:  # out of range, not a number (said without the URL: it may hold a password)
+            raise InvalidInput(f"no usable Kubernetes configuration: the server's port is not one ({error})"
+                               ) from None
         self.connection = connection
         self.keep = keep
         self.opened = 0  # connections opened so far
         self._netloc = url.netloc
         self._host = url.hostname or ""
-        self._port = url.port or (443 if url.scheme == "https" else 80)
+        self._port = port or (443 if url.scheme == "https" else 80)
         self._tls = connection.ssl_context if url.scheme == "https" else None
         self._server_name = (connection.tls_server_name or self._host) if self._tls is not None else None
         self._head: RequestHead | None = None
-        self._idle: list[socket.socket] = []
-        self._lock = threading.Lock()
 
     def request_head(self) -> RequestHead:
         """The GET's bytes but the target: InvalidInput when a header cannot be sent as it is (checked once)."""

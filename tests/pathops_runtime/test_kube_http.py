@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from pathops_contracts.errors import UpstreamError
+from pathops_contracts.errors import InvalidInput, UpstreamError
 from pathops_runtime import kube_http
 from pathops_runtime.kube_reader import DeadlineReached, KubeReader, NotFound, PageTooLarge, ReadForbidden
 from pathops_testbed.kube_api import write_kubeconfig
@@ -260,6 +260,13 @@ def test_an_answer_trickling_past_the_deadline_is_cut_off_there(reader: Callable
         with pytest.raises(DeadlineReached):
             client.get("pods", NS, "pod-0")
         assert time.monotonic() - started < 1.5
+
+
+@pytest.mark.parametrize("port", ["99999", "api"])
+def test_a_server_port_that_is_not_one_is_bad_input(tmp_path: Path, port: str) -> None:
+    # Not a ValueError's traceback (and then another from the half-made connections' __del__).
+    with pytest.raises(InvalidInput, match="no usable Kubernetes configuration: the server's port"):
+        KubeReader.connect(str(write_kubeconfig(tmp_path / "kubeconfig", f"https://127.0.0.1:{port}", NS)), None, 1)
 
 
 def test_a_connection_refused_is_an_upstream_error(reader: Callable[[str], KubeReader]) -> None:
