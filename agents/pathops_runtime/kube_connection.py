@@ -16,6 +16,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from pathops_contracts.errors import InvalidInput
 from pathops_runtime.http_answer import check_headers
@@ -27,9 +28,14 @@ SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 class KubeConnection:
     server: str  # scheme://host:port, no trailing slash
     token: str | None = None
-    ssl_context: ssl.SSLContext | None = None  # None for plain HTTP
+    ssl_context: ssl.SSLContext | None = None  # for https: None is the system's CAs, never plain HTTP
     basic_auth: str | None = None  # "user:password", old clusters only
     tls_server_name: str | None = None  # the name the server's certificate carries, when not the host
+
+    def __post_init__(self) -> None:
+        # The clients speak TLS when there is a context: without one an https server got the token in the clear.
+        if self.ssl_context is None and urlsplit(self.server).scheme == "https":
+            object.__setattr__(self, "ssl_context", ssl.create_default_context())
 
     def headers(self) -> dict[str, str]:
         """The headers of every request; InvalidInput if one cannot be sent as it is (a token with a line

@@ -19,6 +19,7 @@ import pytest
 
 from pathops_contracts.errors import InvalidInput, UpstreamError
 from pathops_runtime import kube_http
+from pathops_runtime.kube_connection import KubeConnection
 from pathops_runtime.kube_reader import DeadlineReached, KubeReader, NotFound, PageTooLarge, ReadForbidden
 from pathops_testbed.kube_api import write_kubeconfig
 from tests.pathops_runtime.raw_server import RawServer
@@ -338,6 +339,17 @@ def test_a_tls_handshake_after_a_slow_connect_waits_no_longer_than_the_deadline_
             client.get("pods", NS, "pod-0")
         [(timeout, left)] = waits  # the handshake was given what the connect left, not the second before it
         assert timeout is not None and timeout <= left + 0.1
+
+
+def test_an_https_server_without_a_tls_context_is_never_sent_a_request_in_the_clear() -> None:
+    # A KubeConnection made without a context (ssl_context=None is documented as "plain HTTP"): urllib3 spoke
+    # verified TLS to an https URL all the same; the token must not go out in the clear to port 443.
+    with RawServer(lambda n: (_ok(_pod(n)), "keep")) as server:  # plain HTTP: it would answer a clear request
+        connection = KubeConnection(server.url.replace("http://", "https://"), token="secret-token")
+        client = KubeReader(connection, kube_http.ApiConnections(connection, 4), request_timeout=0.5, attempts=1)
+        with pytest.raises(UpstreamError):
+            client.get("pods", NS, "pod-0")
+        assert server.requests == []
 
 
 def test_a_reader_let_go_closes_the_connections_it_kept(reader: Callable[[str], KubeReader]) -> None:
