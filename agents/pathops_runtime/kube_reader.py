@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import threading
 import time
@@ -429,9 +430,12 @@ def answer_error(status: int, message: str, path: str) -> Exception:
 def capped_retry_after(value: str | None) -> float | None:
     """The server's Retry-After in seconds (429 and 503 carry one), capped: we have a deadline."""
     try:
-        return min(max(float(value), 0.0), 10.0) if value else None
+        seconds = float(value) if value else None
     except ValueError:
         return None
+    # NaN ("nan" is a float to Python) compares false with everything: capped, it stayed NaN, and sleeping
+    # it raised ValueError out of the reader.
+    return min(max(seconds, 0.0), 10.0) if seconds is not None and not math.isnan(seconds) else None
 
 
 def _status_message(response: ApiAnswer) -> str:

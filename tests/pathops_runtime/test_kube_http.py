@@ -187,6 +187,17 @@ def test_a_503_is_retried_after_its_retry_after(reader: Callable[[str], KubeRead
         assert len(server.requests) == 3 and server.connections == 1
 
 
+@pytest.mark.parametrize("retry_after", [b"nan", b"-nan", b"NaN"])
+def test_a_retry_after_that_is_not_a_number_is_the_backoff(reader: Callable[[str], KubeReader],
+                                                           retry_after: bytes) -> None:
+    # float() takes "nan", and a NaN pause went to time.sleep: a ValueError out of the reader, not a retry.
+    with RawServer(lambda n: ((b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: " + retry_after +
+                               b"\r\nContent-Length: 0\r\n\r\n") if n < 1 else _ok(_pod(n)), "keep")) as server:
+        client = reader(server.url)
+        assert client.get("pods", NS, "pod-1")["metadata"]["name"] == "pod-1"
+        assert len(server.requests) == 2
+
+
 @pytest.mark.parametrize(("answer", "after"), [
     (b"HTTP/1.1 2xx OK\r\n\r\n", "close"), (b"SSH-2.0-OpenSSH_9.6\r\n", "close"),
     (b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 300_000, "hold"),  # a head that never ends: cut at its bound
