@@ -115,14 +115,18 @@ def _from_kubeconfig(document: dict[str, Any], base: Path, context_name: str | N
 
 
 def _ssl_context(cluster: dict[str, Any], user: dict[str, Any], base: Path) -> ssl.SSLContext:
-    context = ssl.create_default_context()
-    if cluster.get("insecure-skip-tls-verify"):
+    # The cluster's CA, when given, is the only one trusted, as kubectl trusts it: loaded on top of the
+    # system's CAs, a public CA's certificate for the server's name was accepted as well.
+    insecure = cluster.get("insecure-skip-tls-verify")
+    if not insecure and cluster.get("certificate-authority-data"):
+        context = ssl.create_default_context(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
+    elif not insecure and cluster.get("certificate-authority"):
+        context = ssl.create_default_context(cafile=str(base / cluster["certificate-authority"]))
+    else:
+        context = ssl.create_default_context()
+    if insecure:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-    elif cluster.get("certificate-authority-data"):
-        context.load_verify_locations(cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
-    elif cluster.get("certificate-authority"):
-        context.load_verify_locations(cafile=str(base / cluster["certificate-authority"]))
     certificate = _material(user, "client-certificate", base)
     key = _material(user, "client-key", base)
     if certificate and key:

@@ -6,6 +6,7 @@ what the reader makes of each answer, and which connections it keeps, opens and 
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import socket
@@ -323,6 +324,31 @@ def test_tls_is_verified_against_the_kubeconfigs_ca_and_server_name(
             with pytest.raises(UpstreamError, match="certificate verify failed"):
                 client.get("pods", NS, "pod-0")
             assert server.requests == []
+
+
+@pytest.mark.parametrize("how", ["certificate-authority", "certificate-authority-data"])
+def test_the_kubeconfigs_ca_is_the_only_one_trusted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     how: str) -> None:
+    # As kubectl: a cluster's CA replaces the system's, it is not one more. Loaded on top of them, any public
+    # CA's certificate for the server's name (one issued to whoever holds its DNS for a moment) was accepted.
+    _, cluster_ca = _certificate(tmp_path, "kubernetes")
+    (tmp_path / "public").mkdir()
+    key, cert = _certificate(tmp_path / "public", "kubernetes")  # the same name, another CA: the system's
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    with RawServer(lambda n: (_ok(_pod(n)), "keep"), tls=context) as server:
+        config = _tls_kubeconfig(tmp_path, server.url, cluster_ca, "kubernetes")
+        if how == "certificate-authority-data":
+            document = json.loads(config.read_text())
+            cluster = document["clusters"][0]["cluster"]
+            cluster[how] = base64.b64encode(Path(cluster.pop("certificate-authority")).read_bytes()).decode()
+            config.write_text(json.dumps(document))
+        client = KubeReader.connect(str(config), None, 1)
+        client.backoff = 0.01
+        with pytest.raises(UpstreamError, match="certificate verify failed"):
+            client.get("pods", NS, "pod-0")
+        assert server.requests == []
 
 
 def test_a_tls_handshake_after_a_slow_connect_waits_no_longer_than_the_deadline_leaves(
