@@ -110,7 +110,7 @@ def _from_kubeconfig(document: dict[str, Any], base: Path, context_name: str | N
     try:
         return KubeConnection(server, token, _ssl_context(cluster, user, base), basic,
                               cluster.get("tls-server-name"))
-    except (ssl.SSLError, ValueError) as error:  # a CA or key that is not PEM, bad base64
+    except (OSError, ValueError) as error:  # a CA or key that is not PEM (ssl.SSLError) or not there, bad base64
         raise InvalidInput(f"no usable Kubernetes configuration: TLS material unusable: {error}") from error
 
 

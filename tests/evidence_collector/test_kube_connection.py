@@ -61,6 +61,18 @@ def test_an_unusable_kubeconfig_is_bad_input(tmp_path: Path, server: str, contex
         KubeReader.connect(str(config), context, 4)
 
 
+@pytest.mark.parametrize("cluster", [{"certificate-authority": "missing-ca.crt"},
+                                     {"certificate-authority-data": "bm90IGEgY2VydGlmaWNhdGU="}])
+def test_a_ca_that_cannot_be_read_is_bad_input(tmp_path: Path, cluster: dict[str, str]) -> None:
+    # A CA file that is not there was a FileNotFoundError's traceback (exit 1), not a configuration error.
+    config = _kubeconfig(tmp_path / "config", "https://127.0.0.1:1", {"token": "t"})
+    document = json.loads(config.read_text())
+    document["clusters"][0]["cluster"].update(cluster)
+    config.write_text(json.dumps(document))
+    with pytest.raises(InvalidInput, match="no usable Kubernetes configuration: TLS material unusable"):
+        KubeReader.connect(str(config), None, 4)
+
+
 @pytest.mark.parametrize(("host", "server"), [("10.96.0.1", "https://10.96.0.1:443"),
                                               ("fd00::1", "https://[fd00::1]:443")])
 def test_in_a_pod_the_service_account_is_used(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, host: str,
