@@ -64,18 +64,27 @@ def _latin1(value: str) -> bool:
 class RequestHead:
     """The bytes of a GET with these headers, for any target; the headers are checked once, here."""
 
-    def __init__(self, host: str, headers: Mapping[str, str]) -> None:
-        """`host`: the server URL's netloc; a user and password in it are no part of the Host header."""
+    def __init__(self, host: str, headers: Mapping[str, str], prefix: str = "") -> None:
+        """`host`: the server URL's netloc; a user and password in it are no part of the Host header.
+        `prefix`: the server URL's path, before every target (an API behind a proxy: Rancher's
+        /k8s/clusters/<id>); InvalidInput if it is not an encoded path."""
         fields = {"Host": host.rpartition("@")[2], **headers}
         check_headers(fields)
         self._fields = "".join(f"{name}: {value}\r\n" for name, value in fields.items()).encode("latin-1") + b"\r\n"
+        self._prefix = prefix.rstrip("/")
+        if self._prefix and not _target(self._prefix):
+            raise InvalidInput("the API server's URL path is not an encoded path (no spaces, controls or non-ASCII)")
 
     def get(self, target: str) -> bytes:
         """GET `target` (path and query, encoded); MalformedRequest if it is not one."""
-        if not (target.startswith("/") and target.isascii() and target.isprintable()) or " " in target:
+        if not _target(target):
             raise MalformedRequest(f"refused to request {target[:200]!r}: a request target is an encoded path "
                                    "and query, without spaces or control characters")
-        return b"GET " + target.encode("ascii") + b" HTTP/1.1\r\n" + self._fields
+        return b"GET " + (self._prefix + target).encode("ascii") + b" HTTP/1.1\r\n" + self._fields
+
+
+def _target(text: str) -> bool:
+    return text.startswith("/") and text.isascii() and text.isprintable() and " " not in text
 
 
 class Answer:

@@ -13,7 +13,7 @@ import base64
 import os
 import ssl
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,10 +26,10 @@ SERVICE_ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
 
 @dataclass(frozen=True)
 class KubeConnection:
-    server: str  # scheme://host:port, no trailing slash
-    token: str | None = None
+    server: str  # scheme://host:port, and a path when the API is behind a proxy; no trailing slash
+    token: str | None = field(default=None, repr=False)  # a repr (a log line, a traceback) never shows it
     ssl_context: ssl.SSLContext | None = None  # for https: None is the system's CAs, never plain HTTP
-    basic_auth: str | None = None  # "user:password", old clusters only
+    basic_auth: str | None = field(default=None, repr=False)  # "user:password", old clusters only
     tls_server_name: str | None = None  # the name the server's certificate carries, when not the host
 
     def __post_init__(self) -> None:

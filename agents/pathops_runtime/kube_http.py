@@ -62,7 +62,7 @@ class ApiConnections:
     def request_head(self) -> RequestHead:
         """The GET's bytes but the target: InvalidInput when a header cannot be sent as it is (checked once)."""
         if self._head is None:
-            self._head = RequestHead(self._netloc, self.connection.headers())
+            self._head = RequestHead(self._netloc, self.connection.headers(), urlsplit(self.connection.server).path)
         return self._head
 
     def get(self, target: str, timeout: float, until: float | None = None) -> ApiAnswer:

@@ -203,7 +203,7 @@ class KubeReader:
             except MalformedRequest as refused:
                 raise UpstreamError(str(refused)) from None
             except (OSError, MalformedAnswer) as error:
-                failure = UpstreamError(f"Kubernetes API unreachable for {path}: {error or type(error).__name__}")
+                failure = UpstreamError(f"Kubernetes API unreachable for {path}: {str(error) or type(error).__name__}")
                 if attempt == self.attempts - 1:
                     raise failure from error
                 pause = self.backoff * 2 ** attempt
@@ -411,7 +411,7 @@ def _read_capped(response: ApiAnswer, path: str, cap: int, deadline: float | Non
     except (OSError, MalformedAnswer) as error:
         if deadline is not None and time.monotonic() >= deadline:
             raise DeadlineReached(f"deadline reached while the answer for {path} was read") from error
-        raise UpstreamError(f"Kubernetes API answer for {path} broke off: {error or type(error).__name__}"
+        raise UpstreamError(f"Kubernetes API answer for {path} broke off: {str(error) or type(error).__name__}"
                             ) from error
     finally:
         response.release()  # kept only when read to its end: a cut answer's connection is closed

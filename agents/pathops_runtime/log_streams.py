@@ -128,7 +128,8 @@ class LogStreams(Generic[Job]):
         """Every job, in order, `concurrency` at a time. start() returning None skips the job.
 
         InvalidInput, before any request, when the connection's headers cannot be sent as they are."""
-        self._head = RequestHead(urlsplit(self.connection.server).netloc, self.connection.headers())
+        server = urlsplit(self.connection.server)
+        self._head = RequestHead(server.netloc, self.connection.headers(), server.path)
         asyncio.run(self._run(iter(jobs), start, finish))
 
     async def _run(self, jobs: Iterator[Job], start: Callable[[Job], LogFetch | None],
@@ -202,7 +203,7 @@ class LogStreams(Generic[Job]):
                 raise UpstreamError(str(refused)) from None
             except (OSError, MalformedAnswer) as error:
                 connection.close()
-                failure = UpstreamError(f"Kubernetes API unreachable for {path}: {error or type(error).__name__}")
+                failure = UpstreamError(f"Kubernetes API unreachable for {path}: {str(error) or type(error).__name__}")
                 if attempt == self.attempts - 1:
                     raise failure from error
                 pause = self.backoff * 2 ** attempt
@@ -250,9 +251,9 @@ class LogStreams(Generic[Job]):
         except (OSError, MalformedAnswer) as error:
             connection.close()
             if not body.chunks:
-                raise UpstreamError(f"log stream broke before any byte arrived: {error or type(error).__name__}"
+                raise UpstreamError(f"log stream broke before any byte arrived: {str(error) or type(error).__name__}"
                                     ) from error
-            body.cut_because = f"the stream broke: {error or type(error).__name__}"
+            body.cut_because = f"the stream broke: {str(error) or type(error).__name__}"
         else:
             if answer.received > fetch.limit:
                 body.cut_because = f"the server sent more than limitBytes ({fetch.limit}): reading stopped"

@@ -398,3 +398,17 @@ def test_a_reader_let_go_closes_the_connections_it_kept(reader: Callable[[str], 
         del client
         assert kept[0].fileno() == -1
 
+
+
+def test_a_server_url_with_a_path_has_every_request_under_it(reader: Callable[[str], KubeReader]) -> None:
+    # An API behind a proxy, as Rancher's kubeconfigs name it: https://rancher.example/k8s/clusters/c-m-abc
+    with RawServer(lambda n: (_ok(_pod(n)), "keep")) as server:
+        reader(server.url + "/k8s/clusters/c-m-abc").get("pods", NS, "pod-0")
+        assert server.requests[0].startswith(f"GET /k8s/clusters/c-m-abc/api/v1/namespaces/{NS}/pods/pod-0 ".encode())
+
+
+def test_a_connections_repr_never_shows_its_credentials() -> None:
+    from pathops_runtime.kube_connection import KubeConnection
+
+    shown = repr(KubeConnection("http://127.0.0.1:1", "tok-3f9a-secret", None, "admin:pw-secret"))
+    assert "secret" not in shown and "127.0.0.1" in shown

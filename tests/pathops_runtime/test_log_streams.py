@@ -266,3 +266,11 @@ def test_a_trailer_that_never_ends_breaks_the_stream_at_its_bound_and_the_body_i
         outcome = _run(kubeconfig(server.url), {"a": _fetch("web-1", seconds=30)})["a"]
     assert _text(outcome) == "hello"
     assert isinstance(outcome, LogBody) and "stream broke: malformed HTTP answer" in outcome.cut_because
+
+
+def test_a_server_url_with_a_path_has_every_log_request_under_it(kubeconfig: Callable[[str], Path]) -> None:
+    with RawServer(lambda n: (_ok(b"log %d" % n), "keep")) as server:
+        outcome = _run(kubeconfig(server.url + "/k8s/clusters/c-m-abc"), {"a": _fetch("web-1")})["a"]
+        assert _text(outcome) == "log 0"
+        expected = f"GET /k8s/clusters/c-m-abc/api/v1/namespaces/{NS}/pods/web-1/log?"
+        assert server.requests[0].startswith(expected.encode())
