@@ -90,7 +90,7 @@ def test_a_kept_connection_that_fails_before_any_answer_is_replaced_at_once(
         client.get("pods", NS, "pod-0")
         started = time.monotonic()
         assert client.get("pods", NS, "pod-1")["metadata"]["name"] == "pod-1"
-        assert time.monotonic() - started < 2
+        assert time.monotonic() - started < 4  # no failed attempt's backoff
         assert server.connections == 2 and len(server.requests) == 2
 
 
@@ -251,28 +251,21 @@ def test_no_address_of_the_servers_name_is_tried_past_the_deadline(
         assert tried == [silent]
 
 
-def test_a_server_that_never_answers_is_bounded_by_the_deadline(reader: Callable[[str], KubeReader]) -> None:
-    with RawServer(lambda n: (b"", "hold")) as server:
+# Unbounded, each would take 8 s or more: four attempts of the 2 s timeout, or a byte every tenth of a second.
+@pytest.mark.parametrize(("answer", "after"), [
+    (b"", "hold"),  # silent
+    (b"HTTP/1.1 200 OK\r\nX-Padding: " + b"a" * 100, "trickle"),  # a head a byte at a time
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"{" * 1000, "trickle")],  # a body so
+    ids=["silent", "trickled-head", "trickled-body"])
+def test_an_answer_that_does_not_come_in_time_is_cut_off_at_the_deadline(
+        reader: Callable[[str], KubeReader], answer: bytes, after: str) -> None:
+    with RawServer(lambda n: (answer, after)) as server:
         client = reader(server.url)
         client.deadline = time.monotonic() + 1
         started = time.monotonic()
         with pytest.raises(DeadlineReached):
             client.get("pods", NS, "pod-0")
-        assert time.monotonic() - started < 2
-
-
-@pytest.mark.parametrize("head", [True, False], ids=["head", "body"])
-def test_an_answer_trickling_past_the_deadline_is_cut_off_there(reader: Callable[[str], KubeReader],
-                                                                 head: bool) -> None:
-    answer = (b"HTTP/1.1 200 OK\r\nX-Padding: " + b"a" * 100) if head else (
-        b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"{" * 1000)
-    with RawServer(lambda n: (answer, "trickle")) as server:
-        client = reader(server.url)
-        client.deadline = time.monotonic() + 1
-        started = time.monotonic()
-        with pytest.raises(DeadlineReached):
-            client.get("pods", NS, "pod-0")
-        assert time.monotonic() - started < 1.5
+        assert time.monotonic() - started < 5
 
 
 @pytest.mark.parametrize("port", ["99999", "api"])
