@@ -173,7 +173,7 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
     # collection waits on the API. Only packages the foreground has finished importing may be shared with
     # it: two threads entering one package's import cycle from different modules get a half-made module
     # (detect_secrets did exactly that: "cannot import name 'Plugin' from partially initialized module").
-    _import_in_background(*BACKGROUND_IMPORTS, *(() if no_upload else UPLOAD_BACKGROUND_IMPORTS))
+    warm_up = _import_in_background(*BACKGROUND_IMPORTS, *(() if no_upload else UPLOAD_BACKGROUND_IMPORTS))
     from evidence_collector.bounds import Bounds
     from evidence_collector.collector import Collector
     from evidence_collector.redaction import Redactor, load_extra_rules, token_key
@@ -196,6 +196,10 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
         say(f"read {collector.kept_lines.get('objects/pods.jsonl', 0)} pods, "
             f"{sum(name.startswith('logs/') for name in staging.members())} container logs; "
             f"{len(collected.findings)} findings, {len(staging.gaps)} gaps")
+        # What follows imports the warm-up's modules: only once it is done. A short collection (a small or
+        # empty namespace) gets here while it still imports (requests, boto3), and the foreground would
+        # import the same packages at the same time (boto3 and urllib3 from the delivery).
+        warm_up.join()
         from evidence_collector.snapshot import SnapshotIdentity, assemble
         from pathops_runtime.artifact_store import ArtifactKind, StoreSettings, artifact_id_for
 
@@ -226,7 +230,7 @@ def collect(*, incident_id: str, app_id: str, target_namespace: str, agents_name
     }))
 
 
-def _import_in_background(*modules: str) -> None:
+def _import_in_background(*modules: str) -> threading.Thread:
     """Import modules in a daemon thread; a failure is left for the import where it is needed to raise."""
 
     def run() -> None:
@@ -236,4 +240,6 @@ def _import_in_background(*modules: str) -> None:
             except Exception:  # noqa: BLE001, S112 - raised again, with its traceback, by the real import
                 continue
 
-    threading.Thread(target=run, name="warm-imports", daemon=True).start()
+    thread = threading.Thread(target=run, name="warm-imports", daemon=True)
+    thread.start()
+    return thread

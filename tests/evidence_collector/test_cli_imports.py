@@ -23,7 +23,7 @@ def record(*modules):
     seen["redactor_imported"] = "pathops_contracts.redaction" in sys.modules and "detect_secrets" in sys.modules
     seen["scan_imported"] = "pathops_contracts.secret_scan" in sys.modules
     seen["modules"] = list(modules)
-    started(*modules)
+    return started(*modules)  # the thread, which the command waits for before the snapshot
 
 cli._import_in_background = record
 try:
