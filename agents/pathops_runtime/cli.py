@@ -207,6 +207,10 @@ class ExitWhenDone(click.Group):
             super().__call__()
         except SystemExit as done:
             _exit_now(done.code)
+        except BaseException:  # not ended here after all (a caller may catch it): nothing left to the exit
+            _exiting_when_done = False
+            _left_to_exit.clear()
+            raise
         _exit_now(0)
 
 

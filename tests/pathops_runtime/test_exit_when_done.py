@@ -88,3 +88,18 @@ def test_what_a_command_leaves_to_the_exit_is_not_freed_by_the_console_script_on
 
     assert CliRunner().invoke(main, ["run"]).exit_code == 0
     assert cli._left_to_exit == []  # in-process callers (tests) keep nothing: their process goes on
+
+
+def test_a_console_call_that_raises_instead_of_exiting_keeps_nothing_for_an_exit_that_does_not_come(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    main = tool_group("tool", "1.0", "A tool.", exit_when_done=True)
+
+    @main.command("boom")
+    def boom() -> None:
+        left_to_exit(object())
+        raise GeneratorExit  # a BaseException click lets through: the caller may catch it and go on
+
+    monkeypatch.setattr("sys.argv", ["tool", "boom"])
+    with pytest.raises(GeneratorExit):
+        main()
+    assert cli._left_to_exit == [] and cli._exiting_when_done is False
