@@ -181,9 +181,9 @@ _exiting_when_done = False  # the console script of an ExitWhenDone group is run
 
 def left_to_exit(*objects: object) -> None:
     """Objects the process will never free one by one, when its console script ends it with os._exit
-    (ExitWhenDone): a collection's hundred thousand objects (pods, log tails, the manifest's entries)
-    took 8 ms to free as its functions returned, on the run's critical path, for nothing. Elsewhere
-    (in-process callers, tests), they are freed as usual."""
+    (ExitWhenDone): freeing a collection's hundred thousand objects (pods, log tails, the manifest's
+    entries) as its functions returned took about 15 ms of a restarted-benchmark run, on its critical
+    path, for nothing. Elsewhere (in-process callers, tests), they are freed as usual."""
     if _exiting_when_done:
         _left_to_exit.extend(objects)
 
