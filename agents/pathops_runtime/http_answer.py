@@ -141,6 +141,14 @@ class Answer:
         if self.complete:
             self._parser = None  # parser and answer refer to each other: let both go when done
 
+    def take(self, data: bytes) -> None:
+        """What one read of the connection returned: its bytes (`feed`), or b"" once the server closed it
+        (`end_of_stream`)."""
+        if data:
+            self.feed(data)
+        else:
+            self.end_of_stream()
+
     def end_of_stream(self) -> None:
         """The server closed the connection: the end of a body delimited by the close, else MalformedAnswer."""
         if self.complete:

@@ -53,6 +53,7 @@ class ApiConnections:
         self.keep = keep
         self.opened = 0  # connections opened so far
         self._netloc = url.netloc
+        self._path = url.path  # before every target (an API behind a proxy)
         self._host = url.hostname or ""
         self._port = port or (443 if url.scheme == "https" else 80)
         self._tls = connection.ssl_context if url.scheme == "https" else None
@@ -62,7 +63,7 @@ class ApiConnections:
     def request_head(self) -> RequestHead:
         """The GET's bytes but the target: InvalidInput when a header cannot be sent as it is (checked once)."""
         if self._head is None:
-            self._head = RequestHead(self._netloc, self.connection.headers(), urlsplit(self.connection.server).path)
+            self._head = RequestHead(self._netloc, self.connection.headers(), self._path)
         return self._head
 
     def get(self, target: str, timeout: float, until: float | None = None) -> ApiAnswer:
@@ -72,14 +73,14 @@ class ApiConnections:
         OSError (timeouts, refused and broken connections, TLS errors) or MalformedAnswer when no answer
         came; MalformedRequest (before anything is sent) when `target` is not one."""
         request = self.request_head().get(target)
+        bound = _Bound(timeout, until)
         kept = self._take()
         if kept is not None:
-            answer = self._exchange(kept, request, _Bound(timeout, until), kept=True)
+            answer = self._exchange(kept, request, bound, kept=True)
             if answer is not None:
                 return answer
             # The server closed it as we sent (it may close an idle connection at any moment): no byte
             # of an answer came, so the request is sent again, once, on a new connection.
-        bound = _Bound(timeout, until)
         answer = self._exchange(self._open(bound), request, bound, kept=False)
         assert answer is not None
         return answer
@@ -120,7 +121,7 @@ class ApiConnections:
             while not answer.head_done:  # 1xx answers are skipped by the parser
                 data = _read(sock, bound)
                 received = received or bool(data)  # before it is parsed: garbage is a byte of answer too
-                _feed(answer, data)
+                answer.take(data)
         except (OSError, MalformedAnswer) as error:
             sock.close()
             if kept and not received and not isinstance(error, TimeoutError):
@@ -169,7 +170,7 @@ class ApiAnswer:
             if answer.complete or self._sock is None:
                 return b""
             try:
-                _receive(self._sock, answer, self._bound)
+                answer.take(_read(self._sock, self._bound))
             except BaseException:
                 self.close()
                 raise
@@ -232,23 +233,11 @@ def _connect(host: str, port: int, bound: _Bound) -> socket.socket:
     raise failure or OSError(f"no address found for {host}")
 
 
-def _receive(sock: socket.socket, answer: Answer, bound: _Bound) -> None:
-    """Feed the answer what arrives next (its end of stream included)."""
-    _feed(answer, _read(sock, bound))
-
-
 def _read(sock: socket.socket, bound: _Bound) -> bytes:
     """What arrives next, b"" once the server closed the connection."""
     if bound.until is not None:
         sock.settimeout(bound.seconds())
     return sock.recv(READ_SIZE)
-
-
-def _feed(answer: Answer, data: bytes) -> None:
-    if data:
-        answer.feed(data)
-    else:
-        answer.end_of_stream()
 
 
 def _quiet(sock: socket.socket) -> bool:

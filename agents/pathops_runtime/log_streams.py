@@ -266,11 +266,7 @@ class LogStreams(Generic[Job]):
 async def _receive(connection: _Connection, answer: Answer) -> None:
     """What arrives next on the connection, fed to the answer (its end of stream included)."""
     assert connection.reader is not None
-    data = await connection.reader.read(READ_SIZE)
-    if data:
-        answer.feed(data)
-    else:
-        answer.end_of_stream()
+    answer.take(await connection.reader.read(READ_SIZE))
 
 
 async def _error_answer(connection: _Connection, answer: Answer, until: float) -> _Answer:
